@@ -1,0 +1,157 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { Tabs } from "radix-ui";
+import { useEffect, useState } from "react";
+import { needsRole, useCan } from "../shell/me.tsx";
+import { useTRPC } from "../trpc.ts";
+import { Button } from "../ui/button.tsx";
+import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
+import { Field, Input, Textarea } from "../ui/field.tsx";
+import { ConfigForm, defaultsFor, type JsonSchema } from "./config-form.tsx";
+import { byPath, issuesFrom } from "./issues.ts";
+import { SPEC_EXAMPLE_CONFIG } from "./spec-example.ts";
+
+type Obj = Record<string, unknown>;
+const tabClass =
+  "border-b-2 border-transparent px-3 py-2 text-[13px] text-muted data-[state=active]:border-accent data-[state=active]:font-medium data-[state=active]:text-ink";
+
+export function NewSource() {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const canEdit = useCan("editor");
+  const types = useQuery(trpc.connectors.types.queryOptions());
+  const connector = types.data?.connector_types[0];
+  const [name, setName] = useState("");
+  const [config, setConfig] = useState<Obj>({});
+  const [json, setJson] = useState(JSON.stringify(SPEC_EXAMPLE_CONFIG, null, 2));
+  const [jsonError, setJsonError] = useState<string | null>(null);
+  const [tab, setTab] = useState("form");
+
+  useEffect(() => {
+    if (connector) setConfig(defaultsFor(connector.config_schema as JsonSchema));
+  }, [connector]);
+
+  const create = useMutation(
+    trpc.sources.create.mutationOptions({
+      onSuccess: async (source) => {
+        await queryClient.invalidateQueries({ queryKey: trpc.sources.list.queryKey() });
+        router.push(`/sources/${source.id}`);
+      },
+    }),
+  );
+  const issues = issuesFrom(create.error);
+  const errors = byPath(issues);
+
+  function parseJson(): Obj | null {
+    try {
+      const parsed = JSON.parse(json) as unknown;
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a JSON object");
+      setJsonError(null);
+      return parsed as Obj;
+    } catch (e) {
+      setJsonError(`Not valid JSON: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
+  function submit() {
+    const cfg = tab === "json" ? parseJson() : config;
+    if (!cfg) return;
+    create.mutate({ name, config: cfg as never });
+  }
+
+  return (
+    <>
+      <PageHeader title="Add source" description="Connect a database. Nothing is saved until the configuration is valid." />
+      {!canEdit ? <ErrorBox title="Read-only">{needsRole("editor")} to add sources.</ErrorBox> : null}
+      <form
+        className="space-y-4"
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        <Card>
+          <Field id="source-name" label="Name" hint="Unique; shown in lists and alerts." error={errors.name}>
+            <Input id="source-name" value={name} onChange={(e) => setName(e.target.value)} invalid={!!errors.name} placeholder="orders-db" disabled={!canEdit} />
+          </Field>
+        </Card>
+        <Card>
+          <Tabs.Root value={tab} onValueChange={setTab}>
+            <Tabs.List aria-label="How to enter the connection" className="-mt-2 mb-4 flex gap-1 border-b border-line">
+              <Tabs.Trigger value="form" className={tabClass}>
+                Connection form
+              </Tabs.Trigger>
+              <Tabs.Trigger value="json" className={tabClass}>
+                Paste JSON
+              </Tabs.Trigger>
+            </Tabs.List>
+            <Tabs.Content value="form">
+              {connector ? (
+                <ConfigForm
+                  schema={connector.config_schema as JsonSchema}
+                  secretFields={connector.secret_fields}
+                  value={config}
+                  onChange={setConfig}
+                  errors={errors}
+                  disabled={!canEdit}
+                />
+              ) : types.error ? (
+                <ErrorBox>{types.error.message}</ErrorBox>
+              ) : (
+                <Skeleton className="h-48 w-full" />
+              )}
+            </Tabs.Content>
+            <Tabs.Content value="json" className="space-y-2">
+              <Field
+                id="config-json"
+                label="Connection configuration (the specification's format)"
+                hint='Secrets as references ("password_secret": "vault://…"), or a typed "password", which is stored encrypted.'
+                error={jsonError ?? undefined}
+              >
+                <Textarea id="config-json" rows={16} value={json} onChange={(e) => setJson(e.target.value)} invalid={!!jsonError} spellCheck={false} disabled={!canEdit} />
+              </Field>
+              <Button
+                type="button"
+                variant="secondary"
+                disabled={!canEdit}
+                onClick={() => {
+                  const parsed = parseJson();
+                  if (parsed) {
+                    setConfig(parsed);
+                    setTab("form");
+                  }
+                }}
+              >
+                Fill the form from JSON
+              </Button>
+            </Tabs.Content>
+          </Tabs.Root>
+        </Card>
+        {issues.length ? (
+          <ErrorBox title="The configuration is not valid; nothing was saved">
+            <ul className="mt-1 space-y-0.5" data-testid="issues">
+              {issues.map((i) => (
+                <li key={i.path + i.message}>
+                  <code className="font-mono text-xs">{i.path}</code>: {i.message}
+                </li>
+              ))}
+            </ul>
+          </ErrorBox>
+        ) : create.error ? (
+          <ErrorBox title="Could not add the source">{create.error.message}</ErrorBox>
+        ) : null}
+        <div className="flex justify-end gap-2">
+          <Button type="button" variant="secondary" onClick={() => router.push("/sources")}>
+            Cancel
+          </Button>
+          <Button type="submit" disabled={!canEdit || create.isPending} title={canEdit ? undefined : needsRole("editor")}>
+            {create.isPending ? "Saving…" : "Create source"}
+          </Button>
+        </div>
+      </form>
+    </>
+  );
+}

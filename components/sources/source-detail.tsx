@@ -1,0 +1,115 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { needsRole, useCan } from "../shell/me.tsx";
+import { useTRPC } from "../trpc.ts";
+import { StateBadge } from "../ui/badge.tsx";
+import { Button } from "../ui/button.tsx";
+import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
+import { Field, Input } from "../ui/field.tsx";
+
+export function SourceDetail({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const { data: source, error, isLoading } = useQuery({ ...trpc.sources.get.queryOptions({ id }), refetchInterval: 5000 });
+
+  if (isLoading) return <Skeleton className="h-64 w-full" />;
+  if (error || !source) {
+    return (
+      <ErrorBox title="Source not available">
+        {error?.data?.code === "NOT_FOUND" ? "This source does not exist (it may have been deleted)." : error?.message}{" "}
+        <Link href="/sources" className="underline">
+          Back to sources
+        </Link>
+      </ErrorBox>
+    );
+  }
+  const c = source.config;
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="mb-2 text-xs text-muted">
+        <Link href="/sources" className="hover:text-ink">
+          Sources
+        </Link>{" "}
+        / <span className="text-ink">{source.name}</span>
+      </nav>
+      <PageHeader
+        title={
+          <span className="flex items-center gap-2">
+            {source.name} <StateBadge state={source.status} />
+          </span>
+        }
+        description={`${source.connector_type} · added ${new Date(source.created_at).toLocaleString()}`}
+      />
+      {source.last_error ? <ErrorBox title="Last error">{source.last_error}</ErrorBox> : null}
+      <div className="grid gap-4 lg:grid-cols-3">
+        <Card title="Connection" className="lg:col-span-2">
+          <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-2 text-[13px]">
+            <dt className="text-muted">Host</dt>
+            <dd className="font-mono text-xs">
+              {c.connection.host}:{c.connection.port}
+            </dd>
+            <dt className="text-muted">Database</dt>
+            <dd className="font-mono text-xs">{c.connection.database}</dd>
+            <dt className="text-muted">TLS</dt>
+            <dd>{c.connection.ssl_mode}</dd>
+            <dt className="text-muted">User</dt>
+            <dd className="font-mono text-xs">{c.authentication.username}</dd>
+            <dt className="text-muted">Password</dt>
+            <dd className="font-mono text-xs" data-testid="password-reference">
+              {c.authentication.password_secret ?? "none"}
+            </dd>
+            <dt className="text-muted">Batch size</dt>
+            <dd>{c.options.batch_size}</dd>
+            <dt className="text-muted">Change tracking</dt>
+            <dd>{c.options.change_tracking}</dd>
+          </dl>
+        </Card>
+        <Card title="Configuration (JSON)">
+          <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 font-mono text-[11px] leading-relaxed">{JSON.stringify(c, null, 2)}</pre>
+        </Card>
+      </div>
+      <DangerZone id={source.id} name={source.name} />
+    </>
+  );
+}
+
+function DangerZone({ id, name }: { id: string; name: string }) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const canEdit = useCan("editor");
+  const [typed, setTyped] = useState("");
+  const remove = useMutation(
+    trpc.sources.delete.mutationOptions({
+      onSuccess: async () => {
+        await queryClient.invalidateQueries({ queryKey: trpc.sources.list.queryKey() });
+        router.push("/sources");
+      },
+    }),
+  );
+  return (
+    <Card title="Delete source" className="mt-4">
+      <p className="mb-3 text-[13px] text-muted">
+        Removes the source and its stored secrets from ECM Connect. Type <code className="font-mono">{name}</code> to confirm.
+      </p>
+      <div className="flex items-end gap-2">
+        <div className="w-72">
+          <Field id="confirm-delete" label="Source name">
+            <Input id="confirm-delete" value={typed} onChange={(e) => setTyped(e.target.value)} disabled={!canEdit} />
+          </Field>
+        </div>
+        <Button
+          variant="danger"
+          disabled={!canEdit || typed !== name || remove.isPending}
+          title={canEdit ? undefined : needsRole("editor")}
+          onClick={() => remove.mutate({ id, drop_slot: false })}
+        >
+          Delete
+        </Button>
+      </div>
+      {remove.error ? <ErrorBox>{remove.error.message}</ErrorBox> : null}
+    </Card>
+  );
+}

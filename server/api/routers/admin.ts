@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { ZRole } from "../../auth/roles.ts";
+import * as users from "../../auth/users.ts";
+import * as tokens from "../../auth/tokens.ts";
+import { adminProcedure, createTRPCRouter } from "../trpc.ts";
+
+export const usersRouter = createTRPCRouter({
+  list: adminProcedure.output(z.object({ users: z.array(users.ZUser) })).query(() => users.listUsers()),
+  create: adminProcedure.input(users.ZCreateUserInput).output(users.ZUser).mutation(({ input }) => users.createUser(input)),
+  setRole: adminProcedure
+    .input(z.object({ id: z.string(), role: ZRole }))
+    .output(users.ZUser)
+    .mutation(({ input }) => users.setRole(input.id, input.role)),
+  setDisabled: adminProcedure
+    .input(z.object({ id: z.string(), disabled: z.boolean() }))
+    .output(users.ZUser)
+    .mutation(({ input }) => users.setDisabled(input.id, input.disabled)),
+});
+
+export const tokensRouter = createTRPCRouter({
+  list: adminProcedure.output(z.object({ tokens: z.array(tokens.ZApiToken) })).query(() => tokens.listTokens()),
+  create: adminProcedure
+    .input(tokens.ZCreateTokenInput)
+    .output(tokens.ZCreatedToken)
+    .mutation(({ input, ctx }) => tokens.createToken(input, ctx.principal)),
+  revoke: adminProcedure
+    .input(z.object({ id: z.uuid() }))
+    .output(tokens.ZApiToken)
+    .mutation(({ input }) => tokens.revokeToken(input.id)),
+});

@@ -1,0 +1,76 @@
+// The one tRPC init: context, transformer, error shape, and the procedure tiers that check roles
+// on the server for every procedure (public < viewer < editor < admin).
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError } from "zod";
+import { principalFromHeaders } from "../auth/principal.ts";
+import { hasRole, type Principal, type Role } from "../auth/roles.ts";
+import { AppError, formatPath, type ErrorCategory, type FieldIssue } from "../errors/app-error.ts";
+import { logger } from "../logger.ts";
+
+const log = logger("api");
+
+export type Context = { principal: Principal | null; headers: Headers };
+
+/** Context without a request: tests and server code call procedures through createCaller with it. */
+export function createContextInner(opts: { principal: Principal | null; headers?: Headers }): Context {
+  return { principal: opts.principal, headers: opts.headers ?? new Headers() };
+}
+
+export async function createContext(opts: { req: Request }): Promise<Context> {
+  return createContextInner({ principal: await principalFromHeaders(opts.req.headers), headers: opts.req.headers });
+}
+
+/** Field-path issues from a zod error or an AppError, for the client and the public API. */
+export function issuesOf(error: unknown): FieldIssue[] | undefined {
+  if (error instanceof ZodError) return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  if (error instanceof AppError) return error.issues;
+  return undefined;
+}
+
+export function categoryOf(error: unknown): ErrorCategory | undefined {
+  if (error instanceof AppError) return error.category;
+  if (error instanceof ZodError) return "CONFIGURATION";
+  return undefined;
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    return { ...shape, data: { ...shape.data, issues: issuesOf(error.cause), category: categoryOf(error.cause) } };
+  },
+});
+
+export const createTRPCRouter = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** AppErrors become TRPCErrors with the same code; anything else is a 500 whose detail stays in the log. */
+const errorMapping = t.middleware(async ({ next, path }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (cause instanceof AppError) {
+      result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
+    } else if (result.error.code === "INTERNAL_SERVER_ERROR") {
+      log.error("procedure failed", { path, error: cause ?? result.error });
+      result.error = new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error; see the server log" });
+    }
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(errorMapping);
+
+function requireRole(role: Role) {
+  return publicProcedure.use(({ ctx, next }) => {
+    if (!ctx.principal) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in or send Authorization: Bearer <token>" });
+    if (!hasRole(ctx.principal.role, role)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `this needs the ${role} role; you are ${ctx.principal.role}` });
+    }
+    return next({ ctx: { ...ctx, principal: ctx.principal } });
+  });
+}
+
+export const viewerProcedure = requireRole("viewer");
+export const editorProcedure = requireRole("editor");
+export const adminProcedure = requireRole("admin");

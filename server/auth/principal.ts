@@ -1,0 +1,36 @@
+// Resolves who is calling from request headers: an API token (Authorization: Bearer) or a console
+// session cookie. Roles are then checked by the procedure tiers in server/api/trpc.ts.
+import crypto from "node:crypto";
+import { env } from "../env.ts";
+import { findActiveToken } from "../store/api-tokens.ts";
+import { auth } from "./auth.ts";
+import { ROLES, type Principal, type Role } from "./roles.ts";
+
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
+  return crypto.timingSafeEqual(digest(a), digest(b));
+}
+
+function asRole(value: unknown): Role | null {
+  return ROLES.includes(value as Role) ? (value as Role) : null;
+}
+
+export async function principalFromToken(token: string): Promise<Principal | null> {
+  const envToken = env().ECM_API_TOKEN;
+  if (envToken && sameSecret(token, envToken)) return { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" };
+  const row = await findActiveToken(token);
+  const role = asRole(row?.role);
+  return row && role ? { kind: "token", id: row.id, name: row.name, role } : null;
+}
+
+export async function principalFromHeaders(headers: Headers): Promise<Principal | null> {
+  const authorization = headers.get("authorization");
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return match ? principalFromToken(match[1]!) : null;
+  }
+  const session = await auth().api.getSession({ headers });
+  if (!session || session.user.banned) return null;
+  const role = asRole(session.user.role);
+  return role ? { kind: "user", id: session.user.id, name: session.user.email, role } : null;
+}

@@ -1,0 +1,20 @@
+// Roles, lowest to highest. Each role can do everything the roles below it can.
+//   viewer: reads everything    editor: sources, mappings, runs, replay    admin: users, tokens, all
+import { z } from "zod";
+
+export const ROLES = ["viewer", "editor", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+export const ZRole = z.enum(ROLES);
+
+export function hasRole(actual: string | null | undefined, needed: Role): boolean {
+  const rank = ROLES.indexOf(actual as Role);
+  return rank >= 0 && rank >= ROLES.indexOf(needed);
+}
+
+/** Who is calling: a console user (session cookie) or an API token (Authorization: Bearer). */
+export type Principal = {
+  kind: "user" | "token";
+  id: string;
+  name: string;
+  role: Role;
+};

@@ -1,0 +1,44 @@
+// The spec's connection configuration for connector_type "postgresql", as written in the spec.
+// Objects are strict: a misspelt key ("hots") is an error at its path, not silently ignored.
+import { z } from "zod";
+import { ZSecretReference } from "../../secrets/references.ts";
+
+export const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"] as const;
+
+export const ZPostgresConfig = z
+  .object({
+    connector_type: z.literal("postgresql"),
+    connection: z
+      .object({
+        host: z.string().trim().min(1, "host is required").max(255).meta({ description: "Host name or IP address of the PostgreSQL server" }),
+        port: z.number().int("port must be a whole number").min(1).max(65535).default(5432).meta({ description: "TCP port, usually 5432" }),
+        database: z.string().min(1, "database is required").max(63, "PostgreSQL database names are at most 63 bytes").meta({ description: "Database to read from" }),
+        ssl_mode: z.enum(SSL_MODES).default("prefer").meta({ description: "TLS: verify-full checks the certificate and host name" }),
+      })
+      .strict(),
+    authentication: z
+      .object({
+        type: z.literal("credentials"),
+        username: z.string().min(1, "username is required").max(63).meta({ description: "A role with SELECT on the mapped tables, and REPLICATION for CDC" }),
+        // Optional: servers with trust or certificate authentication need none (API.md).
+        password_secret: ZSecretReference.optional(),
+        // Write-only: a password typed in. Stored AES-256-GCM encrypted and replaced by a
+        // secret://<id> reference in password_secret; never stored in the config or returned.
+        password: z.string().min(1).max(1024).optional(),
+      })
+      .strict()
+      .refine((a) => !(a.password && a.password_secret), {
+        message: "give either password (a value, stored encrypted) or password_secret (a reference), not both",
+        path: ["password"],
+      }),
+    options: z
+      .object({
+        batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ description: "Rows per snapshot chunk and changes per CDC batch" }),
+        change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
+      })
+      .strict()
+      .default({ batch_size: 1000, change_tracking: "cdc" }),
+  })
+  .strict();
+
+export type TPostgresConfig = z.infer<typeof ZPostgresConfig>;

@@ -1,0 +1,38 @@
+// Connector types the product knows. A type declares its config schema (zod; exported as JSON
+// Schema for the console's forms) and which config fields hold secrets. Adding a connector type is
+// one folder under server/connectors/ and one entry here.
+import { z } from "zod";
+import { ZPostgresConfig } from "./postgresql/config.ts";
+
+export type ConnectorType = {
+  type: string;
+  label: string;
+  configSchema: z.ZodType;
+  /** Dotted paths of config fields that hold secret references (values typed in are encrypted). */
+  secretFields: string[];
+};
+
+export const CONNECTOR_TYPES = {
+  postgresql: {
+    type: "postgresql",
+    label: "PostgreSQL",
+    configSchema: ZPostgresConfig,
+    secretFields: ["authentication.password_secret"],
+  },
+} satisfies Record<string, ConnectorType>;
+
+export type ConnectorTypeName = keyof typeof CONNECTOR_TYPES;
+export const CONNECTOR_TYPE_NAMES = Object.keys(CONNECTOR_TYPES) as [ConnectorTypeName, ...ConnectorTypeName[]];
+
+export function connectorType(name: string): ConnectorType | undefined {
+  return (CONNECTOR_TYPES as Record<string, ConnectorType>)[name];
+}
+
+/** The connection config accepted for any registered connector type, discriminated by connector_type. */
+export const ZConnectorConfig = z.discriminatedUnion("connector_type", [ZPostgresConfig]);
+export type TConnectorConfig = z.infer<typeof ZConnectorConfig>;
+
+export function configJsonSchema(name: string) {
+  const t = connectorType(name);
+  return t ? z.toJSONSchema(t.configSchema, { io: "input" }) : null;
+}

@@ -1,0 +1,47 @@
+// The product's configuration, read and validated once per process. Every variable is listed in
+// .env.example. A bad value is a message naming the variable and what to do, not a stack trace.
+import { z } from "zod";
+
+const ZUrl = (what: string) =>
+  z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//i, `must be a URL (${what})`);
+
+export const ZEnv = z.object({
+  DATABASE_URL: ZUrl("postgresql://user:password@host:5432/db"),
+  REDIS_URL: ZUrl("redis://host:6379").default("redis://127.0.0.1:6379"),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  ECM_DATA_DIR: z.string().default(".data"),
+  ECM_BASE_URL: z.string().optional(),
+  // 32 bytes, base64 or hex. Encrypts secrets typed into the console and signs sessions.
+  ECM_SECRET_KEY: z.string().refine((v) => decodeKey(v) !== null, "must be 32 bytes as base64 (44 chars) or hex (64 chars)"),
+  ECM_API_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  ECM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ECM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  // Rate limit for sign-in: attempts per minute per client address.
+  ECM_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+});
+export type TEnv = z.infer<typeof ZEnv>;
+
+export function decodeKey(value: string): Buffer | null {
+  const buf = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, "hex") : Buffer.from(value, "base64");
+  return buf.length === 32 ? buf : null;
+}
+
+export class EnvError extends Error {}
+
+export function parseEnv(source: NodeJS.ProcessEnv): TEnv {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ""));
+  const result = ZEnv.safeParse(cleaned);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+  throw new EnvError(`Invalid environment (see .env.example):\n${lines.join("\n")}`);
+}
+
+let cached: TEnv | undefined;
+export function env(): TEnv {
+  cached ??= parseEnv(process.env);
+  return cached;
+}
+
+export function baseUrl(e: TEnv = env()): string {
+  return e.ECM_BASE_URL ?? `http://localhost:${e.PORT}`;
+}

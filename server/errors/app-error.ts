@@ -1,0 +1,51 @@
+// One typed application error. Its code maps to an HTTP status / tRPC code; its category is the
+// spec's error category (TRANSIENT, CONFIGURATION, DATA, FATAL) where one applies.
+export const ERROR_CATEGORIES = ["TRANSIENT", "CONFIGURATION", "DATA", "FATAL"] as const;
+export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
+
+export const APP_ERROR_CODES = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+export type AppErrorCode = keyof typeof APP_ERROR_CODES;
+
+export type FieldIssue = { path: string; message: string };
+
+export class AppError extends Error {
+  readonly code: AppErrorCode;
+  readonly category?: ErrorCategory;
+  readonly issues?: FieldIssue[];
+
+  constructor(code: AppErrorCode, message: string, opts: { category?: ErrorCategory; issues?: FieldIssue[]; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.category = opts.category;
+    this.issues = opts.issues;
+  }
+
+  static notFound(what: string) {
+    return new AppError("NOT_FOUND", `${what} not found`);
+  }
+
+  static invalid(issues: FieldIssue[], message = "Invalid input") {
+    return new AppError("BAD_REQUEST", `${message}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, {
+      category: "CONFIGURATION",
+      issues,
+    });
+  }
+}
+
+/** zod issue paths as the dotted field paths users see ("mappings[0].fields[2].source"). */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === "number") return `${acc}[${part}]`;
+    return acc ? `${acc}.${String(part)}` : String(part);
+  }, "");
+}

@@ -1,0 +1,29 @@
+// Liveness of the product's own dependencies, for GET /api/v1/health.
+import { prisma } from "./db.ts";
+import { producerRedis } from "./jobs/redis.ts";
+
+async function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function productHealth() {
+  const [database, queue] = await Promise.allSettled([
+    within(3000, prisma().$queryRaw`SELECT 1`),
+    within(3000, producerRedis().ping()),
+  ]);
+  const checks = {
+    web: "ok",
+    database: database.status === "fulfilled" ? "ok" : `unavailable: ${(database.reason as Error).message}`,
+    queue: queue.status === "fulfilled" ? "ok" : `unavailable: ${(queue.reason as Error).message}`,
+  };
+  const ok = database.status === "fulfilled" && queue.status === "fulfilled";
+  return { status: ok ? ("ok" as const) : ("unavailable" as const), checks };
+}

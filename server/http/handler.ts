@@ -1,0 +1,70 @@
+// Request handling for /api/v1/*: auth, JSON, errors in the shape of docs/API.md.
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { createCaller } from "../api/root.ts";
+import { categoryOf, createContext, issuesOf } from "../api/trpc.ts";
+import { productHealth } from "../health.ts";
+import { logger } from "../logger.ts";
+import { openApiDocument } from "./openapi.ts";
+import { matchRoute } from "./routes.ts";
+
+const log = logger("http");
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return new Response(status === 204 ? null : JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+  });
+}
+
+export function errorResponse(status: number, code: string, message: string, extra: object = {}) {
+  return json(status, { error: { code, message, ...extra } });
+}
+
+function fromError(error: unknown): Response {
+  if (error instanceof TRPCError) {
+    const status = getHTTPStatusCodeFromError(error);
+    const issues = issuesOf(error.cause);
+    const category = categoryOf(error.cause);
+    const message = issues?.length && error.code === "BAD_REQUEST" ? "Invalid request" : error.message;
+    return errorResponse(status, error.code, message, { ...(category ? { category } : {}), ...(issues ? { issues } : {}) });
+  }
+  log.error("unhandled API error", { error });
+  return errorResponse(500, "INTERNAL_SERVER_ERROR", "internal error; see the server log");
+}
+
+async function readBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (!text) return {};
+  return JSON.parse(text);
+}
+
+export async function handleApiRequest(req: Request): Promise<Response> {
+  const url = new URL(req.url);
+  const path = url.pathname.replace(/^\/api\/v1/, "") || "/";
+
+  if (req.method === "GET" && path === "/health") {
+    const health = await productHealth();
+    return json(health.status === "ok" ? 200 : 503, health);
+  }
+  if (req.method === "GET" && path === "/openapi.json") return json(200, openApiDocument());
+
+  const match = matchRoute(req.method, path);
+  if (match === null) return errorResponse(404, "NOT_FOUND", `no route ${req.method} /api/v1${path}; see /api/v1/openapi.json`);
+  if (match === "method") return errorResponse(405, "METHOD_NOT_SUPPORTED", `${req.method} is not supported on /api/v1${path}`);
+
+  let body: unknown;
+  try {
+    body = ["POST", "PATCH", "PUT"].includes(req.method) ? await readBody(req) : undefined;
+  } catch {
+    return errorResponse(400, "BAD_REQUEST", "request body is not valid JSON", { category: "CONFIGURATION" });
+  }
+
+  try {
+    const caller = createCaller(await createContext({ req }));
+    const result = await match.route.call(caller, { params: match.params, query: url.searchParams, body });
+    return json(match.route.status ?? 200, result);
+  } catch (error) {
+    return fromError(error);
+  }
+}

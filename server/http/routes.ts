@@ -1,0 +1,163 @@
+// The public HTTP API v1 (docs/API.md): each route calls a tRPC procedure through a server-side
+// caller, so roles, validation and services are the ones the console uses, and the OpenAPI
+// document is generated from the same zod schemas.
+import { z } from "zod";
+import type { createCaller } from "../api/root.ts";
+import { ZConnectorTypeInfo } from "../api/routers/connectors.ts";
+import { ZWorkerInfo } from "../api/routers/system.ts";
+import {
+  ZCreateSourceInput,
+  ZSource,
+  ZSourceList,
+  ZUpdateSourceInput,
+} from "../sources/schemas.ts";
+import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
+import { ZCreateUserInput, ZUser } from "../auth/users.ts";
+
+type Caller = ReturnType<typeof createCaller>;
+export type RouteRequest = { params: Record<string, string>; query: URLSearchParams; body: unknown };
+
+export type RouteDef = {
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  path: string;
+  summary: string;
+  tag: string;
+  /** Success status (200 unless said otherwise). */
+  status?: number;
+  /** The request body (or, for GET, the query) as documented. */
+  body?: z.ZodType;
+  query?: z.ZodType;
+  response?: z.ZodType;
+  call: (caller: Caller, req: RouteRequest) => Promise<unknown>;
+};
+
+const limitAndCursor = (q: URLSearchParams) => ({
+  ...(q.has("limit") ? { limit: Number(q.get("limit")) } : {}),
+  ...(q.get("cursor") ? { cursor: q.get("cursor")! } : {}),
+});
+const ZListQuery = z.object({ limit: z.number().int().optional(), cursor: z.string().optional() });
+
+export const routes: RouteDef[] = [
+  {
+    method: "GET",
+    path: "/sources",
+    tag: "sources",
+    summary: "List sources",
+    query: ZListQuery,
+    response: ZSourceList,
+    call: (c, r) => c.sources.list(limitAndCursor(r.query)),
+  },
+  {
+    method: "POST",
+    path: "/sources",
+    tag: "sources",
+    summary: "Register a source (connection config as in the spec; a typed authentication.password is stored encrypted)",
+    status: 201,
+    body: ZCreateSourceInput,
+    response: ZSource,
+    call: (c, r) => c.sources.create(r.body as never),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}",
+    tag: "sources",
+    summary: "Get a source",
+    response: ZSource,
+    call: (c, r) => c.sources.get({ id: r.params.id! }),
+  },
+  {
+    method: "PATCH",
+    path: "/sources/{id}",
+    tag: "sources",
+    summary: "Rename a source or replace its config",
+    body: ZUpdateSourceInput.omit({ id: true }),
+    response: ZSource,
+    call: (c, r) => c.sources.update({ ...(r.body as object), id: r.params.id! }),
+  },
+  {
+    method: "DELETE",
+    path: "/sources/{id}",
+    tag: "sources",
+    summary: "Delete a source (?drop_slot=true also drops its replication slot and publication)",
+    status: 204,
+    query: z.object({ drop_slot: z.boolean().optional() }),
+    call: (c, r) => c.sources.delete({ id: r.params.id!, drop_slot: r.query.get("drop_slot") === "true" }),
+  },
+  {
+    method: "GET",
+    path: "/connector-types",
+    tag: "connectors",
+    summary: "Connector types and the JSON Schema of their connection config",
+    response: z.object({ connector_types: z.array(ZConnectorTypeInfo) }),
+    call: (c) => c.connectors.types(),
+  },
+  {
+    method: "GET",
+    path: "/workers",
+    tag: "meta",
+    summary: "Worker processes seen in the last 15 seconds",
+    response: z.object({ workers: z.array(ZWorkerInfo) }),
+    call: (c) => c.system.workers(),
+  },
+  {
+    method: "GET",
+    path: "/users",
+    tag: "admin",
+    summary: "List console users (admin)",
+    response: z.object({ users: z.array(ZUser) }),
+    call: (c) => c.users.list(),
+  },
+  {
+    method: "POST",
+    path: "/users",
+    tag: "admin",
+    summary: "Create a console user (admin)",
+    status: 201,
+    body: ZCreateUserInput,
+    response: ZUser,
+    call: (c, r) => c.users.create(r.body as never),
+  },
+  {
+    method: "GET",
+    path: "/tokens",
+    tag: "admin",
+    summary: "List API tokens (admin; never the token values)",
+    response: z.object({ tokens: z.array(ZApiToken) }),
+    call: (c) => c.tokens.list(),
+  },
+  {
+    method: "POST",
+    path: "/tokens",
+    tag: "admin",
+    summary: "Create an API token (admin); the token is in this response only",
+    status: 201,
+    body: ZCreateTokenInput,
+    response: ZCreatedToken,
+    call: (c, r) => c.tokens.create(r.body as never),
+  },
+  {
+    method: "POST",
+    path: "/tokens/{id}/revoke",
+    tag: "admin",
+    summary: "Revoke an API token (admin)",
+    response: ZApiToken,
+    call: (c, r) => c.tokens.revoke({ id: r.params.id! }),
+  },
+];
+
+/** Finds the route for a method and a path below /api/v1, with its path parameters. */
+export function matchRoute(method: string, path: string): { route: RouteDef; params: Record<string, string> } | "method" | null {
+  let pathMatched = false;
+  for (const route of routes) {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      "^" + route.path.replace(/\{(\w+)\}/g, (_, n: string) => (names.push(n), "([^/]+)")) + "/?$",
+    );
+    const m = pattern.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (route.method !== method) continue;
+    return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
+  }
+  return pathMatched ? "method" : null;
+}

@@ -1,0 +1,27 @@
+// Job contracts shared by producers (web) and the worker: queue names, job names
+// (`domain.action`), a zod schema per payload (parsed on enqueue and again in the worker), and
+// default job options. Payloads carry ids only, never secrets: the worker reads the rest from
+// PostgreSQL and resolves secret references itself.
+import { z } from "zod";
+
+export const QUEUES = {
+  /** Housekeeping that keeps queues and workers matching the desired state in PostgreSQL. */
+  control: "ecm-control",
+} as const;
+
+export const JOBS = {
+  "supervisor.heartbeat": { queue: QUEUES.control, payload: z.object({}).strict() },
+} as const;
+
+export type JobName = keyof typeof JOBS;
+export type JobPayload<N extends JobName> = z.infer<(typeof JOBS)[N]["payload"]>;
+
+export const DEFAULT_JOB_OPTIONS = Object.freeze({
+  attempts: 1,
+  removeOnComplete: { age: 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+});
+
+export function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {
+  return JOBS[name].payload.parse(data) as JobPayload<N>;
+}

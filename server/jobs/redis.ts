@@ -1,0 +1,23 @@
+// Redis connections as BullMQ advises: producers (web) fail fast so a request never hangs on a
+// down Redis; workers wait and retry forever (maxRetriesPerRequest: null, required by BullMQ).
+import { Redis, type RedisOptions } from "ioredis";
+import { env } from "../env.ts";
+
+export function redisOptions(kind: "producer" | "worker"): RedisOptions {
+  return kind === "producer"
+    ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000, lazyConnect: false }
+    : { maxRetriesPerRequest: null, enableReadyCheck: true };
+}
+
+export function createRedis(kind: "producer" | "worker", url = env().REDIS_URL): Redis {
+  const redis = new Redis(url, redisOptions(kind));
+  // Without a listener, ioredis prints every reconnect error as an unhandled event.
+  redis.on("error", () => {});
+  return redis;
+}
+
+const globalForRedis = globalThis as unknown as { ecmProducerRedis?: Redis };
+export function producerRedis(): Redis {
+  globalForRedis.ecmProducerRedis ??= createRedis("producer");
+  return globalForRedis.ecmProducerRedis;
+}

@@ -1,0 +1,51 @@
+// Request and response shapes of the sources API, shared by tRPC, the public HTTP API and its
+// OpenAPI document. JSON field names are snake_case, as in the specification.
+import { z } from "zod";
+import { CONNECTOR_TYPE_NAMES, ZConnectorConfig } from "../connectors/registry.ts";
+
+export const SOURCE_STATES = ["idle", "snapshotting", "streaming", "retrying", "paused", "failed"] as const;
+
+export const ZSourceName = z
+  .string()
+  .trim()
+  .min(1, "name is required")
+  .max(100, "name must be at most 100 characters")
+  .regex(/^[^\u0000-\u001f]+$/, "name must not contain control characters");
+
+export const ZCreateSourceInput = z
+  .object({ name: ZSourceName, config: ZConnectorConfig })
+  .strict();
+export type TCreateSourceInput = z.input<typeof ZCreateSourceInput>;
+
+export const ZUpdateSourceInput = z
+  .object({ id: z.uuid(), name: ZSourceName.optional(), config: ZConnectorConfig.optional() })
+  .strict();
+
+export const ZSourceId = z.object({ id: z.uuid("source id must be a UUID") });
+
+export const ZDeleteSourceInput = z.object({
+  id: z.uuid(),
+  // Drops the replication slot and publication too (they keep WAL on the source until dropped).
+  drop_slot: z.boolean().default(false),
+});
+
+export const ZListInput = z.object({
+  limit: z.number().int().min(1).max(500).default(100),
+  cursor: z.string().optional(),
+});
+
+export const ZSource = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  connector_type: z.enum(CONNECTOR_TYPE_NAMES),
+  // Secrets appear only as references (env://, file://, vault://, secret://).
+  config: ZConnectorConfig,
+  status: z.enum(SOURCE_STATES),
+  last_error: z.string().nullable(),
+  is_demo: z.boolean(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type TSource = z.infer<typeof ZSource>;
+
+export const ZSourceList = z.object({ sources: z.array(ZSource), next_cursor: z.string().nullable() });

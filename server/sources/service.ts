@@ -1,0 +1,123 @@
+// Registering, changing and removing sources. Called by tRPC, the public HTTP API and start-up
+// (the demo source) alike, so validation and secret handling live here once.
+import type { z } from "zod";
+import { AppError } from "../errors/app-error.ts";
+import { logger } from "../logger.ts";
+import { storedSecretId } from "../secrets/references.ts";
+import { secretKey } from "../secrets/key.ts";
+import { deleteSecrets, secretExists, storeSecret } from "../store/secrets.ts";
+import * as store from "../store/sources.ts";
+import type { TConnectorConfig } from "../connectors/registry.ts";
+import type { SourceRow } from "../store/sources.ts";
+import type { TSource, ZCreateSourceInput, ZDeleteSourceInput, ZListInput, ZUpdateSourceInput } from "./schemas.ts";
+
+const log = logger("sources");
+type Tx = Parameters<Parameters<typeof store.inTransaction>[0]>[0];
+
+export function toSourceDto(row: SourceRow): TSource {
+  return {
+    id: row.id,
+    name: row.name,
+    connector_type: row.connectorType as TSource["connector_type"],
+    config: row.config as TSource["config"],
+    status: row.state as TSource["status"],
+    last_error: row.lastError,
+    is_demo: row.isDemo,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/**
+ * Replaces a typed password with a secret:// reference to its encrypted copy, and checks that a
+ * secret:// reference given by the caller exists. Returns the config as it may be stored.
+ */
+async function sealSecrets(tx: Tx, config: TConnectorConfig): Promise<TConnectorConfig> {
+  const { password, ...authentication } = config.authentication;
+  if (password !== undefined) {
+    const id = await storeSecret(tx, secretKey(), password);
+    return { ...config, authentication: { ...authentication, password_secret: `secret://${id}` } };
+  }
+  const stored = authentication.password_secret ? storedSecretId(authentication.password_secret) : null;
+  if (stored && !(await secretExists(tx, stored))) {
+    throw AppError.invalid([
+      { path: "config.authentication.password_secret", message: "no stored secret has this id; enter the password again" },
+    ]);
+  }
+  return { ...config, authentication };
+}
+
+function secretIdsOf(config: unknown): string[] {
+  const ref = (config as TConnectorConfig | null)?.authentication?.password_secret;
+  const id = ref ? storedSecretId(ref) : null;
+  return id ? [id] : [];
+}
+
+async function assertNameFree(tx: Tx, name: string, exceptId?: string) {
+  const other = await store.findSourceByName(tx, name);
+  if (other && other.id !== exceptId) {
+    throw new AppError("CONFLICT", `a source named "${name}" already exists`, {
+      category: "CONFIGURATION",
+      issues: [{ path: "name", message: "already used by another source; choose another name" }],
+    });
+  }
+}
+
+export async function createSource(input: z.output<typeof ZCreateSourceInput>, opts: { isDemo?: boolean } = {}) {
+  const row = await store.inTransaction(async (tx) => {
+    await assertNameFree(tx, input.name);
+    const config = await sealSecrets(tx, input.config);
+    return store.insertSource(tx, {
+      name: input.name,
+      connectorType: config.connector_type,
+      config,
+      isDemo: opts.isDemo ?? false,
+    });
+  });
+  log.info("source created", { source_id: row.id, name: row.name });
+  return toSourceDto(row);
+}
+
+export async function listSources(input: z.output<typeof ZListInput>) {
+  const rows = await store.listSources({ limit: input.limit + 1, cursor: input.cursor });
+  const page = rows.slice(0, input.limit);
+  return {
+    sources: page.map(toSourceDto),
+    next_cursor: rows.length > input.limit ? page[page.length - 1]!.id : null,
+  };
+}
+
+export async function getSource(id: string) {
+  const row = await store.findSource(id);
+  if (!row) throw AppError.notFound(`source ${id}`);
+  return toSourceDto(row);
+}
+
+export async function updateSource(input: z.output<typeof ZUpdateSourceInput>) {
+  const row = await store.inTransaction(async (tx) => {
+    const current = await store.findSourceForUpdate(tx, input.id);
+    if (!current) throw AppError.notFound(`source ${input.id}`);
+    if (input.name !== undefined) await assertNameFree(tx, input.name, input.id);
+    const config = input.config ? await sealSecrets(tx, input.config) : undefined;
+    const updated = await store.updateSource(tx, input.id, {
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(config ? { config, connectorType: config.connector_type } : {}),
+    });
+    if (config) {
+      const kept = new Set(secretIdsOf(config));
+      await deleteSecrets(tx, secretIdsOf(current.config).filter((id) => !kept.has(id)));
+    }
+    return updated;
+  });
+  log.info("source updated", { source_id: row.id });
+  return toSourceDto(row);
+}
+
+export async function deleteSource(input: z.output<typeof ZDeleteSourceInput>) {
+  await store.inTransaction(async (tx) => {
+    if (!(await store.findSourceForUpdate(tx, input.id))) throw AppError.notFound(`source ${input.id}`);
+    const deleted = await store.deleteSource(tx, input.id);
+    await deleteSecrets(tx, secretIdsOf(deleted.config));
+  });
+  log.info("source deleted", { source_id: input.id, drop_slot: input.drop_slot });
+}

@@ -1,0 +1,48 @@
+// API tokens: only SHA-256 digests are stored. A token is shown once, when it is created.
+import crypto from "node:crypto";
+import type { Prisma } from "../../generated/prisma/client.ts";
+import { prisma } from "../db.ts";
+
+export const apiTokenSelect = {
+  id: true,
+  name: true,
+  prefix: true,
+  role: true,
+  createdById: true,
+  lastUsedAt: true,
+  revokedAt: true,
+  createdAt: true,
+} satisfies Prisma.ApiTokenSelect;
+export type ApiTokenRow = Prisma.ApiTokenGetPayload<{ select: typeof apiTokenSelect }>;
+
+export function hashToken(token: string): string {
+  return crypto.createHash("sha256").update(token).digest("hex");
+}
+
+export async function createApiToken(data: { name: string; role: string; createdById: string | null }) {
+  const token = `ecm_${crypto.randomBytes(32).toString("base64url")}`;
+  const row = await prisma().apiToken.create({
+    data: { ...data, tokenHash: hashToken(token), prefix: token.slice(0, 10) },
+    select: apiTokenSelect,
+  });
+  return { token, row };
+}
+
+export async function findActiveToken(token: string): Promise<ApiTokenRow | null> {
+  const row = await prisma().apiToken.findUnique({ where: { tokenHash: hashToken(token) }, select: apiTokenSelect });
+  if (!row || row.revokedAt) return null;
+  // Best effort; a missed update only makes "last used" slightly stale.
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+    await prisma().apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+  }
+  return row;
+}
+
+export function listApiTokens() {
+  return prisma().apiToken.findMany({ select: apiTokenSelect, orderBy: { createdAt: "desc" } });
+}
+
+export async function revokeApiToken(id: string) {
+  const result = await prisma().apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  return result.count > 0;
+}

@@ -1,0 +1,40 @@
+import type { Prisma } from "../../generated/prisma/client.ts";
+import { prisma } from "../db.ts";
+
+export const userSelect = {
+  id: true,
+  email: true,
+  name: true,
+  role: true,
+  banned: true,
+  createdAt: true,
+} satisfies Prisma.UserSelect;
+export type UserRow = Prisma.UserGetPayload<{ select: typeof userSelect }>;
+
+export function listUsers(): Promise<UserRow[]> {
+  return prisma().user.findMany({ select: userSelect, orderBy: { createdAt: "asc" } });
+}
+
+export function countAdmins(): Promise<number> {
+  return prisma().user.count({ where: { role: "admin", banned: { not: true } } });
+}
+
+export function findUserByEmail(email: string) {
+  return prisma().user.findUnique({ where: { email: email.toLowerCase() }, select: userSelect });
+}
+
+export async function setUserRole(id: string, role: string): Promise<UserRow | null> {
+  const found = await prisma().user.findUnique({ where: { id }, select: { id: true } });
+  if (!found) return null;
+  return prisma().user.update({ where: { id }, data: { role }, select: userSelect });
+}
+
+/** Disabling signs the user out everywhere: their sessions are deleted. */
+export async function setUserDisabled(id: string, disabled: boolean): Promise<UserRow | null> {
+  const found = await prisma().user.findUnique({ where: { id }, select: { id: true } });
+  if (!found) return null;
+  return prisma().$transaction(async (tx) => {
+    if (disabled) await tx.session.deleteMany({ where: { userId: id } });
+    return tx.user.update({ where: { id }, data: { banned: disabled }, select: userSelect });
+  });
+}
