@@ -17,7 +17,7 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
 export async function productHealth() {
   const [database, queue] = await Promise.allSettled([
     within(3000, prisma().$queryRaw`SELECT 1`),
-    within(3000, producerRedis().ping()),
+    within(3000, producerRedis().then((r) => r.ping())),
   ]);
   const checks = {
     web: "ok",

@@ -142,7 +142,9 @@ export async function startEmbeddedPostgres(opts: {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
-    await Promise.race([exited, sleep(20_000).then(() => child.kill("SIGKILL"))]);
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    await exited;
+    clearTimeout(killer);
   };
   return { port: opts.port, user, password: opts.password, url, stop };
 }

@@ -23,7 +23,14 @@ export async function createContext(opts: { req: Request }): Promise<Context> {
 
 /** Field-path issues from a zod error or an AppError, for the client and the public API. */
 export function issuesOf(error: unknown): FieldIssue[] | undefined {
-  if (error instanceof ZodError) return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  if (error instanceof ZodError) {
+    // An unknown key is reported at the key itself ("config.connection.hots"), where the user looks.
+    return error.issues.flatMap((i) =>
+      i.code === "unrecognized_keys"
+        ? i.keys.map((key) => ({ path: formatPath([...i.path, key]), message: `unknown field "${key}"; check its spelling` }))
+        : [{ path: formatPath(i.path), message: i.message }],
+    );
+  }
   if (error instanceof AppError) return error.issues;
   return undefined;
 }

@@ -17,7 +17,25 @@ export function createRedis(kind: "producer" | "worker", url = env().REDIS_URL):
 }
 
 const globalForRedis = globalThis as unknown as { ecmProducerRedis?: Redis };
-export function producerRedis(): Redis {
+
+/**
+ * The web process's producer connection, once it is ready. Producers fail fast (no offline
+ * queue), so a command sent while the connection is still being made would fail: wait for it.
+ */
+export async function producerRedis(timeoutMs = 3000): Promise<Redis> {
   globalForRedis.ecmProducerRedis ??= createRedis("producer");
-  return globalForRedis.ecmProducerRedis;
+  const redis = globalForRedis.ecmProducerRedis;
+  if (redis.status === "ready") return redis;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off("ready", onReady);
+      reject(new Error(`Redis not ready within ${timeoutMs} ms (status ${redis.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once("ready", onReady);
+  });
+  return redis;
 }

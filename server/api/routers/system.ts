@@ -8,5 +8,5 @@ export const ZWorkerInfo = z.object({ id: z.string(), host: z.string(), pid: z.n
 export const systemRouter = createTRPCRouter({
   workers: viewerProcedure
     .output(z.object({ workers: z.array(ZWorkerInfo) }))
-    .query(async () => ({ workers: await liveWorkers(producerRedis()) })),
+    .query(async () => ({ workers: await liveWorkers(await producerRedis()) })),
 });

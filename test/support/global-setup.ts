@@ -1,0 +1,43 @@
+// Integration tests run against real servers: a PostgreSQL started with wal_level=logical
+// (TEST_DATABASE_URL, or an embedded one under .data/test) and a real Redis (TEST_REDIS_URL, or
+// the local one on database 15, or a redis-server started for the run). Migrations are applied to
+// a fresh database each run.
+import crypto from "node:crypto";
+import path from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
+import { ensureRedis, type RedisHandle } from "../../scripts/lib/redis-server.ts";
+import { applyMigrations } from "../../server/db/migrations.ts";
+
+let embedded: EmbeddedPostgres | undefined;
+let redis: RedisHandle | undefined;
+
+export async function setup() {
+  let serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) {
+    embedded = await startEmbeddedPostgres({ dir: path.resolve(".data/test/pg"), port: 54339, password: "ecm-test" });
+    serverUrl = embedded.url("postgres");
+  }
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query("DROP DATABASE IF EXISTS ecm_test WITH (FORCE)");
+  await admin.query("CREATE DATABASE ecm_test");
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = "/ecm_test";
+  process.env.DATABASE_URL = url.toString();
+  process.env.TEST_SERVER_URL = serverUrl;
+  await applyMigrations(process.env.DATABASE_URL);
+
+  redis = await ensureRedis({ url: process.env.TEST_REDIS_URL, dataDir: path.resolve(".data/test"), port: 6391, log: () => {} });
+  process.env.REDIS_URL = redis.started || process.env.TEST_REDIS_URL ? redis.url : `${redis.url}/15`;
+  process.env.ECM_SECRET_KEY = crypto.randomBytes(32).toString("base64");
+  process.env.ECM_API_TOKEN = `test-admin-token-${crypto.randomBytes(8).toString("hex")}`;
+  process.env.ECM_LOG_LEVEL = "info";
+  process.env.PORT = "3999";
+}
+
+export async function teardown() {
+  if (redis?.started) await redis.stop();
+  await embedded?.stop();
+}
