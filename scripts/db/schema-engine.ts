@@ -21,11 +21,20 @@ const URL = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 // Workarounds for @prisma/adapter-pg 7.10.1 when used by the schema engine:
 // 1. Postgres' internal "char" type (OID 18), returned by catalog queries, cannot be deserialized:
 //    report it as text.
-const resultProto = pg.Result.prototype as unknown as { addFields(fields: pg.FieldDef[]): void };
+type PgResult = { fields: pg.FieldDef[]; addFields(fields: pg.FieldDef[]): void; addRow(row: unknown): void };
+const resultProto = pg.Result.prototype as unknown as PgResult;
 const originalAddFields = resultProto.addFields;
 resultProto.addFields = function (fields: pg.FieldDef[]) {
   for (const f of fields) if (f.dataTypeID === 18) f.dataTypeID = 25;
   return originalAddFields.call(this, fields);
+};
+// 4. PostgreSQL 18 records NOT NULL as constraints (pg_constraint.contype = 'n'); this engine's
+//    describer panics on that type. NOT NULL is described from the columns anyway: drop those rows.
+const originalAddRow = resultProto.addRow;
+resultProto.addRow = function (this: PgResult, row: unknown) {
+  const i = this.fields.findIndex((f) => f.name === "constraint_type");
+  if (i >= 0 && Array.isArray(row) && row[i] === "n") return;
+  return originalAddRow.call(this, row);
 };
 
 type Adapter = Awaited<ReturnType<PrismaPg["connect"]>> & { executeScript(script: string): Promise<void> };

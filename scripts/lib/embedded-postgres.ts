@@ -42,6 +42,9 @@ function runAsIds(): { uid?: number; gid?: number } {
 function chownTree(dir: string, ids: { uid?: number; gid?: number }) {
   if (ids.uid === undefined) return;
   fs.mkdirSync(dir, { recursive: true });
+  // The postgres user must be able to reach the directory: let it through the data dir we own.
+  const parent = path.dirname(dir);
+  fs.chmodSync(parent, fs.statSync(parent).mode | 0o011);
   fs.chownSync(dir, ids.uid, ids.gid!);
   fs.chmodSync(dir, 0o700);
 }

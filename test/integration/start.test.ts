@@ -1,0 +1,139 @@
+// `npm start` as a user runs it: embedded PostgreSQL and the demo source on first start, the same
+// data reused on the next start, external servers when DATABASE_URL / REDIS_URL are given, and a
+// clean stop of every child on SIGTERM.
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, startProduct, type RunningProduct } from "../support/product.ts";
+
+const token = `start-test-token-${crypto.randomBytes(8).toString("hex")}`;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-start-"));
+const running: RunningProduct[] = [];
+afterAll(async () => {
+  for (const p of running) await p.stop("SIGKILL");
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function get(p: RunningProduct, route: string) {
+  const res = await fetch(`${p.url}/api/v1${route}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+function alive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const postgresOf = (dir: string) => {
+  try {
+    return execFileSync("pgrep", ["-f", `postgres -D ${dir}`]).toString().trim();
+  } catch {
+    return "";
+  }
+};
+
+async function startEmbedded() {
+  const port = await freePort();
+  const p = await startProduct({
+    PORT: String(port),
+    ECM_DATA_DIR: dataDir,
+    ECM_API_TOKEN: token,
+    ECM_ADMIN_PASSWORD: "start-test-admin-pw",
+    DATABASE_URL: undefined,
+    REDIS_URL: undefined,
+    ECM_SECRET_KEY: undefined,
+  });
+  running.push(p);
+  return p;
+}
+
+async function waitForWorker(p: RunningProduct) {
+  for (let i = 0; i < 60; i++) {
+    const { body } = await get(p, "/workers");
+    if (body.workers?.length) return body.workers as { id: string; pid: number }[];
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`no worker came up:\n${p.output()}`);
+}
+
+describe("npm start", () => {
+  it("first start on embedded defaults: demo source registered, admin printed once, web and worker running", async () => {
+    const p = await startEmbedded();
+    expect(p.output()).toMatch(/password: start-test-admin-pw/);
+    const { body } = await get(p, "/sources");
+    expect(body.sources.map((s: { name: string }) => s.name)).toEqual(["demo-shop"]);
+    expect(body.sources[0].config.authentication.password_secret).toMatch(/^secret:\/\//);
+
+    // The demo source is a real database with the promised tables.
+    const state = JSON.parse(fs.readFileSync(path.join(dataDir, "state.json"), "utf8"));
+    const demo = new pg.Client({ connectionString: `postgresql://postgres:${state.pgPassword}@127.0.0.1:${state.pgPort}/ecm_demo` });
+    await demo.connect();
+    const counts = await demo.query(
+      "SELECT (SELECT count(*) FROM customers)::int AS customers, (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM products)::int AS products, current_setting('wal_level') AS wal_level",
+    );
+    await demo.end();
+    expect(counts.rows[0]).toEqual({ customers: 2000, orders: 5000, products: 200, wal_level: "logical" });
+
+    const workers = await waitForWorker(p);
+    expect(postgresOf(dataDir)).not.toBe("");
+
+    await p.stop("SIGTERM");
+    running.pop();
+    expect(p.output()).toMatch(/\[ecm\] stopped/);
+    for (const w of workers) expect(alive(w.pid)).toBe(false);
+    expect(postgresOf(dataDir)).toBe("");
+    await expect(fetch(`${p.url}/api/v1/health`)).rejects.toThrow();
+  });
+
+  it("a second start on the same data reuses it: same demo source, no second admin", async () => {
+    const p = await startEmbedded();
+    const { body } = await get(p, "/sources");
+    expect(body.sources.map((s: { name: string }) => s.name)).toEqual(["demo-shop"]);
+    expect(p.output()).not.toMatch(/password: /);
+    expect(p.output()).not.toMatch(/applied migrations/);
+    await p.stop("SIGINT");
+    running.pop();
+    expect(p.output()).toMatch(/\[ecm\] stopped/);
+    expect(postgresOf(dataDir)).toBe("");
+  });
+
+  it("uses external servers given by DATABASE_URL and REDIS_URL", async () => {
+    const server = new pg.Client({ connectionString: process.env.TEST_SERVER_URL });
+    await server.connect();
+    await server.query("DROP DATABASE IF EXISTS ecm_external WITH (FORCE)");
+    await server.query("CREATE DATABASE ecm_external");
+    await server.end();
+    const external = new URL(process.env.TEST_SERVER_URL!);
+    external.pathname = "/ecm_external";
+    const extDir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-ext-"));
+    const port = await freePort();
+    const p = await startProduct({
+      PORT: String(port),
+      ECM_DATA_DIR: extDir,
+      ECM_API_TOKEN: token,
+      DATABASE_URL: external.toString(),
+      REDIS_URL: process.env.REDIS_URL,
+      ECM_SECRET_KEY: crypto.randomBytes(32).toString("base64"),
+    });
+    running.push(p);
+    expect((await get(p, "/sources")).body.sources).toEqual([]); // no demo source outside embedded mode
+    expect(fs.existsSync(path.join(extDir, "pg"))).toBe(false); // no embedded PostgreSQL started
+    const check = new pg.Client({ connectionString: external.toString() });
+    await check.connect();
+    const tables = await check.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'sources'");
+    await check.end();
+    expect(tables.rows[0].n).toBe(1);
+    await p.stop();
+    running.pop();
+    expect(p.output()).toMatch(/\[ecm\] stopped/);
+    fs.rmSync(extDir, { recursive: true, force: true });
+  });
+});
