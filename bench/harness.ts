@@ -1,0 +1,37 @@
+// Benchmark harness: `npm run bench <scenario>`. Every figure is printed beside a baseline
+// measured in the same run on the same machine, with the ratio; the run ends with one JSON line.
+import os from "node:os";
+
+export type Figure = { name: string; value: number; unit: string; baseline: { name: string; value: number }; higherIsBetter?: boolean; target?: number };
+export type BenchResult = { scenario: string; machine: string; started_at: string; figures: Figure[]; extra?: Record<string, unknown> };
+
+export function machine(): string {
+  return `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "cpu"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()}`;
+}
+
+export function ratio(f: Figure): number {
+  return (f.higherIsBetter ?? true) ? f.value / f.baseline.value : f.baseline.value / f.value;
+}
+
+export function report(result: BenchResult) {
+  console.log(`\n${result.scenario} on ${result.machine}`);
+  const rows = result.figures.map((f) => [
+    f.name,
+    `${fmt(f.value)} ${f.unit}`,
+    `${f.baseline.name}: ${fmt(f.baseline.value)} ${f.unit}`,
+    `${ratio(f).toFixed(2)}×${f.target !== undefined ? (ratio(f) >= f.target ? ` (target ≥ ${f.target}× met)` : ` (target ≥ ${f.target}× NOT met)`) : ""}`,
+  ]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("   "));
+  console.log(JSON.stringify({ ...result, figures: result.figures.map((f) => ({ ...f, ratio: Number(ratio(f).toFixed(3)) })) }));
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2);
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; result: T }> {
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, result };
+}
