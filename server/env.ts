@@ -28,7 +28,7 @@ export function decodeKey(value: string): Buffer | null {
 
 export class EnvError extends Error {}
 
-export function parseEnv(source: NodeJS.ProcessEnv): TEnv {
+export function parseEnv(source: Record<string, string | undefined>): TEnv {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ""));
   const result = ZEnv.safeParse(cleaned);
   if (result.success) return result.data;
