@@ -24,7 +24,7 @@ test("an admin signs in, sees the demo source, adds a source from the spec's JSO
   // A bad config: field-path errors, nothing saved.
   const before = (await (await adminApi(request).get("/sources")).json()).sources.length;
   await page.getByRole("link", { name: "Add source" }).click();
-  await page.getByLabel("Name").fill("broken");
+  await page.getByLabel("Name", { exact: true }).fill("broken");
   await page.getByRole("tab", { name: "Paste JSON" }).click();
   const bad = { ...SPEC_CONFIG, connection: { host: "", port: "5432", database: "production", ssl_mode: "sometimes" } };
   await page.getByLabel(/Connection configuration/).fill(JSON.stringify(bad, null, 2));
@@ -38,11 +38,11 @@ test("an admin signs in, sees the demo source, adds a source from the spec's JSO
 
   // The field errors also land on the form's fields.
   await page.getByRole("tab", { name: "Connection form" }).click();
-  await expect(page.getByLabel("Host")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Host", { exact: true })).toHaveAttribute("aria-invalid", "true");
 
   // The spec's example config, pasted as written (with a reachable host).
   await page.getByRole("tab", { name: "Paste JSON" }).click();
-  await page.getByLabel("Name").fill("production");
+  await page.getByLabel("Name", { exact: true }).fill("production");
   await page.getByLabel(/Connection configuration/).fill(JSON.stringify(SPEC_CONFIG, null, 2));
   await page.getByRole("button", { name: "Create source" }).click();
   await expect(page.getByRole("heading", { name: /production/ })).toBeVisible();
@@ -60,10 +60,10 @@ test("an admin signs in, sees the demo source, adds a source from the spec's JSO
 test("a typed password is stored encrypted and shown only as a secret:// reference", async ({ page }) => {
   await signIn(page, E2E.adminEmail, E2E.adminPassword);
   await page.goto("/sources/new");
-  await page.getByLabel("Name").fill("typed-password");
-  await page.getByLabel("Host").fill("127.0.0.1");
-  await page.getByLabel("Database").fill("shop");
-  await page.getByLabel("Username").fill("reader");
+  await page.getByLabel("Name", { exact: true }).fill("typed-password");
+  await page.getByLabel("Host", { exact: true }).fill("127.0.0.1");
+  await page.getByLabel("Database", { exact: true }).fill("shop");
+  await page.getByLabel("Username", { exact: true }).fill("reader");
   await page.getByRole("radio", { name: "typed value" }).check();
   await page.locator("#cfg-authentication-password_secret").fill("e2e-canary-password");
   await page.getByRole("button", { name: "Create source" }).click();
