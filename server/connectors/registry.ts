@@ -3,6 +3,8 @@
 // one folder under server/connectors/ and one entry here.
 import { z } from "zod";
 import { ZPostgresConfig } from "./postgresql/config.ts";
+import { POSTGRES_CAPABILITIES, PostgresConnector, type PostgresConnectorContext } from "./postgresql/connector.ts";
+import type { ConnectorCapabilities, ECMConnector } from "./types.ts";
 
 export type ConnectorType = {
   type: string;
@@ -10,6 +12,8 @@ export type ConnectorType = {
   configSchema: z.ZodType;
   /** Dotted paths of config fields that hold secret references (values typed in are encrypted). */
   secretFields: string[];
+  capabilities: ConnectorCapabilities;
+  create: (context: PostgresConnectorContext) => ECMConnector;
 };
 
 export const CONNECTOR_TYPES = {
@@ -18,6 +22,8 @@ export const CONNECTOR_TYPES = {
     label: "PostgreSQL",
     configSchema: ZPostgresConfig,
     secretFields: ["authentication.password_secret"],
+    capabilities: POSTGRES_CAPABILITIES,
+    create: (context) => new PostgresConnector(context),
   },
 } satisfies Record<string, ConnectorType>;
 

@@ -11,6 +11,8 @@ import {
   ZSourceList,
   ZUpdateSourceInput,
 } from "../sources/schemas.ts";
+import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus } from "../connectors/schemas.ts";
+import { ZOperation } from "../sources/operations.ts";
 import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
 import { ZCreateUserInput, ZUser } from "../auth/users.ts";
 
@@ -82,6 +84,46 @@ export const routes: RouteDef[] = [
     status: 204,
     query: z.object({ drop_slot: z.boolean().optional() }),
     call: (c, r) => c.sources.delete({ id: r.params.id!, drop_slot: r.query.get("drop_slot") === "true" }),
+  },
+  {
+    method: "POST",
+    path: "/sources/{id}/health",
+    tag: "connectors",
+    summary: "Run the connector's health checks against the source",
+    response: ZHealthStatus,
+    call: (c, r) => c.sources.health({ id: r.params.id! }),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}/capabilities",
+    tag: "connectors",
+    summary: "The connector's getCapabilities()",
+    response: ZCapabilities,
+    call: (c, r) => c.sources.capabilities({ id: r.params.id! }),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}/entities",
+    tag: "connectors",
+    summary: "Tables, partitioned tables and views of the source",
+    response: z.object({ entities: z.array(ZEntityType) }),
+    call: (c, r) => c.sources.entities({ id: r.params.id! }),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}/entities/{name}",
+    tag: "connectors",
+    summary: "Columns, types, keys and replica identity of one entity (`customers` or `schema.table`)",
+    response: ZEntitySchema,
+    call: (c, r) => c.sources.entity({ id: r.params.id!, name: r.params.name! }),
+  },
+  {
+    method: "POST",
+    path: "/sources/{id}/operations",
+    tag: "connectors",
+    summary: "The spec's operation envelope: connector.list_entities, describe_entity, health_check, get_capabilities, extract_snapshot (paged), stream_changes",
+    body: ZOperation,
+    call: (c, r) => c.sources.operation({ id: r.params.id!, request: r.body as never }),
   },
   {
     method: "GET",

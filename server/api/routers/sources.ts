@@ -9,6 +9,12 @@ import {
   ZSourceList,
   ZUpdateSourceInput,
 } from "../../sources/schemas.ts";
+import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus } from "../../connectors/schemas.ts";
+import { ZConnectorConfig } from "../../connectors/registry.ts";
+import { healthCheck } from "../../connectors/postgresql/health.ts";
+import { replicationNames } from "../../connectors/postgresql/connection.ts";
+import { sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
+import { runOperation, ZOperation } from "../../sources/operations.ts";
 import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
 
 export const sourcesRouter = createTRPCRouter({
@@ -28,6 +34,33 @@ export const sourcesRouter = createTRPCRouter({
     .input(ZUpdateSourceInput)
     .output(ZSource)
     .mutation(({ input }) => sources.updateSource(input)),
+  health: viewerProcedure
+    .input(ZSourceId)
+    .output(ZHealthStatus)
+    .mutation(({ input }) => sourceHealth(input.id)),
+  /** Test a connection before saving it (a typed password is used, not stored). */
+  testConnection: editorProcedure
+    .input(z.object({ config: ZConnectorConfig }))
+    .output(ZHealthStatus)
+    .mutation(({ input }) => {
+      return healthCheck(input.config, { ...replicationNames("00000000-0000-0000-0000-000000000000"), tables: [] });
+    }),
+  capabilities: viewerProcedure
+    .input(ZSourceId)
+    .output(ZCapabilities)
+    .query(({ input }) => sourceCapabilities(input.id)),
+  entities: viewerProcedure
+    .input(ZSourceId)
+    .output(z.object({ entities: z.array(ZEntityType) }))
+    .query(({ input }) => sourceEntities(input.id)),
+  entity: viewerProcedure
+    .input(ZSourceId.extend({ name: z.string().min(1) }))
+    .output(ZEntitySchema)
+    .query(({ input }) => sourceEntity(input.id, input.name)),
+  operation: viewerProcedure
+    .input(z.object({ id: z.uuid(), request: ZOperation }))
+    .output(z.unknown())
+    .mutation(({ input, ctx }) => runOperation(input.id, input.request, ctx.principal)),
   delete: editorProcedure
     .input(ZDeleteSourceInput)
     .output(z.void())

@@ -1,0 +1,56 @@
+// zod forms of the connector types (server/connectors/types.ts), for API outputs and OpenAPI.
+import { z } from "zod";
+
+const ZKind = z.enum(["table", "partitioned_table", "view", "materialized_view"]);
+
+export const ZEntityType = z.object({
+  name: z.string(),
+  schema: z.string(),
+  table: z.string(),
+  kind: ZKind,
+  primary_key: z.array(z.string()),
+  row_estimate: z.number(),
+  cdc: z.boolean(),
+});
+
+export const ZColumnSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  base_type: z.string(),
+  nullable: z.boolean(),
+  primary_key_position: z.number().optional(),
+  is_array: z.boolean(),
+  is_enum: z.boolean(),
+});
+
+export const ZEntitySchema = ZEntityType.extend({
+  columns: z.array(ZColumnSchema),
+  replica_identity: z.enum(["default", "full", "index", "nothing"]),
+});
+
+export const ZHealthStatus = z.object({
+  status: z.enum(["healthy", "degraded", "unhealthy"]),
+  checks: z.array(z.object({ name: z.string(), status: z.enum(["pass", "warn", "fail"]), message: z.string(), hint: z.string().optional() })),
+});
+
+export const ZCapabilities = z.object({
+  connector_type: z.string(),
+  snapshot: z.boolean(),
+  cdc: z.boolean(),
+  cursor_format: z.string(),
+  operations: z.array(z.enum(["insert", "update", "delete"])),
+  composite_keys: z.boolean(),
+  resumable_snapshot: z.boolean(),
+  max_batch_size: z.number(),
+});
+
+const ZJson: z.ZodType<unknown> = z.unknown();
+
+export const ZContext = z.object({
+  context_type: z.string(),
+  context_id: z.string(),
+  data: z.record(z.string(), ZJson),
+  source: z.object({ entity: z.string(), key: z.array(z.string()) }),
+});
+
+export const ZSnapshotPage = z.object({ contexts: z.array(ZContext), cursor: z.string().nullable() });

@@ -1,0 +1,32 @@
+// A source database on the test PostgreSQL (wal_level=logical), created fresh for a test file.
+import pg from "pg";
+import type { TPostgresConfig } from "../../server/connectors/postgresql/config.ts";
+
+export async function createSourceDatabase(name: string, setupSql = ""): Promise<{ url: string; config: TPostgresConfig; query: (sql: string, params?: unknown[]) => Promise<pg.QueryResult> }> {
+  const server = new URL(process.env.TEST_SERVER_URL!);
+  const admin = new pg.Client({ connectionString: server.toString() });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
+  const query = async (sql: string, params?: unknown[]) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return await c.query(sql, params);
+    } finally {
+      await c.end();
+    }
+  };
+  if (setupSql) await query(setupSql);
+  // The test password reaches the connector the way a user's would: through a secret reference.
+  process.env.ECM_SOURCE_TEST_PASSWORD = decodeURIComponent(server.password);
+  const config: TPostgresConfig = {
+    connector_type: "postgresql",
+    connection: { host: server.hostname, port: Number(server.port), database: name, ssl_mode: "disable" },
+    authentication: { type: "credentials", username: decodeURIComponent(server.username), password_secret: "env://ECM_SOURCE_TEST_PASSWORD" },
+    options: { batch_size: 1000, change_tracking: "cdc" },
+  };
+  return { url, config, query };
+}
