@@ -11,6 +11,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "./lib/embedded-pos
 import { ensureRedis, evictionPolicy, redactUrl, type RedisHandle } from "./lib/redis-server.ts";
 import { loadOrCreateSecretKey, loadState, saveState } from "./lib/data-dir.ts";
 import { createDemoDatabase, DEMO_DATABASE } from "./lib/demo-source.ts";
+import { WORKER_NODE_FLAGS } from "../worker/node-flags.ts";
 
 const dev = process.argv.includes("--dev");
 const dataDir = path.resolve(process.env.ECM_DATA_DIR || ".data");
@@ -68,7 +69,7 @@ async function main() {
 
   if (!dev) await buildIfNeeded();
   startChild("web", process.execPath, [nextBin(), dev ? "dev" : "start", "-p", String(env.PORT)], dev ? "development" : "production");
-  startChild("worker", process.execPath, ["--import", "tsx", "worker/main.ts"], "production");
+  startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production");
 
   const url = env.ECM_BASE_URL ?? `http://localhost:${env.PORT}`;
   say(`ECM Connect is starting at ${url}`);

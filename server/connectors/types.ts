@@ -51,12 +51,13 @@ export type SourceRecord = Record<string, JsonValue>;
 export type ExtractOptions = {
   /** Rows per chunk (the spec's batch_size; default 1000). */
   batch_size?: number;
-  /** Resume after this primary key (exclusive): the last key of the last checkpointed chunk. */
-  after_key?: JsonValue[] | null;
+  /** Resume after this primary key (exclusive): the last key of the last checkpointed chunk, in
+   * PostgreSQL's text form (exact for every key type). */
+  after_key?: string[] | null;
   /** Stop after this many rows (previews, paged API). */
   limit?: number;
   /** Called after each chunk with its last key, so a caller can checkpoint it. */
-  onChunk?: (chunk: { rows: number; last_key: JsonValue[] }) => Promise<void> | void;
+  onChunk?: (chunk: { rows: number; last_key: string[] }) => Promise<void> | void;
 };
 
 /** A record in the shape the context store keeps. */
@@ -65,7 +66,7 @@ export type Context = {
   context_id: string;
   data: Record<string, JsonValue>;
   /** Where it came from, for lineage and for resuming. */
-  source: { entity: string; key: JsonValue[]; cursor?: string | null };
+  source: { entity: string; key: string[]; cursor?: string | null };
 };
 
 export type ChangeOperation = "insert" | "update" | "delete";

@@ -75,7 +75,7 @@ export function extractSnapshotPage(id: string, input: z.output<typeof ZExtractS
     const after = input.cursor ? decodeSnapshotCursor(input.cursor) : null;
     const contexts: { context_type: string; context_id: string; data: Record<string, JsonValue>; source: { entity: string; key: string[] } }[] = [];
     let last: string[] | null = null;
-    for await (const chunk of connector.snapshotChunks(input.entity, { batch_size: input.batch_size, limit: input.batch_size, after_text_key: after })) {
+    for await (const chunk of connector.snapshotChunks(input.entity, { batch_size: input.batch_size, limit: input.batch_size, after_key: after })) {
       chunk.records.forEach((data, i) => {
         const key = chunk.keys[i]!;
         contexts.push({ context_type: input.entity, context_id: key.join(":"), data, source: { entity: input.entity, key } });

@@ -115,7 +115,7 @@ describe("snapshot extraction", () => {
 
     const secondRun: number[] = [];
     const c2 = await connector(source.config);
-    for await (const chunk of c2.snapshotChunks("customers", { batch_size: 1000, after_text_key: checkpoint })) {
+    for await (const chunk of c2.snapshotChunks("customers", { batch_size: 1000, after_key: checkpoint })) {
       secondRun.push(...chunk.records.map((r) => r.customer_id as number));
     }
     expect(secondRun.length).toBe(1500);

@@ -75,12 +75,12 @@ export class PostgresConnector implements ECMConnector {
   }
 
   /** Snapshot chunks with raw records and keys, for the pipeline that maps and checkpoints them. */
-  async *snapshotChunks(type: string, options: ExtractOptions & { after_text_key?: string[] | null } = {}): AsyncGenerator<SnapshotChunk> {
+  async *snapshotChunks(type: string, options: ExtractOptions = {}): AsyncGenerator<SnapshotChunk> {
     const client = await this.connection();
     const entity = await this.describe(type);
     yield* readSnapshot(client, entity, await this.valueParsers(), {
       batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
-      afterKey: options.after_text_key ?? null,
+      afterKey: options.after_key ?? null,
       limit: options.limit,
     });
   }

@@ -1,3 +1,4 @@
+import { StringDecoder } from "node:string_decoder";
 // Decoder for COPY … TO STDOUT in text format: a stream of buffers → rows of field texts (null
 // for \N), unescaped. The field texts are exactly what the text protocol would send, so the same
 // value parsers apply.
@@ -32,22 +33,32 @@ export function unescapeCopyField(field: string): string | null {
 
 /** Splits COPY text output into rows. Feed buffers with push(); rows come back as they complete. */
 export class CopyTextDecoder {
-  private rest: Buffer = Buffer.alloc(0);
+  // StringDecoder keeps a UTF-8 character split across buffers whole; the remainder of a
+  // partial line is kept as a string (cheap to prepend, unlike copying buffers together).
+  private readonly utf8 = new StringDecoder("utf8");
+  private rest = "";
 
   push(chunk: Buffer): (string | null)[][] {
-    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    const end = buf.lastIndexOf(0x0a);
+    const text = this.rest + this.utf8.write(chunk);
+    const end = text.lastIndexOf("\n");
     if (end < 0) {
-      this.rest = buf;
+      this.rest = text;
       return [];
     }
-    this.rest = buf.subarray(end + 1);
-    // Splitting UTF-8 text on \n and \t is safe: neither byte occurs inside a multi-byte character.
-    const lines = buf.toString("utf8", 0, end).split("\n");
-    return lines.map((line) => line.split("\t").map(unescapeCopyField));
+    this.rest = text.slice(end + 1);
+    const lines = text.slice(0, end).split("\n");
+    const rows: (string | null)[][] = new Array(lines.length);
+    for (let r = 0; r < lines.length; r++) {
+      const line = lines[r]!;
+      const fields: (string | null)[] = line.split("\t");
+      // Backslashes (escapes and \N for NULL) are rare: look at fields only when the line has one.
+      if (line.includes("\\")) for (let i = 0; i < fields.length; i++) fields[i] = unescapeCopyField(fields[i] as string);
+      rows[r] = fields;
+    }
+    return rows;
   }
 
   end(): void {
-    if (this.rest.length) throw new Error("COPY output ended in the middle of a row");
+    if (this.rest.length || this.utf8.end().length) throw new Error("COPY output ended in the middle of a row");
   }
 }

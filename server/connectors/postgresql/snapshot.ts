@@ -42,11 +42,13 @@ function chunkSql(client: pg.Client, entity: DescribedEntity, after: string[] | 
   return `COPY (SELECT ${cols} FROM ${q(entity.schema)}.${q(entity.table)}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`;
 }
 
-async function readChunk(client: pg.Client, sql: string, onRow: (fields: (string | null)[]) => void): Promise<void> {
+async function readChunk(client: pg.Client, sql: string): Promise<(string | null)[][]> {
   const stream = client.query(copyStreams.to(sql));
   const decoder = new CopyTextDecoder();
-  for await (const chunk of stream as AsyncIterable<Buffer>) for (const row of decoder.push(chunk)) onRow(row);
+  const rows: (string | null)[][] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) for (const row of decoder.push(chunk)) rows.push(row);
   decoder.end();
+  return rows;
 }
 
 export async function* readSnapshot(
@@ -59,26 +61,43 @@ export async function* readSnapshot(
   const keyIndex = key.map((k) => entity.columns.findIndex((c) => c.name === k));
   const columnParsers = entity.columns.map((c) => parsers.parser(c.type_oid));
   const names = entity.columns.map((c) => c.name);
-  let after = opts.afterKey ?? null;
   let remaining = opts.limit ?? Infinity;
-
-  while (remaining > 0) {
+  const fetch = (after: string[] | null) => {
     const size = Math.min(opts.batchSize, remaining);
-    const records: SourceRecord[] = [];
-    const keys: string[][] = [];
-    await readChunk(client, chunkSql(client, entity, after, size), (fields) => {
-      const record: SourceRecord = {};
-      for (let i = 0; i < fields.length; i++) {
-        const raw = fields[i]!;
-        record[names[i]!] = raw === null ? null : columnParsers[i]!(raw);
+    return { size, rows: readChunk(client, chunkSql(client, entity, after, size)) };
+  };
+
+  // The next chunk is requested as soon as this one's last key is known, so the server produces
+  // it while this one is parsed and consumed: at most two chunks in memory.
+  let pending: ReturnType<typeof fetch> | null = remaining > 0 ? fetch(opts.afterKey ?? null) : null;
+  try {
+    while (pending) {
+      const { size, rows } = pending;
+      const raw = await rows;
+      pending = null;
+      if (!raw.length) return;
+      const lastKey = keyIndex.map((i) => raw[raw.length - 1]![i]!);
+      remaining -= raw.length;
+      if (raw.length === size && remaining > 0) pending = fetch(lastKey);
+
+      const records: SourceRecord[] = new Array(raw.length);
+      const keys: string[][] = new Array(raw.length);
+      for (let r = 0; r < raw.length; r++) {
+        const fields = raw[r]!;
+        const record: SourceRecord = {};
+        for (let i = 0; i < fields.length; i++) {
+          const value = fields[i]!;
+          record[names[i]!] = value === null ? null : columnParsers[i]!(value);
+        }
+        records[r] = record;
+        const key: string[] = new Array(keyIndex.length);
+        for (let k = 0; k < keyIndex.length; k++) key[k] = fields[keyIndex[k]!]!;
+        keys[r] = key;
       }
-      records.push(record);
-      keys.push(keyIndex.map((i) => fields[i]!));
-    });
-    if (!records.length) return;
-    after = keys[keys.length - 1]!;
-    remaining -= records.length;
-    yield { records, keys, last_key: after };
-    if (records.length < size) return;
+      yield { records, keys, last_key: lastKey };
+    }
+  } finally {
+    // A consumer that stops early must not leave a COPY running on the shared connection.
+    await pending?.rows.catch(() => {});
   }
 }

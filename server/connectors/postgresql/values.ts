@@ -23,6 +23,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** int8: a JSON number when exactly representable, else its decimal string (never rounded). */
 export function parseInt8(text: string): JsonValue {
+  if (text.length < 16) return Number(text); // at most 15 digits: always exact
   const n = BigInt(text);
   return n <= MAX_SAFE && n >= -MAX_SAFE ? Number(n) : text;
 }
@@ -54,6 +55,7 @@ export function parseDate(text: string): JsonValue {
 
 /** timestamp: `2024-01-02T03:04:05.123456`, no zone, nothing shifted. */
 export function parseTimestamp(text: string): JsonValue {
+  if (text.length > 10 && text.charCodeAt(10) === 32 && !text.endsWith(" BC")) return `${text.slice(0, 10)}T${text.slice(11)}`;
   if (text === "infinity" || text === "-infinity") return text;
   const bc = text.endsWith(" BC");
   const iso = (bc ? text.slice(0, -3) : text).replace(" ", "T");
@@ -62,6 +64,8 @@ export function parseTimestamp(text: string): JsonValue {
 
 /** timestamptz in a UTC session: `2024-01-02T03:04:05.123456Z` (microseconds kept). */
 export function parseTimestamptz(text: string): JsonValue {
+  // Hot path (every row of a typical table): "YYYY-MM-DD HH:MM:SS[.ffffff]+00" without a regex.
+  if (text.length > 13 && text.charCodeAt(10) === 32 && text.endsWith("+00")) return `${text.slice(0, 10)}T${text.slice(11, -3)}Z`;
   if (text === "infinity" || text === "-infinity") return text;
   const bc = text.endsWith(" BC");
   let iso = (bc ? text.slice(0, -3) : text).replace(" ", "T");
