@@ -9,6 +9,7 @@ import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input, Textarea } from "../ui/field.tsx";
 import { ConfigForm, defaultsFor, type JsonSchema } from "./config-form.tsx";
+import { HealthChecks } from "./health-panel.tsx";
 import { byPath, issuesFrom } from "./issues.ts";
 import { SPEC_EXAMPLE_CONFIG } from "./spec-example.ts";
 
@@ -41,7 +42,8 @@ export function NewSource() {
       },
     }),
   );
-  const issues = issuesFrom(create.error);
+  const test = useMutation(trpc.sources.testConnection.mutationOptions());
+  const issues = issuesFrom(create.error ?? test.error);
   const errors = byPath(issues);
 
   function parseJson(): Obj | null {
@@ -142,10 +144,28 @@ export function NewSource() {
           </ErrorBox>
         ) : create.error ? (
           <ErrorBox title="Could not add the source">{create.error.message}</ErrorBox>
+        ) : test.error ? (
+          <ErrorBox title="Could not test the connection">{test.error.message}</ErrorBox>
+        ) : null}
+        {test.data ? (
+          <Card title={`Connection test: ${test.data.status}`}>
+            <HealthChecks checks={test.data.checks} />
+          </Card>
         ) : null}
         <div className="flex justify-end gap-2">
           <Button type="button" variant="secondary" onClick={() => router.push("/sources")}>
             Cancel
+          </Button>
+          <Button
+            type="button"
+            variant="secondary"
+            disabled={!canEdit || test.isPending}
+            onClick={() => {
+              const cfg = tab === "json" ? parseJson() : config;
+              if (cfg) test.mutate({ config: cfg as never });
+            }}
+          >
+            {test.isPending ? "Testing…" : "Test connection"}
           </Button>
           <Button type="submit" disabled={!canEdit || create.isPending} title={canEdit ? undefined : needsRole("editor")}>
             {create.isPending ? "Saving…" : "Create source"}

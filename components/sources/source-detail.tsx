@@ -9,6 +9,8 @@ import { StateBadge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input } from "../ui/field.tsx";
+import { EntitiesPanel } from "./entities-panel.tsx";
+import { HealthChecks } from "./health-panel.tsx";
 
 export function SourceDetail({ id }: { id: string }) {
   const trpc = useTRPC();
@@ -70,8 +72,36 @@ export function SourceDetail({ id }: { id: string }) {
           <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 font-mono text-[11px] leading-relaxed">{JSON.stringify(c, null, 2)}</pre>
         </Card>
       </div>
+      <div className="mt-4 grid gap-4 lg:grid-cols-3">
+        <div className="lg:col-span-2">
+          <EntitiesPanel sourceId={source.id} />
+        </div>
+        <HealthCard id={source.id} />
+      </div>
       <DangerZone id={source.id} name={source.name} />
     </>
+  );
+}
+
+function HealthCard({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const health = useMutation(trpc.sources.health.mutationOptions());
+  return (
+    <Card
+      title="Connection health"
+      actions={
+        <Button variant="secondary" onClick={() => health.mutate({ id })} disabled={health.isPending}>
+          {health.isPending ? "Testing…" : "Test connection"}
+        </Button>
+      }
+    >
+      {health.error ? <ErrorBox>{health.error.message}</ErrorBox> : null}
+      {health.data ? (
+        <HealthChecks checks={health.data.checks} />
+      ) : (
+        <p className="text-[13px] text-muted">Checks reachability, credentials, wal_level, privileges, the publication and the replication slot.</p>
+      )}
+    </Card>
   );
 }
 

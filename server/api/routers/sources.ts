@@ -9,11 +9,11 @@ import {
   ZSourceList,
   ZUpdateSourceInput,
 } from "../../sources/schemas.ts";
-import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus } from "../../connectors/schemas.ts";
+import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../../connectors/schemas.ts";
 import { ZConnectorConfig } from "../../connectors/registry.ts";
 import { healthCheck } from "../../connectors/postgresql/health.ts";
 import { replicationNames } from "../../connectors/postgresql/connection.ts";
-import { sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
+import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
 import { runOperation, ZOperation } from "../../sources/operations.ts";
 import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
 
@@ -57,6 +57,11 @@ export const sourcesRouter = createTRPCRouter({
     .input(ZSourceId.extend({ name: z.string().min(1) }))
     .output(ZEntitySchema)
     .query(({ input }) => sourceEntity(input.id, input.name)),
+  /** The first rows of an entity, in key order, for the entity browser. */
+  sample: viewerProcedure
+    .input(ZSourceId.extend({ name: z.string().min(1), limit: z.number().int().min(1).max(100).default(20) }))
+    .output(ZSnapshotPage)
+    .query(({ input }) => extractSnapshotPage(input.id, { entity: input.name, batch_size: input.limit, cursor: null })),
   operation: viewerProcedure
     .input(z.object({ id: z.uuid(), request: ZOperation }))
     .output(z.unknown())
