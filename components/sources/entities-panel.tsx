@@ -21,7 +21,7 @@ export function EntitiesPanel({ sourceId }: { sourceId: string }) {
               <th className="py-1.5 font-medium">Kind</th>
               <th className="py-1.5 font-medium">Primary key</th>
               <th className="py-1.5 text-right font-medium">Rows (est.)</th>
-              <th className="py-1.5 font-medium">CDC</th>
+              <th className="py-1.5 pl-4 font-medium">CDC</th>
             </tr>
           </thead>
           <tbody className="divide-y divide-line">
@@ -35,7 +35,7 @@ export function EntitiesPanel({ sourceId }: { sourceId: string }) {
                 <td className="py-1.5 text-muted">{e.kind.replace("_", " ")}</td>
                 <td className="py-1.5 font-mono text-xs">{e.primary_key.join(", ") || <span className="text-amber-700">none</span>}</td>
                 <td className="py-1.5 text-right tabular-nums">{e.row_estimate.toLocaleString()}</td>
-                <td className="py-1.5">{e.cdc ? <Badge tone="green">yes</Badge> : <Badge>no</Badge>}</td>
+                <td className="py-1.5 pl-4">{e.cdc ? <Badge tone="green">yes</Badge> : <Badge>no</Badge>}</td>
               </tr>
             ))}
           </tbody>

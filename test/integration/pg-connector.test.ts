@@ -124,7 +124,7 @@ describe("snapshot extraction", () => {
   });
 
   it("yields spec Contexts from extractSnapshot and reports each chunk for checkpointing", async () => {
-    const c = await connector(source.config);
+    const c = await connector({ ...source.config, options: { batch_size: 1000, change_tracking: "snapshot" } });
     const chunks: string[][] = [];
     const it = c.extractSnapshot("sales.order_lines", { batch_size: 500, limit: 1000, onChunk: ({ last_key }) => void chunks.push(last_key) });
     const contexts = [];
@@ -224,12 +224,12 @@ describe("health checks", () => {
   });
 
   it("reports an existing slot's state", async () => {
-    await source.query(`SELECT pg_create_logical_replication_slot('ecm_slot_000000000000000000000000', 'pgoutput')`.replace("000000000000000000000000", SOURCE_ID.replaceAll("-", "").slice(0, 20)));
+    await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`ecm_slot_${SOURCE_ID.replaceAll("-", "")}`]);
     try {
       const h = await (await connector(source.config)).healthCheck();
       expect(h.checks.find((c) => c.name === "replication_slot")?.message).toMatch(/inactive, wal_status reserved, .* of WAL retained/);
     } finally {
-      await source.query(`SELECT pg_drop_replication_slot('ecm_slot_${SOURCE_ID.replaceAll("-", "").slice(0, 20)}')`);
+      await source.query(`SELECT pg_drop_replication_slot('ecm_slot_${SOURCE_ID.replaceAll("-", "")}')`);
     }
   });
 });
@@ -300,5 +300,67 @@ describe("host policy and ssl_mode", () => {
     const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'ecm-connect' AND s.ssl");
     await client.end();
     expect(rows[0].n).toBe(0);
+  });
+});
+
+describe("change capture is set up before the snapshot's first read", () => {
+  const CAPTURE_ID = "00000000-0000-0000-0000-0000000ca97e";
+  const suffix = CAPTURE_ID.replaceAll("-", "");
+  const slot = `ecm_slot_${suffix}`;
+  const publication = `ecm_pub_${suffix}`;
+  afterAll(async () => {
+    await source.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    await source.query(`DROP PUBLICATION IF EXISTS ${publication}`);
+  });
+
+  it("creates the publication and the slot first, so a change committed mid-snapshot is captured", async () => {
+    const c = await connector(source.config, { sourceId: CAPTURE_ID });
+    const it = c.extractSnapshot("customers", { batch_size: 500 });
+    const first = await it.next(); // publication + slot, then the first chunk
+    expect(first.done).toBe(false);
+    const slots = await source.query("SELECT plugin FROM pg_replication_slots WHERE slot_name = $1", [slot]);
+    expect(slots.rows).toEqual([{ plugin: "pgoutput" }]);
+    const published = await source.query("SELECT tablename FROM pg_publication_tables WHERE pubname = $1", [publication]);
+    expect(published.rows).toEqual([{ tablename: "customers" }]);
+
+    // Committed while the snapshot is still running: row 1 was already read, 9999 lies beyond it.
+    await source.query(`UPDATE customers SET email = 'changed@example.com' WHERE customer_id = 1`);
+    await source.query(`INSERT INTO customers (customer_id, email) VALUES (9999, 'late@example.com')`);
+    let read = 1;
+    for (let r = await it.next(); !r.done; r = await it.next()) read++;
+    expect(read).toBeGreaterThanOrEqual(2500);
+
+    const changes = await source.query(
+      `SELECT get_byte(data, 0) AS kind FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
+      [slot, publication],
+    );
+    const kinds = changes.rows.map((r: { kind: number }) => String.fromCharCode(r.kind));
+    expect(kinds).toContain("U"); // the update of a row the snapshot had already passed
+    expect(kinds).toContain("I");
+  });
+
+  it("adds a newly snapshotted table to the existing publication and reuses the slot", async () => {
+    const c = await connector(source.config, { sourceId: CAPTURE_ID });
+    const state = await c.prepareCapture(["sales.order_lines"]);
+    expect(state).toEqual({ slot_created: false, slot_lsn: null, tables_added: ["sales.order_lines"] });
+  });
+
+  it("creates nothing for previews or snapshot-only sources", async () => {
+    const other = "00000000-0000-0000-0000-00000000beef";
+    const preview = await connector(source.config, { sourceId: other });
+    for await (const _ of preview.snapshotChunks("customers", { limit: 10 })) break;
+    const snapshotOnly = await connector({ ...source.config, options: { batch_size: 1000, change_tracking: "snapshot" } }, { sourceId: other });
+    const it = snapshotOnly.extractSnapshot("customers", { limit: 10 });
+    await it.next();
+    await it.return?.();
+    const slots = await source.query("SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE $1", [`%${other.replaceAll("-", "")}`]);
+    expect(slots.rows[0].n).toBe(0);
+  });
+
+  it("reports a user who may not create them as a CONFIGURATION error", async () => {
+    process.env.ECM_SOURCE_LIMITED = "limited-pw";
+    const config: TPostgresConfig = { ...source.config, authentication: { type: "credentials", username: "limited", password_secret: "env://ECM_SOURCE_LIMITED" } };
+    const c = await connector(config, { sourceId: "00000000-0000-0000-0000-0000000000aa" });
+    await expect(c.prepareCapture(["customers"])).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/publication/) });
   });
 });

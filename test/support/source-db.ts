@@ -6,6 +6,8 @@ export async function createSourceDatabase(name: string, setupSql = ""): Promise
   const server = new URL(process.env.TEST_SERVER_URL!);
   const admin = new pg.Client({ connectionString: server.toString() });
   await admin.connect();
+  // Slots left by an interrupted run would keep the database from being dropped.
+  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [name]);
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();

@@ -72,6 +72,6 @@ export async function connect(config: TPostgresConfig, policies: ConnectPolicies
 
 /** Names the product owns on a source: one publication and one replication slot per source. */
 export function replicationNames(sourceId: string) {
-  const suffix = sourceId.replaceAll("-", "").slice(0, 20);
+  const suffix = sourceId.replaceAll("-", ""); // 32 hex digits: names stay unique and under 63 bytes
   return { publication: `ecm_pub_${suffix}`, slot: `ecm_slot_${suffix}` };
 }

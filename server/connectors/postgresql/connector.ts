@@ -16,6 +16,7 @@ import type {
 import { describeEntity, listEntities, type DescribedEntity } from "./catalog.ts";
 import { ZPostgresConfig, type TPostgresConfig } from "./config.ts";
 import { connect, replicationNames, type ConnectPolicies } from "./connection.ts";
+import { ensureCapture, type CaptureState } from "./capture.ts";
 import { healthCheck } from "./health.ts";
 import { readSnapshot, type SnapshotChunk } from "./snapshot.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
@@ -74,6 +75,18 @@ export class PostgresConnector implements ECMConnector {
     return { ...entity, columns: entity.columns.map(({ type_oid: _t, ...c }) => c) };
   }
 
+  /**
+   * Sets up change capture for these entities (publication, then slot) unless the source is
+   * snapshot-only. Snapshot runs call it before their first read; previews never do.
+   */
+  async prepareCapture(types: string[]): Promise<CaptureState | null> {
+    if (this.requireConfig().options.change_tracking !== "cdc") return null;
+    const entities = await Promise.all(types.map((t) => this.describe(t)));
+    const state = await ensureCapture(await this.connection(), replicationNames(this.context.sourceId), entities);
+    if (state.slot_created) log.info("replication slot created before the snapshot", { source_id: this.context.sourceId, lsn: state.slot_lsn });
+    return state;
+  }
+
   /** Snapshot chunks with raw records and keys, for the pipeline that maps and checkpoints them. */
   async *snapshotChunks(type: string, options: ExtractOptions = {}): AsyncGenerator<SnapshotChunk> {
     const client = await this.connection();
@@ -86,12 +99,14 @@ export class PostgresConnector implements ECMConnector {
   }
 
   /**
-   * The spec's extractSnapshot: every row of an entity as a Context. Without a mapping a row maps
+   * The spec's extractSnapshot: every row of an entity as a Context, after change capture is set
+   * up (for CDC sources). Without a mapping a row maps
    * to itself: context_type is the entity, context_id its key (joined with ":" when composite).
    */
   extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context> {
     const self = this;
     return (async function* () {
+      await self.prepareCapture([type]); // before the first read: nothing committed meanwhile is missed
       for await (const chunk of self.snapshotChunks(type, options)) {
         for (let i = 0; i < chunk.records.length; i++) {
           const key = chunk.keys[i]!;
