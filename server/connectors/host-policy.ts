@@ -66,5 +66,6 @@ export async function resolveAllowedAddress(host: string, policy: HostPolicy = h
     }
   }
   if (!addresses.length || !addresses.every((a) => addressAllowed(a, policy))) throw refused(host);
-  return addresses[0]!;
+  // IPv4 first: servers commonly listen on 127.0.0.1 only while "localhost" also resolves to ::1.
+  return addresses.find((a) => net.isIPv4(a)) ?? addresses[0]!;
 }

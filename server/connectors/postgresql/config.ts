@@ -14,6 +14,12 @@ export const ZPostgresConfig = z
         port: z.number().int("port must be a whole number").min(1).max(65535).default(5432).meta({ description: "TCP port, usually 5432" }),
         database: z.string().min(1, "database is required").max(63, "PostgreSQL database names are at most 63 bytes").meta({ description: "Database to read from" }),
         ssl_mode: z.enum(SSL_MODES).default("prefer").meta({ description: "TLS: verify-full checks the certificate and host name" }),
+        // libpq's sslrootcert: the CA that signed the server's certificate (public, not a secret).
+        ssl_root_cert: z
+          .string()
+          .regex(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, "must be a PEM certificate (-----BEGIN CERTIFICATE----- …)")
+          .optional()
+          .meta({ description: "PEM of the CA for verify-ca / verify-full (default: the system's CAs)" }),
       })
       .strict(),
     authentication: z

@@ -1,6 +1,7 @@
 // Opening a connection to a PostgreSQL source: secret resolved here (never earlier), the host
 // policy checked on the resolved address, ssl_mode honoured, and session settings that make the
 // text form of every value exact and zone-free (see values.ts).
+import tls from "node:tls";
 import pg from "pg";
 import type { TPostgresConfig } from "./config.ts";
 import { resolveAllowedAddress, type HostPolicy } from "../host-policy.ts";
@@ -10,8 +11,10 @@ export const SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyl
 
 export type ConnectPolicies = { hosts?: HostPolicy; secrets?: SecretPolicy };
 
-function sslOptions(mode: TPostgresConfig["connection"]["ssl_mode"], host: string): pg.ClientConfig["ssl"] {
+function sslOptions(connection: TPostgresConfig["connection"]): pg.ClientConfig["ssl"] {
+  const { ssl_mode: mode, host } = connection;
   const servername = /^[\d.:]+$/.test(host) ? undefined : host;
+  const ca = connection.ssl_root_cert;
   switch (mode) {
     case "disable":
       return false;
@@ -21,9 +24,11 @@ function sslOptions(mode: TPostgresConfig["connection"]["ssl_mode"], host: strin
       return { rejectUnauthorized: false, servername };
     case "verify-ca":
       // Certificate must chain to a trusted CA (system store or NODE_EXTRA_CA_CERTS); any host name.
-      return { rejectUnauthorized: true, servername, checkServerIdentity: () => undefined };
+      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: () => undefined };
     case "verify-full":
-      return { rejectUnauthorized: true, servername };
+      // Node checks the certificate against the name we connect to; we connect to the checked
+      // address, so give it the host name the user wrote.
+      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert) };
   }
 }
 
@@ -39,7 +44,7 @@ export async function connectionConfig(config: TPostgresConfig, policies: Connec
     database: connection.database,
     user: authentication.username,
     password,
-    ssl: sslOptions(connection.ssl_mode, connection.host),
+    ssl: sslOptions(connection),
     options: SESSION_OPTIONS,
     application_name: "ecm-connect",
     connectionTimeoutMillis: 10_000,
