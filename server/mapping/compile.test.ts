@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import type { EntitySchema } from "../connectors/types.ts";
+import { compileMapping, MappingDataError } from "./compile.ts";
+import { ZMappingDocument } from "./spec.ts";
+import { validateMapping } from "./validate.ts";
+
+const SPEC_EXAMPLE = {
+  mappings: [
+    {
+      source: { table: "customers" },
+      target: { context_type: "customer-context" },
+      fields: [
+        { source: "customer_id", target: "context_id" },
+        { source: "email", target: "data.email" },
+        { source: "preferences", target: "data.preferences", transform: "json_parse" },
+      ],
+    },
+  ],
+};
+
+const col = (name: string, base_type: string, extra: Partial<EntitySchema["columns"][number]> = {}) => ({ name, type: base_type, base_type, nullable: true, is_array: false, is_enum: false, ...extra });
+const customers: EntitySchema = {
+  name: "customers",
+  schema: "public",
+  table: "customers",
+  kind: "table",
+  primary_key: ["customer_id"],
+  replica_identity: "default",
+  row_estimate: 0,
+  cdc: true,
+  columns: [
+    col("customer_id", "bigint", { primary_key_position: 1, nullable: false }),
+    col("email", "text"),
+    col("first_name", "text"),
+    col("last_name", "text"),
+    col("preferences", "text"),
+    col("score", "integer"),
+    col("tags", "text", { is_array: true, type: "text[]" }),
+  ],
+};
+const lookup = (t: string) => (t === "customers" ? customers : null);
+const validate = (doc: unknown) => validateMapping(ZMappingDocument.parse(doc), lookup, { hashSalt: "s" });
+const paths = (doc: unknown) => validate(doc).map((i) => i.path);
+
+describe("mapping validation", () => {
+  it("accepts the specification's example as written", () => {
+    expect(validate(SPEC_EXAMPLE)).toEqual([]);
+  });
+
+  it("names each problem by field path", () => {
+    const doc = {
+      mappings: [
+        {
+          source: { table: "customers" },
+          target: { context_type: "c" },
+          fields: [
+            { source: "email", target: "data.email" },
+            { source: "nope", target: "data.x" },
+            { source: "email", target: "data.email" },
+            { source: "email", target: "data.email.domain" },
+            { source: "score", target: "data.prefs", transform: "json_parse" },
+            { source: "email", target: "data.y", transform: ["trim", "shout"] },
+            { source: "email", target: "data.z", transform: { name: "mask", keep_last: -1 } },
+            { target: "data.w", transform: "trim" },
+            { target: "data.full", transform: { name: "template", template: "{first_name} {middle}" } },
+          ],
+        },
+        { source: { table: "ghosts" }, target: { context_type: "g" }, fields: [{ source: "id", target: "context_id" }] },
+      ],
+    };
+    expect(paths(doc)).toEqual([
+      "mappings[0].fields[1].source",
+      "mappings[0].fields[2].target",
+      "mappings[0].fields[3].target",
+      "mappings[0].fields[4].transform",
+      "mappings[0].fields[5].transform[1]",
+      "mappings[0].fields[6].transform.keep_last",
+      "mappings[0].fields[7].source",
+      "mappings[0].fields[8].transform.template",
+      "mappings[0].fields",
+      "mappings[1].source.table",
+    ]);
+    const messages = validate(doc).map((i) => i.message).join("\n");
+    expect(messages).toMatch(/json_parse cannot take number values/);
+    expect(messages).toMatch(/unknown transform "shout"/);
+    expect(messages).toMatch(/map a column to context_id/);
+  });
+
+  it("checks types along a chain: a cast makes the next transform valid", () => {
+    const doc = (transform: unknown) => ({
+      mappings: [{ source: { table: "customers" }, target: { context_type: "c" }, fields: [{ source: "customer_id", target: "context_id" }, { source: "score", target: "data.s", transform }] }],
+    });
+    expect(paths(doc(["trim"]))).toEqual(["mappings[0].fields[1].transform[0]"]);
+    expect(paths(doc(["string", "trim"]))).toEqual([]);
+  });
+
+  it("rejects malformed target paths while parsing", () => {
+    const r = ZMappingDocument.safeParse({ mappings: [{ source: { table: "t" }, target: { context_type: "c" }, fields: [{ source: "a", target: "email" }] }] });
+    expect(r.success).toBe(false);
+  });
+});
+
+describe("compiled mapper", () => {
+  const mapper = compileMapping(ZMappingDocument.parse({
+    mappings: [
+      {
+        source: { table: "customers" },
+        target: { context_type: "customer-context" },
+        fields: [
+          { source: "customer_id", target: "context_id" },
+          { source: "email", target: "data.contact.email", transform: ["trim", "lowercase"] },
+          { source: "preferences", target: "data.preferences", transform: "json_parse" },
+          { target: "data.name", transform: { name: "template", template: "{first_name} {last_name}" } },
+          { source: "score", target: "data.score", transform: { name: "default", value: 0 } },
+        ],
+      },
+    ],
+  }).mappings[0]!);
+
+  it("maps a row to the spec's context shape, nested paths created, unmapped columns left out", () => {
+    expect(mapper.map({ customer_id: 7, email: " Ada@X.io ", first_name: "Ada", last_name: "L", preferences: '{"n": true}', score: null, tags: ["x"] })).toEqual({
+      context_type: "customer-context",
+      context_id: "7",
+      data: { contact: { email: "ada@x.io" }, preferences: { n: true }, name: "Ada L", score: 0 },
+    });
+  });
+
+  it("raises a DATA error naming the field and transform that failed", () => {
+    try {
+      mapper.map({ customer_id: 8, email: "a@b", first_name: "", last_name: "", preferences: "{broken", score: 1 });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(MappingDataError);
+      expect(e).toMatchObject({ category: "DATA", field: "data.preferences", transform: "json_parse", fieldIndex: 2 });
+    }
+    expect(() => mapper.map({ customer_id: null, email: "a", preferences: null })).toThrow(/context_id is NULL/);
+  });
+
+  it("preview reports every failing field of a row, not just the first", () => {
+    const p = mapper.preview({ customer_id: null, email: 5 as never, first_name: "A", last_name: "B", preferences: "{", score: 1 });
+    expect(p.context).toBeNull();
+    expect(p.errors.map((e) => e.field)).toEqual(["context_id", "data.contact.email", "data.preferences"]);
+  });
+});

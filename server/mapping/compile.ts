@@ -1,0 +1,155 @@
+// A mapping entry turned once into a function (row → context), generated as straight-line code
+// so the hot path does no interpretation per row. Preview uses the same compiled steps field by
+// field to report every failing field at once.
+import type { JsonValue, SourceRecord } from "../connectors/types.ts";
+import { transformChain, type TEntityMapping } from "./spec.ts";
+import { TRANSFORMS, TransformError, type TransformEnv, type TransformFn } from "./transforms.ts";
+
+export type MappedContext = { context_type: string; context_id: string; data: Record<string, JsonValue> };
+
+/** A record that cannot be mapped: the spec's DATA category, for this record only. */
+export class MappingDataError extends Error {
+  readonly category = "DATA" as const;
+  constructor(
+    message: string,
+    readonly field: string,
+    readonly fieldIndex: number,
+    readonly transform?: string,
+  ) {
+    super(message);
+    this.name = "MappingDataError";
+  }
+}
+
+type Step = { index: number; source?: string; target: string; path: string[]; fn: TransformFn | null; names: string[] };
+
+export type CompiledMapping = {
+  entity: string;
+  contextType: string;
+  steps: Step[];
+  map: (row: SourceRecord) => MappedContext;
+  preview: (row: SourceRecord) => { context: MappedContext | null; errors: { field: string; message: string; category: "DATA" }[] };
+};
+
+function chainFn(steps: { name: string; fn: TransformFn }[]): TransformFn {
+  if (steps.length === 1) {
+    const [{ name, fn }] = steps as [{ name: string; fn: TransformFn }];
+    return (v, row) => {
+      try {
+        return fn(v, row);
+      } catch (e) {
+        throw new StepFailure(0, name, e);
+      }
+    };
+  }
+  return (v, row) => {
+    let out = v;
+    for (let i = 0; i < steps.length; i++) {
+      try {
+        out = steps[i]!.fn(out, row);
+      } catch (e) {
+        throw new StepFailure(i, steps[i]!.name, e);
+      }
+    }
+    return out;
+  };
+}
+
+class StepFailure extends Error {
+  constructor(
+    readonly step: number,
+    readonly transform: string,
+    readonly error: unknown,
+  ) {
+    super((error as Error).message);
+  }
+}
+
+export function contextIdOf(value: JsonValue): string {
+  if (typeof value === "string" && value !== "") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (value === null || value === undefined) throw new TransformError("context_id is NULL");
+  throw new TransformError(`context_id must be text or a number, got ${typeof value === "string" ? "empty text" : JSON.stringify(value).slice(0, 40)}`);
+}
+
+function toDataError(step: Step, e: unknown): MappingDataError {
+  if (e instanceof StepFailure) {
+    return new MappingDataError(`${step.target}: ${e.transform} failed: ${e.message}`, step.target, step.index, e.transform);
+  }
+  return new MappingDataError(`${step.target}: ${(e as Error).message}`, step.target, step.index);
+}
+
+/** Builds the nested `data` object literal of the generated code from the target paths. */
+function dataLiteral(steps: Step[]): string {
+  type Node = { [k: string]: Node | string };
+  const root: Node = {};
+  for (const s of steps) {
+    if (s.target === "context_id") continue;
+    let node = root;
+    s.path.forEach((segment, i) => {
+      if (i === s.path.length - 1) node[segment] = `v${s.index}`;
+      else node = (node[segment] ??= {}) as Node;
+    });
+  }
+  const render = (n: Node): string =>
+    `{${Object.entries(n)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${typeof v === "string" ? v : render(v)}`)
+      .join(", ")}}`;
+  return render(root);
+}
+
+export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): CompiledMapping {
+  const steps: Step[] = entry.fields.map((f, index) => {
+    const chain = transformChain(f).map((t) => ({ name: t.name, fn: TRANSFORMS.get(t.name)!.compile(TRANSFORMS.get(t.name)!.args.parse(t.args), env) }));
+    return {
+      index,
+      source: f.source,
+      target: f.target,
+      path: f.target === "context_id" ? [] : f.target.split(".").slice(1),
+      fn: chain.length ? chainFn(chain) : null,
+      names: chain.map((c) => c.name),
+    };
+  });
+  const idStep = steps.find((s) => s.target === "context_id")!;
+  const fns = steps.map((s) => s.fn);
+  const read = (s: Step) => (s.source === undefined ? "undefined" : `r[${JSON.stringify(s.source)}]`);
+  const body = [
+    "let at = -1;",
+    "try {",
+    ...steps.map((s) => `  at = ${s.index}; const v${s.index} = ${s.fn ? `fns[${s.index}](${read(s)}, r)` : read(s)};`),
+    `  at = ${idStep.index}; const id = contextIdOf(v${idStep.index});`,
+    `  return { context_type: ${JSON.stringify(entry.target.context_type)}, context_id: id, data: ${dataLiteral(steps)} };`,
+    "} catch (e) { throw fail(at, e); }",
+  ].join("\n");
+  const fail = (at: number, e: unknown) => toDataError(steps[at]!, e);
+  // Generated once per mapping version; identifiers and strings are JSON-quoted, never spliced raw.
+  const map = new Function("fns", "contextIdOf", "fail", `return function map(r) {\n${body}\n}`)(fns, contextIdOf, fail) as CompiledMapping["map"];
+
+  function preview(row: SourceRecord) {
+    const errors: { field: string; message: string; category: "DATA" }[] = [];
+    const data: Record<string, JsonValue> = {};
+    let id: string | null = null;
+    for (const s of steps) {
+      try {
+        const raw = s.source === undefined ? null : (row[s.source] ?? null);
+        const v = s.fn ? s.fn(raw, row) : raw;
+        if (s.target === "context_id") id = contextIdOf(v);
+        else setPath(data, s.path, v);
+      } catch (e) {
+        const err = toDataError(s, e);
+        errors.push({ field: s.target, message: err.message, category: "DATA" });
+      }
+    }
+    return { context: errors.length || id === null ? null : { context_type: entry.target.context_type, context_id: id, data }, errors };
+  }
+
+  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview };
+}
+
+function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {
+  let node = obj;
+  path.forEach((segment, i) => {
+    if (i === path.length - 1) node[segment] = value;
+    else node = (node[segment] ??= {}) as Record<string, JsonValue>;
+  });
+}

@@ -1,0 +1,86 @@
+// Checks a mapping document against the discovered schema before it is saved. Every problem is
+// reported at its field path (mappings[0].fields[2].source); a document with any problem is not
+// saved.
+import type { EntitySchema } from "../connectors/types.ts";
+import type { FieldIssue } from "../errors/app-error.ts";
+import { transformChain, type TMappingDocument } from "./spec.ts";
+import { TRANSFORMS, kindOfType, type TransformEnv, type ValueKind } from "./transforms.ts";
+
+export type SchemaLookup = (table: string) => EntitySchema | null;
+
+export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env: TransformEnv = {}): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const seenPairs = new Map<string, number>();
+  doc.mappings.forEach((m, mi) => {
+    const at = `mappings[${mi}]`;
+    const entity = lookup(m.source.table);
+    if (!entity) {
+      issues.push({ path: `${at}.source.table`, message: `no table or view named "${m.source.table}" in the source` });
+      return;
+    }
+    if (entity.primary_key.length === 0) {
+      issues.push({ path: `${at}.source.table`, message: `"${m.source.table}" has no primary key; snapshots and change capture need one` });
+    }
+    const pair = `${m.source.table}→${m.target.context_type}`;
+    if (seenPairs.has(pair)) issues.push({ path: `${at}.target.context_type`, message: `${pair} is already mapped by mappings[${seenPairs.get(pair)}]` });
+    seenPairs.set(pair, mi);
+
+    const columns = new Map(entity.columns.map((c) => [c.name, c]));
+    const targets = new Map<string, number>();
+    m.fields.forEach((f, fi) => {
+      const fat = `${at}.fields[${fi}]`;
+      const chain = transformChain(f);
+      const first = chain[0] ? TRANSFORMS.get(chain[0].name) : undefined;
+      let kind: ValueKind | "any" = "any";
+      if (f.source === undefined) {
+        if (!first || first.needsSource) issues.push({ path: `${fat}.source`, message: "source column is required (only constant and template make a value without one)" });
+      } else {
+        const col = columns.get(f.source);
+        if (!col) {
+          issues.push({ path: `${fat}.source`, message: `no column "${f.source}" in ${m.source.table}; columns: ${[...columns.keys()].join(", ")}` });
+        } else kind = kindOfType(col.base_type, col.is_array);
+      }
+
+      const prior = targets.get(f.target);
+      if (prior !== undefined) issues.push({ path: `${fat}.target`, message: `${f.target} is already mapped by fields[${prior}]` });
+      for (const [other, oi] of targets) {
+        if (other.startsWith(`${f.target}.`) || f.target.startsWith(`${other}.`)) {
+          issues.push({ path: `${fat}.target`, message: `${f.target} conflicts with ${other} (fields[${oi}]): a path cannot be both a value and an object` });
+        }
+      }
+      targets.set(f.target, fi);
+
+      const single = !Array.isArray(f.transform);
+      chain.forEach((t, ti) => {
+        const tat = single ? `${fat}.transform` : `${fat}.transform[${ti}]`;
+        const def = TRANSFORMS.get(t.name);
+        if (!def) {
+          issues.push({ path: tat, message: `unknown transform "${t.name}"; available: ${[...TRANSFORMS.keys()].join(", ")}` });
+          kind = "any";
+          return;
+        }
+        const args = def.args.safeParse(t.args);
+        if (!args.success) {
+          for (const i of args.error.issues) issues.push({ path: `${tat}${i.path.length ? "." + i.path.join(".") : ""}`, message: i.message });
+        } else {
+          try {
+            def.compile(args.data, env);
+          } catch (e) {
+            issues.push({ path: tat, message: (e as Error).message });
+          }
+        }
+        if (def.accepts !== "any" && kind !== "any" && !def.accepts.includes(kind)) {
+          issues.push({ path: tat, message: `${t.name} cannot take ${kind} values (${f.source ?? "input"}); it takes ${def.accepts.join(", ")}` });
+        }
+        if (def.name === "template" && args.success) {
+          for (const [, name] of String(args.data.template).matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+            if (!columns.has(name!)) issues.push({ path: `${tat}.template`, message: `no column "${name}" in ${m.source.table}` });
+          }
+        }
+        kind = def.produces === "same" ? kind : def.produces;
+      });
+    });
+    if (!targets.has("context_id")) issues.push({ path: `${at}.fields`, message: "map a column to context_id: it identifies each context" });
+  });
+  return issues;
+}
