@@ -1,5 +1,6 @@
 // The Prisma client, one per process (a globalThis singleton survives Next's dev reloads).
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
 import { env } from "./env.ts";
 
@@ -15,3 +16,15 @@ export function prisma(): PrismaClient {
 }
 
 export type { PrismaClient };
+
+
+const globalForPool = globalThis as unknown as { ecmPgPool?: pg.Pool };
+
+/** A plain pg pool on the metadata database, for bulk paths (context store writes) where Prisma's per-row overhead shows. */
+export function pgPool(): pg.Pool {
+  if (!globalForPool.ecmPgPool) {
+    globalForPool.ecmPgPool = new pg.Pool({ connectionString: env().DATABASE_URL, max: 10 });
+    globalForPool.ecmPgPool.on("error", () => {}); // an idle client's error; the next query reports it
+  }
+  return globalForPool.ecmPgPool;
+}

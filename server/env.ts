@@ -16,6 +16,8 @@ export const ZEnv = z.object({
   ECM_API_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ECM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   ECM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  // Secret salt of the sha256 mapping transform (PII hashing). Unset: sha256 mappings are refused.
+  ECM_HASH_SALT: z.string().min(16, "must be at least 16 characters").optional(),
   // Rate limit for sign-in: attempts per minute per client address.
   ECM_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
 });

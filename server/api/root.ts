@@ -3,6 +3,8 @@ import { sourcesRouter } from "./routers/sources.ts";
 import { tokensRouter, usersRouter } from "./routers/admin.ts";
 import { meRouter } from "./routers/me.ts";
 import { systemRouter } from "./routers/system.ts";
+import { mappingsRouter } from "./routers/mappings.ts";
+import { contextsRouter } from "./routers/contexts.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -10,6 +12,8 @@ export const appRouter = createTRPCRouter({
   system: systemRouter,
   connectors: connectorsRouter,
   sources: sourcesRouter,
+  mappings: mappingsRouter,
+  contexts: contextsRouter,
   users: usersRouter,
   tokens: tokensRouter,
 });

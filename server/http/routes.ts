@@ -13,6 +13,9 @@ import {
 } from "../sources/schemas.ts";
 import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus } from "../connectors/schemas.ts";
 import { ZOperation } from "../sources/operations.ts";
+import { ZMappingDocument } from "../mapping/spec.ts";
+import { ZMappings, ZPreview, ZPreviewInput } from "../mapping/service.ts";
+import { ZStoredContext } from "../contexts/service.ts";
 import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
 import { ZCreateUserInput, ZUser } from "../auth/users.ts";
 
@@ -124,6 +127,54 @@ export const routes: RouteDef[] = [
     summary: "The spec's operation envelope: connector.list_entities, describe_entity, health_check, get_capabilities, extract_snapshot (paged), stream_changes",
     body: ZOperation,
     call: (c, r) => c.sources.operation({ id: r.params.id!, request: r.body as never }),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}/mappings",
+    tag: "mappings",
+    summary: "The mapping in force (the spec's format) and its version",
+    response: ZMappings,
+    call: (c, r) => c.mappings.get({ id: r.params.id! }),
+  },
+  {
+    method: "PUT",
+    path: "/sources/{id}/mappings",
+    tag: "mappings",
+    summary: "Save a mapping document as a new version, after checking it against the source's schema",
+    body: ZMappingDocument,
+    response: ZMappings,
+    call: (c, r) => c.mappings.save({ id: r.params.id!, mappings: (r.body as { mappings?: never }).mappings as never }),
+  },
+  {
+    method: "POST",
+    path: "/sources/{id}/preview",
+    tag: "mappings",
+    summary: "Sample rows of an entity through the saved or a draft mapping: raw row, mapped context, per-field errors",
+    body: ZPreviewInput,
+    response: ZPreview,
+    call: (c, r) => c.mappings.preview({ ...(r.body as object), id: r.params.id! } as never),
+  },
+  {
+    method: "GET",
+    path: "/contexts",
+    tag: "contexts",
+    summary: "Contexts in key order, filtered by context_type and source_id",
+    query: z.object({ context_type: z.string().optional(), source_id: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
+    response: z.object({ contexts: z.array(ZStoredContext), next_cursor: z.string().nullable() }),
+    call: (c, r) =>
+      c.contexts.list({
+        ...limitAndCursor(r.query),
+        ...(r.query.get("context_type") ? { context_type: r.query.get("context_type")! } : {}),
+        ...(r.query.get("source_id") ? { source_id: r.query.get("source_id")! } : {}),
+      }),
+  },
+  {
+    method: "GET",
+    path: "/contexts/{context_type}/{context_id}",
+    tag: "contexts",
+    summary: "One context; 404 when absent or deleted (?include_deleted=true shows tombstones)",
+    response: ZStoredContext,
+    call: (c, r) => c.contexts.get({ context_type: r.params.context_type!, context_id: r.params.context_id!, include_deleted: r.query.get("include_deleted") === "true" }),
   },
   {
     method: "GET",

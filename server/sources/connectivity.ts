@@ -17,6 +17,8 @@ function asSourceError(error: unknown, config: TPostgresConfig): unknown {
   if (error instanceof AppError) return error;
   const code = (error as { code?: string }).code ?? "";
   const sqlState = /^[0-9A-Z]{5}$/.test(code);
+  const network = /^E[A-Z]+$/.test(code) || /Connection terminated|timeout expired|SSL|certificate/i.test((error as Error)?.message ?? "");
+  if (!sqlState && !network) return error; // not the source's doing: keep the original error
   if (sqlState && !CONNECT_CODES.has(code)) {
     // A query failed after connecting: PostgreSQL's own message says what.
     return new AppError("BAD_REQUEST", (error as Error).message, { category: code.startsWith("42") ? "CONFIGURATION" : "TRANSIENT" });

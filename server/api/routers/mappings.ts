@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { ZMappingDocument } from "../../mapping/spec.ts";
+import { TRANSFORMS } from "../../mapping/transforms.ts";
+import { getMappings, previewMapping, saveMappings, ZMappings, ZPreview, ZPreviewInput } from "../../mapping/service.ts";
+import { listMappingVersions, mappingVersion } from "../../store/mappings.ts";
+import { AppError } from "../../errors/app-error.ts";
+import { ZSourceId } from "../../sources/schemas.ts";
+import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
+
+export const ZTransformDoc = z.object({ name: z.string(), summary: z.string(), example: z.string(), accepts: z.union([z.array(z.string()), z.literal("any")]), needs_source: z.boolean() });
+
+export const mappingsRouter = createTRPCRouter({
+  get: viewerProcedure.input(ZSourceId).output(ZMappings).query(({ input }) => getMappings(input.id)),
+  save: editorProcedure
+    .input(ZSourceId.extend({ mappings: ZMappingDocument.shape.mappings }))
+    .output(ZMappings)
+    .mutation(({ input, ctx }) => saveMappings(input.id, { mappings: input.mappings }, ctx.principal)),
+  versions: viewerProcedure
+    .input(ZSourceId)
+    .output(z.object({ versions: z.array(z.object({ version: z.number(), created_at: z.string(), created_by: z.string().nullable() })) }))
+    .query(async ({ input }) => ({
+      versions: (await listMappingVersions(input.id)).map((v) => ({ version: v.version, created_at: v.createdAt.toISOString(), created_by: v.createdBy })),
+    })),
+  version: viewerProcedure
+    .input(ZSourceId.extend({ version: z.number().int().min(1) }))
+    .output(ZMappings)
+    .query(async ({ input }) => {
+      const v = await mappingVersion(input.id, input.version);
+      if (!v) throw AppError.notFound(`mapping version ${input.version}`);
+      return { version: v.version, mappings: (v.document as { mappings: never[] }).mappings };
+    }),
+  preview: viewerProcedure
+    .input(ZSourceId.extend(ZPreviewInput.shape))
+    .output(ZPreview)
+    .mutation(({ input }) => previewMapping(input.id, input)),
+  /** The transform library with its documentation, as the console shows it. */
+  transforms: viewerProcedure.output(z.object({ transforms: z.array(ZTransformDoc) })).query(() => ({
+    transforms: [...TRANSFORMS.values()].map((t) => ({ name: t.name, summary: t.summary, example: t.example, accepts: t.accepts, needs_source: t.needsSource })),
+  })),
+});
