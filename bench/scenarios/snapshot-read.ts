@@ -17,28 +17,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const rows = arg(args, "--rows", 1_000_000);
   const batch = arg(args, "--batch", 1000);
   const server = await benchPostgres();
-  const admin = new pg.Client({ connectionString: server.url("postgres") });
-  await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'ecm_bench_src'")).rowCount) await admin.query("CREATE DATABASE ecm_bench_src");
-  await admin.end();
-  const url = new URL(server.url("ecm_bench_src"));
-  const db = new pg.Client({ connectionString: url.toString() });
-  await db.connect();
-  const have = await db.query("SELECT count(*)::int AS n FROM pg_class WHERE relname = 'snapshot_read' AND reltuples = $1", [rows]);
-  if (!have.rows[0].n) {
-    console.error(`[bench] creating snapshot_read with ${rows} rows…`);
-    await db.query(`DROP TABLE IF EXISTS snapshot_read`);
-    await db.query(`CREATE TABLE snapshot_read (id bigint PRIMARY KEY, a int, b int, name text, email text, doc jsonb, at timestamptz, amount numeric(12,2))`);
-    await db.query(
-      `INSERT INTO snapshot_read SELECT i, i % 1000, i % 7, 'name ' || i, 'user' || i || '@example.com',
-         jsonb_build_object('n', i, 'tags', jsonb_build_array('a', 'b'), 'ok', i % 2 = 0),
-         timestamptz '2024-01-01 00:00:00+00' + make_interval(secs => i), (i % 100000) / 100.0
-       FROM generate_series(1, ${rows}) i`,
-    );
-    await db.query("VACUUM ANALYZE snapshot_read");
-  }
-  await db.end();
-
+  const url = new URL(await ensureSnapshotReadTable(server, rows));
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
   const psqlArgs = ["-h", url.hostname, "-p", url.port, "-U", decodeURIComponent(url.username), "-d", "ecm_bench_src", "-c", "COPY snapshot_read TO STDOUT"];
   execFileSync("psql", [...psqlArgs.slice(0, -1), "SELECT 1"], { env }); // psql present and connecting
@@ -81,4 +60,30 @@ export async function run(args: string[]): Promise<BenchResult> {
     ],
     extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), rss_target_mb: 300, batch_size: batch },
   };
+}
+
+/** The 1M-row, 8-column table both snapshot benchmarks read (made once, reused while its size matches). */
+export async function ensureSnapshotReadTable(server: Awaited<ReturnType<typeof benchPostgres>>, rows: number): Promise<string> {
+  const admin = new pg.Client({ connectionString: server.url("postgres") });
+  await admin.connect();
+  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'ecm_bench_src'")).rowCount) await admin.query("CREATE DATABASE ecm_bench_src");
+  await admin.end();
+  const url = server.url("ecm_bench_src");
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const have = await db.query("SELECT count(*)::int AS n FROM pg_class WHERE relname = 'snapshot_read' AND reltuples = $1", [rows]);
+  if (!have.rows[0].n) {
+    console.error(`[bench] creating snapshot_read with ${rows} rows…`);
+    await db.query(`DROP TABLE IF EXISTS snapshot_read`);
+    await db.query(`CREATE TABLE snapshot_read (id bigint PRIMARY KEY, a int, b int, name text, email text, doc jsonb, at timestamptz, amount numeric(12,2))`);
+    await db.query(
+      `INSERT INTO snapshot_read SELECT i, i % 1000, i % 7, 'name ' || i, 'user' || i || '@example.com',
+         jsonb_build_object('n', i, 'tags', jsonb_build_array('a', 'b'), 'ok', i % 2 = 0),
+         timestamptz '2024-01-01 00:00:00+00' + make_interval(secs => i), (i % 100000) / 100.0
+       FROM generate_series(1, ${rows}) i`,
+    );
+    await db.query("VACUUM ANALYZE snapshot_read");
+  }
+  await db.end();
+  return url;
 }

@@ -1,0 +1,95 @@
+// A whole snapshot: 1M source rows → connector → compiled mapping → context store, with a
+// checkpoint committed with every chunk, in a worker-like process of its own. Baseline, same run:
+// `psql -c "COPY … TO STDOUT" | psql -c "COPY … FROM STDIN"` into a plain table of the same server.
+//   npm run bench snapshot-e2e [-- --rows 1000000 --batch 1000]
+import crypto from "node:crypto";
+import { spawnSync } from "node:child_process";
+import pg from "pg";
+import { applyMigrations } from "../../server/db/migrations.ts";
+import { benchPostgres } from "../env.ts";
+import { machine, timed, type BenchResult } from "../harness.ts";
+import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { ensureSnapshotReadTable } from "./snapshot-read.ts";
+
+function arg(args: string[], name: string, fallback: number) {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+export async function run(args: string[]): Promise<BenchResult> {
+  const rows = arg(args, "--rows", 1_000_000);
+  const batch = arg(args, "--batch", 1000);
+  const server = await benchPostgres();
+  const src = new URL(await ensureSnapshotReadTable(server, rows));
+  const admin = new pg.Client({ connectionString: server.url("postgres") });
+  await admin.connect();
+  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'ecm_bench_src'");
+  await admin.query("DROP DATABASE IF EXISTS ecm_bench_meta WITH (FORCE)");
+  await admin.query("CREATE DATABASE ecm_bench_meta");
+  await admin.end();
+  const metaUrl = server.url("ecm_bench_meta");
+  await applyMigrations(metaUrl);
+
+  // Baseline: the same rows piped between two psql processes into a plain table.
+  const env = { ...process.env, PGPASSWORD: decodeURIComponent(src.password) };
+  const conn = `-h ${src.hostname} -p ${src.port} -U ${decodeURIComponent(src.username)}`;
+  const sh = (cmd: string) => {
+    const r = spawnSync("sh", ["-c", cmd], { env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  };
+  sh(`psql ${conn} -d ecm_bench_meta -c "CREATE TABLE copy_target (LIKE public.contexts INCLUDING DEFAULTS)" >/dev/null 2>&1 || true`);
+  sh(`psql ${conn} -d ecm_bench_src -c "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE snapshot_read)" >/dev/null`);
+  const pipe = await timed(async () => sh(`psql ${conn} -d ecm_bench_src -c "COPY snapshot_read TO STDOUT" | psql ${conn} -d ecm_bench_src -c "COPY copy_target FROM STDIN" >/dev/null`));
+
+  // The product: a source, a mapping, one snapshot run.
+  const childEnv = {
+    ...process.env,
+    DATABASE_URL: metaUrl,
+    ECM_SECRET_KEY: crypto.randomBytes(32).toString("base64"),
+    ECM_SOURCE_BENCH_PASSWORD: decodeURIComponent(src.password),
+    ECM_LOG_LEVEL: "warn",
+  };
+  const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src, batch)], { env: childEnv, encoding: "utf8" });
+  if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
+  const sourceId = setup.stdout.trim().split("\n").pop()!;
+  const child = spawnSync(process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], {
+    env: childEnv,
+    encoding: "utf8",
+  });
+  if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
+  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number };
+  if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
+  await server.stop();
+
+  return {
+    scenario: "snapshot-e2e",
+    machine: machine(),
+    started_at: new Date().toISOString(),
+    figures: [
+      {
+        name: `snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, batch ${batch}, checkpoint per chunk`,
+        value: rows / ours.seconds,
+        unit: "rows/s",
+        baseline: { name: "psql COPY TO | psql COPY FROM (plain table)", value: rows / pipe.seconds },
+        target: 0.5,
+      },
+    ],
+    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), batch_size: batch },
+  };
+}
+
+const SETUP_SCRIPT = (src: URL, batch: number) => `
+const { createSource } = await import("./server/sources/service.ts");
+const { saveMappingVersion } = await import("./server/store/mappings.ts");
+const s = await createSource({ name: "bench", config: {
+  connector_type: "postgresql",
+  connection: { host: "${src.hostname}", port: ${Number(src.port)}, database: "ecm_bench_src", ssl_mode: "disable" },
+  authentication: { type: "credentials", username: "${decodeURIComponent(src.username)}", password_secret: "env://ECM_SOURCE_BENCH_PASSWORD" },
+  options: { batch_size: ${batch}, change_tracking: "cdc" } } });
+await saveMappingVersion(s.id, { mappings: [{ source: { table: "snapshot_read" }, target: { context_type: "bench" }, fields: [
+  { source: "id", target: "context_id" }, { source: "a", target: "data.a" }, { source: "b", target: "data.b" },
+  { source: "name", target: "data.name" }, { source: "email", target: "data.email", transform: "lowercase" },
+  { source: "doc", target: "data.doc" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
+console.log(s.id);
+process.exit(0);
+`;
