@@ -1,10 +1,10 @@
 // The registry of job processors: one entry per job name in server/jobs/contracts.ts.
 import type { Job } from "bullmq";
 import type { JobName, JobPayload } from "../server/jobs/contracts.ts";
+import { snapshotRun } from "./processors/snapshot.ts";
 
 type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job) => Promise<unknown>;
 
 export const processors: { [N in JobName]: Processor<N> } = {
-  // Presence is refreshed by the runtime's timer; this job exists so a queue round-trip can be checked.
-  "supervisor.heartbeat": async () => ({ ok: true }),
+  "snapshot.run": (payload) => snapshotRun(payload),
 };

@@ -21,7 +21,8 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
       throw new Error(`unknown job ${job.name}; is this worker older than the web server?`);
     }
     const name = job.name as JobName;
-    return processors[name](parsePayload(name, job.data), job);
+    const processor = processors[name] as (payload: unknown, job: Job) => Promise<unknown>;
+    return processor(parsePayload(name, job.data), job);
   }
 
   const workers = Object.values(QUEUES).map((queue) => {

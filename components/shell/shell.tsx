@@ -9,6 +9,7 @@ import { WorkersIndicator } from "./workers-indicator.tsx";
 
 const NAV = [
   { href: "/sources", label: "Sources" },
+  { href: "/contexts", label: "Contexts" },
   { href: "/settings", label: "Settings", admin: true },
 ];
 

@@ -10,6 +10,7 @@ import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input } from "../ui/field.tsx";
 import { EntitiesPanel } from "./entities-panel.tsx";
+import { SnapshotCard } from "../runs/snapshot-card.tsx";
 import { HealthChecks } from "./health-panel.tsx";
 
 export function SourceDetail({ id }: { id: string }) {
@@ -71,6 +72,9 @@ export function SourceDetail({ id }: { id: string }) {
         <Card title="Configuration (JSON)">
           <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 font-mono text-[11px] leading-relaxed">{JSON.stringify(c, null, 2)}</pre>
         </Card>
+      </div>
+      <div className="mt-4">
+        <SnapshotCard sourceId={source.id} />
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-3">
         <div className="lg:col-span-2">

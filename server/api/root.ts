@@ -5,6 +5,7 @@ import { meRouter } from "./routers/me.ts";
 import { systemRouter } from "./routers/system.ts";
 import { mappingsRouter } from "./routers/mappings.ts";
 import { contextsRouter } from "./routers/contexts.ts";
+import { runsRouter } from "./routers/runs.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -14,6 +15,7 @@ export const appRouter = createTRPCRouter({
   sources: sourcesRouter,
   mappings: mappingsRouter,
   contexts: contextsRouter,
+  runs: runsRouter,
   users: usersRouter,
   tokens: tokensRouter,
 });

@@ -16,6 +16,7 @@ import { ZOperation } from "../sources/operations.ts";
 import { ZMappingDocument } from "../mapping/spec.ts";
 import { ZMappings, ZPreview, ZPreviewInput } from "../mapping/service.ts";
 import { ZStoredContext } from "../contexts/service.ts";
+import { ZRun } from "../runs/service.ts";
 import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
 import { ZCreateUserInput, ZUser } from "../auth/users.ts";
 
@@ -153,6 +154,33 @@ export const routes: RouteDef[] = [
     body: ZPreviewInput,
     response: ZPreview,
     call: (c, r) => c.mappings.preview({ ...(r.body as object), id: r.params.id! } as never),
+  },
+  {
+    method: "POST",
+    path: "/sources/{id}/snapshot",
+    tag: "runs",
+    summary: "Queue a snapshot of the mapped entities (or those named); a worker runs it",
+    status: 202,
+    body: z.object({ entities: z.array(z.string()).optional() }),
+    response: z.object({ run_id: z.string() }),
+    call: (c, r) => c.runs.snapshot({ id: r.params.id!, ...((r.body as { entities?: string[] }).entities ? { entities: (r.body as { entities: string[] }).entities } : {}) }),
+  },
+  {
+    method: "GET",
+    path: "/runs/{id}",
+    tag: "runs",
+    summary: "A run: status, counters, progress, error",
+    response: ZRun,
+    call: (c, r) => c.runs.get({ id: r.params.id! }),
+  },
+  {
+    method: "GET",
+    path: "/runs",
+    tag: "runs",
+    summary: "Runs, newest first (?source_id&limit&cursor)",
+    query: z.object({ source_id: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
+    response: z.object({ runs: z.array(ZRun), next_cursor: z.string().nullable() }),
+    call: (c, r) => c.runs.list({ ...limitAndCursor(r.query), ...(r.query.get("source_id") ? { source_id: r.query.get("source_id")! } : {}) }),
   },
   {
     method: "GET",

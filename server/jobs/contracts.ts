@@ -5,12 +5,15 @@
 import { z } from "zod";
 
 export const QUEUES = {
-  /** Housekeeping that keeps queues and workers matching the desired state in PostgreSQL. */
-  control: "ecm-control",
+  /** Snapshot runs: bounded work, any worker may take one. */
+  snapshots: "ecm-snapshots",
 } as const;
 
 export const JOBS = {
-  "supervisor.heartbeat": { queue: QUEUES.control, payload: z.object({}).strict() },
+  "snapshot.run": {
+    queue: QUEUES.snapshots,
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional() }).strict(),
+  },
 } as const;
 
 export type JobName = keyof typeof JOBS;

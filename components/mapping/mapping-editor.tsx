@@ -1,0 +1,180 @@
+"use client";
+// The mapping in the spec's JSON form: edit, validate against the source's schema, save as the
+// next version, and preview sample rows through the draft as you type.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useEffect, useMemo, useState } from "react";
+import { needsRole, useCan } from "../shell/me.tsx";
+import { byPath, issuesFrom } from "../sources/issues.ts";
+import { useTRPC } from "../trpc.ts";
+import { Badge } from "../ui/badge.tsx";
+import { Button } from "../ui/button.tsx";
+import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
+import { Field, Select, Textarea } from "../ui/field.tsx";
+
+type Doc = { mappings: { source: { table: string }; target: { context_type: string }; fields: unknown[] }[] };
+
+function parse(text: string): { doc: Doc | null; error: string | null } {
+  try {
+    const doc = JSON.parse(text) as Doc;
+    if (!doc || !Array.isArray(doc.mappings)) return { doc: null, error: 'expected {"mappings": [ … ]}' };
+    return { doc, error: null };
+  } catch (e) {
+    return { doc: null, error: (e as Error).message };
+  }
+}
+
+export function MappingEditor({ sourceId }: { sourceId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const canEdit = useCan("editor");
+  const source = useQuery(trpc.sources.get.queryOptions({ id: sourceId }));
+  const saved = useQuery(trpc.mappings.get.queryOptions({ id: sourceId }));
+  const entities = useQuery(trpc.sources.entities.queryOptions({ id: sourceId }));
+  const transforms = useQuery(trpc.mappings.transforms.queryOptions());
+  const [text, setText] = useState<string | null>(null);
+  const [entity, setEntity] = useState<string>("");
+
+  // Start from the saved mapping, or a starter for the first table with a key.
+  useEffect(() => {
+    if (text !== null || !saved.data || !entities.data) return;
+    if (saved.data.mappings.length) {
+      setText(JSON.stringify({ mappings: saved.data.mappings }, null, 2));
+      return;
+    }
+    const first = entities.data.entities.find((e) => e.primary_key.length);
+    setText(
+      JSON.stringify(
+        first ? { mappings: [{ source: { table: first.name }, target: { context_type: `${first.table}-context` }, fields: [{ source: first.primary_key[0], target: "context_id" }] }] } : { mappings: [] },
+        null,
+        2,
+      ),
+    );
+  }, [saved.data, entities.data, text]);
+
+  const { doc, error: jsonError } = useMemo(() => parse(text ?? ""), [text]);
+  const tables = doc?.mappings.map((m) => m.source?.table).filter(Boolean) ?? [];
+  const previewEntity = tables.includes(entity) ? entity : (tables[0] ?? "");
+
+  const preview = useMutation(trpc.mappings.preview.mutationOptions());
+  const save = useMutation(
+    trpc.mappings.save.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.mappings.get.queryKey({ id: sourceId }) }),
+    }),
+  );
+  const previewMutate = preview.mutate;
+
+  // Live preview: recomputed shortly after the draft stops changing.
+  useEffect(() => {
+    if (!doc || !previewEntity) return;
+    const timer = setTimeout(() => previewMutate({ id: sourceId, entity: previewEntity, limit: 20, mappings: doc.mappings as never }), 600);
+    return () => clearTimeout(timer);
+  }, [doc, previewEntity, sourceId, previewMutate]);
+
+  const saveIssues = issuesFrom(save.error);
+  const previewIssues = issuesFrom(preview.error);
+  const issues = saveIssues.length ? saveIssues : previewIssues;
+  const erroredFields = new Set(preview.data?.records.flatMap((r) => r.errors.map((e) => e.field)) ?? []);
+
+  if (saved.isLoading || entities.isLoading || text === null) return <Skeleton className="h-96 w-full" />;
+
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="mb-2 text-xs text-muted">
+        <Link href="/sources" className="hover:text-ink">
+          Sources
+        </Link>{" "}
+        /{" "}
+        <Link href={`/sources/${sourceId}`} className="hover:text-ink">
+          {source.data?.name ?? "…"}
+        </Link>{" "}
+        / <span className="text-ink">Mapping</span>
+      </nav>
+      <PageHeader
+        title="Mapping"
+        description={saved.data?.version ? `Version ${saved.data.version} is in force.` : "No mapping saved yet."}
+        actions={
+          <Button
+            disabled={!canEdit || !doc || save.isPending}
+            title={canEdit ? undefined : needsRole("editor")}
+            onClick={() => doc && save.mutate({ id: sourceId, mappings: doc.mappings as never })}
+          >
+            {save.isPending ? "Saving…" : `Save as version ${(saved.data?.version ?? 0) + 1}`}
+          </Button>
+        }
+      />
+      {save.data && !save.error ? (
+        <div role="status" className="mb-4 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-[13px] text-emerald-900" data-testid="saved">
+          Saved as version {save.data.version}.
+        </div>
+      ) : null}
+      <div className="grid gap-4 xl:grid-cols-2">
+        <Card title="Mapping document (the specification's format)">
+          <Field id="mapping-json" label="JSON" error={jsonError ? `Not valid JSON: ${jsonError}` : undefined} hint="Edit, then save. Each problem below names its field path.">
+            <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
+          </Field>
+          {issues.length ? (
+            <ErrorBox title={saveIssues.length ? "Not saved: the mapping has problems" : "The draft has problems"}>
+              <ul className="space-y-0.5" data-testid="mapping-issues">
+                {issues.map((i) => (
+                  <li key={i.path + i.message}>
+                    <code className="font-mono text-xs">{i.path}</code>: {i.message}
+                  </li>
+                ))}
+              </ul>
+            </ErrorBox>
+          ) : save.error ? (
+            <ErrorBox>{save.error.message}</ErrorBox>
+          ) : null}
+          <details className="mt-3 text-[13px]">
+            <summary className="cursor-pointer text-muted">Transforms ({transforms.data?.transforms.length ?? 0})</summary>
+            <ul className="mt-2 space-y-1.5">
+              {transforms.data?.transforms.map((t) => (
+                <li key={t.name}>
+                  <code className="font-mono text-xs font-medium">{t.name}</code> <span className="text-muted">{t.summary}</span>
+                  <div className="font-mono text-[11px] text-zinc-500">{t.example}</div>
+                </li>
+              ))}
+            </ul>
+          </details>
+        </Card>
+        <Card
+          title="Live preview"
+          actions={
+            tables.length > 1 ? (
+              <Select aria-label="Entity to preview" value={previewEntity} onChange={(e) => setEntity(e.target.value)} className="w-48">
+                {tables.map((t) => (
+                  <option key={t}>{t}</option>
+                ))}
+              </Select>
+            ) : (
+              <span className="font-mono text-xs text-muted">{previewEntity}</span>
+            )
+          }
+        >
+          {preview.isPending && !preview.data ? <Skeleton className="h-40 w-full" /> : null}
+          {preview.error && !previewIssues.length ? <ErrorBox>{preview.error.message}</ErrorBox> : null}
+          {preview.data ? (
+            <ul className="max-h-[640px] space-y-2 overflow-auto" data-testid="preview">
+              {preview.data.records.map((r, i) => (
+                <li key={i} className={`rounded-md border p-2 ${r.errors.length ? "border-red-300 bg-red-50/40" : "border-line"}`} data-testid="preview-record" data-failed={r.errors.length ? "true" : "false"}>
+                  <div className="grid grid-cols-2 gap-2">
+                    <pre className="overflow-auto font-mono text-[11px] text-muted">{JSON.stringify(r.source, null, 1)}</pre>
+                    <pre className="overflow-auto font-mono text-[11px]">{r.context ? JSON.stringify(r.context, null, 1) : "—"}</pre>
+                  </div>
+                  {r.errors.map((e) => (
+                    <p key={e.field} className="mt-1 flex items-center gap-2 text-xs text-red-800">
+                      <Badge tone="red">{e.category}</Badge>
+                      <code className="font-mono">{e.field}</code> {e.message}
+                    </p>
+                  ))}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+          {erroredFields.size ? <p className="mt-2 text-xs text-red-800">Failing fields in these rows: {[...erroredFields].join(", ")}</p> : null}
+        </Card>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,76 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { needsRole, useCan } from "../shell/me.tsx";
+import { useTRPC } from "../trpc.ts";
+import { Badge } from "../ui/badge.tsx";
+import { Button } from "../ui/button.tsx";
+import { Card, ErrorBox } from "../ui/card.tsx";
+
+const TONE = { queued: "neutral", running: "blue", succeeded: "green", failed: "red", cancelled: "neutral" } as const;
+
+export function SnapshotCard({ sourceId }: { sourceId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const canEdit = useCan("editor");
+  const mapping = useQuery(trpc.mappings.get.queryOptions({ id: sourceId }));
+  const runs = useQuery({
+    ...trpc.runs.list.queryOptions({ source_id: sourceId, limit: 5 }),
+    refetchInterval: (q) => (q.state.data?.runs.some((r) => r.status === "queued" || r.status === "running") ? 1000 : 5000),
+  });
+  const start = useMutation(
+    trpc.runs.snapshot.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() }) }),
+  );
+  const latest = runs.data?.runs[0];
+  const pct = latest?.progress.total ? Math.min(100, Math.round((latest.progress.done / latest.progress.total) * 100)) : latest?.status === "succeeded" ? 100 : 0;
+  const elapsed = latest?.started_at ? ((latest.finished_at ? Date.parse(latest.finished_at) : Date.now()) - Date.parse(latest.started_at)) / 1000 : 0;
+  const rate = elapsed > 0 && latest ? Math.round(latest.progress.done / elapsed) : 0;
+
+  return (
+    <Card
+      title="Mapping and snapshot"
+      actions={
+        <>
+          <Link href={`/sources/${sourceId}/mapping`} className="inline-flex h-8 items-center rounded-md border border-line bg-white px-3 text-[13px] font-medium hover:bg-zinc-50">
+            {mapping.data?.version ? "Edit mapping" : "Create mapping"}
+          </Link>
+          <Button
+            disabled={!canEdit || !mapping.data?.version || start.isPending}
+            title={!canEdit ? needsRole("editor") : !mapping.data?.version ? "Save a mapping first" : undefined}
+            onClick={() => start.mutate({ id: sourceId })}
+          >
+            Run snapshot
+          </Button>
+        </>
+      }
+    >
+      <p className="mb-3 text-[13px] text-muted">
+        {mapping.data?.version ? `Mapping version ${mapping.data.version}: ${mapping.data.mappings.map((m) => `${m.source.table} → ${m.target.context_type}`).join(", ")}` : "No mapping yet: map tables to context types first."}
+      </p>
+      {start.error ? <ErrorBox>{start.error.message}</ErrorBox> : null}
+      {latest ? (
+        <div data-testid="latest-run" data-status={latest.status}>
+          <div className="mb-1 flex items-center justify-between text-[13px]">
+            <span className="flex items-center gap-2">
+              <Badge tone={TONE[latest.status]}>{latest.status}</Badge> snapshot
+            </span>
+            <span className="tabular-nums text-muted">
+              {latest.progress.done.toLocaleString()}
+              {latest.progress.total ? ` / ${latest.progress.total.toLocaleString()}` : ""} rows{rate ? ` · ${rate.toLocaleString()} rows/s` : ""}
+            </span>
+          </div>
+          <div className="h-2 w-full overflow-hidden rounded bg-zinc-100" role="progressbar" aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100} aria-label="Snapshot progress">
+            <div className={`h-full ${latest.status === "failed" ? "bg-red-500" : "bg-accent"}`} style={{ width: `${pct}%` }} />
+          </div>
+          <p className="mt-2 text-xs text-muted" data-testid="run-counters">
+            read {latest.counters.read.toLocaleString()} · written {latest.counters.written.toLocaleString()} · record errors {latest.counters.dead_lettered.toLocaleString()} · collisions{" "}
+            {latest.counters.collisions.toLocaleString()}
+          </p>
+          {latest.error ? (
+            <ErrorBox title={`${latest.error.category ?? "Error"}: the run failed`}>{latest.error.message}</ErrorBox>
+          ) : null}
+        </div>
+      ) : null}
+    </Card>
+  );
+}

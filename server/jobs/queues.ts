@@ -1,0 +1,22 @@
+// Enqueuing jobs: the payload is validated against its contract before it goes to Redis.
+import { Queue } from "bullmq";
+import { DEFAULT_JOB_OPTIONS, JOBS, parsePayload, type JobName, type JobPayload } from "./contracts.ts";
+import { producerRedis } from "./redis.ts";
+
+const globalForQueues = globalThis as unknown as { ecmQueues?: Map<string, Queue> };
+
+async function queue(name: string): Promise<Queue> {
+  globalForQueues.ecmQueues ??= new Map();
+  let q = globalForQueues.ecmQueues.get(name);
+  if (!q) {
+    q = new Queue(name, { connection: await producerRedis() });
+    q.on("error", () => {}); // surfaced by the add() that fails
+    globalForQueues.ecmQueues.set(name, q);
+  }
+  return q;
+}
+
+export async function enqueue<N extends JobName>(name: N, payload: JobPayload<N>, opts: { jobId?: string } = {}) {
+  const data = parsePayload(name, payload);
+  return (await queue(JOBS[name].queue)).add(name, data, { ...DEFAULT_JOB_OPTIONS, ...(opts.jobId ? { jobId: opts.jobId } : {}) });
+}

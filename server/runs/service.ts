@@ -1,0 +1,71 @@
+// Runs as the API shows them, and starting a snapshot run (a job the worker executes).
+import { z } from "zod";
+import type { Principal } from "../auth/roles.ts";
+import { AppError } from "../errors/app-error.ts";
+import { enqueue } from "../jobs/queues.ts";
+import { getMappings } from "../mapping/service.ts";
+import { getSource } from "../sources/service.ts";
+import * as store from "../store/runs.ts";
+
+export const ZRun = z.object({
+  id: z.uuid(),
+  source_id: z.uuid(),
+  kind: z.enum(["snapshot", "stream", "replay"]),
+  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+  mapping_version: z.number().nullable(),
+  counters: z.object({ read: z.number(), written: z.number(), dead_lettered: z.number(), retried: z.number(), collisions: z.number() }),
+  progress: z.object({ done: z.number(), total: z.number().nullable() }),
+  error: z.object({ message: z.string(), category: z.string().nullable() }).nullable(),
+  created_by: z.string().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+export type TRun = z.infer<typeof ZRun>;
+
+export function toRunDto(r: store.RunRow): TRun {
+  const c = r.counters as Partial<TRun["counters"]>;
+  return {
+    id: r.id,
+    source_id: r.sourceId,
+    kind: r.kind as TRun["kind"],
+    status: r.status as TRun["status"],
+    mapping_version: r.mappingVersion,
+    counters: { read: c.read ?? 0, written: c.written ?? 0, dead_lettered: c.dead_lettered ?? 0, retried: c.retried ?? 0, collisions: c.collisions ?? 0 },
+    progress: { done: Number(r.progressDone), total: r.progressTotal === null ? null : Number(r.progressTotal) },
+    error: r.error ? { message: r.error, category: r.errorCategory } : null,
+    created_by: r.createdBy,
+    created_at: r.createdAt.toISOString(),
+    started_at: r.startedAt?.toISOString() ?? null,
+    finished_at: r.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export async function getRun(id: string) {
+  const r = await store.findRun(id);
+  if (!r) throw AppError.notFound(`run ${id}`);
+  return toRunDto(r);
+}
+
+export async function listRuns(input: { source_id?: string; limit: number; cursor?: string }) {
+  const rows = await store.listRuns(input.source_id, input.limit + 1, input.cursor);
+  const page = rows.slice(0, input.limit);
+  return { runs: page.map(toRunDto), next_cursor: rows.length > input.limit ? page[page.length - 1]!.id : null };
+}
+
+export async function startSnapshot(sourceId: string, entities: string[] | undefined, by: Principal) {
+  await getSource(sourceId); // 404 for an unknown source
+  const { mappings } = await getMappings(sourceId);
+  if (!mappings.length) throw new AppError("BAD_REQUEST", "save a mapping before running a snapshot", { category: "CONFIGURATION" });
+  const mapped = new Set(mappings.map((m) => m.source.table));
+  const unknown = (entities ?? []).filter((e) => !mapped.has(e));
+  if (unknown.length) throw AppError.invalid([{ path: "entities", message: `not mapped: ${unknown.join(", ")}` }]);
+  const run = await store.createRun({ sourceId, kind: "snapshot", request: entities ? { entities } : {}, createdBy: by.name });
+  try {
+    await enqueue("snapshot.run", { run_id: run.id, source_id: sourceId, ...(entities ? { entities } : {}) }, { jobId: `snapshot-${run.id}` });
+  } catch (e) {
+    await store.finishRun(run.id, { status: "failed", error: `could not queue the run: ${(e as Error).message}`, errorCategory: "TRANSIENT" });
+    throw new AppError("SERVICE_UNAVAILABLE", "the job queue (Redis) did not accept the run; try again", { category: "TRANSIENT", cause: e });
+  }
+  return { run_id: run.id };
+}

@@ -1,0 +1,72 @@
+// Runs: created by producers, advanced by the worker that executes them.
+import type { Prisma } from "../../generated/prisma/client.ts";
+import { prisma } from "../db.ts";
+
+export const runSelect = {
+  id: true,
+  sourceId: true,
+  kind: true,
+  status: true,
+  mappingVersion: true,
+  counters: true,
+  progressDone: true,
+  progressTotal: true,
+  error: true,
+  errorCategory: true,
+  request: true,
+  createdBy: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+} satisfies Prisma.RunSelect;
+export type RunRow = Prisma.RunGetPayload<{ select: typeof runSelect }>;
+
+export function createRun(data: { sourceId: string; kind: string; request: object; createdBy: string | null }) {
+  return prisma().run.create({ data, select: runSelect });
+}
+
+export function findRun(id: string) {
+  return prisma().run.findUnique({ where: { id }, select: runSelect });
+}
+
+export function listRuns(sourceId: string | undefined, limit: number, cursor?: string) {
+  return prisma().run.findMany({
+    where: sourceId ? { sourceId } : {},
+    select: runSelect,
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: limit,
+    ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+  });
+}
+
+/** Moves a run to running unless it already finished (a redelivered job must not restart a finished run). */
+export async function startRun(id: string, progressTotal: number | null) {
+  const r = await prisma().run.updateMany({
+    where: { id, status: { in: ["queued", "running"] } },
+    data: { status: "running", startedAt: new Date(), progressTotal: progressTotal === null ? null : BigInt(progressTotal) },
+  });
+  return r.count > 0;
+}
+
+export function updateRunProgress(id: string, done: number, counters: object) {
+  return prisma().run.update({ where: { id }, data: { progressDone: BigInt(done), counters } });
+}
+
+export function finishRun(id: string, data: { status: "succeeded" | "failed" | "cancelled"; counters?: object; error?: string | null; errorCategory?: string | null; mappingVersion?: number; progressDone?: number }) {
+  return prisma().run.update({
+    where: { id },
+    data: {
+      status: data.status,
+      finishedAt: new Date(),
+      ...(data.counters ? { counters: data.counters } : {}),
+      error: data.error ?? null,
+      errorCategory: data.errorCategory ?? null,
+      ...(data.mappingVersion !== undefined ? { mappingVersion: data.mappingVersion } : {}),
+      ...(data.progressDone !== undefined ? { progressDone: BigInt(data.progressDone) } : {}),
+    },
+  });
+}
+
+export function setSourceState(id: string, state: string, lastError: string | null = null) {
+  return prisma().source.update({ where: { id }, data: { state, lastError }, select: { id: true } });
+}

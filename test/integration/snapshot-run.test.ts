@@ -1,0 +1,117 @@
+// A snapshot run end to end: the API queues it, a real worker (BullMQ on the test Redis) takes it,
+// progress and counters are recorded, and the store ends equal to the source under the mapping.
+import pg from "pg";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createToken } from "../../server/auth/tokens.ts";
+import { pgPool } from "../../server/db.ts";
+import { startWorker } from "../../worker/runtime.ts";
+import { createDemoDatabase, DEMO_DATABASE } from "../../scripts/lib/demo-source.ts";
+import { api } from "../support/http.ts";
+import { resetMetadata, withDb } from "../support/db.ts";
+
+let sourceId: string;
+let editor: string;
+let viewer: string;
+let password: string;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+
+beforeAll(async () => {
+  await resetMetadata();
+  await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs"));
+  const server = process.env.TEST_SERVER_URL!;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [DEMO_DATABASE]);
+  await admin.end();
+  const demo = await createDemoDatabase(server);
+  password = demo.password;
+  const u = new URL(server);
+  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  editor = (await createToken({ name: "e", role: "editor" }, system)).token;
+  viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
+  sourceId = (
+    await api("POST", "/sources", {
+      token: editor,
+      body: {
+        name: "demo-run",
+        config: {
+          connector_type: "postgresql",
+          connection: { host: u.hostname, port: Number(u.port), database: DEMO_DATABASE, ssl_mode: "disable" },
+          authentication: { type: "credentials", username: demo.user, password },
+        },
+      },
+    })
+  ).body.id;
+  worker = await startWorker();
+});
+afterAll(async () => {
+  await worker?.close();
+});
+
+async function waitForRun(runId: string) {
+  for (let i = 0; i < 240; i++) {
+    const r = await api("GET", `/runs/${runId}`, { token: viewer });
+    if (["succeeded", "failed", "cancelled"].includes(r.body.status)) return r.body;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  throw new Error("run did not finish");
+}
+
+describe("snapshot runs", () => {
+  it("refuses a snapshot before a mapping exists, and to viewers", async () => {
+    const r = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+    expect(r.status).toBe(400);
+    expect(r.body.error.category).toBe("CONFIGURATION");
+    expect((await api("POST", `/sources/${sourceId}/snapshot`, { token: viewer, body: {} })).status).toBe(403);
+  });
+
+  it("runs in a worker, records progress and counters, and fills the store", async () => {
+    const mapping = {
+      mappings: [
+        {
+          source: { table: "customers" },
+          target: { context_type: "customer-context" },
+          fields: [
+            { source: "customer_id", target: "context_id" },
+            { source: "email", target: "data.email" },
+            { source: "preferences", target: "data.preferences", transform: "json_parse" },
+          ],
+        },
+      ],
+    };
+    expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: mapping })).status).toBe(200);
+    const queued = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+    expect(queued.status).toBe(202);
+
+    // The job in Redis carries ids only: never the source's password.
+    const redis = new Redis(process.env.REDIS_URL!);
+    const keys = await redis.keys("bull:ecm-snapshots:*");
+    for (const k of keys) if ((await redis.type(k)) === "hash") expect(JSON.stringify(await redis.hgetall(k))).not.toContain(password);
+    redis.disconnect();
+
+    const run = await waitForRun(queued.body.run_id);
+    expect(run).toMatchObject({
+      kind: "snapshot",
+      status: "succeeded",
+      mapping_version: 1,
+      counters: { read: 2000, written: 1980, dead_lettered: 20, collisions: 0 },
+      progress: { done: 2000, total: 2000 },
+      error: null,
+    });
+    expect((await api("GET", `/sources/${sourceId}`, { token: viewer })).body.status).toBe("idle");
+    const stored = Number((await pgPool().query("SELECT count(*) FROM contexts WHERE context_type = 'customer-context' AND source_id = $1", [sourceId])).rows[0].count);
+    expect(stored).toBe(1980);
+    const listed = await api("GET", `/runs?source_id=${sourceId}`, { token: viewer });
+    expect(listed.body.runs.map((r: { id: string }) => r.id)).toContain(queued.body.run_id);
+  });
+
+  it("records a failure with its category when the source cannot be read", async () => {
+    await withDb((c) => c.query("UPDATE sources SET config = jsonb_set(config, '{connection,database}', '\"no_such_db\"') WHERE id = $1", [sourceId]));
+    const queued = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+    const run = await waitForRun(queued.body.run_id);
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/no_such_db/) });
+    expect((await api("GET", `/sources/${sourceId}`, { token: viewer })).body).toMatchObject({ status: "failed", last_error: expect.stringMatching(/no_such_db/) });
+  });
+});
