@@ -67,6 +67,7 @@ async function main() {
     saveState(dataDir, state);
   }
 
+  await stopLeftoverChildren();
   if (!dev) await buildIfNeeded();
   startChild("web", process.execPath, [nextBin(), dev ? "dev" : "start", "-p", String(env.PORT)], dev ? "development" : "production");
   startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production");
@@ -141,6 +142,31 @@ async function buildIfNeeded() {
   });
 }
 
+/**
+ * Children of a start that was killed outright (SIGKILL, power loss) keep running in their own
+ * process groups and would hold the port: stop them before starting new ones.
+ */
+const childrenFile = path.join(dataDir, "children.json");
+async function stopLeftoverChildren() {
+  if (!fs.existsSync(childrenFile)) return;
+  const pids = JSON.parse(fs.readFileSync(childrenFile, "utf8")) as number[];
+  for (const pid of pids) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!/next|worker\/main\.ts/.test(cmdline)) continue; // the pid was reused by something else
+      process.kill(-pid, "SIGTERM");
+      say(`stopped a leftover process from an earlier start (pid ${pid})`);
+    } catch {
+      /* already gone */
+    }
+  }
+  fs.rmSync(childrenFile, { force: true });
+}
+
+function recordChildren() {
+  fs.writeFileSync(childrenFile, JSON.stringify([...children.values()].map((c) => c.pid)));
+}
+
 function startChild(name: string, cmd: string, args: string[], nodeEnv: "production" | "development", attempt = 0) {
   if (stopping) return;
   const startedAt = Date.now();
@@ -148,9 +174,11 @@ function startChild(name: string, cmd: string, args: string[], nodeEnv: "product
   const child = spawn(cmd, args, {
     stdio: ["ignore", "inherit", "inherit"],
     detached: true,
-    env: { ...process.env, NODE_ENV: nodeEnv },
+    // The worker exits by itself if this supervisor dies without stopping it (see worker/main.ts).
+    env: { ...process.env, NODE_ENV: nodeEnv, ECM_SUPERVISOR_PID: String(process.pid) },
   });
   children.set(name, child);
+  recordChildren();
   child.on("exit", (code, signal) => {
     children.delete(name);
     if (stopping) return;
@@ -183,6 +211,7 @@ async function shutdown(code = 0): Promise<never> {
         }),
     ),
   );
+  fs.rmSync(childrenFile, { force: true });
   if (redis?.started) await redis.stop();
   await embedded?.stop();
   say("stopped");

@@ -22,3 +22,16 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+
+// Started by `npm start`: if that supervisor is killed outright, stop cleanly rather than linger
+// as an orphan. (A worker started on its own with `npm run worker` has no supervisor to watch.)
+const supervisor = Number(process.env.ECM_SUPERVISOR_PID);
+if (supervisor) {
+  setInterval(() => {
+    try {
+      process.kill(supervisor, 0);
+    } catch {
+      stop();
+    }
+  }, 2000).unref();
+}

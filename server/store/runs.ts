@@ -52,7 +52,10 @@ export function updateRunProgress(id: string, done: number, counters: object) {
   return prisma().run.update({ where: { id }, data: { progressDone: BigInt(done), counters } });
 }
 
-export function finishRun(id: string, data: { status: "succeeded" | "failed" | "cancelled"; counters?: object; error?: string | null; errorCategory?: string | null; mappingVersion?: number; progressDone?: number }) {
+export function finishRun(
+  id: string,
+  data: { status: "succeeded" | "failed" | "cancelled"; counters?: object; error?: string | null; errorCategory?: string | null; mappingVersion?: number; progressDone?: number; progressTotal?: number },
+) {
   return prisma().run.update({
     where: { id },
     data: {
@@ -63,6 +66,7 @@ export function finishRun(id: string, data: { status: "succeeded" | "failed" | "
       errorCategory: data.errorCategory ?? null,
       ...(data.mappingVersion !== undefined ? { mappingVersion: data.mappingVersion } : {}),
       ...(data.progressDone !== undefined ? { progressDone: BigInt(data.progressDone) } : {}),
+      ...(data.progressTotal !== undefined ? { progressTotal: BigInt(data.progressTotal) } : {}),
     },
   });
 }

@@ -23,7 +23,7 @@ beforeAll(async () => {
   editor = (await createToken({ name: "editor", role: "editor" }, system)).token;
 });
 beforeEach(async () => {
-  await withDb((c) => c.query("TRUNCATE sources, secrets"));
+  await withDb((c) => c.query("TRUNCATE sources, secrets CASCADE"));
 });
 
 const countSources = () => withDb(async (c) => Number((await c.query("SELECT count(*) FROM sources")).rows[0].count));

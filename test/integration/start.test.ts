@@ -14,7 +14,7 @@ const token = `start-test-token-${crypto.randomBytes(8).toString("hex")}`;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-start-"));
 const running: RunningProduct[] = [];
 afterAll(async () => {
-  for (const p of running) await p.stop("SIGKILL");
+  for (const p of running) await p.stop("SIGTERM"); // a failed test still stops every child
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -88,7 +88,10 @@ describe("npm start", () => {
     await p.stop("SIGTERM");
     running.pop();
     expect(p.output()).toMatch(/\[ecm\] stopped/);
-    for (const w of workers) expect(alive(w.pid)).toBe(false);
+    for (const w of workers) {
+      const ps = alive(w.pid) ? execFileSync("ps", ["-o", "pid,ppid,stat,cmd", "-p", String(w.pid)]).toString() : "";
+      expect(alive(w.pid), `worker ${w.id} still alive after stop:\n${ps}`).toBe(false);
+    }
     expect(postgresOf(dataDir)).toBe("");
     await expect(fetch(`${p.url}/api/v1/health`)).rejects.toThrow();
   });
@@ -102,6 +105,23 @@ describe("npm start", () => {
     await p.stop("SIGINT");
     running.pop();
     expect(p.output()).toMatch(/\[ecm\] stopped/);
+    expect(postgresOf(dataDir)).toBe("");
+  });
+
+  it("recovers from a supervisor killed with SIGKILL: the worker stops itself, the next start clears leftovers", async () => {
+    const p = await startEmbedded();
+    const workers = await waitForWorker(p);
+    await p.stop("SIGKILL"); // npm, tsx and the supervisor die at once; children are in their own groups
+    running.pop();
+    for (let i = 0; i < 40 && workers.some((w) => alive(w.pid)); i++) await new Promise((r) => setTimeout(r, 250));
+    for (const w of workers) expect(alive(w.pid), `worker ${w.id} outlived its supervisor`).toBe(false);
+
+    const again = await startEmbedded(); // the web server left behind would hold nothing now: it was stopped first
+    expect(again.output()).toMatch(/reusing the embedded PostgreSQL|stopped a leftover process/);
+    expect((await get(again, "/sources")).body.sources.map((s: { name: string }) => s.name)).toEqual(["demo-shop"]);
+    await again.stop("SIGTERM");
+    running.pop();
+    expect(again.output()).toMatch(/\[ecm\] stopped/);
     expect(postgresOf(dataDir)).toBe("");
   });
 

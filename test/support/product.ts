@@ -23,6 +23,7 @@ export async function startProduct(env: Record<string, string | undefined>, time
   // (npm itself does not forward SIGTERM to the script it runs).
   const child = spawn("npm", ["start"], { env: cleanEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -41,14 +42,17 @@ export async function startProduct(env: Record<string, string | undefined>, time
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  /** Signals the process group and resolves when every process sharing the output has exited. */
+  /**
+   * Signals the process group. A graceful stop resolves when every process sharing the output has
+   * exited; after SIGKILL only npm's own exit is awaited (orphaned children keep the output open).
+   */
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     try {
       process.kill(-child.pid!, signal);
     } catch {
       /* already gone */
     }
-    await closed;
+    await (signal === "SIGKILL" ? exited : closed);
   };
   return { url, output: () => out, stop, child };
 }

@@ -1,6 +1,7 @@
 // snapshot.run: one snapshot of a source through its mapping, reported as a run.
 import type { JobPayload } from "../../server/jobs/contracts.ts";
 import { logger } from "../../server/logger.ts";
+import { getMappings } from "../../server/mapping/service.ts";
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
 import { finishRun, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
@@ -13,8 +14,9 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
   // Row estimates of the mapped tables: the total a progress bar fills towards.
   let total: number | null = null;
   try {
+    const mapped = new Set(entities ?? (await getMappings(sourceId)).mappings.map((m) => m.source.table));
     const { entities: all } = await sourceEntities(sourceId);
-    total = all.filter((e) => !entities || entities.includes(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
+    total = all.filter((e) => mapped.has(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
   } catch {
     /* the snapshot itself reports what is wrong with the source */
   }
@@ -35,7 +37,8 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
       },
     });
     Object.assign(counters, { read: result.read, written: result.written, dead_lettered: result.errors.length, collisions: result.collisions.length });
-    await finishRun(runId, { status: "succeeded", counters, mappingVersion: result.mapping_version, progressDone: result.read });
+    // Row estimates only approximate the total; a finished run has read exactly what there was.
+    await finishRun(runId, { status: "succeeded", counters, mappingVersion: result.mapping_version, progressDone: result.read, progressTotal: result.read });
     await setSourceState(sourceId, "idle");
     log.info("snapshot run succeeded", { run_id: runId, ...counters });
     return counters;
