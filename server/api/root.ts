@@ -6,6 +6,7 @@ import { systemRouter } from "./routers/system.ts";
 import { mappingsRouter } from "./routers/mappings.ts";
 import { contextsRouter } from "./routers/contexts.ts";
 import { runsRouter } from "./routers/runs.ts";
+import { deadLettersRouter } from "./routers/dead-letters.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -16,6 +17,7 @@ export const appRouter = createTRPCRouter({
   mappings: mappingsRouter,
   contexts: contextsRouter,
   runs: runsRouter,
+  deadLetters: deadLettersRouter,
   users: usersRouter,
   tokens: tokensRouter,
 });

@@ -17,6 +17,7 @@ import { ZMappingDocument } from "../mapping/spec.ts";
 import { ZMappings, ZPreview, ZPreviewInput } from "../mapping/service.ts";
 import { ZStoredContext } from "../contexts/service.ts";
 import { ZRun } from "../runs/service.ts";
+import { ZDeadLetter, ZReplayInput } from "../dead-letters/service.ts";
 import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
 import { ZCreateUserInput, ZUser } from "../auth/users.ts";
 
@@ -181,6 +182,45 @@ export const routes: RouteDef[] = [
     query: z.object({ source_id: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
     response: z.object({ runs: z.array(ZRun), next_cursor: z.string().nullable() }),
     call: (c, r) => c.runs.list({ ...limitAndCursor(r.query), ...(r.query.get("source_id") ? { source_id: r.query.get("source_id")! } : {}) }),
+  },
+  {
+    method: "GET",
+    path: "/dead-letters",
+    tag: "dead-letters",
+    summary: "Dead letters, newest first (?source_id&category&status&entity&limit&cursor)",
+    query: z.object({ source_id: z.string().optional(), category: z.string().optional(), status: z.string().optional(), entity: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
+    response: z.object({ dead_letters: z.array(ZDeadLetter), next_cursor: z.string().nullable() }),
+    call: (c, r) =>
+      c.deadLetters.list({
+        ...limitAndCursor(r.query),
+        ...Object.fromEntries(["source_id", "category", "status", "entity"].filter((k) => r.query.get(k)).map((k) => [k, r.query.get(k)!])),
+      } as never),
+  },
+  {
+    method: "POST",
+    path: "/dead-letters/replay",
+    tag: "dead-letters",
+    summary: "Replay dead letters by ids or all open ones matching a filter, through the mapping in force now",
+    status: 202,
+    body: ZReplayInput,
+    response: z.object({ run_id: z.string() }),
+    call: (c, r) => c.deadLetters.replay(r.body as never),
+  },
+  {
+    method: "GET",
+    path: "/dead-letters/{id}",
+    tag: "dead-letters",
+    summary: "One dead letter: payload, error, attempts, status and outcome",
+    response: ZDeadLetter,
+    call: (c, r) => c.deadLetters.get({ id: r.params.id! }),
+  },
+  {
+    method: "POST",
+    path: "/dead-letters/{id}/discard",
+    tag: "dead-letters",
+    summary: "Discard a dead letter",
+    response: ZDeadLetter,
+    call: (c, r) => c.deadLetters.discard({ id: r.params.id! }),
   },
   {
     method: "GET",

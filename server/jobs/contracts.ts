@@ -7,12 +7,18 @@ import { z } from "zod";
 export const QUEUES = {
   /** Snapshot runs: bounded work, any worker may take one. */
   snapshots: "ecm-snapshots",
+  /** Dead-letter replays. */
+  replays: "ecm-replays",
 } as const;
 
 export const JOBS = {
   "snapshot.run": {
     queue: QUEUES.snapshots,
     payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional() }).strict(),
+  },
+  "dead_letters.replay": {
+    queue: QUEUES.replays,
+    payload: z.object({ run_id: z.uuid(), ids: z.array(z.uuid()).min(1).max(10_000) }).strict(),
   },
 } as const;
 

@@ -3,7 +3,6 @@
 // store together with the new checkpoint in one transaction, so a crash redoes at most one chunk
 // (and redoing it changes nothing). A record that cannot be mapped is a DATA error for that
 // record only; the snapshot goes on.
-import type { JsonValue } from "../connectors/types.ts";
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
@@ -12,10 +11,12 @@ import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
 import { writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
+import { redact } from "../logger.ts";
 
 const log = logger("snapshot");
 
-export type RecordError = { entity: string; key: string[]; field: string | null; transform: string | null; message: string; category: "DATA"; record: Record<string, JsonValue> };
+export type RecordError = { entity: string; context_type: string; key: string[]; field: string | null; transform: string | null; message: string; category: "DATA" };
 
 export type SnapshotResult = {
   mapping_version: number;
@@ -31,6 +32,8 @@ export type SnapshotOptions = {
   /** Start over even where a checkpoint says the entity was done or half done. */
   restart?: boolean;
   batchSize?: number;
+  /** The run this snapshot belongs to, recorded on its dead letters. */
+  runId?: string | null;
   onChunk?: (progress: { entity: string; rows: number; total_read: number }) => void | Promise<void>;
 };
 
@@ -57,14 +60,19 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       let rowsDone = checkpoint?.rows_done ?? 0;
       for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
         const writes: ContextWrite[] = [];
+        const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
+        const failed: NewDeadLetter[] = [];
+        const deadLetter = (i: number, contextType: string, error: NewDeadLetter["error"]) =>
+          failed.push({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position: 0n, category: "DATA", error, payload: redact(chunk.records[i]) as object });
         chunk.records.forEach((record, i) => {
           for (const mapper of mappers) {
             try {
               const ctx = mapper.map(record);
               writes.push({ ...ctx, entity, position: 0n, cursor: null, deleted: false });
+              writeRecord.push(i);
             } catch (e) {
               if (!(e instanceof MappingDataError)) throw e;
-              result.errors.push({ entity, key: chunk.keys[i]!, field: e.field, transform: e.transform ?? null, message: e.message, category: "DATA", record });
+              deadLetter(i, mapper.contextType, { message: e.message, field: e.field, transform: e.transform ?? null });
             }
           }
         });
@@ -73,12 +81,18 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
         try {
           await client.query("BEGIN");
           const w = await writeContexts(client, sourceId, version, writes);
+          for (const r of w.rejected) {
+            const j = writes.findIndex((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+            if (j >= 0) deadLetter(writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" });
+          }
+          // Failed records, contexts and the checkpoint commit together: nothing is lost between them.
+          await recordDeadLetters(client, sourceId, opts.runId ?? null, version, failed);
           await saveCheckpoint(client, sourceId, entity, chunk.last_key, rowsDone);
           await client.query("COMMIT");
           stats.written += w.written;
           result.collisions.push(...w.collisions);
-          for (const r of w.rejected) {
-            result.errors.push({ entity, key: [r.context_id], field: null, transform: null, message: r.message, category: "DATA", record: {} });
+          for (const f of failed) {
+            result.errors.push({ entity, context_type: f.context_type, key: f.key, field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
           }
         } catch (e) {
           await client.query("ROLLBACK").catch(() => {});

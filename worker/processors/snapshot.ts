@@ -27,6 +27,7 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
   try {
     const result = await runSnapshot(sourceId, {
       entities,
+      runId,
       restart: true,
       onChunk: async ({ total_read }) => {
         counters.read = total_read;

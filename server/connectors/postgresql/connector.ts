@@ -18,7 +18,7 @@ import { ZPostgresConfig, type TPostgresConfig } from "./config.ts";
 import { connect, replicationNames, type ConnectPolicies } from "./connection.ts";
 import { ensureCapture, type CaptureState } from "./capture.ts";
 import { healthCheck } from "./health.ts";
-import { readSnapshot, type SnapshotChunk } from "./snapshot.ts";
+import { readByKeys, readSnapshot, type SnapshotChunk } from "./snapshot.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
 
 const log = logger("connector.postgresql");
@@ -96,6 +96,11 @@ export class PostgresConnector implements ECMConnector {
       afterKey: options.after_key ?? null,
       limit: options.limit,
     });
+  }
+
+  /** The current rows of an entity for these keys (text form), keyed by the key's JSON text. */
+  async rowsByKey(type: string, keys: string[][]) {
+    return readByKeys(await this.connection(), await this.describe(type), await this.valueParsers(), keys);
   }
 
   /**

@@ -101,3 +101,27 @@ export async function* readSnapshot(
     await pending?.rows.catch(() => {});
   }
 }
+
+/** Current rows for these keys (text form), keyed by JSON of the key; absent keys are missing from the map. */
+export async function readByKeys(client: pg.Client, entity: DescribedEntity, parsers: ValueParsers, keys: string[][]): Promise<Map<string, SourceRecord>> {
+  const key = requireKey(entity);
+  const q = (id: string) => client.escapeIdentifier(id);
+  const typeOf = new Map(entity.columns.map((c) => [c.name, c.type]));
+  const keyIndex = key.map((k) => entity.columns.findIndex((c) => c.name === k));
+  const columnParsers = entity.columns.map((c) => parsers.parser(c.type_oid));
+  const names = entity.columns.map((c) => c.name);
+  const out = new Map<string, SourceRecord>();
+  for (let start = 0; start < keys.length; start += 500) {
+    const tuples = keys
+      .slice(start, start + 500)
+      .map((k) => `(${k.map((v, i) => `${client.escapeLiteral(v)}::${typeOf.get(key[i]!)}`).join(", ")})`)
+      .join(", ");
+    const sql = `COPY (SELECT ${names.map(q).join(", ")} FROM ${q(entity.schema)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples})) TO STDOUT`;
+    for (const fields of await readChunk(client, sql)) {
+      const record: SourceRecord = {};
+      fields.forEach((raw, i) => (record[names[i]!] = raw === null ? null : columnParsers[i]!(raw)));
+      out.set(JSON.stringify(keyIndex.map((i) => fields[i]!)), record);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+// Dead letters as the API shows them; discarding; and replay, which re-reads each record from
+// the source (so a fixed row is picked up) and maps it with the mapping in force now (so a fixed
+// mapping is too). Replay is idempotent: only open dead letters are replayed.
+import { z } from "zod";
+import type { Principal } from "../auth/roles.ts";
+import { AppError } from "../errors/app-error.ts";
+import { enqueue } from "../jobs/queues.ts";
+import { pgPool } from "../db.ts";
+import { redact } from "../logger.ts";
+import { compileMapping, MappingDataError } from "../mapping/compile.ts";
+import { getMappings, transformEnv } from "../mapping/service.ts";
+import { withConnector } from "../sources/connectivity.ts";
+import { writeContexts } from "../store/contexts.ts";
+import * as store from "../store/dead-letters.ts";
+import { createRun } from "../store/runs.ts";
+
+export const ZDeadLetter = z.object({
+  id: z.uuid(),
+  source_id: z.uuid(),
+  run_id: z.uuid().nullable(),
+  entity: z.string(),
+  context_type: z.string(),
+  key: z.array(z.string()),
+  cursor: z.string().nullable(),
+  category: z.string(),
+  error: z.object({ message: z.string(), code: z.string().optional(), field: z.string().nullable().optional(), transform: z.string().nullable().optional() }),
+  payload: z.record(z.string(), z.unknown()),
+  mapping_version: z.number(),
+  attempts: z.number(),
+  status: z.enum(["open", "replayed", "discarded"]),
+  outcome: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  resolved_at: z.string().nullable(),
+});
+
+export const ZDeadLetterFilter = z
+  .object({
+    source_id: z.uuid().optional(),
+    category: z.enum(["TRANSIENT", "CONFIGURATION", "DATA", "FATAL"]).optional(),
+    status: z.enum(["open", "replayed", "discarded"]).optional(),
+    entity: z.string().optional(),
+  })
+  .strict();
+
+export const ZListDeadLettersInput = ZDeadLetterFilter.extend({ limit: z.number().int().min(1).max(500).default(50), cursor: z.string().optional() });
+
+export const ZReplayInput = z.union([
+  z.object({ ids: z.array(z.uuid()).min(1).max(10_000) }).strict(),
+  z.object({ filter: ZDeadLetterFilter }).strict(),
+]);
+
+const toDto = ({ position: _p, ...row }: store.DeadLetterRow) => row;
+
+const encode = (r: store.DeadLetterRow) => Buffer.from(JSON.stringify([r.created_at, r.id])).toString("base64url");
+function decode(cursor: string): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(v) && v.length === 2) return v as [string, string];
+  } catch {
+    /* fall through */
+  }
+  throw AppError.invalid([{ path: "cursor", message: "not a cursor returned by this list" }]);
+}
+
+export async function listDeadLetters(input: z.output<typeof ZListDeadLettersInput>) {
+  const { limit, cursor, ...filter } = input;
+  const rows = await store.listDeadLetters(filter, limit + 1, cursor ? decode(cursor) : null);
+  const page = rows.slice(0, limit);
+  return { dead_letters: page.map(toDto), next_cursor: rows.length > limit ? encode(page[page.length - 1]!) : null };
+}
+
+export async function getDeadLetter(id: string) {
+  const [row] = await store.getDeadLetters([id]);
+  if (!row) throw AppError.notFound(`dead letter ${id}`);
+  return toDto(row);
+}
+
+export async function discardDeadLetter(id: string) {
+  await getDeadLetter(id);
+  await store.resolveDeadLetter(pgPool(), id, "discarded", "discarded by a user");
+  return getDeadLetter(id);
+}
+
+/** Queues a replay of the given dead letters, or of all open ones matching a filter (one source at a time). */
+export async function startReplay(input: z.output<typeof ZReplayInput>, by: Principal) {
+  const ids = "ids" in input ? input.ids : await store.idsMatching({ ...input.filter, status: "open" }, 10_000);
+  const rows = await store.getDeadLetters(ids);
+  if (!rows.length) throw AppError.invalid([{ path: "ids" in input ? "ids" : "filter", message: "no dead letters match" }]);
+  const sources = new Set(rows.map((r) => r.source_id));
+  if (sources.size > 1) throw AppError.invalid([{ path: "ids" in input ? "ids" : "filter.source_id", message: "replay one source at a time" }]);
+  const run = await createRun({ sourceId: rows[0]!.source_id, kind: "replay", request: { count: rows.length }, createdBy: by.name });
+  await enqueue("dead_letters.replay", { run_id: run.id, ids: rows.map((r) => r.id) }, { jobId: `replay-${run.id}` });
+  return { run_id: run.id };
+}
+
+export type ReplayCounters = { read: number; written: number; dead_lettered: number; retried: number; collisions: number };
+
+/** Replays open dead letters through the current mapping. Runs in the worker. */
+export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters & { mapping_version: number }> {
+  const counters: ReplayCounters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 };
+  const open = (await store.getDeadLetters(ids)).filter((r) => r.status === "open");
+  if (!open.length) return { ...counters, mapping_version: 0 };
+  const sourceId = open[0]!.source_id;
+  const { version, mappings } = await getMappings(sourceId);
+  const mappers = new Map(mappings.map((m) => [`${m.source.table}\u0000${m.target.context_type}`, compileMapping(m, transformEnv())]));
+
+  await withConnector(sourceId, async (connector) => {
+    const byEntity = new Map<string, store.DeadLetterRow[]>();
+    for (const r of open) byEntity.set(r.entity, [...(byEntity.get(r.entity) ?? []), r]);
+    for (const [entity, letters] of byEntity) {
+      const rows = await connector.rowsByKey(entity, letters.map((l) => l.key));
+      for (const letter of letters) {
+        counters.read++;
+        const row = rows.get(JSON.stringify(letter.key));
+        const mapper = mappers.get(`${entity}\u0000${letter.context_type}`);
+        if (!row) {
+          await store.resolveDeadLetter(pgPool(), letter.id, "replayed", "the row no longer exists at the source; nothing to write");
+          continue;
+        }
+        if (!mapper) {
+          await store.resolveDeadLetter(pgPool(), letter.id, "replayed", `${entity} → ${letter.context_type} is no longer mapped; nothing to write`);
+          continue;
+        }
+        try {
+          const ctx = mapper.map(row);
+          const client = await pgPool().connect();
+          try {
+            await client.query("BEGIN");
+            const w = await writeContexts(client, sourceId, version, [{ ...ctx, entity, position: BigInt(letter.position), cursor: letter.cursor, deleted: false }]);
+            if (w.rejected.length) throw new MappingDataError(w.rejected[0]!.message, "data", -1);
+            await store.resolveDeadLetter(client, letter.id, "replayed", w.written ? `written as ${ctx.context_type}/${ctx.context_id} (mapping v${version})` : "already up to date");
+            await client.query("COMMIT");
+            counters.written += w.written;
+            counters.collisions += w.collisions.length;
+          } catch (e) {
+            await client.query("ROLLBACK").catch(() => {});
+            throw e;
+          } finally {
+            client.release();
+          }
+        } catch (e) {
+          if (!(e instanceof MappingDataError)) throw e;
+          counters.dead_lettered++;
+          await store.failedAgain(letter.id, { message: e.message, field: e.field, transform: e.transform ?? null }, redact(row) as object, version);
+        }
+      }
+    }
+  });
+  return { ...counters, mapping_version: version };
+}

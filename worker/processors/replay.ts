@@ -1,0 +1,22 @@
+// dead_letters.replay: replays dead letters through the mapping in force now, reported as a run.
+import { replayDeadLetters } from "../../server/dead-letters/service.ts";
+import type { JobPayload } from "../../server/jobs/contracts.ts";
+import { logger } from "../../server/logger.ts";
+import { finishRun, startRun } from "../../server/store/runs.ts";
+
+const log = logger("worker.replay");
+
+export async function replayRun(payload: JobPayload<"dead_letters.replay">) {
+  if (!(await startRun(payload.run_id, payload.ids.length))) return { skipped: "run already finished" };
+  try {
+    const { mapping_version, ...counters } = await replayDeadLetters(payload.ids);
+    await finishRun(payload.run_id, { status: "succeeded", counters, mappingVersion: mapping_version || undefined, progressDone: counters.read, progressTotal: counters.read });
+    log.info("replay run succeeded", { run_id: payload.run_id, ...counters });
+    return counters;
+  } catch (e) {
+    const category = (e as { category?: string }).category ?? "FATAL";
+    await finishRun(payload.run_id, { status: "failed", error: (e as Error).message, errorCategory: category });
+    log.error("replay run failed", { run_id: payload.run_id, error: e });
+    return { failed: (e as Error).message };
+  }
+}
