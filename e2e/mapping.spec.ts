@@ -54,4 +54,33 @@ test("map, preview, save, snapshot, browse contexts", async ({ page }, testInfo)
   await page.getByTestId("contexts").getByRole("button", { name: "1", exact: true }).click();
   await expect(page.getByTestId("context-detail")).toContainText("customer1@example.com");
   await screenshot(page, testInfo, "contexts");
+
+  // The 20 customers whose preferences are broken JSON wait in the dead-letter workbench.
+  await expect(page.getByTestId("open-dead-letters")).toHaveText("20");
+  await page.getByRole("link", { name: /Dead letters/ }).click();
+  await page.getByLabel("Source").selectOption({ label: "demo-shop" });
+  await expect(page.getByTestId("dead-letter-row")).toHaveCount(20);
+  await page.getByTestId("dead-letter-row").filter({ hasText: "97" }).first().getByRole("button").click();
+  const detail = page.getByTestId("dead-letter-detail");
+  await expect(detail).toContainText("invalid JSON");
+  await expect(detail).toContainText("data.preferences");
+  await screenshot(page, testInfo, "dead-letters");
+
+  // Fix the mapping (keep preferences as text where it is not JSON), then replay all of them.
+  await detail.getByRole("link", { name: "Open the mapping" }).click();
+  const fixed = structuredClone(MAPPING);
+  fixed.mappings[0]!.fields[2] = { source: "preferences", target: "data.preferences_text" } as never;
+  await page.getByLabel("JSON").fill(JSON.stringify(fixed, null, 2));
+  await expect(page.getByTestId("preview-record").first()).toContainText("preferences_text");
+  await page.getByRole("button", { name: "Save as version 2" }).click();
+  await expect(page.getByTestId("saved")).toContainText("version 2");
+
+  await page.getByRole("link", { name: /Dead letters/ }).click();
+  await page.getByLabel("Source").selectOption({ label: "demo-shop" });
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Replay all matching" }).click();
+  await expect(page.getByTestId("replay-run")).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+  await expect(page.getByTestId("replay-run")).toContainText("20 written");
+  await expect(page.getByTestId("dead-letter-row")).toHaveCount(0);
+  await expect(page.getByTestId("open-dead-letters")).toHaveCount(0);
 });

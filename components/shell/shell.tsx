@@ -6,9 +6,11 @@ import { authClient } from "../auth-client.ts";
 import { cn } from "../ui/cn.ts";
 import { MeContext, type Me } from "./me.tsx";
 import { WorkersIndicator } from "./workers-indicator.tsx";
+import { OpenDeadLetters } from "./open-dead-letters.tsx";
 
-const NAV = [
+const NAV: { href: string; label: string; admin?: boolean; badge?: boolean }[] = [
   { href: "/sources", label: "Sources" },
+  { href: "/dead-letters", label: "Dead letters", badge: true },
   { href: "/contexts", label: "Contexts" },
   { href: "/settings", label: "Settings", admin: true },
 ];
@@ -40,7 +42,10 @@ export function Shell({ me, children }: { me: Me; children: ReactNode }) {
                   pathname.startsWith(n.href) ? "bg-zinc-100 font-medium text-ink" : "text-muted hover:bg-zinc-50 hover:text-ink",
                 )}
               >
-                {n.label}
+                <span className="flex items-center justify-between">
+                  {n.label}
+                  {n.badge ? <OpenDeadLetters /> : null}
+                </span>
               </Link>
             ))}
           </nav>
