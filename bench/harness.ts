@@ -35,3 +35,9 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number;
   const result = await fn();
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, result };
 }
+
+/** A numeric command-line option of a scenario (`npm run bench x -- --rows 1000`). */
+export function numberArg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}

@@ -7,18 +7,14 @@ import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { applyMigrations } from "../../server/db/migrations.ts";
 import { benchPostgres } from "../env.ts";
-import { machine, timed, type BenchResult } from "../harness.ts";
+import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
 
-function arg(args: string[], name: string, fallback: number) {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 export async function run(args: string[]): Promise<BenchResult> {
-  const rows = arg(args, "--rows", 1_000_000);
-  const batch = arg(args, "--batch", 1000);
+  const rows = numberArg(args, "--rows", 1_000_000);
+  const batch = numberArg(args, "--batch", 1000);
   const server = await benchPostgres();
   const src = new URL(await ensureSnapshotReadTable(server, rows));
   const admin = new pg.Client({ connectionString: server.url("postgres") });

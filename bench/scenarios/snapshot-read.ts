@@ -5,17 +5,13 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres } from "../env.ts";
-import { machine, timed, type BenchResult } from "../harness.ts";
+import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
-function arg(args: string[], name: string, fallback: number) {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 export async function run(args: string[]): Promise<BenchResult> {
-  const rows = arg(args, "--rows", 1_000_000);
-  const batch = arg(args, "--batch", 1000);
+  const rows = numberArg(args, "--rows", 1_000_000);
+  const batch = numberArg(args, "--batch", 1000);
   const server = await benchPostgres();
   const url = new URL(await ensureSnapshotReadTable(server, rows));
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };

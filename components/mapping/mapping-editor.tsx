@@ -2,11 +2,11 @@
 // The mapping in the spec's JSON form: edit, validate against the source's schema, save as the
 // next version, and preview sample rows through the draft as you type.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { byPath, issuesFrom } from "../sources/issues.ts";
 import { useTRPC } from "../trpc.ts";
+import { Breadcrumbs } from "../ui/breadcrumbs.tsx";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
@@ -80,16 +80,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
 
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-xs text-muted">
-        <Link href="/sources" className="hover:text-ink">
-          Sources
-        </Link>{" "}
-        /{" "}
-        <Link href={`/sources/${sourceId}`} className="hover:text-ink">
-          {source.data?.name ?? "…"}
-        </Link>{" "}
-        / <span className="text-ink">Mapping</span>
-      </nav>
+      <Breadcrumbs items={[{ label: "Sources", href: "/sources" }, { label: source.data?.name ?? "…", href: `/sources/${sourceId}` }, { label: "Mapping" }]} />
       <PageHeader
         title="Mapping"
         description={saved.data?.version ? `Version ${saved.data.version} is in force.` : "No mapping saved yet."}

@@ -1,7 +1,7 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
-import Link from "next/link";
 import { useTRPC } from "../trpc.ts";
+import { Breadcrumbs } from "../ui/breadcrumbs.tsx";
 import { Badge } from "../ui/badge.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 
@@ -19,16 +19,7 @@ export function EntityDetail({ sourceId, name }: { sourceId: string; name: strin
 
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-xs text-muted">
-        <Link href="/sources" className="hover:text-ink">
-          Sources
-        </Link>{" "}
-        /{" "}
-        <Link href={`/sources/${sourceId}`} className="hover:text-ink">
-          {source.data?.name ?? "…"}
-        </Link>{" "}
-        / <span className="font-mono text-ink">{name}</span>
-      </nav>
+      <Breadcrumbs items={[{ label: "Sources", href: "/sources" }, { label: source.data?.name ?? "…", href: `/sources/${sourceId}` }, { label: <span className="font-mono">{name}</span> }]} />
       <PageHeader
         title={<span className="font-mono">{name}</span>}
         description={entity.data ? `${entity.data.kind.replace("_", " ")} · about ${entity.data.row_estimate.toLocaleString()} rows · replica identity ${entity.data.replica_identity}` : undefined}

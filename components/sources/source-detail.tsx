@@ -5,6 +5,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
+import { Breadcrumbs } from "../ui/breadcrumbs.tsx";
 import { StateBadge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
@@ -31,12 +32,7 @@ export function SourceDetail({ id }: { id: string }) {
   const c = source.config;
   return (
     <>
-      <nav aria-label="Breadcrumb" className="mb-2 text-xs text-muted">
-        <Link href="/sources" className="hover:text-ink">
-          Sources
-        </Link>{" "}
-        / <span className="text-ink">{source.name}</span>
-      </nav>
+      <Breadcrumbs items={[{ label: "Sources", href: "/sources" }, { label: source.name }]} />
       <PageHeader
         title={
           <span className="flex items-center gap-2">
