@@ -9,6 +9,7 @@ import type { TPostgresConfig } from "../connectors/postgresql/config.ts";
 import type { ECMConnector, JsonValue } from "../connectors/types.ts";
 import { AppError } from "../errors/app-error.ts";
 import { getSource } from "./service.ts";
+import { latestMapping } from "../store/mappings.ts";
 
 const CONNECT_CODES = new Set(["28P01", "28000", "3D000", "53300", "57P03"]);
 
@@ -33,7 +34,10 @@ function asSourceError(error: unknown, config: TPostgresConfig): unknown {
 export async function withConnector<T>(sourceId: string, fn: (connector: PostgresConnector) => Promise<T>): Promise<T> {
   const source = await getSource(sourceId);
   const type = connectorType(source.connector_type)!;
-  const connector = type.create({ sourceId }) as ECMConnector as PostgresConnector;
+  // Health checks look at the mapped tables (SELECT privilege) once a mapping exists.
+  const mapping = await latestMapping(sourceId);
+  const mappedTables = [...new Set(((mapping?.document as { mappings?: { source: { table: string } }[] } | undefined)?.mappings ?? []).map((m) => m.source.table))];
+  const connector = type.create({ sourceId, mappedTables }) as ECMConnector as PostgresConnector;
   try {
     await connector.initialize(source.config);
     return await fn(connector);

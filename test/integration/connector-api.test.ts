@@ -11,10 +11,11 @@ let sourceId: string;
 let viewer: string;
 let editor: string;
 let realPassword: string;
+let db: Awaited<ReturnType<typeof createSourceDatabase>>;
 
 beforeAll(async () => {
   await resetMetadata();
-  const db = await createSourceDatabase(
+  db = await createSourceDatabase(
     "ecm_src_api",
     `CREATE TABLE items (item_id int PRIMARY KEY, name text NOT NULL, meta jsonb);
      INSERT INTO items SELECT i, 'item ' || i, jsonb_build_object('i', i) FROM generate_series(1, 25) i; ANALYZE items;`,
@@ -47,6 +48,24 @@ describe("connector endpoints", () => {
       remove();
     }
     expect(lines.join("\n")).not.toContain(realPassword);
+  });
+
+  it("checks SELECT on the mapped tables once a mapping exists", async () => {
+    // A reader that may read items but not audit_log: before a mapping every table counts (warn),
+    // afterwards only the mapped one does (pass).
+    await db.query(`CREATE TABLE IF NOT EXISTS audit_log (id int PRIMARY KEY)`);
+    await db.query(`DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'items_reader') THEN DROP OWNED BY items_reader; DROP ROLE items_reader; END IF; END $$`);
+    await db.query(`CREATE ROLE items_reader LOGIN REPLICATION PASSWORD 'items-reader-pw'; GRANT SELECT ON items TO items_reader`);
+    const reader = await api("POST", "/sources", {
+      token: editor,
+      body: { name: "items-reader", config: { ...db.config, authentication: { type: "credentials", username: "items_reader", password: "items-reader-pw" } } },
+    });
+    const check = async () => (await api("POST", `/sources/${reader.body.id}/health`, { token: viewer })).body.checks.find((c: { name: string }) => c.name === "select_privilege");
+    expect(await check()).toMatchObject({ status: "warn", message: expect.stringMatching(/audit_log/) });
+    const mapping = { mappings: [{ source: { table: "items" }, target: { context_type: "item" }, fields: [{ source: "item_id", target: "context_id" }] }] };
+    expect((await api("PUT", `/sources/${reader.body.id}/mappings`, { token: editor, body: mapping })).status).toBe(200);
+    expect(await check()).toMatchObject({ status: "pass", message: "SELECT granted on 1 table" });
+    await db.query("DROP TABLE audit_log"); // the other tests expect items alone
   });
 
   it("answers capabilities, entities and one entity's schema", async () => {
