@@ -7,6 +7,7 @@ import { needsRole, useCan } from "../shell/me.tsx";
 import { byPath, issuesFrom } from "../sources/issues.ts";
 import { useTRPC } from "../trpc.ts";
 import { Breadcrumbs } from "../ui/breadcrumbs.tsx";
+import { IssueList } from "../ui/issue-list.tsx";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
@@ -105,15 +106,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
             <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
           </Field>
           {issues.length ? (
-            <ErrorBox title={saveIssues.length ? "Not saved: the mapping has problems" : "The draft has problems"}>
-              <ul className="space-y-0.5" data-testid="mapping-issues">
-                {issues.map((i) => (
-                  <li key={i.path + i.message}>
-                    <code className="font-mono text-xs">{i.path}</code>: {i.message}
-                  </li>
-                ))}
-              </ul>
-            </ErrorBox>
+            <IssueList title={saveIssues.length ? "Not saved: the mapping has problems" : "The draft has problems"} issues={issues} testId="mapping-issues" />
           ) : save.error ? (
             <ErrorBox>{save.error.message}</ErrorBox>
           ) : null}

@@ -10,6 +10,7 @@ import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input, Textarea } from "../ui/field.tsx";
 import { ConfigForm, defaultsFor, type JsonSchema } from "./config-form.tsx";
 import { HealthChecks } from "./health-panel.tsx";
+import { IssueList } from "../ui/issue-list.tsx";
 import { byPath, issuesFrom } from "./issues.ts";
 import { SPEC_EXAMPLE_CONFIG } from "./spec-example.ts";
 
@@ -133,15 +134,7 @@ export function NewSource() {
           </Tabs.Root>
         </Card>
         {issues.length ? (
-          <ErrorBox title="The configuration is not valid; nothing was saved">
-            <ul className="mt-1 space-y-0.5" data-testid="issues">
-              {issues.map((i) => (
-                <li key={i.path + i.message}>
-                  <code className="font-mono text-xs">{i.path}</code>: {i.message}
-                </li>
-              ))}
-            </ul>
-          </ErrorBox>
+          <IssueList title="The configuration is not valid; nothing was saved" issues={issues} testId="issues" />
         ) : create.error ? (
           <ErrorBox title="Could not add the source">{create.error.message}</ErrorBox>
         ) : test.error ? (

@@ -46,7 +46,7 @@ export async function createToken(input: z.output<typeof ZCreateTokenInput>, by:
 }
 
 export async function revokeToken(id: string) {
-  if (!(await store.revokeApiToken(id))) throw AppError.notFound(`active api token ${id}`);
-  const row = (await store.listApiTokens()).find((t) => t.id === id)!;
+  const row = await store.revokeApiToken(id);
+  if (!row) throw AppError.notFound(`active api token ${id}`);
   return toDto(row);
 }

@@ -58,9 +58,7 @@ export async function createUser(input: z.output<typeof ZCreateUserInput>): Prom
 }
 
 async function assertAnotherAdminRemains(id: string) {
-  const users = await store.listUsers();
-  const remaining = users.filter((u) => u.role === "admin" && !u.banned && u.id !== id);
-  if (remaining.length === 0) throw new AppError("CONFLICT", "this is the last active admin; make someone else admin first");
+  if ((await store.countAdmins(id)) === 0) throw new AppError("CONFLICT", "this is the last active admin; make someone else admin first");
 }
 
 export async function setRole(id: string, role: Role): Promise<TUser> {

@@ -1,6 +1,7 @@
 // Browsing the context store.
 import { z } from "zod";
 import { AppError } from "../errors/app-error.ts";
+import { decodeCursor, encodeCursor } from "../pagination.ts";
 import * as store from "../store/contexts.ts";
 
 export const ZStoredContext = z.object({
@@ -22,26 +23,15 @@ export const ZListContextsInput = z.object({
   cursor: z.string().optional(),
 });
 
-const encode = (c: { context_type: string; context_id: string }) => Buffer.from(JSON.stringify([c.context_type, c.context_id])).toString("base64url");
-function decode(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "string")) return v as [string, string];
-  } catch {
-    /* fall through */
-  }
-  throw AppError.invalid([{ path: "cursor", message: "not a cursor returned by this list" }]);
-}
-
 export async function listContexts(input: z.output<typeof ZListContextsInput>) {
   const rows = await store.listContexts({
     contextType: input.context_type,
     sourceId: input.source_id,
     limit: input.limit + 1,
-    after: input.cursor ? decode(input.cursor) : null,
+    after: input.cursor ? (decodeCursor(input.cursor, 2) as [string, string]) : null,
   });
   const page = rows.slice(0, input.limit);
-  return { contexts: page, next_cursor: rows.length > input.limit ? encode(page[page.length - 1]!) : null };
+  return { contexts: page, next_cursor: rows.length > input.limit ? encodeCursor([page[page.length - 1]!.context_type, page[page.length - 1]!.context_id]) : null };
 }
 
 export async function getContext(contextType: string, contextId: string, includeDeleted = false) {

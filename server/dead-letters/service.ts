@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { enqueue } from "../jobs/queues.ts";
+import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { pgPool } from "../db.ts";
 import { redact } from "../logger.ts";
 import { compileMapping, MappingDataError } from "../mapping/compile.ts";
@@ -52,22 +53,11 @@ export const ZReplayInput = z.union([
 
 const toDto = ({ position: _p, ...row }: store.DeadLetterRow) => row;
 
-const encode = (r: store.DeadLetterRow) => Buffer.from(JSON.stringify([r.created_at, r.id])).toString("base64url");
-function decode(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 2) return v as [string, string];
-  } catch {
-    /* fall through */
-  }
-  throw AppError.invalid([{ path: "cursor", message: "not a cursor returned by this list" }]);
-}
-
 export async function listDeadLetters(input: z.output<typeof ZListDeadLettersInput>) {
   const { limit, cursor, ...filter } = input;
-  const rows = await store.listDeadLetters(filter, limit + 1, cursor ? decode(cursor) : null);
+  const rows = await store.listDeadLetters(filter, limit + 1, cursor ? (decodeCursor(cursor, 2) as [string, string]) : null);
   const page = rows.slice(0, limit);
-  return { dead_letters: page.map(toDto), next_cursor: rows.length > limit ? encode(page[page.length - 1]!) : null };
+  return { dead_letters: page.map(toDto), next_cursor: rows.length > limit ? encodeCursor([page[page.length - 1]!.created_at, page[page.length - 1]!.id]) : null };
 }
 
 export async function getDeadLetter(id: string) {

@@ -8,6 +8,7 @@ import { connectFailure } from "../connectors/postgresql/health.ts";
 import type { TPostgresConfig } from "../connectors/postgresql/config.ts";
 import type { ECMConnector, JsonValue } from "../connectors/types.ts";
 import { AppError } from "../errors/app-error.ts";
+import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { getSource } from "./service.ts";
 import { latestMapping } from "../store/mappings.ts";
 
@@ -31,12 +32,9 @@ function asSourceError(error: unknown, config: TPostgresConfig): unknown {
   });
 }
 
-export async function withConnector<T>(sourceId: string, fn: (connector: PostgresConnector) => Promise<T>): Promise<T> {
+export async function withConnector<T>(sourceId: string, fn: (connector: PostgresConnector) => Promise<T>, mappedTables?: string[]): Promise<T> {
   const source = await getSource(sourceId);
   const type = connectorType(source.connector_type)!;
-  // Health checks look at the mapped tables (SELECT privilege) once a mapping exists.
-  const mapping = await latestMapping(sourceId);
-  const mappedTables = [...new Set(((mapping?.document as { mappings?: { source: { table: string } }[] } | undefined)?.mappings ?? []).map((m) => m.source.table))];
   const connector = type.create({ sourceId, mappedTables }) as ECMConnector as PostgresConnector;
   try {
     await connector.initialize(source.config);
@@ -48,25 +46,18 @@ export async function withConnector<T>(sourceId: string, fn: (connector: Postgre
   }
 }
 
-export const sourceHealth = (id: string) => withConnector(id, (c) => c.healthCheck());
+/** Health checks look at the mapped tables (SELECT privilege) once a mapping exists. */
+export async function sourceHealth(id: string) {
+  const mapping = await latestMapping(id);
+  const tables = ((mapping?.document as { mappings?: { source: { table: string } }[] } | undefined)?.mappings ?? []).map((m) => m.source.table);
+  return withConnector(id, (c) => c.healthCheck(), [...new Set(tables)]);
+}
 export const sourceEntities = (id: string) => withConnector(id, async (c) => ({ entities: await c.listEntities() }));
 export const sourceEntity = (id: string, name: string) => withConnector(id, (c) => c.describeEntity(name));
 
 export async function sourceCapabilities(id: string) {
   const source = await getSource(id);
   return connectorType(source.connector_type)!.capabilities;
-}
-
-/** Snapshot cursors are opaque to clients: the text form of the last key, base64url JSON. */
-export const encodeSnapshotCursor = (key: string[]) => Buffer.from(JSON.stringify(key)).toString("base64url");
-export function decodeSnapshotCursor(cursor: string): string[] {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(key) && key.every((k) => typeof k === "string")) return key;
-  } catch {
-    /* fall through */
-  }
-  throw AppError.invalid([{ path: "cursor", message: "not a cursor returned by connector.extract_snapshot" }]);
 }
 
 export const ZExtractSnapshotInput = z.object({
@@ -78,7 +69,7 @@ export const ZExtractSnapshotInput = z.object({
 /** One page of the spec's extract_snapshot: contexts in key order and the cursor of the next page. */
 export function extractSnapshotPage(id: string, input: z.output<typeof ZExtractSnapshotInput>) {
   return withConnector(id, async (connector) => {
-    const after = input.cursor ? decodeSnapshotCursor(input.cursor) : null;
+    const after = input.cursor ? decodeCursor(input.cursor) : null;
     const contexts: { context_type: string; context_id: string; data: Record<string, JsonValue>; source: { entity: string; key: string[] } }[] = [];
     let last: string[] | null = null;
     for await (const chunk of connector.snapshotChunks(input.entity, { batch_size: input.batch_size, limit: input.batch_size, after_key: after })) {
@@ -88,6 +79,6 @@ export function extractSnapshotPage(id: string, input: z.output<typeof ZExtractS
       });
       last = chunk.last_key;
     }
-    return { contexts, cursor: last && contexts.length === input.batch_size ? encodeSnapshotCursor(last) : null };
+    return { contexts, cursor: last && contexts.length === input.batch_size ? encodeCursor(last) : null };
   });
 }

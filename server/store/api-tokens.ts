@@ -42,7 +42,8 @@ export function listApiTokens() {
   return prisma().apiToken.findMany({ select: apiTokenSelect, orderBy: { createdAt: "desc" } });
 }
 
-export async function revokeApiToken(id: string) {
+/** Revokes an active token; null when there is no active token with this id. */
+export async function revokeApiToken(id: string): Promise<ApiTokenRow | null> {
   const result = await prisma().apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
-  return result.count > 0;
+  return result.count ? prisma().apiToken.findUnique({ where: { id }, select: apiTokenSelect }) : null;
 }

@@ -15,8 +15,9 @@ export function listUsers(): Promise<UserRow[]> {
   return prisma().user.findMany({ select: userSelect, orderBy: { createdAt: "asc" } });
 }
 
-export function countAdmins(): Promise<number> {
-  return prisma().user.count({ where: { role: "admin", banned: { not: true } } });
+/** Active admins, optionally not counting one user (is anyone left if this one goes?). */
+export function countAdmins(exceptId?: string): Promise<number> {
+  return prisma().user.count({ where: { role: "admin", banned: { not: true }, ...(exceptId ? { id: { not: exceptId } } : {}) } });
 }
 
 export function findUserByEmail(email: string) {
