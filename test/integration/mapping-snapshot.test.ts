@@ -7,9 +7,9 @@ import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { writeContexts } from "../../server/store/contexts.ts";
-import { createDemoDatabase, DEMO_DATABASE } from "../../scripts/lib/demo-source.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
+import { registerDemoSource } from "../support/demo.ts";
 
 const MAPPING = {
   mappings: [
@@ -44,29 +44,10 @@ let demoUrl: string;
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints"));
-  const server = process.env.TEST_SERVER_URL!;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [DEMO_DATABASE]);
-  await admin.end();
-  const { user, password } = await createDemoDatabase(server);
-  const u = new URL(server);
-  demoUrl = Object.assign(new URL(server), { username: user, password, pathname: `/${DEMO_DATABASE}` }).toString();
   const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
-  const created = await api("POST", "/sources", {
-    token: editor,
-    body: {
-      name: "demo",
-      config: {
-        connector_type: "postgresql",
-        connection: { host: u.hostname, port: Number(u.port), database: DEMO_DATABASE, ssl_mode: "disable" },
-        authentication: { type: "credentials", username: user, password },
-      },
-    },
-  });
-  sourceId = created.body.id;
+  ({ sourceId, url: demoUrl } = await registerDemoSource("demo", editor));
 });
 
 async function demo<T>(fn: (c: pg.Client) => Promise<T>) {

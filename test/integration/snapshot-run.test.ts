@@ -1,14 +1,13 @@
 // A snapshot run end to end: the API queues it, a real worker (BullMQ on the test Redis) takes it,
 // progress and counters are recorded, and the store ends equal to the source under the mapping.
-import pg from "pg";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { startWorker } from "../../worker/runtime.ts";
-import { createDemoDatabase, DEMO_DATABASE } from "../../scripts/lib/demo-source.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
+import { registerDemoSource } from "../support/demo.ts";
 
 let sourceId: string;
 let editor: string;
@@ -19,30 +18,10 @@ let worker: Awaited<ReturnType<typeof startWorker>>;
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs"));
-  const server = process.env.TEST_SERVER_URL!;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [DEMO_DATABASE]);
-  await admin.end();
-  const demo = await createDemoDatabase(server);
-  password = demo.password;
-  const u = new URL(server);
   const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
-  sourceId = (
-    await api("POST", "/sources", {
-      token: editor,
-      body: {
-        name: "demo-run",
-        config: {
-          connector_type: "postgresql",
-          connection: { host: u.hostname, port: Number(u.port), database: DEMO_DATABASE, ssl_mode: "disable" },
-          authentication: { type: "credentials", username: demo.user, password },
-        },
-      },
-    })
-  ).body.id;
+  ({ sourceId, password } = await registerDemoSource("demo-run", editor));
   worker = await startWorker();
 });
 afterAll(async () => {
