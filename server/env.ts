@@ -20,6 +20,14 @@ export const ZEnv = z.object({
   ECM_HASH_SALT: z.string().min(16, "must be at least 16 characters").optional(),
   // Rate limit for sign-in: attempts per minute per client address.
   ECM_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+  // A stream owner's lease: renewed every second, taken over by another worker this long after its owner died.
+  ECM_STREAM_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(20),
+  // TRANSIENT retries (the spec: initial 1 s, factor 2, at most 5 minutes; with ±20 % jitter).
+  ECM_RETRY_INITIAL_MS: z.coerce.number().int().min(10).default(1000),
+  ECM_RETRY_MAX_MS: z.coerce.number().int().min(10).default(300_000),
+  // Alerts (CONFIGURATION and FATAL) are POSTed here as JSON, signed with HMAC-SHA256 of the body.
+  ECM_ALERT_WEBHOOK_URL: ZUrl("https://hooks.example.com/ecm").optional(),
+  ECM_ALERT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
 });
 export type TEnv = z.infer<typeof ZEnv>;
 

@@ -7,6 +7,8 @@ import { JOBS, QUEUES, parsePayload, type JobName } from "../server/jobs/contrac
 import { HEARTBEAT_MS, recordHeartbeat, removeWorker, workerIdentity } from "../server/jobs/workers.ts";
 import { logger } from "../server/logger.ts";
 import { processors } from "./processors.ts";
+import { markExiting } from "./lifecycle.ts";
+import { startSupervisor } from "./supervisor.ts";
 
 const log = logger("worker");
 
@@ -14,6 +16,7 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
   const e = env();
   const connection = createRedis("worker");
   const me = workerIdentity();
+  markExiting(false); // a runtime started again in the same process (tests) is not shutting down
 
   async function process(job: Job) {
     if (!(job.name in JOBS)) {
@@ -26,7 +29,14 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
   }
 
   const workers = Object.values(QUEUES).map((queue) => {
-    const w = new Worker(queue, process, { connection, concurrency: e.ECM_WORKER_CONCURRENCY, autorun: true });
+    // Streams are long-running and mostly waiting on the network: many per worker. Their job lock
+    // follows the stream lease, and a job whose worker died is stalled and taken by another
+    // worker as often as that happens (maxStalledCount), never failed for it.
+    const options =
+      queue === QUEUES.streams
+        ? { concurrency: 100, lockDuration: e.ECM_STREAM_LEASE_SECONDS * 1000, stalledInterval: e.ECM_STREAM_LEASE_SECONDS * 1000, maxStalledCount: 1_000_000 }
+        : { concurrency: e.ECM_WORKER_CONCURRENCY };
+    const w = new Worker(queue, process, { connection, ...options, autorun: true });
     w.on("error", (error) => log.error("queue error", { queue, error }));
     w.on("failed", (job, error) => log.warn("job failed", { queue, job: job?.name, id: job?.id, error }));
     return w;
@@ -36,12 +46,15 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
   const heartbeat = setInterval(() => {
     recordHeartbeat(connection, me).catch((error) => log.warn("heartbeat failed", { error }));
   }, HEARTBEAT_MS);
+  const supervisor = startSupervisor();
   log.info("worker started", { id: me.id, queues: Object.values(QUEUES), concurrency: e.ECM_WORKER_CONCURRENCY });
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       log.info("worker stopping: finishing current jobs");
+      markExiting();
+      supervisor.stop();
       clearInterval(heartbeat);
       await Promise.all(workers.map((w) => w.close()));
       await removeWorker(connection, me.id).catch(() => {});

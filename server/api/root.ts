@@ -7,6 +7,8 @@ import { mappingsRouter } from "./routers/mappings.ts";
 import { contextsRouter } from "./routers/contexts.ts";
 import { runsRouter } from "./routers/runs.ts";
 import { deadLettersRouter } from "./routers/dead-letters.ts";
+import { streamsRouter } from "./routers/streams.ts";
+import { alertsRouter } from "./routers/alerts.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -18,6 +20,8 @@ export const appRouter = createTRPCRouter({
   contexts: contextsRouter,
   runs: runsRouter,
   deadLetters: deadLettersRouter,
+  streams: streamsRouter,
+  alerts: alertsRouter,
   users: usersRouter,
   tokens: tokensRouter,
 });

@@ -18,6 +18,8 @@ import { ZMappings, ZPreview, ZPreviewInput } from "../mapping/service.ts";
 import { ZStoredContext } from "../contexts/service.ts";
 import { ZRun } from "../runs/service.ts";
 import { ZDeadLetter, ZReplayInput } from "../dead-letters/service.ts";
+import { ZEntityAction, ZSourceStatus, ZStreamAction } from "../streams/service.ts";
+import { ZAlert } from "../api/routers/alerts.ts";
 import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
 import { ZCreateUserInput, ZUser } from "../auth/users.ts";
 
@@ -165,6 +167,72 @@ export const routes: RouteDef[] = [
     body: z.object({ entities: z.array(z.string()).optional() }),
     response: z.object({ run_id: z.string() }),
     call: (c, r) => c.runs.snapshot({ id: r.params.id!, ...((r.body as { entities?: string[] }).entities ? { entities: (r.body as { entities: string[] }).entities } : {}) }),
+  },
+  {
+    method: "POST",
+    path: "/sources/{id}/stream",
+    tag: "streams",
+    summary: 'Start ({"action":"start"}, with the spec\'s stream_changes fields cursor, batch_size, include_operations) or stop the change stream; approve_schema resumes after a schema change',
+    status: 202,
+    body: ZStreamAction,
+    response: z.object({ run_id: z.string().nullable() }),
+    call: (c, r) => c.streams.action({ id: r.params.id!, request: r.body as never }),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}/status",
+    tag: "streams",
+    summary: "State, cursor, lag (bytes, seconds), last checkpoint, error; stream and slot detail",
+    response: ZSourceStatus,
+    call: (c, r) => c.streams.status({ id: r.params.id! }),
+  },
+  {
+    method: "GET",
+    path: "/sources/{id}/cursor",
+    tag: "streams",
+    summary: "The durable stream cursor (pg_lsn:X/Y)",
+    response: z.object({ cursor: z.string().nullable() }),
+    call: (c, r) => c.streams.cursor({ id: r.params.id! }),
+  },
+  {
+    method: "PUT",
+    path: "/sources/{id}/cursor",
+    tag: "streams",
+    summary: "Move the cursor while the stream is stopped; checked against the slot (not before its confirmed position, not past the WAL)",
+    body: z.object({ cursor: z.string() }),
+    response: z.object({ cursor: z.string().nullable() }),
+    call: (c, r) => c.streams.setCursor({ id: r.params.id!, cursor: (r.body as { cursor: string }).cursor }),
+  },
+  {
+    method: "POST",
+    path: "/sources/{id}/stream/entities/{entity}",
+    tag: "streams",
+    summary: "Pause an entity's changes, resume it (re-snapshots what was skipped), or re-snapshot it, while the rest streams",
+    status: 202,
+    body: ZEntityAction,
+    response: z.object({ run_id: z.string().nullable() }),
+    call: (c, r) => c.streams.entity({ id: r.params.id!, entity: r.params.entity!, action: (r.body as { action: "pause" }).action }),
+  },
+  {
+    method: "GET",
+    path: "/alerts",
+    tag: "alerts",
+    summary: "Alerts (CONFIGURATION and FATAL), newest first (?status&source_id&limit&cursor)",
+    query: z.object({ status: z.string().optional(), source_id: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
+    response: z.object({ alerts: z.array(ZAlert), next_cursor: z.string().nullable() }),
+    call: (c, r) =>
+      c.alerts.list({
+        ...limitAndCursor(r.query),
+        ...Object.fromEntries(["status", "source_id"].filter((k) => r.query.get(k)).map((k) => [k, r.query.get(k)!])),
+      } as never),
+  },
+  {
+    method: "POST",
+    path: "/alerts/{id}/resolve",
+    tag: "alerts",
+    summary: "Mark an alert resolved",
+    response: ZAlert,
+    call: (c, r) => c.alerts.resolve({ id: r.params.id! }),
   },
   {
     method: "GET",

@@ -9,6 +9,8 @@ export const QUEUES = {
   snapshots: "ecm-snapshots",
   /** Dead-letter replays. */
   replays: "ecm-replays",
+  /** Change streams: long-running, one job per enabled stream (job id stream-<source id>). */
+  streams: "ecm-streams",
 } as const;
 
 export const JOBS = {
@@ -20,7 +22,14 @@ export const JOBS = {
     queue: QUEUES.replays,
     payload: z.object({ run_id: z.uuid(), ids: z.array(z.uuid()).min(1).max(10_000) }).strict(),
   },
+  "stream.run": {
+    queue: QUEUES.streams,
+    payload: z.object({ source_id: z.uuid() }).strict(),
+  },
 } as const;
+
+/** The one job id of a source's stream: adding it twice is a no-op, so a stream never runs twice. */
+export const streamJobId = (sourceId: string) => `stream-${sourceId}`;
 
 export type JobName = keyof typeof JOBS;
 export type JobPayload<N extends JobName> = z.infer<(typeof JOBS)[N]["payload"]>;

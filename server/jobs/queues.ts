@@ -5,7 +5,7 @@ import { producerRedis } from "./redis.ts";
 
 const globalForQueues = globalThis as unknown as { ecmQueues?: Map<string, Queue> };
 
-async function queue(name: string): Promise<Queue> {
+export async function queue(name: string): Promise<Queue> {
   globalForQueues.ecmQueues ??= new Map();
   let q = globalForQueues.ecmQueues.get(name);
   if (!q) {
@@ -16,7 +16,12 @@ async function queue(name: string): Promise<Queue> {
   return q;
 }
 
-export async function enqueue<N extends JobName>(name: N, payload: JobPayload<N>, opts: { jobId?: string } = {}) {
+export async function enqueue<N extends JobName>(name: N, payload: JobPayload<N>, opts: { jobId?: string; removeWhenDone?: boolean } = {}) {
   const data = parsePayload(name, payload);
-  return (await queue(JOBS[name].queue)).add(name, data, { ...DEFAULT_JOB_OPTIONS, ...(opts.jobId ? { jobId: opts.jobId } : {}) });
+  return (await queue(JOBS[name].queue)).add(name, data, {
+    ...DEFAULT_JOB_OPTIONS,
+    ...(opts.jobId ? { jobId: opts.jobId } : {}),
+    // A job id that must be reusable (one per stream) may not linger as completed or failed.
+    ...(opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {}),
+  });
 }

@@ -21,13 +21,26 @@ export class MappingDataError extends Error {
   }
 }
 
-type Step = { index: number; source?: string; target: string; path: string[]; fn: TransformFn | null; names: string[] };
+type Step = {
+  index: number;
+  source?: string;
+  target: string;
+  path: string[];
+  fn: TransformFn | null;
+  names: string[];
+  /** Every column the step's value depends on (its source and columns a template names). */
+  reads: string[];
+};
 
 export type CompiledMapping = {
   entity: string;
   contextType: string;
   steps: Step[];
   map: (row: SourceRecord) => MappedContext;
+  /** Only the context_id (for deletes, where the change may carry just the key columns). */
+  contextId: (row: SourceRecord) => string;
+  /** Columns context_id depends on. */
+  idReads: string[];
   preview: (row: SourceRecord) => { context: MappedContext | null; errors: { field: string; message: string; category: "DATA" }[] };
 };
 
@@ -101,6 +114,9 @@ function dataLiteral(steps: Step[]): string {
 export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): CompiledMapping {
   const steps: Step[] = entry.fields.map((f, index) => {
     const chain = transformChain(f).map((t) => ({ name: t.name, fn: TRANSFORMS.get(t.name)!.compile(TRANSFORMS.get(t.name)!.args.parse(t.args), env) }));
+    const templated = transformChain(f)
+      .filter((t) => t.name === "template")
+      .flatMap((t) => [...String(t.args.template ?? "").matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!));
     return {
       index,
       source: f.source,
@@ -108,6 +124,7 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
       path: f.target === "context_id" ? [] : f.target.split(".").slice(1),
       fn: chain.length ? chainFn(chain) : null,
       names: chain.map((c) => c.name),
+      reads: [...new Set([...(f.source ? [f.source] : []), ...templated])],
     };
   });
   const idStep = steps.find((s) => s.target === "context_id")!;
@@ -143,7 +160,16 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
     return { context: errors.length || id === null ? null : { context_type: entry.target.context_type, context_id: id, data }, errors };
   }
 
-  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview };
+  function contextId(row: SourceRecord): string {
+    try {
+      const raw = idStep.source === undefined ? null : (row[idStep.source] ?? null);
+      return contextIdOf(idStep.fn ? idStep.fn(raw, row) : raw);
+    } catch (e) {
+      throw toDataError(idStep, e);
+    }
+  }
+
+  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads };
 }
 
 function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {

@@ -13,6 +13,18 @@ import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkp
 import { writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
+import { parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
+
+/**
+ * The LSN a snapshot's rows are placed at: the stream's durable cursor (every later commit
+ * will still be applied by the stream), or where the slot starts when nothing was streamed yet.
+ * Read before the entity's reads start, so anything committed after a read is placed above it.
+ */
+async function snapshotLsn(sourceId: string, slotStart: bigint): Promise<bigint> {
+  const { rows } = await pgPool().query<{ cursor: string | null }>("SELECT cursor FROM streams WHERE source_id = $1", [sourceId]);
+  const cursor = rows[0]?.cursor ? parseLsn(rows[0].cursor) : 0n;
+  return cursor > slotStart ? cursor : slotStart;
+}
 
 const log = logger("snapshot");
 
@@ -48,7 +60,12 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
   const result: SnapshotResult = { mapping_version: version, entities: [], read: 0, written: 0, errors: [], collisions: [] };
 
   await withConnector(sourceId, async (connector) => {
-    await connector.prepareCapture([...byTable.keys()]); // before the first read
+    // Before the first read. A full snapshot is also the recovery from a lost slot: only then is
+    // a lost slot replaced, and a cursor of an old slot forgotten.
+    const full = !opts.entities;
+    const capture = await connector.prepareCapture([...byTable.keys()], { replaceLostSlot: full });
+    if (capture?.slot_created) await pgPool().query("UPDATE streams SET cursor = NULL, cursor_updated_at = now(), pending_schema = NULL WHERE source_id = $1", [sourceId]);
+    const slotStart = capture ? parseLsn((await connector.slotInfo()).confirmed_flush_lsn ?? "0/0") : 0n;
     for (const [entity, mappers] of byTable) {
       if (opts.restart) await resetCheckpoint(sourceId, entity);
       let checkpoint = await loadCheckpoint(sourceId, entity);
@@ -58,17 +75,20 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       }
       const stats = { entity, read: 0, written: 0, resumed_after: checkpoint?.last_key ?? null };
       let rowsDone = checkpoint?.rows_done ?? 0;
+      // Rows take a position below every change the stream will still apply (see store/contexts.ts),
+      // read before the entity's first chunk (chunks are prefetched: each read starts after this).
+      const position = capture ? snapshotPosition(await snapshotLsn(sourceId, slotStart)) : 0n;
       for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
         const writes: ContextWrite[] = [];
         const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
         const failed: NewDeadLetter[] = [];
         const deadLetter = (i: number, contextType: string, error: NewDeadLetter["error"]) =>
-          failed.push({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position: 0n, category: "DATA", error, payload: redact(chunk.records[i]) as object });
+          failed.push({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position, category: "DATA", error, payload: redact(chunk.records[i]) as object });
         chunk.records.forEach((record, i) => {
           for (const mapper of mappers) {
             try {
               const ctx = mapper.map(record);
-              writes.push({ ...ctx, entity, position: 0n, cursor: null, deleted: false });
+              writes.push({ ...ctx, entity, position, cursor: null, deleted: false });
               writeRecord.push(i);
             } catch (e) {
               if (!(e instanceof MappingDataError)) throw e;

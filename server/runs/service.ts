@@ -55,12 +55,17 @@ export async function listRuns(input: { source_id?: string; limit: number; curso
 
 export async function startSnapshot(sourceId: string, entities: string[] | undefined, by: Principal) {
   await getSource(sourceId); // 404 for an unknown source
+  return queueSnapshot(sourceId, entities, by.name);
+}
+
+/** Queues a snapshot run (all mapped entities, or the ones named); `createdBy` names who asked. */
+export async function queueSnapshot(sourceId: string, entities: string[] | undefined, createdBy: string | null) {
   const { mappings } = await getMappings(sourceId);
   if (!mappings.length) throw new AppError("BAD_REQUEST", "save a mapping before running a snapshot", { category: "CONFIGURATION" });
   const mapped = new Set(mappings.map((m) => m.source.table));
   const unknown = (entities ?? []).filter((e) => !mapped.has(e));
   if (unknown.length) throw AppError.invalid([{ path: "entities", message: `not mapped: ${unknown.join(", ")}` }]);
-  const run = await store.createRun({ sourceId, kind: "snapshot", request: entities ? { entities } : {}, createdBy: by.name });
+  const run = await store.createRun({ sourceId, kind: "snapshot", request: entities ? { entities } : {}, createdBy });
   try {
     await enqueue("snapshot.run", { run_id: run.id, source_id: sourceId, ...(entities ? { entities } : {}) }, { jobId: `snapshot-${run.id}` });
   } catch (e) {

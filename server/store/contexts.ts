@@ -1,7 +1,10 @@
 // The context store's bulk writes. One statement per batch: rows arrive as arrays (unnest), are
 // upserted on (context_type, context_id), and apply only where they are newer:
-//   snapshot rows (position 0) never overwrite a row written by the change stream (position > 0);
-//   stream rows apply only when their position is greater than the stored one.
+//   a change (position = commit LSN << 32 | 1 + index) applies when its position is greater than
+//   the stored one;
+//   a snapshot row (position = LSN << 32, low bits 0: an LSN from which the stream delivers
+//   every later commit) applies when the stored position is not greater, so a snapshot never
+//   overwrites a change made after its read, and a re-snapshot rewrites everything older.
 // Replaying a batch therefore changes nothing, and an older change never overwrites a newer one.
 // Rows whose id is already held by another entity or source are not written but reported.
 import type pg from "pg";
@@ -17,6 +20,8 @@ export type ContextWrite = {
   position: bigint;
   cursor: string | null;
   deleted: boolean;
+  /** Paths in `data` whose stored value is kept (fields built from unchanged TOAST columns). */
+  keep?: string[][];
 };
 
 export type WriteResult = {
@@ -44,7 +49,7 @@ written AS (
     position = EXCLUDED.position, cursor = EXCLUDED.cursor, deleted = EXCLUDED.deleted,
     mapping_version = EXCLUDED.mapping_version, updated_at = now()
   WHERE c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
-    AND (CASE WHEN EXCLUDED.position = 0 THEN c.position = 0 ELSE c.position < EXCLUDED.position END)
+    AND (c.position < EXCLUDED.position OR (c.position = EXCLUDED.position AND mod(EXCLUDED.position, 4294967296) = 0))
     AND (c.data IS DISTINCT FROM EXCLUDED.data OR c.deleted IS DISTINCT FROM EXCLUDED.deleted OR c.position <> EXCLUDED.position)
   RETURNING 1
 )
@@ -64,10 +69,24 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
       rejected.push({ context_type: r.context_type, context_id: r.context_id.replaceAll("\u0000", "\\u0000"), message: "contains \\u0000, which PostgreSQL jsonb cannot store" });
       continue;
     }
-    byKey.set(`${r.context_type}\u0000${r.context_id}`, { ...r, json });
+    const k = `${r.context_type}\u0000${r.context_id}`;
+    const earlier = byKey.get(k);
+    if (r.keep?.length && r.data && earlier?.data && !earlier.deleted) {
+      // The kept fields' current value is the one this batch wrote just before, not the stored one.
+      const data = structuredClone(r.data);
+      for (const path of r.keep) {
+        const value = getPath(earlier.data, path);
+        if (value === undefined) deletePath(data, path);
+        else setPath(data, path, value);
+      }
+      byKey.set(k, { ...r, data, keep: undefined, json: JSON.stringify(data) });
+      continue;
+    }
+    byKey.set(k, { ...r, json });
   }
   const batch = [...byKey.values()];
   if (!batch.length) return { written: 0, collisions: [], rejected };
+  await keepStoredFields(client, batch);
   const { rows: out } = await client.query<{ written: number; collisions: WriteResult["collisions"] }>(UPSERT_SQL, [
     batch.map((r) => r.context_type),
     batch.map((r) => r.context_id),
@@ -80,6 +99,54 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     mappingVersion,
   ]);
   return { ...out[0]!, rejected };
+}
+
+/**
+ * An update that did not carry an unchanged TOAST value cannot recompute the fields built from
+ * it: those keep what the store holds (locked in this transaction), never null.
+ */
+async function keepStoredFields(client: pg.ClientBase | pg.Pool, batch: (ContextWrite & { json: string | null })[]) {
+  const partial = batch.filter((r) => r.keep?.length && r.data);
+  if (!partial.length) return;
+  const { rows } = await client.query<{ context_type: string; context_id: string; data: Record<string, JsonValue> }>(
+    `SELECT c.context_type, c.context_id, c.data FROM contexts c
+     JOIN unnest($1::text[], $2::text[]) AS k(context_type, context_id) USING (context_type, context_id) FOR UPDATE OF c`,
+    [partial.map((r) => r.context_type), partial.map((r) => r.context_id)],
+  );
+  const stored = new Map(rows.map((r) => [`${r.context_type}\u0000${r.context_id}`, r.data]));
+  for (const r of partial) {
+    const old = stored.get(`${r.context_type}\u0000${r.context_id}`);
+    const data = structuredClone(r.data!);
+    for (const path of r.keep!) {
+      const value = old ? getPath(old, path) : undefined;
+      if (value === undefined) deletePath(data, path);
+      else setPath(data, path, value);
+    }
+    r.data = data;
+    r.json = JSON.stringify(data);
+  }
+}
+
+function getPath(obj: Record<string, JsonValue>, path: string[]): JsonValue | undefined {
+  let node: JsonValue | undefined = obj;
+  for (const segment of path) {
+    if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
+    node = node[segment];
+  }
+  return node;
+}
+
+function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {
+  let node = obj;
+  path.forEach((segment, i) => {
+    if (i === path.length - 1) node[segment] = value;
+    else node = (node[segment] ??= {}) as Record<string, JsonValue>;
+  });
+}
+
+function deletePath(obj: Record<string, JsonValue>, path: string[]) {
+  const parent = getPath(obj, path.slice(0, -1));
+  if (parent && typeof parent === "object" && !Array.isArray(parent)) delete parent[path[path.length - 1]!];
 }
 
 export type StoredContext = {

@@ -17,33 +17,14 @@ function privilegeError(error: unknown, what: string, hint: string): never {
   throw error;
 }
 
-export async function ensureCapture(client: pg.Client, names: CaptureNames, entities: DescribedEntity[]): Promise<CaptureState> {
-  const q = (id: string) => client.escapeIdentifier(id);
-  const tables = entities.map((e) => `${q(e.schema)}.${q(e.table)}`);
-  const exists = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
-  let added: string[] = [];
-  try {
-    if (!exists.rowCount) {
-      // Partitions publish as their root table, so a partitioned entity streams under one name.
-      await client.query(`CREATE PUBLICATION ${q(names.publication)} FOR TABLE ${tables.join(", ")} WITH (publish_via_partition_root = true)`);
-      added = entities.map((e) => e.name);
-    } else {
-      const { rows } = await client.query<{ schemaname: string; tablename: string }>(
-        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1",
-        [names.publication],
-      );
-      const have = new Set(rows.map((r) => `${r.schemaname}.${r.tablename}`));
-      const missing = entities.filter((e) => !have.has(`${e.schema}.${e.table}`));
-      if (missing.length) {
-        await client.query(`ALTER PUBLICATION ${q(names.publication)} ADD TABLE ${missing.map((e) => `${q(e.schema)}.${q(e.table)}`).join(", ")}`);
-        added = missing.map((e) => e.name);
-      }
-    }
-  } catch (error) {
-    privilegeError(error, `set up publication ${names.publication}`, "The source user needs CREATE on the database and ownership of the mapped tables (or a superuser can create the publication).");
+export async function ensureCapture(client: pg.Client, names: CaptureNames, entities: DescribedEntity[], opts: { replaceLostSlot?: boolean } = {}): Promise<CaptureState> {
+  const added = await ensurePublicationOnly(client, names, entities);
+  let slot = await client.query<{ wal_status: string | null }>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [names.slot]);
+  if (slot.rows[0]?.wal_status === "lost" && opts.replaceLostSlot) {
+    // A full re-snapshot is the explicit recovery from a lost slot: only then is it replaced.
+    await client.query("SELECT pg_drop_replication_slot($1)", [names.slot]);
+    slot = await client.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [names.slot]);
   }
-
-  const slot = await client.query<{ wal_status: string | null }>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [names.slot]);
   if (slot.rows[0]?.wal_status === "lost") {
     throw new AppError("CONFLICT", `replication slot ${names.slot} is lost: changes since it was lost cannot be read. Re-snapshot the source.`, { category: "FATAL" });
   }
@@ -54,4 +35,84 @@ export async function ensureCapture(client: pg.Client, names: CaptureNames, enti
   } catch (error) {
     privilegeError(error, `create replication slot ${names.slot}`, "The source user needs the REPLICATION attribute, wal_level must be logical, and a free slot (max_replication_slots).");
   }
+}
+
+/**
+ * Makes the publication hold exactly these entities (mapping changes add and remove tables).
+ * Returns what changed. Publication first, so a table's changes are decoded from then on.
+ */
+export async function syncPublication(client: pg.Client, names: CaptureNames, entities: DescribedEntity[]): Promise<{ added: string[]; removed: string[] }> {
+  const q = (id: string) => client.escapeIdentifier(id);
+  const state = await ensurePublicationOnly(client, names, entities);
+  const { rows } = await client.query<{ schemaname: string; tablename: string }>("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", [names.publication]);
+  const want = new Set(entities.map((e) => `${e.schema}.${e.table}`));
+  const extra = rows.filter((r) => !want.has(`${r.schemaname}.${r.tablename}`));
+  try {
+    if (extra.length) await client.query(`ALTER PUBLICATION ${q(names.publication)} DROP TABLE ${extra.map((r) => `${q(r.schemaname)}.${q(r.tablename)}`).join(", ")}`);
+  } catch (error) {
+    privilegeError(error, `alter publication ${names.publication}`, "The source user needs ownership of the published tables.");
+  }
+  return { added: state, removed: extra.map((r) => (r.schemaname === "public" ? r.tablename : `${r.schemaname}.${r.tablename}`)) };
+}
+
+async function ensurePublicationOnly(client: pg.Client, names: CaptureNames, entities: DescribedEntity[]): Promise<string[]> {
+  const q = (id: string) => client.escapeIdentifier(id);
+  const exists = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
+  try {
+    if (!exists.rowCount) {
+      await client.query(`CREATE PUBLICATION ${q(names.publication)} FOR TABLE ${entities.map((e) => `${q(e.schema)}.${q(e.table)}`).join(", ")} WITH (publish_via_partition_root = true)`);
+      return entities.map((e) => e.name);
+    }
+    const { rows } = await client.query<{ schemaname: string; tablename: string }>("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", [names.publication]);
+    const have = new Set(rows.map((r) => `${r.schemaname}.${r.tablename}`));
+    const missing = entities.filter((e) => !have.has(`${e.schema}.${e.table}`));
+    if (missing.length) await client.query(`ALTER PUBLICATION ${q(names.publication)} ADD TABLE ${missing.map((e) => `${q(e.schema)}.${q(e.table)}`).join(", ")}`);
+    return missing.map((e) => e.name);
+  } catch (error) {
+    privilegeError(error, `set up publication ${names.publication}`, "The source user needs CREATE on the database and ownership of the mapped tables (or a superuser can create the publication).");
+  }
+}
+
+export type SlotInfo = {
+  exists: boolean;
+  active: boolean | null;
+  active_pid: number | null;
+  wal_status: string | null;
+  confirmed_flush_lsn: string | null;
+  current_lsn: string;
+  retained_bytes: number | null;
+  lag_bytes: number | null;
+};
+
+export async function slotInfo(client: pg.Client, slot: string): Promise<SlotInfo> {
+  const { rows } = await client.query<SlotInfo & { found: boolean }>(
+    `SELECT s.slot_name IS NOT NULL AS found, s.active, s.active_pid, s.wal_status, s.confirmed_flush_lsn::text AS confirmed_flush_lsn,
+            pg_current_wal_lsn()::text AS current_lsn,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::float8 AS retained_bytes,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 AS lag_bytes
+     FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`,
+    [slot],
+  );
+  const r = rows[0]!;
+  return {
+    exists: r.found,
+    active: r.active ?? null,
+    active_pid: r.active_pid ?? null,
+    wal_status: r.wal_status ?? null,
+    confirmed_flush_lsn: r.confirmed_flush_lsn ?? null,
+    current_lsn: r.current_lsn,
+    retained_bytes: r.retained_bytes ?? null,
+    lag_bytes: r.lag_bytes ?? null,
+  };
+}
+
+/** Lost or dropped slots are FATAL: the changes in between are gone, only a re-snapshot recovers. */
+export function slotGone(slot: string, info: SlotInfo, hadCursor: boolean): AppError | null {
+  if (info.exists && info.wal_status === "lost") {
+    return new AppError("CONFLICT", `replication slot ${slot} is lost (the server removed WAL it still needed, max_slot_wal_keep_size): changes since then cannot be read. Re-snapshot the source to recover.`, { category: "FATAL" });
+  }
+  if (!info.exists && hadCursor) {
+    return new AppError("CONFLICT", `replication slot ${slot} was dropped while the stream had a cursor: changes since then cannot be read. Re-snapshot the source to recover (a new slot is never created silently).`, { category: "FATAL" });
+  }
+  return null;
 }

@@ -15,8 +15,9 @@ import type {
 } from "../types.ts";
 import { describeEntity, listEntities, type DescribedEntity } from "./catalog.ts";
 import { ZPostgresConfig, type TPostgresConfig } from "./config.ts";
-import { connect, replicationNames, type ConnectPolicies } from "./connection.ts";
-import { ensureCapture, type CaptureState } from "./capture.ts";
+import { connect, connectionConfig, replicationNames, type ConnectPolicies } from "./connection.ts";
+import { ensureCapture, slotInfo, syncPublication, type CaptureState, type SlotInfo } from "./capture.ts";
+import { ReplicationSession, type ReplicationHandlers } from "./replication.ts";
 import { healthCheck } from "./health.ts";
 import { readByKeys, readSnapshot, type SnapshotChunk } from "./snapshot.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
@@ -26,8 +27,7 @@ const log = logger("connector.postgresql");
 export const POSTGRES_CAPABILITIES: ConnectorCapabilities = {
   connector_type: "postgresql",
   snapshot: true,
-  // Change streaming (streamChanges) is the next capability to land; until then it is not claimed.
-  cdc: false,
+  cdc: true,
   cursor_format: "pg_lsn:X/Y",
   operations: ["insert", "update", "delete"],
   composite_keys: true,
@@ -79,12 +79,47 @@ export class PostgresConnector implements ECMConnector {
    * Sets up change capture for these entities (publication, then slot) unless the source is
    * snapshot-only. Snapshot runs call it before their first read; previews never do.
    */
-  async prepareCapture(types: string[]): Promise<CaptureState | null> {
-    if (this.requireConfig().options.change_tracking !== "cdc") return null;
+  async prepareCapture(types: string[], opts: { replaceLostSlot?: boolean } = {}): Promise<CaptureState | null> {
+    if (!this.capturesChanges()) return null;
     const entities = await Promise.all(types.map((t) => this.describe(t)));
-    const state = await ensureCapture(await this.connection(), replicationNames(this.context.sourceId), entities);
+    const state = await ensureCapture(await this.connection(), replicationNames(this.context.sourceId), entities, opts);
     if (state.slot_created) log.info("replication slot created before the snapshot", { source_id: this.context.sourceId, lsn: state.slot_lsn });
     return state;
+  }
+
+  capturesChanges(): boolean {
+    return this.requireConfig().options.change_tracking === "cdc";
+  }
+
+  /** Publication holds exactly these entities (the mapped ones); returns what changed. */
+  async syncPublication(types: string[]) {
+    const entities = await Promise.all(types.map((t) => this.describe(t)));
+    return syncPublication(await this.connection(), replicationNames(this.context.sourceId), entities);
+  }
+
+  /** The slot as the source sees it: existence, activity, wal_status, retained WAL and lag. */
+  async slotInfo(): Promise<SlotInfo> {
+    return slotInfo(await this.connection(), replicationNames(this.context.sourceId).slot);
+  }
+
+  /** Ends the backend that holds our slot (a stale owner's session); only a lease holder calls it. */
+  async terminateSlotHolder(pid: number): Promise<void> {
+    await (await this.connection()).query("SELECT pg_terminate_backend($1)", [pid]);
+  }
+
+  /** A replication session on this source's slot and publication (secret resolved here, like connect()). */
+  async replicationSession(handlers: ReplicationHandlers): Promise<ReplicationSession> {
+    const config = this.requireConfig();
+    let clientConfig = await connectionConfig(config, this.context.policies, { application_name: "ecm-connect-stream" });
+    // ssl_mode "prefer" fell back to plain text for the ordinary connection: do the same here.
+    const plain = (await this.connection()) as unknown as { ssl?: unknown };
+    if (config.connection.ssl_mode === "prefer" && !plain.ssl) clientConfig = { ...clientConfig, ssl: false };
+    return new ReplicationSession(clientConfig, replicationNames(this.context.sourceId), handlers);
+  }
+
+  /** The catalog view of an entity, with column type oids (for the value parsers). */
+  entity(type: string): Promise<DescribedEntity> {
+    return this.describe(type);
   }
 
   /** Snapshot chunks with raw records and keys, for the pipeline that maps and checkpoints them. */
@@ -147,7 +182,7 @@ export class PostgresConnector implements ECMConnector {
     return entity;
   }
 
-  private async valueParsers(): Promise<ValueParsers> {
+  async valueParsers(): Promise<ValueParsers> {
     if (!this.parsers) {
       const { rows } = await (await this.connection()).query<PgTypeInfo>(TYPE_CATALOG_SQL);
       this.parsers = new ValueParsers(typeMap(rows), (message) => log.warn(message, { source_id: this.context.sourceId }));

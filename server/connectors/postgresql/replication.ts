@@ -1,0 +1,148 @@
+// A pgoutput replication session over pg-logical-replication, with its data-loss traps closed
+// (see ENVIRONMENT.md and docs/cdc.md):
+//   - no automatic or timer acknowledgement (auto: false, timeoutSeconds: 0): the server is told
+//     only what the caller says is durable, through confirm();
+//   - confirm(lsn) reports exactly `lsn` (the library's acknowledge() adds 1, so it gets lsn - 1);
+//   - keepalives that ask for an answer get one, with the durable position;
+//   - flow control on: the socket pauses while the caller's async handler works (bounded memory);
+//   - column values stay PostgreSQL text: the caller parses them with the same catalog-driven
+//     parsers as snapshots, never pg's global ones (which lose microseconds, shift dates…);
+//   - an unchanged TOAST value ('u') arrives as `undefined`, never null;
+//   - a handler that throws stops the session (the library would log it and go on to the next
+//     message, which would silently skip a change).
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
+import type pg from "pg";
+import { formatLsn, parseLsn } from "./lsn.ts";
+
+export type TextTuple = Record<string, string | null | undefined>;
+export type Relation = Pgoutput.MessageRelation;
+export type ReplicationMessage =
+  | { tag: "begin"; commitLsn: bigint; commitTime: Date; xid: number }
+  | { tag: "commit"; commitLsn: bigint; endLsn: bigint; commitTime: Date }
+  | { tag: "relation"; relation: Relation }
+  | { tag: "insert"; relation: Relation; new: TextTuple }
+  | { tag: "update"; relation: Relation; new: TextTuple; old: TextTuple | null; key: TextTuple | null }
+  | { tag: "delete"; relation: Relation; old: TextTuple | null; key: TextTuple | null }
+  | { tag: "truncate"; relations: Relation[] }
+  | { tag: "other" };
+
+export type ReplicationHandlers = {
+  /** Called for each message in order; the next one waits until it settles. */
+  onMessage: (message: ReplicationMessage) => Promise<void> | void;
+  /** A server keepalive: everything before `walEnd` has been sent. */
+  onKeepalive?: (walEnd: bigint) => void;
+};
+
+/** pg's protocol timestamps: microseconds since 2000-01-01 as BigInt. */
+function pgTime(value: bigint | BigInt): Date {
+  return new Date(Number(value as bigint / 1000n) + 946_684_800_000);
+}
+
+function toMessage(raw: Pgoutput.Message): ReplicationMessage {
+  switch (raw.tag) {
+    case "begin":
+      return { tag: "begin", commitLsn: parseLsn(raw.commitLsn!), commitTime: pgTime(raw.commitTime), xid: raw.xid };
+    case "commit":
+      return { tag: "commit", commitLsn: parseLsn(raw.commitLsn!), endLsn: parseLsn(raw.commitEndLsn!), commitTime: pgTime(raw.commitTime) };
+    case "relation":
+      return { tag: "relation", relation: raw };
+    case "insert":
+      return { tag: "insert", relation: raw.relation, new: raw.new };
+    case "update":
+      return { tag: "update", relation: raw.relation, new: raw.new, old: raw.old, key: raw.key };
+    case "delete":
+      return { tag: "delete", relation: raw.relation, old: raw.old, key: raw.key };
+    case "truncate":
+      return { tag: "truncate", relations: raw.relations };
+    default:
+      return { tag: "other" };
+  }
+}
+
+type ServiceInternals = { _messageQueue: unknown[]; _processing: boolean };
+
+export class ReplicationSession {
+  private readonly service: LogicalReplicationService;
+  private confirmed = 0n;
+  private failure: unknown = null;
+  private stopping = false;
+
+  constructor(
+    private readonly clientConfig: pg.ClientConfig,
+    private readonly names: { slot: string; publication: string },
+    private readonly handlers: ReplicationHandlers,
+  ) {
+    this.service = new LogicalReplicationService(clientConfig, { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } });
+  }
+
+  /**
+   * Streams from `from` (0n: from the slot's confirmed position) until stop() or an error.
+   * Resolves when stopped cleanly, rejects with the first error (the handler's or the server's).
+   */
+  async run(from: bigint): Promise<void> {
+    this.confirmed = from;
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.names.publication] });
+    // Keep every column as its text: values are parsed by the caller's catalog-driven parsers.
+    const parser = (plugin as unknown as { parser: { readRelationColumn: (reader: unknown) => { parser: (t: string) => unknown } } }).parser;
+    const readColumn = parser.readRelationColumn.bind(parser);
+    parser.readRelationColumn = (reader) => ({ ...readColumn(reader), parser: (text: string) => text });
+
+    const failed = new Promise<never>((_, reject) => {
+      this.service.on("error", (error: Error) => {
+        if (this.stopping) return;
+        this.failure ??= error;
+        reject(this.failure);
+      });
+    });
+    failed.catch(() => {});
+    this.service.on("data", async (_lsn: string, raw: Pgoutput.Message) => {
+      if (this.failure || this.stopping) return; // nothing after a failure may be applied
+      try {
+        await this.handlers.onMessage(toMessage(raw));
+      } catch (error) {
+        this.failure ??= error;
+        this.service.emit("error", error);
+        void this.service.stop().catch(() => {});
+      }
+    });
+    this.service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
+      if (this.failure || this.stopping) return;
+      this.handlers.onKeepalive?.(parseLsn(lsn));
+      if (shouldRespond) void this.confirm(this.confirmed);
+    });
+    await Promise.race([this.service.subscribe(plugin, this.names.slot, formatLsn(from)), failed]);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Tells the server that everything before `lsn` is durable (written, flushed, applied). */
+  async confirm(lsn: bigint, ping = false): Promise<void> {
+    if (lsn > this.confirmed) this.confirmed = lsn;
+    if (this.confirmed === 0n || this.stopping) return;
+    await this.service.acknowledge(formatLsn(this.confirmed - 1n), ping); // acknowledge() adds 1
+  }
+
+  /** Asks the server for a keepalive (it answers with its current WAL end). */
+  ping(): Promise<void> {
+    return this.confirm(this.confirmed, true);
+  }
+
+  /** True when every message received so far has been handed to onMessage and settled. */
+  drained(): boolean {
+    const internals = this.service as unknown as ServiceInternals;
+    return internals._messageQueue.length === 0 && !internals._processing;
+  }
+
+  /** Messages received and waiting for onMessage (0: the handler has seen all that arrived). */
+  backlog(): number {
+    return (this.service as unknown as ServiceInternals)._messageQueue.length;
+  }
+
+  get confirmedLsn(): bigint {
+    return this.confirmed;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.service.destroy().catch(() => {});
+  }
+}

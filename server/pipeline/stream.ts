@@ -1,0 +1,444 @@
+// A source's change stream into the context store (the spec's "Change Data Capture" and "Cursor
+// Management"). One owner at a time (the lease; see store/streams.ts). The loop:
+//   receive pgoutput messages in commit order → map each change with the compiled mapping →
+//   buffer at most batch_size writes → in ONE product-database transaction write the contexts,
+//   the dead letters and the cursor (the end LSN of the last complete commit, fenced by the
+//   lease token) → only then confirm that LSN to the source.
+// So the slot's confirmed_flush_lsn is never ahead of the durable cursor, a crash redoes at most
+// what was not committed, and redoing it changes nothing (writes are guarded by position).
+// A transaction larger than a batch is written in parts; the cursor moves past it only with its
+// last part, so a crash in between replays the whole transaction (idempotently).
+import { AppError } from "../errors/app-error.ts";
+import { pgPool } from "../db.ts";
+import { logger, redact } from "../logger.ts";
+import type { DescribedEntity } from "../connectors/postgresql/catalog.ts";
+import { entityName } from "../connectors/postgresql/catalog.ts";
+import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
+import { changePosition, formatLsn, lsnCursor, parseLsn } from "../connectors/postgresql/lsn.ts";
+import { slotGone } from "../connectors/postgresql/capture.ts";
+import { replicationNames } from "../connectors/postgresql/connection.ts";
+import type { Relation, ReplicationMessage, ReplicationSession, TextTuple } from "../connectors/postgresql/replication.ts";
+import type { ValueParser } from "../connectors/postgresql/values.ts";
+import type { SourceRecord } from "../connectors/types.ts";
+import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
+import { getMappings, transformEnv } from "../mapping/service.ts";
+import { writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
+import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError, type StreamRow } from "../store/streams.ts";
+
+const log = logger("stream");
+
+export type StreamEnd = "stopped" | "paused" | "restart";
+export type StreamCounters = { read: number; written: number; dead_lettered: number; skipped: number; transactions: number; collisions: number };
+
+export type StreamContext = {
+  sourceId: string;
+  connector: PostgresConnector;
+  token: bigint;
+  leaseSeconds: number;
+  runId: string | null;
+  counters: StreamCounters;
+  /** Called once replication has started (the stream is healthy again). */
+  onStreaming?: () => Promise<void> | void;
+  /** Entities taken out of pause: their skipped changes are recovered by re-snapshotting them. */
+  onResumed?: (entities: string[]) => Promise<void>;
+  /** Checked between messages: true when this worker must stop (SIGTERM). */
+  shouldExit?: () => boolean;
+  timing?: { controlMs?: number; heartbeatMs?: number; slotMs?: number };
+};
+
+type EntityPlan = { entity: string; described: DescribedEntity; mappers: CompiledMapping[]; mappedColumns: Set<string> };
+type RelationPlan = { plan: EntityPlan | null; parsers: Map<string, ValueParser>; keyColumns: string[] };
+type Pending = { kind: "write"; write: ContextWrite; key: string[]; payload: SourceRecord } | { kind: "truncate"; entity: string; position: bigint; cursor: string };
+
+const columnSignature = (name: string, typeOid: number) => `${name} ${typeOid}`;
+
+export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
+  const { sourceId, connector, token, counters } = ctx;
+  const row = (await getStream(sourceId))!;
+  const { version, mappings } = await getMappings(sourceId);
+  if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one before starting its stream", { category: "CONFIGURATION" });
+  if (!connector.capturesChanges()) {
+    throw new AppError("BAD_REQUEST", 'this source is configured for snapshots only: set options.change_tracking to "cdc" to stream changes', { category: "CONFIGURATION" });
+  }
+
+  // The plan per mapped table, checked against the catalog before anything is read.
+  const plans = new Map<string, EntityPlan>();
+  for (const m of mappings) {
+    const plan = plans.get(m.source.table) ?? { entity: m.source.table, described: await connector.entity(m.source.table), mappers: [], mappedColumns: new Set<string>() };
+    const mapper = compileMapping(m, transformEnv());
+    plan.mappers.push(mapper);
+    for (const step of mapper.steps) for (const c of step.reads) plan.mappedColumns.add(c);
+    plans.set(m.source.table, plan);
+  }
+  for (const plan of plans.values()) checkDeletesMappable(plan);
+
+  // Slot before publication changes: a lost or dropped slot is FATAL, never silently replaced.
+  const slot = await connector.slotInfo();
+  const gone = slotGone(replicationNames(sourceId).slot, slot, row.cursor !== null);
+  if (gone) throw gone;
+  const publication = await connector.syncPublication([...plans.keys()]);
+  if (!slot.exists) await connector.prepareCapture([...plans.keys()]);
+  if (publication.added.length) log.info("publication now includes", { source_id: sourceId, tables: publication.added });
+
+  // Columns as last seen or approved; first sight records the catalog's.
+  const known: Record<string, string[]> = { ...row.known_schemas };
+  for (const plan of plans.values()) {
+    known[plan.entity] ??= plan.described.columns.map((c) => columnSignature(c.name, c.type_oid));
+  }
+  await ownerUpdate(sourceId, token, { known_schemas: JSON.stringify(known), status: "starting", error: null, error_category: null });
+
+  const parsers = await connector.valueParsers();
+  const relations = new Map<number, RelationPlan>();
+  let paused = new Set(row.paused_entities);
+  const include = new Set(row.include_operations);
+  const batchSize = row.batch_size;
+
+  let durable = row.cursor ? parseLsn(row.cursor) : 0n;
+  let pending: Pending[] = [];
+  let deadLetters: NewDeadLetter[] = [];
+  let tx: { commitLsn: bigint; commitTime: Date; index: number } | null = null;
+  let lastCommit: { endLsn: bigint; commitTime: Date } | null = null;
+  let lastAppliedAt: Date | null = null;
+  let end: StreamEnd | null = null;
+  let session: ReplicationSession | null = null;
+
+  // Every product-database write of this loop goes through one queue: cursor writes never reorder.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn);
+    chain = next.catch(() => {});
+    return next;
+  };
+
+  const flush = () =>
+    serial(async () => {
+      const items = pending;
+      const failed = deadLetters;
+      pending = [];
+      deadLetters = [];
+      const target = lastCommit && lastCommit.endLsn > durable ? lastCommit : null;
+      if (!items.length && !failed.length && !target) return;
+      const client = await pgPool().connect();
+      try {
+        await client.query("BEGIN");
+        let writes: Extract<Pending, { kind: "write" }>[] = [];
+        const writeOut = async () => {
+          if (!writes.length) return;
+          const result = await writeContexts(client, sourceId, version, writes.map((w) => w.write));
+          counters.written += result.written;
+          counters.collisions += result.collisions.length;
+          for (const r of result.rejected) {
+            const w = writes.find((x) => x.write.context_type === r.context_type && x.write.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+            if (w) failed.push(deadLetter(w.write.entity, w.write.context_type, w.key, w.write.cursor, w.write.position, { message: r.message, code: "STORE_REJECTED" }, w.payload));
+          }
+          writes = [];
+        };
+        for (const item of items) {
+          if (item.kind === "write") writes.push(item);
+          else {
+            await writeOut();
+            // TRUNCATE: every context of the entity becomes a tombstone at the truncate's position.
+            const r = await client.query(
+              `UPDATE contexts SET deleted = true, position = $3, cursor = $4, updated_at = now()
+               WHERE source_id = $1 AND entity = $2 AND position < $3 AND NOT deleted`,
+              [sourceId, item.entity, item.position.toString(), item.cursor],
+            );
+            counters.written += r.rowCount ?? 0;
+          }
+        }
+        await writeOut();
+        await recordDeadLetters(client, sourceId, ctx.runId, version, failed);
+        await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null);
+        await client.query("COMMIT");
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw e;
+      } finally {
+        client.release();
+      }
+      counters.dead_lettered += failed.length;
+      if (target) {
+        durable = target.endLsn;
+        lastAppliedAt = target.commitTime;
+        await session?.confirm(durable); // only now: the store holds everything before it
+      }
+    });
+
+  function deadLetter(entity: string, contextType: string, key: string[], cursor: string | null, position: bigint, error: NewDeadLetter["error"], payload: SourceRecord): NewDeadLetter {
+    return { entity, context_type: contextType, key, cursor, position, category: "DATA", error, payload: redact(payload) as object };
+  }
+
+  function relationPlan(relation: Relation): RelationPlan {
+    let rp = relations.get(relation.relationOid);
+    if (!rp) rp = onRelation(relation);
+    return rp;
+  }
+
+  function onRelation(relation: Relation): RelationPlan {
+    const entity = entityName(relation.schema, relation.name);
+    const plan = plans.get(entity) ?? null;
+    const rp: RelationPlan = {
+      plan,
+      parsers: new Map(relation.columns.map((c) => [c.name, parsers.parser(c.typeOid)])),
+      keyColumns: plan?.described.primary_key.length ? plan.described.primary_key : relation.keyColumns,
+    };
+    relations.set(relation.relationOid, rp);
+    if (!plan) return rp;
+    const now = relation.columns.map((c) => columnSignature(c.name, c.typeOid));
+    const before = new Set(known[entity] ?? []);
+    const added = now.filter((c) => !before.has(c));
+    const removed = [...before].filter((c) => !now.includes(c));
+    if (!added.length && !removed.length) return rp;
+    const names = new Set(relation.columns.map((c) => c.name));
+    const lostMapped = [...plan.mappedColumns].filter((c) => !names.has(c));
+    if (lostMapped.length) {
+      throw new AppError(
+        "BAD_REQUEST",
+        `column ${lostMapped.join(", ")} of ${entity} was dropped at the source, but the mapping uses it: remove or change those fields in the mapping (or restore the column), then start the stream again`,
+        { category: "CONFIGURATION" },
+      );
+    }
+    const change = { entity, added: added.map((c) => c.split(" ")[0]!), removed: removed.map((c) => c.split(" ")[0]!) };
+    if (row.schema_policy === "pause") {
+      // Stop before applying anything under the new schema; approval records it and resumes.
+      throw new SchemaPause(change, now);
+    }
+    log.warn("source columns changed; continuing (schema policy: continue)", { source_id: sourceId, ...change });
+    known[entity] = now;
+    void serial(() => ownerUpdate(sourceId, token, { known_schemas: JSON.stringify(known) }));
+    return rp;
+  }
+
+  function decode(rp: RelationPlan, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string>; key: string[] } {
+    const record: SourceRecord = {};
+    const unchanged = new Set<string>();
+    for (const [name, text] of Object.entries(tuple)) {
+      if (text === undefined) unchanged.add(name); // unchanged TOAST: keep the stored value, never null
+      else record[name] = text === null ? null : rp.parsers.get(name)!(text);
+    }
+    const key = rp.keyColumns.map((k) => tuple[k] ?? "");
+    return { record, unchanged, key };
+  }
+
+  async function onChange(message: Extract<ReplicationMessage, { tag: "insert" | "update" | "delete" }>) {
+    if (!tx) throw new Error(`${message.tag} outside a transaction`);
+    const rp = relationPlan(message.relation);
+    const index = tx.index++;
+    counters.read++;
+    if (!rp.plan || paused.has(rp.plan.entity) || !include.has(message.tag)) {
+      counters.skipped++;
+      return;
+    }
+    const { entity, mappers } = rp.plan;
+    const position = changePosition(tx.commitLsn, index);
+    const cursor = lsnCursor(tx.commitLsn);
+    if (message.tag === "delete") {
+      const { record, key } = decode(rp, message.old ?? message.key ?? {});
+      for (const mapper of mappers) {
+        try {
+          const id = mapper.contextId(record);
+          pending.push({ kind: "write", key, payload: record, write: { context_type: mapper.contextType, context_id: id, data: null, entity, position, cursor, deleted: true } });
+        } catch (e) {
+          if (!(e instanceof MappingDataError)) throw e;
+          deadLetters.push(deadLetter(entity, mapper.contextType, key, cursor, position, { message: e.message, field: e.field, transform: e.transform ?? null }, record));
+        }
+      }
+    } else {
+      const { record, unchanged, key } = decode(rp, message.new);
+      const oldTuple = message.tag === "update" ? (message.old ?? message.key) : null;
+      const old = oldTuple ? decode(rp, oldTuple).record : null;
+      for (const mapper of mappers) {
+        try {
+          const keep = unchanged.size ? mapper.steps.filter((s) => s.target !== "context_id" && s.reads.some((c) => unchanged.has(c))).map((s) => s.path) : [];
+          if (unchanged.size && mapper.idReads.some((c) => unchanged.has(c))) {
+            throw new MappingDataError("context_id is built from a TOASTed column the change did not carry; set REPLICA IDENTITY FULL on the table", "context_id", 0);
+          }
+          const mapped = mapper.map(record);
+          if (old) {
+            // The key changed: the context under the old id is gone.
+            const oldId = mapper.contextId(old);
+            if (oldId !== mapped.context_id) {
+              pending.push({ kind: "write", key, payload: old, write: { context_type: mapper.contextType, context_id: oldId, data: null, entity, position, cursor, deleted: true } });
+            }
+          }
+          pending.push({ kind: "write", key, payload: record, write: { ...mapped, entity, position, cursor, deleted: false, keep: keep.length ? keep : undefined } });
+        } catch (e) {
+          if (!(e instanceof MappingDataError)) throw e;
+          deadLetters.push(deadLetter(entity, mapper.contextType, key, cursor, position, { message: e.message, field: e.field, transform: e.transform ?? null }, record));
+        }
+      }
+    }
+    // Bounded buffering: a transaction larger than a batch is written in parts.
+    if (pending.length >= batchSize) await flush();
+  }
+
+  async function onMessage(message: ReplicationMessage) {
+    switch (message.tag) {
+      case "begin":
+        tx = { commitLsn: message.commitLsn, commitTime: message.commitTime, index: 0 };
+        return;
+      case "relation":
+        onRelation(message.relation);
+        return;
+      case "insert":
+      case "update":
+      case "delete":
+        return onChange(message);
+      case "truncate": {
+        if (!tx) throw new Error("truncate outside a transaction");
+        for (const relation of message.relations) {
+          const rp = relationPlan(relation);
+          const index = tx.index++;
+          counters.read++;
+          if (!rp.plan || paused.has(rp.plan.entity)) continue;
+          pending.push({ kind: "truncate", entity: rp.plan.entity, position: changePosition(tx.commitLsn, index), cursor: lsnCursor(tx.commitLsn) });
+        }
+        return;
+      }
+      case "commit":
+        lastCommit = { endLsn: message.endLsn, commitTime: message.commitTime };
+        tx = null;
+        counters.transactions++;
+        // Caught up with what arrived, or a full batch: make it durable and confirm it.
+        if (pending.length >= batchSize || session?.backlog() === 0) await flush();
+        return;
+    }
+  }
+
+  const timing = { controlMs: 1000, heartbeatMs: 10_000, slotMs: 5000, ...ctx.timing };
+  let keepaliveTarget = 0n;
+  const stopWith = (reason: StreamEnd) => {
+    end ??= reason;
+    void session?.stop();
+  };
+
+  session = await connector.replicationSession({
+    onMessage,
+    onKeepalive: (walEnd) => {
+      // Idle tables on a busy server: nothing of ours before walEnd, so the cursor may move there
+      // (a heartbeat that keeps the slot from retaining WAL). Only when every received message is
+      // applied and no transaction is half read.
+      if (walEnd > durable && !tx && !pending.length && session?.drained()) keepaliveTarget = walEnd;
+    },
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  let failure: unknown = null;
+  const fail = (e: unknown) => {
+    failure ??= e;
+    void session?.stop();
+  };
+  timers.push(
+    setInterval(() => {
+      void serial(async () => {
+        const now = await getStream(sourceId);
+        if (!now || BigInt(now.lease_token) !== token) return fail(new LeaseLostError(sourceId));
+        if (!(await renewLease(sourceId, token, ctx.leaseSeconds))) return fail(new LeaseLostError(sourceId));
+        if (!now.enabled) return stopWith("stopped");
+        if (ctx.shouldExit?.()) return stopWith("stopped");
+        if ((await getMappings(sourceId)).version !== version) return stopWith("restart");
+        const resumed = [...paused].filter((e) => !now.paused_entities.includes(e) && plans.has(e));
+        paused = new Set(now.paused_entities);
+        // Changes skipped while paused are recovered by a snapshot that starts after this point.
+        if (resumed.length) await ctx.onResumed?.(resumed);
+        if (keepaliveTarget > durable && !tx && !pending.length && session?.drained()) {
+          const target = keepaliveTarget;
+          const client = await pgPool().connect();
+          try {
+            await client.query("BEGIN");
+            await commitCursor(client, sourceId, token, formatLsn(target), null);
+            await client.query("COMMIT");
+          } catch (e) {
+            await client.query("ROLLBACK").catch(() => {});
+            throw e;
+          } finally {
+            client.release();
+          }
+          durable = target;
+          await session?.confirm(durable);
+        }
+      }).catch(fail);
+    }, timing.controlMs),
+    setInterval(() => {
+      if (!tx && !pending.length && session?.drained()) void session?.ping().catch(() => {});
+    }, timing.heartbeatMs),
+    setInterval(() => {
+      void observeSlot().catch((e) => log.warn("could not observe the slot", { source_id: sourceId, error: e }));
+    }, timing.slotMs),
+  );
+
+  async function observeSlot() {
+    const info = await connector.slotInfo();
+    const caughtUp = !tx && !pending.length && session?.drained();
+    const lagSeconds = caughtUp || !lastAppliedAt ? 0 : Math.max(0, (Date.now() - lastAppliedAt.getTime()) / 1000);
+    await ownerUpdate(sourceId, token, {
+      slot_state: JSON.stringify({
+        exists: info.exists,
+        active: info.active,
+        wal_status: info.wal_status,
+        confirmed_flush_lsn: info.confirmed_flush_lsn,
+        retained_bytes: info.retained_bytes,
+        lag_bytes: info.lag_bytes,
+        lag_seconds: Math.round(lagSeconds * 10) / 10,
+        observed_at: new Date().toISOString(),
+      }),
+    });
+  }
+
+  try {
+    const started = session.run(durable);
+    await ownerUpdate(sourceId, token, { status: "streaming", retry_attempt: 0, next_retry_at: null, error: null, error_category: null });
+    await ctx.onStreaming?.();
+    void observeSlot().catch(() => {});
+    await started;
+    if (failure) throw failure;
+    // A graceful end: what was read and mapped is written (the cursor moves only past whole commits).
+    await flush();
+    return end ?? "stopped";
+  } catch (e) {
+    if (failure && !(e instanceof SchemaPause)) throw failure;
+    if (e instanceof SchemaPause) {
+      await ownerUpdate(sourceId, token, { status: "paused", pending_schema: JSON.stringify(e.change), error: e.message, error_category: "CONFIGURATION" });
+      return "paused";
+    }
+    throw e;
+  } finally {
+    for (const t of timers) clearInterval(t);
+    await session.stop();
+    await chain.catch(() => {});
+  }
+}
+
+/** A schema change under the "pause" policy: stream stops until an operator approves. */
+export class SchemaPause extends Error {
+  constructor(
+    readonly change: { entity: string; added: string[]; removed: string[] },
+    readonly columns: string[],
+  ) {
+    super(`columns of ${change.entity} changed at the source (added: ${change.added.join(", ") || "none"}; removed: ${change.removed.join(", ") || "none"}); the stream is paused until the change is approved`);
+    this.name = "SchemaPause";
+  }
+}
+
+/** Deletes carry only the key unless REPLICA IDENTITY FULL: context_id must then come from key columns. */
+function checkDeletesMappable(plan: EntityPlan) {
+  if (plan.described.replica_identity === "full") return;
+  if (plan.described.replica_identity === "nothing") {
+    throw new AppError("BAD_REQUEST", `${plan.entity} has REPLICA IDENTITY NOTHING: its updates and deletes cannot be captured. Run ALTER TABLE ${plan.entity} REPLICA IDENTITY DEFAULT (or FULL).`, {
+      category: "CONFIGURATION",
+    });
+  }
+  const key = new Set(plan.described.primary_key);
+  for (const mapper of plan.mappers) {
+    const outside = mapper.idReads.filter((c) => !key.has(c));
+    if (outside.length) {
+      throw new AppError(
+        "BAD_REQUEST",
+        `context_id of ${mapper.contextType} is built from ${outside.join(", ")}, which deletes of ${plan.entity} do not carry (they carry the primary key only). ` +
+          `Map context_id from key columns, or run ALTER TABLE ${plan.entity} REPLICA IDENTITY FULL.`,
+        { category: "CONFIGURATION" },
+      );
+    }
+  }
+}

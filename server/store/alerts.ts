@@ -1,0 +1,63 @@
+// Alerts: CONFIGURATION and FATAL conditions an operator must act on. One open alert per source
+// and message (raising the same one again does not pile up); resolved when the stream runs again.
+import { pgPool } from "../db.ts";
+
+export type AlertRow = {
+  id: string;
+  source_id: string | null;
+  run_id: string | null;
+  category: string;
+  message: string;
+  hint: string | null;
+  status: "open" | "resolved";
+  delivery_attempts: number;
+  delivered_at: string | null;
+  delivery_error: string | null;
+  created_at: string;
+  resolved_at: string | null;
+};
+
+const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
+const COLUMNS = `id::text, source_id::text, run_id::text, category, message, hint, status, delivery_attempts, ${ts("delivered_at")}, delivery_error, ${ts("created_at")}, ${ts("resolved_at")}`;
+
+/** Raises an alert unless the same one is already open; returns it when new. */
+export async function raiseAlert(a: { sourceId: string | null; runId?: string | null; category: string; message: string; hint?: string | null }): Promise<AlertRow | null> {
+  const { rows } = await pgPool().query<AlertRow>(
+    `INSERT INTO alerts (id, source_id, run_id, category, message, hint)
+     SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3, $4, $5
+     WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE status = 'open' AND source_id IS NOT DISTINCT FROM $1::uuid AND message = $4)
+     RETURNING ${COLUMNS}`,
+    [a.sourceId, a.runId ?? null, a.category, a.message, a.hint ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+export async function resolveAlerts(sourceId: string) {
+  await pgPool().query("UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE source_id = $1 AND status = 'open'", [sourceId]);
+}
+
+export async function resolveAlert(id: string): Promise<AlertRow | null> {
+  const { rows } = await pgPool().query<AlertRow>(`UPDATE alerts SET status = 'resolved', resolved_at = coalesce(resolved_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function listAlerts(opts: { status?: string; sourceId?: string; limit: number; before?: [string, string] | null }) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => (params.push(v), `$${params.length}`);
+  if (opts.status) where.push(`status = ${p(opts.status)}`);
+  if (opts.sourceId) where.push(`source_id = ${p(opts.sourceId)}::uuid`);
+  if (opts.before) where.push(`(created_at, id) < (${p(opts.before[0])}::timestamptz, ${p(opts.before[1])}::uuid)`);
+  const { rows } = await pgPool().query<AlertRow>(
+    `SELECT ${COLUMNS} FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ${p(opts.limit)}`,
+    params,
+  );
+  return rows;
+}
+
+export async function recordDelivery(id: string, ok: boolean, error: string | null) {
+  await pgPool().query(
+    `UPDATE alerts SET delivery_attempts = delivery_attempts + 1, delivered_at = CASE WHEN $2 THEN now() ELSE delivered_at END, delivery_error = $3 WHERE id = $1`,
+    [id, ok, error],
+  );
+}

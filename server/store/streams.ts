@@ -1,0 +1,131 @@
+// Change streams in the product database: desired state, durable cursor, and the lease that makes
+// one worker the owner. The lease token is a fencing token: it grows on every acquisition, and
+// every write an owner makes (batch commit, renewal, status) names it, so a worker that lost its
+// lease (paused, partitioned, presumed dead) has its writes refused instead of interleaved.
+import type pg from "pg";
+import { pgPool } from "../db.ts";
+
+export type StreamRow = {
+  source_id: string;
+  enabled: boolean;
+  cursor: string | null;
+  cursor_updated_at: string | null;
+  batch_size: number;
+  include_operations: ("insert" | "update" | "delete")[];
+  run_id: string | null;
+  lease_owner: string | null;
+  lease_token: string;
+  lease_expires_at: string | null;
+  status: "stopped" | "starting" | "streaming" | "retrying" | "paused" | "failed";
+  error: string | null;
+  error_category: string | null;
+  retry_attempt: number;
+  next_retry_at: string | null;
+  paused_entities: string[];
+  schema_policy: "continue" | "pause";
+  known_schemas: Record<string, string[]>;
+  pending_schema: { entity: string; added: string[]; removed: string[] } | null;
+  slot_state: SlotState | Record<string, never>;
+  last_commit_at: string | null;
+};
+
+export type SlotState = {
+  exists: boolean;
+  active: boolean | null;
+  wal_status: string | null;
+  confirmed_flush_lsn: string | null;
+  retained_bytes: number | null;
+  lag_bytes: number | null;
+  lag_seconds: number | null;
+  observed_at: string;
+};
+
+const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
+const COLUMNS = `source_id::text, enabled, cursor, ${ts("cursor_updated_at")}, batch_size, include_operations, run_id::text, lease_owner,
+  lease_token::text, ${ts("lease_expires_at")}, status, error, error_category, retry_attempt, ${ts("next_retry_at")}, paused_entities,
+  schema_policy, known_schemas, pending_schema, slot_state, ${ts("last_commit_at")}`;
+
+export async function getStream(sourceId: string, client: pg.ClientBase | pg.Pool = pgPool()): Promise<StreamRow | null> {
+  const { rows } = await client.query<StreamRow>(`SELECT ${COLUMNS} FROM streams WHERE source_id = $1`, [sourceId]);
+  return rows[0] ?? null;
+}
+
+/** The stream row, created (stopped, no cursor) on first use. */
+export async function ensureStream(sourceId: string): Promise<StreamRow> {
+  await pgPool().query("INSERT INTO streams (source_id) VALUES ($1) ON CONFLICT DO NOTHING", [sourceId]);
+  return (await getStream(sourceId))!;
+}
+
+export async function updateStream(sourceId: string, set: Record<string, unknown>, client: pg.ClientBase | pg.Pool = pgPool()) {
+  const cols = Object.keys(set);
+  if (!cols.length) return;
+  // Column names come from this module's callers (fixed literals), values are bound.
+  await client.query(
+    `UPDATE streams SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(", ")}, updated_at = now() WHERE source_id = $1`,
+    [sourceId, ...cols.map((c) => set[c])],
+  );
+}
+
+/**
+ * Takes the lease when it is free, expired, or already ours; returns the new fencing token or
+ * null when another live owner holds it.
+ */
+export async function acquireLease(sourceId: string, owner: string, ttlSeconds: number): Promise<bigint | null> {
+  const { rows } = await pgPool().query<{ lease_token: string }>(
+    `UPDATE streams SET lease_owner = $2, lease_token = lease_token + 1, lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+     WHERE source_id = $1 AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)
+     RETURNING lease_token::text`,
+    [sourceId, owner, ttlSeconds],
+  );
+  return rows[0] ? BigInt(rows[0].lease_token) : null;
+}
+
+/** Extends the lease; false when it was taken over (the caller must stop at once). */
+export async function renewLease(sourceId: string, token: bigint, ttlSeconds: number): Promise<boolean> {
+  const r = await pgPool().query(
+    "UPDATE streams SET lease_expires_at = now() + make_interval(secs => $3) WHERE source_id = $1 AND lease_token = $2",
+    [sourceId, token.toString(), ttlSeconds],
+  );
+  return r.rowCount === 1;
+}
+
+export async function releaseLease(sourceId: string, token: bigint) {
+  await pgPool().query("UPDATE streams SET lease_owner = NULL, lease_expires_at = NULL WHERE source_id = $1 AND lease_token = $2", [sourceId, token.toString()]);
+}
+
+/** A status update from the owner; ignored (false) when the token is stale. */
+export async function ownerUpdate(sourceId: string, token: bigint, set: Record<string, unknown>, client: pg.ClientBase | pg.Pool = pgPool()): Promise<boolean> {
+  const cols = Object.keys(set);
+  const r = await client.query(
+    `UPDATE streams SET ${cols.map((c, i) => `${c} = $${i + 3}`).join(", ")}, updated_at = now() WHERE source_id = $1 AND lease_token = $2`,
+    [sourceId, token.toString(), ...cols.map((c) => set[c])],
+  );
+  return r.rowCount === 1;
+}
+
+export class LeaseLostError extends Error {
+  constructor(sourceId: string) {
+    super(`stream of source ${sourceId} is owned by another worker now (lease taken over); this worker stops writing`);
+    this.name = "LeaseLostError";
+  }
+}
+
+/**
+ * Moves the durable cursor inside the caller's transaction (the one that wrote the batch's
+ * contexts). Throws LeaseLostError when the token is stale, so the whole batch rolls back.
+ */
+export async function commitCursor(client: pg.ClientBase, sourceId: string, token: bigint, cursor: string | null, lastCommitAt: Date | null) {
+  const r = await client.query(
+    `UPDATE streams SET cursor = coalesce($3, cursor), cursor_updated_at = CASE WHEN $3::text IS NULL THEN cursor_updated_at ELSE now() END,
+       last_commit_at = coalesce($4, last_commit_at), updated_at = now()
+     WHERE source_id = $1 AND lease_token = $2`,
+    [sourceId, token.toString(), cursor, lastCommitAt],
+  );
+  if (r.rowCount !== 1) throw new LeaseLostError(sourceId);
+}
+
+export async function enabledStreams(): Promise<{ source_id: string }[]> {
+  // A paused stream waits for an operator (schema approval); it is not restarted behind their back.
+  const { rows } = await pgPool().query<{ source_id: string }>("SELECT source_id::text FROM streams WHERE enabled AND status NOT IN ('paused', 'failed')");
+  return rows;
+}

@@ -1,0 +1,223 @@
+// Change streams as the API and console see them: start/stop, status with lag, cursor view and
+// reset (checked against the slot), per-entity pause/resume/re-snapshot, schema-change approval.
+// The worker does the streaming (worker/processors/stream.ts); this module only changes the
+// desired state in PostgreSQL and queues the stream's one job.
+import { z } from "zod";
+import type { Principal } from "../auth/roles.ts";
+import { AppError } from "../errors/app-error.ts";
+import { enqueue } from "../jobs/queues.ts";
+import { streamJobId } from "../jobs/contracts.ts";
+import { formatLsn, lsnCursor, parseLsn, parseLsnCursor } from "../connectors/postgresql/lsn.ts";
+import { getMappings } from "../mapping/service.ts";
+import { withConnector } from "../sources/connectivity.ts";
+import { getSource } from "../sources/service.ts";
+import { createRun, finishRun } from "../store/runs.ts";
+import { ensureStream, getStream, updateStream, type SlotState, type StreamRow } from "../store/streams.ts";
+import { queueSnapshot } from "../runs/service.ts";
+import { pgPool } from "../db.ts";
+
+const ZOperationName = z.enum(["insert", "update", "delete"]);
+const ZCursor = z.string().regex(/^pg_lsn:[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, "must look like pg_lsn:0/16B3748");
+
+export const ZStreamAction = z.discriminatedUnion("action", [
+  z
+    .object({
+      action: z.literal("start"),
+      // The spec's connector.stream_changes fields, accepted as written.
+      operation: z.literal("connector.stream_changes").optional(),
+      cursor: ZCursor.optional(),
+      batch_size: z.number().int().min(1).max(10_000).optional(),
+      include_operations: z.array(ZOperationName).min(1).optional(),
+      schema_policy: z.enum(["continue", "pause"]).optional(),
+    })
+    .strict(),
+  z.object({ action: z.literal("stop") }).strict(),
+  z.object({ action: z.literal("approve_schema") }).strict(),
+]);
+export type TStreamAction = z.infer<typeof ZStreamAction>;
+
+export const ZEntityAction = z.object({ action: z.enum(["pause", "resume", "resnapshot"]) }).strict();
+
+export const ZSourceStatus = z.object({
+  state: z.enum(["idle", "snapshotting", "streaming", "retrying", "paused", "failed"]),
+  cursor: z.string().nullable(),
+  lag_bytes: z.number().nullable(),
+  lag_seconds: z.number().nullable(),
+  last_checkpoint_at: z.string().nullable(),
+  error: z.object({ message: z.string(), category: z.string().nullable() }).optional(),
+  stream: z.object({
+    enabled: z.boolean(),
+    status: z.string(),
+    run_id: z.string().nullable(),
+    batch_size: z.number(),
+    include_operations: z.array(z.string()),
+    retry: z.object({ attempt: z.number(), next_at: z.string().nullable() }).nullable(),
+    owner: z.string().nullable(),
+    paused_entities: z.array(z.string()),
+    schema_policy: z.string(),
+    pending_schema: z.object({ entity: z.string(), added: z.array(z.string()), removed: z.array(z.string()) }).nullable(),
+    slot: z
+      .object({
+        exists: z.boolean(),
+        active: z.boolean().nullable(),
+        wal_status: z.string().nullable(),
+        confirmed_flush_lsn: z.string().nullable(),
+        retained_bytes: z.number().nullable(),
+        lag_bytes: z.number().nullable(),
+        lag_seconds: z.number().nullable(),
+        observed_at: z.string(),
+      })
+      .nullable(),
+    last_commit_at: z.string().nullable(),
+  }),
+});
+export type TSourceStatus = z.infer<typeof ZSourceStatus>;
+
+const leaseAlive = (s: StreamRow) => s.lease_owner !== null && s.lease_expires_at !== null && Date.parse(s.lease_expires_at) > Date.now();
+
+export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
+  const source = await getSource(sourceId);
+  const s = (await getStream(sourceId)) ?? (await ensureStream(sourceId));
+  const slot = "observed_at" in s.slot_state ? (s.slot_state as SlotState) : null;
+  const streamState = { streaming: "streaming", starting: "streaming", retrying: "retrying", paused: "paused", failed: "failed", stopped: null }[s.status];
+  const state = (source.status === "snapshotting" ? "snapshotting" : s.enabled || s.status === "failed" || s.status === "paused" ? (streamState ?? source.status) : source.status) as TSourceStatus["state"];
+  const error = s.error && s.status !== "streaming" && s.status !== "stopped" ? { message: s.error, category: s.error_category } : source.last_error && state === "failed" ? { message: source.last_error, category: null } : undefined;
+  return {
+    state,
+    cursor: s.cursor ? lsnCursor(parseLsn(s.cursor)) : null,
+    lag_bytes: slot?.lag_bytes ?? null,
+    lag_seconds: slot?.lag_seconds ?? null,
+    last_checkpoint_at: s.cursor_updated_at,
+    ...(error ? { error } : {}),
+    stream: {
+      enabled: s.enabled,
+      status: s.status,
+      run_id: s.run_id,
+      batch_size: s.batch_size,
+      include_operations: s.include_operations,
+      retry: s.status === "retrying" ? { attempt: s.retry_attempt, next_at: s.next_retry_at } : null,
+      owner: leaseAlive(s) ? s.lease_owner : null,
+      paused_entities: s.paused_entities,
+      schema_policy: s.schema_policy,
+      pending_schema: s.pending_schema,
+      slot,
+      last_commit_at: s.last_commit_at,
+    },
+  };
+}
+
+async function requireStreamable(sourceId: string) {
+  const source = await getSource(sourceId);
+  if ((source.config as { options?: { change_tracking?: string } }).options?.change_tracking !== "cdc") {
+    throw AppError.invalid([{ path: "config.options.change_tracking", message: 'is "snapshot": set it to "cdc" to stream changes' }], "This source does not capture changes");
+  }
+  const { mappings } = await getMappings(sourceId);
+  if (!mappings.length) throw new AppError("BAD_REQUEST", "save a mapping before starting the stream: it decides which tables are published", { category: "CONFIGURATION" });
+}
+
+export async function streamAction(sourceId: string, input: TStreamAction, by: Principal): Promise<{ run_id: string | null }> {
+  switch (input.action) {
+    case "start":
+      return startStream(sourceId, input, by);
+    case "stop": {
+      await getSource(sourceId);
+      const s = await ensureStream(sourceId);
+      await updateStream(sourceId, { enabled: false });
+      // Never picked up (no worker ran it yet): nothing else will close the run.
+      if (!leaseAlive(s) && s.run_id && s.status === "starting") {
+        await finishRun(s.run_id, { status: "cancelled" }).catch(() => {});
+        await updateStream(sourceId, { status: "stopped" });
+      }
+      return { run_id: s.run_id };
+    }
+    case "approve_schema": {
+      const s = await ensureStream(sourceId);
+      if (!s.pending_schema) throw new AppError("CONFLICT", "there is no schema change waiting for approval");
+      // The stream will compare against the columns it now sees; it re-reads them at start.
+      const known = { ...s.known_schemas };
+      delete known[s.pending_schema.entity];
+      await updateStream(sourceId, { known_schemas: JSON.stringify(known), pending_schema: null, error: null, error_category: null });
+      return startStream(sourceId, { action: "start" }, by);
+    }
+  }
+}
+
+async function startStream(sourceId: string, input: Extract<TStreamAction, { action: "start" }>, by: Principal) {
+  await requireStreamable(sourceId);
+  const s = await ensureStream(sourceId);
+  if (s.enabled && (leaseAlive(s) || s.status === "starting")) {
+    if (input.cursor) throw new AppError("CONFLICT", "the stream is running: stop it before moving its cursor");
+    return { run_id: s.run_id };
+  }
+  if (input.cursor) await checkCursor(sourceId, input.cursor, "cursor");
+  const run = await createRun({ sourceId, kind: "stream", request: { batch_size: input.batch_size, include_operations: input.include_operations, cursor: input.cursor }, createdBy: by.name });
+  await updateStream(sourceId, {
+    enabled: true,
+    status: "starting",
+    run_id: run.id,
+    error: null,
+    error_category: null,
+    retry_attempt: 0,
+    next_retry_at: null,
+    ...(input.cursor ? { cursor: formatLsn(parseLsnCursor(input.cursor)), cursor_updated_at: new Date() } : {}),
+    ...(input.batch_size ? { batch_size: input.batch_size } : {}),
+    ...(input.include_operations ? { include_operations: input.include_operations } : {}),
+    ...(input.schema_policy ? { schema_policy: input.schema_policy } : {}),
+  });
+  try {
+    await enqueue("stream.run", { source_id: sourceId }, { jobId: streamJobId(sourceId), removeWhenDone: true });
+  } catch (e) {
+    // The supervisor puts it on the queue once Redis answers; the desired state is saved.
+    void e;
+  }
+  return { run_id: run.id };
+}
+
+/** A cursor is usable when the slot still holds it: not before its confirmed position, not past the server's WAL. */
+async function checkCursor(sourceId: string, cursor: string, field: string) {
+  const lsn = parseLsnCursor(cursor, field);
+  const slot = await withConnector(sourceId, (c) => c.slotInfo());
+  if (!slot.exists) throw AppError.invalid([{ path: field, message: "the source has no replication slot yet: run a snapshot or start the stream first" }]);
+  if (slot.wal_status === "lost") throw AppError.invalid([{ path: field, message: "the replication slot is lost: re-snapshot the source" }]);
+  const confirmed = parseLsn(slot.confirmed_flush_lsn ?? "0/0");
+  const current = parseLsn(slot.current_lsn);
+  if (lsn < confirmed) {
+    throw AppError.invalid([{ path: field, message: `is before the slot's confirmed position pg_lsn:${formatLsn(confirmed)}: the server no longer keeps those changes` }]);
+  }
+  if (lsn > current) throw AppError.invalid([{ path: field, message: `is past the server's current WAL position pg_lsn:${formatLsn(current)}` }]);
+}
+
+export async function getCursor(sourceId: string) {
+  await getSource(sourceId);
+  const s = await ensureStream(sourceId);
+  return { cursor: s.cursor ? lsnCursor(parseLsn(s.cursor)) : null };
+}
+
+export async function putCursor(sourceId: string, cursor: string) {
+  await requireStreamable(sourceId);
+  const s = await ensureStream(sourceId);
+  if (s.enabled || leaseAlive(s)) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
+  await checkCursor(sourceId, cursor, "cursor");
+  const lsn = parseLsnCursor(cursor);
+  await pgPool().query("UPDATE streams SET cursor = $2, cursor_updated_at = now(), updated_at = now() WHERE source_id = $1 AND NOT enabled", [sourceId, formatLsn(lsn)]);
+  return { cursor: lsnCursor(lsn) };
+}
+
+export async function entityAction(sourceId: string, entity: string, action: z.infer<typeof ZEntityAction>["action"], by: Principal) {
+  const { mappings } = await getMappings(sourceId);
+  if (!mappings.some((m) => m.source.table === entity)) throw AppError.invalid([{ path: "entity", message: `${entity} is not mapped` }]);
+  const s = await ensureStream(sourceId);
+  switch (action) {
+    case "pause":
+      await pgPool().query("UPDATE streams SET paused_entities = array_append(array_remove(paused_entities, $2), $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]);
+      return { run_id: null };
+    case "resume":
+      await pgPool().query("UPDATE streams SET paused_entities = array_remove(paused_entities, $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]);
+      // A running stream re-snapshots the entity itself once it applies its changes again;
+      // without one, the snapshot can run now (the stream applies later changes when started).
+      if (s.paused_entities.includes(entity) && !leaseAlive(s)) return queueSnapshot(sourceId, [entity], by.name);
+      return { run_id: null };
+    case "resnapshot":
+      return queueSnapshot(sourceId, [entity], by.name);
+  }
+}

@@ -1,0 +1,140 @@
+// stream.run: a source's change stream, owned by this worker for as long as it holds the lease.
+// Errors are handled by category (server/errors/classify.ts):
+//   TRANSIENT → "retrying (attempt n, next in t)", exponential backoff, then resume from the cursor;
+//   CONFIGURATION / FATAL → the stream stops (disabled), the run fails, an alert is raised;
+//   a lost lease → this worker stops writing at once (another owner has it).
+import os from "node:os";
+import type { JobPayload } from "../../server/jobs/contracts.ts";
+import { env } from "../../server/env.ts";
+import { alert, clearAlerts } from "../../server/alerts/service.ts";
+import { backoffDelay, classify } from "../../server/errors/classify.ts";
+import { logger } from "../../server/logger.ts";
+import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
+import { queueSnapshot } from "../../server/runs/service.ts";
+import { withConnector } from "../../server/sources/connectivity.ts";
+import { findRun, finishRun, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
+import { acquireLease, getStream, LeaseLostError, ownerUpdate, releaseLease, renewLease } from "../../server/store/streams.ts";
+import { isExiting } from "../lifecycle.ts";
+
+const log = logger("worker.stream");
+const owner = () => `${os.hostname()}:${process.pid}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function streamRun(payload: JobPayload<"stream.run">): Promise<unknown> {
+  const sourceId = payload.source_id;
+  const e = env();
+  const lease = e.ECM_STREAM_LEASE_SECONDS;
+
+  // Wait for the lease: a previous owner that died holds it until it expires.
+  let token: bigint | null = null;
+  while (token === null) {
+    const row = await getStream(sourceId);
+    if (!row?.enabled || isExiting()) return { skipped: "stream not enabled" };
+    token = await acquireLease(sourceId, owner(), lease);
+    if (token === null) await sleep(1000);
+  }
+  const row = (await getStream(sourceId))!;
+  const runId = row.run_id;
+  if (runId) await startRun(runId, null);
+  // A run taken over from a worker that died goes on counting where that one left off.
+  const counters: StreamCounters & { retried: number } = { read: 0, written: 0, dead_lettered: 0, skipped: 0, transactions: 0, collisions: 0, retried: 0 };
+  if (runId) Object.assign(counters, (await findRun(runId))?.counters ?? {});
+  const progress = setInterval(() => {
+    if (runId) void updateRunProgress(runId, counters.read, counters).catch(() => {});
+  }, 1000);
+  let attempt = 0;
+  // How the run ends; null leaves it running (the stream continues under another owner).
+  let outcome: { status: "failed" | "cancelled"; error?: string; category?: string } | null = { status: "cancelled" };
+
+  try {
+    for (;;) {
+      try {
+        const end = await withConnector(sourceId, (connector) =>
+          runStream({
+            sourceId,
+            connector,
+            token: token!,
+            leaseSeconds: lease,
+            runId,
+            counters,
+            shouldExit: isExiting,
+            onStreaming: async () => {
+              attempt = 0;
+              await setSourceState(sourceId, "streaming");
+              await clearAlerts(sourceId);
+            },
+            onResumed: (entities) => queueSnapshot(sourceId, entities, "stream (entity resumed)").then(() => {}),
+          }),
+        );
+        if (end === "restart") continue; // mapping changed: reload it, resume from the cursor
+        if (end === "paused") {
+          const s = await getStream(sourceId);
+          await setSourceState(sourceId, "paused", s?.error ?? null);
+          await alert({ sourceId, runId, category: "CONFIGURATION", message: s?.error ?? "stream paused", hint: "approve the schema change on the source page (or POST …/stream {action: approve_schema})" });
+          outcome = { status: "cancelled", error: s?.error ?? "paused", category: "CONFIGURATION" };
+          return { paused: true };
+        }
+        if (isExiting() && (await getStream(sourceId))?.enabled) {
+          // Worker shutting down, stream still wanted: hand it over (the supervisor re-queues it).
+          outcome = null;
+          return { handed_over: true };
+        }
+        await ownerUpdate(sourceId, token!, { status: "stopped" });
+        await setSourceState(sourceId, "idle");
+        outcome = { status: "cancelled" };
+        return { stopped: true, ...counters };
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          log.warn("lease lost: another worker owns this stream now", { source_id: sourceId });
+          outcome = null;
+          return { lease_lost: true };
+        }
+        const c = classify(error);
+        const message = (error as Error).message ?? String(error);
+        if (c.category === "TRANSIENT") {
+          attempt++;
+          counters.retried++;
+          const delay = backoffDelay(attempt, { initialMs: e.ECM_RETRY_INITIAL_MS, factor: 2, maxMs: e.ECM_RETRY_MAX_MS, jitter: 0.2 });
+          log.warn("stream failed, retrying", { source_id: sourceId, attempt, delay_ms: delay, code: c.code, error: message });
+          await ownerUpdate(sourceId, token!, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
+          await setSourceState(sourceId, "retrying", message);
+          if (!(await waitHoldingLease(sourceId, token!, lease, delay))) {
+            outcome = (await getStream(sourceId))?.enabled ? null : { status: "cancelled" };
+            if (outcome) {
+              await ownerUpdate(sourceId, token!, { status: "stopped" });
+              await setSourceState(sourceId, "idle");
+            }
+            return { stopped_while_retrying: true };
+          }
+          continue;
+        }
+        // CONFIGURATION and FATAL: stop, say what to fix, alert.
+        log.error("stream stopped", { source_id: sourceId, category: c.category, code: c.code, error: message });
+        await ownerUpdate(sourceId, token!, { status: "failed", enabled: false, error: message, error_category: c.category });
+        await setSourceState(sourceId, "failed", message);
+        await alert({ sourceId, runId, category: c.category === "DATA" ? "FATAL" : c.category, message, hint: c.category === "FATAL" ? "see the message; a lost or dropped slot needs a full re-snapshot" : "fix the configuration, then start the stream again" });
+        outcome = { status: "failed", error: message, category: c.category };
+        return { failed: message };
+      }
+    }
+  } finally {
+    clearInterval(progress);
+    if (!outcome && runId) await updateRunProgress(runId, counters.read, counters).catch(() => {}); // the next owner counts on from here
+    if (outcome && runId) {
+      await finishRun(runId, { status: outcome.status, counters, error: outcome.error ?? null, errorCategory: outcome.category ?? null, progressDone: counters.read }).catch(() => {});
+    }
+    await releaseLease(sourceId, token!).catch(() => {});
+  }
+}
+
+/** Sleeps `ms` while keeping the lease; false when the stream was stopped or the lease lost meanwhile. */
+async function waitHoldingLease(sourceId: string, token: bigint, leaseSeconds: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    await sleep(Math.min(1000, until - Date.now()));
+    if (!(await renewLease(sourceId, token, leaseSeconds))) return false;
+    const row = await getStream(sourceId);
+    if (!row?.enabled || isExiting()) return false;
+  }
+  return true;
+}
