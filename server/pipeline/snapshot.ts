@@ -13,7 +13,15 @@ import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkp
 import { writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
-import { parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
+import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
+
+async function sweepUnseen(sourceId: string, entity: string, position: bigint): Promise<number> {
+  const r = await pgPool().query(
+    "UPDATE contexts SET deleted = true, position = $3, cursor = NULL, updated_at = now() WHERE source_id = $1 AND entity = $2 AND NOT deleted AND position < $3",
+    [sourceId, entity, position.toString()],
+  );
+  return r.rowCount ?? 0;
+}
 
 /**
  * The LSN a snapshot's rows are placed at: the stream's durable cursor (every later commit
@@ -76,8 +84,10 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       const stats = { entity, read: 0, written: 0, resumed_after: checkpoint?.last_key ?? null };
       let rowsDone = checkpoint?.rows_done ?? 0;
       // Rows take a position below every change the stream will still apply (see store/contexts.ts),
-      // read before the entity's first chunk (chunks are prefetched: each read starts after this).
-      const position = capture ? snapshotPosition(await snapshotLsn(sourceId, slotStart)) : 0n;
+      // fixed before the entity's first read and kept across resumes (each read starts after it).
+      const lsn = checkpoint?.snapshot_lsn ? parseLsn(checkpoint.snapshot_lsn) : capture ? await snapshotLsn(sourceId, slotStart) : 0n;
+      const position = snapshotPosition(lsn);
+      if (!checkpoint) await saveCheckpoint(pgPool(), sourceId, entity, null, 0, false, formatLsn(lsn));
       for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
         const writes: ContextWrite[] = [];
         const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
@@ -124,6 +134,11 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
         result.read += chunk.records.length;
         await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read });
       }
+      // Rows the store holds from before this snapshot that it did not see were deleted at the
+      // source meanwhile (changes skipped while paused, or lost with a slot): tombstone them.
+      // Every row the snapshot saw now has a position at or above its own.
+      const swept = capture ? await sweepUnseen(sourceId, entity, position) : 0;
+      if (swept) log.info("snapshot removed contexts of rows no longer in the source", { source_id: sourceId, entity, removed: swept });
       await saveCheckpoint(pgPool(), sourceId, entity, null, rowsDone, true);
       result.written += stats.written;
       result.entities.push(stats);

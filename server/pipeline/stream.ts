@@ -74,7 +74,18 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   for (const plan of plans.values()) checkDeletesMappable(plan);
 
   // Slot before publication changes: a lost or dropped slot is FATAL, never silently replaced.
-  const slot = await connector.slotInfo();
+  let slot = await connector.slotInfo();
+  if (slot.active && slot.active_pid) {
+    // We hold the lease, so whoever still holds the slot is a stale session (a dead worker's
+    // walsender that has not noticed yet, or a cut connection): end it instead of waiting out
+    // the server's wal_sender_timeout.
+    log.warn("slot held by a stale session; terminating it", { source_id: sourceId, pid: slot.active_pid });
+    await connector.terminateSlotHolder(slot.active_pid);
+    for (let i = 0; i < 50 && slot.active; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      slot = await connector.slotInfo();
+    }
+  }
   const gone = slotGone(replicationNames(sourceId).slot, slot, row.cursor !== null);
   if (gone) throw gone;
   const publication = await connector.syncPublication([...plans.keys()]);

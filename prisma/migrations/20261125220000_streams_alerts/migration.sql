@@ -56,3 +56,6 @@ ALTER TABLE "streams" ADD CONSTRAINT "streams_source_id_fkey" FOREIGN KEY ("sour
 
 -- AddForeignKey
 ALTER TABLE "alerts" ADD CONSTRAINT "alerts_source_id_fkey" FOREIGN KEY ("source_id") REFERENCES "sources"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AlterTable
+ALTER TABLE "snapshot_checkpoints" ADD COLUMN     "snapshot_lsn" TEXT;
