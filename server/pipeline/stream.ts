@@ -80,7 +80,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     // walsender that has not noticed yet, or a cut connection): end it instead of waiting out
     // the server's wal_sender_timeout.
     log.warn("slot held by a stale session; terminating it", { source_id: sourceId, pid: slot.active_pid });
-    await connector.terminateSlotHolder(slot.active_pid);
+    await connector.terminateSlotHolder(slot.active_pid).catch((error) => log.warn("could not end the stale session (needs the same role or pg_signal_backend); waiting for the server to", { source_id: sourceId, error }));
     for (let i = 0; i < 50 && slot.active; i++) {
       await new Promise((r) => setTimeout(r, 100));
       slot = await connector.slotInfo();

@@ -1,0 +1,178 @@
+// Change data capture, two figures:
+//   drain:   a backlog of 300k changes (inserts, then updates, in 1000-row transactions) from the
+//            slot into the context store through the mapping, cursor committed with every batch,
+//            beside pg_recvlogical (pgoutput) draining the same backlog to /dev/null, same run;
+//   latency: commit-to-store p50/p99 at a steady 1,000 changes/s for 60 s (targets 50 / 250 ms).
+// Peak worker RSS is reported for both (target < 300 MB).
+//   npm run bench cdc [-- --changes 300000 --rate 1000 --seconds 60]
+import crypto from "node:crypto";
+import { spawn, spawnSync } from "node:child_process";
+import pg from "pg";
+import { applyMigrations } from "../../server/db/migrations.ts";
+import { benchPostgres } from "../env.ts";
+import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+
+const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
+
+export async function run(args: string[]): Promise<BenchResult> {
+  const changes = numberArg(args, "--changes", 300_000);
+  const rate = numberArg(args, "--rate", 1000);
+  const steadySeconds = numberArg(args, "--seconds", 60);
+  const server = await benchPostgres();
+  const admin = new pg.Client({ connectionString: server.url("postgres") });
+  await admin.connect();
+  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database IN ('ecm_bench_cdc')");
+  for (const db of ["ecm_bench_cdc", "ecm_bench_cdc_meta"]) {
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${db}`);
+  }
+  await admin.end();
+  const srcUrl = new URL(server.url("ecm_bench_cdc"));
+  const metaUrl = server.url("ecm_bench_cdc_meta");
+  await applyMigrations(metaUrl);
+  const src = new pg.Client({ connectionString: srcUrl.toString() });
+  await src.connect();
+  await src.query(TABLE);
+
+  const childEnv = {
+    ...process.env,
+    DATABASE_URL: metaUrl,
+    ECM_SECRET_KEY: crypto.randomBytes(32).toString("base64"),
+    ECM_SOURCE_BENCH_PASSWORD: decodeURIComponent(srcUrl.password),
+    ECM_LOG_LEVEL: "warn",
+  };
+  const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(srcUrl)], { env: childEnv, encoding: "utf8" });
+  if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
+  const [sourceId, publication] = setup.stdout.trim().split("\n").pop()!.split(" ") as [string, string];
+  await src.query("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')");
+
+  // The backlog: inserts then updates, 1000 rows per transaction; the last change is a marker.
+  const txs = Math.max(2, Math.round(changes / 1000));
+  const half = Math.floor(txs / 2);
+  for (let t = 0; t < half; t++) {
+    await src.query(`INSERT INTO cdc_items SELECT g, g % 1000, g % 7, 'name ' || g, 'User' || g || '@Example.com', '{"k": ' || g || ', "tags": ["a","b"]}', now(), g / 100.0
+      FROM generate_series(${t * 1000 + 1}, ${t * 1000 + 1000}) g`);
+  }
+  for (let t = half; t < txs; t++) {
+    const lo = ((t - half) % half) * 1000 + 1;
+    const last = t === txs - 1;
+    await src.query(`BEGIN; UPDATE cdc_items SET a = a + 1, name = name || '.' WHERE id BETWEEN ${lo} AND ${lo + (last ? 998 : 999)};${last ? " INSERT INTO cdc_items VALUES (-1, 0, 0, 'marker', 'm@x', '{}', now(), 0);" : ""} COMMIT;`);
+  }
+  const endpos = (await src.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l as string;
+
+  // Baseline: pg_recvlogical (pgoutput) drains the same backlog to /dev/null.
+  const conn = ["-h", srcUrl.hostname, "-p", srcUrl.port, "-U", decodeURIComponent(srcUrl.username), "-d", "ecm_bench_cdc"];
+  const recv = await timed(async () => {
+    const r = spawnSync("pg_recvlogical", [...conn, "--slot", "bench_recv", "--start", "-o", "proto_version=1", "-o", `publication_names=${publication}`, "--endpos", endpos, "-f", "/dev/null"], {
+      env: { ...process.env, PGPASSWORD: decodeURIComponent(srcUrl.password) },
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`pg_recvlogical: ${r.stderr}`);
+  });
+
+  // Ours: a worker-like process streams the backlog into the store.
+  const drain = await streamUntilMarker(sourceId, childEnv, "bench", "-1");
+  if (drain.read < txs * 1000) throw new Error(`read ${drain.read} changes, expected ${txs * 1000}`);
+
+  // Steady load: `rate` changes/s in 20-row transactions for `steadySeconds`, then latency from the store.
+  await src.query("SELECT pg_drop_replication_slot('bench_recv')");
+  const steady = await steadyLatency(src, sourceId, childEnv, rate, steadySeconds, metaUrl);
+  await src.end();
+  await server.stop();
+
+  const total = txs * 1000;
+  return {
+    scenario: "cdc",
+    machine: machine(),
+    started_at: new Date().toISOString(),
+    figures: [
+      {
+        name: `drain ${total.toLocaleString("en-US")} changes (1000-row transactions) → mapping → context store, cursor per batch`,
+        value: total / drain.seconds,
+        unit: "changes/s",
+        baseline: { name: "pg_recvlogical pgoutput → /dev/null", value: total / recv.seconds },
+        target: 0.5,
+      },
+    ],
+    extra: {
+      drain_worker_peak_rss_mb: Math.round(drain.max_rss_mb),
+      steady: {
+        rate_changes_per_s: rate,
+        seconds: steadySeconds,
+        changes: steady.changes,
+        p50_ms: steady.p50,
+        p99_ms: steady.p99,
+        max_ms: steady.max,
+        targets_ms: { p50: 50, p99: 250 },
+        worker_peak_rss_mb: Math.round(steady.max_rss_mb),
+      },
+    },
+  };
+}
+
+function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "bench/children/cdc.ts", sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("ready\n") && onReady) {
+        const f = onReady;
+        onReady = undefined;
+        f();
+      }
+    });
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`cdc child exited ${code}`))));
+  });
+}
+
+async function steadyLatency(src: pg.Client, sourceId: string, env: NodeJS.ProcessEnv, rate: number, seconds: number, metaUrl: string) {
+  const perTx = 20;
+  const txPerSecond = rate / perTx;
+  let writing: Promise<void> = Promise.resolve();
+  const result = await streamUntilMarker(sourceId, env, "bench", "-2", () => {
+    writing = (async () => {
+      const start = Date.now();
+      const total = Math.round(txPerSecond * seconds);
+      for (let i = 0; i < total; i++) {
+        const due = start + (i * 1000) / txPerSecond;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const base = 1_000_000 + i * perTx;
+        // `at` is the commit time (clock_timestamp at the end of the transaction's work).
+        await src.query(`INSERT INTO cdc_items SELECT g, 0, 0, 'steady', 's@x', '{}', clock_timestamp(), 0 FROM generate_series(${base}, ${base + perTx - 1}) g`);
+      }
+      await src.query("INSERT INTO cdc_items VALUES (-2, 0, 0, 'marker', 'm@x', '{}', clock_timestamp(), 0)");
+    })();
+  });
+  await writing;
+  const meta = new pg.Client({ connectionString: metaUrl });
+  await meta.connect();
+  const { rows } = await meta.query<{ ms: number }>(
+    `SELECT extract(epoch FROM (updated_at - (data->>'at')::timestamptz)) * 1000 AS ms FROM contexts WHERE context_type = 'bench' AND context_id::bigint >= 1000000 ORDER BY 1`,
+  );
+  await meta.end();
+  const ms = rows.map((r) => Number(r.ms));
+  const q = (p: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]! * 10) / 10;
+  return { changes: ms.length, p50: q(0.5), p99: q(0.99), max: q(1 - 1e-9), max_rss_mb: result.max_rss_mb };
+}
+
+const SETUP_SCRIPT = (src: URL) => `
+const { createSource } = await import("./server/sources/service.ts");
+const { saveMappingVersion } = await import("./server/store/mappings.ts");
+const { withConnector } = await import("./server/sources/connectivity.ts");
+const { replicationNames } = await import("./server/connectors/postgresql/connection.ts");
+const s = await createSource({ name: "bench-cdc", config: {
+  connector_type: "postgresql",
+  connection: { host: "${src.hostname}", port: ${Number(src.port)}, database: "ecm_bench_cdc", ssl_mode: "disable" },
+  authentication: { type: "credentials", username: "${decodeURIComponent(src.username)}", password_secret: "env://ECM_SOURCE_BENCH_PASSWORD" },
+  options: { batch_size: 1000, change_tracking: "cdc" } } });
+await saveMappingVersion(s.id, { mappings: [{ source: { table: "cdc_items" }, target: { context_type: "bench" }, fields: [
+  { source: "id", target: "context_id" }, { source: "a", target: "data.a" }, { source: "b", target: "data.b" },
+  { source: "name", target: "data.name" }, { source: "email", target: "data.email", transform: "lowercase" },
+  { source: "doc", target: "data.doc", transform: "json_parse" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
+await withConnector(s.id, (c) => c.prepareCapture(["cdc_items"]));
+console.log(s.id + " " + replicationNames(s.id).publication);
+process.exit(0);
+`;
