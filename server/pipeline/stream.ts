@@ -17,8 +17,7 @@ import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
 import { changePosition, formatLsn, lsnCursor, parseLsn } from "../connectors/postgresql/lsn.ts";
 import { slotGone } from "../connectors/postgresql/capture.ts";
 import { replicationNames } from "../connectors/postgresql/connection.ts";
-import type { Relation, ReplicationMessage, ReplicationSession, TextTuple } from "../connectors/postgresql/replication.ts";
-import type { ValueParser } from "../connectors/postgresql/values.ts";
+import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSession, type TextTuple } from "../connectors/postgresql/replication.ts";
 import type { SourceRecord } from "../connectors/types.ts";
 import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
@@ -48,7 +47,7 @@ export type StreamContext = {
 };
 
 type EntityPlan = { entity: string; described: DescribedEntity; mappers: CompiledMapping[]; mappedColumns: Set<string> };
-type RelationPlan = { plan: EntityPlan | null; parsers: Map<string, ValueParser>; keyColumns: string[] };
+type RelationPlan = { plan: EntityPlan | null; keyColumns: string[] };
 type Pending = { kind: "write"; write: ContextWrite; key: string[]; payload: SourceRecord } | { kind: "truncate"; entity: string; position: bigint; cursor: string };
 
 const columnSignature = (name: string, typeOid: number) => `${name} ${typeOid}`;
@@ -191,7 +190,6 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     const plan = plans.get(entity) ?? null;
     const rp: RelationPlan = {
       plan,
-      parsers: new Map(relation.columns.map((c) => [c.name, parsers.parser(c.typeOid)])),
       keyColumns: plan?.described.primary_key.length ? plan.described.primary_key : relation.keyColumns,
     };
     relations.set(relation.relationOid, rp);
@@ -221,15 +219,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     return rp;
   }
 
-  function decode(rp: RelationPlan, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string>; key: string[] } {
-    const record: SourceRecord = {};
-    const unchanged = new Set<string>();
-    for (const [name, text] of Object.entries(tuple)) {
-      if (text === undefined) unchanged.add(name); // unchanged TOAST: keep the stored value, never null
-      else record[name] = text === null ? null : rp.parsers.get(name)!(text);
-    }
-    const key = rp.keyColumns.map((k) => tuple[k] ?? "");
-    return { record, unchanged, key };
+  function decode(rp: RelationPlan, relation: Relation, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string>; key: string[] } {
+    return { ...decodeTuple(parsers, relation, tuple), key: rp.keyColumns.map((k) => tuple[k] ?? "") };
   }
 
   async function onChange(message: Extract<ReplicationMessage, { tag: "insert" | "update" | "delete" }>) {
@@ -245,7 +236,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     const position = changePosition(tx.commitLsn, index);
     const cursor = lsnCursor(tx.commitLsn);
     if (message.tag === "delete") {
-      const { record, key } = decode(rp, message.old ?? message.key ?? {});
+      const { record, key } = decode(rp, message.relation, message.old ?? message.key ?? {});
       for (const mapper of mappers) {
         try {
           const id = mapper.contextId(record);
@@ -256,9 +247,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         }
       }
     } else {
-      const { record, unchanged, key } = decode(rp, message.new);
+      const { record, unchanged, key } = decode(rp, message.relation, message.new);
       const oldTuple = message.tag === "update" ? (message.old ?? message.key) : null;
-      const old = oldTuple ? decode(rp, oldTuple).record : null;
+      const old = oldTuple ? decode(rp, message.relation, oldTuple).record : null;
       for (const mapper of mappers) {
         try {
           const keep = unchanged.size ? mapper.steps.filter((s) => s.target !== "context_id" && s.reads.some((c) => unchanged.has(c))).map((s) => s.path) : [];

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { hasRole, type Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
+import { streamChangesPage } from "../streams/changes-page.ts";
 import {
   extractSnapshotPage,
   sourceCapabilities,
@@ -41,9 +42,7 @@ export async function runOperation(sourceId: string, op: TOperation, principal: 
     case "connector.extract_snapshot":
       return extractSnapshotPage(sourceId, op);
     case "connector.stream_changes":
-      if (!hasRole(principal.role, "editor")) throw new AppError("FORBIDDEN", "starting a change stream needs the editor role");
-      throw new AppError("BAD_REQUEST", "change streaming is not available for this source yet (see its capabilities: cdc is false)", {
-        category: "CONFIGURATION",
-      });
+      if (!hasRole(principal.role, "editor")) throw new AppError("FORBIDDEN", "reading changes from the slot needs the editor role");
+      return streamChangesPage(sourceId, op);
   }
 }

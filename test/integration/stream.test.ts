@@ -129,7 +129,35 @@ describe("change streams", () => {
     await src.query("INSERT INTO items VALUES (1001, 'new during snapshot', '[1,2]', NULL)");
     await src.query("DELETE FROM events WHERE id = 3");
     await waitFor("snapshot", async () => (await api("GET", `/runs/${snap.body.run_id}`, { token: viewer })).body.status === "succeeded");
+
+    // The spec's stream_changes request, as written, reads changes from the slot page by page
+    // without moving it (the stream below still gets them).
+    await src.query("UPDATE items SET name = name || ' (paged)' WHERE id % 7 = 0");
+    await src.query("INSERT INTO items VALUES (1003, 'paged insert', '[1,2]', NULL)");
+    await src.query("DELETE FROM events WHERE id = 4");
+    const slotBefore = await confirmedFlush();
+    const page = await api("POST", `/sources/${sourceId}/operations`, {
+      token: editor,
+      body: { operation: "connector.stream_changes", batch_size: 100, include_operations: ["insert", "update", "delete"] },
+    });
+    expect(page.status).toBe(200);
+    const ops = page.body.changes.map((c: { operation: string; entity: string; key: unknown[] }) => `${c.operation} ${c.entity} ${JSON.stringify(c.key)}`);
+    expect(ops).toContain("insert items [1003]");
+    expect(ops).toContain("delete events [4]");
+    const sevens = (await src.query("SELECT count(*)::int AS n FROM items WHERE id % 7 = 0 AND id <> 1003")).rows[0].n;
+    expect(ops.filter((o: string) => o.startsWith("update items"))).toHaveLength(sevens);
+    const inserted = page.body.changes.find((c: { operation: string }) => c.operation === "insert");
+    expect(inserted.context.data).toMatchObject({ id: 1003, name: "paged insert", doc: "[1,2]" });
+    expect(inserted.cursor).toMatch(/^pg_lsn:/);
+    expect(page.body.cursor).toBe(page.body.changes[page.body.changes.length - 1].cursor);
+    const onlyDeletes = await api("POST", `/sources/${sourceId}/operations`, { token: editor, body: { operation: "connector.stream_changes", include_operations: ["delete"] } });
+    expect(onlyDeletes.body.changes.map((c: { operation: string }) => c.operation)).toEqual(["delete"]);
+    const after = await api("POST", `/sources/${sourceId}/operations`, { token: editor, body: { operation: "connector.stream_changes", cursor: page.body.cursor } });
+    expect(after.body.changes).toEqual([]);
+    expect(await confirmedFlush()).toBe(slotBefore);
     await startStream();
+    // While the stream owns the slot, pages are refused with the reason.
+    expect((await api("POST", `/sources/${sourceId}/operations`, { token: editor, body: { operation: "connector.stream_changes" } })).status).toBe(409);
     await src.query("INSERT INTO items VALUES (1002, 'after', '{\"a\": {\"b\": true}}', NULL)");
     await src.query("UPDATE items SET doc = '{\"changed\": 1}' WHERE id = 5");
     await src.query("DELETE FROM items WHERE id = 6");

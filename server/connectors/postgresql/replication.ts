@@ -13,6 +13,8 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import type pg from "pg";
 import { formatLsn, parseLsn } from "./lsn.ts";
+import type { ValueParsers } from "./values.ts";
+import type { SourceRecord } from "../types.ts";
 
 export type TextTuple = Record<string, string | null | undefined>;
 export type Relation = Pgoutput.MessageRelation;
@@ -57,6 +59,18 @@ function toMessage(raw: Pgoutput.Message): ReplicationMessage {
     default:
       return { tag: "other" };
   }
+}
+
+/** Text tuple → exact JSON values with the catalog parsers; `unchanged` names unchanged TOAST columns. */
+export function decodeTuple(parsers: ValueParsers, relation: Relation, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string> } {
+  const record: SourceRecord = {};
+  const unchanged = new Set<string>();
+  for (const column of relation.columns) {
+    const text = tuple[column.name];
+    if (text === undefined) unchanged.add(column.name); // keep the stored value, never null
+    else record[column.name] = text === null ? null : parsers.parser(column.typeOid)(text);
+  }
+  return { record, unchanged };
 }
 
 type ServiceInternals = { _messageQueue: unknown[]; _processing: boolean };

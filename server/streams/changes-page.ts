@@ -1,0 +1,50 @@
+// The spec's connector.stream_changes as a request/response page: the committed changes after a
+// cursor, whole transactions only, at least `batch_size` events when that many are waiting (or
+// what arrived before the source went quiet), and the cursor to ask from next. It reads the
+// product's slot without confirming anything, so it is refused while the stream owns the slot.
+import type { ChangeEvent, ChangeOperation } from "../connectors/types.ts";
+import { AppError } from "../errors/app-error.ts";
+import { lsnCursor, parseLsn } from "../connectors/postgresql/lsn.ts";
+import { getMappings } from "../mapping/service.ts";
+import { withConnector } from "../sources/connectivity.ts";
+import { getStream } from "../store/streams.ts";
+
+const IDLE_MS = 1000;
+const MAX_WAIT_MS = 10_000;
+
+export async function streamChangesPage(sourceId: string, op: { cursor?: string; batch_size: number; include_operations: ChangeOperation[] }) {
+  const stream = await getStream(sourceId);
+  if (stream && (stream.enabled || (stream.lease_expires_at && Date.parse(stream.lease_expires_at) > Date.now()))) {
+    throw new AppError("CONFLICT", "the source's stream owns its slot: stop the stream to read changes page by page (POST …/stream {\"action\":\"stop\"})");
+  }
+  const tables = [...new Set((await getMappings(sourceId)).mappings.map((m) => m.source.table))];
+  if (!tables.length) throw new AppError("BAD_REQUEST", "save a mapping first: it decides which tables are published", { category: "CONFIGURATION" });
+  return withConnector(sourceId, async (connector) => {
+    const slot = await connector.slotInfo();
+    if (!slot.exists) throw new AppError("BAD_REQUEST", "the source has no replication slot yet: run a snapshot or start the stream once", { category: "CONFIGURATION" });
+    if (slot.wal_status === "lost") throw new AppError("CONFLICT", "the replication slot is lost: re-snapshot the source", { category: "FATAL" });
+    await connector.syncPublication(tables);
+    const from = op.cursor ?? (stream?.cursor ? lsnCursor(parseLsn(stream.cursor)) : lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")));
+    const abort = new AbortController();
+    const changes = connector.streamChanges(tables, from, { include: op.include_operations, signal: abort.signal });
+    const events: ChangeEvent[] = [];
+    let next = changes.next();
+    const deadline = Date.now() + MAX_WAIT_MS;
+    try {
+      for (;;) {
+        const timeout = Math.min(IDLE_MS, deadline - Date.now());
+        const step = await Promise.race([next, new Promise<null>((r) => setTimeout(() => r(null), Math.max(0, timeout)))]);
+        if (step === null || step.done) break;
+        const event = step.value;
+        // Whole transactions only: past batch_size, stop at the next commit boundary.
+        if (events.length >= op.batch_size && event.cursor !== events[events.length - 1]!.cursor) break;
+        events.push(event);
+        next = changes.next();
+      }
+    } finally {
+      abort.abort();
+      await changes.return?.();
+    }
+    return { changes: events, cursor: events.length ? events[events.length - 1]!.cursor : from };
+  });
+}
