@@ -120,10 +120,11 @@ describe("the spec's operation envelope", () => {
     expect(badCursor.body.error.issues[0]).toMatchObject({ path: "request.cursor", message: expect.stringMatching(/pg_lsn:/) });
   });
 
-  it("keeps stream_changes to editors, and says plainly that CDC is not available yet", async () => {
+  it("keeps stream_changes to editors, and says what is missing before a mapping exists", async () => {
     expect((await op({ operation: "connector.stream_changes", cursor: "pg_lsn:0/16B3748" })).status).toBe(403);
     const r = await op({ operation: "connector.stream_changes", cursor: "pg_lsn:0/16B3748", batch_size: 100, include_operations: ["insert"] }, editor);
     expect(r.status).toBe(400);
-    expect(r.body.error).toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/not available/) });
+    expect(r.body.error).toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/mapping/) });
+    expect((await api("GET", `/sources/${sourceId}/capabilities`, { token: viewer })).body.cdc).toBe(true);
   });
 });

@@ -11,6 +11,9 @@ process.env.ECM_STREAM_LEASE_SECONDS = "5";
 import net from "node:net";
 import { isDeepStrictEqual } from "node:util";
 import pg from "pg";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { QUEUES, streamJobId } from "../../server/jobs/contracts.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { startWorker } from "../../worker/runtime.ts";
@@ -236,6 +239,21 @@ describe("stream faults", () => {
     await start();
     await expectConverged("state after recovering from the lost slot");
   }, 120_000);
+
+  it("puts the stream's job back when Redis lost its data (the supervisor reconciles from PostgreSQL)", async () => {
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      await redis.flushdb();
+      const queue = new Queue(QUEUES.streams, { connection: redis });
+      await waitFor("the stream job to be queued again", async () => Boolean(await queue.getJob(streamJobId(sourceId))), 15_000);
+      await queue.close();
+    } finally {
+      redis.disconnect();
+    }
+    await src.query("UPDATE items SET v = 4242 WHERE id = 42");
+    await waitFor("streaming under the re-queued job", async () => (await status()).state === "streaming");
+    await expectConverged("a change after Redis lost its data");
+  });
 
   it("stops with CONFIGURATION and an alert when the password changes", async () => {
     await src.query(`ALTER ROLE ${ROLE} PASSWORD 'changed-elsewhere'`);
