@@ -24,5 +24,6 @@ export function adminApi(request: APIRequestContext) {
   return {
     get: (path: string) => request.get(`/api/v1${path}`, { headers }),
     post: (path: string, data: unknown) => request.post(`/api/v1${path}`, { headers, data }),
+    put: (path: string, data: unknown) => request.put(`/api/v1${path}`, { headers, data }),
   };
 }

@@ -19,7 +19,13 @@ export function ContextsBrowser() {
   const cursor = cursors[cursors.length - 1];
   const list = useQuery({ ...trpc.contexts.list.queryOptions({ limit: 50, ...(type ? { context_type: type } : {}), ...(cursor ? { cursor } : {}) }), refetchInterval: 5000 });
   const [selected, setSelected] = useState<{ type: string; id: string } | null>(null);
-  const detail = useQuery({ ...trpc.contexts.get.queryOptions({ context_type: selected?.type ?? "", context_id: selected?.id ?? "", include_deleted: true }), enabled: !!selected });
+  const detail = useQuery({
+    ...trpc.contexts.get.queryOptions({ context_type: selected?.type ?? "", context_id: selected?.id ?? "", include_deleted: true }),
+    enabled: !!selected,
+    retry: false,
+    refetchInterval: 2000, // a streamed change shows up without a reload
+  });
+  const [idInput, setIdInput] = useState("");
 
   return (
     <>
@@ -39,6 +45,22 @@ export function ContextsBrowser() {
         </div>
         <Button type="submit" variant="secondary">
           Show
+        </Button>
+      </form>
+      <form
+        className="mb-4 flex items-end gap-2"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (typeInput && idInput) setSelected({ type: typeInput, id: idInput.trim() });
+        }}
+      >
+        <div className="w-72">
+          <Field id="context-id" label="Context id">
+            <Input id="context-id" value={idInput} onChange={(e) => setIdInput(e.target.value)} placeholder="42" />
+          </Field>
+        </div>
+        <Button type="submit" variant="secondary" disabled={!typeInput || !idInput.trim()} title={!typeInput ? "Enter the context type first" : undefined}>
+          Look up
         </Button>
       </form>
       <div className="grid gap-4 lg:grid-cols-5">
@@ -84,8 +106,13 @@ export function ContextsBrowser() {
           ) : null}
         </Card>
         <Card title="Context" className="lg:col-span-2">
-          {!selected ? <p className="text-[13px] text-muted">Select a context to see its JSON, source and cursor.</p> : null}
-          {detail.data ? (
+          {!selected ? <p className="text-[13px] text-muted">Select a context, or look one up by id, to see its JSON, source and cursor.</p> : null}
+          {selected && detail.error ? (
+            <p className="text-[13px] text-muted" data-testid="context-not-found">
+              {detail.error.data?.code === "NOT_FOUND" ? `No context ${selected.type} / ${selected.id} in the store.` : detail.error.message}
+            </p>
+          ) : null}
+          {detail.data && !detail.error ? (
             <div data-testid="context-detail">
               <p className="mb-2 flex items-center gap-2 font-mono text-xs">
                 {detail.data.context_type} / {detail.data.context_id} {detail.data.deleted ? <Badge tone="red">deleted</Badge> : null}

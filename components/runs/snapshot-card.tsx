@@ -15,16 +15,17 @@ export function SnapshotCard({ sourceId }: { sourceId: string }) {
   const canEdit = useCan("editor");
   const mapping = useQuery(trpc.mappings.get.queryOptions({ id: sourceId }));
   const runs = useQuery({
-    ...trpc.runs.list.queryOptions({ source_id: sourceId, limit: 5 }),
-    refetchInterval: (q) => (q.state.data?.runs.some((r) => r.status === "queued" || r.status === "running") ? 1000 : 5000),
+    ...trpc.runs.list.queryOptions({ source_id: sourceId, limit: 20 }),
+    refetchInterval: (q) => (q.state.data?.runs.some((r) => r.kind === "snapshot" && (r.status === "queued" || r.status === "running")) ? 1000 : 5000),
   });
   const start = useMutation(
     trpc.runs.snapshot.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() }) }),
   );
-  const latest = runs.data?.runs[0];
+  const latest = runs.data?.runs.find((r) => r.kind === "snapshot");
   const pct = latest?.progress.total ? Math.min(100, Math.round((latest.progress.done / latest.progress.total) * 100)) : latest?.status === "succeeded" ? 100 : 0;
   const elapsed = latest?.started_at ? ((latest.finished_at ? Date.parse(latest.finished_at) : Date.now()) - Date.parse(latest.started_at)) / 1000 : 0;
   const rate = elapsed > 0 && latest ? Math.round(latest.progress.done / elapsed) : 0;
+  const eta = latest?.status === "running" && rate > 0 && latest.progress.total ? Math.max(0, Math.round((latest.progress.total - latest.progress.done) / rate)) : null;
 
   return (
     <Card
@@ -57,6 +58,7 @@ export function SnapshotCard({ sourceId }: { sourceId: string }) {
             <span className="tabular-nums text-muted">
               {latest.progress.done.toLocaleString()}
               {latest.progress.total ? ` / ${latest.progress.total.toLocaleString()}` : ""} rows{rate ? ` · ${rate.toLocaleString()} rows/s` : ""}
+              {eta !== null ? ` · ETA ${eta >= 60 ? `${Math.floor(eta / 60)} min ${eta % 60} s` : `${eta} s`}` : ""}
             </span>
           </div>
           <div className="h-2 w-full overflow-hidden rounded bg-zinc-100" role="progressbar" aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100} aria-label="Snapshot progress">

@@ -11,6 +11,7 @@ import { OpenDeadLetters } from "./open-dead-letters.tsx";
 const NAV: { href: string; label: string; admin?: boolean; badge?: boolean }[] = [
   { href: "/sources", label: "Sources" },
   { href: "/dead-letters", label: "Dead letters", badge: true },
+  { href: "/alerts", label: "Alerts" },
   { href: "/contexts", label: "Contexts" },
   { href: "/settings", label: "Settings", admin: true },
 ];

@@ -12,6 +12,8 @@ import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input } from "../ui/field.tsx";
 import { EntitiesPanel } from "./entities-panel.tsx";
 import { SnapshotCard } from "../runs/snapshot-card.tsx";
+import { RunsHistory } from "../runs/runs-history.tsx";
+import { StreamCard } from "../streams/stream-card.tsx";
 import { HealthChecks } from "./health-panel.tsx";
 
 export function SourceDetail({ id }: { id: string }) {
@@ -69,14 +71,18 @@ export function SourceDetail({ id }: { id: string }) {
           <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 font-mono text-[11px] leading-relaxed">{JSON.stringify(c, null, 2)}</pre>
         </Card>
       </div>
-      <div className="mt-4">
+      <div className="mt-4 grid gap-4 lg:grid-cols-2">
         <SnapshotCard sourceId={source.id} />
+        <StreamCard sourceId={source.id} cdc={c.options.change_tracking === "cdc"} />
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-3">
         <div className="lg:col-span-2">
           <EntitiesPanel sourceId={source.id} />
         </div>
         <HealthCard id={source.id} />
+      </div>
+      <div className="mt-4">
+        <RunsHistory sourceId={source.id} />
       </div>
       <DangerZone id={source.id} name={source.name} />
     </>

@@ -1,0 +1,5 @@
+import { AlertsList } from "@/components/alerts/alerts-list.tsx";
+
+export default function AlertsPage() {
+  return <AlertsList />;
+}
