@@ -18,7 +18,7 @@ import { HealthChecks } from "./health-panel.tsx";
 
 export function SourceDetail({ id }: { id: string }) {
   const trpc = useTRPC();
-  const { data: source, error, isLoading } = useQuery({ ...trpc.sources.get.queryOptions({ id }), refetchInterval: 5000 });
+  const { data: source, error, isLoading } = useQuery({ ...trpc.sources.get.queryOptions({ id }), refetchInterval: 2000 });
 
   if (isLoading) return <Skeleton className="h-64 w-full" />;
   if (error || !source) {
