@@ -23,6 +23,14 @@ streaming.catch((e) => {
   console.error(e);
   process.exit(1);
 });
+const peak = { heap: 0, external: 0, arrayBuffers: 0, rss: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  peak.heap = Math.max(peak.heap, m.heapUsed);
+  peak.external = Math.max(peak.external, m.external);
+  peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+  peak.rss = Math.max(peak.rss, m.rss);
+}, 50);
 for (;;) {
   const { rowCount } = await pgPool().query("SELECT 1 FROM contexts WHERE context_type = $1 AND context_id = $2", [markerType, markerId]);
   if (rowCount) {
@@ -34,5 +42,7 @@ for (;;) {
 done = true;
 await streaming;
 await releaseLease(sourceId, token);
+clearInterval(sampler);
+if (process.env.BENCH_MEMORY) console.error("memory peaks (MB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])));
 process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024 }) + "\n");
 process.exit(0);

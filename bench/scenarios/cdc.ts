@@ -133,6 +133,13 @@ async function steadyLatency(src: pg.Client, sourceId: string, env: NodeJS.Proce
   let writing: Promise<void> = Promise.resolve();
   const result = await streamUntilMarker(sourceId, env, "bench", "-2", () => {
     writing = (async () => {
+      // Warm-up: the steady load starts once the stream is live (a first change is in the store);
+      // before that the walsender re-reads WAL since the slot's restart point.
+      await src.query("INSERT INTO cdc_items VALUES (-3, 0, 0, 'warm-up', 'w@x', '{}', now(), 0)");
+      const meta = new pg.Client({ connectionString: metaUrl });
+      await meta.connect();
+      while (!(await meta.query("SELECT 1 FROM contexts WHERE context_type = 'bench' AND context_id = '-3'")).rowCount) await new Promise((r) => setTimeout(r, 20));
+      await meta.end();
       const start = Date.now();
       const total = Math.round(txPerSecond * seconds);
       for (let i = 0; i < total; i++) {

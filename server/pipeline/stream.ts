@@ -50,6 +50,9 @@ type EntityPlan = { entity: string; described: DescribedEntity; mappers: Compile
 type RelationPlan = { plan: EntityPlan | null; keyColumns: string[] };
 type Pending = { kind: "write"; write: ContextWrite; key: string[]; payload: SourceRecord } | { kind: "truncate"; entity: string; position: bigint; cursor: string };
 
+/** A batch is written at the latest this long after it started filling (commit-to-store latency bound). */
+const MAX_BATCH_WAIT_MS = 25;
+
 const columnSignature = (name: string, typeOid: number) => `${name} ${typeOid}`;
 
 export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
@@ -106,6 +109,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
 
   let durable = row.cursor ? parseLsn(row.cursor) : 0n;
   let pending: Pending[] = [];
+  let pendingSince = Date.now(); // when the current batch started filling
   let deadLetters: NewDeadLetter[] = [];
   let tx: { commitLsn: bigint; commitTime: Date; index: number } | null = null;
   let lastCommit: { endLsn: bigint; commitTime: Date } | null = null;
@@ -123,6 +127,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
 
   const flush = () =>
     serial(async () => {
+      pendingSince = Date.now();
       const items = pending;
       const failed = deadLetters;
       pending = [];
@@ -302,8 +307,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         lastCommit = { endLsn: message.endLsn, commitTime: message.commitTime };
         tx = null;
         counters.transactions++;
-        // Caught up with what arrived, or a full batch: make it durable and confirm it.
-        if (pending.length >= batchSize || session?.backlog() === 0) await flush();
+        // Caught up with what arrived, a full batch, or the oldest change waiting too long (a
+        // steady trickle never leaves the backlog empty): make it durable and confirm it.
+        if (pending.length >= batchSize || session?.backlog() === 0 || Date.now() - pendingSince >= MAX_BATCH_WAIT_MS) await flush();
         return;
     }
   }
