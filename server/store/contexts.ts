@@ -31,30 +31,28 @@ export type WriteResult = {
   rejected: { context_type: string; context_id: string; message: string }[];
 };
 
+// Rows travel as one JSON document (json_to_recordset): far cheaper for both sides than nine
+// escaped text arrays. Measured on 2 cores: ~2.5× the rate of the earlier unnest + collisions-CTE
+// statement.
 const UPSERT_SQL = `
-WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::numeric[], $6::text[], $7::boolean[])
-    AS t(context_type, context_id, data, entity, position, cursor, deleted)
-),
-collisions AS (
-  SELECT i.context_type, i.context_id, c.entity AS held_by
-  FROM input i JOIN contexts c USING (context_type, context_id)
-  WHERE c.entity <> i.entity OR c.source_id <> $8::uuid
-),
-written AS (
-  INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, position, cursor, deleted, mapping_version, created_at, updated_at)
-  SELECT context_type, context_id, coalesce(data, '{}'::jsonb), $8::uuid, entity, position, cursor, deleted, $9::int, now(), now() FROM input
-  ON CONFLICT (context_type, context_id) DO UPDATE SET
-    data = CASE WHEN EXCLUDED.deleted THEN c.data ELSE EXCLUDED.data END,
-    position = EXCLUDED.position, cursor = EXCLUDED.cursor, deleted = EXCLUDED.deleted,
-    mapping_version = EXCLUDED.mapping_version, updated_at = now()
-  WHERE c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
-    AND (c.position < EXCLUDED.position OR (c.position = EXCLUDED.position AND mod(EXCLUDED.position, 4294967296) = 0))
-    AND (c.data IS DISTINCT FROM EXCLUDED.data OR c.deleted IS DISTINCT FROM EXCLUDED.deleted OR c.position <> EXCLUDED.position)
-  RETURNING 1
-)
-SELECT (SELECT count(*)::int FROM written) AS written,
-       (SELECT coalesce(json_agg(collisions), '[]') FROM collisions) AS collisions`;
+INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, position, cursor, deleted, mapping_version, created_at, updated_at)
+SELECT r.t, r.i, coalesce(r.d, '{}'::jsonb), $2::uuid, r.e, r.p, r.c, r.x, $3::int, now(), now()
+FROM json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean)
+ON CONFLICT (context_type, context_id) DO UPDATE SET
+  data = CASE WHEN EXCLUDED.deleted THEN c.data ELSE EXCLUDED.data END,
+  position = EXCLUDED.position, cursor = EXCLUDED.cursor, deleted = EXCLUDED.deleted,
+  mapping_version = EXCLUDED.mapping_version, updated_at = now()
+WHERE c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
+  AND (c.position < EXCLUDED.position
+       OR (c.position = EXCLUDED.position AND mod(EXCLUDED.position, 4294967296) = 0
+           AND (c.data IS DISTINCT FROM EXCLUDED.data OR c.deleted IS DISTINCT FROM EXCLUDED.deleted)))`;
+
+// Only when some rows were not written: which of them are held by another entity or source.
+const COLLISIONS_SQL = `
+SELECT r.t AS context_type, r.i AS context_id, c.entity AS held_by
+FROM json_to_recordset($1::json) AS r(t text, i text, e text)
+JOIN contexts c ON c.context_type = r.t AND c.context_id = r.i
+WHERE c.entity <> r.e OR c.source_id <> $2::uuid`;
 
 /** Writes a batch with `client` (pass a transaction's client to commit it with a checkpoint). */
 export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[]): Promise<WriteResult> {
@@ -87,18 +85,14 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const batch = [...byKey.values()];
   if (!batch.length) return { written: 0, collisions: [], rejected };
   await keepStoredFields(client, batch);
-  const { rows: out } = await client.query<{ written: number; collisions: WriteResult["collisions"] }>(UPSERT_SQL, [
-    batch.map((r) => r.context_type),
-    batch.map((r) => r.context_id),
-    batch.map((r) => r.json),
-    batch.map((r) => r.entity),
-    batch.map((r) => r.position.toString()),
-    batch.map((r) => r.cursor),
-    batch.map((r) => r.deleted),
-    sourceId,
-    mappingVersion,
-  ]);
-  return { ...out[0]!, rejected };
+  // Each row's data was serialised once (above); the document is assembled around it.
+  const doc = `[${batch
+    .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json ?? "null"},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}}`)
+    .join(",")}]`;
+  const result = await client.query(UPSERT_SQL, [doc, sourceId, mappingVersion]);
+  const written = result.rowCount ?? 0;
+  const collisions = written < batch.length ? (await client.query<WriteResult["collisions"][number]>(COLLISIONS_SQL, [doc, sourceId])).rows : [];
+  return { written, collisions, rejected };
 }
 
 /**
