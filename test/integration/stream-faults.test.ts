@@ -70,7 +70,8 @@ function tcpProxy(target: { host: string; port: number }) {
 }
 
 const status = async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body;
-const slot = `ecm_slot_`;
+// The product's slot for this source (pg_replication_slots lists every database's slots).
+const slotOf = () => `ecm_slot_${sourceId.replaceAll("-", "")}`;
 
 async function converged(): Promise<boolean> {
   for (const t of ["items", "events"]) {
@@ -192,7 +193,7 @@ describe("stream faults", () => {
 
   it("fails FATAL when the slot was dropped, never creating a new one silently; a full re-snapshot recovers", async () => {
     await stop();
-    const slotName = (await src.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE $1", [`${slot}%`])).rows[0].slot_name;
+    const slotName = slotOf();
     await src.query("SELECT pg_drop_replication_slot($1)", [slotName]);
     await src.query("UPDATE items SET v = 7 WHERE id = 7"); // a change the dropped slot took with it
     expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } })).status).toBe(202);
@@ -223,7 +224,7 @@ describe("stream faults", () => {
         await src.query("CREATE TABLE IF NOT EXISTS filler (v text); INSERT INTO filler SELECT md5(g::text) FROM generate_series(1, 50000) g");
         await admin.query("SELECT pg_switch_wal()");
         await admin.query("CHECKPOINT");
-        const r = await src.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name LIKE $1", [`${slot}%`]);
+        const r = await src.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [slotOf()]);
         return r.rows[0]?.wal_status === "lost";
       }, 60_000, 200);
     } finally {

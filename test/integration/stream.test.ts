@@ -149,6 +149,7 @@ describe("change streams", () => {
     const inserted = page.body.changes.find((c: { operation: string }) => c.operation === "insert");
     expect(inserted.context.data).toMatchObject({ id: 1003, name: "paged insert", doc: "[1,2]" });
     expect(inserted.cursor).toMatch(/^pg_lsn:/);
+    expect(Math.abs(Date.parse(inserted.committed_at) - Date.now())).toBeLessThan(60_000); // the commit's own time
     expect(page.body.cursor).toBe(page.body.changes[page.body.changes.length - 1].cursor);
     const onlyDeletes = await api("POST", `/sources/${sourceId}/operations`, { token: editor, body: { operation: "connector.stream_changes", include_operations: ["delete"] } });
     // (The delete made during the snapshot is here too when the slot existed before it ran.)

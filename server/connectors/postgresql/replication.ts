@@ -35,9 +35,9 @@ export type ReplicationHandlers = {
   onKeepalive?: (walEnd: bigint) => void;
 };
 
-/** pg's protocol timestamps: microseconds since 2000-01-01 as BigInt. */
+/** Commit timestamps as the parser gives them: microseconds since the Unix epoch, as BigInt. */
 function pgTime(value: bigint | BigInt): Date {
-  return new Date(Number(value as bigint / 1000n) + 946_684_800_000);
+  return new Date(Number((value as bigint) / 1000n));
 }
 
 function toMessage(raw: Pgoutput.Message): ReplicationMessage {
