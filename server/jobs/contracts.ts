@@ -18,6 +18,16 @@ export const JOBS = {
     queue: QUEUES.snapshots,
     payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional() }).strict(),
   },
+  /** One mapped entity of a snapshot run (a run fans out into one of these per entity). */
+  "snapshot.entity": {
+    queue: QUEUES.snapshots,
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entity: z.string().min(1) }).strict(),
+  },
+  /** Runs once every entity of a snapshot run is done (the parent of their flow): closes the run. */
+  "snapshot.finish": {
+    queue: QUEUES.snapshots,
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid() }).strict(),
+  },
   "dead_letters.replay": {
     queue: QUEUES.replays,
     payload: z.object({ run_id: z.uuid(), ids: z.array(z.uuid()).min(1).max(10_000) }).strict(),

@@ -57,6 +57,20 @@ export type SnapshotOptions = {
   onChunk?: (progress: { entity: string; rows: number; total_read: number }) => void | Promise<void>;
 };
 
+/**
+ * Change capture before any entity is read: publication and slot (a full snapshot also replaces
+ * a lost slot and forgets the old slot's cursor). runSnapshot does it too; a run that reads its
+ * entities in parallel parts does it once, first.
+ */
+export async function prepareSnapshot(sourceId: string, opts: { full: boolean }) {
+  const { mappings } = await getMappings(sourceId);
+  if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one (PUT …/mappings) before a snapshot", { category: "CONFIGURATION" });
+  await withConnector(sourceId, async (connector) => {
+    const capture = await connector.prepareCapture([...new Set(mappings.map((m) => m.source.table))], { replaceLostSlot: opts.full });
+    if (capture?.slot_created) await pgPool().query("UPDATE streams SET cursor = NULL, cursor_updated_at = now(), pending_schema = NULL WHERE source_id = $1", [sourceId]);
+  });
+}
+
 export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const { version, mappings } = await getMappings(sourceId);
   if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one (PUT …/mappings) before a snapshot", { category: "CONFIGURATION" });

@@ -1,6 +1,6 @@
 // Runs: created by producers, advanced by the worker that executes them.
 import type { Prisma } from "../../generated/prisma/client.ts";
-import { prisma } from "../db.ts";
+import { pgPool, prisma } from "../db.ts";
 
 export const runSelect = {
   id: true,
@@ -73,4 +73,15 @@ export function finishRun(
 
 export function setSourceState(id: string, state: string, lastError: string | null = null) {
   return prisma().source.update({ where: { id }, data: { state, lastError }, select: { id: true } });
+}
+
+/** Adds a part's progress and counters to a run (parts of a run run in parallel, so in SQL). */
+export async function addRunProgress(id: string, rows: number, counters: Record<string, number>) {
+  await pgPool().query(
+    `UPDATE runs SET progress_done = progress_done + $2,
+       counters = (SELECT jsonb_object_agg(k, coalesce((runs.counters->>k)::bigint, 0) + coalesce((($3::jsonb)->>k)::bigint, 0))
+                   FROM (SELECT jsonb_object_keys(runs.counters || $3::jsonb) AS k) keys)
+     WHERE id = $1`,
+    [id, rows, JSON.stringify(counters)],
+  );
 }

@@ -1,6 +1,8 @@
 // A snapshot run end to end: the API queues it, a real worker (BullMQ on the test Redis) takes it,
 // progress and counters are recorded, and the store ends equal to the source under the mapping.
 import { Redis } from "ioredis";
+import { Queue } from "bullmq";
+import { QUEUES } from "../../server/jobs/contracts.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
@@ -83,6 +85,30 @@ describe("snapshot runs", () => {
     expect(stored).toBe(1980);
     const listed = await api("GET", `/runs?source_id=${sourceId}`, { token: viewer });
     expect(listed.body.runs.map((r: { id: string }) => r.id)).toContain(queued.body.run_id);
+  });
+
+  it("fans a run out into one job per entity, which any worker may take, and closes it when all are done", async () => {
+    const second = await startWorker(); // a second worker on the same queues takes parts too
+    try {
+      const table = (t: string, key: string) => ({ source: { table: t }, target: { context_type: `fan-${t}` }, fields: [{ source: key, target: "context_id" }] });
+      expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: { mappings: [table("customers", "customer_id"), table("products", "product_id"), table("orders", "order_id")] } })).status).toBe(200);
+      const queued = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+      const run = await waitForRun(queued.body.run_id);
+      const rows = (t: string) => pgPool().query(`SELECT count(*)::int AS n FROM contexts WHERE context_type = $1 AND source_id = $2`, [`fan-${t}`, sourceId]);
+      const counts = await Promise.all(["customers", "products", "orders"].map(async (t) => (await rows(t)).rows[0].n as number));
+      expect(run).toMatchObject({ status: "succeeded", counters: { read: counts[0]! + counts[1]! + counts[2]!, written: counts[0]! + counts[1]! + counts[2]!, dead_lettered: 0 } });
+      expect(counts.every((n) => n > 0)).toBe(true);
+      const redis = new Redis(process.env.REDIS_URL!);
+      const queue = new Queue(QUEUES.snapshots, { connection: redis });
+      const parts = await Promise.all([0, 1, 2].map((i) => queue.getJob(`snapshot-${run.id}-part-${i}`)));
+      expect(parts.map((p) => p?.name)).toEqual(["snapshot.entity", "snapshot.entity", "snapshot.entity"]);
+      expect(parts.map((p) => p?.returnvalue.entity).sort()).toEqual(["customers", "orders", "products"]);
+      expect(await (await queue.getJob(`snapshot-finish-${run.id}`))?.getState()).toBe("completed");
+      await queue.close();
+      redis.disconnect();
+    } finally {
+      await second.close();
+    }
   });
 
   it("records a failure with its category when the source cannot be read", async () => {

@@ -1,55 +1,116 @@
-// snapshot.run: one snapshot of a source through its mapping, reported as a run.
-import type { JobPayload } from "../../server/jobs/contracts.ts";
+// A snapshot run fans out: snapshot.run prepares change capture once (publication, slot; a lost
+// slot replaced on a full snapshot), then queues a BullMQ flow of one snapshot.entity job per
+// mapped entity, which any worker may take (entities are read in parallel, across workers), under
+// a snapshot.finish parent that closes the run once all of them are done. Each entity checkpoints
+// its chunks, so a part that dies resumes where it stopped when its job is taken again.
+import { FlowProducer, type Job } from "bullmq";
+import { DEFAULT_JOB_OPTIONS, QUEUES, type JobPayload } from "../../server/jobs/contracts.ts";
+import { producerRedis } from "../../server/jobs/redis.ts";
 import { logger } from "../../server/logger.ts";
 import { getMappings } from "../../server/mapping/service.ts";
-import { runSnapshot } from "../../server/pipeline/snapshot.ts";
+import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
-import { finishRun, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
+import { addRunProgress, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
 
 const log = logger("worker.snapshot");
 const PROGRESS_EVERY_MS = 500;
+type PartResult = { entity: string; read: number; written: number; dead_lettered: number; collisions: number; mapping_version: number } | { entity: string; failed: string; category: string };
+
+async function fail(runId: string, sourceId: string, e: unknown) {
+  const category = (e as { category?: string }).category ?? "FATAL";
+  const message = (e as Error).message ?? String(e);
+  await finishRun(runId, { status: "failed", error: message, errorCategory: category });
+  await setSourceState(sourceId, "failed", message);
+  log.error("snapshot run failed", { run_id: runId, category, error: e });
+  return { failed: message };
+}
 
 export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
-  const { run_id: runId, source_id: sourceId, entities } = payload;
-  // Row estimates of the mapped tables: the total a progress bar fills towards.
+  const { run_id: runId, source_id: sourceId } = payload;
+  let entities: string[];
   let total: number | null = null;
   try {
-    const mapped = new Set(entities ?? (await getMappings(sourceId)).mappings.map((m) => m.source.table));
-    const { entities: all } = await sourceEntities(sourceId);
-    total = all.filter((e) => mapped.has(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
-  } catch {
-    /* the snapshot itself reports what is wrong with the source */
+    entities = payload.entities ?? [...new Set((await getMappings(sourceId)).mappings.map((m) => m.source.table))];
+    // Row estimates of the mapped tables: the total a progress bar fills towards.
+    const { entities: all } = await sourceEntities(sourceId).catch(() => ({ entities: [] as { name: string; row_estimate: number }[] }));
+    total = all.filter((e) => entities.includes(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
+  } catch (e) {
+    return fail(runId, sourceId, e);
   }
   if (!(await startRun(runId, total))) return { skipped: "run already finished" };
   await setSourceState(sourceId, "snapshotting");
-  const counters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 };
-  let lastReport = 0;
+  try {
+    await prepareSnapshot(sourceId, { full: !payload.entities });
+  } catch (e) {
+    return fail(runId, sourceId, e);
+  }
+  const flows = new FlowProducer({ connection: await producerRedis() });
+  try {
+    await flows.add({
+      name: "snapshot.finish",
+      queueName: QUEUES.snapshots,
+      data: { run_id: runId, source_id: sourceId },
+      opts: { ...DEFAULT_JOB_OPTIONS, jobId: `snapshot-finish-${runId}` },
+      children: entities.map((entity, i) => ({
+        name: "snapshot.entity",
+        queueName: QUEUES.snapshots,
+        data: { run_id: runId, source_id: sourceId, entity },
+        opts: { ...DEFAULT_JOB_OPTIONS, jobId: `snapshot-${runId}-part-${i}` },
+      })),
+    });
+  } finally {
+    await flows.close();
+  }
+  return { parts: entities.length };
+}
+
+export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Promise<PartResult> {
+  const { run_id: runId, source_id: sourceId, entity } = payload;
+  let reported = 0;
+  let lastReport = Date.now();
   try {
     const result = await runSnapshot(sourceId, {
-      entities,
+      entities: [entity],
       runId,
-      restart: true,
       onChunk: async ({ total_read }) => {
-        counters.read = total_read;
         if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
           lastReport = Date.now();
-          await updateRunProgress(runId, total_read, counters);
+          await addRunProgress(runId, total_read - reported, { read: total_read - reported });
+          reported = total_read;
         }
       },
     });
-    Object.assign(counters, { read: result.read, written: result.written, dead_lettered: result.errors.length, collisions: result.collisions.length });
-    // Row estimates only approximate the total; a finished run has read exactly what there was.
-    await finishRun(runId, { status: "succeeded", counters, mappingVersion: result.mapping_version, progressDone: result.read, progressTotal: result.read });
-    await setSourceState(sourceId, "idle");
-    log.info("snapshot run succeeded", { run_id: runId, ...counters });
-    return counters;
+    const part = { entity, read: result.read, written: result.written, dead_lettered: result.errors.length, collisions: result.collisions.length, mapping_version: result.mapping_version };
+    await addRunProgress(runId, result.read - reported, { read: result.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions });
+    return part;
   } catch (e) {
-    const category = (e as { category?: string }).category ?? "FATAL";
-    const message = (e as Error).message ?? String(e);
-    await finishRun(runId, { status: "failed", counters, error: message, errorCategory: category });
-    await setSourceState(sourceId, "failed", message);
-    log.error("snapshot run failed", { run_id: runId, category, error: e });
-    return { failed: message };
+    // Reported to the parent, which fails the run with it; the other entities go on.
+    log.error("snapshot of an entity failed", { run_id: runId, entity, error: e });
+    return { entity, failed: (e as Error).message ?? String(e), category: (e as { category?: string }).category ?? "FATAL" };
   }
 }
 
+export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job: Job) {
+  const { run_id: runId, source_id: sourceId } = payload;
+  const parts = Object.values(await job.getChildrenValues<PartResult>());
+  const failed = parts.find((p): p is Extract<PartResult, { failed: string }> => "failed" in p);
+  const done = parts.filter((p): p is Exclude<PartResult, { failed: string }> => !("failed" in p));
+  const counters = {
+    read: done.reduce((n, p) => n + p.read, 0),
+    written: done.reduce((n, p) => n + p.written, 0),
+    dead_lettered: done.reduce((n, p) => n + p.dead_lettered, 0),
+    retried: 0,
+    collisions: done.reduce((n, p) => n + p.collisions, 0),
+  };
+  const run = await findRun(runId);
+  if (failed) {
+    await finishRun(runId, { status: "failed", counters, error: `${failed.entity}: ${failed.failed}`, errorCategory: failed.category });
+    await setSourceState(sourceId, "failed", `${failed.entity}: ${failed.failed}`);
+    return { failed: failed.failed };
+  }
+  // Row estimates only approximate the total; a finished run has read exactly what there was.
+  await finishRun(runId, { status: "succeeded", counters, mappingVersion: done[0]?.mapping_version ?? run?.mappingVersion ?? undefined, progressDone: counters.read, progressTotal: counters.read });
+  await setSourceState(sourceId, "idle");
+  log.info("snapshot run succeeded", { run_id: runId, parts: parts.length, ...counters });
+  return counters;
+}
