@@ -28,13 +28,16 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
     return processor(parsePayload(name, job.data), job);
   }
 
+  // The job lock only detects dead workers; ownership is the lease's (fenced in PostgreSQL). A
+  // short lock was seen to lapse under load and hand a live stream's job out a second time.
+  const streamLockMs = Math.max(30_000, e.ECM_STREAM_LEASE_SECONDS * 1000);
   const workers = Object.values(QUEUES).map((queue) => {
     // Streams are long-running and mostly waiting on the network: many per worker. Their job lock
     // follows the stream lease, and a job whose worker died is stalled and taken by another
     // worker as often as that happens (maxStalledCount), never failed for it.
     const options =
       queue === QUEUES.streams
-        ? { concurrency: 100, lockDuration: e.ECM_STREAM_LEASE_SECONDS * 1000, stalledInterval: e.ECM_STREAM_LEASE_SECONDS * 1000, maxStalledCount: 1_000_000 }
+        ? { concurrency: 100, lockDuration: streamLockMs, stalledInterval: streamLockMs, maxStalledCount: 1_000_000 }
         : { concurrency: e.ECM_WORKER_CONCURRENCY };
     const w = new Worker(queue, process, { connection, ...options, autorun: true });
     w.on("error", (error) => log.error("queue error", { queue, error }));

@@ -124,6 +124,8 @@ beforeAll(async () => {
     ...src.config,
     connection: { ...src.config.connection, host: "127.0.0.1", port: proxy.port },
     authentication: { type: "credentials", username: ROLE, password: PASSWORD },
+    // This source's own backoff: half a second first (the operator default is 1 s).
+    options: { ...src.config.options, retry: { initial_ms: 500, factor: 2 } },
   };
   const created = await api("POST", "/sources", { token: editor, body: { name: "faults-src", config } });
   expect(created.status).toBe(201);
@@ -178,10 +180,11 @@ describe("stream faults", () => {
     expect(shown.error.category).toBe("TRANSIENT");
     await proxy.up();
     await writer;
-    // Delays between attempts: 1 s, 2 s, 4 s, 8 s, 16 s (each ±20 % jitter, plus polling slack).
-    for (let n = 2; n <= 5; n++) {
+    // Delays between attempts follow the source's backoff: 0.5 s, 1 s, 2 s, 4 s, 8 s (each ±20 %
+    // jitter, plus polling slack).
+    for (let n = 2; n <= 6; n++) {
       const gap = (seen.get(n)! - seen.get(n - 1)!) / 1000;
-      const expected = 2 ** (n - 2);
+      const expected = 0.5 * 2 ** (n - 2);
       expect(gap, `delay before attempt ${n}`).toBeGreaterThanOrEqual(expected * 0.8 - 0.1);
       expect(gap, `delay before attempt ${n}`).toBeLessThanOrEqual(expected * 1.2 + 1);
     }

@@ -41,6 +41,15 @@ export const ZPostgresConfig = z
       .object({
         batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ description: "Rows per snapshot chunk and changes per CDC batch" }),
         change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
+        retry: z
+          .object({
+            initial_ms: z.number().int().min(10).max(600_000).optional().meta({ description: "First delay before retrying a TRANSIENT error (default ECM_RETRY_INITIAL_MS, 1000)" }),
+            max_ms: z.number().int().min(10).max(3_600_000).optional().meta({ description: "Longest delay between retries (default ECM_RETRY_MAX_MS, 300000)" }),
+            factor: z.number().min(1).max(10).optional().meta({ description: "Growth of the delay per attempt (default 2)" }),
+          })
+          .strict()
+          .optional()
+          .meta({ description: "Backoff of this source's TRANSIENT retries (the spec's: 1 s, ×2, at most 5 min)" }),
       })
       .strict()
       .default({ batch_size: 1000, change_tracking: "cdc" }),
