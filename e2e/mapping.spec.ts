@@ -23,6 +23,7 @@ test("map, preview, save, snapshot, browse contexts", async ({ page }, testInfo)
   await signIn(page, E2E.adminEmail, E2E.adminPassword);
   await page.getByRole("link", { name: "demo-shop" }).click();
   await page.getByRole("link", { name: "Create mapping" }).click();
+  await page.getByRole("tab", { name: /JSON/ }).click();
 
   // An invalid draft: its problem is named by field path, and nothing is saved.
   const editor = page.getByLabel("JSON");
@@ -68,6 +69,7 @@ test("map, preview, save, snapshot, browse contexts", async ({ page }, testInfo)
 
   // Fix the mapping (keep preferences as text where it is not JSON), then replay all of them.
   await detail.getByRole("link", { name: "Open the mapping" }).click();
+  await page.getByRole("tab", { name: /JSON/ }).click();
   const fixed = structuredClone(MAPPING);
   fixed.mappings[0]!.fields[2] = { source: "preferences", target: "data.preferences_text" } as never;
   await page.getByLabel("JSON").fill(JSON.stringify(fixed, null, 2));

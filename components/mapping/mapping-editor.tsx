@@ -1,6 +1,7 @@
 "use client";
-// The mapping in the spec's JSON form: edit, validate against the source's schema, save as the
-// next version, and preview sample rows through the draft as you type.
+// The mapping editor: build it visually (columns → target fields, transform picker) or edit the
+// spec's JSON form (the same document), validate against the source's schema, save as the next
+// version, preview sample rows through the draft as you change it, and compare versions.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
@@ -12,6 +13,8 @@ import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Select, Textarea } from "../ui/field.tsx";
+import { VisualBuilder, type EntryDoc } from "./visual-builder.tsx";
+import { VersionDiff } from "./version-diff.tsx";
 
 type Doc = { mappings: { source: { table: string }; target: { context_type: string }; fields: unknown[] }[] };
 
@@ -35,6 +38,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
   const transforms = useQuery(trpc.mappings.transforms.queryOptions());
   const [text, setText] = useState<string | null>(null);
   const [entity, setEntity] = useState<string>("");
+  const [mode, setMode] = useState<"visual" | "json">("visual");
 
   // Start from the saved mapping, or a starter for the first table with a key.
   useEffect(() => {
@@ -60,7 +64,10 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
   const preview = useMutation(trpc.mappings.preview.mutationOptions());
   const save = useMutation(
     trpc.mappings.save.mutationOptions({
-      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.mappings.get.queryKey({ id: sourceId }) }),
+      onSuccess: () => {
+        void queryClient.invalidateQueries({ queryKey: trpc.mappings.get.queryKey({ id: sourceId }) });
+        void queryClient.invalidateQueries({ queryKey: trpc.mappings.versions.queryKey({ id: sourceId }) });
+      },
     }),
   );
   const previewMutate = preview.mutate;
@@ -100,11 +107,43 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
           Saved as version {save.data.version}.
         </div>
       ) : null}
-      <div className="grid gap-4 xl:grid-cols-2">
-        <Card title="Mapping document (the specification's format)">
-          <Field id="mapping-json" label="JSON" error={jsonError ? `Not valid JSON: ${jsonError}` : undefined} hint="Edit, then save. Each problem below names its field path.">
-            <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
-          </Field>
+      <div className="grid gap-4 xl:grid-cols-[3fr_2fr]">
+        <Card
+          title={
+            <span role="tablist" aria-label="Editor" className="flex gap-1">
+              {(["visual", "json"] as const).map((m) => (
+                <button
+                  key={m}
+                  role="tab"
+                  aria-selected={mode === m}
+                  onClick={() => setMode(m)}
+                  className={`rounded px-2 py-0.5 ${mode === m ? "bg-zinc-100 font-semibold" : "font-normal text-muted hover:text-ink"}`}
+                >
+                  {m === "visual" ? "Visual" : "JSON (the specification's format)"}
+                </button>
+              ))}
+            </span>
+          }
+        >
+          {mode === "visual" ? (
+            doc ? (
+              <VisualBuilder
+                sourceId={sourceId}
+                entries={doc.mappings as EntryDoc[]}
+                tables={entities.data?.entities.map((e) => e.name) ?? []}
+                transforms={transforms.data?.transforms ?? []}
+                failing={erroredFields}
+                disabled={!canEdit}
+                onChange={(mappings) => setText(JSON.stringify({ mappings }, null, 2))}
+              />
+            ) : (
+              <ErrorBox>The JSON form is not valid ({jsonError}): fix it in the JSON tab to edit visually.</ErrorBox>
+            )
+          ) : (
+            <Field id="mapping-json" label="JSON" error={jsonError ? `Not valid JSON: ${jsonError}` : undefined} hint="Edit, then save. Each problem below names its field path.">
+              <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
+            </Field>
+          )}
           {issues.length ? (
             <IssueList title={saveIssues.length ? "Not saved: the mapping has problems" : "The draft has problems"} issues={issues} testId="mapping-issues" />
           ) : save.error ? (
@@ -158,6 +197,9 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
           ) : null}
           {erroredFields.size ? <p className="mt-2 text-xs text-red-800">Failing fields in these rows: {[...erroredFields].join(", ")}</p> : null}
         </Card>
+      </div>
+      <div className="mt-4">
+        <VersionDiff sourceId={sourceId} />
       </div>
     </>
   );

@@ -1,0 +1,65 @@
+"use client";
+// Compare two saved mapping versions field by field: tables and context types added or removed,
+// and per table the target fields added, removed or changed (source column or transform).
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "../trpc.ts";
+import { Badge } from "../ui/badge.tsx";
+import { Card } from "../ui/card.tsx";
+import { Select } from "../ui/field.tsx";
+import { diffMappings, type Entry } from "./diff.ts";
+
+export function VersionDiff({ sourceId }: { sourceId: string }) {
+  const trpc = useTRPC();
+  const versions = useQuery(trpc.mappings.versions.queryOptions({ id: sourceId }));
+  const list = versions.data?.versions.map((v) => v.version).sort((x, y) => y - x) ?? [];
+  // Until the user picks, compare the newest version with the one before it.
+  const [pickedA, setA] = useState(0);
+  const [pickedB, setB] = useState(0);
+  const a = pickedA || list[1] || 0;
+  const b = pickedB || list[0] || 0;
+  const va = useQuery({ ...trpc.mappings.version.queryOptions({ id: sourceId, version: a || 1 }), enabled: a > 0 });
+  const vb = useQuery({ ...trpc.mappings.version.queryOptions({ id: sourceId, version: b || 1 }), enabled: b > 0 });
+  const lines = va.data && vb.data ? diffMappings(va.data.mappings as Entry[], vb.data.mappings as Entry[]) : null;
+  const tone = { added: "green", removed: "red", changed: "amber" } as const;
+  return (
+    <Card title="Compare versions">
+      {list.length < 2 ? (
+        <p className="text-[13px] text-muted">Save a second version to compare versions.</p>
+      ) : (
+        <>
+          <div className="mb-3 flex items-center gap-2 text-[13px]">
+            <Select aria-label="From version" value={a} onChange={(e) => setA(Number(e.target.value))} className="w-28">
+              {list.map((v) => (
+                <option key={v} value={v}>
+                  v{v}
+                </option>
+              ))}
+            </Select>
+            <span className="text-muted">→</span>
+            <Select aria-label="To version" value={b} onChange={(e) => setB(Number(e.target.value))} className="w-28">
+              {list.map((v) => (
+                <option key={v} value={v}>
+                  v{v}
+                </option>
+              ))}
+            </Select>
+          </div>
+          {lines === null ? null : lines.length === 0 ? (
+            <p className="text-[13px] text-muted">No differences.</p>
+          ) : (
+            <ul className="space-y-1 text-xs" data-testid="version-diff">
+              {lines.map((l, i) => (
+                <li key={i} className="flex items-start gap-2">
+                  <Badge tone={tone[l.kind]}>{l.kind}</Badge>
+                  <span className="font-mono">{l.where}</span>
+                  <span className="text-muted">{l.what}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,194 @@
+"use client";
+// The visual form of a mapping document: per mapped table, its source columns on the left (drag
+// one onto the target fields, or press Map), the context's target fields on the right as a tree of
+// paths, each with its source column and a transform picker that shows the transform's
+// documentation. Every edit produces the same spec document the JSON tab shows.
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "../trpc.ts";
+import { Badge } from "../ui/badge.tsx";
+import { Button } from "../ui/button.tsx";
+import { Input, Select } from "../ui/field.tsx";
+
+export type FieldDoc = { source?: string; target: string; transform?: unknown };
+export type EntryDoc = { source: { table: string }; target: { context_type: string }; fields: FieldDoc[] };
+export type TransformInfo = { name: string; summary: string; example: string; needs_source: boolean };
+
+const transformName = (t: unknown): string => (typeof t === "string" ? t : t && typeof t === "object" && "name" in t ? String((t as { name: unknown }).name) : "");
+const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_").replace(/^([^A-Za-z_])/, "_$1");
+
+export function VisualBuilder(props: {
+  sourceId: string;
+  entries: EntryDoc[];
+  tables: string[];
+  transforms: TransformInfo[];
+  failing: Set<string>;
+  disabled: boolean;
+  onChange: (entries: EntryDoc[]) => void;
+}) {
+  const { entries, onChange } = props;
+  const [adding, setAdding] = useState("");
+  const unmapped = props.tables.filter((t) => !entries.some((e) => e.source.table === t));
+  const update = (i: number, entry: EntryDoc) => onChange(entries.map((e, j) => (j === i ? entry : e)));
+  return (
+    <div className="space-y-4">
+      {entries.map((entry, i) => (
+        <EntryEditor
+          key={`${entry.source.table}-${i}`}
+          {...props}
+          entry={entry}
+          onChange={(e) => update(i, e)}
+          onRemove={() => onChange(entries.filter((_, j) => j !== i))}
+        />
+      ))}
+      <div className="flex items-end gap-2">
+        <label className="flex flex-col gap-1 text-xs text-muted">
+          Map another table
+          <Select aria-label="Table to map" value={adding} onChange={(e) => setAdding(e.target.value)} disabled={props.disabled} className="w-56">
+            <option value="">choose a table…</option>
+            {unmapped.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </Select>
+        </label>
+        <Button
+          variant="secondary"
+          disabled={props.disabled || !adding}
+          onClick={() => {
+            onChange([...entries, { source: { table: adding }, target: { context_type: `${adding.split(".").pop()}-context` }, fields: [] }]);
+            setAdding("");
+          }}
+        >
+          Add mapping
+        </Button>
+      </div>
+    </div>
+  );
+}
+
+function EntryEditor(props: {
+  sourceId: string;
+  entry: EntryDoc;
+  transforms: TransformInfo[];
+  failing: Set<string>;
+  disabled: boolean;
+  onChange: (entry: EntryDoc) => void;
+  onRemove: () => void;
+}) {
+  const { entry, onChange, disabled } = props;
+  const trpc = useTRPC();
+  const schema = useQuery(trpc.sources.entity.queryOptions({ id: props.sourceId, name: entry.source.table }));
+  const [over, setOver] = useState(false);
+  const columns = schema.data?.columns ?? [];
+  const key = schema.data?.primary_key ?? [];
+  const used = new Set(entry.fields.map((f) => f.source));
+  const hasId = entry.fields.some((f) => f.target === "context_id");
+  const setFields = (fields: FieldDoc[]) => onChange({ ...entry, fields });
+  const mapColumn = (column: string) => {
+    const target = !hasId && key.includes(column) ? "context_id" : `data.${slug(column)}`;
+    setFields([...entry.fields, { source: column, target }]);
+  };
+  // Targets shown as a tree: sorted by path, indented by depth, context_id first.
+  const order = entry.fields.map((f, i) => ({ f, i })).sort((a, b) => (a.f.target === "context_id" ? -1 : b.f.target === "context_id" ? 1 : a.f.target.localeCompare(b.f.target)));
+
+  return (
+    <section className="rounded-md border border-line" aria-label={`Mapping of ${entry.source.table}`} data-testid="visual-entry">
+      <header className="flex flex-wrap items-center gap-2 border-b border-line px-3 py-2 text-[13px]">
+        <span className="font-mono text-xs">{entry.source.table}</span>
+        <span className="text-muted">→ context type</span>
+        <Input aria-label={`Context type for ${entry.source.table}`} value={entry.target.context_type} onChange={(e) => onChange({ ...entry, target: { context_type: e.target.value } })} disabled={disabled} className="w-56" />
+        <Button variant="ghost" className="ml-auto" disabled={disabled} onClick={props.onRemove}>
+          Remove
+        </Button>
+      </header>
+      <div className="grid gap-3 p-3 lg:grid-cols-[13rem_1fr]">
+        <div>
+          <h3 className="mb-1 text-xs font-medium text-muted">Source columns</h3>
+          <ul className="space-y-1" aria-label={`Columns of ${entry.source.table}`}>
+            {columns.map((c) => (
+              <li
+                key={c.name}
+                draggable={!disabled}
+                onDragStart={(e) => e.dataTransfer.setData("text/plain", c.name)}
+                className="flex items-center justify-between gap-2 rounded border border-line px-2 py-1 text-xs"
+              >
+                <span>
+                  <span className="font-mono">{c.name}</span> <span className="text-muted">{c.type}</span> {key.includes(c.name) ? <Badge>key</Badge> : null}
+                </span>
+                <Button variant="ghost" className="h-6 px-2" disabled={disabled} aria-label={`Map ${c.name}`} onClick={() => mapColumn(c.name)} title={used.has(c.name) ? "Already mapped; map it again to a second field" : "Add a field from this column"}>
+                  Map →
+                </Button>
+              </li>
+            ))}
+          </ul>
+        </div>
+        <div
+          onDragOver={(e) => {
+            e.preventDefault();
+            setOver(true);
+          }}
+          onDragLeave={() => setOver(false)}
+          onDrop={(e) => {
+            e.preventDefault();
+            setOver(false);
+            const column = e.dataTransfer.getData("text/plain");
+            if (column && !disabled) mapColumn(column);
+          }}
+          className={`rounded border border-dashed p-2 ${over ? "border-accent bg-sky-50" : "border-line"}`}
+        >
+          <h3 className="mb-1 text-xs font-medium text-muted">Target fields (drop a column here)</h3>
+          {!entry.fields.length ? <p className="text-xs text-muted">No fields yet: map the key column first, it becomes context_id.</p> : null}
+          <ul className="space-y-1.5" aria-label={`Fields of ${entry.target.context_type}`}>
+            {order.map(({ f, i }) => {
+              const depth = f.target === "context_id" ? 0 : f.target.split(".").length - 2;
+              const chosen = props.transforms.find((t) => t.name === transformName(Array.isArray(f.transform) ? f.transform[0] : f.transform));
+              const chain = Array.isArray(f.transform) && f.transform.length > 1;
+              const setField = (next: FieldDoc) => setFields(entry.fields.map((x, j) => (j === i ? next : x)));
+              return (
+                <li key={i} style={{ marginLeft: `${depth * 1.25}rem` }} className={`rounded border px-2 py-1.5 text-xs ${props.failing.has(f.target) ? "border-red-300 bg-red-50/50" : "border-line"}`} data-testid="visual-field">
+                  <div className="flex flex-wrap items-center gap-2">
+                    <Input aria-label={`Target path of field ${i + 1}`} value={f.target} onChange={(e) => setField({ ...f, target: e.target.value })} disabled={disabled} className="w-48 font-mono text-xs" />
+                    <span className="text-muted">←</span>
+                    <Select aria-label={`Source column of ${f.target}`} value={f.source ?? ""} onChange={(e) => setField({ ...f, source: e.target.value || undefined })} disabled={disabled} className="w-40">
+                      <option value="">(no column)</option>
+                      {columns.map((c) => (
+                        <option key={c.name}>{c.name}</option>
+                      ))}
+                    </Select>
+                    {chain ? (
+                      <span className="font-mono text-muted">{(f.transform as unknown[]).map(transformName).join(" → ")} (edit in JSON)</span>
+                    ) : (
+                      <Select
+                        aria-label={`Transform of ${f.target}`}
+                        value={transformName(f.transform)}
+                        onChange={(e) => setField({ ...f, transform: e.target.value || undefined })}
+                        disabled={disabled || (typeof f.transform === "object" && f.transform !== null)}
+                        className="w-40"
+                      >
+                        <option value="">no transform</option>
+                        {props.transforms.map((t) => (
+                          <option key={t.name}>{t.name}</option>
+                        ))}
+                      </Select>
+                    )}
+                    <Button variant="ghost" className="h-6 px-2" disabled={disabled} aria-label={`Remove ${f.target}`} onClick={() => setFields(entry.fields.filter((_, j) => j !== i))}>
+                      ✕
+                    </Button>
+                  </div>
+                  {chosen ? (
+                    <p className="mt-1 text-[11px] text-muted">
+                      <code className="font-mono">{chosen.name}</code>: {chosen.summary} <span className="font-mono">{chosen.example}</span>
+                    </p>
+                  ) : null}
+                </li>
+              );
+            })}
+          </ul>
+          <Button variant="ghost" className="mt-1" disabled={disabled} onClick={() => setFields([...entry.fields, { target: hasId ? "data.new_field" : "context_id" }])}>
+            + Add field
+          </Button>
+        </div>
+      </div>
+    </section>
+  );
+}
