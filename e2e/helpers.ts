@@ -27,3 +27,18 @@ export function adminApi(request: APIRequestContext) {
     put: (path: string, data: unknown) => request.put(`/api/v1${path}`, { headers, data }),
   };
 }
+
+/** The spec's example mapping on the demo source: customers, with preferences through json_parse. */
+export const CUSTOMER_MAPPING = {
+  mappings: [
+    {
+      source: { table: "customers" },
+      target: { context_type: "customer-context" },
+      fields: [
+        { source: "customer_id", target: "context_id" },
+        { source: "email", target: "data.email" },
+        { source: "preferences", target: "data.preferences", transform: "json_parse" },
+      ],
+    },
+  ],
+};

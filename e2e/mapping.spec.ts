@@ -2,21 +2,7 @@
 // live preview, save, run a snapshot to 100 %, and find the contexts in the console.
 import { expect, test } from "@playwright/test";
 import { E2E } from "../playwright.config.ts";
-import { screenshot, signIn } from "./helpers.ts";
-
-const MAPPING = {
-  mappings: [
-    {
-      source: { table: "customers" },
-      target: { context_type: "customer-context" },
-      fields: [
-        { source: "customer_id", target: "context_id" },
-        { source: "email", target: "data.email" },
-        { source: "preferences", target: "data.preferences", transform: "json_parse" },
-      ],
-    },
-  ],
-};
+import { CUSTOMER_MAPPING as MAPPING, screenshot, signIn } from "./helpers.ts";
 
 test("map, preview, save, snapshot, browse contexts", async ({ page }, testInfo) => {
   test.setTimeout(120_000);

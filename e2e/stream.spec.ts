@@ -5,21 +5,8 @@ import { expect, test } from "@playwright/test";
 import pg from "pg";
 import { E2E } from "../playwright.config.ts";
 import { loadState } from "../scripts/lib/data-dir.ts";
-import { adminApi, screenshot, signIn } from "./helpers.ts";
+import { adminApi, CUSTOMER_MAPPING as MAPPING, screenshot, signIn } from "./helpers.ts";
 
-const MAPPING = {
-  mappings: [
-    {
-      source: { table: "customers" },
-      target: { context_type: "customer-context" },
-      fields: [
-        { source: "customer_id", target: "context_id" },
-        { source: "email", target: "data.email" },
-        { source: "preferences", target: "data.preferences", transform: "json_parse" },
-      ],
-    },
-  ],
-};
 
 async function demoDb() {
   const state = await loadState(".data/e2e");

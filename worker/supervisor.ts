@@ -2,7 +2,7 @@
 // has exactly one job (its fixed job id makes adding it idempotent); a Redis that lost its data,
 // a stream handed over by a worker that shut down, or a job removed by hand is put back within
 // one tick. Every worker runs it; they cannot conflict, for the same reason.
-import { enqueue, queue } from "../server/jobs/queues.ts";
+import { queue, queueStream } from "../server/jobs/queues.ts";
 import { QUEUES, streamJobId } from "../server/jobs/contracts.ts";
 import { logger } from "../server/logger.ts";
 import { enabledStreams } from "../server/store/streams.ts";
@@ -17,7 +17,7 @@ export async function reconcileStreams(): Promise<string[]> {
     const state = job ? await job.getState() : "missing";
     if (state === "missing" || state === "unknown" || state === "completed" || state === "failed") {
       if (job) await job.remove().catch(() => {});
-      await enqueue("stream.run", { source_id }, { jobId: streamJobId(source_id), removeWhenDone: true });
+      await queueStream(source_id);
       added.push(source_id);
     }
   }

@@ -1,6 +1,6 @@
 // Enqueuing jobs: the payload is validated against its contract before it goes to Redis.
 import { Queue } from "bullmq";
-import { DEFAULT_JOB_OPTIONS, JOBS, parsePayload, type JobName, type JobPayload } from "./contracts.ts";
+import { DEFAULT_JOB_OPTIONS, JOBS, parsePayload, streamJobId, type JobName, type JobPayload } from "./contracts.ts";
 import { producerRedis } from "./redis.ts";
 
 const globalForQueues = globalThis as unknown as { ecmQueues?: Map<string, Queue> };
@@ -24,4 +24,9 @@ export async function enqueue<N extends JobName>(name: N, payload: JobPayload<N>
     // A job id that must be reusable (one per stream) may not linger as completed or failed.
     ...(opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {}),
   });
+}
+
+/** Queues a source's stream job; a no-op while it is queued or running (its id is fixed). */
+export function queueStream(sourceId: string) {
+  return enqueue("stream.run", { source_id: sourceId }, { jobId: streamJobId(sourceId), removeWhenDone: true });
 }

@@ -10,18 +10,12 @@ import { compileMapping, MappingDataError, type CompiledMapping } from "../mappi
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
-import { writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { forgetCursor } from "../store/streams.ts";
+import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
 import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
-
-async function sweepUnseen(sourceId: string, entity: string, position: bigint): Promise<number> {
-  const r = await pgPool().query(
-    "UPDATE contexts SET deleted = true, position = $3, cursor = NULL, updated_at = now() WHERE source_id = $1 AND entity = $2 AND NOT deleted AND position < $3",
-    [sourceId, entity, position.toString()],
-  );
-  return r.rowCount ?? 0;
-}
 
 /**
  * The LSN a snapshot's rows are placed at: the stream's durable cursor (every later commit
@@ -63,17 +57,25 @@ export type SnapshotOptions = {
  * entities in parallel parts does it once, first.
  */
 export async function prepareSnapshot(sourceId: string, opts: { full: boolean }) {
-  const { mappings } = await getMappings(sourceId);
-  if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one (PUT …/mappings) before a snapshot", { category: "CONFIGURATION" });
-  await withConnector(sourceId, async (connector) => {
-    const capture = await connector.prepareCapture([...new Set(mappings.map((m) => m.source.table))], { replaceLostSlot: opts.full });
-    if (capture?.slot_created) await pgPool().query("UPDATE streams SET cursor = NULL, cursor_updated_at = now(), pending_schema = NULL WHERE source_id = $1", [sourceId]);
-  });
+  const { mappings } = await mappingsOf(sourceId);
+  await withConnector(sourceId, (connector) => prepareCapture(connector, sourceId, [...new Set(mappings.map((m) => m.source.table))], opts.full));
+}
+
+async function mappingsOf(sourceId: string) {
+  const saved = await getMappings(sourceId);
+  if (!saved.mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one (PUT …/mappings) before a snapshot", { category: "CONFIGURATION" });
+  return saved;
+}
+
+/** Publication, then slot; a new slot makes the old slot's stream cursor meaningless, so it is forgotten. */
+async function prepareCapture(connector: PostgresConnector, sourceId: string, tables: string[], full: boolean) {
+  const capture = await connector.prepareCapture(tables, { replaceLostSlot: full });
+  if (capture?.slot_created) await forgetCursor(sourceId);
+  return capture;
 }
 
 export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
-  const { version, mappings } = await getMappings(sourceId);
-  if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one (PUT …/mappings) before a snapshot", { category: "CONFIGURATION" });
+  const { version, mappings } = await mappingsOf(sourceId);
   const byTable = new Map<string, CompiledMapping[]>();
   for (const m of mappings) {
     if (opts.entities && !opts.entities.includes(m.source.table)) continue;
@@ -84,9 +86,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
   await withConnector(sourceId, async (connector) => {
     // Before the first read. A full snapshot is also the recovery from a lost slot: only then is
     // a lost slot replaced, and a cursor of an old slot forgotten.
-    const full = !opts.entities;
-    const capture = await connector.prepareCapture([...byTable.keys()], { replaceLostSlot: full });
-    if (capture?.slot_created) await pgPool().query("UPDATE streams SET cursor = NULL, cursor_updated_at = now(), pending_schema = NULL WHERE source_id = $1", [sourceId]);
+    const capture = await prepareCapture(connector, sourceId, [...byTable.keys()], !opts.entities);
     const slotStart = capture ? parseLsn((await connector.slotInfo()).confirmed_flush_lsn ?? "0/0") : 0n;
     for (const [entity, mappers] of byTable) {
       if (opts.restart) await resetCheckpoint(sourceId, entity);
@@ -151,7 +151,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       // Rows the store holds from before this snapshot that it did not see were deleted at the
       // source meanwhile (changes skipped while paused, or lost with a slot): tombstone them.
       // Every row the snapshot saw now has a position at or above its own.
-      const swept = capture ? await sweepUnseen(sourceId, entity, position) : 0;
+      const swept = capture ? await tombstoneEntity(pgPool(), sourceId, entity, position, null) : 0;
       if (swept) log.info("snapshot removed contexts of rows no longer in the source", { source_id: sourceId, entity, removed: swept });
       await saveCheckpoint(pgPool(), sourceId, entity, null, rowsDone, true);
       result.written += stats.written;

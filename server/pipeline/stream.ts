@@ -21,9 +21,9 @@ import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSe
 import type { SourceRecord } from "../connectors/types.ts";
 import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
-import { writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
-import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError, type StreamRow } from "../store/streams.ts";
+import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError } from "../store/streams.ts";
 
 const log = logger("stream");
 
@@ -112,7 +112,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   let pendingSince = Date.now(); // when the current batch started filling
   let deadLetters: NewDeadLetter[] = [];
   let tx: { commitLsn: bigint; commitTime: Date; index: number } | null = null;
-  let lastCommit: { endLsn: bigint; commitTime: Date } | null = null;
+  // The end of the last complete commit (or a keepalive's WAL end, which has no commit time).
+  let lastCommit: { endLsn: bigint; commitTime: Date | null } | null = null;
   let lastAppliedAt: Date | null = null;
   let end: StreamEnd | null = null;
   let session: ReplicationSession | null = null;
@@ -125,60 +126,57 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     return next;
   };
 
-  const flush = () =>
-    serial(async () => {
-      pendingSince = Date.now();
-      const items = pending;
-      const failed = deadLetters;
-      pending = [];
-      deadLetters = [];
-      const target = lastCommit && lastCommit.endLsn > durable ? lastCommit : null;
-      if (!items.length && !failed.length && !target) return;
-      const client = await pgPool().connect();
-      try {
-        await client.query("BEGIN");
-        let writes: Extract<Pending, { kind: "write" }>[] = [];
-        const writeOut = async () => {
-          if (!writes.length) return;
-          const result = await writeContexts(client, sourceId, version, writes.map((w) => w.write));
-          counters.written += result.written;
-          counters.collisions += result.collisions.length;
-          for (const r of result.rejected) {
-            const w = writes.find((x) => x.write.context_type === r.context_type && x.write.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
-            if (w) failed.push(deadLetter(w.write.entity, w.write.context_type, w.key, w.write.cursor, w.write.position, { message: r.message, code: "STORE_REJECTED" }, w.payload));
-          }
-          writes = [];
-        };
-        for (const item of items) {
-          if (item.kind === "write") writes.push(item);
-          else {
-            await writeOut();
-            // TRUNCATE: every context of the entity becomes a tombstone at the truncate's position.
-            const r = await client.query(
-              `UPDATE contexts SET deleted = true, position = $3, cursor = $4, updated_at = now()
-               WHERE source_id = $1 AND entity = $2 AND position < $3 AND NOT deleted`,
-              [sourceId, item.entity, item.position.toString(), item.cursor],
-            );
-            counters.written += r.rowCount ?? 0;
-          }
+  // Writes what is pending and moves the cursor to the last complete commit, in one transaction;
+  // callers already inside `serial` call it directly, everyone else through flush().
+  async function flushNow() {
+    pendingSince = Date.now();
+    const items = pending;
+    const failed = deadLetters;
+    pending = [];
+    deadLetters = [];
+    const target = lastCommit && lastCommit.endLsn > durable ? lastCommit : null;
+    if (!items.length && !failed.length && !target) return;
+    const client = await pgPool().connect();
+    try {
+      await client.query("BEGIN");
+      let writes: Extract<Pending, { kind: "write" }>[] = [];
+      const writeOut = async () => {
+        if (!writes.length) return;
+        const result = await writeContexts(client, sourceId, version, writes.map((w) => w.write));
+        counters.written += result.written;
+        counters.collisions += result.collisions.length;
+        for (const r of result.rejected) {
+          const w = writes.find((x) => x.write.context_type === r.context_type && x.write.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+          if (w) failed.push(deadLetter(w.write.entity, w.write.context_type, w.key, w.write.cursor, w.write.position, { message: r.message, code: "STORE_REJECTED" }, w.payload));
         }
-        await writeOut();
-        await recordDeadLetters(client, sourceId, ctx.runId, version, failed);
-        await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null);
-        await client.query("COMMIT");
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw e;
-      } finally {
-        client.release();
+        writes = [];
+      };
+      for (const item of items) {
+        if (item.kind === "write") writes.push(item);
+        else {
+          await writeOut();
+          // TRUNCATE: every context of the entity becomes a tombstone at the truncate's position.
+          counters.written += await tombstoneEntity(client, sourceId, item.entity, item.position, item.cursor);
+        }
       }
-      counters.dead_lettered += failed.length;
-      if (target) {
-        durable = target.endLsn;
-        lastAppliedAt = target.commitTime;
-        await session?.confirm(durable); // only now: the store holds everything before it
-      }
-    });
+      await writeOut();
+      await recordDeadLetters(client, sourceId, ctx.runId, version, failed);
+      await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null);
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+    counters.dead_lettered += failed.length;
+    if (target) {
+      durable = target.endLsn;
+      lastAppliedAt = target.commitTime ?? lastAppliedAt;
+      await session?.confirm(durable); // only now: the store holds everything before it
+    }
+  }
+  const flush = () => serial(flushNow);
 
   function deadLetter(entity: string, contextType: string, key: string[], cursor: string | null, position: bigint, error: NewDeadLetter["error"], payload: SourceRecord): NewDeadLetter {
     return { entity, context_type: contextType, key, cursor, position, category: "DATA", error, payload: redact(payload) as object };
@@ -314,6 +312,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     }
   }
 
+  /** Every received message applied, nothing pending, no transaction half read. */
+  const idle = () => !tx && !pending.length && !!session?.drained();
+
   const timing = { controlMs: 1000, heartbeatMs: 10_000, slotMs: 5000, ...ctx.timing };
   let keepaliveTarget = 0n;
   const stopWith = (reason: StreamEnd) => {
@@ -327,7 +328,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       // Idle tables on a busy server: nothing of ours before walEnd, so the cursor may move there
       // (a heartbeat that keeps the slot from retaining WAL). Only when every received message is
       // applied and no transaction is half read.
-      if (walEnd > durable && !tx && !pending.length && session?.drained()) keepaliveTarget = walEnd;
+      if (walEnd > durable && idle()) keepaliveTarget = walEnd;
     },
   });
 
@@ -340,36 +341,24 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   timers.push(
     setInterval(() => {
       void serial(async () => {
-        const now = await getStream(sourceId);
-        if (!now || BigInt(now.lease_token) !== token) return fail(new LeaseLostError(sourceId));
-        if (!(await renewLease(sourceId, token, ctx.leaseSeconds))) return fail(new LeaseLostError(sourceId));
+        // One statement renews the lease and reads the operator's controls.
+        const now = await renewLease(sourceId, token, ctx.leaseSeconds);
+        if (!now) return fail(new LeaseLostError(sourceId));
         if (!now.enabled) return stopWith("stopped");
         if (ctx.shouldExit?.()) return stopWith("stopped");
-        if ((await getMappings(sourceId)).version !== version) return stopWith("restart");
+        if (now.mapping_version !== version) return stopWith("restart");
         const resumed = [...paused].filter((e) => !now.paused_entities.includes(e) && plans.has(e));
         paused = new Set(now.paused_entities);
         // Changes skipped while paused are recovered by a snapshot that starts after this point.
         if (resumed.length) await ctx.onResumed?.(resumed);
-        if (keepaliveTarget > durable && !tx && !pending.length && session?.drained()) {
-          const target = keepaliveTarget;
-          const client = await pgPool().connect();
-          try {
-            await client.query("BEGIN");
-            await commitCursor(client, sourceId, token, formatLsn(target), null);
-            await client.query("COMMIT");
-          } catch (e) {
-            await client.query("ROLLBACK").catch(() => {});
-            throw e;
-          } finally {
-            client.release();
-          }
-          durable = target;
-          await session?.confirm(durable);
+        if (keepaliveTarget > durable && idle()) {
+          lastCommit = { endLsn: keepaliveTarget, commitTime: null };
+          await flushNow();
         }
       }).catch(fail);
     }, timing.controlMs),
     setInterval(() => {
-      if (!tx && !pending.length && session?.drained()) void session?.ping().catch(() => {});
+      if (idle()) void session?.ping().catch(() => {});
     }, timing.heartbeatMs),
     setInterval(() => {
       void observeSlot().catch((e) => log.warn("could not observe the slot", { source_id: sourceId, error: e }));
@@ -378,8 +367,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
 
   async function observeSlot() {
     const info = await connector.slotInfo();
-    const caughtUp = !tx && !pending.length && session?.drained();
-    const lagSeconds = caughtUp || !lastAppliedAt ? 0 : Math.max(0, (Date.now() - lastAppliedAt.getTime()) / 1000);
+    const lagSeconds = idle() || !lastAppliedAt ? 0 : Math.max(0, (Date.now() - lastAppliedAt.getTime()) / 1000);
     await ownerUpdate(sourceId, token, {
       slot_state: JSON.stringify({
         exists: info.exists,

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { hasRole, type Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { streamChangesPage } from "../streams/changes-page.ts";
+import { ZLsnCursor } from "../connectors/postgresql/lsn.ts";
 import {
   extractSnapshotPage,
   sourceCapabilities,
@@ -21,7 +22,7 @@ export const ZOperation = z.discriminatedUnion("operation", [
   z
     .object({
       operation: z.literal("connector.stream_changes"),
-      cursor: z.string().regex(/^pg_lsn:[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, "must look like pg_lsn:0/16B3748").optional(),
+      cursor: ZLsnCursor.optional(),
       batch_size: z.number().int().min(1).max(10_000).default(100),
       include_operations: z.array(z.enum(["insert", "update", "delete"])).min(1).default(["insert", "update", "delete"]),
     })

@@ -143,6 +143,18 @@ function deletePath(obj: Record<string, JsonValue>, path: string[]) {
   if (parent && typeof parent === "object" && !Array.isArray(parent)) delete parent[path[path.length - 1]!];
 }
 
+/**
+ * Every live context of an entity older than `position` becomes a tombstone at that position
+ * (a TRUNCATE, or rows a finished snapshot no longer found). Returns how many.
+ */
+export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string, position: bigint, cursor: string | null): Promise<number> {
+  const r = await client.query(
+    "UPDATE contexts SET deleted = true, position = $3, cursor = $4, updated_at = now() WHERE source_id = $1 AND entity = $2 AND position < $3 AND NOT deleted",
+    [sourceId, entity, position.toString(), cursor],
+  );
+  return r.rowCount ?? 0;
+}
+
 export type StoredContext = {
   context_type: string;
   context_id: string;

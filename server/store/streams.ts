@@ -80,13 +80,25 @@ export async function acquireLease(sourceId: string, owner: string, ttlSeconds: 
   return rows[0] ? BigInt(rows[0].lease_token) : null;
 }
 
-/** Extends the lease; false when it was taken over (the caller must stop at once). */
-export async function renewLease(sourceId: string, token: bigint, ttlSeconds: number): Promise<boolean> {
-  const r = await pgPool().query(
-    "UPDATE streams SET lease_expires_at = now() + make_interval(secs => $3) WHERE source_id = $1 AND lease_token = $2",
+/** What the owner checks every second: the operator's switches and the mapping version in force. */
+export type StreamControls = { enabled: boolean; paused_entities: string[]; mapping_version: number };
+
+/**
+ * Extends the lease and returns the controls in the same statement; null when the lease was
+ * taken over (the caller must stop at once).
+ */
+export async function renewLease(sourceId: string, token: bigint, ttlSeconds: number): Promise<StreamControls | null> {
+  const { rows } = await pgPool().query<StreamControls>(
+    `UPDATE streams SET lease_expires_at = now() + make_interval(secs => $3) WHERE source_id = $1 AND lease_token = $2
+     RETURNING enabled, paused_entities, coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
     [sourceId, token.toString(), ttlSeconds],
   );
-  return r.rowCount === 1;
+  return rows[0] ?? null;
+}
+
+/** Whether a live worker holds the stream's lease. */
+export function leaseHeld(s: Pick<StreamRow, "lease_owner" | "lease_expires_at">): boolean {
+  return s.lease_owner !== null && s.lease_expires_at !== null && Date.parse(s.lease_expires_at) > Date.now();
 }
 
 export async function releaseLease(sourceId: string, token: bigint) {
@@ -122,6 +134,11 @@ export async function commitCursor(client: pg.ClientBase, sourceId: string, toke
     [sourceId, token.toString(), cursor, lastCommitAt],
   );
   if (r.rowCount !== 1) throw new LeaseLostError(sourceId);
+}
+
+/** The cursor belonged to a slot that was replaced: the new slot starts the stream afresh. */
+export async function forgetCursor(sourceId: string) {
+  await pgPool().query("UPDATE streams SET cursor = NULL, cursor_updated_at = now(), pending_schema = NULL WHERE source_id = $1", [sourceId]);
 }
 
 export async function enabledStreams(): Promise<{ source_id: string }[]> {

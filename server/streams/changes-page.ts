@@ -7,14 +7,14 @@ import { AppError } from "../errors/app-error.ts";
 import { lsnCursor, parseLsn } from "../connectors/postgresql/lsn.ts";
 import { getMappings } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
-import { getStream } from "../store/streams.ts";
+import { getStream, leaseHeld } from "../store/streams.ts";
 
 const IDLE_MS = 1000;
 const MAX_WAIT_MS = 10_000;
 
 export async function streamChangesPage(sourceId: string, op: { cursor?: string; batch_size: number; include_operations: ChangeOperation[] }) {
   const stream = await getStream(sourceId);
-  if (stream && (stream.enabled || (stream.lease_expires_at && Date.parse(stream.lease_expires_at) > Date.now()))) {
+  if (stream && (stream.enabled || leaseHeld(stream))) {
     throw new AppError("CONFLICT", "the source's stream owns its slot: stop the stream to read changes page by page (POST …/stream {\"action\":\"stop\"})");
   }
   const tables = [...new Set((await getMappings(sourceId)).mappings.map((m) => m.source.table))];

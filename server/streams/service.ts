@@ -5,19 +5,17 @@
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
-import { enqueue } from "../jobs/queues.ts";
-import { streamJobId } from "../jobs/contracts.ts";
-import { formatLsn, lsnCursor, parseLsn, parseLsnCursor } from "../connectors/postgresql/lsn.ts";
+import { queueStream } from "../jobs/queues.ts";
+import { formatLsn, lsnCursor, parseLsn, parseLsnCursor, ZLsnCursor } from "../connectors/postgresql/lsn.ts";
 import { getMappings } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
 import { createRun, finishRun } from "../store/runs.ts";
-import { ensureStream, getStream, updateStream, type SlotState, type StreamRow } from "../store/streams.ts";
+import { ensureStream, getStream, leaseHeld, updateStream, type SlotState } from "../store/streams.ts";
 import { queueSnapshot } from "../runs/service.ts";
 import { pgPool } from "../db.ts";
 
 const ZOperationName = z.enum(["insert", "update", "delete"]);
-const ZCursor = z.string().regex(/^pg_lsn:[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, "must look like pg_lsn:0/16B3748");
 
 export const ZStreamAction = z.discriminatedUnion("action", [
   z
@@ -25,7 +23,7 @@ export const ZStreamAction = z.discriminatedUnion("action", [
       action: z.literal("start"),
       // The spec's connector.stream_changes fields, accepted as written.
       operation: z.literal("connector.stream_changes").optional(),
-      cursor: ZCursor.optional(),
+      cursor: ZLsnCursor.optional(),
       batch_size: z.number().int().min(1).max(10_000).optional(),
       include_operations: z.array(ZOperationName).min(1).optional(),
       schema_policy: z.enum(["continue", "pause"]).optional(),
@@ -73,8 +71,6 @@ export const ZSourceStatus = z.object({
 });
 export type TSourceStatus = z.infer<typeof ZSourceStatus>;
 
-const leaseAlive = (s: StreamRow) => s.lease_owner !== null && s.lease_expires_at !== null && Date.parse(s.lease_expires_at) > Date.now();
-
 export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
   const source = await getSource(sourceId);
   const s = (await getStream(sourceId)) ?? (await ensureStream(sourceId));
@@ -96,7 +92,7 @@ export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
       batch_size: s.batch_size,
       include_operations: s.include_operations,
       retry: s.status === "retrying" ? { attempt: s.retry_attempt, next_at: s.next_retry_at } : null,
-      owner: leaseAlive(s) ? s.lease_owner : null,
+      owner: leaseHeld(s) ? s.lease_owner : null,
       paused_entities: s.paused_entities,
       schema_policy: s.schema_policy,
       pending_schema: s.pending_schema,
@@ -124,7 +120,7 @@ export async function streamAction(sourceId: string, input: TStreamAction, by: P
       const s = await ensureStream(sourceId);
       await updateStream(sourceId, { enabled: false });
       // Never picked up (no worker ran it yet): nothing else will close the run.
-      if (!leaseAlive(s) && s.run_id && s.status === "starting") {
+      if (!leaseHeld(s) && s.run_id && s.status === "starting") {
         await finishRun(s.run_id, { status: "cancelled" }).catch(() => {});
         await updateStream(sourceId, { status: "stopped" });
       }
@@ -145,7 +141,7 @@ export async function streamAction(sourceId: string, input: TStreamAction, by: P
 async function startStream(sourceId: string, input: Extract<TStreamAction, { action: "start" }>, by: Principal) {
   await requireStreamable(sourceId);
   const s = await ensureStream(sourceId);
-  if (s.enabled && (leaseAlive(s) || s.status === "starting")) {
+  if (s.enabled && (leaseHeld(s) || s.status === "starting")) {
     if (input.cursor) throw new AppError("CONFLICT", "the stream is running: stop it before moving its cursor");
     return { run_id: s.run_id };
   }
@@ -164,12 +160,8 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
     ...(input.include_operations ? { include_operations: input.include_operations } : {}),
     ...(input.schema_policy ? { schema_policy: input.schema_policy } : {}),
   });
-  try {
-    await enqueue("stream.run", { source_id: sourceId }, { jobId: streamJobId(sourceId), removeWhenDone: true });
-  } catch (e) {
-    // The supervisor puts it on the queue once Redis answers; the desired state is saved.
-    void e;
-  }
+  // If Redis does not answer, the supervisor queues it once it does: the desired state is saved.
+  await queueStream(sourceId).catch(() => {});
   return { run_id: run.id };
 }
 
@@ -196,7 +188,7 @@ export async function getCursor(sourceId: string) {
 export async function putCursor(sourceId: string, cursor: string) {
   await requireStreamable(sourceId);
   const s = await ensureStream(sourceId);
-  if (s.enabled || leaseAlive(s)) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
+  if (s.enabled || leaseHeld(s)) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
   await checkCursor(sourceId, cursor, "cursor");
   const lsn = parseLsnCursor(cursor);
   await pgPool().query("UPDATE streams SET cursor = $2, cursor_updated_at = now(), updated_at = now() WHERE source_id = $1 AND NOT enabled", [sourceId, formatLsn(lsn)]);
@@ -215,7 +207,7 @@ export async function entityAction(sourceId: string, entity: string, action: z.i
       await pgPool().query("UPDATE streams SET paused_entities = array_remove(paused_entities, $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]);
       // A running stream re-snapshots the entity itself once it applies its changes again;
       // without one, the snapshot can run now (the stream applies later changes when started).
-      if (s.paused_entities.includes(entity) && !leaseAlive(s)) return queueSnapshot(sourceId, [entity], by.name);
+      if (s.paused_entities.includes(entity) && !leaseHeld(s)) return queueSnapshot(sourceId, [entity], by.name);
       return { run_id: null };
     case "resnapshot":
       return queueSnapshot(sourceId, [entity], by.name);

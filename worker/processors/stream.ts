@@ -141,9 +141,8 @@ async function waitHoldingLease(sourceId: string, token: bigint, leaseSeconds: n
   const until = Date.now() + ms;
   while (Date.now() < until) {
     await sleep(Math.min(1000, until - Date.now()));
-    if (!(await renewLease(sourceId, token, leaseSeconds))) return false;
-    const row = await getStream(sourceId);
-    if (!row?.enabled || isExiting()) return false;
+    const controls = await renewLease(sourceId, token, leaseSeconds);
+    if (!controls?.enabled || isExiting()) return false;
   }
   return true;
 }

@@ -18,17 +18,16 @@ function privilegeError(error: unknown, what: string, hint: string): never {
 }
 
 export async function ensureCapture(client: pg.Client, names: CaptureNames, entities: DescribedEntity[], opts: { replaceLostSlot?: boolean } = {}): Promise<CaptureState> {
-  const added = await ensurePublicationOnly(client, names, entities);
-  let slot = await client.query<{ wal_status: string | null }>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [names.slot]);
-  if (slot.rows[0]?.wal_status === "lost" && opts.replaceLostSlot) {
+  const { added } = await ensurePublication(client, names, entities);
+  let slot = await slotInfo(client, names.slot);
+  if (slot.wal_status === "lost" && opts.replaceLostSlot) {
     // A full re-snapshot is the explicit recovery from a lost slot: only then is it replaced.
     await client.query("SELECT pg_drop_replication_slot($1)", [names.slot]);
-    slot = await client.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [names.slot]);
+    slot = await slotInfo(client, names.slot);
   }
-  if (slot.rows[0]?.wal_status === "lost") {
-    throw new AppError("CONFLICT", `replication slot ${names.slot} is lost: changes since it was lost cannot be read. Re-snapshot the source.`, { category: "FATAL" });
-  }
-  if (slot.rowCount) return { slot_created: false, slot_lsn: null, tables_added: added };
+  const gone = slotGone(names.slot, slot, false);
+  if (gone) throw gone;
+  if (slot.exists) return { slot_created: false, slot_lsn: null, tables_added: added };
   try {
     const { rows } = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [names.slot]);
     return { slot_created: true, slot_lsn: rows[0]!.lsn, tables_added: added };
@@ -43,31 +42,33 @@ export async function ensureCapture(client: pg.Client, names: CaptureNames, enti
  */
 export async function syncPublication(client: pg.Client, names: CaptureNames, entities: DescribedEntity[]): Promise<{ added: string[]; removed: string[] }> {
   const q = (id: string) => client.escapeIdentifier(id);
-  const state = await ensurePublicationOnly(client, names, entities);
-  const { rows } = await client.query<{ schemaname: string; tablename: string }>("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", [names.publication]);
+  const { added, before } = await ensurePublication(client, names, entities);
   const want = new Set(entities.map((e) => `${e.schema}.${e.table}`));
-  const extra = rows.filter((r) => !want.has(`${r.schemaname}.${r.tablename}`));
+  const extra = before.filter((r) => !want.has(`${r.schemaname}.${r.tablename}`));
   try {
     if (extra.length) await client.query(`ALTER PUBLICATION ${q(names.publication)} DROP TABLE ${extra.map((r) => `${q(r.schemaname)}.${q(r.tablename)}`).join(", ")}`);
   } catch (error) {
     privilegeError(error, `alter publication ${names.publication}`, "The source user needs ownership of the published tables.");
   }
-  return { added: state, removed: extra.map((r) => (r.schemaname === "public" ? r.tablename : `${r.schemaname}.${r.tablename}`)) };
+  return { added, removed: extra.map((r) => (r.schemaname === "public" ? r.tablename : `${r.schemaname}.${r.tablename}`)) };
 }
 
-async function ensurePublicationOnly(client: pg.Client, names: CaptureNames, entities: DescribedEntity[]): Promise<string[]> {
+type PublishedTable = { schemaname: string; tablename: string };
+
+/** The publication holds at least these entities; returns the ones added and what it held before. */
+async function ensurePublication(client: pg.Client, names: CaptureNames, entities: DescribedEntity[]): Promise<{ added: string[]; before: PublishedTable[] }> {
   const q = (id: string) => client.escapeIdentifier(id);
   const exists = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
   try {
     if (!exists.rowCount) {
       await client.query(`CREATE PUBLICATION ${q(names.publication)} FOR TABLE ${entities.map((e) => `${q(e.schema)}.${q(e.table)}`).join(", ")} WITH (publish_via_partition_root = true)`);
-      return entities.map((e) => e.name);
+      return { added: entities.map((e) => e.name), before: [] };
     }
-    const { rows } = await client.query<{ schemaname: string; tablename: string }>("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", [names.publication]);
+    const { rows } = await client.query<PublishedTable>("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", [names.publication]);
     const have = new Set(rows.map((r) => `${r.schemaname}.${r.tablename}`));
     const missing = entities.filter((e) => !have.has(`${e.schema}.${e.table}`));
     if (missing.length) await client.query(`ALTER PUBLICATION ${q(names.publication)} ADD TABLE ${missing.map((e) => `${q(e.schema)}.${q(e.table)}`).join(", ")}`);
-    return missing.map((e) => e.name);
+    return { added: missing.map((e) => e.name), before: rows };
   } catch (error) {
     privilegeError(error, `set up publication ${names.publication}`, "The source user needs CREATE on the database and ownership of the mapped tables (or a superuser can create the publication).");
   }

@@ -1,10 +1,14 @@
 // Log sequence numbers. PostgreSQL prints them as two hex halves ("16/B374D848"); the replication
 // library prints them zero-padded ("00000016/B374D848") or not, depending on where they come from.
 // They are compared and stored only as BigInt, never as strings.
+import { z } from "zod";
 import { AppError } from "../../errors/app-error.ts";
 
 const LSN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 const CURSOR_PREFIX = "pg_lsn:";
+
+/** A `pg_lsn:X/Y` cursor as API input. */
+export const ZLsnCursor = z.string().regex(/^pg_lsn:[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, "must look like pg_lsn:0/16B3748");
 
 export function parseLsn(text: string): bigint {
   const m = LSN.exec(text);
