@@ -4,6 +4,7 @@ import Link from "next/link";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
 import { StateBadge } from "../ui/badge.tsx";
+import { ago, bytes } from "../ui/format.ts";
 import { ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 
 export function AddSourceButton() {
@@ -48,6 +49,8 @@ export function SourcesList() {
                 <th className="px-4 py-2 font-medium">Name</th>
                 <th className="px-4 py-2 font-medium">Type</th>
                 <th className="px-4 py-2 font-medium">State</th>
+                <th className="px-4 py-2 font-medium">Lag</th>
+                <th className="px-4 py-2 font-medium">Last checkpoint</th>
                 <th className="px-4 py-2 font-medium">Database</th>
                 <th className="px-4 py-2 font-medium">Added</th>
               </tr>
@@ -63,7 +66,13 @@ export function SourcesList() {
                   </td>
                   <td className="px-4 py-2.5 text-muted">{s.connector_type}</td>
                   <td className="px-4 py-2.5">
-                    <StateBadge state={s.status} />
+                    <StateBadge state={s.state} />
+                  </td>
+                  <td className="px-4 py-2.5 tabular-nums text-muted" data-testid="source-lag">
+                    {s.lag_bytes === null ? "—" : `${bytes(s.lag_bytes)} · ${s.lag_seconds ?? "—"} s`}
+                  </td>
+                  <td className="px-4 py-2.5 text-muted" data-testid="source-checkpoint" title={s.last_checkpoint_at ?? undefined}>
+                    {ago(s.last_checkpoint_at)}
                   </td>
                   <td className="px-4 py-2.5 font-mono text-xs text-muted">
                     {s.config.connection.host}:{s.config.connection.port}/{s.config.connection.database}

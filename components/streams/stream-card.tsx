@@ -10,17 +10,10 @@ import { Badge, StateBadge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox } from "../ui/card.tsx";
 import { Sparkline } from "./sparkline.tsx";
+import { bytes } from "../ui/format.ts";
 
 type Sample = { t: number; read: number; lag: number | null };
 const WINDOW_MS = 120_000;
-
-function bytes(n: number | null | undefined) {
-  if (n === null || n === undefined) return "—";
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
 
 function until(iso: string | null | undefined) {
   if (!iso) return "";

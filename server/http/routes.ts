@@ -8,7 +8,6 @@ import { ZWorkerInfo } from "../api/routers/system.ts";
 import {
   ZCreateSourceInput,
   ZSource,
-  ZSourceList,
   ZUpdateSourceInput,
 } from "../sources/schemas.ts";
 import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus } from "../connectors/schemas.ts";
@@ -18,7 +17,7 @@ import { ZMappings, ZPreview, ZPreviewInput } from "../mapping/service.ts";
 import { ZStoredContext } from "../contexts/service.ts";
 import { ZRun } from "../runs/service.ts";
 import { ZDeadLetter, ZReplayInput } from "../dead-letters/service.ts";
-import { ZEntityAction, ZSourceStatus, ZStreamAction } from "../streams/service.ts";
+import { ZEntityAction, ZSourceOverviewList, ZSourceStatus, ZStreamAction } from "../streams/service.ts";
 import { ZAlert } from "../api/routers/alerts.ts";
 import { ZCreateTokenInput, ZCreatedToken, ZApiToken } from "../auth/tokens.ts";
 import { ZCreateUserInput, ZUser } from "../auth/users.ts";
@@ -53,7 +52,7 @@ export const routes: RouteDef[] = [
     tag: "sources",
     summary: "List sources",
     query: ZListQuery,
-    response: ZSourceList,
+    response: ZSourceOverviewList,
     call: (c, r) => c.sources.list(limitAndCursor(r.query)),
   },
   {

@@ -48,4 +48,3 @@ export const ZSource = z.object({
 });
 export type TSource = z.infer<typeof ZSource>;
 
-export const ZSourceList = z.object({ sources: z.array(ZSource), next_cursor: z.string().nullable() });

@@ -50,6 +50,12 @@ export async function getStream(sourceId: string, client: pg.ClientBase | pg.Poo
   return rows[0] ?? null;
 }
 
+export async function getStreams(sourceIds: string[]): Promise<StreamRow[]> {
+  if (!sourceIds.length) return [];
+  const { rows } = await pgPool().query<StreamRow>(`SELECT ${COLUMNS} FROM streams WHERE source_id = ANY($1::uuid[])`, [sourceIds]);
+  return rows;
+}
+
 /** The stream row, created (stopped, no cursor) on first use. */
 export async function ensureStream(sourceId: string): Promise<StreamRow> {
   await pgPool().query("INSERT INTO streams (source_id) VALUES ($1) ON CONFLICT DO NOTHING", [sourceId]);

@@ -9,9 +9,10 @@ import { queueStream } from "../jobs/queues.ts";
 import { formatLsn, lsnCursor, parseLsn, parseLsnCursor, ZLsnCursor } from "../connectors/postgresql/lsn.ts";
 import { getMappings } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
-import { getSource } from "../sources/service.ts";
+import { getSource, listSources } from "../sources/service.ts";
+import { ZListInput, ZSource, type TSource } from "../sources/schemas.ts";
 import { createRun, finishRun } from "../store/runs.ts";
-import { ensureStream, getStream, leaseHeld, updateStream, type SlotState } from "../store/streams.ts";
+import { ensureStream, getStream, getStreams, leaseHeld, updateStream, type SlotState, type StreamRow } from "../store/streams.ts";
 import { queueSnapshot } from "../runs/service.ts";
 import { pgPool } from "../db.ts";
 
@@ -71,19 +72,50 @@ export const ZSourceStatus = z.object({
 });
 export type TSourceStatus = z.infer<typeof ZSourceStatus>;
 
+/**
+ * One source's state as users see it: a snapshot in progress wins, then the stream's own state
+ * while it is enabled (or stopped by a failure or a pause), else the source's.
+ */
+function overview(source: TSource, s: StreamRow | null) {
+  const slot = s && "observed_at" in s.slot_state ? (s.slot_state as SlotState) : null;
+  const streamState = s ? { streaming: "streaming", starting: "streaming", retrying: "retrying", paused: "paused", failed: "failed", stopped: null }[s.status] : null;
+  const streamCounts = s && (s.enabled || s.status === "failed" || s.status === "paused");
+  const state = (source.status === "snapshotting" ? "snapshotting" : streamCounts ? (streamState ?? source.status) : source.status) as TSourceStatus["state"];
+  return { state, slot, lag_bytes: slot?.lag_bytes ?? null, lag_seconds: slot?.lag_seconds ?? null, last_checkpoint_at: s?.cursor_updated_at ?? null };
+}
+
+export const ZSourceOverview = ZSource.extend({
+  state: ZSourceStatus.shape.state,
+  lag_bytes: z.number().nullable(),
+  lag_seconds: z.number().nullable(),
+  last_checkpoint_at: z.string().nullable(),
+});
+export const ZSourceOverviewList = z.object({ sources: z.array(ZSourceOverview), next_cursor: z.string().nullable() });
+
+/** A page of sources, each with its live state, lag and last checkpoint (two queries per page). */
+export async function listSourceOverviews(input: z.output<typeof ZListInput>): Promise<z.infer<typeof ZSourceOverviewList>> {
+  const page = await listSources(input);
+  const streams = new Map((await getStreams(page.sources.map((s) => s.id))).map((s) => [s.source_id, s]));
+  return {
+    ...page,
+    sources: page.sources.map((source) => {
+      const { slot: _slot, ...live } = overview(source, streams.get(source.id) ?? null);
+      return { ...source, ...live };
+    }),
+  };
+}
+
 export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
   const source = await getSource(sourceId);
   const s = (await getStream(sourceId)) ?? (await ensureStream(sourceId));
-  const slot = "observed_at" in s.slot_state ? (s.slot_state as SlotState) : null;
-  const streamState = { streaming: "streaming", starting: "streaming", retrying: "retrying", paused: "paused", failed: "failed", stopped: null }[s.status];
-  const state = (source.status === "snapshotting" ? "snapshotting" : s.enabled || s.status === "failed" || s.status === "paused" ? (streamState ?? source.status) : source.status) as TSourceStatus["state"];
+  const { state, slot, lag_bytes, lag_seconds, last_checkpoint_at } = overview(source, s);
   const error = s.error && s.status !== "streaming" && s.status !== "stopped" ? { message: s.error, category: s.error_category } : source.last_error && state === "failed" ? { message: source.last_error, category: null } : undefined;
   return {
     state,
     cursor: s.cursor ? lsnCursor(parseLsn(s.cursor)) : null,
-    lag_bytes: slot?.lag_bytes ?? null,
-    lag_seconds: slot?.lag_seconds ?? null,
-    last_checkpoint_at: s.cursor_updated_at,
+    lag_bytes,
+    lag_seconds,
+    last_checkpoint_at,
     ...(error ? { error } : {}),
     stream: {
       enabled: s.enabled,

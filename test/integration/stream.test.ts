@@ -184,6 +184,9 @@ describe("change streams", () => {
     expect(s.cursor).toMatch(/^pg_lsn:[0-9A-F]+\/[0-9A-F]+$/);
     expect(s.last_checkpoint_at).not.toBeNull();
     expect(typeof s.lag_bytes).toBe("number");
+    // The sources list shows the same live state, lag and last checkpoint on every row.
+    const listed = (await api("GET", "/sources", { token: viewer })).body.sources.find((x: { id: string }) => x.id === sourceId);
+    expect(listed).toMatchObject({ state: "streaming", last_checkpoint_at: expect.any(String), lag_bytes: expect.any(Number) });
     const cursor = (await api("GET", `/sources/${sourceId}/cursor`, { token: viewer })).body.cursor;
     expect(cursor).toBe(`pg_lsn:${await storedCursor()}`);
     expect(parseLsn((await confirmedFlush())!)).toBeLessThanOrEqual(parseLsn((await storedCursor())!));

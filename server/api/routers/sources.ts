@@ -6,7 +6,6 @@ import {
   ZListInput,
   ZSource,
   ZSourceId,
-  ZSourceList,
   ZUpdateSourceInput,
 } from "../../sources/schemas.ts";
 import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../../connectors/schemas.ts";
@@ -15,13 +14,14 @@ import { healthCheck } from "../../connectors/postgresql/health.ts";
 import { replicationNames } from "../../connectors/postgresql/connection.ts";
 import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
 import { runOperation, ZOperation } from "../../sources/operations.ts";
+import { listSourceOverviews, ZSourceOverviewList } from "../../streams/service.ts";
 import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
 
 export const sourcesRouter = createTRPCRouter({
   list: viewerProcedure
     .input(ZListInput.default({ limit: 100 }))
-    .output(ZSourceList)
-    .query(({ input }) => sources.listSources(input)),
+    .output(ZSourceOverviewList)
+    .query(({ input }) => listSourceOverviews(input)),
   get: viewerProcedure
     .input(ZSourceId)
     .output(ZSource)
