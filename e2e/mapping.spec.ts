@@ -54,7 +54,9 @@ test("map, preview, save, snapshot, browse contexts", async ({ page }, testInfo)
   await screenshot(page, testInfo, "dead-letters");
 
   // Fix the mapping (keep preferences as text where it is not JSON), then replay all of them.
-  await detail.getByRole("link", { name: "Open the mapping" }).click();
+  await detail.getByRole("link", { name: "Open the mapping at data.preferences" }).click();
+  // The mapping opens on the field that failed.
+  await expect(page.locator('[data-testid="visual-field"][data-focused="true"] input').first()).toHaveValue("data.preferences");
   await page.getByRole("tab", { name: /JSON/ }).click();
   const fixed = structuredClone(MAPPING);
   fixed.mappings[0]!.fields[2] = { source: "preferences", target: "data.preferences_text" } as never;

@@ -4,13 +4,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
-import { Field, Select } from "../ui/field.tsx";
+import { Field, Input, Select } from "../ui/field.tsx";
+
+/** An ISO instant as the value of a datetime-local input (the browser's local time, to the minute). */
+function toLocalInput(iso: string) {
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
 
 const STATUS_TONE = { open: "red", replayed: "green", discarded: "neutral" } as const;
 
@@ -25,6 +31,8 @@ export function DeadLetterWorkbench() {
     ...(params.get("source_id") ? { source_id: params.get("source_id")! } : {}),
     ...(params.get("status") ? { status: params.get("status") as "open" } : { status: "open" as const }),
     ...(params.get("entity") ? { entity: params.get("entity")! } : {}),
+    ...(params.get("category") ? { category: params.get("category") as "DATA" } : {}),
+    ...(params.get("since") ? { since: params.get("since")! } : {}),
   };
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(params);
@@ -32,6 +40,7 @@ export function DeadLetterWorkbench() {
     else next.delete(key);
     router.replace(`${pathname}?${next}`);
     setSelected(new Set());
+    setCursors([]);
   };
   const sources = useQuery(trpc.sources.list.queryOptions({ limit: 500 }));
   const [cursors, setCursors] = useState<string[]>([]);
@@ -42,7 +51,12 @@ export function DeadLetterWorkbench() {
   const detail = useQuery({ ...trpc.deadLetters.get.queryOptions({ id: open ?? "00000000-0000-0000-0000-000000000000" }), enabled: !!open });
   const [runId, setRunId] = useState<string | null>(null);
   const run = useQuery({ ...trpc.runs.get.queryOptions({ id: runId ?? "00000000-0000-0000-0000-000000000000" }), enabled: !!runId, refetchInterval: 1000 });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.deadLetters.list.queryKey() });
+  // The list, the open detail and the open count all change when a replay or discard lands.
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.deadLetters.pathKey() });
+  const runStatus = run.data?.status;
+  useEffect(() => {
+    if (runStatus && runStatus !== "queued" && runStatus !== "running") void queryClient.invalidateQueries({ queryKey: trpc.deadLetters.pathKey() });
+  }, [runStatus, queryClient, trpc]);
   const replay = useMutation(trpc.deadLetters.replay.mutationOptions({ onSuccess: (r) => (setRunId(r.run_id), setSelected(new Set()), refresh()) }));
   const discard = useMutation(trpc.deadLetters.discard.mutationOptions({ onSuccess: refresh }));
   const rows = list.data?.dead_letters ?? [];
@@ -51,7 +65,8 @@ export function DeadLetterWorkbench() {
   function replayAllMatching() {
     if (!filter.source_id) return;
     if (window.confirm(`Replay every open dead letter of ${sourceName(filter.source_id)}${filter.entity ? ` (${filter.entity})` : ""} through the mapping in force now?`)) {
-      replay.mutate({ filter: { source_id: filter.source_id, status: "open", ...(filter.entity ? { entity: filter.entity } : {}) } });
+      const { status: _status, ...rest } = filter;
+      replay.mutate({ filter: { ...rest, source_id: filter.source_id, status: "open" } });
     }
   }
 
@@ -75,7 +90,7 @@ export function DeadLetterWorkbench() {
           </>
         }
       />
-      <div className="mb-4 grid grid-cols-2 gap-3 md:grid-cols-4">
+      <div className="mb-4 grid grid-cols-2 gap-3 md:grid-cols-5">
         <Field id="dl-source" label="Source">
           <Select id="dl-source" value={filter.source_id ?? ""} onChange={(e) => setFilter("source_id", e.target.value)}>
             <option value="">All sources</option>
@@ -93,11 +108,36 @@ export function DeadLetterWorkbench() {
             <option value="discarded">discarded</option>
           </Select>
         </Field>
+        <Field id="dl-entity" label="Entity">
+          <Input
+            id="dl-entity"
+            placeholder="any table"
+            defaultValue={filter.entity ?? ""}
+            onKeyDown={(e) => e.key === "Enter" && setFilter("entity", e.currentTarget.value.trim())}
+            onBlur={(e) => e.target.value.trim() !== (filter.entity ?? "") && setFilter("entity", e.target.value.trim())}
+          />
+        </Field>
+        <Field id="dl-category" label="Category">
+          <Select id="dl-category" value={filter.category ?? ""} onChange={(e) => setFilter("category", e.target.value)}>
+            <option value="">any</option>
+            {["DATA", "CONFIGURATION", "TRANSIENT", "FATAL"].map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </Select>
+        </Field>
+        <Field id="dl-since" label="Since">
+          <Input
+            id="dl-since"
+            type="datetime-local"
+            value={filter.since ? toLocalInput(filter.since) : ""}
+            onChange={(e) => setFilter("since", e.target.value ? new Date(e.target.value).toISOString() : "")}
+          />
+        </Field>
       </div>
       {replay.error ? <ErrorBox title="Replay not started">{replay.error.message}</ErrorBox> : null}
       {run.data ? (
         <div role="status" className="mb-4 rounded-md border border-line bg-surface px-3 py-2 text-[13px]" data-testid="replay-run" data-status={run.data.status}>
-          Replay {run.data.status}: {run.data.counters.written} written, {run.data.counters.dead_lettered} failed again of {run.data.counters.read}.
+          Replay {run.data.status}: {run.data.counters.written} written, {run.data.counters.read - run.data.counters.written - run.data.counters.dead_lettered} already up to date (a newer change is in the store, or the row is gone), {run.data.counters.dead_lettered} failed again of {run.data.counters.read}.
         </div>
       ) : null}
       <div className="grid gap-4 lg:grid-cols-5">
@@ -178,8 +218,9 @@ export function DeadLetterWorkbench() {
                   field <code className="font-mono">{detail.data.error.field ?? "—"}</code> · transform <code className="font-mono">{detail.data.error.transform ?? "—"}</code> · mapping v
                   {detail.data.mapping_version} · attempts {detail.data.attempts}
                 </p>
-                <Link href={`/sources/${detail.data.source_id}/mapping`} className="text-xs text-accent hover:underline">
-                  Open the mapping
+                <Link
+                  href={`/sources/${detail.data.source_id}/mapping?${new URLSearchParams({ entity: detail.data.entity, ...(detail.data.error.field ? { field: detail.data.error.field } : {}) })}`} className="text-xs text-accent hover:underline">
+                  Open the mapping at {detail.data.error.field ?? "this entity"}
                 </Link>
               </div>
               <div>

@@ -3,6 +3,7 @@
 // spec's JSON form (the same document), validate against the source's schema, save as the next
 // version, preview sample rows through the draft as you change it, and compare versions.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSearchParams } from "next/navigation";
 import { useEffect, useMemo, useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { byPath, issuesFrom } from "../sources/issues.ts";
@@ -37,7 +38,10 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
   const entities = useQuery(trpc.sources.entities.queryOptions({ id: sourceId }));
   const transforms = useQuery(trpc.mappings.transforms.queryOptions());
   const [text, setText] = useState<string | null>(null);
-  const [entity, setEntity] = useState<string>("");
+  // Opened from a dead letter: preview its entity and point at the field that failed.
+  const params = useSearchParams();
+  const focus = params.get("entity") ? { entity: params.get("entity")!, field: params.get("field") } : null;
+  const [entity, setEntity] = useState<string>(focus?.entity ?? "");
   const [mode, setMode] = useState<"visual" | "json">("visual");
 
   // Start from the saved mapping, or a starter for the first table with a key.
@@ -133,6 +137,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
                 tables={entities.data?.entities.map((e) => e.name) ?? []}
                 transforms={transforms.data?.transforms ?? []}
                 failing={erroredFields}
+                focus={focus}
                 disabled={!canEdit}
                 onChange={(mappings) => setText(JSON.stringify({ mappings }, null, 2))}
               />

@@ -4,7 +4,7 @@
 // paths, each with its source column and a transform picker that shows the transform's
 // documentation. Every edit produces the same spec document the JSON tab shows.
 import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
@@ -23,6 +23,8 @@ export function VisualBuilder(props: {
   tables: string[];
   transforms: TransformInfo[];
   failing: Set<string>;
+  /** A field to point at (opened from a dead letter): highlighted and scrolled into view. */
+  focus?: { entity: string; field: string | null } | null;
   disabled: boolean;
   onChange: (entries: EntryDoc[]) => void;
 }) {
@@ -71,6 +73,7 @@ function EntryEditor(props: {
   entry: EntryDoc;
   transforms: TransformInfo[];
   failing: Set<string>;
+  focus?: { entity: string; field: string | null } | null;
   disabled: boolean;
   onChange: (entry: EntryDoc) => void;
   onRemove: () => void;
@@ -79,6 +82,13 @@ function EntryEditor(props: {
   const trpc = useTRPC();
   const schema = useQuery(trpc.sources.entity.queryOptions({ id: props.sourceId, name: entry.source.table }));
   const [over, setOver] = useState(false);
+  const focusedField = props.focus?.entity === entry.source.table ? props.focus.field : null;
+  const focusRef = useRef<HTMLLIElement | null>(null);
+  useEffect(() => {
+    // A block body on purpose: newer Chromium returns a Promise from scrollIntoView, and an
+    // effect must return nothing or its cleanup function.
+    focusRef.current?.scrollIntoView({ block: "center" });
+  }, [focusedField, schema.data]);
   const columns = schema.data?.columns ?? [];
   const key = schema.data?.primary_key ?? [];
   const used = new Set(entry.fields.map((f) => f.source));
@@ -145,7 +155,15 @@ function EntryEditor(props: {
               const chain = Array.isArray(f.transform) && f.transform.length > 1;
               const setField = (next: FieldDoc) => setFields(entry.fields.map((x, j) => (j === i ? next : x)));
               return (
-                <li key={i} style={{ marginLeft: `${depth * 1.25}rem` }} className={`rounded border px-2 py-1.5 text-xs ${props.failing.has(f.target) ? "border-red-300 bg-red-50/50" : "border-line"}`} data-testid="visual-field">
+                <li
+                  key={i}
+                  ref={focusedField === f.target ? focusRef : undefined}
+                  style={{ marginLeft: `${depth * 1.25}rem` }}
+                  className={`rounded border px-2 py-1.5 text-xs ${props.failing.has(f.target) ? "border-red-300 bg-red-50/50" : "border-line"} ${focusedField === f.target ? "ring-2 ring-accent" : ""}`}
+                  data-testid="visual-field"
+                  data-focused={focusedField === f.target ? "true" : undefined}
+                  aria-current={focusedField === f.target ? "location" : undefined}
+                >
                   <div className="flex flex-wrap items-center gap-2">
                     <Input aria-label={`Target path of field ${i + 1}`} value={f.target} onChange={(e) => setField({ ...f, target: e.target.value })} disabled={disabled} className="w-48 font-mono text-xs" />
                     <span className="text-muted">←</span>

@@ -41,6 +41,9 @@ export const ZDeadLetterFilter = z
     category: z.enum(["TRANSIENT", "CONFIGURATION", "DATA", "FATAL"]).optional(),
     status: z.enum(["open", "replayed", "discarded"]).optional(),
     entity: z.string().optional(),
+    // Created at or after / before these instants (ISO 8601).
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
   })
   .strict();
 

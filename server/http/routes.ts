@@ -254,13 +254,13 @@ export const routes: RouteDef[] = [
     method: "GET",
     path: "/dead-letters",
     tag: "dead-letters",
-    summary: "Dead letters, newest first (?source_id&category&status&entity&limit&cursor)",
-    query: z.object({ source_id: z.string().optional(), category: z.string().optional(), status: z.string().optional(), entity: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
+    summary: "Dead letters, newest first (?source_id&category&status&entity&since&until&limit&cursor)",
+    query: z.object({ source_id: z.string().optional(), category: z.string().optional(), status: z.string().optional(), entity: z.string().optional(), since: z.string().optional(), until: z.string().optional(), limit: z.number().optional(), cursor: z.string().optional() }),
     response: z.object({ dead_letters: z.array(ZDeadLetter), next_cursor: z.string().nullable() }),
     call: (c, r) =>
       c.deadLetters.list({
         ...limitAndCursor(r.query),
-        ...Object.fromEntries(["source_id", "category", "status", "entity"].filter((k) => r.query.get(k)).map((k) => [k, r.query.get(k)!])),
+        ...Object.fromEntries(["source_id", "category", "status", "entity", "since", "until"].filter((k) => r.query.get(k)).map((k) => [k, r.query.get(k)!])),
       } as never),
   },
   {

@@ -66,7 +66,7 @@ export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceI
   );
 }
 
-export type DeadLetterFilter = { source_id?: string; category?: string; status?: string; entity?: string };
+export type DeadLetterFilter = { source_id?: string; category?: string; status?: string; entity?: string; since?: string; until?: string };
 
 function where(filter: DeadLetterFilter, params: unknown[]) {
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
@@ -75,6 +75,8 @@ function where(filter: DeadLetterFilter, params: unknown[]) {
   if (filter.category) parts.push(`category = ${p(filter.category)}`);
   if (filter.status) parts.push(`status = ${p(filter.status)}`);
   if (filter.entity) parts.push(`entity = ${p(filter.entity)}`);
+  if (filter.since) parts.push(`created_at >= ${p(filter.since)}::timestamptz`);
+  if (filter.until) parts.push(`created_at < ${p(filter.until)}::timestamptz`);
   return { parts, p };
 }
 

@@ -88,6 +88,26 @@ describe("dead letters", () => {
     expect(one.body.id).toBe(byKey["7"].id);
   });
 
+  it("filters by entity, category and creation time, and pages by cursor", async () => {
+    const get = async (q: string) => (await api("GET", `/dead-letters?source_id=${sourceId}&${q}`, { token: viewer })).body;
+    expect((await get("entity=profiles&category=DATA")).dead_letters).toHaveLength(4);
+    expect((await get("entity=nothing")).dead_letters).toHaveLength(0);
+    expect((await get("category=FATAL")).dead_letters).toHaveLength(0);
+    const all = (await get("")).dead_letters as { created_at: string; id: string }[];
+    const newest = all[0]!.created_at;
+    expect((await get(`since=${encodeURIComponent(newest)}`)).dead_letters.map((d: { id: string }) => d.id)).toContain(all[0]!.id);
+    expect((await get(`until=${encodeURIComponent(all[all.length - 1]!.created_at)}`)).dead_letters).toHaveLength(0);
+    expect((await get(`since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).dead_letters).toHaveLength(0);
+    const first = await get("limit=3");
+    expect(first.dead_letters).toHaveLength(3);
+    const second = await get(`limit=3&cursor=${first.next_cursor}`);
+    expect(second.dead_letters).toHaveLength(1);
+    expect(new Set([...first.dead_letters, ...second.dead_letters].map((d: { id: string }) => d.id)).size).toBe(4);
+    const bad = await api("GET", `/dead-letters?since=yesterday`, { token: viewer });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain("since");
+  });
+
   it("re-running the snapshot counts attempts instead of duplicating dead letters", async () => {
     const run = await finished((await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} })).body.run_id);
     expect(run.counters.dead_lettered).toBe(4);
