@@ -49,7 +49,7 @@ export async function listAlerts(opts: { status?: string; sourceId?: string; lim
   if (opts.sourceId) where.push(`source_id = ${p(opts.sourceId)}::uuid`);
   if (opts.before) where.push(`(created_at, id) < (${p(opts.before[0])}::timestamptz, ${p(opts.before[1])}::uuid)`);
   const { rows } = await pgPool().query<AlertRow>(
-    `SELECT ${COLUMNS} FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ${p(opts.limit)}`,
+    `SELECT ${COLUMNS} FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY alerts.created_at DESC, alerts.id DESC LIMIT ${p(opts.limit)}`,
     params,
   );
   return rows;

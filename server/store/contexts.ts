@@ -182,7 +182,10 @@ export async function listContexts(opts: { contextType?: string; sourceId?: stri
   if (opts.contextType) where.push(`context_type = ${p(opts.contextType)}`);
   if (opts.sourceId) where.push(`source_id = ${p(opts.sourceId)}::uuid`);
   if (!opts.includeDeleted) where.push("NOT deleted");
-  if (opts.after) where.push(`(context_type, context_id) > (${p(opts.after[0])}, ${p(opts.after[1])})`);
+  // Within one type, "context_id > x" lets the index start at the cursor; the row comparison
+  // alone (needed across types) would be scanned from the type's first key.
+  if (opts.after && opts.after[0] === opts.contextType) where.push(`context_id > ${p(opts.after[1])}`);
+  else if (opts.after) where.push(`(context_type, context_id) > (${p(opts.after[0])}, ${p(opts.after[1])})`);
   const { rows } = await pgPool().query<StoredContext>(
     `SELECT ${COLUMNS} FROM contexts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY context_type, context_id LIMIT ${p(opts.limit)}`,
     params,

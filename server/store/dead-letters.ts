@@ -80,13 +80,17 @@ function where(filter: DeadLetterFilter, params: unknown[]) {
   return { parts, p };
 }
 
-/** Newest first; the cursor is the last (created_at, id) seen, so pages stay on the (…, created_at) indexes. */
+/**
+ * Newest first; the cursor is the last (created_at, id) seen, so every page is a range scan of a
+ * (…, created_at, id) index. ORDER BY names the table's columns: the select list renames
+ * created_at to its ISO text, and sorting by that text would sort every matching row.
+ */
 export async function listDeadLetters(filter: DeadLetterFilter, limit: number, after: [string, string] | null): Promise<DeadLetterRow[]> {
   const params: unknown[] = [];
   const { parts, p } = where(filter, params);
   if (after) parts.push(`(created_at, id) < (${p(after[0])}::timestamptz, ${p(after[1])}::uuid)`);
   const { rows } = await pgPool().query<DeadLetterRow>(
-    `SELECT ${COLUMNS} FROM dead_letters ${parts.length ? `WHERE ${parts.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ${p(limit)}`,
+    `SELECT ${COLUMNS} FROM dead_letters ${parts.length ? `WHERE ${parts.join(" AND ")}` : ""} ORDER BY dead_letters.created_at DESC, dead_letters.id DESC LIMIT ${p(limit)}`,
     params,
   );
   return rows;
@@ -96,7 +100,7 @@ export async function idsMatching(filter: DeadLetterFilter, max: number): Promis
   const params: unknown[] = [];
   const { parts, p } = where(filter, params);
   const { rows } = await pgPool().query<{ id: string }>(
-    `SELECT id::text FROM dead_letters ${parts.length ? `WHERE ${parts.join(" AND ")}` : ""} ORDER BY created_at LIMIT ${p(max)}`,
+    `SELECT id::text FROM dead_letters ${parts.length ? `WHERE ${parts.join(" AND ")}` : ""} ORDER BY dead_letters.created_at, dead_letters.id LIMIT ${p(max)}`,
     params,
   );
   return rows.map((r) => r.id);
@@ -104,7 +108,7 @@ export async function idsMatching(filter: DeadLetterFilter, max: number): Promis
 
 export async function getDeadLetters(ids: string[]): Promise<DeadLetterRow[]> {
   if (!ids.length) return [];
-  const { rows } = await pgPool().query<DeadLetterRow>(`SELECT ${COLUMNS} FROM dead_letters WHERE id = ANY($1::uuid[]) ORDER BY created_at`, [ids]);
+  const { rows } = await pgPool().query<DeadLetterRow>(`SELECT ${COLUMNS} FROM dead_letters WHERE id = ANY($1::uuid[]) ORDER BY dead_letters.created_at, dead_letters.id`, [ids]);
   return rows;
 }
 
