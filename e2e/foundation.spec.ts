@@ -49,6 +49,23 @@ test("an admin signs in, sees the demo source, adds a source from the spec's JSO
   await expect(page.getByTestId("password-reference")).toHaveText("vault://db/postgres/password");
   await screenshot(page, testInfo, "source-detail");
 
+  // Export its config (the spec's format, the secret only as its reference), edit it by importing
+  // a changed file, save: the change shows and the reference is kept.
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Export JSON" }).click();
+  const exported = JSON.parse(await (await (await download).createReadStream()).toArray().then((c) => Buffer.concat(c).toString("utf8")));
+  expect(exported).toMatchObject({ connector_type: "postgresql", authentication: { password_secret: "vault://db/postgres/password" } });
+  await page.getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByLabel("Name", { exact: true })).toHaveValue("production");
+  await page.getByRole("tab", { name: "Paste JSON" }).click();
+  const changed = { ...exported, options: { ...exported.options, batch_size: 2500 } };
+  await page.locator('input[type="file"]').setInputFiles({ name: "production.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(changed)) });
+  await expect(page.getByLabel(/Connection configuration/)).toHaveValue(/2500/);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByRole("heading", { name: /production/ })).toBeVisible();
+  await expect(page.getByTestId("password-reference")).toHaveText("vault://db/postgres/password");
+  await expect(page.getByText("2500", { exact: true })).toBeVisible();
+
   await page.getByRole("link", { name: "Sources" }).first().click();
   await expect(page.getByTestId("source-row")).toHaveCount(before + 1);
 

@@ -32,7 +32,7 @@ test("a viewer sees every page and every record, and can change nothing", async 
   await page.getByRole("button", { name: "Test connection" }).click();
   await expect(page.getByTestId("health-checks").locator('[data-check="reachable"]')).toHaveAttribute("data-status", "pass");
   await expect(page.getByTestId("latest-run")).toBeVisible();
-  await expectDisabled(page, ["Run snapshot", /^(Start|Stop) stream$/, "Set cursor", /^Delete$/]);
+  await expectDisabled(page, ["Run snapshot", /^(Start|Stop) stream$/, "Set cursor", /^Delete$/, /^Edit$/]);
   await screenshot(page, testInfo, "viewer-source");
 
   // The mapping: visible in both forms with its live preview; nothing can be edited or saved.

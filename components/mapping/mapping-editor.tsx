@@ -14,6 +14,7 @@ import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Select, Textarea } from "../ui/field.tsx";
+import { downloadJson } from "../ui/download.ts";
 import { VisualBuilder, type EntryDoc } from "./visual-builder.tsx";
 import { VersionDiff } from "./version-diff.tsx";
 
@@ -145,9 +146,23 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
               <ErrorBox>The JSON form is not valid ({jsonError}): fix it in the JSON tab to edit visually.</ErrorBox>
             )
           ) : (
-            <Field id="mapping-json" label="JSON" error={jsonError ? `Not valid JSON: ${jsonError}` : undefined} hint="Edit, then save. Each problem below names its field path.">
-              <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
-            </Field>
+            <>
+              <Field id="mapping-json" label="JSON" error={jsonError ? `Not valid JSON: ${jsonError}` : undefined} hint="Edit, then save. Each problem below names its field path.">
+                <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
+              </Field>
+              <div className="mt-2 flex gap-2">
+                <label className={`inline-flex h-8 cursor-pointer items-center rounded-md border border-line px-3 text-[13px] ${canEdit ? "hover:bg-zinc-50" : "pointer-events-none opacity-50"}`}>
+                  Import a file…
+                  <input type="file" accept="application/json,.json" className="sr-only" disabled={!canEdit} onChange={(e) => e.target.files?.[0]?.text().then(setText)} />
+                </label>
+                <Button
+                  variant="ghost"
+                  onClick={() => downloadJson(`${source.data?.name ?? "source"}-mapping.json`, text)}
+                >
+                  Export JSON
+                </Button>
+              </div>
+            </>
           )}
           {issues.length ? (
             <IssueList title={saveIssues.length ? "Not saved: the mapping has problems" : "The draft has problems"} issues={issues} testId="mapping-issues" />

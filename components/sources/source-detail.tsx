@@ -10,6 +10,7 @@ import { StateBadge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input } from "../ui/field.tsx";
+import { downloadJson } from "../ui/download.ts";
 import { EntitiesPanel } from "./entities-panel.tsx";
 import { SnapshotCard } from "../runs/snapshot-card.tsx";
 import { RunsHistory } from "../runs/runs-history.tsx";
@@ -42,6 +43,7 @@ export function SourceDetail({ id }: { id: string }) {
           </span>
         }
         description={`${source.connector_type} · added ${new Date(source.created_at).toLocaleString()}`}
+        actions={<EditLink id={source.id} />}
       />
       {source.last_error ? <ErrorBox title="Last error">{source.last_error}</ErrorBox> : null}
       <div className="grid gap-4 lg:grid-cols-3">
@@ -67,7 +69,7 @@ export function SourceDetail({ id }: { id: string }) {
             <dd>{c.options.change_tracking}</dd>
           </dl>
         </Card>
-        <Card title="Configuration (JSON)">
+        <Card title="Configuration (JSON)" actions={<ExportButton name={source.name} config={c} />}>
           <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 font-mono text-[11px] leading-relaxed">{JSON.stringify(c, null, 2)}</pre>
         </Card>
       </div>
@@ -86,6 +88,34 @@ export function SourceDetail({ id }: { id: string }) {
       </div>
       <DangerZone id={source.id} name={source.name} />
     </>
+  );
+}
+
+function EditLink({ id }: { id: string }) {
+  const canEdit = useCan("editor");
+  if (!canEdit) {
+    return (
+      <Button variant="secondary" disabled title={needsRole("editor")}>
+        Edit
+      </Button>
+    );
+  }
+  return (
+    <Link href={`/sources/${id}/edit`} className="inline-flex h-8 items-center rounded-md border border-line bg-surface px-3 text-[13px] font-medium hover:bg-zinc-50">
+      Edit
+    </Link>
+  );
+}
+
+/** Downloads the config in the specification's format (secrets are references, never values). */
+function ExportButton({ name, config }: { name: string; config: unknown }) {
+  return (
+    <Button
+      variant="ghost"
+      onClick={() => downloadJson(`${name}.json`, JSON.stringify(config, null, 2))}
+    >
+      Export JSON
+    </Button>
   );
 }
 

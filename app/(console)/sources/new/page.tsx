@@ -1,5 +1,5 @@
-import { NewSource } from "@/components/sources/new-source.tsx";
+import { SourceEditor } from "@/components/sources/source-editor.tsx";
 
 export default function NewSourcePage() {
-  return <NewSource />;
+  return <SourceEditor />;
 }

@@ -1,4 +1,6 @@
 "use client";
+// Adding a source, or editing one: the connection form generated from the connector's JSON Schema,
+// or the specification's JSON (pasted, imported from a file), tested before it is saved.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { Tabs } from "radix-ui";
@@ -18,8 +20,10 @@ type Obj = Record<string, unknown>;
 const tabClass =
   "border-b-2 border-transparent px-3 py-2 text-[13px] text-muted data-[state=active]:border-accent data-[state=active]:font-medium data-[state=active]:text-ink";
 
-export function NewSource() {
+/** Add a source, or (with sourceId) edit one: same form, same validation, same test. */
+export function SourceEditor({ sourceId }: { sourceId?: string }) {
   const trpc = useTRPC();
+  const existing = useQuery({ ...trpc.sources.get.queryOptions({ id: sourceId ?? "00000000-0000-0000-0000-000000000000" }), enabled: !!sourceId });
   const router = useRouter();
   const queryClient = useQueryClient();
   const canEdit = useCan("editor");
@@ -32,19 +36,28 @@ export function NewSource() {
   const [tab, setTab] = useState("form");
 
   useEffect(() => {
+    if (sourceId) return;
     if (connector) setConfig(defaultsFor(connector.config_schema as JsonSchema));
-  }, [connector]);
+  }, [connector, sourceId]);
+  // Editing: start from the stored config (secrets appear as their references and are kept).
+  const loaded = existing.data;
+  useEffect(() => {
+    if (!loaded) return;
+    setName(loaded.name);
+    setConfig(loaded.config as Obj);
+    setJson(JSON.stringify(loaded.config, null, 2));
+  }, [loaded]);
 
-  const create = useMutation(
-    trpc.sources.create.mutationOptions({
-      onSuccess: async (source) => {
-        await queryClient.invalidateQueries({ queryKey: trpc.sources.list.queryKey() });
-        router.push(`/sources/${source.id}`);
-      },
-    }),
-  );
+  const done = async (source: { id: string }) => {
+    await queryClient.invalidateQueries({ queryKey: trpc.sources.pathKey() });
+    router.push(`/sources/${source.id}`);
+  };
+  const update = useMutation(trpc.sources.update.mutationOptions({ onSuccess: done }));
+
+  const create = useMutation(trpc.sources.create.mutationOptions({ onSuccess: done }));
+  const save = sourceId ? update : create;
   const test = useMutation(trpc.sources.testConnection.mutationOptions());
-  const issues = issuesFrom(create.error ?? test.error);
+  const issues = issuesFrom(save.error ?? test.error);
   const errors = byPath(issues);
 
   function parseJson(): Obj | null {
@@ -62,13 +75,29 @@ export function NewSource() {
   function submit() {
     const cfg = tab === "json" ? parseJson() : config;
     if (!cfg) return;
-    create.mutate({ name, config: cfg as never });
+    if (sourceId) update.mutate({ id: sourceId, name, config: cfg as never });
+    else create.mutate({ name, config: cfg as never });
   }
+
+  async function importFile(file: File) {
+    setJson(await file.text());
+    setJsonError(null);
+  }
+
+  if (sourceId && existing.isLoading) return <Skeleton className="h-96 w-full" />;
+  if (sourceId && existing.error) return <ErrorBox title="Source not available">{existing.error.message}</ErrorBox>;
 
   return (
     <>
-      <PageHeader title="Add source" description="Connect a database. Nothing is saved until the configuration is valid." />
-      {!canEdit ? <ErrorBox title="Read-only">{needsRole("editor")} to add sources.</ErrorBox> : null}
+      <PageHeader
+        title={sourceId ? `Edit ${loaded?.name ?? "source"}` : "Add source"}
+        description={
+          sourceId
+            ? "Change the connection. A running stream picks the new configuration up when it reconnects; nothing is saved until it is valid."
+            : "Connect a database. Nothing is saved until the configuration is valid."
+        }
+      />
+      {!canEdit ? <ErrorBox title="Read-only">{needsRole("editor")} to {sourceId ? "edit" : "add"} sources.</ErrorBox> : null}
       <form
         className="space-y-4"
         onSubmit={(e) => {
@@ -116,27 +145,33 @@ export function NewSource() {
               >
                 <Textarea id="config-json" rows={16} value={json} onChange={(e) => setJson(e.target.value)} invalid={!!jsonError} spellCheck={false} disabled={!canEdit} />
               </Field>
-              <Button
-                type="button"
-                variant="secondary"
-                disabled={!canEdit}
-                onClick={() => {
-                  const parsed = parseJson();
-                  if (parsed) {
-                    setConfig(parsed);
-                    setTab("form");
-                  }
-                }}
-              >
-                Fill the form from JSON
-              </Button>
+              <div className="flex flex-wrap items-center gap-2">
+                <Button
+                  type="button"
+                  variant="secondary"
+                  disabled={!canEdit}
+                  onClick={() => {
+                    const parsed = parseJson();
+                    if (parsed) {
+                      setConfig(parsed);
+                      setTab("form");
+                    }
+                  }}
+                >
+                  Fill the form from JSON
+                </Button>
+                <label className={`inline-flex h-8 cursor-pointer items-center rounded-md border border-line px-3 text-[13px] ${canEdit ? "hover:bg-zinc-50" : "pointer-events-none opacity-50"}`}>
+                  Import a file…
+                  <input type="file" accept="application/json,.json" className="sr-only" disabled={!canEdit} onChange={(e) => e.target.files?.[0] && void importFile(e.target.files[0])} />
+                </label>
+              </div>
             </Tabs.Content>
           </Tabs.Root>
         </Card>
         {issues.length ? (
           <IssueList title="The configuration is not valid; nothing was saved" issues={issues} testId="issues" />
-        ) : create.error ? (
-          <ErrorBox title="Could not add the source">{create.error.message}</ErrorBox>
+        ) : save.error ? (
+          <ErrorBox title={sourceId ? "Could not save the source" : "Could not add the source"}>{save.error.message}</ErrorBox>
         ) : test.error ? (
           <ErrorBox title="Could not test the connection">{test.error.message}</ErrorBox>
         ) : null}
@@ -146,7 +181,7 @@ export function NewSource() {
           </Card>
         ) : null}
         <div className="flex justify-end gap-2">
-          <Button type="button" variant="secondary" onClick={() => router.push("/sources")}>
+          <Button type="button" variant="secondary" onClick={() => router.push(sourceId ? `/sources/${sourceId}` : "/sources")}>
             Cancel
           </Button>
           <Button
@@ -160,8 +195,8 @@ export function NewSource() {
           >
             {test.isPending ? "Testing…" : "Test connection"}
           </Button>
-          <Button type="submit" disabled={!canEdit || create.isPending} title={canEdit ? undefined : needsRole("editor")}>
-            {create.isPending ? "Saving…" : "Create source"}
+          <Button type="submit" disabled={!canEdit || save.isPending} title={canEdit ? undefined : needsRole("editor")}>
+            {save.isPending ? "Saving…" : sourceId ? "Save changes" : "Create source"}
           </Button>
         </div>
       </form>
