@@ -1,9 +1,10 @@
 "use client";
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
 import { StateBadge } from "../ui/badge.tsx";
+import { Button } from "../ui/button.tsx";
 import { ago, bytes } from "../ui/format.ts";
 import { ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 
@@ -27,7 +28,12 @@ export function AddSourceButton() {
 
 export function SourcesList() {
   const trpc = useTRPC();
-  const { data, error, isLoading } = useQuery({ ...trpc.sources.list.queryOptions({ limit: 100 }), refetchInterval: 5000 });
+  const list = useInfiniteQuery({
+    ...trpc.sources.list.infiniteQueryOptions({ limit: 50 }, { getNextPageParam: (last) => last.next_cursor ?? undefined }),
+    refetchInterval: 5000,
+  });
+  const { error, isLoading } = list;
+  const data = list.data ? { sources: list.data.pages.flatMap((p) => p.sources) } : undefined;
 
   return (
     <>
@@ -82,6 +88,13 @@ export function SourcesList() {
               ))}
             </tbody>
           </table>
+          {list.hasNextPage ? (
+            <div className="border-t border-line p-2 text-center">
+              <Button variant="secondary" disabled={list.isFetchingNextPage} onClick={() => list.fetchNextPage()}>
+                Show more sources
+              </Button>
+            </div>
+          ) : null}
         </div>
       ) : null}
     </>
