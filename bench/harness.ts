@@ -41,3 +41,11 @@ export function numberArg(args: string[], name: string, fallback: number): numbe
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
+
+/**
+ * Node flags of a benchmark's worker-like child: the workers' own, plus BENCH_NODE_FLAGS (for
+ * example "--cpu-prof --cpu-prof-dir=/tmp/prof", which NODE_OPTIONS does not accept).
+ */
+export function childNodeFlags(workerFlags: string[]): string[] {
+  return [...workerFlags, ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])];
+}

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
 import { applyMigrations } from "../../server/db/migrations.ts";
 import { benchPostgres } from "../env.ts";
-import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
@@ -113,7 +113,7 @@ export async function run(args: string[]): Promise<BenchResult> {
 
 function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "bench/children/cdc.ts", sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc.ts", sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { applyMigrations } from "../../server/db/migrations.ts";
 import { benchPostgres } from "../env.ts";
-import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
 
@@ -48,7 +48,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src, batch)], { env: childEnv, encoding: "utf8" });
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
   const sourceId = setup.stdout.trim().split("\n").pop()!;
-  const child = spawnSync(process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], {
+  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], {
     env: childEnv,
     encoding: "utf8",
   });

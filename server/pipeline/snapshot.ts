@@ -1,7 +1,7 @@
 // A snapshot of a source through its mapping into the context store. Per entity: change capture
 // is set up first, then chunks are read after the last checkpoint, mapped, and written to the
-// store together with the new checkpoint in one transaction, so a crash redoes at most one chunk
-// (and redoing it changes nothing). A record that cannot be mapped is a DATA error for that
+// store together with the new checkpoint in one transaction (while the next chunk is read), so a
+// crash redoes at most the chunks after the last checkpoint (and redoing them changes nothing). A record that cannot be mapped is a DATA error for that
 // record only; the snapshot goes on.
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
@@ -13,6 +13,7 @@ import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkp
 import { tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { forgetCursor } from "../store/streams.ts";
 import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
+import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
 import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
@@ -102,6 +103,35 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       const lsn = checkpoint?.snapshot_lsn ? parseLsn(checkpoint.snapshot_lsn) : capture ? await snapshotLsn(sourceId, slotStart) : 0n;
       const position = snapshotPosition(lsn);
       if (!checkpoint) await saveCheckpoint(pgPool(), sourceId, entity, null, 0, false, formatLsn(lsn));
+      // Failed records, contexts and the checkpoint commit together: nothing is lost between them.
+      const commitChunk = async (chunk: SnapshotChunk, writes: ContextWrite[], writeRecord: number[], failed: NewDeadLetter[], deadLetter: (i: number, contextType: string, error: NewDeadLetter["error"]) => void, done: number) => {
+        const client = await pgPool().connect();
+        try {
+          await client.query("BEGIN");
+          const w = await writeContexts(client, sourceId, version, writes);
+          for (const r of w.rejected) {
+            const j = writes.findIndex((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+            if (j >= 0) deadLetter(writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" });
+          }
+          await recordDeadLetters(client, sourceId, opts.runId ?? null, version, failed);
+          await saveCheckpoint(client, sourceId, entity, chunk.last_key, done);
+          await client.query("COMMIT");
+          stats.written += w.written;
+          result.collisions.push(...w.collisions);
+          for (const f of failed) {
+            result.errors.push({ entity, context_type: f.context_type, key: f.key, field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
+          }
+        } catch (e) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw e;
+        } finally {
+          client.release();
+        }
+        stats.read += chunk.records.length;
+        result.read += chunk.records.length;
+        await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read });
+      };
+      let writing: Promise<void> | null = null;
       for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
         const writes: ContextWrite[] = [];
         const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
@@ -121,33 +151,13 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
           }
         });
         rowsDone += chunk.records.length;
-        const client = await pgPool().connect();
-        try {
-          await client.query("BEGIN");
-          const w = await writeContexts(client, sourceId, version, writes);
-          for (const r of w.rejected) {
-            const j = writes.findIndex((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
-            if (j >= 0) deadLetter(writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" });
-          }
-          // Failed records, contexts and the checkpoint commit together: nothing is lost between them.
-          await recordDeadLetters(client, sourceId, opts.runId ?? null, version, failed);
-          await saveCheckpoint(client, sourceId, entity, chunk.last_key, rowsDone);
-          await client.query("COMMIT");
-          stats.written += w.written;
-          result.collisions.push(...w.collisions);
-          for (const f of failed) {
-            result.errors.push({ entity, context_type: f.context_type, key: f.key, field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
-          }
-        } catch (e) {
-          await client.query("ROLLBACK").catch(() => {});
-          throw e;
-        } finally {
-          client.release();
-        }
-        stats.read += chunk.records.length;
-        result.read += chunk.records.length;
-        await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read });
+        // The chunk commits while the next one is read and mapped: at most one in flight, and
+        // checkpoints still commit in order (each write starts after the previous one ended).
+        if (writing) await writing;
+        writing = commitChunk(chunk, writes, writeRecord, failed, deadLetter, rowsDone);
+        writing.catch(() => {}); // awaited before the next chunk's write or after the last
       }
+      if (writing) await writing;
       // Rows the store holds from before this snapshot that it did not see were deleted at the
       // source meanwhile (changes skipped while paused, or lost with a slot): tombstone them.
       // Every row the snapshot saw now has a position at or above its own.

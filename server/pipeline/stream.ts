@@ -178,6 +178,17 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   }
   const flush = () => serial(flushNow);
 
+  // Batches are written behind the decoding: while one batch commits, the next is read and
+  // mapped, so the store's work overlaps ours. At most one batch is in flight (bounded memory);
+  // order and "confirm only after commit" still come from serial/flushNow. A write that fails
+  // stops the session at once, and again when the next batch waits on it.
+  let writing: Promise<void> | null = null;
+  async function flushBehind() {
+    if (writing) await writing;
+    writing = flush();
+    writing.catch(fail);
+  }
+
   function deadLetter(entity: string, contextType: string, key: string[], cursor: string | null, position: bigint, error: NewDeadLetter["error"], payload: SourceRecord): NewDeadLetter {
     return { entity, context_type: contextType, key, cursor, position, category: "DATA", error, payload: redact(payload) as object };
   }
@@ -275,7 +286,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       }
     }
     // Bounded buffering: a transaction larger than a batch is written in parts.
-    if (pending.length >= batchSize) await flush();
+    if (pending.length >= batchSize) await flushBehind();
   }
 
   async function onMessage(message: ReplicationMessage) {
@@ -307,7 +318,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         counters.transactions++;
         // Caught up with what arrived, a full batch, or the oldest change waiting too long (a
         // steady trickle never leaves the backlog empty): make it durable and confirm it.
-        if (pending.length >= batchSize || session?.backlog() === 0 || Date.now() - pendingSince >= MAX_BATCH_WAIT_MS) await flush();
+        if (pending.length >= batchSize || session?.backlog() === 0 || Date.now() - pendingSince >= MAX_BATCH_WAIT_MS) await flushBehind();
         return;
     }
   }
