@@ -10,7 +10,7 @@ import { compileMapping, MappingDataError, type CompiledMapping } from "../mappi
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
-import { tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { holdsEntity, InsertHint, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { forgetCursor } from "../store/streams.ts";
 import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
 import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
@@ -108,7 +108,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
         const client = await pgPool().connect();
         try {
           await client.query("BEGIN");
-          const w = await writeContexts(client, sourceId, version, writes);
+          const w = await writeContexts(client, sourceId, version, writes, insertHint);
           for (const r of w.rejected) {
             const j = writes.findIndex((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
             if (j >= 0) deadLetter(writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" });
@@ -132,6 +132,8 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
         await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read });
       };
       let writing: Promise<void> | null = null;
+      // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
+      const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
       for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
         const writes: ContextWrite[] = [];
         const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]

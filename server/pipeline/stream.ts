@@ -21,7 +21,7 @@ import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSe
 import type { SourceRecord } from "../connectors/types.ts";
 import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
-import { tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { InsertHint, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError } from "../store/streams.ts";
 
@@ -48,7 +48,10 @@ export type StreamContext = {
 
 type EntityPlan = { entity: string; described: DescribedEntity; mappers: CompiledMapping[]; mappedColumns: Set<string> };
 type RelationPlan = { plan: EntityPlan | null; keyColumns: string[] };
-type Pending = { kind: "write"; write: ContextWrite; key: string[]; payload: SourceRecord } | { kind: "truncate"; entity: string; position: bigint; cursor: string };
+type Pending =
+  // insert: the write comes from an INSERT (its context is likely new to the store)
+  | { kind: "write"; write: ContextWrite; key: string[]; payload: SourceRecord; insert?: boolean }
+  | { kind: "truncate"; entity: string; position: bigint; cursor: string };
 
 /** A batch is written at the latest this long after it started filling (commit-to-store latency bound). */
 const MAX_BATCH_WAIT_MS = 25;
@@ -117,6 +120,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   let lastAppliedAt: Date | null = null;
   let end: StreamEnd | null = null;
   let session: ReplicationSession | null = null;
+  const insertHint = new InsertHint();
 
   // Every product-database write of this loop goes through one queue: cursor writes never reorder.
   let chain: Promise<unknown> = Promise.resolve();
@@ -142,7 +146,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       let writes: Extract<Pending, { kind: "write" }>[] = [];
       const writeOut = async () => {
         if (!writes.length) return;
-        const result = await writeContexts(client, sourceId, version, writes.map((w) => w.write));
+        const result = await writeContexts(client, sourceId, version, writes.map((w) => w.write), writes.every((w) => w.insert) ? insertHint : undefined);
         counters.written += result.written;
         counters.collisions += result.collisions.length;
         for (const r of result.rejected) {
@@ -278,7 +282,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
               pending.push({ kind: "write", key, payload: old, write: { context_type: mapper.contextType, context_id: oldId, data: null, entity, position, cursor, deleted: true } });
             }
           }
-          pending.push({ kind: "write", key, payload: record, write: { ...mapped, entity, position, cursor, deleted: false, keep: keep.length ? keep : undefined } });
+          pending.push({ kind: "write", key, payload: record, insert: message.tag === "insert", write: { ...mapped, entity, position, cursor, deleted: false, keep: keep.length ? keep : undefined } });
         } catch (e) {
           if (!(e instanceof MappingDataError)) throw e;
           deadLetters.push(deadLetter(entity, mapper.contextType, key, cursor, position, { message: e.message, field: e.field, transform: e.transform ?? null }, record));

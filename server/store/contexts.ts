@@ -1,5 +1,6 @@
-// The context store's bulk writes. One statement per batch: rows arrive as arrays (unnest), are
-// upserted on (context_type, context_id), and apply only where they are newer:
+// The context store's bulk writes. Rows new to the store are COPYed in (see InsertHint); all
+// others are upserted on (context_type, context_id) in one statement per batch, and apply only
+// where they are newer:
 //   a change (position = commit LSN << 32 | 1 + index) applies when its position is greater than
 //   the stored one;
 //   a snapshot row (position = LSN << 32, low bits 0: an LSN from which the stream delivers
@@ -7,9 +8,14 @@
 //   overwrites a change made after its read, and a re-snapshot rewrites everything older.
 // Replaying a batch therefore changes nothing, and an older change never overwrites a newer one.
 // Rows whose id is already held by another entity or source are not written but reported.
-import type pg from "pg";
+import pg from "pg";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import copyStreams from "pg-copy-streams";
 import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
+
+const { Pool } = pg;
 
 export type ContextWrite = {
   context_type: string;
@@ -54,8 +60,55 @@ FROM json_to_recordset($1::json) AS r(t text, i text, e text)
 JOIN contexts c ON c.context_type = r.t AND c.context_id = r.i
 WHERE c.entity <> r.e OR c.source_id <> $2::uuid`;
 
-/** Writes a batch with `client` (pass a transaction's client to commit it with a checkpoint). */
-export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[]): Promise<WriteResult> {
+/**
+ * Rows new to the store (a first snapshot of an entity, inserts streamed after it) need no
+ * conflict handling: they are COPYed straight into `contexts`, about twice the rate of the
+ * upsert. Inside a savepoint: when any key already exists (unique violation), the COPY is undone
+ * and the batch takes the upsert, so the outcome is the upsert's in every case. The caller keeps
+ * one hint per writer: after a miss, the next few batches go straight to the upsert.
+ */
+export class InsertHint {
+  private skip = 0;
+  constructor(private readonly backoff = 16) {}
+  get worthTrying() {
+    return this.skip === 0 || (this.skip--, false);
+  }
+  missed() {
+    this.skip = this.backoff;
+  }
+}
+
+// COPY text format: backslash, newline, carriage return and tab are escaped; \N is NULL.
+const copyText = (s: string) => (/[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : s);
+
+async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, batch: (ContextWrite & { json: string | null })[]): Promise<boolean> {
+  const lines = batch.map((r) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t${copyText(r.json ?? "{}")}\t${sourceId}\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`);
+  await client.query("SAVEPOINT ecm_copy_new");
+  try {
+    await pipeline(
+      Readable.from([lines.join("")]),
+      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, position, cursor, deleted, mapping_version) FROM STDIN")),
+    );
+    await client.query("RELEASE SAVEPOINT ecm_copy_new");
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code !== "23505") throw e;
+    await client.query("ROLLBACK TO SAVEPOINT ecm_copy_new");
+    return false;
+  }
+}
+
+/** Whether the store holds any context of this source's entity (deleted or not). */
+export async function holdsEntity(sourceId: string, entity: string): Promise<boolean> {
+  const { rowCount } = await pgPool().query("SELECT 1 FROM contexts WHERE source_id = $1::uuid AND entity = $2 LIMIT 1", [sourceId, entity]);
+  return !!rowCount;
+}
+
+/**
+ * Writes a batch with `client` (pass a transaction's client to commit it with a checkpoint).
+ * With a hint (and a transaction's client), rows that are all new go in by COPY.
+ */
+export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[], hint?: InsertHint): Promise<WriteResult> {
   const rejected: WriteResult["rejected"] = [];
   // One row per key per statement (ON CONFLICT cannot touch a row twice): the last one wins,
   // as it would have if written one after another.
@@ -85,6 +138,10 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const batch = [...byKey.values()];
   if (!batch.length) return { written: 0, collisions: [], rejected };
   await keepStoredFields(client, batch);
+  if (hint && !(client instanceof Pool) && batch.every((r) => !r.deleted) && hint.worthTrying) {
+    if (await copyNew(client, sourceId, mappingVersion, batch)) return { written: batch.length, collisions: [], rejected };
+    hint.missed();
+  }
   // Each row's data was serialised once (above); the document is assembled around it.
   const doc = `[${batch
     .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json ?? "null"},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}}`)

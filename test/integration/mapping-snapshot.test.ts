@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
-import { writeContexts } from "../../server/store/contexts.ts";
+import { InsertHint, writeContexts } from "../../server/store/contexts.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { registerDemoSource } from "../support/demo.ts";
@@ -190,6 +190,43 @@ describe("store writes are idempotent and ordered", () => {
     expect(r.collisions).toEqual([{ context_type: "probe", context_id: "p1", held_by: "probe_table" }]);
     expect(r.rejected).toEqual([{ context_type: "probe", context_id: "p2", message: expect.stringMatching(/u0000/) }]);
     expect(r.written).toBe(1);
+  });
+});
+
+describe("the COPY path for rows new to the store", () => {
+  const inTx = async <T>(fn: (c: import("pg").PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pgPool().connect();
+    try {
+      await c.query("BEGIN");
+      const r = await fn(c);
+      await c.query("COMMIT");
+      return r;
+    } finally {
+      c.release();
+    }
+  };
+  const fresh = (id: string, data: object, position: bigint, entity = "copy_table") => ({ context_type: "copy-probe", context_id: id, data: data as never, entity, position, cursor: "pg_lsn:0/1", deleted: false });
+  const read = async (id: string) => (await pgPool().query("SELECT data, position::text, cursor, entity FROM contexts WHERE context_type = 'copy-probe' AND context_id = $1", [id])).rows[0];
+
+  it("stores tabs, newlines, backslashes and unicode in ids and data exactly", async () => {
+    const hint = new InsertHint();
+    const awkward = { text: "tab\there\nnew line\\ back\\slash \r é 😀", nested: { quote: '"q"', path: "C:\\dir" } };
+    const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("id\twith\\odd\nchars", awkward, 5n), fresh("plain", { n: 1 }, 5n)], hint));
+    expect(r).toEqual({ written: 2, collisions: [], rejected: [] });
+    expect(await read("id\twith\\odd\nchars")).toEqual({ data: awkward, position: "5", cursor: "pg_lsn:0/1", entity: "copy_table" });
+    expect(hint.worthTrying).toBe(true); // no miss: the COPY took them
+  });
+
+  it("falls back to the upsert when a key exists: the position guard and collision report still hold", async () => {
+    await inTx((c) => writeContexts(c, sourceId, 1, [fresh("held", { v: "newer" }, 900n)]));
+    await inTx((c) => writeContexts(c, sourceId, 1, [fresh("theirs", { v: 1 }, 1n, "another_table")]));
+    const hint = new InsertHint();
+    const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("new-1", { v: 1 }, 500n), fresh("held", { v: "older" }, 500n), fresh("theirs", { v: 2 }, 500n)], hint));
+    expect(r.written).toBe(1);
+    expect(r.collisions).toEqual([{ context_type: "copy-probe", context_id: "theirs", held_by: "another_table" }]);
+    expect((await read("held")).data).toEqual({ v: "newer" });
+    expect((await read("new-1")).data).toEqual({ v: 1 });
+    expect(hint.worthTrying).toBe(false); // after a miss the next batches go straight to the upsert
   });
 });
 
