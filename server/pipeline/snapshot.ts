@@ -9,8 +9,9 @@ import { logger } from "../logger.ts";
 import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
+import { getSource } from "../sources/service.ts";
 import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
-import { holdsEntity, InsertHint, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { holdsEntity, InsertHint, purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { forgetCursor } from "../store/streams.ts";
 import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
 import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
@@ -172,4 +173,10 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
   });
   log.info("snapshot finished", { source_id: sourceId, read: result.read, written: result.written, errors: result.errors.length, collisions: result.collisions.length });
   return result;
+}
+
+/** After a snapshot run: a hard-delete source's tombstones go (they guard rows only while one runs). */
+export async function purgeTombstonesOf(sourceId: string): Promise<number> {
+  const { config } = await getSource(sourceId);
+  return config.options.deletes === "hard" ? purgeTombstones(pgPool(), sourceId) : 0;
 }

@@ -21,7 +21,7 @@ import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSe
 import type { SourceRecord } from "../connectors/types.ts";
 import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
-import { InsertHint, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { InsertHint, purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError } from "../store/streams.ts";
 
@@ -104,6 +104,10 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   }
   await ownerUpdate(sourceId, token, { known_schemas: JSON.stringify(known), status: "starting", error: null, error_category: null });
 
+  const hardDeletes = connector.hardDeletes();
+  // Tombstones left while a snapshot ran (hard deletes purge only when none runs).
+  if (hardDeletes) await purgeTombstones(pgPool(), sourceId);
+
   const parsers = await connector.valueParsers();
   const relations = new Map<number, RelationPlan>();
   let paused = new Set(row.paused_entities);
@@ -164,6 +168,11 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         }
       }
       await writeOut();
+      if (hardDeletes) {
+        const truncated = items.some((i) => i.kind === "truncate");
+        const deleted = items.flatMap((i) => (i.kind === "write" && i.write.deleted ? [i.write] : []));
+        await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
+      }
       await recordDeadLetters(client, sourceId, ctx.runId, version, failed);
       await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null);
       await client.query("COMMIT");

@@ -14,6 +14,7 @@ import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
 import { parseLsn } from "../../server/connectors/postgresql/lsn.ts";
+import { purgeTombstonesOf } from "../../server/pipeline/snapshot.ts";
 
 let src: Awaited<ReturnType<typeof createSourceDatabase>>;
 let sourceId: string;
@@ -287,6 +288,36 @@ describe("change streams", () => {
     await waitFor("streaming after approval", async () => (await status()).state === "streaming");
     await expectConverged("held-back insert after approval");
   }, 60_000);
+
+  it("with hard deletes removes deleted rows' contexts, keeping tombstones only while a snapshot runs", async () => {
+    await stopStream();
+    const patched = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { ...src.config.options, deletes: "hard" } } } });
+    expect(patched.status).toBe(200);
+    const rowsOf = async (id: string) =>
+      withDb(async (c) => (await c.query<{ deleted: boolean }>("SELECT deleted FROM contexts WHERE context_type = 'item' AND context_id = $1", [id])).rows);
+    const tombstones = async () => withDb(async (c) => Number((await c.query("SELECT count(*) FROM contexts WHERE source_id = $1 AND deleted", [sourceId])).rows[0].count));
+    await src.query("DELETE FROM items WHERE id = 7");
+    await startStream();
+    // Tombstones from before (earlier deletes, TRUNCATE) and the delete made while stopped are gone.
+    await waitFor("the delete made while stopped to be purged", async () => (await rowsOf("7")).length === 0);
+    expect(await tombstones()).toBe(0);
+
+    await src.query("DELETE FROM items WHERE id = 8");
+    await waitFor("the streamed delete to remove the context", async () => (await rowsOf("8")).length === 0);
+    await expectConverged("hard delete");
+
+    // A snapshot in progress could write a row it read before the delete: the tombstone stays.
+    const run = await withDb(async (c) => (await c.query("INSERT INTO runs (id, source_id, kind, status) VALUES (gen_random_uuid(), $1, 'snapshot', 'running') RETURNING id", [sourceId])).rows[0].id);
+    await src.query("DELETE FROM items WHERE id = 9");
+    await waitFor("a tombstone while the snapshot runs", async () => (await rowsOf("9"))[0]?.deleted === true);
+    await withDb((c) => c.query("UPDATE runs SET status = 'succeeded' WHERE id = $1", [run]));
+    expect(await purgeTombstonesOf(sourceId)).toBe(1); // what snapshot.finish does
+    expect(await rowsOf("9")).toEqual([]);
+
+    // The row comes back at the source: its context comes back.
+    await src.query("INSERT INTO items (id, name, doc) VALUES (8, 'back again', '{}')");
+    await expectConverged("re-inserted row");
+  });
 
   it("stops with a CONFIGURATION error and an alert when a mapped column is dropped", async () => {
     await src.query("ALTER TABLE items DROP COLUMN doc");

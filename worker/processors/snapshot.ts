@@ -8,7 +8,7 @@ import { DEFAULT_JOB_OPTIONS, QUEUES, type JobPayload } from "../../server/jobs/
 import { producerRedis } from "../../server/jobs/redis.ts";
 import { logger } from "../../server/logger.ts";
 import { getMappings } from "../../server/mapping/service.ts";
-import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
+import { prepareSnapshot, purgeTombstonesOf, runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
 import { addRunProgress, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
 
@@ -111,6 +111,8 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
   // Row estimates only approximate the total; a finished run has read exactly what there was.
   await finishRun(runId, { status: "succeeded", counters, mappingVersion: done[0]?.mapping_version ?? run?.mappingVersion ?? undefined, progressDone: counters.read, progressTotal: counters.read });
   await setSourceState(sourceId, "idle");
-  log.info("snapshot run succeeded", { run_id: runId, parts: parts.length, ...counters });
+  // Hard deletes: the tombstones that guarded rows during the snapshot can go now.
+  const purged = await purgeTombstonesOf(sourceId);
+  log.info("snapshot run succeeded", { run_id: runId, parts: parts.length, ...counters, ...(purged ? { tombstones_purged: purged } : {}) });
   return counters;
 }

@@ -41,6 +41,10 @@ export const ZPostgresConfig = z
       .object({
         batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ description: "Rows per snapshot chunk and changes per CDC batch" }),
         change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
+        deletes: z
+          .enum(["tombstone", "hard"])
+          .optional()
+          .meta({ description: 'tombstone (default): a deleted row\'s context stays, marked deleted; hard: it is removed from the store once no snapshot of the source is running' }),
         retry: z
           .object({
             initial_ms: z.number().int().min(10).max(600_000).optional().meta({ description: "First delay before retrying a TRANSIENT error (default ECM_RETRY_INITIAL_MS, 1000)" }),

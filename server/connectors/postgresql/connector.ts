@@ -93,6 +93,11 @@ export class PostgresConnector implements ECMConnector {
     return this.requireConfig().options.change_tracking === "cdc";
   }
 
+  /** Deleted rows' contexts are removed from the store, not kept as tombstones (options.deletes). */
+  hardDeletes(): boolean {
+    return this.requireConfig().options.deletes === "hard";
+  }
+
   /** Publication holds exactly these entities (the mapped ones); returns what changed. */
   async syncPublication(types: string[]) {
     const entities = await Promise.all(types.map((t) => this.describe(t)));
