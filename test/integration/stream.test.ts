@@ -326,7 +326,11 @@ describe("change streams", () => {
     expect(failed.error.category).toBe("CONFIGURATION");
     expect(failed.error.message).toMatch(/doc.*dropped/);
     expect(failed.stream.enabled).toBe(false);
-    const run = (await api("GET", `/runs/${failed.stream.run_id}`, { token: viewer })).body;
+    // The run is closed just after the stream's state flips.
+    const run = await waitFor("the run to be closed", async () => {
+      const r = (await api("GET", `/runs/${failed.stream.run_id}`, { token: viewer })).body;
+      return r.status !== "running" ? r : undefined;
+    });
     expect(run).toMatchObject({ status: "failed", error: { category: "CONFIGURATION" } });
   });
 });
