@@ -135,32 +135,38 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       let writing: Promise<void> | null = null;
       // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
       const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
-      for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
-        const writes: ContextWrite[] = [];
-        const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
-        const failed: NewDeadLetter[] = [];
-        const deadLetter = (i: number, contextType: string, error: NewDeadLetter["error"]) =>
-          failed.push({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position, category: "DATA", error, payload: redact(chunk.records[i]) as object });
-        chunk.records.forEach((record, i) => {
-          for (const mapper of mappers) {
-            try {
-              const ctx = mapper.map(record);
-              writes.push({ ...ctx, entity, position, cursor: null, deleted: false });
-              writeRecord.push(i);
-            } catch (e) {
-              if (!(e instanceof MappingDataError)) throw e;
-              deadLetter(i, mapper.contextType, { message: e.message, field: e.field, transform: e.transform ?? null });
+      try {
+        for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
+          const writes: ContextWrite[] = [];
+          const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
+          const failed: NewDeadLetter[] = [];
+          const deadLetter = (i: number, contextType: string, error: NewDeadLetter["error"]) =>
+            failed.push({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position, category: "DATA", error, payload: redact(chunk.records[i]) as object });
+          chunk.records.forEach((record, i) => {
+            for (const mapper of mappers) {
+              try {
+                const ctx = mapper.map(record);
+                writes.push({ ...ctx, entity, position, cursor: null, deleted: false });
+                writeRecord.push(i);
+              } catch (e) {
+                if (!(e instanceof MappingDataError)) throw e;
+                deadLetter(i, mapper.contextType, { message: e.message, field: e.field, transform: e.transform ?? null });
+              }
             }
-          }
-        });
-        rowsDone += chunk.records.length;
-        // The chunk commits while the next one is read and mapped: at most one in flight, and
-        // checkpoints still commit in order (each write starts after the previous one ended).
+          });
+          rowsDone += chunk.records.length;
+          // The chunk commits while the next one is read and mapped: at most one in flight, and
+          // checkpoints still commit in order (each write starts after the previous one ended).
+          if (writing) await writing;
+          writing = commitChunk(chunk, writes, writeRecord, failed, deadLetter, rowsDone);
+          writing.catch(() => {}); // awaited before the next chunk's write or after the last
+        }
         if (writing) await writing;
-        writing = commitChunk(chunk, writes, writeRecord, failed, deadLetter, rowsDone);
-        writing.catch(() => {}); // awaited before the next chunk's write or after the last
+      } finally {
+        // A read or mapping failure must not leave a chunk committing behind the run's end (the
+        // run would be closed while its contexts and checkpoint still land).
+        await writing?.catch(() => {});
       }
-      if (writing) await writing;
       // Rows the store holds from before this snapshot that it did not see were deleted at the
       // source meanwhile (changes skipped while paused, or lost with a slot): tombstone them.
       // Every row the snapshot saw now has a position at or above its own.
@@ -175,7 +181,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
   return result;
 }
 
-/** After a snapshot run: a hard-delete source's tombstones go (they guard rows only while one runs). */
+/** After a snapshot or replay run: a hard-delete source's tombstones go (they guard rows only while one runs). */
 export async function purgeTombstonesOf(sourceId: string): Promise<number> {
   const { config } = await getSource(sourceId);
   return config.options.deletes === "hard" ? purgeTombstones(pgPool(), sourceId) : 0;

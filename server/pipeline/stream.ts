@@ -136,7 +136,13 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
 
   // Writes what is pending and moves the cursor to the last complete commit, in one transaction;
   // callers already inside `serial` call it directly, everyone else through flush().
+  // A batch whose write failed is gone from memory: nothing after it may move the cursor (a
+  // later batch or keepalive would otherwise commit a cursor past changes never written).
+  let writeFailed: unknown = null;
+  // Batches taken from `pending` and not yet committed: the stream is not idle while any is.
+  let writesInFlight = 0;
   async function flushNow() {
+    if (writeFailed) throw writeFailed;
     pendingSince = Date.now();
     const items = pending;
     const failed = deadLetters;
@@ -144,7 +150,12 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     deadLetters = [];
     const target = lastCommit && lastCommit.endLsn > durable ? lastCommit : null;
     if (!items.length && !failed.length && !target) return;
-    const client = await pgPool().connect();
+    writesInFlight++;
+    const client = await pgPool().connect().catch((e) => {
+      writesInFlight--;
+      writeFailed ??= e;
+      throw e;
+    });
     try {
       await client.query("BEGIN");
       let writes: Extract<Pending, { kind: "write" }>[] = [];
@@ -178,9 +189,11 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       await client.query("COMMIT");
     } catch (e) {
       await client.query("ROLLBACK").catch(() => {});
+      writeFailed ??= e;
       throw e;
     } finally {
       client.release();
+      writesInFlight--;
     }
     counters.dead_lettered += failed.length;
     if (target) {
@@ -337,7 +350,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   }
 
   /** Every received message applied, nothing pending, no transaction half read. */
-  const idle = () => !tx && !pending.length && !!session?.drained();
+  const idle = () => !tx && !pending.length && writesInFlight === 0 && !!session?.drained();
 
   const timing = { controlMs: 1000, heartbeatMs: 10_000, slotMs: 5000, ...ctx.timing };
   let keepaliveTarget = 0n;
@@ -412,8 +425,10 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     await ctx.onStreaming?.();
     void observeSlot().catch(() => {});
     await started;
-    if (failure) throw failure;
-    // A graceful end: what was read and mapped is written (the cursor moves only past whole commits).
+    // A graceful end: what was read and mapped is written (the cursor moves only past whole
+    // commits), unless a batch failed: then nothing more is written and the stream fails.
+    await (writing as Promise<void> | null)?.catch(() => {}); // assigned by the handlers
+    if (failure ?? writeFailed) throw failure ?? writeFailed;
     await flush();
     return end ?? "stopped";
   } catch (e) {

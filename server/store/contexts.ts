@@ -214,16 +214,17 @@ export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId:
 
 /**
  * Hard deletes (a source's `options.deletes: "hard"`): tombstones are removed once nothing can
- * bring their rows back, that is while no snapshot of the source is queued or running (one that
- * read a row before its delete would write it again once the tombstone that guards it is gone).
+ * bring their rows back, that is while no snapshot or dead-letter replay of the source is queued
+ * or running (either may have read a row before its delete and would write it again once the
+ * tombstone that guards it is gone; one that starts later reads the row after the delete).
  * Changes a stream redelivers after a restart all come after its durable cursor, so they are newer
- * than any tombstone it purged; a dead-letter replay re-reads the row and finds it gone. `keys`
+ * than any tombstone it purged. `keys`
  * limits the purge to those contexts (a stream batch's deletes); without it, every tombstone of
  * the source (after a TRUNCATE, a snapshot, a stream start).
  */
 export async function purgeTombstones(client: pg.ClientBase | pg.Pool, sourceId: string, keys?: { context_type: string; context_id: string }[]): Promise<number> {
   if (keys && !keys.length) return 0;
-  const noSnapshot = "NOT EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1::uuid AND runs.kind = 'snapshot' AND runs.status IN ('queued', 'running'))";
+  const noSnapshot = "NOT EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1::uuid AND runs.kind IN ('snapshot', 'replay') AND runs.status IN ('queued', 'running'))";
   const r = keys
     ? await client.query(
         `DELETE FROM contexts c USING unnest($2::text[], $3::text[]) AS k(t, i)

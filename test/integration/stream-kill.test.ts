@@ -10,7 +10,9 @@ import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { parseLsn } from "../../server/connectors/postgresql/lsn.ts";
 import { writeContexts } from "../../server/store/contexts.ts";
-import { acquireLease, commitCursor, ensureStream, LeaseLostError } from "../../server/store/streams.ts";
+import { acquireLease, commitCursor, ensureStream, LeaseLostError, releaseLease, updateStream } from "../../server/store/streams.ts";
+import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
+import { withConnector } from "../../server/sources/connectivity.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
@@ -93,6 +95,56 @@ describe("stream ownership and crash safety", () => {
     expect(await acquireLease(sourceId, "worker-a", 30)).toBeNull();
     await withDb((c) => c.query("UPDATE streams SET lease_owner = NULL, lease_expires_at = NULL WHERE source_id = $1", [sourceId]));
   });
+
+  it("never skips a batch whose write failed: keepalives during it and later batches leave the cursor before it, a restart delivers it", async () => {
+    await ensureStream(sourceId);
+    await updateStream(sourceId, { enabled: true });
+    await src.query("CREATE TABLE IF NOT EXISTS noise (id serial PRIMARY KEY, at timestamptz DEFAULT now())"); // unmapped: moves the WAL only
+    // The store fails slowly on one context: the batch holding it is in flight for a second, long
+    // enough for keepalives (pinged every 100 ms) to report a WAL end past it, then fails.
+    await withDb((c) =>
+      c.query(`CREATE OR REPLACE FUNCTION ecm_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.context_type = 'accounts' AND NEW.context_id = '9666' THEN PERFORM pg_sleep(1); RAISE EXCEPTION 'store unavailable (test)'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER ecm_test_poison BEFORE INSERT OR UPDATE ON contexts FOR EACH ROW EXECUTE FUNCTION ecm_test_poison();`),
+    );
+    const run = async () => {
+      const token = (await acquireLease(sourceId, "direct-test", 30))!;
+      const counters: StreamCounters = { read: 0, written: 0, dead_lettered: 0, skipped: 0, transactions: 0, collisions: 0 };
+      let ready!: () => void;
+      const streaming = new Promise<void>((r) => (ready = r));
+      const done = withConnector(sourceId, (connector) =>
+        runStream({ sourceId, connector, token, leaseSeconds: 30, runId: null, counters, timing: { controlMs: 100, heartbeatMs: 100 }, onStreaming: () => ready() }),
+      );
+      done.catch(() => {});
+      await Promise.race([streaming, done]);
+      return { done, token };
+    };
+    try {
+      const first = await run();
+      let noise = true;
+      const noiseLoop = (async () => {
+        while (noise) await src.query("INSERT INTO noise DEFAULT VALUES");
+      })();
+      await src.query("INSERT INTO accounts (id, v, note) VALUES (9665, 1, 'a'), (9666, 2, 'poison'), (9667, 3, 'c')");
+      await expect(first.done).rejects.toThrow(/store unavailable/);
+      noise = false;
+      await noiseLoop;
+      await releaseLease(sourceId, first.token);
+      const stored = await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE context_type = 'accounts' AND context_id IN ('9665', '9667')")).rows[0].n);
+      expect(stored).toBe(0); // the failed batch wrote nothing...
+    } finally {
+      await withDb((c) => c.query("DROP TRIGGER IF EXISTS ecm_test_poison ON contexts; DROP FUNCTION IF EXISTS ecm_test_poison()"));
+    }
+    // ...and its changes are still ahead of the cursor: a restart delivers them.
+    const second = await run();
+    await waitFor("the failed batch's changes after a restart", async () =>
+      withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE context_type = 'accounts' AND context_id IN ('9665', '9666', '9667')")).rows[0].n === 3),
+    );
+    await updateStream(sourceId, { enabled: false });
+    await expect(second.done).resolves.toBe("stopped");
+    await releaseLease(sourceId, second.token);
+    await src.query("DELETE FROM accounts WHERE id IN (9665, 9666, 9667)");
+  }, 60_000);
 
   it("survives SIGKILL of the owner in the middle of 100k changes: the other worker takes over and the store equals the source", async () => {
     const snap = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });

@@ -2,7 +2,8 @@
 import { replayDeadLetters } from "../../server/dead-letters/service.ts";
 import type { JobPayload } from "../../server/jobs/contracts.ts";
 import { logger } from "../../server/logger.ts";
-import { finishRun, startRun } from "../../server/store/runs.ts";
+import { findRun, finishRun, startRun } from "../../server/store/runs.ts";
+import { purgeTombstonesOf } from "../../server/pipeline/snapshot.ts";
 
 const log = logger("worker.replay");
 
@@ -18,5 +19,9 @@ export async function replayRun(payload: JobPayload<"dead_letters.replay">) {
     await finishRun(payload.run_id, { status: "failed", error: (e as Error).message, errorCategory: category });
     log.error("replay run failed", { run_id: payload.run_id, error: e });
     return { failed: (e as Error).message };
+  } finally {
+    // Hard deletes: tombstones kept while this replay ran can go now.
+    const run = await findRun(payload.run_id).catch(() => null);
+    if (run) await purgeTombstonesOf(run.sourceId).catch((e) => log.warn("could not purge tombstones", { run_id: payload.run_id, error: e }));
   }
 }

@@ -44,7 +44,7 @@ export const ZPostgresConfig = z
         deletes: z
           .enum(["tombstone", "hard"])
           .optional()
-          .meta({ description: 'tombstone (default): a deleted row\'s context stays, marked deleted; hard: it is removed from the store once no snapshot of the source is running' }),
+          .meta({ description: 'tombstone (default): a deleted row\'s context stays, marked deleted; hard: it is removed from the store once no snapshot or replay of the source is running' }),
         retry: z
           .object({
             initial_ms: z.number().int().min(10).max(600_000).optional().meta({ description: "First delay before retrying a TRANSIENT error (default ECM_RETRY_INITIAL_MS, 1000)" }),
