@@ -1,11 +1,13 @@
 // The supervisor: makes the queues match the desired state in PostgreSQL. Every enabled stream
 // has exactly one job (its fixed job id makes adding it idempotent); a Redis that lost its data,
 // a stream handed over by a worker that shut down, or a job removed by hand is put back within
-// one tick. Every worker runs it; they cannot conflict, for the same reason.
+// one tick. Every worker runs it; they cannot conflict, for the same reason. Runs whose jobs are
+// gone are closed as failed, so nothing shows as pending forever.
 import { queue, queueStream } from "../server/jobs/queues.ts";
 import { QUEUES, streamJobId } from "../server/jobs/contracts.ts";
 import { logger } from "../server/logger.ts";
 import { enabledStreams } from "../server/store/streams.ts";
+import { closeLostRun, setSourceState, unfinishedRuns } from "../server/store/runs.ts";
 
 const log = logger("worker.supervisor");
 
@@ -25,13 +27,43 @@ export async function reconcileStreams(): Promise<string[]> {
   return added;
 }
 
+// Job states in which a run is still being worked on (or will be).
+const LIVE_STATES = new Set(["waiting", "active", "delayed", "waiting-children", "prioritized", "paused"]);
+
+/**
+ * Closes snapshot and replay runs whose jobs are gone: a Redis that lost its data, a job removed
+ * by hand, a worker that died on a job with no retries left. Left "queued" or "running" they
+ * would show as pending forever and hold back hard-delete purges. A run is alive while any of its
+ * jobs (a snapshot's coordinator or its finish job, a replay's job) is waiting, active, delayed
+ * or waiting for children; runs younger than `graceMs` are left alone (their job may be on its way).
+ */
+export async function reconcileRuns(graceMs = 60_000): Promise<string[]> {
+  const closed: string[] = [];
+  for (const run of await unfinishedRuns(["snapshot", "replay"], new Date(Date.now() - graceMs))) {
+    const q = await queue(run.kind === "snapshot" ? QUEUES.snapshots : QUEUES.replays);
+    const jobIds = run.kind === "snapshot" ? [`snapshot-${run.id}`, `snapshot-finish-${run.id}`] : [`replay-${run.id}`];
+    let alive = false;
+    for (const id of jobIds) {
+      const job = await q.getJob(id);
+      if (job && LIVE_STATES.has(await job.getState())) alive = true;
+    }
+    if (alive) continue;
+    const message = "its job was lost (queue data gone, or its worker died with no retries left); start it again";
+    if (!(await closeLostRun(run.id, message))) continue; // it finished meanwhile
+    if (run.kind === "snapshot") await setSourceState(run.sourceId, "failed", `snapshot ${message}`);
+    closed.push(run.id);
+  }
+  if (closed.length) log.warn("runs without a job closed as failed", { runs: closed });
+  return closed;
+}
+
 export function startSupervisor(): { stop: () => void } {
   let running = false;
   const tickMs = Number(process.env.ECM_SUPERVISOR_MS ?? 5000); // tests shorten it
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    reconcileStreams()
+    Promise.all([reconcileStreams(), reconcileRuns()])
       .catch((error) => log.warn("reconcile failed", { error }))
       .finally(() => (running = false));
   }, tickMs);

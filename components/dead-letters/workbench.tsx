@@ -19,6 +19,7 @@ function toLocalInput(iso: string) {
 }
 
 const STATUS_TONE = { open: "red", replayed: "green", discarded: "neutral" } as const;
+const CATEGORIES = ["DATA", "CONFIGURATION", "TRANSIENT", "FATAL"] as const;
 
 export function DeadLetterWorkbench() {
   const trpc = useTRPC();
@@ -31,8 +32,9 @@ export function DeadLetterWorkbench() {
     ...(params.get("source_id") ? { source_id: params.get("source_id")! } : {}),
     ...(params.get("status") ? { status: params.get("status") as "open" } : { status: "open" as const }),
     ...(params.get("entity") ? { entity: params.get("entity")! } : {}),
-    ...(params.get("category") ? { category: params.get("category") as "DATA" } : {}),
-    ...(params.get("since") ? { since: params.get("since")! } : {}),
+    ...(CATEGORIES.includes(params.get("category") as never) ? { category: params.get("category") as (typeof CATEGORIES)[number] } : {}),
+    // A hand-edited URL may hold anything: only a real instant filters.
+    ...(params.get("since") && !Number.isNaN(Date.parse(params.get("since")!)) ? { since: new Date(params.get("since")!).toISOString() } : {}),
   };
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(params);
@@ -50,7 +52,11 @@ export function DeadLetterWorkbench() {
   const [open, setOpen] = useState<string | null>(null);
   const detail = useQuery({ ...trpc.deadLetters.get.queryOptions({ id: open ?? "00000000-0000-0000-0000-000000000000" }), enabled: !!open });
   const [runId, setRunId] = useState<string | null>(null);
-  const run = useQuery({ ...trpc.runs.get.queryOptions({ id: runId ?? "00000000-0000-0000-0000-000000000000" }), enabled: !!runId, refetchInterval: 1000 });
+  const run = useQuery({
+    ...trpc.runs.get.queryOptions({ id: runId ?? "00000000-0000-0000-0000-000000000000" }),
+    enabled: !!runId,
+    refetchInterval: (q) => (q.state.data && !["queued", "running"].includes(q.state.data.status) ? false : 1000),
+  });
   // The list, the open detail and the open count all change when a replay or discard lands.
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.deadLetters.pathKey() });
   const runStatus = run.data?.status;
@@ -64,7 +70,8 @@ export function DeadLetterWorkbench() {
 
   function replayAllMatching() {
     if (!filter.source_id) return;
-    if (window.confirm(`Replay every open dead letter of ${sourceName(filter.source_id)}${filter.entity ? ` (${filter.entity})` : ""} through the mapping in force now?`)) {
+    const scope = [filter.entity, filter.category, filter.since ? `since ${new Date(filter.since).toLocaleString()}` : null].filter(Boolean).join(", ");
+    if (window.confirm(`Replay every open dead letter of ${sourceName(filter.source_id)}${scope ? ` (${scope})` : ""} through the mapping in force now?`)) {
       const { status: _status, ...rest } = filter;
       replay.mutate({ filter: { ...rest, source_id: filter.source_id, status: "open" } });
     }
@@ -111,6 +118,7 @@ export function DeadLetterWorkbench() {
         <Field id="dl-entity" label="Entity">
           <Input
             id="dl-entity"
+            key={filter.entity ?? ""} // follows the URL when it changes (e.g. the sidebar link clears it)
             placeholder="any table"
             defaultValue={filter.entity ?? ""}
             onKeyDown={(e) => e.key === "Enter" && setFilter("entity", e.currentTarget.value.trim())}
@@ -120,7 +128,7 @@ export function DeadLetterWorkbench() {
         <Field id="dl-category" label="Category">
           <Select id="dl-category" value={filter.category ?? ""} onChange={(e) => setFilter("category", e.target.value)}>
             <option value="">any</option>
-            {["DATA", "CONFIGURATION", "TRANSIENT", "FATAL"].map((c) => (
+            {CATEGORIES.map((c) => (
               <option key={c}>{c}</option>
             ))}
           </Select>

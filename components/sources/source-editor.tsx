@@ -40,13 +40,16 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
     if (connector) setConfig(defaultsFor(connector.config_schema as JsonSchema));
   }, [connector, sourceId]);
   // Editing: start from the stored config (secrets appear as their references and are kept).
+  // Once: a later refetch must not overwrite what the user is typing.
   const loaded = existing.data;
+  const [initialized, setInitialized] = useState(false);
   useEffect(() => {
-    if (!loaded) return;
+    if (!loaded || initialized) return;
     setName(loaded.name);
     setConfig(loaded.config as Obj);
     setJson(JSON.stringify(loaded.config, null, 2));
-  }, [loaded]);
+    setInitialized(true);
+  }, [loaded, initialized]);
 
   const done = async (source: { id: string }) => {
     await queryClient.invalidateQueries({ queryKey: trpc.sources.pathKey() });
@@ -190,7 +193,7 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
             disabled={!canEdit || test.isPending}
             onClick={() => {
               const cfg = tab === "json" ? parseJson() : config;
-              if (cfg) test.mutate({ config: cfg as never });
+              if (cfg) test.mutate({ config: cfg as never, ...(sourceId ? { source_id: sourceId } : {}) });
             }}
           >
             {test.isPending ? "Testing…" : "Test connection"}

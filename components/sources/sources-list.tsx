@@ -75,7 +75,7 @@ export function SourcesList() {
                     <StateBadge state={s.state} />
                   </td>
                   <td className="px-4 py-2.5 tabular-nums text-muted" data-testid="source-lag">
-                    {s.lag_bytes === null ? "—" : `${bytes(s.lag_bytes)} · ${s.lag_seconds ?? "—"} s`}
+                    {s.lag_bytes === null ? "—" : s.lag_seconds === null ? bytes(s.lag_bytes) : `${bytes(s.lag_bytes)} · ${s.lag_seconds} s`}
                   </td>
                   <td className="px-4 py-2.5 text-muted" data-testid="source-checkpoint" title={s.last_checkpoint_at ?? undefined}>
                     {ago(s.last_checkpoint_at)}

@@ -2,5 +2,5 @@
 export function downloadJson(filename: string, text: string) {
   const url = URL.createObjectURL(new Blob([text.endsWith("\n") ? text : `${text}\n`], { type: "application/json" }));
   Object.assign(document.createElement("a"), { href: url, download: filename }).click();
-  URL.revokeObjectURL(url);
+  setTimeout(() => URL.revokeObjectURL(url), 10_000); // some browsers start the download after click() returns
 }

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
-import { enqueue } from "../jobs/queues.ts";
+import { enqueueRun } from "../runs/service.ts";
 import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { pgPool } from "../db.ts";
 import { redact } from "../logger.ts";
@@ -83,7 +83,7 @@ export async function startReplay(input: z.output<typeof ZReplayInput>, by: Prin
   const sources = new Set(rows.map((r) => r.source_id));
   if (sources.size > 1) throw AppError.invalid([{ path: "ids" in input ? "ids" : "filter.source_id", message: "replay one source at a time" }]);
   const run = await createRun({ sourceId: rows[0]!.source_id, kind: "replay", request: { count: rows.length }, createdBy: by.name });
-  await enqueue("dead_letters.replay", { run_id: run.id, ids: rows.map((r) => r.id) }, { jobId: `replay-${run.id}` });
+  await enqueueRun(run.id, "dead_letters.replay", { run_id: run.id, ids: rows.map((r) => r.id) }, `replay-${run.id}`);
   return { run_id: run.id };
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { enqueue } from "../jobs/queues.ts";
+import type { JobName, JobPayload } from "../jobs/contracts.ts";
 import { getMappings } from "../mapping/service.ts";
 import { getSource } from "../sources/service.ts";
 import * as store from "../store/runs.ts";
@@ -66,11 +67,19 @@ export async function queueSnapshot(sourceId: string, entities: string[] | undef
   const unknown = (entities ?? []).filter((e) => !mapped.has(e));
   if (unknown.length) throw AppError.invalid([{ path: "entities", message: `not mapped: ${unknown.join(", ")}` }]);
   const run = await store.createRun({ sourceId, kind: "snapshot", request: entities ? { entities } : {}, createdBy });
+  await enqueueRun(run.id, "snapshot.run", { run_id: run.id, source_id: sourceId, ...(entities ? { entities } : {}) }, `snapshot-${run.id}`);
+  return { run_id: run.id };
+}
+
+/**
+ * Queues the job of a run just created. When the queue refuses it, the run is closed as failed:
+ * left queued, it would show as pending forever (and hold back hard-delete purges).
+ */
+export async function enqueueRun<N extends JobName>(runId: string, name: N, payload: JobPayload<N>, jobId: string) {
   try {
-    await enqueue("snapshot.run", { run_id: run.id, source_id: sourceId, ...(entities ? { entities } : {}) }, { jobId: `snapshot-${run.id}` });
+    await enqueue(name, payload, { jobId });
   } catch (e) {
-    await store.finishRun(run.id, { status: "failed", error: `could not queue the run: ${(e as Error).message}`, errorCategory: "TRANSIENT" });
+    await store.finishRun(runId, { status: "failed", error: `could not queue the run: ${(e as Error).message}`, errorCategory: "TRANSIENT" });
     throw new AppError("SERVICE_UNAVAILABLE", "the job queue (Redis) did not accept the run; try again", { category: "TRANSIENT", cause: e });
   }
-  return { run_id: run.id };
 }

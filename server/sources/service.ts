@@ -29,15 +29,35 @@ export function toSourceDto(row: SourceRow): TSource {
 }
 
 /**
- * Replaces a typed password with a secret:// reference to its encrypted copy, and checks that a
- * secret:// reference given by the caller exists. Returns the config as it may be stored.
+ * A stored secret (secret://) belongs to the one source it was typed for: a config may name it
+ * only when it is that source's own (`current`, the source's stored config; null for a new or
+ * draft source). Otherwise a copied or exported config would share it (and lose it when the
+ * other source changes its password), or an editor could point another source's password at a
+ * host of their choosing.
  */
-async function sealSecrets(tx: Tx, config: TConnectorConfig): Promise<TConnectorConfig> {
+export function assertOwnSecret(config: TConnectorConfig, current: unknown) {
+  const ref = config.authentication.password_secret;
+  if (!ref || !storedSecretId(ref) || secretIdsOf(current).includes(storedSecretId(ref)!)) return;
+  throw AppError.invalid([
+    {
+      path: "config.authentication.password_secret",
+      message: "a stored secret belongs to the source it was typed for; type the password (authentication.password) for this one",
+    },
+  ]);
+}
+
+/**
+ * Replaces a typed password with a secret:// reference to its encrypted copy, and checks that a
+ * secret:// reference given by the caller is this source's own and exists. Returns the config as
+ * it may be stored.
+ */
+async function sealSecrets(tx: Tx, config: TConnectorConfig, current: unknown): Promise<TConnectorConfig> {
   const { password, ...authentication } = config.authentication;
   if (password !== undefined) {
     const id = await storeSecret(tx, secretKey(), password);
     return { ...config, authentication: { ...authentication, password_secret: `secret://${id}` } };
   }
+  assertOwnSecret(config, current);
   const stored = authentication.password_secret ? storedSecretId(authentication.password_secret) : null;
   if (stored && !(await secretExists(tx, stored))) {
     throw AppError.invalid([
@@ -66,7 +86,7 @@ async function assertNameFree(tx: Tx, name: string, exceptId?: string) {
 export async function createSource(input: z.output<typeof ZCreateSourceInput>, opts: { isDemo?: boolean } = {}) {
   const row = await store.inTransaction(async (tx) => {
     await assertNameFree(tx, input.name);
-    const config = await sealSecrets(tx, input.config);
+    const config = await sealSecrets(tx, input.config, null);
     return store.insertSource(tx, {
       name: input.name,
       connectorType: config.connector_type,
@@ -98,7 +118,7 @@ export async function updateSource(input: z.output<typeof ZUpdateSourceInput>) {
     const current = await store.findSourceForUpdate(tx, input.id);
     if (!current) throw AppError.notFound(`source ${input.id}`);
     if (input.name !== undefined) await assertNameFree(tx, input.name, input.id);
-    const config = input.config ? await sealSecrets(tx, input.config) : undefined;
+    const config = input.config ? await sealSecrets(tx, input.config, current.config) : undefined;
     const updated = await store.updateSource(tx, input.id, {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(config ? { config, connectorType: config.connector_type } : {}),

@@ -29,6 +29,24 @@ export function findRun(id: string) {
   return prisma().run.findUnique({ where: { id }, select: runSelect });
 }
 
+/** Runs of these kinds still queued or running that were created before `before`. */
+export function unfinishedRuns(kinds: string[], before: Date) {
+  return prisma().run.findMany({
+    where: { kind: { in: kinds }, status: { in: ["queued", "running"] }, createdAt: { lt: before } },
+    select: { id: true, kind: true, sourceId: true },
+    take: 500,
+  });
+}
+
+/** Closes a run as failed unless it finished meanwhile; true when it was still open. */
+export async function closeLostRun(id: string, error: string) {
+  const r = await prisma().run.updateMany({
+    where: { id, status: { in: ["queued", "running"] } },
+    data: { status: "failed", finishedAt: new Date(), error, errorCategory: "TRANSIENT" },
+  });
+  return r.count > 0;
+}
+
 export function listRuns(sourceId: string | undefined, limit: number, cursor?: string) {
   return prisma().run.findMany({
     where: sourceId ? { sourceId } : {},

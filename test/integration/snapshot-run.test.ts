@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { startWorker } from "../../worker/runtime.ts";
+import { reconcileRuns } from "../../worker/supervisor.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { registerDemoSource } from "../support/demo.ts";
@@ -118,5 +119,33 @@ describe("snapshot runs", () => {
     expect(run.status).toBe("failed");
     expect(run.error).toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/no_such_db/) });
     expect((await api("GET", `/sources/${sourceId}`, { token: viewer })).body).toMatchObject({ status: "failed", last_error: expect.stringMatching(/no_such_db/) });
+  });
+});
+
+describe("runs whose jobs are gone", () => {
+  it("are closed as failed by the supervisor; runs with a live job, or too young to judge, are left alone", async () => {
+    const insertRun = async (kind: string, ageSeconds: number) =>
+      withDb(async (c) => (await c.query("INSERT INTO runs (id, source_id, kind, status, created_at) VALUES (gen_random_uuid(), $1, $2, 'running', now() - make_interval(secs => $3)) RETURNING id", [sourceId, kind, ageSeconds])).rows[0].id as string);
+    const lost = await insertRun("replay", 120); // no job anywhere (a flushed Redis, a dead worker)
+    const young = await insertRun("snapshot", 5); // its job may still be on its way
+    const waiting = await insertRun("replay", 120);
+    const redis = new Redis(process.env.REDIS_URL!);
+    const replays = new Queue(QUEUES.replays, { connection: redis });
+    await replays.add("dead_letters.replay", { run_id: waiting, ids: [] }, { jobId: `replay-${waiting}`, delay: 600_000 });
+    try {
+      const closed = await reconcileRuns(60_000); // (the in-process worker's supervisor may have closed it first)
+      expect(closed).not.toContain(young);
+      expect(closed).not.toContain(waiting);
+      const status = async (id: string) => (await api("GET", `/runs/${id}`, { token: viewer })).body;
+      expect(await status(lost)).toMatchObject({ status: "failed", error: { category: "TRANSIENT", message: expect.stringMatching(/job was lost/) } });
+      expect((await status(young)).status).toBe("running");
+      expect((await status(waiting)).status).toBe("running");
+      expect(await reconcileRuns(60_000)).not.toContain(lost); // closed once
+    } finally {
+      await (await replays.getJob(`replay-${waiting}`))?.remove();
+      await withDb((c) => c.query("UPDATE runs SET status = 'cancelled' WHERE id = ANY($1::uuid[])", [[young, waiting]]));
+      await replays.close();
+      redis.disconnect();
+    }
   });
 });

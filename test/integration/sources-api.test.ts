@@ -206,6 +206,32 @@ describe("secrets never come back out", () => {
   });
 });
 
+describe("stored secrets belong to one source", () => {
+  it("refuses another source's secret:// reference when creating, editing or testing a config", async () => {
+    const typed = { ...SPEC_CONFIG, authentication: { type: "credentials", username: "u", password: "owner-a-password" } };
+    const { body: a } = await api("POST", "/sources", { token: editor, body: { name: "owner-a", config: typed } });
+    const { body: b } = await api("POST", "/sources", { token: editor, body: { name: "owner-b", config: typed } });
+    const borrowed = { ...a.config, connection: { ...a.config.connection, host: "attacker.example.com" } };
+    const expectRefused = (r: { status: number; body: any }) => {
+      expect(r.status).toBe(400);
+      expect(r.body.error.issues[0].path).toBe("config.authentication.password_secret");
+    };
+    // A copy of A's exported config as a new source, or on B: refused, nothing saved.
+    expectRefused(await api("POST", "/sources", { token: editor, body: { name: "copy-of-a", config: borrowed } }));
+    expectRefused(await api("PATCH", `/sources/${b.id}`, { token: editor, body: { config: borrowed } }));
+    expect((await api("GET", `/sources/${b.id}`, { token: editor })).body.config.authentication.password_secret).toBe(b.config.authentication.password_secret);
+    // Testing a draft that names A's secret (it would send A's password to that host): refused,
+    // unless the draft is A's own edit.
+    const { createCaller } = await import("../../server/api/root.ts");
+    const { createContextInner } = await import("../../server/api/trpc.ts");
+    const caller = createCaller(createContextInner({ principal: { kind: "token", id: "t", name: "t", role: "editor" } }));
+    await expect(caller.sources.testConnection({ config: borrowed })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(caller.sources.testConnection({ config: borrowed, source_id: b.id })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    const own = await caller.sources.testConnection({ config: { ...a.config, connection: { ...a.config.connection, host: "127.0.0.1", port: 1 } }, source_id: a.id });
+    expect(own.status).toBe("unhealthy"); // tested (nothing listens there), not refused
+  });
+});
+
 describe("health and the OpenAPI document", () => {
   it("reports ok when the database and the queue answer, without auth", async () => {
     const r = await api("GET", "/health");

@@ -40,9 +40,11 @@ export const sourcesRouter = createTRPCRouter({
     .mutation(({ input }) => sourceHealth(input.id)),
   /** Test a connection before saving it (a typed password is used, not stored). */
   testConnection: editorProcedure
-    .input(z.object({ config: ZConnectorConfig }))
+    // source_id: the source being edited, whose own stored secret the draft may name.
+    .input(z.object({ config: ZConnectorConfig, source_id: z.uuid().optional() }))
     .output(ZHealthStatus)
-    .mutation(({ input }) => {
+    .mutation(async ({ input }) => {
+      sources.assertOwnSecret(input.config, input.source_id ? (await sources.getSource(input.source_id)).config : null);
       return healthCheck(input.config, { ...replicationNames("00000000-0000-0000-0000-000000000000"), tables: [] });
     }),
   capabilities: viewerProcedure
