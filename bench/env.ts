@@ -1,6 +1,10 @@
 // The servers a benchmark runs against: BENCH_DATABASE_URL (a PostgreSQL with wal_level=logical),
 // else an embedded one under .data/bench; REDIS_URL, else the local Redis.
+import crypto from "node:crypto";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
+import pg from "pg";
+import { applyMigrations } from "../server/db/migrations.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
 
 export async function benchPostgres(): Promise<{ url: (db?: string) => string; stop: () => Promise<void>; embedded?: EmbeddedPostgres }> {
@@ -13,4 +17,53 @@ export async function benchPostgres(): Promise<{ url: (db?: string) => string; s
   }
   const embedded = await startEmbeddedPostgres({ dir: path.resolve(".data/bench/pg"), port: 54349, password: "ecm-bench", log: (l) => console.error(`[pg] ${l}`) });
   return { url: embedded.url, stop: embedded.stop, embedded };
+}
+
+type BenchServer = Awaited<ReturnType<typeof benchPostgres>>;
+
+/** Drops a database (and any replication slot in it) and creates it empty; returns its URL. */
+export async function freshDatabase(server: BenchServer, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server.url("postgres") });
+  await admin.connect();
+  try {
+    await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [name]);
+    await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  return server.url(name);
+}
+
+/** A fresh product database with the migrations applied; returns its URL. */
+export async function productDatabase(server: BenchServer, name: string): Promise<string> {
+  const url = await freshDatabase(server, name);
+  await applyMigrations(url);
+  return url;
+}
+
+/**
+ * The product in this process, on a fresh database: the environment the server modules read
+ * (set before they are imported), an admin API token, quiet logs. Returns the token.
+ */
+export async function productInProcess(server: BenchServer, name: string): Promise<string> {
+  process.env.DATABASE_URL = await productDatabase(server, name);
+  process.env.ECM_SECRET_KEY = crypto.randomBytes(32).toString("base64");
+  process.env.ECM_API_TOKEN = crypto.randomBytes(24).toString("hex");
+  process.env.ECM_LOG_LEVEL = "warn";
+  return process.env.ECM_API_TOKEN;
+}
+
+/**
+ * psql command lines against the bench server (`psql(db, sql)`, to compose pipes) and `sh` to run
+ * them with its password; a failing command throws with its stderr.
+ */
+export function psqlShell(serverUrl: string) {
+  const u = new URL(serverUrl);
+  const psql = (db: string, sql: string) => `psql -X -q -h ${u.hostname} -p ${u.port} -U ${decodeURIComponent(u.username)} -d ${db} -c "${sql}"`;
+  const sh = (cmd: string) => {
+    const r = spawnSync("sh", ["-c", cmd], { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  };
+  return { psql, sh };
 }

@@ -1,24 +1,13 @@
 // The public API's own overhead: GET /api/v1/sources?limit=100 (token auth, Prisma, zod output
 // validation, JSON) through the same handler Next serves, against the bare SELECT of the same rows
 // with pg. Foundation scenario of the harness; the data-path scenarios measure the pipeline.
-import crypto from "node:crypto";
 import pg from "pg";
-import { applyMigrations } from "../../server/db/migrations.ts";
-import { benchPostgres } from "../env.ts";
+import { benchPostgres, productInProcess } from "../env.ts";
 import { machine, timed, type BenchResult } from "../harness.ts";
 
 export async function run(): Promise<BenchResult> {
   const server = await benchPostgres();
-  const admin = new pg.Client({ connectionString: server.url("postgres") });
-  await admin.connect();
-  await admin.query("DROP DATABASE IF EXISTS ecm_bench_api WITH (FORCE)");
-  await admin.query("CREATE DATABASE ecm_bench_api");
-  await admin.end();
-  process.env.DATABASE_URL = server.url("ecm_bench_api");
-  process.env.ECM_SECRET_KEY = crypto.randomBytes(32).toString("base64");
-  process.env.ECM_API_TOKEN = crypto.randomBytes(24).toString("hex");
-  process.env.ECM_LOG_LEVEL = "warn";
-  await applyMigrations(process.env.DATABASE_URL);
+  const token = await productInProcess(server, "ecm_bench_api");
 
   const { createSource } = await import("../../server/sources/service.ts");
   const { handleApiRequest } = await import("../../server/http/handler.ts");
@@ -35,7 +24,7 @@ export async function run(): Promise<BenchResult> {
   }
 
   const N = 500;
-  const headers = { authorization: `Bearer ${process.env.ECM_API_TOKEN}` };
+  const headers = { authorization: `Bearer ${token}` };
   const apiCall = async () => {
     const res = await handleApiRequest(new Request("http://localhost/api/v1/sources?limit=100", { headers }));
     if (res.status !== 200) throw new Error(`status ${res.status}`);

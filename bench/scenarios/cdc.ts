@@ -9,8 +9,7 @@
 import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
-import { applyMigrations } from "../../server/db/migrations.ts";
-import { benchPostgres } from "../env.ts";
+import { benchPostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
 import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
@@ -21,17 +20,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   const rate = numberArg(args, "--rate", 1000);
   const steadySeconds = numberArg(args, "--seconds", 60);
   const server = await benchPostgres();
-  const admin = new pg.Client({ connectionString: server.url("postgres") });
-  await admin.connect();
-  await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database IN ('ecm_bench_cdc')");
-  for (const db of ["ecm_bench_cdc", "ecm_bench_cdc_meta"]) {
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${db}`);
-  }
-  await admin.end();
-  const srcUrl = new URL(server.url("ecm_bench_cdc"));
-  const metaUrl = server.url("ecm_bench_cdc_meta");
-  await applyMigrations(metaUrl);
+  const srcUrl = new URL(await freshDatabase(server, "ecm_bench_cdc"));
+  const metaUrl = await productDatabase(server, "ecm_bench_cdc_meta");
   const src = new pg.Client({ connectionString: srcUrl.toString() });
   await src.connect();
   await src.query(TABLE);
@@ -79,12 +69,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   // The store's own ceiling for the same writes, as favourable as it gets: the drained contexts
   // COPYed by psql into an empty table like contexts (the inserts), then all of them updated by
   // one statement (the updates). No decoding, no mapping, no per-batch transactions.
-  const psql = (db: string, sql: string) => `psql -X -q -h ${srcUrl.hostname} -p ${srcUrl.port} -U ${decodeURIComponent(srcUrl.username)} -d ${db} -c "${sql}"`;
-  const sh = (cmd: string) => {
-    const r = spawnSync("sh", ["-c", cmd], { env: { ...process.env, PGPASSWORD: decodeURIComponent(srcUrl.password) }, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-  };
-  const metaDb = new URL(metaUrl).pathname.slice(1);
+  const { psql, sh } = psqlShell(metaUrl);
+  const metaDb = "ecm_bench_cdc_meta";
   sh(psql(metaDb, "DROP TABLE IF EXISTS contexts_ceiling; CREATE TABLE contexts_ceiling (LIKE contexts INCLUDING ALL)"));
   const ceiling = await timed(async () => {
     sh(`${psql(metaDb, "COPY contexts TO STDOUT")} | ${psql(metaDb, "COPY contexts_ceiling FROM STDIN")}`);

@@ -3,11 +3,9 @@
 // bare pg SELECT of the same page in the same run. First pages and pages deep in the list (by
 // cursor) must cost the same: keyset pagination on indexes, never OFFSET or a sort of everything.
 // The query plans of the store's own SQL (captured from the pool, EXPLAIN ANALYZE) are printed.
-import crypto from "node:crypto";
 import pg from "pg";
-import { applyMigrations } from "../../server/db/migrations.ts";
 import { encodeCursor } from "../../server/pagination.ts";
-import { benchPostgres } from "../env.ts";
+import { benchPostgres, productInProcess } from "../env.ts";
 import { machine, numberArg, timed, type BenchResult, type Figure } from "../harness.ts";
 
 export async function run(args: string[]): Promise<BenchResult> {
@@ -15,16 +13,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const deadLetters = numberArg(args, "--dead-letters", 100_000);
   const calls = numberArg(args, "--calls", 200);
   const server = await benchPostgres();
-  const admin = new pg.Client({ connectionString: server.url("postgres") });
-  await admin.connect();
-  await admin.query("DROP DATABASE IF EXISTS ecm_bench_lists WITH (FORCE)");
-  await admin.query("CREATE DATABASE ecm_bench_lists");
-  await admin.end();
-  process.env.DATABASE_URL = server.url("ecm_bench_lists");
-  process.env.ECM_SECRET_KEY = crypto.randomBytes(32).toString("base64");
-  process.env.ECM_API_TOKEN = crypto.randomBytes(24).toString("hex");
-  process.env.ECM_LOG_LEVEL = "warn";
-  await applyMigrations(process.env.DATABASE_URL);
+  const token = await productInProcess(server, "ecm_bench_lists");
 
   const { createSource } = await import("../../server/sources/service.ts");
   const { handleApiRequest } = await import("../../server/http/handler.ts");
@@ -79,7 +68,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     return query(text, values);
   };
 
-  const headers = { authorization: `Bearer ${process.env.ECM_API_TOKEN}` };
+  const headers = { authorization: `Bearer ${token}` };
   const get = async (path: string) => {
     const res = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { headers }));
     if (res.status !== 200) throw new Error(`${path}: status ${res.status} ${await res.text()}`);

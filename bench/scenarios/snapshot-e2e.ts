@@ -7,8 +7,7 @@
 import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import pg from "pg";
-import { applyMigrations } from "../../server/db/migrations.ts";
-import { benchPostgres } from "../env.ts";
+import { benchPostgres, productDatabase, psqlShell } from "../env.ts";
 import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
@@ -19,25 +18,17 @@ export async function run(args: string[]): Promise<BenchResult> {
   const batch = numberArg(args, "--batch", 1000);
   const server = await benchPostgres();
   const src = new URL(await ensureSnapshotReadTable(server, rows));
+  // The source database stays (it is slow to fill); slots of earlier runs in it do not.
   const admin = new pg.Client({ connectionString: server.url("postgres") });
   await admin.connect();
   await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'ecm_bench_src'");
-  await admin.query("DROP DATABASE IF EXISTS ecm_bench_meta WITH (FORCE)");
-  await admin.query("CREATE DATABASE ecm_bench_meta");
   await admin.end();
-  const metaUrl = server.url("ecm_bench_meta");
-  await applyMigrations(metaUrl);
+  const metaUrl = await productDatabase(server, "ecm_bench_meta");
 
   // Baseline: the same rows piped between two psql processes into a plain table.
-  const env = { ...process.env, PGPASSWORD: decodeURIComponent(src.password) };
-  const conn = `-h ${src.hostname} -p ${src.port} -U ${decodeURIComponent(src.username)}`;
-  const sh = (cmd: string) => {
-    const r = spawnSync("sh", ["-c", cmd], { env, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-  };
-  sh(`psql ${conn} -d ecm_bench_meta -c "CREATE TABLE copy_target (LIKE public.contexts INCLUDING DEFAULTS)" >/dev/null 2>&1 || true`);
-  sh(`psql ${conn} -d ecm_bench_src -c "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE snapshot_read)" >/dev/null`);
-  const pipe = await timed(async () => sh(`psql ${conn} -d ecm_bench_src -c "COPY snapshot_read TO STDOUT" | psql ${conn} -d ecm_bench_src -c "COPY copy_target FROM STDIN" >/dev/null`));
+  const { psql, sh } = psqlShell(src.toString());
+  sh(psql("ecm_bench_src", "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE snapshot_read)"));
+  const pipe = await timed(async () => sh(`${psql("ecm_bench_src", "COPY snapshot_read TO STDOUT")} | ${psql("ecm_bench_src", "COPY copy_target FROM STDIN")}`));
 
   // The product: a source, a mapping, one snapshot run.
   const childEnv = {
@@ -60,10 +51,8 @@ export async function run(args: string[]): Promise<BenchResult> {
 
   // The store's own ceiling on this machine: the same mapped contexts, already built, piped by
   // psql into an empty table shaped like contexts (its indexes, jsonb), no mapping, no checks.
-  sh(`psql ${conn} -d ecm_bench_meta -c "DROP TABLE IF EXISTS contexts_ceiling; CREATE TABLE contexts_ceiling (LIKE contexts INCLUDING ALL)" >/dev/null`);
-  const ceiling = await timed(async () =>
-    sh(`psql ${conn} -d ecm_bench_meta -c "COPY contexts TO STDOUT" | psql ${conn} -d ecm_bench_meta -c "COPY contexts_ceiling FROM STDIN" >/dev/null`),
-  );
+  sh(psql("ecm_bench_meta", "DROP TABLE IF EXISTS contexts_ceiling; CREATE TABLE contexts_ceiling (LIKE contexts INCLUDING ALL)"));
+  const ceiling = await timed(async () => sh(`${psql("ecm_bench_meta", "COPY contexts TO STDOUT")} | ${psql("ecm_bench_meta", "COPY contexts_ceiling FROM STDIN")}`));
   await server.stop();
 
   return {
