@@ -9,14 +9,14 @@ import { logger } from "../logger.ts";
 import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
-import { getSource } from "../sources/service.ts";
 import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
-import { holdsEntity, InsertHint, purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
+import { holdsEntity, InsertHint, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { forgetCursor } from "../store/streams.ts";
 import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
 import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
+import { WriteBehind } from "./write-behind.ts";
 import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
 
 /**
@@ -104,15 +104,36 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       const lsn = checkpoint?.snapshot_lsn ? parseLsn(checkpoint.snapshot_lsn) : capture ? await snapshotLsn(sourceId, slotStart) : 0n;
       const position = snapshotPosition(lsn);
       if (!checkpoint) await saveCheckpoint(pgPool(), sourceId, entity, null, 0, false, formatLsn(lsn));
+      // A record that cannot be mapped (or stored) is a dead letter with its row.
+      const deadLetter = (chunk: SnapshotChunk, i: number, contextType: string, error: NewDeadLetter["error"]): NewDeadLetter =>
+        ({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position, category: "DATA", error, payload: redact(chunk.records[i]) as object });
+      // writes[j] came from chunk.records[writeRecord[j]]; rowsDone counts up to this chunk.
+      type Mapped = { chunk: SnapshotChunk; writes: ContextWrite[]; writeRecord: number[]; failed: NewDeadLetter[]; rowsDone: number };
+      const map = (chunk: SnapshotChunk): Mapped => {
+        rowsDone += chunk.records.length;
+        const m: Mapped = { chunk, writes: [], writeRecord: [], failed: [], rowsDone };
+        chunk.records.forEach((record, i) => {
+          for (const mapper of mappers) {
+            try {
+              m.writes.push({ ...mapper.map(record), entity, position, cursor: null, deleted: false });
+              m.writeRecord.push(i);
+            } catch (e) {
+              if (!(e instanceof MappingDataError)) throw e;
+              m.failed.push(deadLetter(chunk, i, mapper.contextType, { message: e.message, field: e.field, transform: e.transform ?? null }));
+            }
+          }
+        });
+        return m;
+      };
       // Failed records, contexts and the checkpoint commit together: nothing is lost between them.
-      const commitChunk = async (chunk: SnapshotChunk, writes: ContextWrite[], writeRecord: number[], failed: NewDeadLetter[], deadLetter: (i: number, contextType: string, error: NewDeadLetter["error"]) => void, done: number) => {
+      const commit = async ({ chunk, writes, writeRecord, failed, rowsDone: done }: Mapped) => {
         const client = await pgPool().connect();
         try {
           await client.query("BEGIN");
           const w = await writeContexts(client, sourceId, version, writes, insertHint);
           for (const r of w.rejected) {
             const j = writes.findIndex((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
-            if (j >= 0) deadLetter(writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" });
+            if (j >= 0) failed.push(deadLetter(chunk, writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" }));
           }
           await recordDeadLetters(client, sourceId, opts.runId ?? null, version, failed);
           await saveCheckpoint(client, sourceId, entity, chunk.last_key, done);
@@ -132,40 +153,20 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
         result.read += chunk.records.length;
         await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read });
       };
-      let writing: Promise<void> | null = null;
       // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
       const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
+      // Each chunk commits while the next one is read and mapped.
+      const behind = new WriteBehind();
       try {
         for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
-          const writes: ContextWrite[] = [];
-          const writeRecord: number[] = []; // writes[j] came from chunk.records[writeRecord[j]]
-          const failed: NewDeadLetter[] = [];
-          const deadLetter = (i: number, contextType: string, error: NewDeadLetter["error"]) =>
-            failed.push({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position, category: "DATA", error, payload: redact(chunk.records[i]) as object });
-          chunk.records.forEach((record, i) => {
-            for (const mapper of mappers) {
-              try {
-                const ctx = mapper.map(record);
-                writes.push({ ...ctx, entity, position, cursor: null, deleted: false });
-                writeRecord.push(i);
-              } catch (e) {
-                if (!(e instanceof MappingDataError)) throw e;
-                deadLetter(i, mapper.contextType, { message: e.message, field: e.field, transform: e.transform ?? null });
-              }
-            }
-          });
-          rowsDone += chunk.records.length;
-          // The chunk commits while the next one is read and mapped: at most one in flight, and
-          // checkpoints still commit in order (each write starts after the previous one ended).
-          if (writing) await writing;
-          writing = commitChunk(chunk, writes, writeRecord, failed, deadLetter, rowsDone);
-          writing.catch(() => {}); // awaited before the next chunk's write or after the last
+          const mapped = map(chunk);
+          await behind.submit(() => commit(mapped));
         }
-        if (writing) await writing;
+        await behind.settle();
       } finally {
         // A read or mapping failure must not leave a chunk committing behind the run's end (the
         // run would be closed while its contexts and checkpoint still land).
-        await writing?.catch(() => {});
+        await behind.quiesce();
       }
       // Rows the store holds from before this snapshot that it did not see were deleted at the
       // source meanwhile (changes skipped while paused, or lost with a slot): tombstone them.
@@ -179,10 +180,4 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
   });
   log.info("snapshot finished", { source_id: sourceId, read: result.read, written: result.written, errors: result.errors.length, collisions: result.collisions.length });
   return result;
-}
-
-/** After a snapshot or replay run: a hard-delete source's tombstones go (they guard rows only while one runs). */
-export async function purgeTombstonesOf(sourceId: string): Promise<number> {
-  const { config } = await getSource(sourceId);
-  return config.options.deletes === "hard" ? purgeTombstones(pgPool(), sourceId) : 0;
 }

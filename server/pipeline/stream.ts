@@ -8,6 +8,7 @@
 // what was not committed, and redoing it changes nothing (writes are guarded by position).
 // A transaction larger than a batch is written in parts; the cursor moves past it only with its
 // last part, so a crash in between replays the whole transaction (idempotently).
+import type pg from "pg";
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger, redact } from "../logger.ts";
@@ -23,6 +24,7 @@ import { compileMapping, MappingDataError, type CompiledMapping } from "../mappi
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { InsertHint, purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
+import { WriteBehind } from "./write-behind.ts";
 import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError } from "../store/streams.ts";
 
 const log = logger("stream");
@@ -105,7 +107,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   await ownerUpdate(sourceId, token, { known_schemas: JSON.stringify(known), status: "starting", error: null, error_category: null });
 
   const hardDeletes = connector.hardDeletes();
-  // Tombstones left while a snapshot ran (hard deletes purge only when none runs).
+  // Tombstones left while a snapshot or replay ran (hard deletes purge only when none runs).
   if (hardDeletes) await purgeTombstones(pgPool(), sourceId);
 
   const parsers = await connector.valueParsers();
@@ -151,12 +153,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     const target = lastCommit && lastCommit.endLsn > durable ? lastCommit : null;
     if (!items.length && !failed.length && !target) return;
     writesInFlight++;
-    const client = await pgPool().connect().catch((e) => {
-      writesInFlight--;
-      writeFailed ??= e;
-      throw e;
-    });
+    let held: pg.PoolClient | null = null;
     try {
+      const client = (held = await pgPool().connect());
       await client.query("BEGIN");
       let writes: Extract<Pending, { kind: "write" }>[] = [];
       const writeOut = async () => {
@@ -188,11 +187,11 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null);
       await client.query("COMMIT");
     } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
+      await held?.query("ROLLBACK").catch(() => {});
       writeFailed ??= e;
       throw e;
     } finally {
-      client.release();
+      held?.release();
       writesInFlight--;
     }
     counters.dead_lettered += failed.length;
@@ -204,16 +203,10 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   }
   const flush = () => serial(flushNow);
 
-  // Batches are written behind the decoding: while one batch commits, the next is read and
-  // mapped, so the store's work overlaps ours. At most one batch is in flight (bounded memory);
-  // order and "confirm only after commit" still come from serial/flushNow. A write that fails
-  // stops the session at once, and again when the next batch waits on it.
-  let writing: Promise<void> | null = null;
-  async function flushBehind() {
-    if (writing) await writing;
-    writing = flush();
-    writing.catch(fail);
-  }
+  // Batches are written behind the decoding (one in flight); "confirm only after commit" still
+  // comes from flushNow. A write that fails stops the session at once.
+  const behind = new WriteBehind((e) => fail(e));
+  const flushBehind = () => behind.submit(flush);
 
   function deadLetter(entity: string, contextType: string, key: string[], cursor: string | null, position: bigint, error: NewDeadLetter["error"], payload: SourceRecord): NewDeadLetter {
     return { entity, context_type: contextType, key, cursor, position, category: "DATA", error, payload: redact(payload) as object };
@@ -427,7 +420,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     await started;
     // A graceful end: what was read and mapped is written (the cursor moves only past whole
     // commits), unless a batch failed: then nothing more is written and the stream fails.
-    await (writing as Promise<void> | null)?.catch(() => {}); // assigned by the handlers
+    await behind.quiesce();
     if (failure ?? writeFailed) throw failure ?? writeFailed;
     await flush();
     return end ?? "stopped";

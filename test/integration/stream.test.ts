@@ -14,7 +14,7 @@ import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
 import { parseLsn } from "../../server/connectors/postgresql/lsn.ts";
-import { purgeTombstonesOf } from "../../server/pipeline/snapshot.ts";
+import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 
 let src: Awaited<ReturnType<typeof createSourceDatabase>>;
 let sourceId: string;

@@ -3,7 +3,7 @@ import { replayDeadLetters } from "../../server/dead-letters/service.ts";
 import type { JobPayload } from "../../server/jobs/contracts.ts";
 import { logger } from "../../server/logger.ts";
 import { findRun, finishRun, startRun } from "../../server/store/runs.ts";
-import { purgeTombstonesOf } from "../../server/pipeline/snapshot.ts";
+import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 
 const log = logger("worker.replay");
 

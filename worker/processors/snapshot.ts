@@ -8,7 +8,8 @@ import { DEFAULT_JOB_OPTIONS, QUEUES, type JobPayload } from "../../server/jobs/
 import { producerRedis } from "../../server/jobs/redis.ts";
 import { logger } from "../../server/logger.ts";
 import { getMappings } from "../../server/mapping/service.ts";
-import { prepareSnapshot, purgeTombstonesOf, runSnapshot } from "../../server/pipeline/snapshot.ts";
+import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
+import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
 import { addRunProgress, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
 

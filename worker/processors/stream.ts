@@ -131,7 +131,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
 /** The source's own backoff (config options.retry), else the operator's defaults. */
 async function retryPolicy(sourceId: string, e: ReturnType<typeof env>): Promise<BackoffPolicy> {
   const own = await getSource(sourceId)
-    .then((s) => (s.config as { options?: { retry?: { initial_ms?: number; max_ms?: number; factor?: number } } }).options?.retry)
+    .then((s) => s.config.options.retry)
     .catch(() => undefined);
   return { initialMs: own?.initial_ms ?? e.ECM_RETRY_INITIAL_MS, factor: own?.factor ?? 2, maxMs: own?.max_ms ?? e.ECM_RETRY_MAX_MS, jitter: 0.2 };
 }
