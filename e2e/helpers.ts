@@ -29,16 +29,4 @@ export function adminApi(request: APIRequestContext) {
 }
 
 /** The spec's example mapping on the demo source: customers, with preferences through json_parse. */
-export const CUSTOMER_MAPPING = {
-  mappings: [
-    {
-      source: { table: "customers" },
-      target: { context_type: "customer-context" },
-      fields: [
-        { source: "customer_id", target: "context_id" },
-        { source: "email", target: "data.email" },
-        { source: "preferences", target: "data.preferences", transform: "json_parse" },
-      ],
-    },
-  ],
-};
+export { SPEC_EXAMPLE_MAPPING as CUSTOMER_MAPPING } from "../test/support/spec-mapping.ts";

@@ -4,13 +4,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Input, Select } from "../ui/field.tsx";
+import { runActive } from "../runs/status.ts";
 
 /** An ISO instant as the value of a datetime-local input (the browser's local time, to the minute). */
 function toLocalInput(iso: string) {
@@ -20,6 +21,22 @@ function toLocalInput(iso: string) {
 
 const STATUS_TONE = { open: "red", replayed: "green", discarded: "neutral" } as const;
 const CATEGORIES = ["DATA", "CONFIGURATION", "TRANSIENT", "FATAL"] as const;
+const STATUSES = ["open", "replayed", "discarded"] as const;
+
+/** The filter kept in the URL. A hand-edited URL may hold anything: unknown values are dropped. */
+function filterFrom(params: URLSearchParams) {
+  const get = (k: string) => params.get(k) || undefined;
+  const status = STATUSES.find((s) => s === get("status")) ?? "open";
+  const category = CATEGORIES.find((c) => c === get("category"));
+  const since = get("since");
+  return {
+    status,
+    ...(get("source_id") ? { source_id: get("source_id")! } : {}),
+    ...(get("entity") ? { entity: get("entity")! } : {}),
+    ...(category ? { category } : {}),
+    ...(since && !Number.isNaN(Date.parse(since)) ? { since: new Date(since).toISOString() } : {}),
+  };
+}
 
 export function DeadLetterWorkbench() {
   const trpc = useTRPC();
@@ -28,14 +45,7 @@ export function DeadLetterWorkbench() {
   const pathname = usePathname();
   const params = useSearchParams();
   const canEdit = useCan("editor");
-  const filter = {
-    ...(params.get("source_id") ? { source_id: params.get("source_id")! } : {}),
-    ...(params.get("status") ? { status: params.get("status") as "open" } : { status: "open" as const }),
-    ...(params.get("entity") ? { entity: params.get("entity")! } : {}),
-    ...(CATEGORIES.includes(params.get("category") as never) ? { category: params.get("category") as (typeof CATEGORIES)[number] } : {}),
-    // A hand-edited URL may hold anything: only a real instant filters.
-    ...(params.get("since") && !Number.isNaN(Date.parse(params.get("since")!)) ? { since: new Date(params.get("since")!).toISOString() } : {}),
-  };
+  const filter = filterFrom(params);
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
@@ -55,14 +65,14 @@ export function DeadLetterWorkbench() {
   const run = useQuery({
     ...trpc.runs.get.queryOptions({ id: runId ?? "00000000-0000-0000-0000-000000000000" }),
     enabled: !!runId,
-    refetchInterval: (q) => (q.state.data && !["queued", "running"].includes(q.state.data.status) ? false : 1000),
+    refetchInterval: (q) => (q.state.data && !runActive(q.state.data.status) ? false : 1000),
   });
   // The list, the open detail and the open count all change when a replay or discard lands.
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.deadLetters.pathKey() });
+  const refresh = useCallback(() => queryClient.invalidateQueries({ queryKey: trpc.deadLetters.pathKey() }), [queryClient, trpc]);
   const runStatus = run.data?.status;
   useEffect(() => {
-    if (runStatus && runStatus !== "queued" && runStatus !== "running") void queryClient.invalidateQueries({ queryKey: trpc.deadLetters.pathKey() });
-  }, [runStatus, queryClient, trpc]);
+    if (runStatus && !runActive(runStatus)) void refresh();
+  }, [runStatus, refresh]);
   const replay = useMutation(trpc.deadLetters.replay.mutationOptions({ onSuccess: (r) => (setRunId(r.run_id), setSelected(new Set()), refresh()) }));
   const discard = useMutation(trpc.deadLetters.discard.mutationOptions({ onSuccess: refresh }));
   const rows = list.data?.dead_letters ?? [];
@@ -110,9 +120,9 @@ export function DeadLetterWorkbench() {
         </Field>
         <Field id="dl-status" label="Status">
           <Select id="dl-status" value={filter.status} onChange={(e) => setFilter("status", e.target.value)}>
-            <option value="open">open</option>
-            <option value="replayed">replayed</option>
-            <option value="discarded">discarded</option>
+            {STATUSES.map((st) => (
+              <option key={st}>{st}</option>
+            ))}
           </Select>
         </Field>
         <Field id="dl-entity" label="Entity">

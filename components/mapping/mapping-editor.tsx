@@ -15,6 +15,7 @@ import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Select, Textarea } from "../ui/field.tsx";
 import { downloadJson } from "../ui/download.ts";
+import { ImportJsonButton } from "../ui/import-json.tsx";
 import { VisualBuilder, type EntryDoc } from "./visual-builder.tsx";
 import { VersionDiff } from "./version-diff.tsx";
 
@@ -151,10 +152,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
                 <Textarea id="mapping-json" rows={24} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} invalid={!!jsonError} disabled={!canEdit} />
               </Field>
               <div className="mt-2 flex gap-2">
-                <label className={`inline-flex h-8 cursor-pointer items-center rounded-md border border-line px-3 text-[13px] ${canEdit ? "hover:bg-zinc-50" : "pointer-events-none opacity-50"}`}>
-                  Import a file…
-                  <input type="file" accept="application/json,.json" className="sr-only" disabled={!canEdit} onChange={(e) => e.target.files?.[0]?.text().then(setText)} />
-                </label>
+                <ImportJsonButton disabled={!canEdit} onText={setText} />
                 <Button
                   variant="ghost"
                   onClick={() => downloadJson(`${source.data?.name ?? "source"}-mapping.json`, text)}

@@ -29,21 +29,9 @@ export function VersionDiff({ sourceId }: { sourceId: string }) {
       ) : (
         <>
           <div className="mb-3 flex items-center gap-2 text-[13px]">
-            <Select aria-label="From version" value={a} onChange={(e) => setA(Number(e.target.value))} className="w-28">
-              {list.map((v) => (
-                <option key={v} value={v}>
-                  v{v}
-                </option>
-              ))}
-            </Select>
+            <VersionSelect label="From version" versions={list} value={a} onChange={setA} />
             <span className="text-muted">→</span>
-            <Select aria-label="To version" value={b} onChange={(e) => setB(Number(e.target.value))} className="w-28">
-              {list.map((v) => (
-                <option key={v} value={v}>
-                  v{v}
-                </option>
-              ))}
-            </Select>
+            <VersionSelect label="To version" versions={list} value={b} onChange={setB} />
           </div>
           {lines === null ? null : lines.length === 0 ? (
             <p className="text-[13px] text-muted">No differences.</p>
@@ -61,5 +49,17 @@ export function VersionDiff({ sourceId }: { sourceId: string }) {
         </>
       )}
     </Card>
+  );
+}
+
+function VersionSelect({ label, versions, value, onChange }: { label: string; versions: number[]; value: number; onChange: (v: number) => void }) {
+  return (
+    <Select aria-label={label} value={value} onChange={(e) => onChange(Number(e.target.value))} className="w-28">
+      {versions.map((v) => (
+        <option key={v} value={v}>
+          v{v}
+        </option>
+      ))}
+    </Select>
   );
 }

@@ -6,6 +6,7 @@ import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox } from "../ui/card.tsx";
+import { runActive } from "./status.ts";
 
 const TONE = { queued: "neutral", running: "blue", succeeded: "green", failed: "red", cancelled: "neutral" } as const;
 
@@ -16,7 +17,7 @@ export function SnapshotCard({ sourceId }: { sourceId: string }) {
   const mapping = useQuery(trpc.mappings.get.queryOptions({ id: sourceId }));
   const runs = useQuery({
     ...trpc.runs.list.queryOptions({ source_id: sourceId, limit: 20 }),
-    refetchInterval: (q) => (q.state.data?.runs.some((r) => r.kind === "snapshot" && (r.status === "queued" || r.status === "running")) ? 1000 : 5000),
+    refetchInterval: (q) => (q.state.data?.runs.some((r) => r.kind === "snapshot" && runActive(r.status)) ? 1000 : 5000),
   });
   const start = useMutation(
     trpc.runs.snapshot.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() }) }),

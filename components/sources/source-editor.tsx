@@ -13,6 +13,7 @@ import { Field, Input, Textarea } from "../ui/field.tsx";
 import { ConfigForm, defaultsFor, type JsonSchema } from "./config-form.tsx";
 import { HealthChecks } from "./health-panel.tsx";
 import { IssueList } from "../ui/issue-list.tsx";
+import { ImportJsonButton } from "../ui/import-json.tsx";
 import { byPath, issuesFrom } from "./issues.ts";
 import { SPEC_EXAMPLE_CONFIG } from "./spec-example.ts";
 
@@ -80,11 +81,6 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
     if (!cfg) return;
     if (sourceId) update.mutate({ id: sourceId, name, config: cfg as never });
     else create.mutate({ name, config: cfg as never });
-  }
-
-  async function importFile(file: File) {
-    setJson(await file.text());
-    setJsonError(null);
   }
 
   if (sourceId && existing.isLoading) return <Skeleton className="h-96 w-full" />;
@@ -163,10 +159,13 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
                 >
                   Fill the form from JSON
                 </Button>
-                <label className={`inline-flex h-8 cursor-pointer items-center rounded-md border border-line px-3 text-[13px] ${canEdit ? "hover:bg-zinc-50" : "pointer-events-none opacity-50"}`}>
-                  Import a file…
-                  <input type="file" accept="application/json,.json" className="sr-only" disabled={!canEdit} onChange={(e) => e.target.files?.[0] && void importFile(e.target.files[0])} />
-                </label>
+                <ImportJsonButton
+                  disabled={!canEdit}
+                  onText={(text) => {
+                    setJson(text);
+                    setJsonError(null);
+                  }}
+                />
               </div>
             </Tabs.Content>
           </Tabs.Root>

@@ -3,20 +3,7 @@ import type { EntitySchema } from "../connectors/types.ts";
 import { compileMapping, MappingDataError } from "./compile.ts";
 import { ZMappingDocument } from "./spec.ts";
 import { validateMapping } from "./validate.ts";
-
-const SPEC_EXAMPLE = {
-  mappings: [
-    {
-      source: { table: "customers" },
-      target: { context_type: "customer-context" },
-      fields: [
-        { source: "customer_id", target: "context_id" },
-        { source: "email", target: "data.email" },
-        { source: "preferences", target: "data.preferences", transform: "json_parse" },
-      ],
-    },
-  ],
-};
+import { SPEC_EXAMPLE_MAPPING as SPEC_EXAMPLE } from "../../test/support/spec-mapping.ts";
 
 const col = (name: string, base_type: string, extra: Partial<EntitySchema["columns"][number]> = {}) => ({ name, type: base_type, base_type, nullable: true, is_array: false, is_enum: false, ...extra });
 const customers: EntitySchema = {

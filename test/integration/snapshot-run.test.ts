@@ -11,6 +11,7 @@ import { reconcileRuns } from "../../worker/supervisor.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { registerDemoSource } from "../support/demo.ts";
+import { SPEC_EXAMPLE_MAPPING } from "../support/spec-mapping.ts";
 
 let sourceId: string;
 let editor: string;
@@ -49,19 +50,7 @@ describe("snapshot runs", () => {
   });
 
   it("runs in a worker, records progress and counters, and fills the store", async () => {
-    const mapping = {
-      mappings: [
-        {
-          source: { table: "customers" },
-          target: { context_type: "customer-context" },
-          fields: [
-            { source: "customer_id", target: "context_id" },
-            { source: "email", target: "data.email" },
-            { source: "preferences", target: "data.preferences", transform: "json_parse" },
-          ],
-        },
-      ],
-    };
+    const mapping = SPEC_EXAMPLE_MAPPING;
     expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: mapping })).status).toBe(200);
     const queued = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
     expect(queued.status).toBe(202);
