@@ -4,7 +4,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { Tabs } from "radix-ui";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
 import { Button } from "../ui/button.tsx";
@@ -25,32 +25,31 @@ const tabClass =
 export function SourceEditor({ sourceId }: { sourceId?: string }) {
   const trpc = useTRPC();
   const existing = useQuery({ ...trpc.sources.get.queryOptions({ id: sourceId ?? "00000000-0000-0000-0000-000000000000" }), enabled: !!sourceId });
+  const types = useQuery(trpc.connectors.types.queryOptions());
+  if ((sourceId && existing.isLoading) || types.isLoading) return <Skeleton className="h-96 w-full" />;
+  if (sourceId && existing.error) return <ErrorBox title="Source not available">{existing.error.message}</ErrorBox>;
+  const connector = types.data?.connector_types[0];
+  // The form starts from the stored config when editing (secrets appear as their references and
+  // are kept), else from the connector's defaults; later refetches do not touch what is typed.
+  const stored = existing.data;
+  const initial = stored
+    ? { name: stored.name, config: stored.config as Obj, json: JSON.stringify(stored.config, null, 2) }
+    : { name: "", config: connector ? defaultsFor(connector.config_schema as JsonSchema) : {}, json: JSON.stringify(SPEC_EXAMPLE_CONFIG, null, 2) };
+  return <SourceForm sourceId={sourceId} initial={initial} connector={connector} typesError={types.error?.message ?? null} />;
+}
+
+type ConnectorInfo = { config_schema: unknown; secret_fields: string[] };
+
+function SourceForm({ sourceId, initial, connector, typesError }: { sourceId?: string; initial: { name: string; config: Obj; json: string }; connector: ConnectorInfo | undefined; typesError: string | null }) {
+  const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
   const canEdit = useCan("editor");
-  const types = useQuery(trpc.connectors.types.queryOptions());
-  const connector = types.data?.connector_types[0];
-  const [name, setName] = useState("");
-  const [config, setConfig] = useState<Obj>({});
-  const [json, setJson] = useState(JSON.stringify(SPEC_EXAMPLE_CONFIG, null, 2));
+  const [name, setName] = useState(initial.name);
+  const [config, setConfig] = useState<Obj>(initial.config);
+  const [json, setJson] = useState(initial.json);
   const [jsonError, setJsonError] = useState<string | null>(null);
   const [tab, setTab] = useState("form");
-
-  useEffect(() => {
-    if (sourceId) return;
-    if (connector) setConfig(defaultsFor(connector.config_schema as JsonSchema));
-  }, [connector, sourceId]);
-  // Editing: start from the stored config (secrets appear as their references and are kept).
-  // Once: a later refetch must not overwrite what the user is typing.
-  const loaded = existing.data;
-  const [initialized, setInitialized] = useState(false);
-  useEffect(() => {
-    if (!loaded || initialized) return;
-    setName(loaded.name);
-    setConfig(loaded.config as Obj);
-    setJson(JSON.stringify(loaded.config, null, 2));
-    setInitialized(true);
-  }, [loaded, initialized]);
 
   const done = async (source: { id: string }) => {
     await queryClient.invalidateQueries({ queryKey: trpc.sources.pathKey() });
@@ -83,13 +82,10 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
     else create.mutate({ name, config: cfg as never });
   }
 
-  if (sourceId && existing.isLoading) return <Skeleton className="h-96 w-full" />;
-  if (sourceId && existing.error) return <ErrorBox title="Source not available">{existing.error.message}</ErrorBox>;
-
   return (
     <>
       <PageHeader
-        title={sourceId ? `Edit ${loaded?.name ?? "source"}` : "Add source"}
+        title={sourceId ? `Edit ${initial.name}` : "Add source"}
         description={
           sourceId
             ? "Change the connection. A running stream picks the new configuration up when it reconnects; nothing is saved until it is valid."
@@ -129,8 +125,8 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
                   errors={errors}
                   disabled={!canEdit}
                 />
-              ) : types.error ? (
-                <ErrorBox>{types.error.message}</ErrorBox>
+              ) : typesError ? (
+                <ErrorBox>{typesError}</ErrorBox>
               ) : (
                 <Skeleton className="h-48 w-full" />
               )}
