@@ -20,6 +20,13 @@ export const ZEnv = z.object({
   ECM_HASH_SALT: z.string().min(16, "must be at least 16 characters").optional(),
   // Rate limit for sign-in: attempts per minute per client address.
   ECM_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+  // Failed sign-ins per account within 15 minutes before that account's sign-in answers 429.
+  ECM_LOGIN_ACCOUNT_LIMIT: z.coerce.number().int().min(1).default(10),
+  // Proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For is believed. Unset: none, and the
+  // client address is the connecting socket's.
+  ECM_TRUSTED_PROXIES: z.string().optional(),
+  // Largest request body the API reads (bytes); larger ones are answered 413 before being read.
+  ECM_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   // A stream owner's lease: renewed every second, taken over by another worker this long after its owner died.
   ECM_STREAM_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(20),
   // TRANSIENT retries (the spec: initial 1 s, factor 2, at most 5 minutes; with ±20 % jitter).
@@ -41,7 +48,9 @@ export class EnvError extends Error {}
 export function parseEnv(source: Record<string, string | undefined>): TEnv {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ""));
   const result = ZEnv.safeParse(cleaned);
-  if (result.success) return result.data;
+  // Null-prototype and frozen: an unset variable reads as undefined whatever happens to
+  // Object.prototype, and nothing can change the configuration after it was read.
+  if (result.success) return Object.freeze(Object.assign(Object.create(null) as TEnv, result.data));
   const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
   throw new EnvError(`Invalid environment (see .env.example):\n${lines.join("\n")}`);
 }
@@ -54,4 +63,9 @@ export function env(): TEnv {
 
 export function baseUrl(e: TEnv = env()): string {
   return e.ECM_BASE_URL ?? `http://localhost:${e.PORT}`;
+}
+
+/** Origins the console is served from: requests carrying a session cookie must come from one. */
+export function trustedOrigins(e: TEnv = env()): string[] {
+  return [...new Set([new URL(baseUrl(e)).origin, `http://127.0.0.1:${e.PORT}`, `http://localhost:${e.PORT}`])];
 }

@@ -7,6 +7,9 @@ type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[_-]?key|private/i;
 
+/** Whether a field or column name says it holds a secret (its values are redacted everywhere). */
+export const isSecretName = (name: string) => SECRET_KEY.test(name);
+
 export type LogSink = (line: string) => void;
 let sinks: LogSink[] = [(line) => process.stderr.write(line + "\n")];
 let minLevel: Level = (process.env.ECM_LOG_LEVEL as Level) || "info";

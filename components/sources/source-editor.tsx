@@ -188,7 +188,7 @@ function SourceForm({ sourceId, initial, connector, typesError }: { sourceId?: s
             disabled={!canEdit || test.isPending}
             onClick={() => {
               const cfg = tab === "json" ? parseJson() : config;
-              if (cfg) test.mutate({ config: cfg as never, ...(sourceId ? { source_id: sourceId } : {}) });
+              if (cfg) test.mutate({ config: cfg as never });
             }}
           >
             {test.isPending ? "Testing…" : "Test connection"}

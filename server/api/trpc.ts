@@ -6,6 +6,7 @@ import { ZodError } from "zod";
 import { principalFromHeaders } from "../auth/principal.ts";
 import { hasRole, type Principal, type Role } from "../auth/roles.ts";
 import { AppError, formatPath, type ErrorCategory, type FieldIssue } from "../errors/app-error.ts";
+import { inspectJson } from "../json/safe.ts";
 import { logger } from "../logger.ts";
 
 const log = logger("api");
@@ -66,7 +67,18 @@ const errorMapping = t.middleware(async ({ next, path }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(errorMapping);
+/**
+ * Every procedure's raw input, whatever the transport (tRPC, the public API, server callers):
+ * refused before validation when it holds a prototype key anywhere, or nests or grows past the
+ * JSON limits, with the path of the first offending key.
+ */
+const inputGuard = t.middleware(async ({ next, getRawInput }) => {
+  const problem = inspectJson(await getRawInput());
+  if (problem) throw AppError.invalid([problem], "Refused input");
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(errorMapping).use(inputGuard);
 
 function requireRole(role: Role) {
   return publicProcedure.use(({ ctx, next }) => {

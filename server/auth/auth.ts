@@ -6,7 +6,7 @@ import { prismaAdapter } from "better-auth/adapters/prisma";
 import { nextCookies } from "better-auth/next-js";
 import { admin } from "better-auth/plugins";
 import { prisma } from "../db.ts";
-import { baseUrl, env } from "../env.ts";
+import { baseUrl, env, trustedOrigins } from "../env.ts";
 import { deriveKey } from "../secrets/crypto.ts";
 import { secretKey } from "../secrets/key.ts";
 import { ac, authRoles } from "./access.ts";
@@ -18,7 +18,7 @@ function createAuth() {
     baseURL: baseUrl(e),
     basePath: "/api/auth",
     secret: deriveKey(secretKey(), "session"),
-    trustedOrigins: [baseUrl(e), `http://127.0.0.1:${e.PORT}`, `http://localhost:${e.PORT}`],
+    trustedOrigins: trustedOrigins(e),
     database: prismaAdapter(prisma(), { provider: "postgresql" }),
     emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: 10 },
     session: { expiresIn: 60 * 60 * 24 * 7, updateAge: 60 * 60 * 24 },
@@ -33,6 +33,8 @@ function createAuth() {
       // Secure cookies only when served over https; HttpOnly and SameSite=Lax always.
       useSecureCookies: baseUrl(e).startsWith("https://"),
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
+      // The web server (scripts/web-server.ts) replaces X-Forwarded-For with the one client address
+      // it trusts (the socket's, or what ECM_TRUSTED_PROXIES forwarded), so this header is ours.
       ipAddress: { ipAddressHeaders: ["x-forwarded-for"] },
     },
     // nextCookies must stay last: it forwards Set-Cookie from server actions.

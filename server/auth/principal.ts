@@ -19,8 +19,15 @@ export async function principalFromToken(token: string): Promise<Principal | nul
   const envToken = env().ECM_API_TOKEN;
   if (envToken && sameSecret(token, envToken)) return { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" };
   const row = await findActiveToken(token);
-  const role = asRole(row?.role);
-  return row && role ? { kind: "token", id: row.id, name: row.name, role } : null;
+  if (!row) return null;
+  // A token never outlives its creator's access: it stops with a disabled creator and is capped
+  // at the creator's current role (an admin demoted to viewer leaves viewer tokens).
+  let role = asRole(row.role);
+  if (row.createdById) {
+    const creatorRole = row.createdBy && !row.createdBy.banned ? asRole(row.createdBy.role) : null;
+    role = role && creatorRole ? (ROLES.indexOf(creatorRole) < ROLES.indexOf(role) ? creatorRole : role) : null;
+  }
+  return role ? { kind: "token", id: row.id, name: row.name, role } : null;
 }
 
 export async function principalFromHeaders(headers: Headers): Promise<Principal | null> {

@@ -2,7 +2,7 @@
 // Schema for the console's forms) and which config fields hold secrets. Adding a connector type is
 // one folder under server/connectors/ and one entry here.
 import { z } from "zod";
-import { ZPostgresConfig } from "./postgresql/config.ts";
+import { postgresConnectionIdentity, ZPostgresConfig } from "./postgresql/config.ts";
 import { POSTGRES_CAPABILITIES, PostgresConnector, type PostgresConnectorContext } from "./postgresql/connector.ts";
 import type { ConnectorCapabilities, ECMConnector } from "./types.ts";
 
@@ -13,6 +13,8 @@ export type ConnectorType = {
   /** Dotted paths of config fields that hold secret references (values typed in are encrypted). */
   secretFields: string[];
   capabilities: ConnectorCapabilities;
+  /** The connection a secret of this config is bound to (see server/secrets/binding.ts). */
+  connectionIdentity: (config: never) => Record<string, string | number | null>;
   create: (context: PostgresConnectorContext) => ECMConnector;
 };
 
@@ -23,6 +25,7 @@ export const CONNECTOR_TYPES = {
     configSchema: ZPostgresConfig,
     secretFields: ["authentication.password_secret"],
     capabilities: POSTGRES_CAPABILITIES,
+    connectionIdentity: postgresConnectionIdentity,
     create: (context) => new PostgresConnector(context),
   },
 } satisfies Record<string, ConnectorType>;
@@ -31,7 +34,7 @@ export type ConnectorTypeName = keyof typeof CONNECTOR_TYPES;
 export const CONNECTOR_TYPE_NAMES = Object.keys(CONNECTOR_TYPES) as [ConnectorTypeName, ...ConnectorTypeName[]];
 
 export function connectorType(name: string): ConnectorType | undefined {
-  return (CONNECTOR_TYPES as Record<string, ConnectorType>)[name];
+  return Object.hasOwn(CONNECTOR_TYPES, name) ? (CONNECTOR_TYPES as Record<string, ConnectorType>)[name] : undefined;
 }
 
 /** The connection config accepted for any registered connector type, discriminated by connector_type. */
@@ -41,4 +44,9 @@ export type TConnectorConfig = z.infer<typeof ZConnectorConfig>;
 export function configJsonSchema(name: string) {
   const t = connectorType(name);
   return t ? z.toJSONSchema(t.configSchema, { io: "input" }) : null;
+}
+
+/** The connection identity of a config of any registered type. */
+export function connectionIdentity(config: TConnectorConfig): Record<string, string | number | null> {
+  return (connectorType(config.connector_type)!.connectionIdentity as (c: TConnectorConfig) => Record<string, string | number | null>)(config);
 }

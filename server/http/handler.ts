@@ -2,10 +2,12 @@
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { createCaller } from "../api/root.ts";
-import { categoryOf, createContext, issuesOf } from "../api/trpc.ts";
+import { categoryOf, createContextInner, issuesOf } from "../api/trpc.ts";
+import { principalFromHeaders } from "../auth/principal.ts";
 import { productHealth } from "../health.ts";
 import { logger } from "../logger.ts";
 import { openApiDocument } from "./openapi.ts";
+import { BodyTooLarge, csrfRefusal, parseJsonBody, readBodyText, tooLarge, type Refusal } from "./request-guard.ts";
 import { matchRoute } from "./routes.ts";
 
 const log = logger("http");
@@ -33,10 +35,8 @@ function fromError(error: unknown): Response {
   return errorResponse(500, "INTERNAL_SERVER_ERROR", "internal error; see the server log");
 }
 
-async function readBody(req: Request): Promise<unknown> {
-  const text = await req.text();
-  if (!text) return {};
-  return JSON.parse(text);
+function refuse(r: Refusal) {
+  return errorResponse(r.status, r.code, r.message, { category: "CONFIGURATION", ...(r.path ? { issues: [{ path: r.path, message: r.message }] } : {}) });
 }
 
 export async function handleApiRequest(req: Request): Promise<Response> {
@@ -44,8 +44,10 @@ export async function handleApiRequest(req: Request): Promise<Response> {
   const path = url.pathname.replace(/^\/api\/v1/, "") || "/";
 
   if (req.method === "GET" && path === "/health") {
+    // Detail (which dependency failed and why) only for a signed-in caller; anyone gets the status.
     const health = await productHealth();
-    return json(health.status === "ok" ? 200 : 503, health);
+    const principal = await principalFromHeaders(req.headers).catch(() => null);
+    return json(health.status === "ok" ? 200 : 503, principal ? health : { status: health.status });
   }
   if (req.method === "GET" && path === "/openapi.json") return json(200, openApiDocument());
 
@@ -53,15 +55,33 @@ export async function handleApiRequest(req: Request): Promise<Response> {
   if (match === null) return errorResponse(404, "NOT_FOUND", `no route ${req.method} /api/v1${path}; see /api/v1/openapi.json`);
   if (match === "method") return errorResponse(405, "METHOD_NOT_SUPPORTED", `${req.method} is not supported on /api/v1${path}`);
 
-  let body: unknown;
+  // In this order: forged cross-site requests, then who is calling, and only then the body.
+  const forged = csrfRefusal(req);
+  if (forged) return refuse(forged);
+  let principal;
   try {
-    body = ["POST", "PATCH", "PUT"].includes(req.method) ? await readBody(req) : undefined;
-  } catch {
-    return errorResponse(400, "BAD_REQUEST", "request body is not valid JSON", { category: "CONFIGURATION" });
+    principal = await principalFromHeaders(req.headers);
+  } catch (error) {
+    return fromError(error);
+  }
+  if (!principal) return errorResponse(401, "UNAUTHORIZED", "sign in or send Authorization: Bearer <token>");
+
+  let body: unknown;
+  if (["POST", "PATCH", "PUT"].includes(req.method)) {
+    let text: string;
+    try {
+      text = await readBodyText(req);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) return refuse(tooLarge());
+      throw e;
+    }
+    const parsed = parseJsonBody(text);
+    if (!parsed.ok) return refuse(parsed.refusal);
+    body = parsed.value;
   }
 
   try {
-    const caller = createCaller(await createContext({ req }));
+    const caller = createCaller(createContextInner({ principal, headers: req.headers }));
     const result = await match.route.call(caller, { params: match.params, query: url.searchParams, body });
     return json(match.route.status ?? 200, result);
   } catch (error) {

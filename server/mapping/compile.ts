@@ -2,6 +2,8 @@
 // so the hot path does no interpretation per row. Preview uses the same compiled steps field by
 // field to report every failing field at once.
 import type { JsonValue, SourceRecord } from "../connectors/types.ts";
+import { bareObject, own } from "../json/safe.ts";
+import { isSecretName } from "../logger.ts";
 import { transformChain, type TEntityMapping } from "./spec.ts";
 import { TRANSFORMS, TransformError, type TransformEnv, type TransformFn } from "./transforms.ts";
 
@@ -82,31 +84,42 @@ export function contextIdOf(value: JsonValue): string {
   if (typeof value === "string" && value !== "") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (value === null || value === undefined) throw new TransformError("context_id is NULL");
-  throw new TransformError(`context_id must be text or a number, got ${typeof value === "string" ? "empty text" : JSON.stringify(value).slice(0, 40)}`);
+  if (typeof value === "string") throw new TransformError("context_id must be text or a number, got empty text");
+  throw new TransformError("context_id must be text or a number", value);
 }
 
+/**
+ * A step's failure as a DATA error. When the column or the target field looks secret (the rule
+ * that redacts payloads and logs), the message says what failed without quoting the value.
+ */
 function toDataError(step: Step, e: unknown): MappingDataError {
-  if (e instanceof StepFailure) {
-    return new MappingDataError(`${step.target}: ${e.transform} failed: ${e.message}`, step.target, step.index, e.transform);
-  }
-  return new MappingDataError(`${step.target}: ${(e as Error).message}`, step.target, step.index);
+  const cause = e instanceof StepFailure ? e.error : e;
+  const secret = isSecretName(step.source ?? "") || isSecretName(step.target);
+  const text = cause instanceof TransformError && secret ? cause.redacted : (cause as Error).message;
+  if (e instanceof StepFailure) return new MappingDataError(`${step.target}: ${e.transform} failed: ${text}`, step.target, step.index, e.transform);
+  return new MappingDataError(`${step.target}: ${text}`, step.target, step.index);
 }
 
 /** Builds the nested `data` object literal of the generated code from the target paths. */
 function dataLiteral(steps: Step[]): string {
-  type Node = { [k: string]: Node | string };
-  const root: Node = {};
+  type Node = Map<string, Node | string>;
+  const root: Node = new Map();
   for (const s of steps) {
     if (s.target === "context_id") continue;
     let node = root;
     s.path.forEach((segment, i) => {
-      if (i === s.path.length - 1) node[segment] = `v${s.index}`;
-      else node = (node[segment] ??= {}) as Node;
+      if (i === s.path.length - 1) node.set(segment, `v${s.index}`);
+      else {
+        const child = node.get(segment);
+        node = child instanceof Map ? child : (node.set(segment, new Map()), node.get(segment) as Node);
+      }
     });
   }
+  // Computed keys (["k"]: v) define own properties whatever the name; a literal "__proto__": v
+  // would set the object's prototype instead.
   const render = (n: Node): string =>
-    `{${Object.entries(n)
-      .map(([k, v]) => `${JSON.stringify(k)}: ${typeof v === "string" ? v : render(v)}`)
+    `{${[...n]
+      .map(([k, v]) => `[${JSON.stringify(k)}]: ${typeof v === "string" ? v : render(v)}`)
       .join(", ")}}`;
   return render(root);
 }
@@ -129,7 +142,10 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
   });
   const idStep = steps.find((s) => s.target === "context_id")!;
   const fns = steps.map((s) => s.fn);
-  const read = (s: Step) => (s.source === undefined ? "undefined" : `r[${JSON.stringify(s.source)}]`);
+  // A column whose name is also a member of Object.prototype (toString, constructor, __proto__) is
+  // read as an own property; any other name is read directly (the hot path).
+  const read = (s: Step) =>
+    s.source === undefined ? "undefined" : s.source in Object.prototype ? `own(r, ${JSON.stringify(s.source)})` : `r[${JSON.stringify(s.source)}]`;
   const body = [
     "let at = -1;",
     "try {",
@@ -140,15 +156,15 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
   ].join("\n");
   const fail = (at: number, e: unknown) => toDataError(steps[at]!, e);
   // Generated once per mapping version; identifiers and strings are JSON-quoted, never spliced raw.
-  const map = new Function("fns", "contextIdOf", "fail", `return function map(r) {\n${body}\n}`)(fns, contextIdOf, fail) as CompiledMapping["map"];
+  const map = new Function("fns", "contextIdOf", "fail", "own", `return function map(r) {\n${body}\n}`)(fns, contextIdOf, fail, own) as CompiledMapping["map"];
 
   function preview(row: SourceRecord) {
     const errors: { field: string; message: string; category: "DATA" }[] = [];
-    const data: Record<string, JsonValue> = {};
+    const data = bareObject<JsonValue>();
     let id: string | null = null;
     for (const s of steps) {
       try {
-        const raw = s.source === undefined ? null : (row[s.source] ?? null);
+        const raw = s.source === undefined ? null : (own<JsonValue>(row, s.source) ?? null);
         const v = s.fn ? s.fn(raw, row) : raw;
         if (s.target === "context_id") id = contextIdOf(v);
         else setPath(data, s.path, v);
@@ -162,7 +178,7 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
 
   function contextId(row: SourceRecord): string {
     try {
-      const raw = idStep.source === undefined ? null : (row[idStep.source] ?? null);
+      const raw = idStep.source === undefined ? null : (own<JsonValue>(row, idStep.source) ?? null);
       return contextIdOf(idStep.fn ? idStep.fn(raw, row) : raw);
     } catch (e) {
       throw toDataError(idStep, e);
@@ -176,6 +192,6 @@ function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValu
   let node = obj;
   path.forEach((segment, i) => {
     if (i === path.length - 1) node[segment] = value;
-    else node = (node[segment] ??= {}) as Record<string, JsonValue>;
+    else node = (own(node, segment) ?? (node[segment] = bareObject())) as Record<string, JsonValue>;
   });
 }

@@ -5,14 +5,21 @@
 import crypto from "node:crypto";
 import { z } from "zod";
 import type { JsonValue, SourceRecord } from "../connectors/types.ts";
+import { own } from "../json/safe.ts";
 
 export type ValueKind = "text" | "number" | "boolean" | "json" | "time" | "array" | "bytes";
 export type TransformFn = (value: JsonValue, row: SourceRecord) => JsonValue;
 
+/**
+ * A transform's failure on one value. The message quotes (the start of) the value; `redacted` is
+ * the same without it, used when the column or field looks secret (as payloads are redacted).
+ */
 export class TransformError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly redacted: string;
+  constructor(reason: string, value?: JsonValue, detail?: string) {
+    super(`${reason}${detail ? ` (${detail})` : ""}${value === undefined ? "" : `: ${preview(value)}`}`);
     this.name = "TransformError";
+    this.redacted = value === undefined && !detail ? reason : `${reason} (value redacted)`;
   }
 }
 
@@ -33,23 +40,23 @@ export type TransformDef = {
 export type TransformEnv = { hashSalt?: string };
 
 const none = z.object({}).strict();
-const fail = (message: string): never => {
-  throw new TransformError(message);
+const fail = (reason: string, value?: JsonValue, detail?: string): never => {
+  throw new TransformError(reason, value, detail);
 };
-const preview = (v: JsonValue) => {
+function preview(v: JsonValue) {
   const s = typeof v === "string" ? v : JSON.stringify(v);
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
-};
+}
 const nullSafe = (fn: (v: Exclude<JsonValue, null>, row: SourceRecord) => JsonValue): TransformFn => (v, row) => (v === null || v === undefined ? null : fn(v, row));
 
 function toDate(v: JsonValue): Date {
   if (typeof v === "number") return new Date(v * 1000);
   if (typeof v === "string") {
-    if (/^-?infinity$/.test(v)) fail(`${v} has no point in time`);
+    if (/^-?infinity$/.test(v)) fail("has no point in time", v);
     const d = new Date(/^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(v) ? `${v}Z` : v); // a timestamp without zone is taken as UTC
     if (!Number.isNaN(d.getTime())) return d;
   }
-  return fail(`not a date or time: ${preview(v)}`);
+  return fail("not a date or time", v);
 }
 
 const defs: TransformDef[] = [
@@ -67,7 +74,7 @@ const defs: TransformDef[] = [
         try {
           return JSON.parse(v) as JsonValue;
         } catch (e) {
-          return fail(`invalid JSON (${(e as Error).message.replace(/^JSON\.parse: /, "")}): ${preview(v)}`);
+          return fail("invalid JSON", v, (e as Error).message.replace(/^JSON\.parse: /, ""));
         }
       }),
   },
@@ -92,7 +99,7 @@ const defs: TransformDef[] = [
     compile: () =>
       nullSafe((v) => {
         const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
-        return Number.isFinite(n) ? n : fail(`not a finite number: ${preview(v)}`);
+        return Number.isFinite(n) ? n : fail("not a finite number", v);
       }),
   },
   {
@@ -106,8 +113,8 @@ const defs: TransformDef[] = [
     compile: () =>
       nullSafe((v) => {
         const n = typeof v === "number" ? v : typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-        if (!Number.isInteger(n)) return fail(`not an integer: ${preview(v)}`);
-        return Number.isSafeInteger(n) ? n : fail(`integer beyond ±2^53 cannot be exact in JSON: ${preview(v)}; keep it as text`);
+        if (!Number.isInteger(n)) return fail("not an integer", v);
+        return Number.isSafeInteger(n) ? n : fail("integer beyond ±2^53 cannot be exact in JSON; keep it as text", v);
       }),
   },
   {
@@ -124,7 +131,7 @@ const defs: TransformDef[] = [
         const s = String(v).trim().toLowerCase();
         if (["true", "t", "yes", "y", "on", "1"].includes(s)) return true;
         if (["false", "f", "no", "n", "off", "0"].includes(s)) return false;
-        return fail(`not a boolean: ${preview(v)}`);
+        return fail("not a boolean", v);
       }),
   },
   {
@@ -135,7 +142,7 @@ const defs: TransformDef[] = [
     produces: "text",
     needsSource: true,
     args: none,
-    compile: () => nullSafe((v) => (typeof v === "string" ? v.trim() : fail(`trim needs text, got ${preview(v)}`))),
+    compile: () => nullSafe((v) => (typeof v === "string" ? v.trim() : fail("trim needs text", v))),
   },
   {
     name: "lowercase",
@@ -145,7 +152,7 @@ const defs: TransformDef[] = [
     produces: "text",
     needsSource: true,
     args: none,
-    compile: () => nullSafe((v) => (typeof v === "string" ? v.toLowerCase() : fail(`lowercase needs text, got ${preview(v)}`))),
+    compile: () => nullSafe((v) => (typeof v === "string" ? v.toLowerCase() : fail("lowercase needs text", v))),
   },
   {
     name: "uppercase",
@@ -155,7 +162,7 @@ const defs: TransformDef[] = [
     produces: "text",
     needsSource: true,
     args: none,
-    compile: () => nullSafe((v) => (typeof v === "string" ? v.toUpperCase() : fail(`uppercase needs text, got ${preview(v)}`))),
+    compile: () => nullSafe((v) => (typeof v === "string" ? v.toUpperCase() : fail("uppercase needs text", v))),
   },
   {
     name: "iso_timestamp",
@@ -264,7 +271,7 @@ const defs: TransformDef[] = [
         let out = "";
         for (const p of parts) {
           if (p.startsWith("{") && p.endsWith("}")) {
-            const value = row[p.slice(1, -1)];
+            const value = own<JsonValue>(row, p.slice(1, -1));
             out += value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value);
           } else out += p;
         }
@@ -288,12 +295,12 @@ const defs: TransformDef[] = [
           try {
             cur = JSON.parse(cur) as JsonValue;
           } catch {
-            return fail(`json_path needs JSON, got ${preview(v)}`);
+            return fail("json_path needs JSON", v);
           }
         }
         for (const step of steps) {
           if (cur === null || typeof cur !== "object") return null;
-          cur = (Array.isArray(cur) ? (typeof step === "number" ? cur[step] : undefined) : (cur as Record<string, JsonValue>)[step as string]) ?? null;
+          cur = (Array.isArray(cur) ? (typeof step === "number" ? cur[step] : undefined) : own<JsonValue>(cur, step as string)) ?? null;
         }
         return cur;
       });

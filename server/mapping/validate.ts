@@ -27,6 +27,7 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
 
     const columns = new Map(entity.columns.map((c) => [c.name, c]));
     const targets = new Map<string, number>();
+    const parents = new Map<string, { target: string; index: number }>();
     m.fields.forEach((f, fi) => {
       const fat = `${at}.fields[${fi}]`;
       const chain = transformChain(f);
@@ -43,12 +44,23 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
 
       const prior = targets.get(f.target);
       if (prior !== undefined) issues.push({ path: `${fat}.target`, message: `${f.target} is already mapped by fields[${prior}]` });
-      for (const [other, oi] of targets) {
-        if (other.startsWith(`${f.target}.`) || f.target.startsWith(`${other}.`)) {
-          issues.push({ path: `${fat}.target`, message: `${f.target} conflicts with ${other} (fields[${oi}]): a path cannot be both a value and an object` });
-        }
+      // Prefix conflicts in O(depth) per field (a mapping may have hundreds of fields): a proper
+      // prefix of this target already mapped as a value, or this target already a parent of one.
+      const conflict = (other: string, oi: number) =>
+        issues.push({ path: `${fat}.target`, message: `${f.target} conflicts with ${other} (fields[${oi}]): a path cannot be both a value and an object` });
+      const segments = f.target.split(".");
+      for (let d = 1; d < segments.length; d++) {
+        const prefix = segments.slice(0, d).join(".");
+        const oi = targets.get(prefix);
+        if (oi !== undefined) conflict(prefix, oi);
       }
-      targets.set(f.target, fi);
+      const child = parents.get(f.target);
+      if (child) conflict(child.target, child.index);
+      for (let d = 1; d < segments.length; d++) {
+        const prefix = segments.slice(0, d).join(".");
+        if (!parents.has(prefix)) parents.set(prefix, { target: f.target, index: fi });
+      }
+      if (prior === undefined) targets.set(f.target, fi);
 
       const single = !Array.isArray(f.transform);
       chain.forEach((t, ti) => {

@@ -12,6 +12,7 @@ import type pg from "pg";
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger, redact } from "../logger.ts";
+import { bareObject } from "../json/safe.ts";
 import type { DescribedEntity } from "../connectors/postgresql/catalog.ts";
 import { entityName } from "../connectors/postgresql/catalog.ts";
 import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
@@ -100,7 +101,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   if (publication.added.length) log.info("publication now includes", { source_id: sourceId, tables: publication.added });
 
   // Columns as last seen or approved; first sight records the catalog's.
-  const known: Record<string, string[]> = { ...row.known_schemas };
+  // Keyed by entity (a source's table name): null-prototype, so no table name reaches a prototype.
+  const known: Record<string, string[]> = Object.assign(bareObject<string[]>(), row.known_schemas);
   for (const plan of plans.values()) {
     known[plan.entity] ??= plan.described.columns.map((c) => columnSignature(c.name, c.type_oid));
   }

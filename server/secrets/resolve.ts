@@ -9,7 +9,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AppError } from "../errors/app-error.ts";
+import { own } from "../json/safe.ts";
 import { readSecret } from "../store/secrets.ts";
+import type { ConnectionIdentity } from "./binding.ts";
 import { secretKey } from "./key.ts";
 import { secretScheme, storedSecretId } from "./references.ts";
 
@@ -37,14 +39,15 @@ function globMatch(pattern: string, name: string) {
   return pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
 }
 
-export async function resolveSecret(reference: string, field: string, policy: SecretPolicy = secretPolicyFromEnv()): Promise<string> {
+/** `connection`: where the value will be sent; a stored secret (secret://) resolves only for the connection it is bound to. */
+export async function resolveSecret(reference: string, field: string, connection: ConnectionIdentity, policy: SecretPolicy = secretPolicyFromEnv()): Promise<string> {
   switch (secretScheme(reference)) {
     case "env": {
       const name = reference.slice("env://".length);
       if (!policy.envAllow.some((p) => globMatch(p, name))) {
         throw config(`env://${name} is not allowed; the operator allows ${policy.envAllow.join(", ") || "no variables"} (ECM_SECRET_ENV_ALLOW)`, field);
       }
-      const value = process.env[name];
+      const value = own<string>(process.env, name);
       if (value === undefined) throw config(`environment variable ${name} is not set in the process that connects (web and workers)`, field);
       return value;
     }
@@ -64,9 +67,15 @@ export async function resolveSecret(reference: string, field: string, policy: Se
     case "vault":
       return readVault(reference, field, policy);
     case "secret": {
-      const value = await readSecret(secretKey(), storedSecretId(reference)!);
-      if (value === null) throw config(`stored secret ${reference} no longer exists; enter the password again`, field);
-      return value;
+      const secret = await readSecret(secretKey(), storedSecretId(reference)!, connection);
+      if (secret === null) throw config(`stored secret ${reference} no longer exists; enter the password again`, field);
+      if ("mismatch" in secret) {
+        throw config(
+          `the stored password was typed for another connection (${secret.mismatch.join(", ") || "unknown"} differ); type the password again for this one`,
+          field,
+        );
+      }
+      return secret.value;
     }
     default:
       throw config("not a secret reference", field);
@@ -91,7 +100,7 @@ async function readVault(reference: string, field: string, policy: SecretPolicy)
   if (res.status === 403) throw config(`VAULT_TOKEN may not read ${mount}/${rest.join("/")}`, field);
   if (!res.ok) throw new AppError("SERVICE_UNAVAILABLE", `Vault answered ${res.status}`, { category: "TRANSIENT" });
   const body = (await res.json()) as { data?: { data?: Record<string, unknown> } };
-  const value = body.data?.data?.[key];
+  const value = own(body.data?.data, key);
   if (typeof value !== "string") throw config(`Vault secret ${mount}/${rest.join("/")} has no string key "${key}"`, field);
   return value;
 }

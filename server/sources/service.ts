@@ -5,9 +5,10 @@ import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
 import { storedSecretId } from "../secrets/references.ts";
 import { secretKey } from "../secrets/key.ts";
-import { deleteSecrets, secretExists, storeSecret } from "../store/secrets.ts";
+import { deleteSecrets, secretBinding, storeSecret } from "../store/secrets.ts";
+import { changedFields, sameConnection } from "../secrets/binding.ts";
 import * as store from "../store/sources.ts";
-import type { TConnectorConfig } from "../connectors/registry.ts";
+import { connectionIdentity, type TConnectorConfig } from "../connectors/registry.ts";
 import type { SourceRow } from "../store/sources.ts";
 import type { TSource, ZCreateSourceInput, ZDeleteSourceInput, ZListInput, ZUpdateSourceInput } from "./schemas.ts";
 
@@ -47,22 +48,34 @@ export function assertOwnSecret(config: TConnectorConfig, current: unknown) {
 }
 
 /**
- * Replaces a typed password with a secret:// reference to its encrypted copy, and checks that a
- * secret:// reference given by the caller is this source's own and exists. Returns the config as
- * it may be stored.
+ * Replaces a typed password with a secret:// reference to its encrypted copy (bound to this
+ * config's connection), and checks that a secret:// reference given by the caller is this
+ * source's own, exists, and was typed for the same connection: a password is never carried over
+ * to another host, port, database, user or TLS setting. Returns the config as it may be stored.
  */
 async function sealSecrets(tx: Tx, config: TConnectorConfig, current: unknown): Promise<TConnectorConfig> {
   const { password, ...authentication } = config.authentication;
   if (password !== undefined) {
-    const id = await storeSecret(tx, secretKey(), password);
+    const id = await storeSecret(tx, secretKey(), password, connectionIdentity(config));
     return { ...config, authentication: { ...authentication, password_secret: `secret://${id}` } };
   }
   assertOwnSecret(config, current);
   const stored = authentication.password_secret ? storedSecretId(authentication.password_secret) : null;
-  if (stored && !(await secretExists(tx, stored))) {
-    throw AppError.invalid([
-      { path: "config.authentication.password_secret", message: "no stored secret has this id; enter the password again" },
-    ]);
+  if (stored) {
+    const binding = await secretBinding(tx, stored);
+    if (binding === undefined) {
+      throw AppError.invalid([{ path: "config.authentication.password_secret", message: "no stored secret has this id; enter the password again" }]);
+    }
+    const identity = connectionIdentity(config);
+    if (!sameConnection(binding, identity)) {
+      const changed = changedFields(binding, identity);
+      throw AppError.invalid([
+        {
+          path: "config.authentication.password",
+          message: `the connection changed (${changed.join(", ") || "unknown"}); type the password again: a stored password is only sent to the connection it was typed for`,
+        },
+      ]);
+    }
   }
   return { ...config, authentication };
 }

@@ -28,8 +28,12 @@ export async function createApiToken(data: { name: string; role: string; created
   return { token, row };
 }
 
-export async function findActiveToken(token: string): Promise<ApiTokenRow | null> {
-  const row = await prisma().apiToken.findUnique({ where: { tokenHash: hashToken(token) }, select: apiTokenSelect });
+/** A token not revoked, with its creator's current standing (null creator: made with ECM_API_TOKEN). */
+export async function findActiveToken(token: string) {
+  const row = await prisma().apiToken.findUnique({
+    where: { tokenHash: hashToken(token) },
+    select: { ...apiTokenSelect, createdBy: { select: { role: true, banned: true } } },
+  });
   if (!row || row.revokedAt) return null;
   // Best effort; a missed update only makes "last used" slightly stale.
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {

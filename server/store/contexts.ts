@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises";
 import copyStreams from "pg-copy-streams";
 import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
+import { own } from "../json/safe.ts";
 
 const { Pool } = pg;
 
@@ -182,22 +183,32 @@ function getPath(obj: Record<string, JsonValue>, path: string[]): JsonValue | un
   let node: JsonValue | undefined = obj;
   for (const segment of path) {
     if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
-    node = node[segment];
+    node = own<JsonValue>(node, segment);
   }
   return node;
 }
 
+// Paths come from a validated mapping (no prototype keys); own-property reads and defineProperty
+// writes keep that true even for a path that slipped through.
 function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {
   let node = obj;
   path.forEach((segment, i) => {
-    if (i === path.length - 1) node[segment] = value;
-    else node = (node[segment] ??= {}) as Record<string, JsonValue>;
+    if (i === path.length - 1) Object.defineProperty(node, segment, { value, enumerable: true, writable: true, configurable: true });
+    else {
+      let next = own<JsonValue>(node, segment);
+      if (next === undefined || next === null || typeof next !== "object" || Array.isArray(next)) {
+        next = {};
+        Object.defineProperty(node, segment, { value: next, enumerable: true, writable: true, configurable: true });
+      }
+      node = next as Record<string, JsonValue>;
+    }
   });
 }
 
 function deletePath(obj: Record<string, JsonValue>, path: string[]) {
   const parent = getPath(obj, path.slice(0, -1));
-  if (parent && typeof parent === "object" && !Array.isArray(parent)) delete parent[path[path.length - 1]!];
+  const last = path[path.length - 1]!;
+  if (parent && typeof parent === "object" && !Array.isArray(parent) && Object.hasOwn(parent, last)) delete parent[last];
 }
 
 /**

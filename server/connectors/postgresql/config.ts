@@ -1,7 +1,11 @@
 // The spec's connection configuration for connector_type "postgresql", as written in the spec.
 // Objects are strict: a misspelt key ("hots") is an error at its path, not silently ignored.
 import { z } from "zod";
+import { controlCharacterPaths } from "../../json/safe.ts";
 import { ZSecretReference } from "../../secrets/references.ts";
+
+// Only a PEM certificate is multi-line text; every other string is one line without control characters.
+const MULTILINE_FIELDS = new Set(["connection.ssl_root_cert"]);
 
 export const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"] as const;
 
@@ -58,6 +62,29 @@ export const ZPostgresConfig = z
       .strict()
       .default({ batch_size: 1000, change_tracking: "cdc" }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    for (const path of controlCharacterPaths(config, MULTILINE_FIELDS)) {
+      ctx.addIssue({ code: "custom", path, message: "must not contain control characters (NUL, line breaks, escapes)" });
+    }
+  });
 
 export type TPostgresConfig = z.infer<typeof ZPostgresConfig>;
+
+/**
+ * Which server, database and role a stored password was typed for: it is only ever sent to this
+ * connection (server/secrets/binding.ts). Any change (another host or port, a weaker TLS mode)
+ * needs the password typed again.
+ */
+export function postgresConnectionIdentity(config: TPostgresConfig) {
+  const { connection, authentication } = config;
+  return {
+    connector_type: "postgresql",
+    host: connection.host.toLowerCase(),
+    port: connection.port,
+    database: connection.database,
+    username: authentication.username,
+    ssl_mode: connection.ssl_mode,
+    ssl_root_cert: connection.ssl_root_cert ?? null,
+  };
+}

@@ -3,7 +3,7 @@
 // text form of every value exact and zone-free (see values.ts).
 import tls from "node:tls";
 import pg from "pg";
-import type { TPostgresConfig } from "./config.ts";
+import { postgresConnectionIdentity, type TPostgresConfig } from "./config.ts";
 import { resolveAllowedAddress, type HostPolicy } from "../host-policy.ts";
 import { resolveSecret, type SecretPolicy } from "../../secrets/resolve.ts";
 
@@ -35,7 +35,7 @@ function sslOptions(connection: TPostgresConfig["connection"]): pg.ClientConfig[
 export async function connectionConfig(config: TPostgresConfig, policies: ConnectPolicies = {}, overrides: Partial<pg.ClientConfig> = {}) {
   const { connection, authentication } = config;
   const password = authentication.password_secret
-    ? await resolveSecret(authentication.password_secret, "config.authentication.password_secret", policies.secrets)
+    ? await resolveSecret(authentication.password_secret, "config.authentication.password_secret", postgresConnectionIdentity(config), policies.secrets)
     : authentication.password;
   const address = await resolveAllowedAddress(connection.host, policies.hosts);
   return {

@@ -10,6 +10,7 @@
 //   - an unchanged TOAST value ('u') arrives as `undefined`, never null;
 //   - a handler that throws stops the session (the library would log it and go on to the next
 //     message, which would silently skip a change).
+import { bareObject } from "../../json/safe.ts";
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import type pg from "pg";
 import { formatLsn, parseLsn } from "./lsn.ts";
@@ -63,7 +64,7 @@ function toMessage(raw: Pgoutput.Message): ReplicationMessage {
 
 /** Text tuple → exact JSON values with the catalog parsers; `unchanged` names unchanged TOAST columns. */
 export function decodeTuple(parsers: ValueParsers, relation: Relation, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string> } {
-  const record: SourceRecord = {};
+  const record: SourceRecord = bareObject();
   const unchanged = new Set<string>();
   for (const column of relation.columns) {
     const text = tuple[column.name];

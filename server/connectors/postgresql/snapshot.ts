@@ -2,6 +2,7 @@
 // `COPY (SELECT … WHERE key > last ORDER BY key LIMIT n) TO STDOUT`: keyset pagination keeps every
 // chunk an index range scan, COPY keeps the wire format cheap, and memory stays one chunk. The
 // last key of each chunk (its text form) is what a caller checkpoints to resume after a crash.
+import { bareObject } from "../../json/safe.ts";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
 import { AppError } from "../../errors/app-error.ts";
@@ -84,7 +85,7 @@ export async function* readSnapshot(
       const keys: string[][] = new Array(raw.length);
       for (let r = 0; r < raw.length; r++) {
         const fields = raw[r]!;
-        const record: SourceRecord = {};
+        const record: SourceRecord = bareObject();
         for (let i = 0; i < fields.length; i++) {
           const value = fields[i]!;
           record[names[i]!] = value === null ? null : columnParsers[i]!(value);
@@ -118,7 +119,7 @@ export async function readByKeys(client: pg.Client, entity: DescribedEntity, par
       .join(", ");
     const sql = `COPY (SELECT ${names.map(q).join(", ")} FROM ${q(entity.schema)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples})) TO STDOUT`;
     for (const fields of await readChunk(client, sql)) {
-      const record: SourceRecord = {};
+      const record: SourceRecord = bareObject();
       fields.forEach((raw, i) => (record[names[i]!] = raw === null ? null : columnParsers[i]!(raw)));
       out.set(JSON.stringify(keyIndex.map((i) => fields[i]!)), record);
     }

@@ -1,9 +1,5 @@
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { appRouter } from "@/server/api/root.ts";
-import { createContext } from "@/server/api/trpc.ts";
-
-const handler = (req: Request) =>
-  fetchRequestHandler({ endpoint: "/api/trpc", req, router: appRouter, createContext: () => createContext({ req }) });
+import { handleTrpcRequest } from "@/server/http/trpc-handler.ts";
 
 export const dynamic = "force-dynamic";
+const handler = (req: Request) => handleTrpcRequest(req);
 export { handler as GET, handler as POST };

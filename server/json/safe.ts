@@ -1,0 +1,73 @@
+// Rules for JSON the product walks by key (configs, mappings, imports, transform arguments,
+// dead-letter and job payloads). A key chosen by a caller never indexes a plain object: the three
+// names that reach an object's prototype are refused wherever they appear, documents are built
+// with null-prototype objects, and look-ups read own properties only.
+
+/** Keys that reach or replace an object's prototype when used as `obj[key]`. */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+export const isPrototypeKey = (key: string) => PROTOTYPE_KEYS.has(key);
+
+/** The value of an own property, never one inherited from a prototype. */
+export function own<T = unknown>(obj: object | null | undefined, key: string): T | undefined {
+  return obj != null && Object.hasOwn(obj, key) ? ((obj as Record<string, unknown>)[key] as T) : undefined;
+}
+
+/** An empty object without a prototype: `doc[key] = v` can only ever define an own property. */
+export function bareObject<T = unknown>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+export type JsonLimits = { maxDepth: number; maxKeys: number; maxStringLength: number };
+export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxKeys: 100_000, maxStringLength: 1_048_576 };
+
+export type JsonProblem = { path: string; message: string };
+
+/**
+ * The first problem of a parsed JSON value against the rules: a prototype key, nesting deeper than
+ * maxDepth, more than maxKeys keys and elements in all, or a longer string. Iterative and linear,
+ * so a hostile document costs no more than reading it.
+ */
+export function inspectJson(value: unknown, limits: Partial<JsonLimits> = {}): JsonProblem | null {
+  const { maxDepth, maxKeys, maxStringLength } = { ...DEFAULT_JSON_LIMITS, ...limits };
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: value, path: "", depth: 0 }];
+  let seen = 0;
+  while (stack.length) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.length > maxStringLength) return { path: path || "(body)", message: `text longer than ${maxStringLength} characters` };
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= maxDepth) return { path: path || "(body)", message: `nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(v)) {
+      seen += v.length;
+      if (seen > maxKeys) return { path: path || "(body)", message: `more than ${maxKeys} keys and elements` };
+      v.forEach((item, i) => stack.push({ v: item, path: `${path}[${i}]`, depth: depth + 1 }));
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      const at = path ? `${path}.${key}` : key;
+      if (isPrototypeKey(key)) return { path: at, message: `"${key}" is not allowed as a key (it names an object's prototype)` };
+      if (++seen > maxKeys) return { path: path || "(body)", message: `more than ${maxKeys} keys and elements` };
+      stack.push({ v: (v as Record<string, unknown>)[key], path: at, depth: depth + 1 });
+    }
+  }
+  return null;
+}
+
+// C0 controls and DEL. Tab, CR and LF are allowed only where a value is multi-line text.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/**
+ * Paths of strings holding control characters (a NUL or newline in a database or user name would
+ * reach a wire protocol's startup message as a parameter). `multiline` names the paths that may
+ * hold tab, CR and LF (a PEM certificate).
+ */
+export function controlCharacterPaths(value: unknown, multiline: ReadonlySet<string> = new Set(), path: (string | number)[] = []): (string | number)[][] {
+  if (typeof value === "string") return (multiline.has(path.join(".")) ? CONTROL_BUT_LINES : CONTROL).test(value) ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => controlCharacterPaths(v, multiline, [...path, i]));
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => controlCharacterPaths(v, multiline, [...path, k]));
+  return [];
+}
