@@ -2,7 +2,7 @@
 //   1. PostgreSQL: DATABASE_URL, or an embedded one under ECM_DATA_DIR (wal_level=logical)
 //   2. Redis: REDIS_URL, or 127.0.0.1:6379, or a redis-server started under ECM_DATA_DIR
 //   3. migrations, the first admin (printed once), the demo source (embedded mode, first start)
-//   4. the web console (next start) and one worker process, each restarted with backoff if it dies
+//   4. the web console (scripts/web-server.ts: Next.js) and one worker process, each restarted with backoff if it dies
 // SIGINT/SIGTERM stop the children, then the servers this script started, in that order.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -32,7 +32,7 @@ async function main() {
     await ensureDatabase(admin, "ecm");
     process.env.DATABASE_URL = embedded.url("ecm");
   }
-  redis = await ensureRedis({ url: process.env.REDIS_URL, dataDir, port: state.redisPort, log: say });
+  redis = await ensureRedis({ url: process.env.REDIS_URL, dataDir, port: state.redisPort, password: state.redisPassword, log: say });
   process.env.REDIS_URL = redis.url;
   const policy = await evictionPolicy(redis.url);
   if (policy && policy !== "noeviction") say(`warning: Redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs can vanish`);
@@ -69,7 +69,7 @@ async function main() {
 
   await stopLeftoverChildren();
   if (!dev) await buildIfNeeded();
-  startChild("web", process.execPath, [nextBin(), dev ? "dev" : "start", "-p", String(env.PORT)], dev ? "development" : "production");
+  startChild("web", process.execPath, ["--import", "tsx", "scripts/web-server.ts", ...(dev ? ["--dev"] : [])], dev ? "development" : "production");
   startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production");
 
   const url = env.ECM_BASE_URL ?? `http://localhost:${env.PORT}`;
@@ -153,7 +153,7 @@ async function stopLeftoverChildren() {
   for (const pid of pids) {
     try {
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!/next|worker\/main\.ts/.test(cmdline)) continue; // the pid was reused by something else
+      if (!/next|web-server\.ts|worker\/main\.ts/.test(cmdline)) continue; // the pid was reused by something else
       process.kill(-pid, "SIGTERM");
       say(`stopped a leftover process from an earlier start (pid ${pid})`);
     } catch {

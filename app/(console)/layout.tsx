@@ -9,5 +9,5 @@ export const dynamic = "force-dynamic";
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
   const principal = await principalFromHeaders(await headers());
   if (!principal) redirect("/login");
-  return <Shell me={{ name: principal.name, role: principal.role }}>{children}</Shell>;
+  return <Shell me={{ name: principal.name, role: principal.role, mustChangePassword: !!principal.mustChangePassword }}>{children}</Shell>;
 }

@@ -1,7 +1,7 @@
 "use client";
 import { createContext, useContext } from "react";
 
-export type Me = { name: string; role: "viewer" | "editor" | "admin" };
+export type Me = { name: string; role: "viewer" | "editor" | "admin"; mustChangePassword?: boolean };
 const RANK = { viewer: 0, editor: 1, admin: 2 } as const;
 
 export const MeContext = createContext<Me>({ name: "", role: "viewer" });

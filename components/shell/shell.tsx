@@ -6,6 +6,7 @@ import { authClient } from "../auth-client.ts";
 import { cn } from "../ui/cn.ts";
 import { MeContext, type Me } from "./me.tsx";
 import { WorkersIndicator } from "./workers-indicator.tsx";
+import { ChangePasswordRequired } from "./change-password.tsx";
 import { OpenDeadLetters } from "./open-dead-letters.tsx";
 
 const NAV: { href: string; label: string; admin?: boolean; badge?: boolean }[] = [
@@ -33,7 +34,7 @@ export function Shell({ me, children }: { me: Me; children: ReactNode }) {
             <span className="font-semibold tracking-tight">ECM Connect</span>
           </Link>
           <nav aria-label="Main" className="flex-1 space-y-0.5 px-2">
-            {NAV.filter((n) => !n.admin || me.role === "admin").map((n) => (
+            {NAV.filter((n) => !me.mustChangePassword && (!n.admin || me.role === "admin")).map((n) => (
               <Link
                 key={n.href}
                 href={n.href}
@@ -50,9 +51,11 @@ export function Shell({ me, children }: { me: Me; children: ReactNode }) {
               </Link>
             ))}
           </nav>
-          <div className="border-t border-line p-3">
-            <WorkersIndicator />
-          </div>
+          {me.mustChangePassword ? null : (
+            <div className="border-t border-line p-3">
+              <WorkersIndicator />
+            </div>
+          )}
         </aside>
         <div className="flex min-w-0 flex-1 flex-col">
           <header className="flex h-12 items-center justify-end gap-3 border-b border-line bg-surface px-6">
@@ -63,7 +66,7 @@ export function Shell({ me, children }: { me: Me; children: ReactNode }) {
               Sign out
             </button>
           </header>
-          <main className="mx-auto w-full max-w-6xl flex-1 px-6 py-6">{children}</main>
+          <main className="mx-auto w-full max-w-6xl flex-1 px-6 py-6">{me.mustChangePassword ? <ChangePasswordRequired /> : children}</main>
         </div>
       </div>
     </MeContext.Provider>

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
-export type LocalState = { pgPort: number; pgPassword: string; redisPort: number; demoCreated?: boolean };
+export type LocalState = { pgPort: number; pgPassword: string; redisPort: number; redisPassword?: string; demoCreated?: boolean };
 
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -28,11 +28,20 @@ async function freePort(preferred: number): Promise<number> {
 
 export async function loadState(dataDir: string): Promise<LocalState> {
   const file = path.join(dataDir, "state.json");
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as LocalState;
+  if (fs.existsSync(file)) {
+    const state = JSON.parse(fs.readFileSync(file, "utf8")) as LocalState;
+    if (!state.redisPassword) {
+      // Data dirs from before Redis had a password get one now.
+      state.redisPassword = crypto.randomBytes(18).toString("base64url");
+      saveState(dataDir, state);
+    }
+    return state;
+  }
   const state: LocalState = {
     pgPort: await freePort(54329),
     pgPassword: crypto.randomBytes(18).toString("base64url"),
     redisPort: await freePort(6390),
+    redisPassword: crypto.randomBytes(18).toString("base64url"),
   };
   saveState(dataDir, state);
   return state;

@@ -101,8 +101,20 @@ export async function startEmbeddedPostgres(opts: {
 
   if (!fs.existsSync(path.join(dataDir, "PG_VERSION"))) {
     chownTree(dataDir, ids);
-    const pwFile = path.join(os.tmpdir(), `ecm-pgpass-${process.pid}-${Date.now()}`);
-    fs.writeFileSync(pwFile, opts.password + "\n", { mode: 0o644 });
+    // The superuser password, readable by initdb only: a private directory (mkdtemp: 0700) owned by
+    // the user initdb runs as, and the file created 0600 (never briefly readable by others).
+    const pwDir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-initdb-"));
+    const pwFile = path.join(pwDir, "pwfile");
+    const fd = fs.openSync(pwFile, "wx", 0o600);
+    try {
+      fs.writeSync(fd, opts.password + "\n");
+      if (ids.uid !== undefined) {
+        fs.fchownSync(fd, ids.uid, ids.gid!);
+        fs.chownSync(pwDir, ids.uid, ids.gid!);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
     try {
       execFileSync(
         bins.initdb,
@@ -110,7 +122,7 @@ export async function startEmbeddedPostgres(opts: {
         { ...ids, stdio: ["ignore", "ignore", "pipe"] },
       );
     } finally {
-      fs.rmSync(pwFile, { force: true });
+      fs.rmSync(pwDir, { recursive: true, force: true });
     }
     log(`initialised embedded PostgreSQL in ${dataDir}`);
   }

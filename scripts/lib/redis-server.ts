@@ -33,7 +33,12 @@ export async function evictionPolicy(url: string): Promise<string | null> {
   }
 }
 
-export async function ensureRedis(opts: { url?: string; dataDir: string; port: number; log: (s: string) => void }): Promise<RedisHandle> {
+/**
+ * REDIS_URL, else the machine's Redis on 6379, else a redis-server started under the data dir.
+ * One it starts requires `password` (AUTH), set through a config file only this user can read,
+ * never on the command line where `ps` would show it.
+ */
+export async function ensureRedis(opts: { url?: string; dataDir: string; port: number; password?: string; log: (s: string) => void }): Promise<RedisHandle> {
   const noop = async () => {};
   if (opts.url) {
     if (!(await ping(opts.url))) throw new Error(`REDIS_URL does not answer (${redactUrl(opts.url)}); start that Redis or unset REDIS_URL`);
@@ -53,14 +58,26 @@ export async function ensureRedis(opts: { url?: string; dataDir: string; port: n
   }
   const dir = path.resolve(opts.dataDir, "redis");
   fs.mkdirSync(dir, { recursive: true });
-  const url = `redis://127.0.0.1:${opts.port}`;
+  const url = opts.password ? `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${opts.port}` : `redis://127.0.0.1:${opts.port}`;
   if (await ping(url)) {
     opts.log(`reusing the redis-server already running on port ${opts.port}`);
     return { url, started: true, stop: () => shutdown(url) };
   }
+  const open = `redis://127.0.0.1:${opts.port}`;
+  if (opts.password && (await ping(open))) {
+    // Left running by an earlier version without a password: restart it with one.
+    opts.log(`restarting the redis-server on port ${opts.port} with a password`);
+    await shutdown(open);
+    for (let i = 0; i < 50 && (await ping(open)); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  const conf = path.join(dir, "redis.conf");
+  fs.rmSync(conf, { force: true });
+  const fd = fs.openSync(conf, "wx", 0o600);
+  fs.writeSync(fd, opts.password ? `requirepass "${opts.password}"\n` : "");
+  fs.closeSync(fd);
   const child = spawn(
     binary,
-    ["--port", String(opts.port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no"],
+    [conf, "--port", String(opts.port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no"],
     { stdio: "ignore", detached: true },
   );
   child.unref();

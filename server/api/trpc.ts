@@ -80,9 +80,15 @@ const inputGuard = t.middleware(async ({ next, getRawInput }) => {
 
 export const publicProcedure = t.procedure.use(errorMapping).use(inputGuard);
 
+/** What an account on a generated password may still call. */
+const WHILE_PASSWORD_MUST_CHANGE = new Set(["me.get", "me.changePassword"]);
+
 function requireRole(role: Role) {
-  return publicProcedure.use(({ ctx, next }) => {
+  return publicProcedure.use(({ ctx, next, path }) => {
     if (!ctx.principal) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in or send Authorization: Bearer <token>" });
+    if (ctx.principal.mustChangePassword && !WHILE_PASSWORD_MUST_CHANGE.has(path)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: "this account still has its generated password: change it first (the console asks at sign-in)" });
+    }
     if (!hasRole(ctx.principal.role, role)) {
       throw new TRPCError({ code: "FORBIDDEN", message: `this needs the ${role} role; you are ${ctx.principal.role}` });
     }

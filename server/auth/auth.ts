@@ -21,6 +21,8 @@ function createAuth() {
     trustedOrigins: trustedOrigins(e),
     database: prismaAdapter(prisma(), { provider: "postgresql" }),
     emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: 10 },
+    // Set for a generated first-admin password: until it is changed the account can do nothing else.
+    user: { additionalFields: { mustChangePassword: { type: "boolean", defaultValue: false, input: false } } },
     session: { expiresIn: 60 * 60 * 24 * 7, updateAge: 60 * 60 * 24 },
     rateLimit: {
       enabled: true,

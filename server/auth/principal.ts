@@ -39,5 +39,6 @@ export async function principalFromHeaders(headers: Headers): Promise<Principal 
   const session = await auth().api.getSession({ headers });
   if (!session || session.user.banned) return null;
   const role = asRole(session.user.role);
-  return role ? { kind: "user", id: session.user.id, name: session.user.email, role } : null;
+  if (!role) return null;
+  return { kind: "user", id: session.user.id, name: session.user.email, role, ...(session.user.mustChangePassword ? { mustChangePassword: true } : {}) };
 }

@@ -17,4 +17,6 @@ export type Principal = {
   id: string;
   name: string;
   role: Role;
+  /** A console user still on a generated password: may only read who they are and change it. */
+  mustChangePassword?: boolean;
 };

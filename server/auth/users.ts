@@ -89,5 +89,8 @@ export async function ensureFirstAdmin(opts: { email?: string; password?: string
     return { email, password: null };
   }
   await createUser({ email, password, name: "Administrator", role: "admin" });
+  // A generated password has been printed to a terminal (and maybe a log): it must be replaced at
+  // the first sign-in. A password the operator chose (ECM_ADMIN_PASSWORD) is theirs to keep.
+  if (opts.password === undefined) await store.requirePasswordChange(email, true);
   return { email, password };
 }

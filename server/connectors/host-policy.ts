@@ -10,7 +10,7 @@ export type HostPolicy = { allow: net.BlockList | null; deny: net.BlockList };
 
 const DEFAULT_DENY = ["169.254.0.0/16", "fe80::/10", "100.100.100.200/32", "fd00:ec2::254/128", "0.0.0.0/8", "::/128"];
 
-function blockList(cidrs: string[], name: string): net.BlockList {
+export function blockList(cidrs: string[], name: string): net.BlockList {
   const list = new net.BlockList();
   for (const cidr of cidrs) {
     const [addr, bits] = cidr.split("/") as [string, string | undefined];

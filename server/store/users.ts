@@ -39,3 +39,15 @@ export async function setUserDisabled(id: string, disabled: boolean): Promise<Us
     return tx.user.update({ where: { id }, data: { banned: disabled }, select: userSelect });
   });
 }
+
+export async function requirePasswordChange(email: string, required: boolean): Promise<void> {
+  await prisma().user.update({ where: { email: email.toLowerCase() }, data: { mustChangePassword: required } });
+}
+
+/** After a password change: the flag is cleared and every session but `keepSessionId` ends. */
+export async function passwordChanged(id: string, keepSessionId?: string): Promise<void> {
+  await prisma().$transaction([
+    prisma().user.update({ where: { id }, data: { mustChangePassword: false } }),
+    prisma().session.deleteMany({ where: { userId: id, ...(keepSessionId ? { id: { not: keepSessionId } } : {}) } }),
+  ]);
+}
