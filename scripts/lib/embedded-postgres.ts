@@ -39,6 +39,26 @@ function runAsIds(): { uid?: number; gid?: number } {
   }
 }
 
+/**
+ * The superuser password for initdb, readable by initdb's user only: a private directory (mkdtemp,
+ * 0700) owned by that user, holding a file created 0600 (never briefly readable by others).
+ */
+export function privatePasswordFile(password: string, ids: { uid?: number; gid?: number }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-initdb-"));
+  const file = path.join(dir, "pwfile");
+  const fd = fs.openSync(file, "wx", 0o600);
+  try {
+    fs.writeSync(fd, password + "\n");
+    if (ids.uid !== undefined) {
+      fs.fchownSync(fd, ids.uid, ids.gid!);
+      fs.chownSync(dir, ids.uid, ids.gid!);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { file, dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 function chownTree(dir: string, ids: { uid?: number; gid?: number }) {
   if (ids.uid === undefined) return;
   fs.mkdirSync(dir, { recursive: true });
@@ -101,28 +121,15 @@ export async function startEmbeddedPostgres(opts: {
 
   if (!fs.existsSync(path.join(dataDir, "PG_VERSION"))) {
     chownTree(dataDir, ids);
-    // The superuser password, readable by initdb only: a private directory (mkdtemp: 0700) owned by
-    // the user initdb runs as, and the file created 0600 (never briefly readable by others).
-    const pwDir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-initdb-"));
-    const pwFile = path.join(pwDir, "pwfile");
-    const fd = fs.openSync(pwFile, "wx", 0o600);
-    try {
-      fs.writeSync(fd, opts.password + "\n");
-      if (ids.uid !== undefined) {
-        fs.fchownSync(fd, ids.uid, ids.gid!);
-        fs.chownSync(pwDir, ids.uid, ids.gid!);
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+    const pw = privatePasswordFile(opts.password, ids);
     try {
       execFileSync(
         bins.initdb,
-        [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${user}`, `--pwfile=${pwFile}`, "--encoding=UTF8", "--locale=C"],
+        [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${user}`, `--pwfile=${pw.file}`, "--encoding=UTF8", "--locale=C"],
         { ...ids, stdio: ["ignore", "ignore", "pipe"] },
       );
     } finally {
-      fs.rmSync(pwDir, { recursive: true, force: true });
+      pw.remove();
     }
     log(`initialised embedded PostgreSQL in ${dataDir}`);
   }

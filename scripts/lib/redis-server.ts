@@ -38,14 +38,14 @@ export async function evictionPolicy(url: string): Promise<string | null> {
  * One it starts requires `password` (AUTH), set through a config file only this user can read,
  * never on the command line where `ps` would show it.
  */
-export async function ensureRedis(opts: { url?: string; dataDir: string; port: number; password?: string; log: (s: string) => void }): Promise<RedisHandle> {
+export async function ensureRedis(opts: { url?: string; dataDir: string; port: number; password?: string; log: (s: string) => void; useLocal?: boolean }): Promise<RedisHandle> {
   const noop = async () => {};
   if (opts.url) {
     if (!(await ping(opts.url))) throw new Error(`REDIS_URL does not answer (${redactUrl(opts.url)}); start that Redis or unset REDIS_URL`);
     return { url: opts.url, started: false, stop: noop };
   }
   const local = "redis://127.0.0.1:6379";
-  if (await ping(local)) return { url: local, started: false, stop: noop };
+  if (opts.useLocal !== false && (await ping(local))) return { url: local, started: false, stop: noop };
 
   let binary: string;
   try {

@@ -12,7 +12,7 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** A request authenticated by its cookie (no Authorization header) that changes something. */
 export function usesCookieForChange(req: Request): boolean {
-  return !SAFE_METHODS.has(req.method) && !req.headers.has("authorization") && req.headers.has("cookie");
+  return !SAFE_METHODS.has(req.method) && !req.headers.get("authorization") && req.headers.has("cookie");
 }
 
 const mediaType = (req: Request) => (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();

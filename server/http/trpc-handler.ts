@@ -25,6 +25,12 @@ export async function handleTrpcRequest(req: Request): Promise<Response> {
   const forged = csrfRefusal(req);
   if (forged) return refuse(req, forged);
   const principal = await principalFromHeaders(req.headers);
+  // A query's input travels in the URL (bounded by the server's header limit): the same JSON rules.
+  const queryInput = new URL(req.url).searchParams.get("input");
+  if (queryInput) {
+    const parsed = parseJsonBody(queryInput);
+    if (!parsed.ok) return refuse(req, parsed.refusal);
+  }
   let forwarded = req;
   if (req.method === "POST") {
     // Every procedure needs a signed-in caller: an anonymous body is never read.

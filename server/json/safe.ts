@@ -18,6 +18,10 @@ export function bareObject<T = unknown>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+// C0 controls and DEL. Tab, CR and LF are allowed only where a value is multi-line text.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 export type JsonLimits = { maxDepth: number; maxKeys: number; maxStringLength: number };
 export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxKeys: 100_000, maxStringLength: 1_048_576 };
 
@@ -25,7 +29,8 @@ export type JsonProblem = { path: string; message: string };
 
 /**
  * The first problem of a parsed JSON value against the rules: a prototype key, nesting deeper than
- * maxDepth, more than maxKeys keys and elements in all, or a longer string. Iterative and linear,
+ * maxDepth, more than maxKeys keys and elements in all, a longer string, or a string holding a
+ * control character other than tab, CR and LF (a NUL reaches wire protocols and C strings). Iterative and linear,
  * so a hostile document costs no more than reading it.
  */
 export function inspectJson(value: unknown, limits: Partial<JsonLimits> = {}): JsonProblem | null {
@@ -36,6 +41,7 @@ export function inspectJson(value: unknown, limits: Partial<JsonLimits> = {}): J
     const { v, path, depth } = stack.pop()!;
     if (typeof v === "string") {
       if (v.length > maxStringLength) return { path: path || "(body)", message: `text longer than ${maxStringLength} characters` };
+      if (CONTROL_BUT_LINES.test(v)) return { path: path || "(body)", message: "must not contain control characters (NUL, escape, …); only tab and line breaks are allowed in text" };
       continue;
     }
     if (v === null || typeof v !== "object") continue;
@@ -56,9 +62,6 @@ export function inspectJson(value: unknown, limits: Partial<JsonLimits> = {}): J
   return null;
 }
 
-// C0 controls and DEL. Tab, CR and LF are allowed only where a value is multi-line text.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /**
  * Paths of strings holding control characters (a NUL or newline in a database or user name would

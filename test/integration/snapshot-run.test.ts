@@ -102,7 +102,11 @@ describe("snapshot runs", () => {
   });
 
   it("records a failure with its category when the source cannot be read", async () => {
-    await withDb((c) => c.query("UPDATE sources SET config = jsonb_set(config, '{connection,database}', '\"no_such_db\"') WHERE id = $1", [sourceId]));
+    // The source's database is gone (its stored password moves with it: it is bound to the connection).
+    await withDb(async (c) => {
+      await c.query("UPDATE sources SET config = jsonb_set(config, '{connection,database}', '\"no_such_db\"') WHERE id = $1", [sourceId]);
+      await c.query("UPDATE secrets SET binding = jsonb_set(binding, '{database}', '\"no_such_db\"')");
+    });
     const queued = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
     const run = await waitForRun(queued.body.run_id);
     expect(run.status).toBe("failed");

@@ -15,7 +15,8 @@ import { api } from "../support/http.ts";
 // Mutations a viewer may call because they only read: running the health checks, previewing a
 // (draft) mapping, and the spec's read operations (discovery, snapshot pages, change pages that
 // never confirm).
-const READ_ONLY_MUTATIONS = new Set(["sources.health", "mappings.preview", "sources.operation"]);
+// Changing one's own password is every signed-in user's.
+const READ_ONLY_MUTATIONS = new Set(["sources.health", "mappings.preview", "sources.operation", "me.changePassword"]);
 const READ_ONLY_POSTS = new Set(["/sources/{id}/health", "/sources/{id}/preview", "/sources/{id}/operations"]);
 // Reads that are for admins only: who the users are and which API tokens exist.
 const ADMIN_READS = new Set(["users.list", "tokens.list"]);

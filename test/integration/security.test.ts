@@ -1,0 +1,233 @@
+// Regression tests for the security review's findings that need the product's services but not a
+// web process (those are in security-web.test.ts): each failed on the code before the fix.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createCaller } from "../../server/api/root.ts";
+import { createContextInner } from "../../server/api/trpc.ts";
+import { auth } from "../../server/auth/auth.ts";
+import { principalFromHeaders, principalFromToken } from "../../server/auth/principal.ts";
+import { guardedSignIn } from "../../server/auth/sign-in-guard.ts";
+import { createToken } from "../../server/auth/tokens.ts";
+import { createUser, ensureFirstAdmin, setDisabled, setRole } from "../../server/auth/users.ts";
+import { sourceHealth } from "../../server/sources/connectivity.ts";
+import { privatePasswordFile } from "../../scripts/lib/embedded-postgres.ts";
+import { ensureRedis } from "../../scripts/lib/redis-server.ts";
+import { resetMetadata, withDb } from "../support/db.ts";
+import { api } from "../support/http.ts";
+import { freePort } from "../support/product.ts";
+import { createSourceDatabase } from "../support/source-db.ts";
+
+const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+const editor = createCaller(createContextInner({ principal: { kind: "token", id: "e", name: "editor", role: "editor" } }));
+
+/** A server that speaks just enough of PostgreSQL's protocol to ask for a cleartext password. */
+async function passwordCatcher() {
+  const received: string[] = [];
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    let buf = Buffer.alloc(0);
+    let started = false;
+    socket.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (!started) {
+          if (buf.length < 8) return;
+          const len = buf.readInt32BE(0);
+          if (buf.length < len) return;
+          const code = buf.readInt32BE(4);
+          buf = buf.subarray(len);
+          if (code === 80877103) socket.write("N"); // no TLS
+          else {
+            started = true;
+            socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])); // AuthenticationCleartextPassword
+          }
+          continue;
+        }
+        if (buf.length < 5) return;
+        const len = buf.readInt32BE(1);
+        if (buf.length < len + 1) return;
+        if (buf[0] === 0x70) received.push(buf.subarray(5, len).toString("utf8").replace(/\0$/, ""));
+        socket.destroy();
+        return;
+      }
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return { port: (server.address() as net.AddressInfo).port, received, connections: () => connections, close: () => server.close() };
+}
+
+beforeAll(async () => {
+  await resetMetadata();
+});
+
+describe("a stored password is bound to the connection it was typed for (finding 2)", () => {
+  it("is never sent to another port or host: not by an edit, a draft test, or a config changed behind the service's back", async () => {
+    const src = await createSourceDatabase("ecm_sec_binding", "CREATE TABLE t (id int PRIMARY KEY)");
+    const password = process.env.ECM_SOURCE_TEST_PASSWORD!;
+    const typed = { ...src.config, authentication: { type: "credentials" as const, username: src.config.authentication.username, password } };
+    const source = await editor.sources.create({ name: "binding", config: typed });
+    expect((await sourceHealth(source.id)).status).not.toBe("unhealthy"); // the typed password works where it was typed
+    const catcher = await passwordCatcher();
+    const moved = { ...source.config, connection: { ...source.config.connection, port: catcher.port } };
+
+    // An editor's PATCH of the port keeping the stored secret: refused, asking for the password.
+    const patch = await editor.sources.update({ id: source.id, config: moved }).catch((e) => e);
+    expect(patch.code).toBe("BAD_REQUEST");
+    expect(patch.cause.issues).toEqual([{ path: "config.authentication.password", message: expect.stringContaining("connection changed (port)") }]);
+    expect((await editor.sources.get({ id: source.id })).config.connection.port).toBe(src.config.connection.port);
+
+    // A draft test naming the secret with the other port, and the stored config changed by SQL.
+    const draft = await editor.sources.testConnection({ config: moved });
+    expect(draft.checks[0]).toMatchObject({ name: "authenticated", status: "fail", message: expect.stringContaining("typed for another connection (port differ)") });
+    await withDb((c) => c.query(`UPDATE sources SET config = jsonb_set(config, '{connection,port}', to_jsonb($2::int)) WHERE id = $1`, [source.id, catcher.port]));
+    const health = await sourceHealth(source.id);
+    expect(health.checks[0]).toMatchObject({ name: "authenticated", status: "fail" });
+    expect(catcher.received).toEqual([]);
+    expect(catcher.connections()).toBe(0);
+
+    // Typing the password again for the new connection is how it moves.
+    await withDb((c) => c.query(`UPDATE sources SET config = jsonb_set(config, '{connection,port}', to_jsonb($2::int)) WHERE id = $1`, [source.id, src.config.connection.port]));
+    const retyped = await editor.sources.update({ id: source.id, config: { ...moved, authentication: { type: "credentials", username: typed.authentication.username, password: "typed-for-the-catcher" } } });
+    await sourceHealth(retyped.id);
+    expect(catcher.received).toEqual(["typed-for-the-catcher"]);
+    const secrets = await withDb(async (c) => (await c.query("SELECT binding FROM secrets")).rows.map((r) => r.binding.port));
+    expect(secrets).toEqual([catcher.port]); // the old secret went with the old connection
+    catcher.close();
+  });
+});
+
+describe("control characters in a config (finding 8)", () => {
+  it("answers 400 at the field's path for a NUL in database and a line break in username, saving nothing", async () => {
+    const src = await createSourceDatabase("ecm_sec_ctrl");
+    const nul = await api("POST", "/sources", { token: process.env.ECM_API_TOKEN, body: { name: "nul", config: { ...src.config, connection: { ...src.config.connection, database: "ecm\u0000x" } } } });
+    expect(nul.status).toBe(400);
+    expect(nul.body.error.issues[0].path).toBe("config.connection.database");
+    const newline = await editor.sources.create({ name: "nl", config: { ...src.config, authentication: { ...src.config.authentication, username: "u\noptions=-c" } } }).catch((e) => e);
+    expect(newline.code).toBe("BAD_REQUEST");
+    expect(newline.cause.issues[0].path).toEqual(["config", "authentication", "username"]);
+    expect(await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM sources WHERE name IN ('nul', 'nl')")).rows[0].n)).toBe(0);
+  });
+});
+
+describe("mapping size (finding 6)", () => {
+  it("refuses a 40,000-field mapping at its path instead of validating it", async () => {
+    const src = await createSourceDatabase("ecm_sec_big", "CREATE TABLE t (id int PRIMARY KEY)");
+    const source = await editor.sources.create({ name: "big", config: src.config });
+    const viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
+    const fields = [{ source: "id", target: "context_id" }, ...Array.from({ length: 40_000 }, (_, i) => ({ source: "id", target: `data.f${i}` }))];
+    const mappings = [{ source: { table: "t" }, target: { context_type: "t" }, fields }];
+    // Over HTTP it is larger than the body limit; through tRPC's caller it meets the field limit.
+    const r = await api("POST", `/sources/${source.id}/preview`, { token: viewer, body: { entity: "t", mappings } });
+    expect(r.status).toBe(413);
+    const viewerCaller = createCaller(createContextInner({ principal: { kind: "token", id: "v", name: "v", role: "viewer" } }));
+    const direct = await viewerCaller.mappings.preview({ id: source.id, entity: "t", mappings }).catch((e) => e);
+    expect(direct.code).toBe("BAD_REQUEST");
+    expect(direct.message).toMatch(/^Refused input: mappings\[0\]\.fields\[\d+\]: more than 100000 keys/);
+    const r2 = await api("POST", `/sources/${source.id}/preview`, { token: viewer, body: { entity: "t", mappings: [{ ...mappings[0], fields: fields.slice(0, 2_000) }] } });
+    expect(r2.status).toBe(400);
+    expect(r2.body.error.issues).toContainEqual({ path: "mappings[0].fields", message: "at most 500 fields per mapping" });
+  });
+});
+
+describe("API tokens and their creator (finding 10)", () => {
+  it("stop when the creator is disabled and never exceed the creator's current role", async () => {
+    await createUser({ email: "other-admin@ecm.local", name: "other", password: "other-admin-password", role: "admin" }); // so the maker may be demoted
+    const user = await createUser({ email: "token-maker@ecm.local", name: "maker", password: "token-maker-password", role: "admin" });
+    const { token } = await createToken({ name: "maker's", role: "admin" }, { kind: "user", id: user.id, name: user.email, role: "admin" });
+    expect((await principalFromToken(token))?.role).toBe("admin");
+    await setRole(user.id, "viewer");
+    expect((await principalFromToken(token))?.role).toBe("viewer");
+    await setDisabled(user.id, true);
+    expect(await principalFromToken(token)).toBeNull();
+  });
+});
+
+describe("local hardening (finding 7)", () => {
+  it("writes initdb's password file 0600 inside a 0700 directory", () => {
+    const pw = privatePasswordFile("superuser-password", {});
+    expect(fs.statSync(pw.file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(pw.dir).mode & 0o777).toBe(0o700);
+    expect(fs.readFileSync(pw.file, "utf8")).toBe("superuser-password\n");
+    pw.remove();
+    expect(fs.existsSync(pw.dir)).toBe(false);
+  });
+
+  it("starts Redis with a password that only its URL carries (not on the command line)", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-redis-"));
+    const port = await freePort();
+    const password = crypto.randomBytes(12).toString("hex");
+    // As on a fresh machine with no Redis on 6379: one is started.
+    const handle = await ensureRedis({ dataDir, port, password, log: () => {}, useLocal: false });
+    try {
+      expect(handle.started).toBe(true);
+      const anonymous = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
+        socket.once("data", (d) => (resolve(d.toString()), socket.destroy()));
+        socket.once("error", reject);
+      });
+      expect(anonymous).toMatch(/^-NOAUTH/);
+      const authed = new Redis(handle.url, { maxRetriesPerRequest: 0 });
+      expect(await authed.ping()).toBe("PONG");
+      const pid = /process_id:(\d+)/.exec(String(await authed.info("server")))![1];
+      authed.disconnect();
+      expect(fs.statSync(path.join(dataDir, "redis", "redis.conf")).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain(password);
+    } finally {
+      await handle.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("makes a generated first-admin password good for nothing but choosing a new one", async () => {
+    await resetMetadata();
+    const first = await ensureFirstAdmin({ email: "first@ecm.local" });
+    const signIn = await auth().handler(
+      new Request("http://localhost:3999/api/auth/sign-in/email", {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: "http://localhost:3999", "x-forwarded-for": "203.0.113.50" },
+        body: JSON.stringify({ email: first!.email, password: first!.password }),
+      }),
+    );
+    expect(signIn.status).toBe(200);
+    const headers = new Headers({ cookie: signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ") });
+    const principal = (await principalFromHeaders(headers))!;
+    expect(principal.mustChangePassword).toBe(true);
+    const caller = createCaller(createContextInner({ principal, headers }));
+    await expect(caller.sources.list({ limit: 10 })).rejects.toMatchObject({ code: "FORBIDDEN", message: expect.stringContaining("generated password") });
+    expect((await caller.me.get()).must_change_password).toBe(true);
+    await expect(caller.me.changePassword({ current_password: "not-it-at-all", new_password: "my-own-password-1" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await caller.me.changePassword({ current_password: first!.password!, new_password: "my-own-password-1" });
+    const after = (await principalFromHeaders(headers))!;
+    expect(after.mustChangePassword).toBeUndefined();
+    expect((await createCaller(createContextInner({ principal: after, headers })).sources.list({ limit: 10 })).sources).toEqual([]);
+  });
+});
+
+describe("the per-account sign-in limit (finding 5)", () => {
+  it("refuses an account after ECM_LOGIN_ACCOUNT_LIMIT failures from any number of addresses, even with its password", async () => {
+    const email = `limited-${crypto.randomBytes(4).toString("hex")}@ecm.local`;
+    await createUser({ email, name: "l", password: "the-right-password", role: "viewer" });
+    await createUser({ email: `other-${email}`, name: "o", password: "the-right-password", role: "viewer" });
+    const attempt = (who: string, password: string, i: number) =>
+      guardedSignIn(
+        new Request("http://localhost:3999/api/auth/sign-in/email", {
+          method: "POST",
+          headers: { "content-type": "application/json", origin: "http://localhost:3999", "x-forwarded-for": `192.0.2.${i}` },
+          body: JSON.stringify({ email: who, password }),
+        }),
+        (r) => auth().handler(r),
+      );
+    for (let i = 1; i <= 10; i++) expect((await attempt(email, `wrong-${i}-password`, i)).status).toBe(401);
+    const locked = await attempt(email, "the-right-password", 11);
+    expect(locked.status).toBe(429);
+    expect(await locked.json()).toMatchObject({ message: expect.stringContaining("too many failed sign-ins for this account") });
+    expect((await attempt(`other-${email}`, "the-right-password", 12)).status).toBe(200);
+  });
+});
