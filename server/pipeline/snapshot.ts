@@ -50,7 +50,8 @@ export type SnapshotOptions = {
   batchSize?: number;
   /** The run this snapshot belongs to, recorded on its dead letters. */
   runId?: string | null;
-  onChunk?: (progress: { entity: string; rows: number; total_read: number }) => void | Promise<void>;
+  /** After each committed chunk: rows read, contexts written and records dead-lettered so far (committed). */
+  onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number }) => void | Promise<void>;
 };
 
 /**
@@ -151,7 +152,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
         }
         stats.read += chunk.records.length;
         result.read += chunk.records.length;
-        await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read });
+        await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
       };
       // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
       const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();

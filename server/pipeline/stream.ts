@@ -26,7 +26,7 @@ import { getMappings, transformEnv } from "../mapping/service.ts";
 import { InsertHint, purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { WriteBehind } from "./write-behind.ts";
-import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError } from "../store/streams.ts";
+import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError, MappingChangedError } from "../store/streams.ts";
 
 const log = logger("stream");
 
@@ -108,6 +108,15 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   }
   await ownerUpdate(sourceId, token, { known_schemas: JSON.stringify(known), status: "starting", error: null, error_category: null });
 
+  // Entities resumed while no stream ran (or before this stream's owner noticed and queued their
+  // re-snapshot): their changes skipped up to the durable cursor are recovered now.
+  const resumedMeanwhile = row.skipped_entities.filter((e) => !row.paused_entities.includes(e) && plans.has(e));
+  if (resumedMeanwhile.length) {
+    log.info("re-snapshotting entities resumed while their changes were skipped", { source_id: sourceId, entities: resumedMeanwhile });
+    await ctx.onResumed?.(resumedMeanwhile);
+    await ownerUpdate(sourceId, token, { skipped_entities: row.paused_entities });
+  }
+
   const hardDeletes = connector.hardDeletes();
   // Tombstones left while a snapshot or replay ran (hard deletes purge only when none runs).
   if (hardDeletes) await purgeTombstones(pgPool(), sourceId);
@@ -186,7 +195,11 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
       }
       await recordDeadLetters(client, sourceId, ctx.runId, version, failed);
-      await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null);
+      // The batch commits only under the mapping it was decoded with (a newer one may map a table
+      // whose changes this batch skipped); otherwise it rolls back and the stream restarts from
+      // the durable cursor under the new mapping (docs/cdc.md, "What the stream skips").
+      const current = await commitCursor(client, sourceId, token, target ? formatLsn(target.endLsn) : null, target?.commitTime ?? null, [...paused]);
+      if (current !== version) throw new MappingChangedError(sourceId, version, current);
       await client.query("COMMIT");
     } catch (e) {
       await held?.query("ROLLBACK").catch(() => {});
@@ -381,8 +394,12 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         if (now.mapping_version !== version) return stopWith("restart");
         const resumed = [...paused].filter((e) => !now.paused_entities.includes(e) && plans.has(e));
         paused = new Set(now.paused_entities);
-        // Changes skipped while paused are recovered by a snapshot that starts after this point.
-        if (resumed.length) await ctx.onResumed?.(resumed);
+        // Changes skipped while paused are recovered by a snapshot that starts after this point;
+        // once it is queued they no longer count as skipped (see the start of the stream).
+        if (resumed.length) {
+          await ctx.onResumed?.(resumed);
+          await ownerUpdate(sourceId, token, { skipped_entities: [...paused] });
+        }
         if (keepaliveTarget > durable && idle()) {
           lastCommit = { endLsn: keepaliveTarget, commitTime: null };
           await flushNow();
@@ -427,6 +444,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     await flush();
     return end ?? "stopped";
   } catch (e) {
+    // Nothing decoded under the old mapping was committed: reload it and resume from the cursor.
+    if ((failure ?? e) instanceof MappingChangedError) return "restart";
     if (failure && !(e instanceof SchemaPause)) throw failure;
     if (e instanceof SchemaPause) {
       await ownerUpdate(sourceId, token, { status: "paused", pending_schema: JSON.stringify(e.change), error: e.message, error_category: "CONFIGURATION" });

@@ -136,7 +136,10 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     }
     byKey.set(k, { ...r, json });
   }
-  const batch = [...byKey.values()];
+  // Every writer (snapshot chunks, stream batches, replays) takes its row locks in one global
+  // order, (context_type, context_id): two batches touching the same hot keys then wait for each
+  // other instead of deadlocking (key order against change order).
+  const batch = [...byKey.values()].sort(byContextKey);
   if (!batch.length) return { written: 0, collisions: [], rejected };
   await keepStoredFields(client, batch);
   if (hint && !(client instanceof Pool) && batch.every((r) => !r.deleted) && hint.worthTrying) {
@@ -153,6 +156,12 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   return { written, collisions, rejected };
 }
 
+/** The global lock order of contexts (code-unit order: the same in every process). */
+export function byContextKey(a: { context_type: string; context_id: string }, b: { context_type: string; context_id: string }): number {
+  if (a.context_type !== b.context_type) return a.context_type < b.context_type ? -1 : 1;
+  return a.context_id < b.context_id ? -1 : a.context_id > b.context_id ? 1 : 0;
+}
+
 /**
  * An update that did not carry an unchanged TOAST value cannot recompute the fields built from
  * it: those keep what the store holds (locked in this transaction), never null.
@@ -161,8 +170,9 @@ async function keepStoredFields(client: pg.ClientBase | pg.Pool, batch: (Context
   const partial = batch.filter((r) => r.keep?.length && r.data);
   if (!partial.length) return;
   const { rows } = await client.query<{ context_type: string; context_id: string; data: Record<string, JsonValue> }>(
-    `SELECT c.context_type, c.context_id, c.data FROM contexts c
-     JOIN unnest($1::text[], $2::text[]) AS k(context_type, context_id) USING (context_type, context_id) FOR UPDATE OF c`,
+    // Locked in the batch's order (unnest keeps it; WITH ORDINALITY makes the scan follow it).
+    `SELECT c.context_type, c.context_id, c.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(context_type, context_id, n)
+     JOIN contexts c USING (context_type, context_id) ORDER BY k.n FOR UPDATE OF c`,
     [partial.map((r) => r.context_type), partial.map((r) => r.context_id)],
   );
   const stored = new Map(rows.map((r) => [`${r.context_type}\u0000${r.context_id}`, r.data]));

@@ -22,6 +22,7 @@ export type StreamRow = {
   retry_attempt: number;
   next_retry_at: string | null;
   paused_entities: string[];
+  skipped_entities: string[];
   schema_policy: "continue" | "pause";
   known_schemas: Record<string, string[]>;
   pending_schema: { entity: string; added: string[]; removed: string[] } | null;
@@ -42,7 +43,7 @@ export type SlotState = {
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
 const COLUMNS = `source_id::text, enabled, cursor, ${ts("cursor_updated_at")}, batch_size, include_operations, run_id::text, lease_owner,
-  lease_token::text, ${ts("lease_expires_at")}, status, error, error_category, retry_attempt, ${ts("next_retry_at")}, paused_entities,
+  lease_token::text, ${ts("lease_expires_at")}, status, error, error_category, retry_attempt, ${ts("next_retry_at")}, paused_entities, skipped_entities,
   schema_policy, known_schemas, pending_schema, slot_state, ${ts("last_commit_at")}`;
 
 export async function getStream(sourceId: string, client: pg.ClientBase | pg.Pool = pgPool()): Promise<StreamRow | null> {
@@ -130,16 +131,33 @@ export class LeaseLostError extends Error {
 
 /**
  * Moves the durable cursor inside the caller's transaction (the one that wrote the batch's
- * contexts). Throws LeaseLostError when the token is stale, so the whole batch rolls back.
+ * contexts), recording which entities the batch skipped as paused. Throws LeaseLostError when the
+ * token is stale, so the whole batch rolls back. Returns the source's mapping version as of this
+ * statement: a batch decoded under an older one must roll back instead of committing (it may have
+ * skipped changes of a table the new mapping maps).
  */
-export async function commitCursor(client: pg.ClientBase, sourceId: string, token: bigint, cursor: string | null, lastCommitAt: Date | null) {
-  const r = await client.query(
+export async function commitCursor(client: pg.ClientBase, sourceId: string, token: bigint, cursor: string | null, lastCommitAt: Date | null, skippedEntities: string[]): Promise<number> {
+  const r = await client.query<{ mapping_version: number }>(
     `UPDATE streams SET cursor = coalesce($3, cursor), cursor_updated_at = CASE WHEN $3::text IS NULL THEN cursor_updated_at ELSE now() END,
-       last_commit_at = coalesce($4, last_commit_at), updated_at = now()
-     WHERE source_id = $1 AND lease_token = $2`,
-    [sourceId, token.toString(), cursor, lastCommitAt],
+       last_commit_at = coalesce($4, last_commit_at), skipped_entities = $5::text[], updated_at = now()
+     WHERE source_id = $1 AND lease_token = $2
+     RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
+    [sourceId, token.toString(), cursor, lastCommitAt, skippedEntities],
   );
   if (r.rowCount !== 1) throw new LeaseLostError(sourceId);
+  return r.rows[0]!.mapping_version;
+}
+
+/** A stream batch was decoded under a mapping that is no longer the source's latest. */
+export class MappingChangedError extends Error {
+  constructor(
+    sourceId: string,
+    readonly from: number,
+    readonly to: number,
+  ) {
+    super(`the mapping of source ${sourceId} changed (version ${from} → ${to}) while a batch was decoded; it is re-read under the new one`);
+    this.name = "MappingChangedError";
+  }
 }
 
 /** The cursor belonged to a slot that was replaced: the new slot starts the stream afresh. */

@@ -85,7 +85,7 @@ describe("stream ownership and crash safety", () => {
     try {
       await client.query("BEGIN");
       await writeContexts(client, sourceId, 1, [{ context_type: "accounts", context_id: "fenced", data: { v: 1 }, entity: "accounts", position: 1n << 40n, cursor: null, deleted: false }]);
-      await expect(commitCursor(client, sourceId, stale, "0/10", null)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(commitCursor(client, sourceId, stale, "0/10", null, [])).rejects.toBeInstanceOf(LeaseLostError);
       await client.query("ROLLBACK");
     } finally {
       client.release();

@@ -6,6 +6,8 @@
 import { FlowProducer, type Job } from "bullmq";
 import { DEFAULT_JOB_OPTIONS, QUEUES, type JobPayload } from "../../server/jobs/contracts.ts";
 import { producerRedis } from "../../server/jobs/redis.ts";
+import { backoffDelay, classify } from "../../server/errors/classify.ts";
+import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
 import { logger } from "../../server/logger.ts";
 import { getMappings } from "../../server/mapping/service.ts";
 import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
@@ -15,7 +17,11 @@ import { addRunProgress, findRun, finishRun, setSourceState, startRun } from "..
 
 const log = logger("worker.snapshot");
 const PROGRESS_EVERY_MS = 500;
-type PartResult = { entity: string; read: number; written: number; dead_lettered: number; collisions: number; mapping_version: number } | { entity: string; failed: string; category: string };
+/** Attempts of one entity on TRANSIENT errors (with the default backoff, about 8 minutes in all). */
+const SNAPSHOT_ATTEMPTS = 10;
+type PartResult =
+  | { entity: string; read: number; written: number; dead_lettered: number; collisions: number; retried: number; mapping_version: number }
+  | { entity: string; failed: string; category: string; retried: number };
 
 async function fail(runId: string, sourceId: string, e: unknown) {
   const category = (e as { category?: string }).category ?? "FATAL";
@@ -65,29 +71,60 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
   return { parts: entities.length };
 }
 
+/**
+ * One entity of a run. A TRANSIENT failure (the source or the store briefly away, a deadlock or
+ * serialization failure) is retried with the source's backoff, resuming after the last committed
+ * chunk; the run fails only on another category or after SNAPSHOT_ATTEMPTS attempts.
+ */
 export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Promise<PartResult> {
   const { run_id: runId, source_id: sourceId, entity } = payload;
+  // Committed by earlier attempts (their chunks stay committed; a retry resumes after them).
+  const before = { read: 0, written: 0, dead_lettered: 0 };
   let reported = 0;
   let lastReport = Date.now();
-  try {
-    const result = await runSnapshot(sourceId, {
-      entities: [entity],
-      runId,
-      onChunk: async ({ total_read }) => {
-        if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
-          lastReport = Date.now();
-          await addRunProgress(runId, total_read - reported, { read: total_read - reported });
-          reported = total_read;
-        }
-      },
-    });
-    const part = { entity, read: result.read, written: result.written, dead_lettered: result.errors.length, collisions: result.collisions.length, mapping_version: result.mapping_version };
-    await addRunProgress(runId, result.read - reported, { read: result.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions });
-    return part;
-  } catch (e) {
-    // Reported to the parent, which fails the run with it; the other entities go on.
-    log.error("snapshot of an entity failed", { run_id: runId, entity, error: e });
-    return { entity, failed: (e as Error).message ?? String(e), category: (e as { category?: string }).category ?? "FATAL" };
+  for (let attempt = 1; ; attempt++) {
+    const committed = { read: 0, written: 0, dead_lettered: 0 };
+    try {
+      const result = await runSnapshot(sourceId, {
+        entities: [entity],
+        runId,
+        onChunk: async ({ total_read, total_written, total_dead_lettered }) => {
+          Object.assign(committed, { read: total_read, written: total_written, dead_lettered: total_dead_lettered });
+          if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
+            lastReport = Date.now();
+            const read = before.read + total_read;
+            await addRunProgress(runId, read - reported, { read: read - reported });
+            reported = read;
+          }
+        },
+      });
+      const part = {
+        entity,
+        read: before.read + result.read,
+        written: before.written + result.written,
+        dead_lettered: before.dead_lettered + result.errors.length,
+        collisions: result.collisions.length,
+        retried: attempt - 1,
+        mapping_version: result.mapping_version,
+      };
+      await addRunProgress(runId, part.read - reported, { read: part.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions });
+      return part;
+    } catch (e) {
+      before.read += committed.read;
+      before.written += committed.written;
+      before.dead_lettered += committed.dead_lettered;
+      const c = classify(e);
+      if (c.category === "TRANSIENT" && attempt < SNAPSHOT_ATTEMPTS) {
+        const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
+        log.warn("snapshot of an entity failed; retrying from its last checkpoint", { run_id: runId, entity, attempt, delay_ms: delay, code: c.code, error: (e as Error).message });
+        await addRunProgress(runId, 0, { retried: 1 }).catch(() => {});
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      // Reported to the parent, which fails the run with it; the other entities go on.
+      log.error("snapshot of an entity failed", { run_id: runId, entity, attempt, error: e });
+      return { entity, failed: (e as Error).message ?? String(e), category: c.category, retried: attempt - 1 };
+    }
   }
 }
 
@@ -100,7 +137,7 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
     read: done.reduce((n, p) => n + p.read, 0),
     written: done.reduce((n, p) => n + p.written, 0),
     dead_lettered: done.reduce((n, p) => n + p.dead_lettered, 0),
-    retried: 0,
+    retried: parts.reduce((n, p) => n + (p.retried ?? 0), 0),
     collisions: done.reduce((n, p) => n + p.collisions, 0),
   };
   const run = await findRun(runId);

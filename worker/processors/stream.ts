@@ -7,8 +7,8 @@ import os from "node:os";
 import type { JobPayload } from "../../server/jobs/contracts.ts";
 import { env } from "../../server/env.ts";
 import { alert, clearAlerts } from "../../server/alerts/service.ts";
-import { backoffDelay, classify, type BackoffPolicy } from "../../server/errors/classify.ts";
-import { getSource } from "../../server/sources/service.ts";
+import { backoffDelay, classify } from "../../server/errors/classify.ts";
+import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
 import { logger } from "../../server/logger.ts";
 import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
 import { queueSnapshot } from "../../server/runs/service.ts";
@@ -95,7 +95,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
         if (c.category === "TRANSIENT") {
           attempt++;
           counters.retried++;
-          const delay = backoffDelay(attempt, await retryPolicy(sourceId, e));
+          const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
           log.warn("stream failed, retrying", { source_id: sourceId, attempt, delay_ms: delay, code: c.code, error: message });
           await ownerUpdate(sourceId, token!, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
           await setSourceState(sourceId, "retrying", message);
@@ -129,13 +129,6 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
 }
 
 /** The source's own backoff (config options.retry), else the operator's defaults. */
-async function retryPolicy(sourceId: string, e: ReturnType<typeof env>): Promise<BackoffPolicy> {
-  const own = await getSource(sourceId)
-    .then((s) => s.config.options.retry)
-    .catch(() => undefined);
-  return { initialMs: own?.initial_ms ?? e.ECM_RETRY_INITIAL_MS, factor: own?.factor ?? 2, maxMs: own?.max_ms ?? e.ECM_RETRY_MAX_MS, jitter: 0.2 };
-}
-
 /** Sleeps `ms` while keeping the lease; false when the stream was stopped or the lease lost meanwhile. */
 async function waitHoldingLease(sourceId: string, token: bigint, leaseSeconds: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;

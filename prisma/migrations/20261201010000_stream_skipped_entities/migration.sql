@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "streams" ADD COLUMN     "skipped_entities" TEXT[] DEFAULT ARRAY[]::TEXT[];
