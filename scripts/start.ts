@@ -34,6 +34,9 @@ async function main() {
   }
   redis = await ensureRedis({ url: process.env.REDIS_URL, dataDir, port: state.redisPort, password: state.redisPassword, log: say });
   process.env.REDIS_URL = redis.url;
+  if (!redis.started && !/\/\/[^@/]*:[^@/]+@/.test(redis.url)) {
+    say(`warning: the Redis at ${redactUrl(redis.url)} takes no password: any local user can read and change the job queues (set requirepass and REDIS_URL=redis://:password@…)`);
+  }
   const policy = await evictionPolicy(redis.url);
   if (policy && policy !== "noeviction") say(`warning: Redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs can vanish`);
   process.env.ECM_SECRET_KEY ||= loadOrCreateSecretKey(dataDir);

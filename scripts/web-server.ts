@@ -18,7 +18,9 @@ await app.prepare();
 
 const server = http.createServer((req, res) => {
   req.headers["x-forwarded-for"] = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], proxies);
-  if (req.url?.startsWith("/api/") && Number(req.headers["content-length"] ?? 0) > env.ECM_MAX_BODY_BYTES) {
+  // Every path (an absolute-form request target cannot slip past); chunked bodies are bounded by
+  // the handlers as they read them.
+  if (Number(req.headers["content-length"] ?? 0) > env.ECM_MAX_BODY_BYTES) {
     res.writeHead(413, { "content-type": "application/json", connection: "close" });
     res.end(JSON.stringify({ error: { code: "PAYLOAD_TOO_LARGE", message: `request body larger than ${env.ECM_MAX_BODY_BYTES} bytes (ECM_MAX_BODY_BYTES)` } }));
     return;

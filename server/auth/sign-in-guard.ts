@@ -1,54 +1,76 @@
-// Sign-in limits besides better-auth's per-address one (ECM_LOGIN_RATE_LIMIT a minute): failed
-// sign-ins are also counted per account, so guessing one account's password from many addresses
-// meets a limit too (ECM_LOGIN_ACCOUNT_LIMIT failures within 15 minutes, counted in Redis so every
-// web process shares them). A correct password clears the count.
+// What reaches better-auth's HTTP routes (/api/auth/*). Only what the console uses is served:
+// email sign-in, sign-out and the session; better-auth's other routes (its admin API, password
+// and e-mail changes) would bypass the product's own checks (last admin, the forced password
+// change, role rules), so they answer 404 and those changes go through tRPC. Bodies are bounded
+// and JSON only (a form post would not be counted below). Failed sign-ins are counted per
+// account as well as per address (ECM_LOGIN_ACCOUNT_LIMIT within 15 minutes, in Redis so every
+// web process shares them): guessing one account's password from many addresses meets a limit too.
 import crypto from "node:crypto";
 import { env } from "../env.ts";
+import { BodyTooLarge, readBodyText } from "../http/request-guard.ts";
 import { producerRedis } from "../jobs/redis.ts";
 import { logger } from "../logger.ts";
 
 const log = logger("auth");
 export const ACCOUNT_WINDOW_SECONDS = 15 * 60;
-const keyOf = (email: string) => `ecm:sign-in-failures:${crypto.createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`;
+const AUTH_BODY_LIMIT = 16 * 1024;
+const SERVED = new Set(["POST /sign-in/email", "POST /sign-out", "GET /get-session"]);
 
-const tooMany = (seconds: number) =>
-  new Response(
-    JSON.stringify({ code: "TOO_MANY_REQUESTS", message: `too many failed sign-ins for this account; try again in ${Math.max(1, Math.ceil(seconds / 60))} minutes` }),
-    { status: 429, headers: { "content-type": "application/json", "retry-after": String(Math.max(1, seconds)) } },
-  );
+const reply = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify({ code, message }), { status, headers: { "content-type": "application/json", "cache-control": "no-store", ...headers } });
 
-/** Wraps better-auth's handler for email sign-in; other auth routes pass straight through. */
-export async function guardedSignIn(req: Request, handler: (req: Request) => Promise<Response>): Promise<Response> {
-  if (req.method !== "POST" || !new URL(req.url).pathname.endsWith("/sign-in/email")) return handler(req);
-  const text = await req.text();
-  if (text.length > 16_384) return new Response(JSON.stringify({ code: "PAYLOAD_TOO_LARGE", message: "sign-in body too large" }), { status: 413 });
+const accountKey = (email: string) => `ecm:sign-in-failures:${crypto.createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`;
+
+/**
+ * Reserves one attempt for the account before the password is checked (so parallel guesses are
+ * all counted) and returns whether it is within the limit, with the seconds until the window ends.
+ */
+export async function reserveAttempt(email: string): Promise<{ allowed: boolean; retryAfter: number; clear: () => Promise<void> } | null> {
+  const key = accountKey(email);
+  try {
+    const redis = await producerRedis();
+    const attempts = await redis.incr(key);
+    if (attempts === 1) await redis.expire(key, ACCOUNT_WINDOW_SECONDS); // the window starts at the first attempt
+    const allowed = attempts <= env().ECM_LOGIN_ACCOUNT_LIMIT;
+    return { allowed, retryAfter: allowed ? 0 : Math.max(1, await redis.ttl(key)), clear: () => redis.del(key).then(() => {}) };
+  } catch (error) {
+    // Without Redis the per-address limit (kept in the database) still applies.
+    log.warn("per-account sign-in limit unavailable", { error });
+    return null;
+  }
+}
+
+export const tooManyAttempts = (seconds: number) =>
+  reply(429, "TOO_MANY_REQUESTS", `too many failed sign-ins for this account; try again in ${Math.max(1, Math.ceil(seconds / 60))} minutes`, { "retry-after": String(seconds) });
+
+export async function guardedAuth(req: Request, handler: (req: Request) => Promise<Response>): Promise<Response> {
+  const route = `${req.method} ${new URL(req.url).pathname.replace(/^\/api\/auth/, "")}`;
+  if (!SERVED.has(route)) return reply(404, "NOT_FOUND", "not served; users, roles and passwords are managed in the console (tRPC)");
+  if (req.method !== "POST") return handler(req);
+
+  let text: string;
+  try {
+    text = await readBodyText(req, AUTH_BODY_LIMIT);
+  } catch (e) {
+    if (e instanceof BodyTooLarge) return reply(413, "PAYLOAD_TOO_LARGE", `sign-in bodies are at most ${AUTH_BODY_LIMIT} bytes`);
+    throw e;
+  }
+  if ((req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") {
+    return reply(415, "UNSUPPORTED_MEDIA_TYPE", "send Content-Type: application/json");
+  }
+  const forward = () => handler(new Request(req.url, { method: "POST", headers: req.headers, body: text }));
+  if (route === "POST /sign-out") return forward();
+
   let email: unknown;
   try {
     email = (JSON.parse(text) as { email?: unknown }).email;
   } catch {
-    email = undefined;
+    return reply(400, "BAD_REQUEST", "request body is not valid JSON");
   }
-  const forward = () => handler(new Request(req.url, { method: "POST", headers: req.headers, body: text }));
-  if (typeof email !== "string" || !email) return forward();
-
-  const key = keyOf(email);
-  let redis;
-  try {
-    redis = await producerRedis();
-    const failures = Number((await redis.get(key)) ?? 0);
-    if (failures >= env().ECM_LOGIN_ACCOUNT_LIMIT) return tooMany(await redis.ttl(key));
-  } catch (error) {
-    // Without Redis the per-address limit (kept in the database) still applies.
-    log.warn("per-account sign-in limit unavailable", { error });
-    return forward();
-  }
+  if (typeof email !== "string" || !email) return forward(); // better-auth answers the missing field
+  const attempt = await reserveAttempt(email);
+  if (attempt && !attempt.allowed) return tooManyAttempts(attempt.retryAfter);
   const res = await forward();
-  if (res.status === 401 || res.status === 403) {
-    // The window starts at the first failure (EXPIRE … NX needs Redis 7; this works on any).
-    const failures = await redis.incr(key).catch(() => 0);
-    if (failures === 1) await redis.expire(key, ACCOUNT_WINDOW_SECONDS).catch(() => {});
-  } else if (res.ok) {
-    await redis.del(key).catch(() => {});
-  }
+  if (res.ok) await attempt?.clear().catch(() => {});
   return res;
 }

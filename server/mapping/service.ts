@@ -18,7 +18,7 @@ export const ZPreviewInput = z.object({
   entity: z.string().min(1),
   limit: z.number().int().min(1).max(100).default(10),
   context_type: z.string().optional(),
-  mappings: z.array(ZEntityMapping).optional(),
+  mappings: ZMappingDocument.shape.mappings.optional(),
 });
 export const ZPreview = z.object({
   version: z.number().int().nullable(),

@@ -10,19 +10,21 @@ export type SchemaLookup = (table: string) => EntitySchema | null;
 
 export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env: TransformEnv = {}): FieldIssue[] {
   const issues: FieldIssue[] = [];
+  let unlisted = 0;
+  const add = (issue: FieldIssue) => void (issues.length < MAX_ISSUES ? issues.push(issue) : unlisted++);
   const seenPairs = new Map<string, number>();
   doc.mappings.forEach((m, mi) => {
     const at = `mappings[${mi}]`;
     const entity = lookup(m.source.table);
     if (!entity) {
-      issues.push({ path: `${at}.source.table`, message: `no table or view named "${m.source.table}" in the source` });
+      add({ path: `${at}.source.table`, message: `no table or view named "${m.source.table}" in the source` });
       return;
     }
     if (entity.primary_key.length === 0) {
-      issues.push({ path: `${at}.source.table`, message: `"${m.source.table}" has no primary key; snapshots and change capture need one` });
+      add({ path: `${at}.source.table`, message: `"${m.source.table}" has no primary key; snapshots and change capture need one` });
     }
     const pair = `${m.source.table}→${m.target.context_type}`;
-    if (seenPairs.has(pair)) issues.push({ path: `${at}.target.context_type`, message: `${pair} is already mapped by mappings[${seenPairs.get(pair)}]` });
+    if (seenPairs.has(pair)) add({ path: `${at}.target.context_type`, message: `${pair} is already mapped by mappings[${seenPairs.get(pair)}]` });
     seenPairs.set(pair, mi);
 
     const columns = new Map(entity.columns.map((c) => [c.name, c]));
@@ -34,20 +36,20 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
       const first = chain[0] ? TRANSFORMS.get(chain[0].name) : undefined;
       let kind: ValueKind | "any" = "any";
       if (f.source === undefined) {
-        if (!first || first.needsSource) issues.push({ path: `${fat}.source`, message: "source column is required (only constant and template make a value without one)" });
+        if (!first || first.needsSource) add({ path: `${fat}.source`, message: "source column is required (only constant and template make a value without one)" });
       } else {
         const col = columns.get(f.source);
         if (!col) {
-          issues.push({ path: `${fat}.source`, message: `no column "${f.source}" in ${m.source.table}; columns: ${[...columns.keys()].join(", ")}` });
+          add({ path: `${fat}.source`, message: `no column "${f.source}" in ${m.source.table}; columns: ${columnList(columns)}` });
         } else kind = kindOfType(col.base_type, col.is_array);
       }
 
       const prior = targets.get(f.target);
-      if (prior !== undefined) issues.push({ path: `${fat}.target`, message: `${f.target} is already mapped by fields[${prior}]` });
+      if (prior !== undefined) add({ path: `${fat}.target`, message: `${f.target} is already mapped by fields[${prior}]` });
       // Prefix conflicts in O(depth) per field (a mapping may have hundreds of fields): a proper
       // prefix of this target already mapped as a value, or this target already a parent of one.
       const conflict = (other: string, oi: number) =>
-        issues.push({ path: `${fat}.target`, message: `${f.target} conflicts with ${other} (fields[${oi}]): a path cannot be both a value and an object` });
+        add({ path: `${fat}.target`, message: `${f.target} conflicts with ${other} (fields[${oi}]): a path cannot be both a value and an object` });
       const segments = f.target.split(".");
       for (let d = 1; d < segments.length; d++) {
         const prefix = segments.slice(0, d).join(".");
@@ -67,32 +69,41 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
         const tat = single ? `${fat}.transform` : `${fat}.transform[${ti}]`;
         const def = TRANSFORMS.get(t.name);
         if (!def) {
-          issues.push({ path: tat, message: `unknown transform "${t.name}"; available: ${[...TRANSFORMS.keys()].join(", ")}` });
+          add({ path: tat, message: `unknown transform "${t.name}"; available: ${[...TRANSFORMS.keys()].join(", ")}` });
           kind = "any";
           return;
         }
         const args = def.args.safeParse(t.args);
         if (!args.success) {
-          for (const i of args.error.issues) issues.push({ path: `${tat}${i.path.length ? "." + i.path.join(".") : ""}`, message: i.message });
+          for (const i of args.error.issues) add({ path: `${tat}${i.path.length ? "." + i.path.join(".") : ""}`, message: i.message });
         } else {
           try {
             def.compile(args.data, env);
           } catch (e) {
-            issues.push({ path: tat, message: (e as Error).message });
+            add({ path: tat, message: (e as Error).message });
           }
         }
         if (def.accepts !== "any" && kind !== "any" && !def.accepts.includes(kind)) {
-          issues.push({ path: tat, message: `${t.name} cannot take ${kind} values (${f.source ?? "input"}); it takes ${def.accepts.join(", ")}` });
+          add({ path: tat, message: `${t.name} cannot take ${kind} values (${f.source ?? "input"}); it takes ${def.accepts.join(", ")}` });
         }
         if (def.name === "template" && args.success) {
           for (const [, name] of String(args.data.template).matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
-            if (!columns.has(name!)) issues.push({ path: `${tat}.template`, message: `no column "${name}" in ${m.source.table}` });
+            if (!columns.has(name!)) add({ path: `${tat}.template`, message: `no column "${name}" in ${m.source.table}` });
           }
         }
         kind = def.produces === "same" ? kind : def.produces;
       });
     });
-    if (!targets.has("context_id")) issues.push({ path: `${at}.fields`, message: "map a column to context_id: it identifies each context" });
+    if (!targets.has("context_id")) add({ path: `${at}.fields`, message: "map a column to context_id: it identifies each context" });
   });
-  return issues;
+  // However many problems a document has, the answer stays small: the first MAX_ISSUES.
+  return unlisted ? [...issues, { path: "mappings", message: `${unlisted} more problems not listed; fix these first` }] : issues;
+}
+
+const MAX_ISSUES = 100;
+
+/** The columns a user could have meant, bounded (a table may have 1,600). */
+function columnList(columns: Map<string, unknown>): string {
+  const names = [...columns.keys()];
+  return names.length > 20 ? `${names.slice(0, 20).join(", ")}, … (${names.length} in all)` : names.join(", ");
 }

@@ -3,7 +3,8 @@
 import type { z } from "zod";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
-import { storedSecretId } from "../secrets/references.ts";
+import type { Principal } from "../auth/roles.ts";
+import { secretScheme, storedSecretId } from "../secrets/references.ts";
 import { secretKey } from "../secrets/key.ts";
 import { deleteSecrets, secretBinding, storeSecret } from "../store/secrets.ts";
 import { changedFields, sameConnection } from "../secrets/binding.ts";
@@ -53,8 +54,9 @@ export function assertOwnSecret(config: TConnectorConfig, current: unknown) {
  * source's own, exists, and was typed for the same connection: a password is never carried over
  * to another host, port, database, user or TLS setting. Returns the config as it may be stored.
  */
-async function sealSecrets(tx: Tx, config: TConnectorConfig, current: unknown): Promise<TConnectorConfig> {
+async function sealSecrets(tx: Tx, config: TConnectorConfig, current: unknown, by: Principal | undefined): Promise<TConnectorConfig> {
   const { password, ...authentication } = config.authentication;
+  assertExternalReferenceAllowed(config, current, by);
   if (password !== undefined) {
     const id = await storeSecret(tx, secretKey(), password, connectionIdentity(config));
     return { ...config, authentication: { ...authentication, password_secret: `secret://${id}` } };
@@ -80,6 +82,43 @@ async function sealSecrets(tx: Tx, config: TConnectorConfig, current: unknown): 
   return { ...config, authentication };
 }
 
+const EXTERNAL: ReadonlySet<string> = new Set(["env", "file", "vault"]);
+const externalReference = (config: unknown): string | null => {
+  const ref = (config as TConnectorConfig | null)?.authentication?.password_secret;
+  return ref && EXTERNAL.has(secretScheme(ref) ?? "") ? ref : null;
+};
+
+/**
+ * A reference to a secret the operator provides (env://, file://, vault://) is sent to whatever
+ * connection its config names: only an admin may point one at a connection. An editor may keep
+ * one where an admin put it (an edit that leaves the reference and the connection as they are).
+ */
+function assertExternalReferenceAllowed(config: TConnectorConfig, current: unknown, by: Principal | undefined) {
+  const ref = externalReference(config);
+  if (!ref || !by || by.role === "admin") return;
+  if (externalReference(current) === ref && sameConnection(connectionIdentity(current as TConnectorConfig), connectionIdentity(config))) return;
+  throw new AppError("FORBIDDEN", "only an admin may point an env://, file:// or vault:// secret at a connection", {
+    category: "CONFIGURATION",
+    issues: [
+      {
+        path: "config.authentication.password_secret",
+        message: `${ref.split(/[/#]/).slice(0, 3).join("/")}… holds a secret the operator provided; an admin must set it for this connection (or type the password)`,
+      },
+    ],
+  });
+}
+
+/**
+ * Whether a draft's operator-provided secret may be used by `by` to test it: an admin's always;
+ * anyone else's only for a connection a saved source already uses it for.
+ */
+export async function draftSecretAllowed(config: TConnectorConfig, by: Principal): Promise<boolean> {
+  const ref = externalReference(config);
+  if (!ref || by.role === "admin") return true;
+  const users = await store.sourcesUsingReference(ref);
+  return users.some((u) => sameConnection(connectionIdentity(u.config as TConnectorConfig), connectionIdentity(config)));
+}
+
 function secretIdsOf(config: unknown): string[] {
   const ref = (config as TConnectorConfig | null)?.authentication?.password_secret;
   const id = ref ? storedSecretId(ref) : null;
@@ -96,10 +135,11 @@ async function assertNameFree(tx: Tx, name: string, exceptId?: string) {
   }
 }
 
-export async function createSource(input: z.output<typeof ZCreateSourceInput>, opts: { isDemo?: boolean } = {}) {
+/** `opts.by`: who asks (undefined: the product itself, as at start-up). */
+export async function createSource(input: z.output<typeof ZCreateSourceInput>, opts: { isDemo?: boolean; by?: Principal } = {}) {
   const row = await store.inTransaction(async (tx) => {
     await assertNameFree(tx, input.name);
-    const config = await sealSecrets(tx, input.config, null);
+    const config = await sealSecrets(tx, input.config, null, opts.by);
     return store.insertSource(tx, {
       name: input.name,
       connectorType: config.connector_type,
@@ -126,12 +166,12 @@ export async function getSource(id: string) {
   return toSourceDto(row);
 }
 
-export async function updateSource(input: z.output<typeof ZUpdateSourceInput>) {
+export async function updateSource(input: z.output<typeof ZUpdateSourceInput>, by?: Principal) {
   const row = await store.inTransaction(async (tx) => {
     const current = await store.findSourceForUpdate(tx, input.id);
     if (!current) throw AppError.notFound(`source ${input.id}`);
     if (input.name !== undefined) await assertNameFree(tx, input.name, input.id);
-    const config = input.config ? await sealSecrets(tx, input.config, current.config) : undefined;
+    const config = input.config ? await sealSecrets(tx, input.config, current.config, by) : undefined;
     const updated = await store.updateSource(tx, input.id, {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(config ? { config, connectorType: config.connector_type } : {}),

@@ -60,3 +60,8 @@ export function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
 export function getSourceByName(name: string) {
   return prisma().source.findUnique({ where: { name }, select: { id: true } });
 }
+
+/** Sources whose config names this secret reference (password_secret). */
+export function sourcesUsingReference(reference: string): Promise<{ id: string; config: unknown }[]> {
+  return prisma().source.findMany({ where: { config: { path: ["authentication", "password_secret"], equals: reference } }, select: { id: true, config: true } });
+}

@@ -7,7 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { appRouter } from "../../server/api/root.ts";
+import { appRouter, createCaller } from "../../server/api/root.ts";
+import { createContextInner } from "../../server/api/trpc.ts";
 import { auth } from "../../server/auth/auth.ts";
 import { createToken } from "../../server/auth/tokens.ts";
 import { createUser } from "../../server/auth/users.ts";
@@ -84,7 +85,8 @@ function withString(base: unknown, p: Position, value: string): unknown {
 }
 
 type Outcome = { status: number; message: string };
-const messageOf = (body: any): string => body?.error?.message ?? body?.error?.json?.message ?? body?.[0]?.error?.json?.message ?? body?.message ?? "";
+const messageOf = (body: any): string =>
+  [body?.error?.message ?? body?.error?.json?.message ?? body?.[0]?.error?.json?.message ?? body?.message ?? "", ...(body?.error?.issues ?? []).map((i: { message: string }) => i.message)].join(" | ");
 
 async function send(handler: (r: Request) => Promise<Response>, url: string, init: RequestInit): Promise<Outcome> {
   const res = await handler(new Request(url, init));
@@ -102,9 +104,17 @@ let adminToken: string;
 let cookie: string;
 const failures: string[] = [];
 let calls = 0;
-function expect4xx(name: string, o: Outcome) {
+// What each attack must be refused with: the guard's own status and words, so a refusal that only
+// happened because the generated input was invalid anyway (zod, a missing id) does not count.
+const PROTO = { status: 400, says: "names an object's prototype" };
+const CONTROL_CHARS = { status: 400, says: "only tab and line breaks are allowed in text" };
+const TOO_LARGE = { status: 413, says: "ECM_MAX_BODY_BYTES" };
+const TOO_DEEP = { status: 400, says: "nested deeper than" };
+const NOT_JSON = { status: 415, says: "Content-Type: application/json" };
+const CROSS_SITE = { status: 403, says: "console's origin" };
+function expectRefused(name: string, o: Outcome, want: { status: number; says: string }) {
   calls++;
-  if (o.status < 400 || o.status > 499 || !o.message) failures.push(`${name}: ${o.status} ${JSON.stringify(o.message)}`);
+  if (o.status !== want.status || !o.message.includes(want.says)) failures.push(`${name}: ${o.status} ${JSON.stringify(o.message)}`);
 }
 
 // Every table of the product but those that sign-in and sessions touch by themselves.
@@ -129,14 +139,16 @@ const trpc = (path: string, type: "query" | "mutation", jsonText: string, header
     : send(handleTrpcRequest, `${ORIGIN}/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: `{"json":${jsonText}}` });
 
 type Operation = { method: string; path: string; body?: unknown; query: string[] };
+/** Query parameters that reach the procedure as text (numbers and booleans are converted first). */
+const isText = (schema: JsonSchema | undefined) => schema?.type === "string" || !!schema?.anyOf?.some((a) => a.type === "string");
 function operations(): Operation[] {
-  const doc = openApiDocument() as { paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: { content: { "application/json": { schema: JsonSchema } } } }>> };
+  const doc = openApiDocument() as { paths: Record<string, Record<string, { parameters?: { name: string; in: string; schema?: JsonSchema }[]; requestBody?: { content: { "application/json": { schema: JsonSchema } } } }>> };
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({
       method: method.toUpperCase(),
       path,
       body: op.requestBody ? skeleton(op.requestBody.content["application/json"].schema) : undefined,
-      query: (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name),
+      query: (op.parameters ?? []).filter((p) => p.in === "query" && isText(p.schema)).map((p) => p.name),
     })),
   );
 }
@@ -177,7 +189,7 @@ describe("the hostile-input sweep", () => {
       const objects = positions(base ?? {}).objects;
       for (const [i, pos] of objects.entries()) {
         const key = PROTO_KEYS[i % PROTO_KEYS.length]!;
-        expect4xx(`trpc ${path} ${key}@${pos.join(".") || "(top)"}`, await trpc(path, p._def.type, withKey(base, pos, key)));
+        expectRefused(`trpc ${path} ${key}@${pos.join(".") || "(top)"}`, await trpc(path, p._def.type, withKey(base, pos, key)), PROTO);
       }
     }
   });
@@ -186,7 +198,7 @@ describe("the hostile-input sweep", () => {
     for (const [path, p] of procedures) {
       const base = inputOf(p);
       for (const [i, pos] of positions(base).strings.entries()) {
-        expect4xx(`trpc ${path} control@${pos.join(".")}`, await trpc(path, p._def.type, JSON.stringify(withString(base, pos, CONTROL[i % CONTROL.length]!))));
+        expectRefused(`trpc ${path} control@${pos.join(".")}`, await trpc(path, p._def.type, JSON.stringify(withString(base, pos, CONTROL[i % CONTROL.length]!))), CONTROL_CHARS);
       }
     }
   });
@@ -198,14 +210,15 @@ describe("the hostile-input sweep", () => {
       if (op.body !== undefined) {
         for (const [i, pos] of positions(op.body).objects.entries()) {
           const key = PROTO_KEYS[i % PROTO_KEYS.length]!;
-          expect4xx(`${name} ${key}@${pos.join(".") || "(top)"}`, await rest(op, { body: withKey(op.body, pos, key) }));
+          expectRefused(`${name} ${key}@${pos.join(".") || "(top)"}`, await rest(op, { body: withKey(op.body, pos, key) }), PROTO);
         }
         for (const [i, pos] of positions(op.body).strings.entries()) {
-          expect4xx(`${name} control@${pos.join(".")}`, await rest(op, { body: JSON.stringify(withString(op.body, pos, CONTROL[i % CONTROL.length]!)) }));
+          expectRefused(`${name} control@${pos.join(".")}`, await rest(op, { body: JSON.stringify(withString(op.body, pos, CONTROL[i % CONTROL.length]!)) }), CONTROL_CHARS);
         }
       }
-      for (const q of op.query) expect4xx(`${name} control@?${q}`, await rest(op, { query: `?${q}=${encodeURIComponent("a\u0000b")}` }));
-      if (op.path.includes("{")) expect4xx(`${name} control@{path}`, await rest(op, { pathValue: "a\u0000b", body: op.body === undefined ? undefined : JSON.stringify(op.body) }));
+      // Query and path values reach the procedure as strings: its input guard refuses them.
+      for (const q of op.query) expectRefused(`${name} control@?${q}`, await rest(op, { query: `?${q}=${encodeURIComponent("a\u0000b")}` }), CONTROL_CHARS);
+      if (op.path.includes("{")) expectRefused(`${name} control@{path}`, await rest(op, { pathValue: "a\u0000b", body: op.body === undefined ? undefined : JSON.stringify(op.body) }), CONTROL_CHARS);
     }
   });
 
@@ -214,12 +227,12 @@ describe("the hostile-input sweep", () => {
     let deep = "1";
     for (let i = 0; i < 60; i++) deep = `{"d":${deep}}`;
     for (const [path, p] of procedures.filter(([, p]) => p._def.type === "mutation")) {
-      expect4xx(`trpc ${path} oversized`, await trpc(path, "mutation", huge));
-      expect4xx(`trpc ${path} deep`, await trpc(path, "mutation", deep));
+      expectRefused(`trpc ${path} oversized`, await trpc(path, "mutation", huge), TOO_LARGE);
+      expectRefused(`trpc ${path} deep`, await trpc(path, "mutation", deep), TOO_DEEP);
     }
     for (const op of operations().filter((o) => o.body !== undefined)) {
-      expect4xx(`${op.method} ${op.path} oversized`, await rest(op, { body: huge }));
-      expect4xx(`${op.method} ${op.path} deep`, await rest(op, { body: deep }));
+      expectRefused(`${op.method} ${op.path} oversized`, await rest(op, { body: huge }), TOO_LARGE);
+      expectRefused(`${op.method} ${op.path} deep`, await rest(op, { body: deep }), TOO_DEEP);
     }
   });
 
@@ -228,13 +241,30 @@ describe("the hostile-input sweep", () => {
     const crossSite = { cookie, origin: "http://localhost:4000", "content-type": "application/json" };
     for (const [path, p] of procedures.filter(([, p]) => p._def.type === "mutation")) {
       const body = JSON.stringify(inputOf(p) ?? {});
-      expect4xx(`trpc ${path} text/plain+cookie`, await send(handleTrpcRequest, `${ORIGIN}/api/trpc/${path}`, { method: "POST", headers: asForm, body: `{"json":${body}}` }));
-      expect4xx(`trpc ${path} cross-origin+cookie`, await send(handleTrpcRequest, `${ORIGIN}/api/trpc/${path}`, { method: "POST", headers: crossSite, body: `{"json":${body}}` }));
+      expectRefused(`trpc ${path} text/plain+cookie`, await send(handleTrpcRequest, `${ORIGIN}/api/trpc/${path}`, { method: "POST", headers: asForm, body: `{"json":${body}}` }), NOT_JSON);
+      expectRefused(`trpc ${path} cross-origin+cookie`, await send(handleTrpcRequest, `${ORIGIN}/api/trpc/${path}`, { method: "POST", headers: crossSite, body: `{"json":${body}}` }), CROSS_SITE);
     }
     for (const op of operations().filter((o) => o.method !== "GET")) {
       const body = JSON.stringify(op.body ?? {});
-      expect4xx(`${op.method} ${op.path} text/plain+cookie`, await rest(op, { body, headers: asForm }));
-      expect4xx(`${op.method} ${op.path} cross-origin+cookie`, await rest(op, { body, headers: crossSite }));
+      expectRefused(`${op.method} ${op.path} text/plain+cookie`, await rest(op, { body, headers: asForm }), NOT_JSON);
+      expectRefused(`${op.method} ${op.path} cross-origin+cookie`, await rest(op, { body, headers: crossSite }), CROSS_SITE);
+    }
+  });
+
+  it("refuses a prototype key at every object position for server-side callers too (the procedures' own guard)", async () => {
+    const caller: any = createCaller(createContextInner({ principal: { kind: "token", id: "t", name: "t", role: "admin" } }));
+    for (const [path, p] of procedures) {
+      const base = inputOf(p);
+      for (const [i, pos] of positions(base ?? {}).objects.entries()) {
+        const key = PROTO_KEYS[i % PROTO_KEYS.length]!;
+        let fn = caller;
+        for (const part of path.split(".")) fn = fn[part];
+        const outcome = await fn(JSON.parse(withKey(base, pos, key))).then(
+          () => ({ status: 200, message: "" }),
+          (e: { code?: string; message?: string }) => ({ status: e.code === "BAD_REQUEST" ? 400 : 500, message: e.message ?? "" }),
+        );
+        expectRefused(`caller ${path} ${key}@${pos.join(".") || "(top)"}`, outcome, PROTO);
+      }
     }
   });
 

@@ -11,10 +11,11 @@ import { createCaller } from "../../server/api/root.ts";
 import { createContextInner } from "../../server/api/trpc.ts";
 import { auth } from "../../server/auth/auth.ts";
 import { principalFromHeaders, principalFromToken } from "../../server/auth/principal.ts";
-import { guardedSignIn } from "../../server/auth/sign-in-guard.ts";
+import { guardedAuth } from "../../server/auth/sign-in-guard.ts";
 import { createToken } from "../../server/auth/tokens.ts";
 import { createUser, ensureFirstAdmin, setDisabled, setRole } from "../../server/auth/users.ts";
 import { sourceHealth } from "../../server/sources/connectivity.ts";
+import { createSource } from "../../server/sources/service.ts";
 import { privatePasswordFile } from "../../scripts/lib/embedded-postgres.ts";
 import { ensureRedis } from "../../scripts/lib/redis-server.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
@@ -119,7 +120,7 @@ describe("control characters in a config (finding 8)", () => {
 describe("mapping size (finding 6)", () => {
   it("refuses a 40,000-field mapping at its path instead of validating it", async () => {
     const src = await createSourceDatabase("ecm_sec_big", "CREATE TABLE t (id int PRIMARY KEY)");
-    const source = await editor.sources.create({ name: "big", config: src.config });
+    const source = await createSource({ name: "big", config: src.config });
     const viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
     const fields = [{ source: "id", target: "context_id" }, ...Array.from({ length: 40_000 }, (_, i) => ({ source: "id", target: `data.f${i}` }))];
     const mappings = [{ source: { table: "t" }, target: { context_type: "t" }, fields }];
@@ -216,18 +217,74 @@ describe("the per-account sign-in limit (finding 5)", () => {
     await createUser({ email, name: "l", password: "the-right-password", role: "viewer" });
     await createUser({ email: `other-${email}`, name: "o", password: "the-right-password", role: "viewer" });
     const attempt = (who: string, password: string, i: number) =>
-      guardedSignIn(
+      guardedAuth(
         new Request("http://localhost:3999/api/auth/sign-in/email", {
           method: "POST",
           headers: { "content-type": "application/json", origin: "http://localhost:3999", "x-forwarded-for": `192.0.2.${i}` },
           body: JSON.stringify({ email: who, password }),
         }),
-        (r) => auth().handler(r),
+        (r: Request) => auth().handler(r),
       );
     for (let i = 1; i <= 10; i++) expect((await attempt(email, `wrong-${i}-password`, i)).status).toBe(401);
     const locked = await attempt(email, "the-right-password", 11);
     expect(locked.status).toBe(429);
     expect(await locked.json()).toMatchObject({ message: expect.stringContaining("too many failed sign-ins for this account") });
     expect((await attempt(`other-${email}`, "the-right-password", 12)).status).toBe(200);
+  });
+});
+
+describe("better-auth's own routes (review of finding 5 and 7)", () => {
+  const authCall = (path: string, init: { body?: string | ReadableStream; contentType?: string; headers?: Record<string, string> } = {}) =>
+    guardedAuth(
+      new Request(`http://localhost:3999/api/auth${path}`, {
+        method: "POST",
+        headers: { "content-type": init.contentType ?? "application/json", origin: "http://localhost:3999", "x-forwarded-for": "192.0.2.200", ...init.headers },
+        body: init.body ?? "{}",
+        ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}),
+      } as RequestInit),
+      (r: Request) => auth().handler(r),
+    );
+
+  it("serve only sign-in, sign-out and the session: the admin API and password changes bypassing the console answer 404", async () => {
+    for (const path of ["/admin/set-role", "/admin/create-user", "/admin/impersonate-user", "/change-password", "/update-user", "/sign-up/email"]) {
+      expect((await authCall(path)).status, path).toBe(404);
+    }
+  });
+
+  it("count a form-encoded sign-in like a JSON one: it is refused (415), never forwarded uncounted", async () => {
+    const r = await authCall("/sign-in/email", { contentType: "application/x-www-form-urlencoded", body: "email=first%40ecm.local&password=guess-guess-guess" });
+    expect(r.status).toBe(415);
+  });
+
+  it("read at most 16 KiB of an anonymous body, streamed or not", async () => {
+    const chunk = new Uint8Array(64 * 1024).fill(97);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 300 * 1024 * 1024) return controller.close();
+        sent += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    expect((await authCall("/sign-in/email", { body: stream })).status).toBe(413);
+    expect(sent).toBeLessThan(1024 * 1024); // stopped reading long before the 300 MiB
+  });
+});
+
+describe("operator-provided secrets (review of finding 2)", () => {
+  it("go only where an admin pointed them: an editor can neither save nor test an env:// reference against another host", async () => {
+    const src = await createSourceDatabase("ecm_sec_env", "CREATE TABLE t (id int PRIMARY KEY)");
+    const admin = createCaller(createContextInner({ principal: { kind: "token", id: "a", name: "admin", role: "admin" } }));
+    const source = await admin.sources.create({ name: "env-ref", config: src.config });
+    const catcher = await passwordCatcher();
+    const elsewhere = { ...src.config, connection: { ...src.config.connection, port: catcher.port } };
+    await expect(editor.sources.create({ name: "env-elsewhere", config: elsewhere })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(editor.sources.update({ id: source.id, config: elsewhere })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(editor.sources.testConnection({ config: elsewhere })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(catcher.connections()).toBe(0);
+    // Where an admin put it, an editor may test it and edit other fields.
+    expect((await editor.sources.testConnection({ config: src.config })).status).not.toBe("unhealthy");
+    await editor.sources.update({ id: source.id, name: "env-ref-renamed", config: { ...src.config, options: { ...src.config.options, batch_size: 500 } } });
+    catcher.close();
   });
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { auth } from "../../auth/auth.ts";
 import { ZRole } from "../../auth/roles.ts";
+import { reserveAttempt } from "../../auth/sign-in-guard.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { passwordChanged } from "../../store/users.ts";
 import { createTRPCRouter, viewerProcedure } from "../trpc.ts";
@@ -25,6 +26,9 @@ export const meRouter = createTRPCRouter({
       if (input.new_password === input.current_password) {
         throw AppError.invalid([{ path: "new_password", message: "choose a password different from the current one" }]);
       }
+      // Guesses of the current password count against the account like failed sign-ins.
+      const attempt = await reserveAttempt(ctx.principal.name);
+      if (attempt && !attempt.allowed) throw new AppError("TOO_MANY_REQUESTS", `too many failed attempts for this account; try again in ${Math.ceil(attempt.retryAfter / 60)} minutes`);
       try {
         await auth().api.changePassword({ body: { currentPassword: input.current_password, newPassword: input.new_password, revokeOtherSessions: false }, headers: ctx.headers });
       } catch (e) {
@@ -34,6 +38,7 @@ export const meRouter = createTRPCRouter({
       // Every other session of this account ends; this one stays signed in.
       const current = await auth().api.getSession({ headers: ctx.headers });
       await passwordChanged(ctx.principal.id, current?.session.id);
+      await attempt?.clear().catch(() => {});
       return { changed: true as const };
     }),
 });

@@ -15,6 +15,7 @@ import { replicationNames } from "../../connectors/postgresql/connection.ts";
 import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
 import { runOperation, ZOperation } from "../../sources/operations.ts";
 import { listSourceOverviews, ZSourceOverviewList } from "../../streams/service.ts";
+import { AppError } from "../../errors/app-error.ts";
 import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
 
 export const sourcesRouter = createTRPCRouter({
@@ -29,11 +30,11 @@ export const sourcesRouter = createTRPCRouter({
   create: editorProcedure
     .input(ZCreateSourceInput)
     .output(ZSource)
-    .mutation(({ input }) => sources.createSource(input)),
+    .mutation(({ input, ctx }) => sources.createSource(input, { by: ctx.principal })),
   update: editorProcedure
     .input(ZUpdateSourceInput)
     .output(ZSource)
-    .mutation(({ input }) => sources.updateSource(input)),
+    .mutation(({ input, ctx }) => sources.updateSource(input, ctx.principal)),
   health: viewerProcedure
     .input(ZSourceId)
     .output(ZHealthStatus)
@@ -46,7 +47,16 @@ export const sourcesRouter = createTRPCRouter({
   testConnection: editorProcedure
     .input(z.object({ config: ZConnectorConfig }))
     .output(ZHealthStatus)
-    .mutation(({ input }) => healthCheck(input.config, { ...replicationNames("00000000-0000-0000-0000-000000000000"), tables: [] })),
+    .mutation(async ({ input, ctx }) => {
+      // An operator-provided secret (env://, file://, vault://) goes only where an admin sent it.
+      if (!(await sources.draftSecretAllowed(input.config, ctx.principal))) {
+        throw new AppError("FORBIDDEN", "only an admin may test an env://, file:// or vault:// secret against a connection no saved source uses it for", {
+          category: "CONFIGURATION",
+          issues: [{ path: "config.authentication.password_secret", message: "type the password to test this connection, or ask an admin" }],
+        });
+      }
+      return healthCheck(input.config, { ...replicationNames("00000000-0000-0000-0000-000000000000"), tables: [] });
+    }),
   capabilities: viewerProcedure
     .input(ZSourceId)
     .output(ZCapabilities)
