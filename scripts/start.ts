@@ -35,7 +35,7 @@ async function main() {
   redis = await ensureRedis({ url: process.env.REDIS_URL, dataDir, port: state.redisPort, password: state.redisPassword, log: say });
   process.env.REDIS_URL = redis.url;
   if (!redis.started && !/\/\/[^@/]*:[^@/]+@/.test(redis.url)) {
-    say(`warning: the Redis at ${redactUrl(redis.url)} takes no password: any local user can read and change the job queues (set requirepass and REDIS_URL=redis://:password@…)`);
+    say(`warning: the Redis at ${redactUrl(redis.url)} has no requirepass: any local user can read and change the job queues (set one, and REDIS_URL=redis://:<secret>@…)`);
   }
   const policy = await evictionPolicy(redis.url);
   if (policy && policy !== "noeviction") say(`warning: Redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs can vanish`);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { startWorker } from "../../worker/runtime.ts";
-import { api } from "../support/http.ts";
+import { adminToken, api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
   const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
-  sourceId = (await api("POST", "/sources", { token: editor, body: { name: "dl", config: source.config } })).body.id;
+  sourceId = (await api("POST", "/sources", { token: adminToken() /* an env:// secret is pointed at a host by an admin */, body: { name: "dl", config: source.config } })).body.id;
   worker = await startWorker();
 });
 afterAll(async () => {

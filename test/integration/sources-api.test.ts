@@ -64,9 +64,14 @@ describe("authentication and roles on /api/v1", () => {
   });
 });
 
+// The spec's example names a vault:// secret: pointing an operator-provided secret at a host is an
+// admin's decision (docs/security.md), so these sources are created with an admin token.
 describe("sources CRUD", () => {
-  it("registers the spec's example config as written and returns it", async () => {
-    const r = await api("POST", "/sources", { token: editor, body: { name: "production", config: SPEC_CONFIG } });
+  it("registers the spec's example config as written and returns it; an editor may not point its vault:// secret at a host", async () => {
+    const byEditor = await api("POST", "/sources", { token: editor, body: { name: "production", config: SPEC_CONFIG } });
+    expect(byEditor.status).toBe(403);
+    expect(byEditor.body.error.issues[0].path).toBe("config.authentication.password_secret");
+    const r = await api("POST", "/sources", { token: adminToken(), body: { name: "production", config: SPEC_CONFIG } });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ name: "production", connector_type: "postgresql", config: SPEC_CONFIG, status: "idle" });
     const got = await api("GET", `/sources/${r.body.id}`, { token: viewer });
@@ -99,15 +104,15 @@ describe("sources CRUD", () => {
   });
 
   it("refuses a duplicate name with 409 at the name field", async () => {
-    await api("POST", "/sources", { token: editor, body: { name: "dup", config: SPEC_CONFIG } });
-    const r = await api("POST", "/sources", { token: editor, body: { name: "dup", config: SPEC_CONFIG } });
+    await api("POST", "/sources", { token: adminToken(), body: { name: "dup", config: SPEC_CONFIG } });
+    const r = await api("POST", "/sources", { token: adminToken(), body: { name: "dup", config: SPEC_CONFIG } });
     expect(r.status).toBe(409);
     expect(r.body.error.issues).toEqual([{ path: "name", message: expect.any(String) }]);
     expect(await countSources()).toBe(1);
   });
 
   it("renames and replaces config with PATCH, validating the same way", async () => {
-    const { body: s } = await api("POST", "/sources", { token: editor, body: { name: "a", config: SPEC_CONFIG } });
+    const { body: s } = await api("POST", "/sources", { token: adminToken(), body: { name: "a", config: SPEC_CONFIG } });
     const renamed = await api("PATCH", `/sources/${s.id}`, { token: editor, body: { name: "b" } });
     expect(renamed.status).toBe(200);
     expect(renamed.body.name).toBe("b");
@@ -118,14 +123,14 @@ describe("sources CRUD", () => {
   });
 
   it("deletes with 204, then answers 404", async () => {
-    const { body: s } = await api("POST", "/sources", { token: editor, body: { name: "gone", config: SPEC_CONFIG } });
+    const { body: s } = await api("POST", "/sources", { token: adminToken(), body: { name: "gone", config: SPEC_CONFIG } });
     expect((await api("DELETE", `/sources/${s.id}`, { token: editor })).status).toBe(204);
     expect((await api("GET", `/sources/${s.id}`, { token: viewer })).status).toBe(404);
     expect((await api("DELETE", `/sources/${s.id}`, { token: editor })).status).toBe(404);
   });
 
   it("pages the list with limit and next_cursor", async () => {
-    for (const name of ["p1", "p2", "p3"]) await api("POST", "/sources", { token: editor, body: { name, config: SPEC_CONFIG } });
+    for (const name of ["p1", "p2", "p3"]) await api("POST", "/sources", { token: adminToken(), body: { name, config: SPEC_CONFIG } });
     const first = await api("GET", "/sources?limit=2", { token: viewer });
     expect(first.body.sources.map((s: { name: string }) => s.name)).toEqual(["p1", "p2"]);
     const second = await api("GET", `/sources?limit=2&cursor=${first.body.next_cursor}`, { token: viewer });

@@ -13,7 +13,7 @@ import { writeContexts } from "../../server/store/contexts.ts";
 import { acquireLease, commitCursor, ensureStream, LeaseLostError, releaseLease, updateStream } from "../../server/store/streams.ts";
 import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
 import { withConnector } from "../../server/sources/connectivity.ts";
-import { api } from "../support/http.ts";
+import { adminToken, api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
@@ -55,7 +55,7 @@ beforeAll(async () => {
   const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   src = await createSourceDatabase("ecm_stream_kill", TABLES.map((t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, v int NOT NULL, note text);`).join("\n"));
-  sourceId = (await api("POST", "/sources", { token: editor, body: { name: "kill-src", config: src.config } })).body.id;
+  sourceId = (await api("POST", "/sources", { token: adminToken() /* an env:// secret is pointed at a host by an admin */, body: { name: "kill-src", config: src.config } })).body.id;
   const mapping = {
     mappings: TABLES.map((t) => ({
       source: { table: t },

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { startWorker } from "../../worker/runtime.ts";
-import { api } from "../support/http.ts";
+import { adminToken, api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
@@ -104,7 +104,7 @@ beforeAll(async () => {
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
   src = await createSourceDatabase("ecm_stream_src", SETUP);
-  const created = await api("POST", "/sources", { token: editor, body: { name: "stream-src", config: src.config } });
+  const created = await api("POST", "/sources", { token: adminToken() /* an env:// secret is pointed at a host by an admin */, body: { name: "stream-src", config: src.config } });
   expect(created.status).toBe(201);
   sourceId = created.body.id;
   expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: MAPPING })).status).toBe(200);
