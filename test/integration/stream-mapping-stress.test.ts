@@ -105,9 +105,9 @@ describe(`tables added to a streaming source's mapping under a hot-key workload,
   for (let round = 1; round <= ROUNDS; round++) {
     it(`round ${round}: the snapshot run succeeds and the store equals the source`, async () => {
       await src.query(`
-        CREATE TABLE branches_${round} (id int PRIMARY KEY, balance bigint NOT NULL);
-        CREATE TABLE tellers_${round} (id int PRIMARY KEY, balance bigint NOT NULL);
-        CREATE TABLE accounts_${round} (id int PRIMARY KEY, balance bigint NOT NULL, filler text);
+        CREATE TABLE branches_${round} (id int PRIMARY KEY, balance int NOT NULL);
+        CREATE TABLE tellers_${round} (id int PRIMARY KEY, balance int NOT NULL);
+        CREATE TABLE accounts_${round} (id int PRIMARY KEY, balance int NOT NULL, filler text);
         INSERT INTO branches_${round} SELECT g, 0 FROM generate_series(1, 2) g;
         INSERT INTO tellers_${round} SELECT g, 0 FROM generate_series(1, 20) g;
         INSERT INTO accounts_${round} SELECT g, 0, repeat('x', 80) FROM generate_series(1, ${ACCOUNTS}) g;`);
