@@ -17,6 +17,7 @@ import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
 import { WriteBehind } from "./write-behind.ts";
+import { withCaptureLock } from "../store/capture-lock.ts";
 import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
 
 /**
@@ -72,7 +73,7 @@ async function mappingsOf(sourceId: string) {
 
 /** Publication, then slot; a new slot makes the old slot's stream cursor meaningless, so it is forgotten. */
 async function prepareCapture(connector: PostgresConnector, sourceId: string, tables: string[], full: boolean) {
-  const capture = await connector.prepareCapture(tables, { replaceLostSlot: full });
+  const capture = await withCaptureLock(sourceId, () => connector.prepareCapture(tables, { replaceLostSlot: full }));
   if (capture?.slot_created) await forgetCursor(sourceId);
   return capture;
 }

@@ -26,6 +26,7 @@ import { getMappings, transformEnv } from "../mapping/service.ts";
 import { InsertHint, purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { WriteBehind } from "./write-behind.ts";
+import { latestMappingVersion, withCaptureLock } from "../store/capture-lock.ts";
 import { commitCursor, getStream, ownerUpdate, renewLease, LeaseLostError, MappingChangedError } from "../store/streams.ts";
 
 const log = logger("stream");
@@ -96,8 +97,14 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   }
   const gone = slotGone(replicationNames(sourceId).slot, slot, row.cursor !== null);
   if (gone) throw gone;
-  const publication = await connector.syncPublication([...plans.keys()]);
-  if (!slot.exists) await connector.prepareCapture([...plans.keys()]);
+  // The publication follows this stream's mapping only while it is the latest (store/capture-lock.ts).
+  const publication = await withCaptureLock(sourceId, async () => {
+    if ((await latestMappingVersion(sourceId)) !== version) return null;
+    const synced = await connector.syncPublication([...plans.keys()]);
+    if (!slot.exists) await connector.prepareCapture([...plans.keys()]);
+    return synced;
+  });
+  if (!publication) return "restart"; // a newer mapping was saved meanwhile: load it
   if (publication.added.length) log.info("publication now includes", { source_id: sourceId, tables: publication.added });
 
   // Columns as last seen or approved; first sight records the catalog's.

@@ -3,6 +3,7 @@
 // what arrived before the source went quiet), and the cursor to ask from next. It reads the
 // product's slot without confirming anything, so it is refused while the stream owns the slot.
 import type { ChangeEvent, ChangeOperation } from "../connectors/types.ts";
+import { withCaptureLock } from "../store/capture-lock.ts";
 import { AppError } from "../errors/app-error.ts";
 import { lsnCursor, parseLsn } from "../connectors/postgresql/lsn.ts";
 import { getMappings } from "../mapping/service.ts";
@@ -23,7 +24,7 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
     const slot = await connector.slotInfo();
     if (!slot.exists) throw new AppError("BAD_REQUEST", "the source has no replication slot yet: run a snapshot or start the stream once", { category: "CONFIGURATION" });
     if (slot.wal_status === "lost") throw new AppError("CONFLICT", "the replication slot is lost: re-snapshot the source", { category: "FATAL" });
-    await connector.syncPublication(tables);
+    await withCaptureLock(sourceId, () => connector.syncPublication(tables));
     const from = op.cursor ?? (stream?.cursor ? lsnCursor(parseLsn(stream.cursor)) : lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")));
     const abort = new AbortController();
     const changes = connector.streamChanges(tables, from, { include: op.include_operations, signal: abort.signal });
