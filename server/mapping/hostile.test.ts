@@ -45,7 +45,7 @@ describe("prototype keys", () => {
   });
 });
 
-describe("validation is linear in the number of fields", () => {
+describe("prefix conflicts, found by index (validation stays linear in the number of fields)", () => {
   const schema: EntitySchema = {
     name: "t", schema: "public", table: "t", kind: "table", primary_key: ["id"], replica_identity: "default", row_estimate: 0, cdc: true,
     columns: [{ name: "id", type: "integer", base_type: "integer", nullable: false, is_array: false, is_enum: false, primary_key_position: 1 }],
