@@ -158,7 +158,7 @@ function DangerZone({ id, name }: { id: string; name: string }) {
   return (
     <Card title="Delete source" className="mt-4">
       <p className="mb-3 text-[13px] text-muted">
-        Removes the source and its stored secrets from ECM Connect. Type <code className="font-mono">{name}</code> to confirm.
+        Removes the source and its stored secrets from ECM Connect, and its replication slot and publication from the source database (a slot left there keeps WAL). Type <code className="font-mono">{name}</code> to confirm.
       </p>
       <div className="flex items-end gap-2">
         <div className="w-72">
@@ -170,12 +170,23 @@ function DangerZone({ id, name }: { id: string; name: string }) {
           variant="danger"
           disabled={!canEdit || typed !== name || remove.isPending}
           title={canEdit ? undefined : needsRole("editor")}
-          onClick={() => remove.mutate({ id, drop_slot: false })}
+          onClick={() => remove.mutate({ id, drop_slot: true })}
         >
           Delete
         </Button>
       </div>
-      {remove.error ? <ErrorBox>{remove.error.message}</ErrorBox> : null}
+      {remove.error ? (
+        <ErrorBox>
+          {remove.error.message}
+          {remove.error.data?.code === "CONFLICT" ? (
+            <div className="mt-2">
+              <Button variant="danger" disabled={!canEdit || remove.isPending} onClick={() => remove.mutate({ id, drop_slot: false })}>
+                Delete and leave the slot on the source
+              </Button>
+            </div>
+          ) : null}
+        </ErrorBox>
+      ) : null}
     </Card>
   );
 }

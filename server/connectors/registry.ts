@@ -2,7 +2,9 @@
 // Schema for the console's forms) and which config fields hold secrets. Adding a connector type is
 // one folder under server/connectors/ and one entry here.
 import { z } from "zod";
+import { dropCaptureSql } from "./postgresql/capture.ts";
 import { postgresConnectionIdentity, ZPostgresConfig } from "./postgresql/config.ts";
+import { replicationNames } from "./postgresql/connection.ts";
 import { POSTGRES_CAPABILITIES, PostgresConnector, type PostgresConnectorContext } from "./postgresql/connector.ts";
 import type { ConnectorCapabilities, ECMConnector } from "./types.ts";
 
@@ -15,6 +17,8 @@ export type ConnectorType = {
   capabilities: ConnectorCapabilities;
   /** The connection a secret of this config is bound to (see server/secrets/binding.ts). */
   connectionIdentity: (config: never) => Record<string, string | number | null>;
+  /** SQL an operator can run on the source to remove what change capture set up there. */
+  captureTeardownSql: (sourceId: string) => string;
   create: (context: PostgresConnectorContext) => ECMConnector;
 };
 
@@ -26,6 +30,7 @@ export const CONNECTOR_TYPES = {
     secretFields: ["authentication.password_secret"],
     capabilities: POSTGRES_CAPABILITIES,
     connectionIdentity: postgresConnectionIdentity,
+    captureTeardownSql: (sourceId) => dropCaptureSql(replicationNames(sourceId)),
     create: (context) => new PostgresConnector(context),
   },
 } satisfies Record<string, ConnectorType>;

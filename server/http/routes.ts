@@ -86,10 +86,10 @@ export const routes: RouteDef[] = [
     method: "DELETE",
     path: "/sources/{id}",
     tag: "sources",
-    summary: "Delete a source (?drop_slot=true also drops its replication slot and publication)",
+    summary: "Delete a source and its replication slot and publication on the source (?drop_slot=false leaves them; 409 with the SQL when they cannot be dropped)",
     status: 204,
     query: z.object({ drop_slot: z.boolean().optional() }),
-    call: (c, r) => c.sources.delete({ id: r.params.id!, drop_slot: r.query.get("drop_slot") === "true" }),
+    call: (c, r) => c.sources.delete({ id: r.params.id!, drop_slot: r.query.get("drop_slot") !== "false" }),
   },
   {
     method: "POST",

@@ -25,8 +25,9 @@ export const ZSourceId = z.object({ id: z.uuid("source id must be a UUID") });
 
 export const ZDeleteSourceInput = z.object({
   id: z.uuid(),
-  // Drops the replication slot and publication too (they keep WAL on the source until dropped).
-  drop_slot: z.boolean().default(false),
+  // Drops the replication slot and publication from the source too (left there, a slot retains WAL
+  // until the disk fills). false: delete the source and leave them (when they cannot be dropped).
+  drop_slot: z.boolean().default(true),
 });
 
 export const ZListInput = z.object({

@@ -122,9 +122,15 @@ describe("sources CRUD", () => {
     expect((await api("GET", `/sources/${s.id}`, { token: viewer })).body.config.connection.port).toBe(5432);
   });
 
-  it("deletes with 204, then answers 404", async () => {
+  it("deletes with 204, then answers 404; a source whose slot cannot be removed is kept, with the SQL to run", async () => {
     const { body: s } = await api("POST", "/sources", { token: adminToken(), body: { name: "gone", config: SPEC_CONFIG } });
-    expect((await api("DELETE", `/sources/${s.id}`, { token: editor })).status).toBe(204);
+    // db.example.com does not resolve: the slot and publication cannot be dropped there.
+    const kept = await api("DELETE", `/sources/${s.id}`, { token: editor });
+    expect(kept.status).toBe(409);
+    expect(kept.body.error.message).toContain(`pg_drop_replication_slot('ecm_slot_${s.id.replaceAll("-", "")}')`);
+    expect(kept.body.error.message).toContain("drop_slot=false");
+    expect((await api("GET", `/sources/${s.id}`, { token: viewer })).status).toBe(200);
+    expect((await api("DELETE", `/sources/${s.id}?drop_slot=false`, { token: editor })).status).toBe(204);
     expect((await api("GET", `/sources/${s.id}`, { token: viewer })).status).toBe(404);
     expect((await api("DELETE", `/sources/${s.id}`, { token: editor })).status).toBe(404);
   });
@@ -206,7 +212,7 @@ describe("secrets never come back out", () => {
     });
     expect(forged.status).toBe(400);
     expect(forged.body.error.issues[0].path).toBe("config.authentication.password_secret");
-    await api("DELETE", `/sources/${s.id}`, { token: editor });
+    await api("DELETE", `/sources/${s.id}?drop_slot=false`, { token: editor });
     expect(await withDb(async (c) => (await c.query("SELECT count(*) FROM secrets")).rows[0].count)).toBe("0");
   });
 });

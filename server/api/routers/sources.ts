@@ -14,6 +14,7 @@ import { healthCheck } from "../../connectors/postgresql/health.ts";
 import { replicationNames } from "../../connectors/postgresql/connection.ts";
 import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
 import { runOperation, ZOperation } from "../../sources/operations.ts";
+import { removeSource } from "../../sources/removal.ts";
 import { listSourceOverviews, ZSourceOverviewList } from "../../streams/service.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
@@ -81,5 +82,5 @@ export const sourcesRouter = createTRPCRouter({
   delete: editorProcedure
     .input(ZDeleteSourceInput)
     .output(z.void())
-    .mutation(({ input }) => sources.deleteSource(input)),
+    .mutation(({ input }) => removeSource(input)),
 });

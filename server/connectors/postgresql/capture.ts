@@ -117,3 +117,41 @@ export function slotGone(slot: string, info: SlotInfo, hadCursor: boolean): AppE
   }
   return null;
 }
+
+/** The SQL an operator can run on the source to remove what ECM Connect set up there. */
+export function dropCaptureSql(names: CaptureNames): string {
+  const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  return `SELECT pg_drop_replication_slot(${literal(names.slot)}) FROM pg_replication_slots WHERE slot_name = ${literal(names.slot)}; DROP PUBLICATION IF EXISTS "${names.publication.replaceAll('"', '""')}";`;
+}
+
+/**
+ * Removes the slot (ending a session that still holds it: a stream just stopped, a dead worker's
+ * walsender) and the publication. Returns what existed. Throws with the SQL to run when it cannot.
+ */
+export async function dropCapture(client: pg.Client, names: CaptureNames): Promise<{ slot: boolean; publication: boolean }> {
+  let slotExisted = false;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const info = await slotInfo(client, names.slot);
+      if (!info.exists) break;
+      slotExisted = true;
+      if (info.active_pid) await client.query("SELECT pg_terminate_backend($1)", [info.active_pid]);
+      try {
+        await client.query("SELECT pg_drop_replication_slot($1)", [names.slot]);
+        break;
+      } catch (error) {
+        // 55006: still active (the terminated session has not exited yet).
+        if ((error as { code?: string }).code !== "55006" || attempt >= 40) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const pub = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
+    if (pub.rowCount) await client.query(`DROP PUBLICATION ${client.escapeIdentifier(names.publication)}`);
+    return { slot: slotExisted, publication: !!pub.rowCount };
+  } catch (error) {
+    throw new AppError("CONFLICT", `could not remove replication slot ${names.slot} and publication ${names.publication} from the source: ${(error as Error).message}. Run on the source: ${dropCaptureSql(names)}`, {
+      category: "CONFIGURATION",
+      cause: error,
+    });
+  }
+}

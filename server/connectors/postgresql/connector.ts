@@ -16,7 +16,7 @@ import type {
 import { describeEntity, listEntities, type DescribedEntity } from "./catalog.ts";
 import { ZPostgresConfig, type TPostgresConfig } from "./config.ts";
 import { connect, connectionConfig, replicationNames, type ConnectPolicies } from "./connection.ts";
-import { ensureCapture, slotInfo, syncPublication, type CaptureState, type SlotInfo } from "./capture.ts";
+import { dropCapture, ensureCapture, slotInfo, syncPublication, type CaptureState, type SlotInfo } from "./capture.ts";
 import { decodeTuple, ReplicationSession, type ReplicationHandlers } from "./replication.ts";
 import { lsnCursor, parseLsnCursor } from "./lsn.ts";
 import { entityName } from "./catalog.ts";
@@ -107,6 +107,11 @@ export class PostgresConnector implements ECMConnector {
   /** The slot as the source sees it: existence, activity, wal_status, retained WAL and lag. */
   async slotInfo(): Promise<SlotInfo> {
     return slotInfo(await this.connection(), replicationNames(this.context.sourceId).slot);
+  }
+
+  /** Removes this source's slot and publication from the source (the source is being deleted). */
+  async dropCapture() {
+    return dropCapture(await this.connection(), replicationNames(this.context.sourceId));
   }
 
   /** Ends the backend that holds our slot (a stale owner's session); only a lease holder calls it. */
