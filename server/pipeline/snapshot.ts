@@ -17,7 +17,7 @@ import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
 import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
 import { redact } from "../logger.ts";
 import { WriteBehind } from "./write-behind.ts";
-import { withCaptureLock } from "../store/capture-lock.ts";
+import { sourceExists, withCaptureLock } from "../store/capture-lock.ts";
 import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
 
 /**
@@ -73,7 +73,11 @@ async function mappingsOf(sourceId: string) {
 
 /** Publication, then slot; a new slot makes the old slot's stream cursor meaningless, so it is forgotten. */
 async function prepareCapture(connector: PostgresConnector, sourceId: string, tables: string[], full: boolean) {
-  const capture = await withCaptureLock(sourceId, () => connector.prepareCapture(tables, { replaceLostSlot: full }));
+  const capture = await withCaptureLock(sourceId, async (db) => {
+    // A source being deleted has its slot dropped under this lock: never create it again.
+    if (!(await sourceExists(db, sourceId))) throw AppError.notFound(`source ${sourceId}`);
+    return connector.prepareCapture(tables, { replaceLostSlot: full });
+  });
   if (capture?.slot_created) await forgetCursor(sourceId);
   return capture;
 }

@@ -98,8 +98,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   const gone = slotGone(replicationNames(sourceId).slot, slot, row.cursor !== null);
   if (gone) throw gone;
   // The publication follows this stream's mapping only while it is the latest (store/capture-lock.ts).
-  const publication = await withCaptureLock(sourceId, async () => {
-    if ((await latestMappingVersion(sourceId)) !== version) return null;
+  const publication = await withCaptureLock(sourceId, async (db) => {
+    if ((await latestMappingVersion(db, sourceId)) !== version) return null;
     const synced = await connector.syncPublication([...plans.keys()]);
     if (!slot.exists) await connector.prepareCapture([...plans.keys()]);
     return synced;
@@ -159,10 +159,13 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   // A batch whose write failed is gone from memory: nothing after it may move the cursor (a
   // later batch or keepalive would otherwise commit a cursor past changes never written).
   let writeFailed: unknown = null;
+  // The first error that stops the session (a failed write, a lost lease, a control tick that
+  // could not queue a resumed entity's snapshot): once set, nothing more is committed.
+  let failure: unknown = null;
   // Batches taken from `pending` and not yet committed: the stream is not idle while any is.
   let writesInFlight = 0;
   async function flushNow() {
-    if (writeFailed) throw writeFailed;
+    if (writeFailed ?? failure) throw writeFailed ?? failure;
     pendingSince = Date.now();
     const items = pending;
     const failed = deadLetters;
@@ -385,7 +388,6 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   });
 
   const timers: NodeJS.Timeout[] = [];
-  let failure: unknown = null;
   const fail = (e: unknown) => {
     failure ??= e;
     void session?.stop();
@@ -400,14 +402,13 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         if (ctx.shouldExit?.()) return stopWith("stopped");
         if (now.mapping_version !== version) return stopWith("restart");
         const resumed = [...paused].filter((e) => !now.paused_entities.includes(e) && plans.has(e));
+        // Changes skipped while paused are recovered by a snapshot that starts after this point:
+        // the entity counts as resumed (applied, and no longer recorded as skipped at the next
+        // commit) only once that snapshot is queued; if queuing fails, the stream stops first.
+        if (resumed.length) await ctx.onResumed?.(resumed);
         paused = new Set(now.paused_entities);
-        // Changes skipped while paused are recovered by a snapshot that starts after this point;
-        // once it is queued they no longer count as skipped (see the start of the stream).
-        if (resumed.length) {
-          await ctx.onResumed?.(resumed);
-          await ownerUpdate(sourceId, token, { skipped_entities: [...paused] });
-        }
-        if (keepaliveTarget > durable && idle()) {
+        if (resumed.length) await ownerUpdate(sourceId, token, { skipped_entities: [...paused] });
+        if (keepaliveTarget > durable && idle() && keepaliveTarget > (lastCommit?.endLsn ?? 0n)) {
           lastCommit = { endLsn: keepaliveTarget, commitTime: null };
           await flushNow();
         }

@@ -169,11 +169,12 @@ export function byContextKey(a: { context_type: string; context_id: string }, b:
 async function keepStoredFields(client: pg.ClientBase | pg.Pool, batch: (ContextWrite & { json: string | null })[]) {
   const partial = batch.filter((r) => r.keep?.length && r.data);
   if (!partial.length) return;
+  // Every key of the batch is locked here, in the batch's (global) order, not only the partial
+  // ones: the upsert that follows then takes no lock out of order (a deadlock otherwise).
   const { rows } = await client.query<{ context_type: string; context_id: string; data: Record<string, JsonValue> }>(
-    // Locked in the batch's order (unnest keeps it; WITH ORDINALITY makes the scan follow it).
     `SELECT c.context_type, c.context_id, c.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(context_type, context_id, n)
      JOIN contexts c USING (context_type, context_id) ORDER BY k.n FOR UPDATE OF c`,
-    [partial.map((r) => r.context_type), partial.map((r) => r.context_id)],
+    [batch.map((r) => r.context_type), batch.map((r) => r.context_id)],
   );
   const stored = new Map(rows.map((r) => [`${r.context_type}\u0000${r.context_id}`, r.data]));
   for (const r of partial) {

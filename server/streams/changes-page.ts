@@ -24,7 +24,9 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
     const slot = await connector.slotInfo();
     if (!slot.exists) throw new AppError("BAD_REQUEST", "the source has no replication slot yet: run a snapshot or start the stream once", { category: "CONFIGURATION" });
     if (slot.wal_status === "lost") throw new AppError("CONFLICT", "the replication slot is lost: re-snapshot the source", { category: "FATAL" });
-    await withCaptureLock(sourceId, () => connector.syncPublication(tables));
+    // Adds the mapped tables, never removes any: a table a concurrent snapshot just added for a
+    // newer mapping must stay published (store/capture-lock.ts).
+    await withCaptureLock(sourceId, () => connector.prepareCapture(tables));
     const from = op.cursor ?? (stream?.cursor ? lsnCursor(parseLsn(stream.cursor)) : lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")));
     const abort = new AbortController();
     const changes = connector.streamChanges(tables, from, { include: op.include_operations, signal: abort.signal });

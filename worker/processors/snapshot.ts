@@ -9,6 +9,7 @@ import { producerRedis } from "../../server/jobs/redis.ts";
 import { backoffDelay, classify } from "../../server/errors/classify.ts";
 import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
 import { logger } from "../../server/logger.ts";
+import { isExiting } from "../lifecycle.ts";
 import { getMappings } from "../../server/mapping/service.ts";
 import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
@@ -82,7 +83,11 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
   const before = { read: 0, written: 0, dead_lettered: 0 };
   let reported = 0;
   let lastReport = Date.now();
-  for (let attempt = 1; ; attempt++) {
+  let retried = 0;
+  let part: Extract<PartResult, { read: number }> | null = null;
+  // Attempts since the last one that got anywhere: a long snapshot meeting a deadlock now and then
+  // goes on; one that cannot commit a single chunk stops after SNAPSHOT_ATTEMPTS.
+  for (let attempt = 1; !part; ) {
     const committed = { read: 0, written: 0, dead_lettered: 0 };
     try {
       const result = await runSnapshot(sourceId, {
@@ -98,34 +103,42 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
           }
         },
       });
-      const part = {
+      part = {
         entity,
         read: before.read + result.read,
         written: before.written + result.written,
         dead_lettered: before.dead_lettered + result.errors.length,
         collisions: result.collisions.length,
-        retried: attempt - 1,
+        retried,
         mapping_version: result.mapping_version,
       };
-      await addRunProgress(runId, part.read - reported, { read: part.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions });
-      return part;
     } catch (e) {
       before.read += committed.read;
       before.written += committed.written;
       before.dead_lettered += committed.dead_lettered;
+      if (committed.read > 0) attempt = 1;
       const c = classify(e);
-      if (c.category === "TRANSIENT" && attempt < SNAPSHOT_ATTEMPTS) {
-        const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
+      if (c.category === "TRANSIENT" && attempt < SNAPSHOT_ATTEMPTS && !isExiting()) {
+        // Capped at 30 s: a worker shutting down waits for this job at most that long.
+        const policy = await sourceRetryPolicy(sourceId);
+        const delay = backoffDelay(attempt, { ...policy, maxMs: Math.min(policy.maxMs, 30_000) });
         log.warn("snapshot of an entity failed; retrying from its last checkpoint", { run_id: runId, entity, attempt, delay_ms: delay, code: c.code, error: (e as Error).message });
+        attempt++;
+        retried++;
         await addRunProgress(runId, 0, { retried: 1 }).catch(() => {});
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
       // Reported to the parent, which fails the run with it; the other entities go on.
       log.error("snapshot of an entity failed", { run_id: runId, entity, attempt, error: e });
-      return { entity, failed: (e as Error).message ?? String(e), category: c.category, retried: attempt - 1 };
+      return { entity, failed: (e as Error).message ?? String(e), category: c.category, retried };
     }
   }
+  // Outside the retried part: a failure here must not re-snapshot an entity that is done.
+  await addRunProgress(runId, part.read - reported, { read: part.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions }).catch((error) =>
+    log.warn("could not record the final progress of a snapshot part", { run_id: runId, entity, error }),
+  );
+  return part;
 }
 
 export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job: Job) {

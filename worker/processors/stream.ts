@@ -128,7 +128,6 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
   }
 }
 
-/** The source's own backoff (config options.retry), else the operator's defaults. */
 /** Sleeps `ms` while keeping the lease; false when the stream was stopped or the lease lost meanwhile. */
 async function waitHoldingLease(sourceId: string, token: bigint, leaseSeconds: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
