@@ -29,12 +29,13 @@ describe("deleting a source", () => {
     const mapping = { mappings: [{ source: { table: "t" }, target: { context_type: "t" }, fields: [{ source: "id", target: "context_id" }, { source: "v", target: "data.v" }] }] };
     expect((await api("PUT", `/sources/${id}/mappings`, { token: editor, body: mapping })).status).toBe(200);
     expect((await api("POST", `/sources/${id}/stream`, { token: editor, body: { action: "start" } })).status).toBe(202);
-    await waitFor("streaming", async () => (await api("GET", `/sources/${id}/status`, { token: editor })).body.state === "streaming", 60_000);
     const suffix = id.replaceAll("-", "");
     const capture = async () => ({
       slots: (await src.query("SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = $1", [`ecm_slot_${suffix}`])).rows,
       publications: (await src.query("SELECT pubname FROM pg_publication WHERE pubname = $1", [`ecm_pub_${suffix}`])).rowCount,
     });
+    // Streaming: the stream's session holds the slot.
+    await waitFor("the stream to hold its slot", async () => (await capture()).slots[0]?.active === true, 60_000, 200);
     expect(await capture()).toEqual({ slots: [{ slot_name: `ecm_slot_${suffix}`, active: true }], publications: 1 });
 
     expect((await api("DELETE", `/sources/${id}`, { token: editor })).status).toBe(204);
