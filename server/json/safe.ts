@@ -74,3 +74,12 @@ export function controlCharacterPaths(value: unknown, multiline: ReadonlySet<str
   if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => controlCharacterPaths(v, multiline, [...path, k]));
   return [];
 }
+
+/**
+ * How to make rows keyed by these column names: plain objects (V8's fast path for the mapper's
+ * reads) unless a column is called `__proto__`, whose assignment would set the row's prototype;
+ * then null-prototype objects. (Reads of names Object.prototype has are own-property reads.)
+ */
+export function rowFactory<T = unknown>(names: readonly string[]): () => Record<string, T> {
+  return names.includes("__proto__") ? bareObject<T> : () => ({}) as Record<string, T>;
+}

@@ -14,7 +14,7 @@ import { principalFromHeaders, principalFromToken } from "../../server/auth/prin
 import { guardedAuth } from "../../server/auth/sign-in-guard.ts";
 import { createToken } from "../../server/auth/tokens.ts";
 import { createUser, ensureFirstAdmin, setDisabled, setRole } from "../../server/auth/users.ts";
-import { sourceHealth } from "../../server/sources/connectivity.ts";
+import { sourceHealth, withConnector } from "../../server/sources/connectivity.ts";
 import { createSource } from "../../server/sources/service.ts";
 import { privatePasswordFile } from "../../scripts/lib/embedded-postgres.ts";
 import { ensureRedis } from "../../scripts/lib/redis-server.ts";
@@ -286,5 +286,23 @@ describe("operator-provided secrets (review of finding 2)", () => {
     expect((await editor.sources.testConnection({ config: src.config })).status).not.toBe("unhealthy");
     await editor.sources.update({ id: source.id, name: "env-ref-renamed", config: { ...src.config, options: { ...src.config.options, batch_size: 500 } } });
     catcher.close();
+  });
+});
+
+describe("a source column named __proto__", () => {
+  it("is read as the row's own value; the row's prototype is untouched", async () => {
+    const src = await createSourceDatabase("ecm_sec_proto_col", `CREATE TABLE t (id int PRIMARY KEY, "__proto__" text, "constructor" text); INSERT INTO t VALUES (1, 'p', 'c');`);
+    const source = await createSource({ name: "proto-col", config: src.config });
+    const rows = await withConnector(source.id, async (connector) => {
+      const out: Record<string, unknown>[] = [];
+      for await (const chunk of connector.snapshotChunks("t", { batch_size: 10 })) out.push(...chunk.records);
+      return out;
+    });
+    const record = rows[0]!;
+    expect(Object.getOwnPropertyNames(record).sort()).toEqual(["__proto__", "constructor", "id"]);
+    expect([Object.getOwnPropertyDescriptor(record, "__proto__")?.value, Object.getOwnPropertyDescriptor(record, "constructor")?.value]).toEqual(["p", "c"]);
+    // Through the API the row still answers (zod's output never copies a __proto__ key).
+    expect((await editor.sources.sample({ id: source.id, name: "t", limit: 5 })).contexts[0]!.data).toMatchObject({ id: 1, constructor: "c" });
+    expect(({} as Record<string, unknown>).p).toBeUndefined();
   });
 });

@@ -64,7 +64,8 @@ function toMessage(raw: Pgoutput.Message): ReplicationMessage {
 
 /** Text tuple → exact JSON values with the catalog parsers; `unchanged` names unchanged TOAST columns. */
 export function decodeTuple(parsers: ValueParsers, relation: Relation, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string> } {
-  const record: SourceRecord = bareObject();
+  // A column named __proto__ would set a plain row's prototype (json/safe.ts rowFactory).
+  const record: SourceRecord = relation.columns.some((c) => c.name === "__proto__") ? bareObject() : {};
   const unchanged = new Set<string>();
   for (const column of relation.columns) {
     const text = tuple[column.name];

@@ -2,7 +2,7 @@
 // `COPY (SELECT … WHERE key > last ORDER BY key LIMIT n) TO STDOUT`: keyset pagination keeps every
 // chunk an index range scan, COPY keeps the wire format cheap, and memory stays one chunk. The
 // last key of each chunk (its text form) is what a caller checkpoints to resume after a crash.
-import { bareObject } from "../../json/safe.ts";
+import { rowFactory } from "../../json/safe.ts";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
 import { AppError } from "../../errors/app-error.ts";
@@ -62,6 +62,7 @@ export async function* readSnapshot(
   const keyIndex = key.map((k) => entity.columns.findIndex((c) => c.name === k));
   const columnParsers = entity.columns.map((c) => parsers.parser(c.type_oid));
   const names = entity.columns.map((c) => c.name);
+  const newRow = rowFactory<SourceRecord[string]>(names);
   let remaining = opts.limit ?? Infinity;
   const fetch = (after: string[] | null) => {
     const size = Math.min(opts.batchSize, remaining);
@@ -85,7 +86,7 @@ export async function* readSnapshot(
       const keys: string[][] = new Array(raw.length);
       for (let r = 0; r < raw.length; r++) {
         const fields = raw[r]!;
-        const record: SourceRecord = bareObject();
+        const record: SourceRecord = newRow();
         for (let i = 0; i < fields.length; i++) {
           const value = fields[i]!;
           record[names[i]!] = value === null ? null : columnParsers[i]!(value);
@@ -111,6 +112,7 @@ export async function readByKeys(client: pg.Client, entity: DescribedEntity, par
   const keyIndex = key.map((k) => entity.columns.findIndex((c) => c.name === k));
   const columnParsers = entity.columns.map((c) => parsers.parser(c.type_oid));
   const names = entity.columns.map((c) => c.name);
+  const newRow = rowFactory<SourceRecord[string]>(names);
   const out = new Map<string, SourceRecord>();
   for (let start = 0; start < keys.length; start += 500) {
     const tuples = keys
@@ -119,7 +121,7 @@ export async function readByKeys(client: pg.Client, entity: DescribedEntity, par
       .join(", ");
     const sql = `COPY (SELECT ${names.map(q).join(", ")} FROM ${q(entity.schema)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples})) TO STDOUT`;
     for (const fields of await readChunk(client, sql)) {
-      const record: SourceRecord = bareObject();
+      const record: SourceRecord = newRow();
       fields.forEach((raw, i) => (record[names[i]!] = raw === null ? null : columnParsers[i]!(raw)));
       out.set(JSON.stringify(keyIndex.map((i) => fields[i]!)), record);
     }
