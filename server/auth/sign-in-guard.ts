@@ -12,7 +12,7 @@ import { producerRedis } from "../jobs/redis.ts";
 import { logger } from "../logger.ts";
 
 const log = logger("auth");
-export const ACCOUNT_WINDOW_SECONDS = 15 * 60;
+const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 const AUTH_BODY_LIMIT = 16 * 1024;
 const SERVED = new Set(["POST /sign-in/email", "POST /sign-out", "GET /get-session"]);
 
@@ -40,7 +40,7 @@ export async function reserveAttempt(email: string): Promise<{ allowed: boolean;
   }
 }
 
-export const tooManyAttempts = (seconds: number) =>
+const tooManyAttempts = (seconds: number) =>
   reply(429, "TOO_MANY_REQUESTS", `too many failed sign-ins for this account; try again in ${Math.max(1, Math.ceil(seconds / 60))} minutes`, { "retry-after": String(seconds) });
 
 export async function guardedAuth(req: Request, handler: (req: Request) => Promise<Response>): Promise<Response> {

@@ -8,7 +8,7 @@ import { principalFromHeaders } from "../auth/principal.ts";
 import { BodyTooLarge, csrfRefusal, parseJsonBody, readBodyText, tooLarge, type Refusal } from "./request-guard.ts";
 
 const ENDPOINT = "/api/trpc";
-export const MAX_BATCH = 16;
+const MAX_BATCH = 16;
 const JSON_RPC_CODES: Record<number, number> = { 400: -32600, 401: -32001, 403: -32003, 413: -32013, 415: -32015 };
 
 /** A refusal in tRPC's own error shape (one per call of a batch), so the console's client reads it. */

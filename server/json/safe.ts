@@ -4,7 +4,7 @@
 // with null-prototype objects, and look-ups read own properties only.
 
 /** Keys that reach or replace an object's prototype when used as `obj[key]`. */
-export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 export const isPrototypeKey = (key: string) => PROTOTYPE_KEYS.has(key);
 
@@ -23,7 +23,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 export type JsonLimits = { maxDepth: number; maxKeys: number; maxStringLength: number };
-export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxKeys: 100_000, maxStringLength: 1_048_576 };
+const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxKeys: 100_000, maxStringLength: 1_048_576 };
 
 export type JsonProblem = { path: string; message: string };
 

@@ -37,7 +37,7 @@ export function toSourceDto(row: SourceRow): TSource {
  * other source changes its password), or an editor could point another source's password at a
  * host of their choosing.
  */
-export function assertOwnSecret(config: TConnectorConfig, current: unknown) {
+function assertOwnSecret(config: TConnectorConfig, current: unknown) {
   const ref = config.authentication.password_secret;
   if (!ref || !storedSecretId(ref) || secretIdsOf(current).includes(storedSecretId(ref)!)) return;
   throw AppError.invalid([

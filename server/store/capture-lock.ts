@@ -13,7 +13,7 @@
 import pg from "pg";
 import { env } from "../env.ts";
 
-export const CAPTURE_LOCK_WAIT_SECONDS = 120;
+const CAPTURE_LOCK_WAIT_SECONDS = 120;
 
 /** Runs `fn` holding the source's capture lock; `fn` gets the lock's connection for its own reads. */
 export async function withCaptureLock<T>(sourceId: string, fn: (db: pg.ClientBase) => Promise<T>): Promise<T> {

@@ -157,7 +157,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
 }
 
 /** The global lock order of contexts (code-unit order: the same in every process). */
-export function byContextKey(a: { context_type: string; context_id: string }, b: { context_type: string; context_id: string }): number {
+function byContextKey(a: { context_type: string; context_id: string }, b: { context_type: string; context_id: string }): number {
   if (a.context_type !== b.context_type) return a.context_type < b.context_type ? -1 : 1;
   return a.context_id < b.context_id ? -1 : a.context_id > b.context_id ? 1 : 0;
 }

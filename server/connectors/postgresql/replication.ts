@@ -10,7 +10,7 @@
 //   - an unchanged TOAST value ('u') arrives as `undefined`, never null;
 //   - a handler that throws stops the session (the library would log it and go on to the next
 //     message, which would silently skip a change).
-import { bareObject } from "../../json/safe.ts";
+import { rowFactory } from "../../json/safe.ts";
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import type pg from "pg";
 import { formatLsn, parseLsn } from "./lsn.ts";
@@ -62,10 +62,17 @@ function toMessage(raw: Pgoutput.Message): ReplicationMessage {
   }
 }
 
+// How rows of a relation are made (json/safe.ts rowFactory), worked out once per relation message.
+const rowMakers = new WeakMap<Relation, () => SourceRecord>();
+function rowMaker(relation: Relation): () => SourceRecord {
+  let make = rowMakers.get(relation);
+  if (!make) rowMakers.set(relation, (make = rowFactory<SourceRecord[string]>(relation.columns.map((c) => c.name))));
+  return make;
+}
+
 /** Text tuple → exact JSON values with the catalog parsers; `unchanged` names unchanged TOAST columns. */
 export function decodeTuple(parsers: ValueParsers, relation: Relation, tuple: TextTuple): { record: SourceRecord; unchanged: Set<string> } {
-  // A column named __proto__ would set a plain row's prototype (json/safe.ts rowFactory).
-  const record: SourceRecord = relation.columns.some((c) => c.name === "__proto__") ? bareObject() : {};
+  const record = rowMaker(relation)();
   const unchanged = new Set<string>();
   for (const column of relation.columns) {
     const text = tuple[column.name];
