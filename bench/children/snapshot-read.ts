@@ -10,7 +10,7 @@ await connector.describeEntity(entity); // catalog read outside the timed part, 
 let rows = 0;
 let checksum = 0;
 const t0 = process.hrtime.bigint();
-for await (const chunk of connector.snapshotChunks(entity, { batch_size: Number(batchSize) })) {
+for await (const chunk of connector.readSnapshotChunks!(entity, { batch_size: Number(batchSize) })) {
   rows += chunk.records.length;
   checksum += chunk.records.length ? Object.keys(chunk.records[0]!).length : 0;
 }

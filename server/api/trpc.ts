@@ -6,6 +6,7 @@ import { ZodError } from "zod";
 import { principalFromHeaders } from "../auth/principal.ts";
 import { hasRole, type Principal, type Role } from "../auth/roles.ts";
 import { AppError, formatPath, type ErrorCategory, type FieldIssue } from "../errors/app-error.ts";
+import { sourceErrorAnswer } from "../errors/classify.ts";
 import { inspectJson } from "../json/safe.ts";
 import { logger } from "../logger.ts";
 
@@ -56,7 +57,7 @@ export const createCallerFactory = t.createCallerFactory;
 const errorMapping = t.middleware(async ({ next, path }) => {
   const result = await next();
   if (!result.ok) {
-    const cause = result.error.cause;
+    const cause = sourceErrorAnswer(result.error.cause) ?? result.error.cause;
     if (cause instanceof AppError) {
       result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
     } else if (result.error.code === "INTERNAL_SERVER_ERROR") {

@@ -5,8 +5,9 @@ import { z } from "zod";
 import { dropCaptureSql } from "./postgresql/capture.ts";
 import { postgresConnectionIdentity, ZPostgresConfig } from "./postgresql/config.ts";
 import { replicationNames } from "./postgresql/connection.ts";
-import { POSTGRES_CAPABILITIES, PostgresConnector, type PostgresConnectorContext } from "./postgresql/connector.ts";
-import type { ConnectorCapabilities, ECMConnector } from "./types.ts";
+import { POSTGRES_CAPABILITIES, PostgresConnector } from "./postgresql/connector.ts";
+import { PG_CURSOR } from "./postgresql/lsn.ts";
+import type { ConnectorCapabilities, ConnectorContext, CursorCodec, ECMConnector } from "./types.ts";
 
 export type ConnectorType = {
   type: string;
@@ -19,7 +20,9 @@ export type ConnectorType = {
   connectionIdentity: (config: never) => Record<string, string | number | null>;
   /** SQL an operator can run on the source to remove what change capture set up there. */
   captureTeardownSql: (sourceId: string) => string;
-  create: (context: PostgresConnectorContext) => ECMConnector;
+  /** The type's cursors: checked, normalised and ordered by the connector, opaque to everything else. */
+  cursor: CursorCodec;
+  create: (context: ConnectorContext) => ECMConnector;
 };
 
 export const CONNECTOR_TYPES = {
@@ -31,6 +34,7 @@ export const CONNECTOR_TYPES = {
     capabilities: POSTGRES_CAPABILITIES,
     connectionIdentity: postgresConnectionIdentity,
     captureTeardownSql: (sourceId) => dropCaptureSql(replicationNames(sourceId)),
+    cursor: PG_CURSOR,
     create: (context) => new PostgresConnector(context),
   },
 } satisfies Record<string, ConnectorType>;

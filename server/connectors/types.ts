@@ -1,9 +1,21 @@
+import { AppError } from "../errors/app-error.ts";
+
 // The ECM connector interface exactly as the specification writes it, with precise types.
 // A connector is constructed by its registry entry, initialized with a validated config, and
 // used by the web process (discovery, health, preview) and the worker (snapshot, CDC) alike.
 
 /** A connection config of any registered connector type (see registry.ts), secrets as references. */
 export type ConnectorConfig = import("./registry.ts").TConnectorConfig;
+
+/** What a connector instance is created with (besides its config, given to initialize()). */
+export type ConnectorContext = {
+  /** The source it serves: names what it sets up on the source (slot, publication) and its logs. */
+  sourceId: string;
+  /** The operator's host and secret policies (defaults: the environment's). */
+  policies?: { hosts?: import("./host-policy.ts").HostPolicy; secrets?: import("../secrets/resolve.ts").SecretPolicy };
+  /** Tables the source's mapping reads (health checks look at their privileges). */
+  mappedTables?: string[];
+};
 
 export type EntityKind = "table" | "partitioned_table" | "view" | "materialized_view";
 
@@ -108,11 +120,154 @@ export interface ECMConnector {
 
   // Extraction
   extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context>;
-  streamChanges(types: string[], cursor: string): AsyncIterator<ChangeEvent>;
+  /** `options` (an extension): which operations to deliver, and a signal that ends the iteration. */
+  streamChanges(types: string[], cursor: string, options?: { include?: ChangeOperation[]; signal?: AbortSignal }): AsyncIterator<ChangeEvent>;
 
   // Metadata
   getCapabilities(): ConnectorCapabilities;
   healthCheck(): Promise<HealthStatus>;
+
+  // ---- Capabilities the specification is silent about (docs/connectors.md) ----
+  // Optional: a connector declares what it can do by implementing them, and the pipeline asks
+  // for each with requireCapability(). None of them may be reached any other way: this interface
+  // is the pipeline's, the API's and the worker's only view of a source.
+
+  /** Resumable snapshot: chunks in a stable order, each with the position to resume after. */
+  readSnapshotChunks?(type: string, options: SnapshotReadOptions): AsyncIterable<SnapshotChunk>;
+  /** The current rows for these keys (text form, as chunks and changes give them), keyed by JSON of the key; absent rows are missing. */
+  rowsByKey?(type: string, keys: string[][]): Promise<Map<string, SourceRecord>>;
+
+  /**
+   * Sets change capture up for these entities so that every change committing from now on will be
+   * streamed (a snapshot calls it before its first read). `replaceLost`: a lost capture position is
+   * replaced (a full re-snapshot's recovery); otherwise a lost one is a FATAL error.
+   */
+  prepareCapture?(types: string[], options: { replaceLost: boolean }): Promise<CaptureSetup>;
+  /**
+   * A stream's new owner takes the capture over: ends a stale reader still holding it, fails FATAL
+   * when the position it resumes from is lost (`hadCursor`), and makes the capture follow exactly
+   * these entities (creating it when missing). Called under the source's capture lock.
+   */
+  attachCapture?(types: string[], options: { hadCursor: boolean }): Promise<{ added: string[]; removed: string[] }>;
+  /** Removes from the source whatever change capture set up there (the source is being deleted). */
+  dropCapture?(): Promise<{ removed: string[] }>;
+  /** The capture as the source sees it (for status, lag and cursor checks). */
+  captureStatus?(): Promise<CaptureStatus>;
+  /**
+   * Opens the change stream at `from` (a cursor of this connector's format; null: where the capture
+   * stands). Nothing is acknowledged to the source except through ChangeStream.ack().
+   */
+  openChanges?(types: string[], from: string | null): Promise<ChangeStream>;
+}
+
+// ---- Types of the capabilities ----
+
+export type SnapshotReadOptions = {
+  batch_size?: number;
+  /** Resume after this position (a chunk's `resume_after`; exclusive). */
+  after?: string[] | null;
+  /** Stop after this many rows (previews, paged API). */
+  limit?: number;
+};
+
+export type SnapshotChunk = {
+  records: SourceRecord[];
+  /** Each record's key in its exact text form (what dead letters keep and rowsByKey takes). */
+  keys: string[][];
+  /** Opaque to the pipeline: checkpointed with the chunk, handed back as `after` to resume. */
+  resume_after: string[];
+};
+
+export type CaptureSetup = {
+  /** True when the capture was created now (a cursor of an earlier capture means nothing any more). */
+  created: boolean;
+  /** The cursor from which the capture delivers every later commit. */
+  start: string | null;
+};
+
+export type CaptureStatus = {
+  exists: boolean;
+  active: boolean | null;
+  /** The source no longer keeps what the capture needs: only a full re-snapshot recovers. */
+  lost: boolean;
+  /** The source's own word for the capture's state (PostgreSQL: wal_status). */
+  state: string | null;
+  /** What the source was last told is durable. */
+  confirmed_cursor: string | null;
+  /** Where the source's change log ends now. */
+  current_cursor: string;
+  /** Change log the source retains for the capture (bytes). */
+  retained_bytes: number | null;
+  /** Change log written since the confirmed cursor (bytes). */
+  lag_bytes: number | null;
+};
+
+/**
+ * A change stream: committed changes in commit order, read by iterating. Changes of a transaction
+ * are followed by its `commit`, whose cursor is the position to resume after; the pipeline makes
+ * the changes up to a commit durable, then acknowledges that cursor (and nothing else).
+ */
+export interface ChangeStream extends AsyncIterable<SourceChange> {
+  /** Everything before `cursor` is durable: the source may release it. */
+  ack(cursor: string): Promise<void>;
+  /** Asks the source for a sign of life (answered with a `commit` heartbeat when idle). */
+  ping(): Promise<void>;
+  /** Ends the iteration (a pending read returns done); safe to call twice. */
+  close(): Promise<void>;
+}
+
+export type RowChange = {
+  kind: ChangeOperation;
+  entity: string;
+  /** The key in its exact text form. */
+  key: string[];
+  /** The new row (insert, update) or what the source gives of the old one (delete). */
+  row: SourceRecord;
+  /** An update's old row or old key when the source sent one (the key may have changed). */
+  before: SourceRecord | null;
+  /** Columns whose value the change did not carry (unchanged TOAST): keep the stored value. */
+  unchanged: ReadonlySet<string> | null;
+  /** Store order: greater for every later change (see store/contexts.ts). */
+  order: bigint;
+  /** The commit's cursor (what dead letters and contexts record). */
+  cursor: string;
+};
+
+export type SourceChange =
+  | RowChange
+  | { kind: "truncate"; entity: string; order: bigint; cursor: string }
+  /** The entity's columns as the stream now decodes them (before its first change, and after a change of schema). */
+  | { kind: "schema"; entity: string; columns: { name: string; type: string }[] }
+  /**
+   * A transaction ended (or, with `committed_at` null, a heartbeat: nothing the stream delivers
+   * lies before `cursor`). `more`: further changes were already received (a batching hint).
+   */
+  | { kind: "commit"; cursor: string; committed_at: Date | null; more: boolean };
+
+/**
+ * A connector type's cursors, owned by the connector (`pg_lsn:X/Y`, `mysql_binlog:file:pos`):
+ * the pipeline stores them as text and compares them only through `order`.
+ */
+export type CursorCodec = {
+  /** Human form for messages and docs: `pg_lsn:X/Y`. */
+  format: string;
+  /** Checks and normalises a cursor; a malformed one is a field-path error at `field`. */
+  parse(cursor: string, field?: string): string;
+  /**
+   * The store order of a cursor: every change the stream delivers after it has a greater
+   * `order`, and a snapshot row placed at it loses against each of them.
+   */
+  order(cursor: string): bigint;
+};
+
+type Capability = Exclude<keyof ECMConnector, "initialize" | "shutdown" | "listEntities" | "describeEntity" | "extractSnapshot" | "streamChanges" | "getCapabilities" | "healthCheck">;
+
+/** The connector with `name` implemented, or a CONFIGURATION error saying this type cannot do it. */
+export function requireCapability<C extends ECMConnector, K extends Capability>(connector: C, name: K, what: string): C & Required<Pick<ECMConnector, K>> {
+  if (typeof connector[name] !== "function") {
+    throw new AppError("BAD_REQUEST", `the ${connector.getCapabilities().connector_type} connector cannot ${what}`, { category: "CONFIGURATION" });
+  }
+  return connector as C & Required<Pick<ECMConnector, K>>;
 }
 
 export function overallHealth(checks: HealthCheck[]): HealthStatus["status"] {

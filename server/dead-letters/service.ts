@@ -7,12 +7,13 @@ import { AppError } from "../errors/app-error.ts";
 import { enqueueRun } from "../runs/service.ts";
 import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { pgPool } from "../db.ts";
-import { redact } from "../logger.ts";
-import { compileMapping, MappingDataError } from "../mapping/compile.ts";
+import { requireCapability } from "../connectors/types.ts";
+import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
+import { mapRecord, type Mapped } from "../pipeline/records.ts";
 import { withConnector } from "../sources/connectivity.ts";
-import { writeContexts } from "../store/contexts.ts";
 import * as store from "../store/dead-letters.ts";
+import { commitBatch } from "../store/unit-of-work.ts";
 import { createRun } from "../store/runs.ts";
 
 export const ZDeadLetter = z.object({
@@ -89,7 +90,12 @@ export async function startReplay(input: z.output<typeof ZReplayInput>, by: Prin
 
 export type ReplayCounters = { read: number; written: number; dead_lettered: number; retried: number; collisions: number };
 
-/** Replays open dead letters through the current mapping. Runs in the worker. */
+/**
+ * Replays open dead letters through the current mapping. Runs in the worker. Each letter is one
+ * unit of work: its record re-read by key and mapped now, its context written (position-guarded:
+ * a newer change the stream delivered meanwhile wins, "already up to date") and the letter
+ * resolved, together; a record that fails again reopens the same letter with the new error.
+ */
 export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters & { mapping_version: number }> {
   const counters: ReplayCounters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 };
   const open = (await store.getDeadLetters(ids)).filter((r) => r.status === "open");
@@ -99,44 +105,31 @@ export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters &
   const mappers = new Map(mappings.map((m) => [`${m.source.table}\u0000${m.target.context_type}`, compileMapping(m, transformEnv())]));
 
   await withConnector(sourceId, async (connector) => {
+    const source = requireCapability(connector, "rowsByKey", "read rows by key (replay)");
     const byEntity = new Map<string, store.DeadLetterRow[]>();
     for (const r of open) byEntity.set(r.entity, [...(byEntity.get(r.entity) ?? []), r]);
     for (const [entity, letters] of byEntity) {
-      const rows = await connector.rowsByKey(entity, letters.map((l) => l.key));
+      const rows = await source.rowsByKey(entity, letters.map((l) => l.key));
       for (const letter of letters) {
         counters.read++;
         const row = rows.get(JSON.stringify(letter.key));
         const mapper = mappers.get(`${entity}\u0000${letter.context_type}`);
-        if (!row) {
-          await store.resolveDeadLetter(pgPool(), letter.id, "replayed", "the row no longer exists at the source; nothing to write");
-          continue;
-        }
-        if (!mapper) {
-          await store.resolveDeadLetter(pgPool(), letter.id, "replayed", `${entity} → ${letter.context_type} is no longer mapped; nothing to write`);
-          continue;
-        }
-        try {
-          const ctx = mapper.map(row);
-          const client = await pgPool().connect();
-          try {
-            await client.query("BEGIN");
-            const w = await writeContexts(client, sourceId, version, [{ ...ctx, entity, position: BigInt(letter.position), cursor: letter.cursor, deleted: false }]);
-            if (w.rejected.length) throw new MappingDataError(w.rejected[0]!.message, "data", -1);
-            await store.resolveDeadLetter(client, letter.id, "replayed", w.written ? `written as ${ctx.context_type}/${ctx.context_id} (mapping v${version})` : "already up to date");
-            await client.query("COMMIT");
-            counters.written += w.written;
-            counters.collisions += w.collisions.length;
-          } catch (e) {
-            await client.query("ROLLBACK").catch(() => {});
-            throw e;
-          } finally {
-            client.release();
-          }
-        } catch (e) {
-          if (!(e instanceof MappingDataError)) throw e;
-          counters.dead_lettered++;
-          await store.failedAgain(letter.id, { message: e.message, field: e.field, transform: e.transform ?? null }, redact(row) as object, version);
-        }
+        const mapped: Mapped = { writes: [], deadLetters: [] };
+        let outcome: string | undefined;
+        if (!row) outcome = "the row no longer exists at the source; nothing to write";
+        else if (!mapper) outcome = `${entity} → ${letter.context_type} is no longer mapped; nothing to write`;
+        else mapRecord([mapper], row, { entity, key: letter.key, position: BigInt(letter.position), cursor: letter.cursor }, mapped);
+        const w = await commitBatch({
+          sourceId,
+          mappingVersion: version,
+          runId: letter.run_id,
+          items: mapped.writes,
+          deadLetters: mapped.deadLetters,
+          completion: { kind: "replay", dead_letter_id: letter.id, outcome },
+        });
+        counters.written += w.written;
+        counters.collisions += w.collisions.length;
+        counters.dead_lettered += w.dead_lettered.length;
       }
     }
   });

@@ -5,8 +5,10 @@
 //   FATAL          stop and alert: state we cannot continue from (lost slot, bugs, corrupted state)
 // The table is documented in docs/errors.md and tested case by case (classify.test.ts).
 import { AppError, type ErrorCategory } from "./app-error.ts";
+import { originOf, type ErrorOrigin } from "./origin.ts";
 
-export type Classified = { category: ErrorCategory; code: string | null; reason: string };
+/** `origin`: whose error it is (null: the product's own code, or not known). */
+export type Classified = { category: ErrorCategory; code: string | null; reason: string; origin: ErrorOrigin | null };
 
 /** SQLSTATE classes (first two characters) and their category. */
 const SQLSTATE_CLASSES: Record<string, { category: ErrorCategory; reason: string }> = {
@@ -44,7 +46,22 @@ const SQLSTATES: Record<string, { category: ErrorCategory; reason: string }> = {
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
 const NETWORK_MESSAGES = /Connection terminated|connection timeout|timeout expired|socket hang up|Client has encountered a connection error|terminating connection/i;
 
+/**
+ * SQLSTATE classes that mean something else when the product's own store raises them: the store
+ * refusing a batch's value or constraint is not one record's fault (records the store cannot hold
+ * are refused one by one before the write), so the batch cannot be dead-lettered: stop and alert.
+ */
+const STORE_CLASSES: Record<string, { category: ErrorCategory; reason: string }> = {
+  "22": { category: "FATAL", reason: "the context store refused a value (a product bug)" },
+  "23": { category: "FATAL", reason: "the context store refused a constraint (a product bug)" },
+};
+
 export function classify(error: unknown): Classified {
+  const origin = originOf(error);
+  return { ...categorise(error, origin), origin };
+}
+
+function categorise(error: unknown, origin: ErrorOrigin | null): Omit<Classified, "origin"> {
   const e = error as { code?: unknown; message?: string; category?: ErrorCategory; name?: string } | null | undefined;
   const message = e?.message ?? String(error);
   if (error instanceof AppError && error.category) return { category: error.category, code: error.code, reason: "product error" };
@@ -52,7 +69,7 @@ export function classify(error: unknown): Classified {
   if (e?.category && ["TRANSIENT", "CONFIGURATION", "DATA", "FATAL"].includes(e.category)) return { category: e.category, code: typeof e.code === "string" ? e.code : null, reason: "categorised at the source" };
   const code = typeof e?.code === "string" ? e.code : null;
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
-    const exact = SQLSTATES[code] ?? SQLSTATE_CLASSES[code.slice(0, 2)];
+    const exact = SQLSTATES[code] ?? (origin === "store" ? STORE_CLASSES[code.slice(0, 2)] : undefined) ?? SQLSTATE_CLASSES[code.slice(0, 2)];
     if (exact) return { category: exact.category, code, reason: exact.reason };
     return { category: "FATAL", code, reason: "unexpected SQLSTATE" };
   }
@@ -71,4 +88,16 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy = DEFAULT_BA
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, attempt - 1));
   const spread = base * policy.jitter;
   return Math.round(Math.min(policy.maxMs, Math.max(0, base - spread + random() * 2 * spread)));
+}
+
+/**
+ * An error a source raised, as the API answers it: its category, 503 when it may pass, else 400,
+ * and the source's own words (the product's errors and unknown failures are not turned into
+ * answers: they stay 500s whose detail is in the log).
+ */
+export function sourceErrorAnswer(error: unknown): AppError | null {
+  if (error instanceof AppError || originOf(error) !== "source") return null;
+  const c = classify(error);
+  const message = (error as Error)?.message ?? String(error);
+  return new AppError(c.category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `the source answered: ${message}`, { category: c.category, cause: error });
 }

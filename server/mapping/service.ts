@@ -5,6 +5,7 @@ import type { Principal } from "../auth/roles.ts";
 import type { EntitySchema, SourceRecord } from "../connectors/types.ts";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
+import { requireCapability } from "../connectors/types.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import * as store from "../store/mappings.ts";
 import { compileMapping, type MappedContext } from "./compile.ts";
@@ -78,7 +79,8 @@ export async function previewMapping(sourceId: string, input: z.output<typeof ZP
   const mapper = compileMapping(entry, transformEnv());
   const rows: SourceRecord[] = await withConnector(sourceId, async (connector) => {
     const out: SourceRecord[] = [];
-    for await (const chunk of connector.snapshotChunks(input.entity, { batch_size: input.limit, limit: input.limit })) out.push(...chunk.records);
+    const reader = requireCapability(connector, "readSnapshotChunks", "read sample rows");
+    for await (const chunk of reader.readSnapshotChunks(input.entity, { batch_size: input.limit, limit: input.limit })) out.push(...chunk.records);
     return out;
   });
   return {

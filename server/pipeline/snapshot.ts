@@ -1,35 +1,25 @@
-// A snapshot of a source through its mapping into the context store. Per entity: change capture
-// is set up first, then chunks are read after the last checkpoint, mapped, and written to the
-// store together with the new checkpoint in one transaction (while the next chunk is read), so a
-// crash redoes at most the chunks after the last checkpoint (and redoing them changes nothing). A record that cannot be mapped is a DATA error for that
-// record only; the snapshot goes on.
+// A snapshot of a source through its mapping into the context store. Change capture is set up
+// first (so nothing committed meanwhile is missed); then, per entity, chunks are read after the
+// last checkpoint, mapped, and committed with the new checkpoint in one unit of work (while the
+// next chunk is read). A crash redoes at most the chunks after the last checkpoint, and redoing
+// them changes nothing. A record that cannot be mapped or stored is a dead letter; the snapshot
+// goes on.
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
-import { compileMapping, MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
+import { connectorType } from "../connectors/registry.ts";
+import { requireCapability, type CaptureSetup, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
+import { compileMapping, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
-import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
-import { holdsEntity, InsertHint, tombstoneEntity, writeContexts, type ContextWrite } from "../store/contexts.ts";
-import { forgetCursor } from "../store/streams.ts";
-import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
-import type { SnapshotChunk } from "../connectors/postgresql/snapshot.ts";
-import { recordDeadLetters, type NewDeadLetter } from "../store/dead-letters.ts";
-import { redact } from "../logger.ts";
-import { WriteBehind } from "./write-behind.ts";
+import { getSource } from "../sources/service.ts";
 import { sourceExists, withCaptureLock } from "../store/capture-lock.ts";
-import { formatLsn, parseLsn, snapshotPosition } from "../connectors/postgresql/lsn.ts";
-
-/**
- * The LSN a snapshot's rows are placed at: the stream's durable cursor (every later commit
- * will still be applied by the stream), or where the slot starts when nothing was streamed yet.
- * Read before the entity's reads start, so anything committed after a read is placed above it.
- */
-async function snapshotLsn(sourceId: string, slotStart: bigint): Promise<bigint> {
-  const { rows } = await pgPool().query<{ cursor: string | null }>("SELECT cursor FROM streams WHERE source_id = $1", [sourceId]);
-  const cursor = rows[0]?.cursor ? parseLsn(rows[0].cursor) : 0n;
-  return cursor > slotStart ? cursor : slotStart;
-}
+import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
+import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
+import { forgetCursor, getStream } from "../store/streams.ts";
+import { commitBatch, type BatchResult } from "../store/unit-of-work.ts";
+import { mapRecord, mappersByEntity, type Mapped } from "./records.ts";
+import { WriteBehind } from "./write-behind.ts";
 
 const log = logger("snapshot");
 
@@ -41,7 +31,7 @@ export type SnapshotResult = {
   read: number;
   written: number;
   errors: RecordError[];
-  collisions: { context_type: string; context_id: string; held_by: string }[];
+  collisions: BatchResult["collisions"];
 };
 
 export type SnapshotOptions = {
@@ -56,9 +46,9 @@ export type SnapshotOptions = {
 };
 
 /**
- * Change capture before any entity is read: publication and slot (a full snapshot also replaces
- * a lost slot and forgets the old slot's cursor). runSnapshot does it too; a run that reads its
- * entities in parallel parts does it once, first.
+ * Change capture before any entity is read (a full snapshot also replaces a lost capture and
+ * forgets the old one's cursor). runSnapshot does it too; a run that reads its entities in
+ * parallel parts does it once, first.
  */
 export async function prepareSnapshot(sourceId: string, opts: { full: boolean }) {
   const { mappings } = await mappingsOf(sourceId);
@@ -71,119 +61,122 @@ async function mappingsOf(sourceId: string) {
   return saved;
 }
 
-/** Publication, then slot; a new slot makes the old slot's stream cursor meaningless, so it is forgotten. */
-async function prepareCapture(connector: PostgresConnector, sourceId: string, tables: string[], full: boolean) {
-  const capture = await withCaptureLock(sourceId, async (db) => {
-    // A source being deleted has its slot dropped under this lock: never create it again.
+/** Capture set-up for a CDC source (null for a snapshot-only one); a new capture makes the old cursor meaningless. */
+async function prepareCapture(connector: ECMConnector, sourceId: string, tables: string[], full: boolean): Promise<CaptureSetup | null> {
+  const source = await getSource(sourceId);
+  if (source.config.options.change_tracking !== "cdc") return null;
+  const capture = requireCapability(connector, "prepareCapture", "capture changes");
+  const setup = await withCaptureLock(sourceId, async (db) => {
+    // A source being deleted has its capture dropped under this lock: never create it again.
     if (!(await sourceExists(db, sourceId))) throw AppError.notFound(`source ${sourceId}`);
-    return connector.prepareCapture(tables, { replaceLostSlot: full });
+    return capture.prepareCapture(tables, { replaceLost: full });
   });
-  if (capture?.slot_created) await forgetCursor(sourceId);
-  return capture;
+  if (setup.created) await forgetCursor(sourceId);
+  return setup;
+}
+
+/**
+ * The cursor a snapshot's rows are placed at: the stream's durable cursor (every later commit will
+ * still be applied by the stream), or where the capture starts when nothing was streamed yet.
+ * Read before the entity's reads start, so anything committed after a read is placed above it.
+ */
+async function snapshotFloor(sourceId: string, captureStart: string | null, codec: CursorCodec): Promise<string | null> {
+  const durable = (await getStream(sourceId))?.cursor ?? null;
+  if (!durable || !captureStart) return durable ?? captureStart;
+  return codec.order(durable) > codec.order(captureStart) ? durable : captureStart;
 }
 
 export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const { version, mappings } = await mappingsOf(sourceId);
-  const byTable = new Map<string, CompiledMapping[]>();
-  for (const m of mappings) {
-    if (opts.entities && !opts.entities.includes(m.source.table)) continue;
-    byTable.set(m.source.table, [...(byTable.get(m.source.table) ?? []), compileMapping(m, transformEnv())]);
-  }
+  const wanted = mappings.filter((m) => !opts.entities || opts.entities.includes(m.source.table));
+  const byEntity = mappersByEntity(wanted.map((m) => compileMapping(m, transformEnv())));
   const result: SnapshotResult = { mapping_version: version, entities: [], read: 0, written: 0, errors: [], collisions: [] };
+  const codec = connectorType((await getSource(sourceId)).connector_type)!.cursor;
 
   await withConnector(sourceId, async (connector) => {
-    // Before the first read. A full snapshot is also the recovery from a lost slot: only then is
-    // a lost slot replaced, and a cursor of an old slot forgotten.
-    const capture = await prepareCapture(connector, sourceId, [...byTable.keys()], !opts.entities);
-    const slotStart = capture ? parseLsn((await connector.slotInfo()).confirmed_flush_lsn ?? "0/0") : 0n;
-    for (const [entity, mappers] of byTable) {
-      if (opts.restart) await resetCheckpoint(sourceId, entity);
-      let checkpoint = await loadCheckpoint(sourceId, entity);
-      if (checkpoint?.done) {
-        await resetCheckpoint(sourceId, entity); // a finished snapshot: this is a new one
-        checkpoint = null;
-      }
-      const stats = { entity, read: 0, written: 0, resumed_after: checkpoint?.last_key ?? null };
-      let rowsDone = checkpoint?.rows_done ?? 0;
-      // Rows take a position below every change the stream will still apply (see store/contexts.ts),
-      // fixed before the entity's first read and kept across resumes (each read starts after it).
-      const lsn = checkpoint?.snapshot_lsn ? parseLsn(checkpoint.snapshot_lsn) : capture ? await snapshotLsn(sourceId, slotStart) : 0n;
-      const position = snapshotPosition(lsn);
-      if (!checkpoint) await saveCheckpoint(pgPool(), sourceId, entity, null, 0, false, formatLsn(lsn));
-      // A record that cannot be mapped (or stored) is a dead letter with its row.
-      const deadLetter = (chunk: SnapshotChunk, i: number, contextType: string, error: NewDeadLetter["error"]): NewDeadLetter =>
-        ({ entity, context_type: contextType, key: chunk.keys[i]!, cursor: null, position, category: "DATA", error, payload: redact(chunk.records[i]) as object });
-      // writes[j] came from chunk.records[writeRecord[j]]; rowsDone counts up to this chunk.
-      type Mapped = { chunk: SnapshotChunk; writes: ContextWrite[]; writeRecord: number[]; failed: NewDeadLetter[]; rowsDone: number };
-      const map = (chunk: SnapshotChunk): Mapped => {
-        rowsDone += chunk.records.length;
-        const m: Mapped = { chunk, writes: [], writeRecord: [], failed: [], rowsDone };
-        chunk.records.forEach((record, i) => {
-          for (const mapper of mappers) {
-            try {
-              m.writes.push({ ...mapper.map(record), entity, position, cursor: null, deleted: false });
-              m.writeRecord.push(i);
-            } catch (e) {
-              if (!(e instanceof MappingDataError)) throw e;
-              m.failed.push(deadLetter(chunk, i, mapper.contextType, { message: e.message, field: e.field, transform: e.transform ?? null }));
-            }
-          }
-        });
-        return m;
-      };
-      // Failed records, contexts and the checkpoint commit together: nothing is lost between them.
-      const commit = async ({ chunk, writes, writeRecord, failed, rowsDone: done }: Mapped) => {
-        const client = await pgPool().connect();
-        try {
-          await client.query("BEGIN");
-          const w = await writeContexts(client, sourceId, version, writes, insertHint);
-          for (const r of w.rejected) {
-            const j = writes.findIndex((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
-            if (j >= 0) failed.push(deadLetter(chunk, writeRecord[j]!, r.context_type, { message: r.message, code: "STORE_REJECTED" }));
-          }
-          await recordDeadLetters(client, sourceId, opts.runId ?? null, version, failed);
-          await saveCheckpoint(client, sourceId, entity, chunk.last_key, done);
-          await client.query("COMMIT");
-          stats.written += w.written;
-          result.collisions.push(...w.collisions);
-          for (const f of failed) {
-            result.errors.push({ entity, context_type: f.context_type, key: f.key, field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
-          }
-        } catch (e) {
-          await client.query("ROLLBACK").catch(() => {});
-          throw e;
-        } finally {
-          client.release();
-        }
-        stats.read += chunk.records.length;
-        result.read += chunk.records.length;
-        await opts.onChunk?.({ entity, rows: chunk.records.length, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
-      };
-      // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
-      const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
-      // Each chunk commits while the next one is read and mapped.
-      const behind = new WriteBehind();
-      try {
-        for await (const chunk of connector.snapshotChunks(entity, { batch_size: opts.batchSize, after_key: checkpoint?.last_key ?? null })) {
-          const mapped = map(chunk);
-          await behind.submit(() => commit(mapped));
-        }
-        await behind.settle();
-      } finally {
-        // A read or mapping failure must not leave a chunk committing behind the run's end (the
-        // run would be closed while its contexts and checkpoint still land).
-        await behind.quiesce();
-      }
-      // Rows the store holds from before this snapshot that it did not see were deleted at the
-      // source meanwhile (changes skipped while paused, or lost with a slot): tombstone them.
-      // Every row the snapshot saw now has a position at or above its own.
-      const swept = capture ? await tombstoneEntity(pgPool(), sourceId, entity, position, null) : 0;
-      if (swept) log.info("snapshot removed contexts of rows no longer in the source", { source_id: sourceId, entity, removed: swept });
-      await saveCheckpoint(pgPool(), sourceId, entity, null, rowsDone, true);
+    const reader = requireCapability(connector, "readSnapshotChunks", "read snapshots in resumable chunks");
+    // Before the first read. A full snapshot is also the recovery from a lost capture.
+    const capture = await prepareCapture(connector, sourceId, [...byEntity.keys()], !opts.entities);
+    for (const [entity, mappers] of byEntity) {
+      const stats = await snapshotEntity({ sourceId, entity, mappers, version, capture, codec, reader, opts, result });
       result.written += stats.written;
       result.entities.push(stats);
     }
   });
   log.info("snapshot finished", { source_id: sourceId, read: result.read, written: result.written, errors: result.errors.length, collisions: result.collisions.length });
   return result;
+}
+
+type EntityPass = {
+  sourceId: string;
+  entity: string;
+  mappers: CompiledMapping[];
+  version: number;
+  capture: CaptureSetup | null;
+  codec: CursorCodec;
+  reader: Required<Pick<ECMConnector, "readSnapshotChunks">>;
+  opts: SnapshotOptions;
+  result: SnapshotResult;
+};
+
+async function snapshotEntity({ sourceId, entity, mappers, version, capture, codec, reader, opts, result }: EntityPass) {
+  if (opts.restart) await resetCheckpoint(sourceId, entity);
+  let checkpoint = await loadCheckpoint(sourceId, entity);
+  if (checkpoint?.done) {
+    await resetCheckpoint(sourceId, entity); // a finished snapshot: this is a new one
+    checkpoint = null;
+  }
+  const stats = { entity, read: 0, written: 0, resumed_after: checkpoint?.last_key ?? null };
+  let rowsDone = checkpoint?.rows_done ?? 0;
+  // Rows take a position below every change the stream will still apply (store/contexts.ts),
+  // fixed before the entity's first read and kept across resumes (each read starts after it).
+  const floor = checkpoint?.floor_cursor ?? (capture ? await snapshotFloor(sourceId, capture.start, codec) : null);
+  const position = floor ? codec.order(floor) : 0n;
+  if (!checkpoint) await saveCheckpoint(pgPool(), sourceId, entity, null, 0, false, floor);
+  // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
+  const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
+
+  const commit = async (mapped: Mapped, rows: number, resumeAfter: string[], done: number) => {
+    const w = await commitBatch({
+      sourceId,
+      mappingVersion: version,
+      runId: opts.runId ?? null,
+      items: mapped.writes,
+      deadLetters: mapped.deadLetters,
+      completion: { kind: "checkpoint", entity, resume_after: resumeAfter, rows_done: done },
+      insertHint,
+    });
+    stats.written += w.written;
+    stats.read += rows;
+    result.read += rows;
+    result.collisions.push(...w.collisions);
+    for (const f of w.dead_lettered) {
+      result.errors.push({ entity, context_type: f.context_type, key: f.key, field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
+    }
+    await opts.onChunk?.({ entity, rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
+  };
+
+  // Each chunk commits while the next one is read and mapped.
+  const behind = new WriteBehind();
+  try {
+    for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: checkpoint?.last_key ?? null })) {
+      const mapped: Mapped = { writes: [], deadLetters: [] };
+      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, position, cursor: null }, mapped);
+      rowsDone += chunk.records.length;
+      const done = rowsDone;
+      await behind.submit(() => commit(mapped, chunk.records.length, chunk.resume_after, done));
+    }
+    await behind.settle();
+  } finally {
+    // A read or mapping failure must not leave a chunk committing behind the run's end (the run
+    // would be closed while its contexts and checkpoint still land).
+    await behind.quiesce();
+  }
+  // Rows the store holds from before this snapshot that it did not see were deleted at the source
+  // meanwhile (changes skipped while paused, or lost with a capture): tombstone them. Every row
+  // the snapshot saw now has a position at or above its own.
+  const swept = capture ? await tombstoneEntity(pgPool(), sourceId, entity, position, null) : 0;
+  if (swept) log.info("snapshot removed contexts of rows no longer in the source", { source_id: sourceId, entity, removed: swept });
+  await saveCheckpoint(pgPool(), sourceId, entity, null, rowsDone, true);
+  return stats;
 }

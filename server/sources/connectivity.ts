@@ -2,48 +2,39 @@
 // snapshot reads. Connectors are opened per call and always shut down; the config (secret
 // references only) is read from the store, and secrets are resolved inside the connector.
 import { z } from "zod";
-import { connectorType } from "../connectors/registry.ts";
-import type { PostgresConnector } from "../connectors/postgresql/connector.ts";
-import { connectFailure } from "../connectors/postgresql/health.ts";
-import type { TPostgresConfig } from "../connectors/postgresql/config.ts";
-import type { ECMConnector, JsonValue } from "../connectors/types.ts";
-import { AppError } from "../errors/app-error.ts";
+import { sourceBoundary } from "../connectors/boundary.ts";
+import { connectorType, type TConnectorConfig } from "../connectors/registry.ts";
+import { requireCapability, type ECMConnector, type HealthStatus, type JsonValue } from "../connectors/types.ts";
 import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { getSource } from "./service.ts";
 import { latestMapping } from "../store/mappings.ts";
 
-const CONNECT_CODES = new Set(["28P01", "28000", "3D000", "53300", "57P03"]);
+/** A source id that names no source: what a draft connection (not saved yet) is tested under. */
+const DRAFT_SOURCE_ID = "00000000-0000-0000-0000-000000000000";
 
-/** A pg or network error while talking to a source, as an AppError a user can act on. */
-function asSourceError(error: unknown, config: TPostgresConfig): unknown {
-  if (error instanceof AppError) return error;
-  const code = (error as { code?: string }).code ?? "";
-  const sqlState = /^[0-9A-Z]{5}$/.test(code);
-  const network = /^E[A-Z]+$/.test(code) || /Connection terminated|timeout expired|SSL|certificate/i.test((error as Error)?.message ?? "");
-  if (!sqlState && !network) return error; // not the source's doing: keep the original error
-  if (sqlState && !CONNECT_CODES.has(code)) {
-    // A query failed after connecting: PostgreSQL's own message says what.
-    return new AppError("BAD_REQUEST", (error as Error).message, { category: code.startsWith("42") ? "CONFIGURATION" : "TRANSIENT" });
-  }
-  const check = connectFailure(error, config);
-  const transient = check.name === "reachable";
-  return new AppError(transient ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, {
-    category: transient ? "TRANSIENT" : "CONFIGURATION",
-  });
+/**
+ * Runs `fn` with the source's connector, initialized with its stored config and always shut down.
+ * The connector comes through the source boundary: what it throws is marked as the source's and
+ * classified once, by classify(), where it is handled.
+ */
+export async function withConnector<T>(sourceId: string, fn: (connector: ECMConnector) => Promise<T>, mappedTables?: string[]): Promise<T> {
+  const source = await getSource(sourceId);
+  return withConfig(source.config, { sourceId, mappedTables }, fn);
 }
 
-export async function withConnector<T>(sourceId: string, fn: (connector: PostgresConnector) => Promise<T>, mappedTables?: string[]): Promise<T> {
-  const source = await getSource(sourceId);
-  const type = connectorType(source.connector_type)!;
-  const connector = type.create({ sourceId, mappedTables }) as ECMConnector as PostgresConnector;
+async function withConfig<T>(config: TConnectorConfig, context: { sourceId: string; mappedTables?: string[] }, fn: (connector: ECMConnector) => Promise<T>): Promise<T> {
+  const connector = sourceBoundary(connectorType(config.connector_type)!.create(context));
   try {
-    await connector.initialize(source.config);
+    await connector.initialize(config);
     return await fn(connector);
-  } catch (error) {
-    throw asSourceError(error, source.config);
   } finally {
-    await connector.shutdown();
+    await connector.shutdown().catch(() => {});
   }
+}
+
+/** The health checks of a connection that is not saved yet (its own capture set-up does not exist). */
+export function testDraftConnection(config: TConnectorConfig): Promise<HealthStatus> {
+  return withConfig(config, { sourceId: DRAFT_SOURCE_ID, mappedTables: [] }, (c) => c.healthCheck());
 }
 
 /** Health checks look at the mapped tables (SELECT privilege) once a mapping exists. */
@@ -72,12 +63,13 @@ export function extractSnapshotPage(id: string, input: z.output<typeof ZExtractS
     const after = input.cursor ? decodeCursor(input.cursor) : null;
     const contexts: { context_type: string; context_id: string; data: Record<string, JsonValue>; source: { entity: string; key: string[] } }[] = [];
     let last: string[] | null = null;
-    for await (const chunk of connector.snapshotChunks(input.entity, { batch_size: input.batch_size, limit: input.batch_size, after_key: after })) {
+    const reader = requireCapability(connector, "readSnapshotChunks", "read snapshots page by page");
+    for await (const chunk of reader.readSnapshotChunks(input.entity, { batch_size: input.batch_size, limit: input.batch_size, after })) {
       chunk.records.forEach((data, i) => {
         const key = chunk.keys[i]!;
         contexts.push({ context_type: input.entity, context_id: key.join(":"), data, source: { entity: input.entity, key } });
       });
-      last = chunk.last_key;
+      last = chunk.resume_after;
     }
     return { contexts, cursor: last && contexts.length === input.batch_size ? encodeCursor(last) : null };
   });

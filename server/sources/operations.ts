@@ -3,7 +3,7 @@ import { z } from "zod";
 import { hasRole, type Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { streamChangesPage } from "../streams/changes-page.ts";
-import { ZLsnCursor } from "../connectors/postgresql/lsn.ts";
+import { ZCursor } from "../streams/cursor.ts";
 import {
   extractSnapshotPage,
   sourceCapabilities,
@@ -22,7 +22,7 @@ export const ZOperation = z.discriminatedUnion("operation", [
   z
     .object({
       operation: z.literal("connector.stream_changes"),
-      cursor: ZLsnCursor.optional(),
+      cursor: ZCursor.optional(),
       batch_size: z.number().int().min(1).max(10_000).default(100),
       include_operations: z.array(z.enum(["insert", "update", "delete"])).min(1).default(["insert", "update", "delete"]),
     })

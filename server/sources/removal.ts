@@ -40,7 +40,8 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
   }
   try {
     await withCaptureLock(input.id, async () => {
-      const dropped = await withConnector(input.id, (connector) => connector.dropCapture());
+      // A connector without change capture set nothing up on the source.
+      const dropped = await withConnector(input.id, async (connector) => (connector.dropCapture ? connector.dropCapture() : { removed: [] }));
       log.info("replication slot and publication removed from the source", { source_id: input.id, ...dropped });
       await deleteSource(input);
     });

@@ -120,13 +120,6 @@ export async function resolveDeadLetter(client: pg.ClientBase | pg.Pool, id: str
   return rowCount === 1;
 }
 
-export async function failedAgain(id: string, error: NewDeadLetter["error"], payload: object | null, mappingVersion: number) {
-  await pgPool().query(
-    `UPDATE dead_letters SET attempts = attempts + 1, error = $2, payload = coalesce($3, payload), mapping_version = $4, outcome = 'failed again', updated_at = now() WHERE id = $1`,
-    [id, JSON.stringify(error), payload ? JSON.stringify(payload) : null, mappingVersion],
-  );
-}
-
 export async function countOpen(sourceId?: string): Promise<number> {
   const { rows } = await pgPool().query<{ n: number }>(
     `SELECT count(*)::int AS n FROM dead_letters WHERE status = 'open'${sourceId ? " AND source_id = $1::uuid" : ""}`,

@@ -6,7 +6,8 @@ import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { queueStream } from "../jobs/queues.ts";
-import { formatLsn, lsnCursor, parseLsn, parseLsnCursor, ZLsnCursor } from "../connectors/postgresql/lsn.ts";
+import { requireCapability } from "../connectors/types.ts";
+import { cursorCodecOf, ZCursor } from "./cursor.ts";
 import { getMappings } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource, listSources } from "../sources/service.ts";
@@ -24,7 +25,7 @@ export const ZStreamAction = z.discriminatedUnion("action", [
       action: z.literal("start"),
       // The spec's connector.stream_changes fields, accepted as written.
       operation: z.literal("connector.stream_changes").optional(),
-      cursor: ZLsnCursor.optional(),
+      cursor: ZCursor.optional(),
       batch_size: z.number().int().min(1).max(10_000).optional(),
       include_operations: z.array(ZOperationName).min(1).optional(),
       schema_policy: z.enum(["continue", "pause"]).optional(),
@@ -112,7 +113,7 @@ export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
   const error = s.error && s.status !== "streaming" && s.status !== "stopped" ? { message: s.error, category: s.error_category } : source.last_error && state === "failed" ? { message: source.last_error, category: null } : undefined;
   return {
     state,
-    cursor: s.cursor ? lsnCursor(parseLsn(s.cursor)) : null,
+    cursor: s.cursor,
     lag_bytes,
     lag_seconds,
     last_checkpoint_at,
@@ -177,7 +178,7 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
     if (input.cursor) throw new AppError("CONFLICT", "the stream is running: stop it before moving its cursor");
     return { run_id: s.run_id };
   }
-  if (input.cursor) await checkCursor(sourceId, input.cursor, "cursor");
+  const cursor = input.cursor ? await checkCursor(sourceId, input.cursor, "cursor") : null;
   const run = await createRun({ sourceId, kind: "stream", request: { batch_size: input.batch_size, include_operations: input.include_operations, cursor: input.cursor }, createdBy: by.name });
   await updateStream(sourceId, {
     enabled: true,
@@ -187,7 +188,7 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
     error_category: null,
     retry_attempt: 0,
     next_retry_at: null,
-    ...(input.cursor ? { cursor: formatLsn(parseLsnCursor(input.cursor)), cursor_updated_at: new Date() } : {}),
+    ...(cursor ? { cursor, cursor_updated_at: new Date() } : {}),
     ...(input.batch_size ? { batch_size: input.batch_size } : {}),
     ...(input.include_operations ? { include_operations: input.include_operations } : {}),
     ...(input.schema_policy ? { schema_policy: input.schema_policy } : {}),
@@ -197,34 +198,36 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
   return { run_id: run.id };
 }
 
-/** A cursor is usable when the slot still holds it: not before its confirmed position, not past the server's WAL. */
-async function checkCursor(sourceId: string, cursor: string, field: string) {
-  const lsn = parseLsnCursor(cursor, field);
-  const slot = await withConnector(sourceId, (c) => c.slotInfo());
-  if (!slot.exists) throw AppError.invalid([{ path: field, message: "the source has no replication slot yet: run a snapshot or start the stream first" }]);
-  if (slot.wal_status === "lost") throw AppError.invalid([{ path: field, message: "the replication slot is lost: re-snapshot the source" }]);
-  const confirmed = parseLsn(slot.confirmed_flush_lsn ?? "0/0");
-  const current = parseLsn(slot.current_lsn);
-  if (lsn < confirmed) {
-    throw AppError.invalid([{ path: field, message: `is before the slot's confirmed position pg_lsn:${formatLsn(confirmed)}: the server no longer keeps those changes` }]);
+/**
+ * A cursor is usable when the capture still holds it: not before what the source was last told
+ * is durable, not past the end of its change log. Returns it normalised.
+ */
+async function checkCursor(sourceId: string, cursor: string, field: string): Promise<string> {
+  const codec = await cursorCodecOf(sourceId);
+  const wanted = codec.parse(cursor, field);
+  const capture = await withConnector(sourceId, (c) => requireCapability(c, "captureStatus", "capture changes").captureStatus());
+  if (!capture.exists) throw AppError.invalid([{ path: field, message: "the source has no change capture yet: run a snapshot or start the stream first" }]);
+  if (capture.lost) throw AppError.invalid([{ path: field, message: "the source's change capture is lost: re-snapshot the source" }]);
+  if (capture.confirmed_cursor && codec.order(wanted) < codec.order(capture.confirmed_cursor)) {
+    throw AppError.invalid([{ path: field, message: `is before the capture's confirmed position ${capture.confirmed_cursor}: the source no longer keeps those changes` }]);
   }
-  if (lsn > current) throw AppError.invalid([{ path: field, message: `is past the server's current WAL position pg_lsn:${formatLsn(current)}` }]);
+  if (codec.order(wanted) > codec.order(capture.current_cursor)) throw AppError.invalid([{ path: field, message: `is past the source's current position ${capture.current_cursor}` }]);
+  return wanted;
 }
 
 export async function getCursor(sourceId: string) {
   await getSource(sourceId);
   const s = await ensureStream(sourceId);
-  return { cursor: s.cursor ? lsnCursor(parseLsn(s.cursor)) : null };
+  return { cursor: s.cursor };
 }
 
 export async function putCursor(sourceId: string, cursor: string) {
   await requireStreamable(sourceId);
   const s = await ensureStream(sourceId);
   if (s.enabled || leaseHeld(s)) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
-  await checkCursor(sourceId, cursor, "cursor");
-  const lsn = parseLsnCursor(cursor);
-  await pgPool().query("UPDATE streams SET cursor = $2, cursor_updated_at = now(), updated_at = now() WHERE source_id = $1 AND NOT enabled", [sourceId, formatLsn(lsn)]);
-  return { cursor: lsnCursor(lsn) };
+  const checked = await checkCursor(sourceId, cursor, "cursor");
+  await pgPool().query("UPDATE streams SET cursor = $2, cursor_updated_at = now(), updated_at = now() WHERE source_id = $1 AND NOT enabled", [sourceId, checked]);
+  return { cursor: checked };
 }
 
 export async function entityAction(sourceId: string, entity: string, action: z.infer<typeof ZEntityAction>["action"], by: Principal) {

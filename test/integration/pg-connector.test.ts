@@ -87,7 +87,7 @@ describe("snapshot extraction", () => {
     const c = await connector(source.config);
     const seen: string[] = [];
     const sizes: number[] = [];
-    for await (const chunk of c.snapshotChunks("sales.order_lines", { batch_size: 1000 })) {
+    for await (const chunk of c.readSnapshotChunks!("sales.order_lines", { batch_size: 1000 })) {
       sizes.push(chunk.records.length);
       for (const r of chunk.records) seen.push(`${r.order_id}/${r.line_no}`);
     }
@@ -105,9 +105,9 @@ describe("snapshot extraction", () => {
     let checkpoint: string[] | null = null;
     const firstRun: number[] = [];
     const c1 = await connector(source.config);
-    for await (const chunk of c1.snapshotChunks("customers", { batch_size: 1000 })) {
+    for await (const chunk of c1.readSnapshotChunks!("customers", { batch_size: 1000 })) {
       firstRun.push(...chunk.records.map((r) => r.customer_id as number));
-      checkpoint = chunk.last_key; // durably checkpointed in a real run
+      checkpoint = chunk.resume_after; // durably checkpointed in a real run
       break; // the worker dies here
     }
     await c1.shutdown();
@@ -115,7 +115,7 @@ describe("snapshot extraction", () => {
 
     const secondRun: number[] = [];
     const c2 = await connector(source.config);
-    for await (const chunk of c2.snapshotChunks("customers", { batch_size: 1000, after_key: checkpoint })) {
+    for await (const chunk of c2.readSnapshotChunks!("customers", { batch_size: 1000, after: checkpoint })) {
       secondRun.push(...chunk.records.map((r) => r.customer_id as number));
     }
     expect(secondRun.length).toBe(1500);
@@ -136,14 +136,14 @@ describe("snapshot extraction", () => {
 
   it("refuses tables without a primary key and views with a CONFIGURATION error", async () => {
     const c = await connector(source.config);
-    await expect(c.snapshotChunks("logbook").next()).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/no primary key/) });
-    await expect(c.snapshotChunks("pro_customers").next()).rejects.toMatchObject({ category: "CONFIGURATION" });
+    await expect(c.readSnapshotChunks!("logbook").next()).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/no primary key/) });
+    await expect(c.readSnapshotChunks!("pro_customers").next()).rejects.toMatchObject({ category: "CONFIGURATION" });
   });
 
   it("keeps memory bounded: a chunk holds at most batch_size records", async () => {
     const c = await connector(source.config);
     let max = 0;
-    for await (const chunk of c.snapshotChunks("customers", { batch_size: 300 })) max = Math.max(max, chunk.records.length);
+    for await (const chunk of c.readSnapshotChunks!("customers", { batch_size: 300 })) max = Math.max(max, chunk.records.length);
     expect(max).toBe(300);
   });
 });
@@ -341,14 +341,16 @@ describe("change capture is set up before the snapshot's first read", () => {
 
   it("adds a newly snapshotted table to the existing publication and reuses the slot", async () => {
     const c = await connector(source.config, { sourceId: CAPTURE_ID });
-    const state = await c.prepareCapture(["sales.order_lines"]);
-    expect(state).toEqual({ slot_created: false, slot_lsn: null, tables_added: ["sales.order_lines"] });
+    const state = await c.prepareCapture(["sales.order_lines"], { replaceLost: false });
+    expect(state).toEqual({ created: false, start: expect.stringMatching(/^pg_lsn:[0-9A-F]+\/[0-9A-F]+$/) });
+    const published = await source.query("SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname LIKE $1", [`%${CAPTURE_ID.replaceAll("-", "")}`]);
+    expect(published.rows.map((r: { t: string }) => r.t)).toContain("sales.order_lines");
   });
 
   it("creates nothing for previews or snapshot-only sources", async () => {
     const other = "00000000-0000-0000-0000-00000000beef";
     const preview = await connector(source.config, { sourceId: other });
-    for await (const _ of preview.snapshotChunks("customers", { limit: 10 })) break;
+    for await (const _ of preview.readSnapshotChunks!("customers", { limit: 10 })) break;
     const snapshotOnly = await connector({ ...source.config, options: { batch_size: 1000, change_tracking: "snapshot" } }, { sourceId: other });
     const it = snapshotOnly.extractSnapshot("customers", { limit: 10 });
     await it.next();
@@ -361,6 +363,6 @@ describe("change capture is set up before the snapshot's first read", () => {
     process.env.ECM_SOURCE_LIMITED = "limited-pw";
     const config: TPostgresConfig = { ...source.config, authentication: { type: "credentials", username: "limited", password_secret: "env://ECM_SOURCE_LIMITED" } };
     const c = await connector(config, { sourceId: "00000000-0000-0000-0000-0000000000aa" });
-    await expect(c.prepareCapture(["customers"])).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/publication/) });
+    await expect(c.prepareCapture(["customers"], { replaceLost: false })).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/publication/) });
   });
 });

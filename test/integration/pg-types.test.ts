@@ -39,7 +39,7 @@ beforeAll(async () => {
   const connector = new PostgresConnector({ sourceId: "00000000-0000-0000-0000-000000000001" });
   await connector.initialize(source.config);
   rows = new Map();
-  for await (const chunk of connector.snapshotChunks("t", { batch_size: 2 })) for (const r of chunk.records) rows.set(r.id as number, r);
+  for await (const chunk of connector.readSnapshotChunks!("t", { batch_size: 2 })) for (const r of chunk.records) rows.set(r.id as number, r);
   await connector.shutdown();
 });
 afterAll(() => removeSink());

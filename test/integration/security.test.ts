@@ -295,7 +295,7 @@ describe("a source column named __proto__", () => {
     const source = await createSource({ name: "proto-col", config: src.config });
     const rows = await withConnector(source.id, async (connector) => {
       const out: Record<string, unknown>[] = [];
-      for await (const chunk of connector.snapshotChunks("t", { batch_size: 10 })) out.push(...chunk.records);
+      for await (const chunk of connector.readSnapshotChunks!("t", { batch_size: 10 })) out.push(...chunk.records);
       return out;
     });
     const record = rows[0]!;

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
-import { parseLsn } from "../../server/connectors/postgresql/lsn.ts";
+import { parseLsn, parseLsnCursor } from "../../server/connectors/postgresql/lsn.ts";
 import { writeContexts } from "../../server/store/contexts.ts";
 import { acquireLease, commitCursor, ensureStream, LeaseLostError, releaseLease, updateStream } from "../../server/store/streams.ts";
 import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
@@ -164,7 +164,7 @@ describe("stream ownership and crash safety", () => {
         const cursor = await withDb(async (c) => (await c.query("SELECT cursor FROM streams WHERE source_id = $1", [sourceId])).rows[0]?.cursor);
         if (slot && cursor) {
           samples++;
-          if (parseLsn(slot) > parseLsn(cursor)) violations.push(`${slot} > ${cursor}`);
+          if (parseLsn(slot) > parseLsnCursor(cursor)) violations.push(`${slot} > ${cursor}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }

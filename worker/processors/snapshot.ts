@@ -122,7 +122,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
         // Capped at 30 s: a worker shutting down waits for this job at most that long.
         const policy = await sourceRetryPolicy(sourceId);
         const delay = backoffDelay(attempt, { ...policy, maxMs: Math.min(policy.maxMs, 30_000) });
-        log.warn("snapshot of an entity failed; retrying from its last checkpoint", { run_id: runId, entity, attempt, delay_ms: delay, code: c.code, error: (e as Error).message });
+        log.warn("snapshot of an entity failed; retrying from its last checkpoint", { run_id: runId, entity, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: (e as Error).message });
         attempt++;
         retried++;
         await addRunProgress(runId, 0, { retried: 1 }).catch(() => {});

@@ -14,12 +14,12 @@ import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts"
 import { queueSnapshot } from "../../server/runs/service.ts";
 import { withConnector } from "../../server/sources/connectivity.ts";
 import { findRun, finishRun, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
-import { acquireLease, getStream, LeaseLostError, ownerUpdate, releaseLease, renewLease } from "../../server/store/streams.ts";
+import { getStream, LeaseLostError, ownerUpdate } from "../../server/store/streams.ts";
+import { StreamLease } from "../../server/pipeline/stream/lease.ts";
 import { isExiting } from "../lifecycle.ts";
 
 const log = logger("worker.stream");
 const owner = () => `${os.hostname()}:${process.pid}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function streamRun(payload: JobPayload<"stream.run">): Promise<unknown> {
   const sourceId = payload.source_id;
@@ -27,13 +27,9 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
   const lease = e.ECM_STREAM_LEASE_SECONDS;
 
   // Wait for the lease: a previous owner that died holds it until it expires.
-  let token: bigint | null = null;
-  while (token === null) {
-    const row = await getStream(sourceId);
-    if (!row?.enabled || isExiting()) return { skipped: "stream not enabled" };
-    token = await acquireLease(sourceId, owner(), lease);
-    if (token === null) await sleep(1000);
-  }
+  const held = await StreamLease.acquire(sourceId, owner(), lease, isExiting);
+  if (!held) return { skipped: "stream not enabled" };
+  const token = held.token;
   const row = (await getStream(sourceId))!;
   const runId = row.run_id;
   if (runId) await startRun(runId, null);
@@ -54,7 +50,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           runStream({
             sourceId,
             connector,
-            token: token!,
+            token,
             leaseSeconds: lease,
             runId,
             counters,
@@ -80,7 +76,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           outcome = null;
           return { handed_over: true };
         }
-        await ownerUpdate(sourceId, token!, { status: "stopped" });
+        await ownerUpdate(sourceId, token, { status: "stopped" });
         await setSourceState(sourceId, "idle");
         outcome = { status: "cancelled" };
         return { stopped: true, ...counters };
@@ -96,13 +92,13 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           attempt++;
           counters.retried++;
           const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
-          log.warn("stream failed, retrying", { source_id: sourceId, attempt, delay_ms: delay, code: c.code, error: message });
-          await ownerUpdate(sourceId, token!, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
+          log.warn("stream failed, retrying", { source_id: sourceId, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message });
+          await ownerUpdate(sourceId, token, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
           await setSourceState(sourceId, "retrying", message);
-          if (!(await waitHoldingLease(sourceId, token!, lease, delay))) {
+          if (!(await held.hold(delay, isExiting))) {
             outcome = (await getStream(sourceId))?.enabled ? null : { status: "cancelled" };
             if (outcome) {
-              await ownerUpdate(sourceId, token!, { status: "stopped" });
+              await ownerUpdate(sourceId, token, { status: "stopped" });
               await setSourceState(sourceId, "idle");
             }
             return { stopped_while_retrying: true };
@@ -110,8 +106,8 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           continue;
         }
         // CONFIGURATION and FATAL: stop, say what to fix, alert.
-        log.error("stream stopped", { source_id: sourceId, category: c.category, code: c.code, error: message });
-        await ownerUpdate(sourceId, token!, { status: "failed", enabled: false, error: message, error_category: c.category });
+        log.error("stream stopped", { source_id: sourceId, category: c.category, code: c.code, origin: c.origin, error: message });
+        await ownerUpdate(sourceId, token, { status: "failed", enabled: false, error: message, error_category: c.category });
         await setSourceState(sourceId, "failed", message);
         await alert({ sourceId, runId, category: c.category === "DATA" ? "FATAL" : c.category, message, hint: c.category === "FATAL" ? "see the message; a lost or dropped slot needs a full re-snapshot" : "fix the configuration, then start the stream again" });
         outcome = { status: "failed", error: message, category: c.category };
@@ -124,17 +120,6 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
     if (outcome && runId) {
       await finishRun(runId, { status: outcome.status, counters, error: outcome.error ?? null, errorCategory: outcome.category ?? null, progressDone: counters.read }).catch(() => {});
     }
-    await releaseLease(sourceId, token!).catch(() => {});
+    await held.release().catch(() => {});
   }
-}
-
-/** Sleeps `ms` while keeping the lease; false when the stream was stopped or the lease lost meanwhile. */
-async function waitHoldingLease(sourceId: string, token: bigint, leaseSeconds: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    await sleep(Math.min(1000, until - Date.now()));
-    const controls = await renewLease(sourceId, token, leaseSeconds);
-    if (!controls?.enabled || isExiting()) return false;
-  }
-  return true;
 }

@@ -10,9 +10,7 @@ import {
 } from "../../sources/schemas.ts";
 import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../../connectors/schemas.ts";
 import { ZConnectorConfig } from "../../connectors/registry.ts";
-import { healthCheck } from "../../connectors/postgresql/health.ts";
-import { replicationNames } from "../../connectors/postgresql/connection.ts";
-import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth } from "../../sources/connectivity.ts";
+import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth, testDraftConnection } from "../../sources/connectivity.ts";
 import { runOperation, ZOperation } from "../../sources/operations.ts";
 import { removeSource } from "../../sources/removal.ts";
 import { listSourceOverviews, ZSourceOverviewList } from "../../streams/service.ts";
@@ -56,7 +54,7 @@ export const sourcesRouter = createTRPCRouter({
           issues: [{ path: "config.authentication.password_secret", message: "type the password to test this connection, or ask an admin" }],
         });
       }
-      return healthCheck(input.config, { ...replicationNames("00000000-0000-0000-0000-000000000000"), tables: [] });
+      return testDraftConnection(input.config);
     }),
   capabilities: viewerProcedure
     .input(ZSourceId)

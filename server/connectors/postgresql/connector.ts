@@ -2,26 +2,32 @@
 import type pg from "pg";
 import { logger } from "../../logger.ts";
 import type {
+  CaptureSetup,
+  CaptureStatus,
   ChangeEvent,
   ChangeOperation,
   ConnectorCapabilities,
   ConnectorConfig,
+  ConnectorContext,
   Context,
   ECMConnector,
   EntitySchema,
   EntityType,
   ExtractOptions,
   HealthStatus,
+  RowChange,
+  SnapshotChunk,
+  SnapshotReadOptions,
 } from "../types.ts";
 import { describeEntity, listEntities, type DescribedEntity } from "./catalog.ts";
 import { ZPostgresConfig, type TPostgresConfig } from "./config.ts";
-import { connect, connectionConfig, replicationNames, type ConnectPolicies } from "./connection.ts";
-import { dropCapture, ensureCapture, slotInfo, syncPublication, type CaptureState, type SlotInfo } from "./capture.ts";
-import { decodeTuple, ReplicationSession, type ReplicationHandlers } from "./replication.ts";
-import { lsnCursor, parseLsnCursor } from "./lsn.ts";
-import { entityName } from "./catalog.ts";
-import { healthCheck } from "./health.ts";
-import { readByKeys, readSnapshot, type SnapshotChunk } from "./snapshot.ts";
+import { connect, connectionConfig, replicationNames } from "./connection.ts";
+import { dropCapture, ensureCapture, slotGone, slotInfo, syncPublication } from "./capture.ts";
+import { PgChangeStream } from "./changes.ts";
+import { ReplicationSession, type ReplicationHandlers } from "./replication.ts";
+import { lsnCursor, parseLsn, parseLsnCursor } from "./lsn.ts";
+import { connectError, healthCheck } from "./health.ts";
+import { readByKeys, readSnapshot } from "./snapshot.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
 
 const log = logger("connector.postgresql");
@@ -37,15 +43,13 @@ export const POSTGRES_CAPABILITIES: ConnectorCapabilities = {
   max_batch_size: 100_000,
 };
 
-export type PostgresConnectorContext = { sourceId: string; policies?: ConnectPolicies; mappedTables?: string[] };
-
 export class PostgresConnector implements ECMConnector {
   private config?: TPostgresConfig;
   private client?: pg.Client;
   private parsers?: ValueParsers;
   private readonly entities = new Map<string, DescribedEntity>();
 
-  constructor(private readonly context: PostgresConnectorContext) {}
+  constructor(private readonly context: ConnectorContext) {}
 
   /** Validates the config only; connections open on first use (Conduit's configure/open split). */
   async initialize(config: ConnectorConfig): Promise<void> {
@@ -77,70 +81,94 @@ export class PostgresConnector implements ECMConnector {
     return { ...entity, columns: entity.columns.map(({ type_oid: _t, ...c }) => c) };
   }
 
-  /**
-   * Sets up change capture for these entities (publication, then slot) unless the source is
-   * snapshot-only. Snapshot runs call it before their first read; previews never do.
-   */
-  async prepareCapture(types: string[], opts: { replaceLostSlot?: boolean } = {}): Promise<CaptureState | null> {
-    if (!this.capturesChanges()) return null;
-    const entities = await Promise.all(types.map((t) => this.describe(t)));
-    const state = await ensureCapture(await this.connection(), replicationNames(this.context.sourceId), entities, opts);
-    if (state.slot_created) log.info("replication slot created before the snapshot", { source_id: this.context.sourceId, lsn: state.slot_lsn });
-    return state;
-  }
-
   capturesChanges(): boolean {
     return this.requireConfig().options.change_tracking === "cdc";
   }
 
-  /** Deleted rows' contexts are removed from the store, not kept as tombstones (options.deletes). */
-  hardDeletes(): boolean {
-    return this.requireConfig().options.deletes === "hard";
-  }
-
-  /** Publication holds exactly these entities (the mapped ones); returns what changed. */
-  async syncPublication(types: string[]) {
+  /** Publication, then slot (its start is where the stream will deliver every later commit from). */
+  async prepareCapture(types: string[], options: { replaceLost: boolean }): Promise<CaptureSetup> {
     const entities = await Promise.all(types.map((t) => this.describe(t)));
-    return syncPublication(await this.connection(), replicationNames(this.context.sourceId), entities);
+    const client = await this.connection();
+    const state = await ensureCapture(client, this.names(), entities, { replaceLostSlot: options.replaceLost });
+    if (state.slot_created) log.info("replication slot created before the snapshot", { source_id: this.context.sourceId, lsn: state.slot_lsn });
+    const slot = await slotInfo(client, this.names().slot);
+    return { created: state.slot_created, start: lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")) };
   }
 
-  /** The slot as the source sees it: existence, activity, wal_status, retained WAL and lag. */
-  async slotInfo(): Promise<SlotInfo> {
-    return slotInfo(await this.connection(), replicationNames(this.context.sourceId).slot);
+  async attachCapture(types: string[], options: { hadCursor: boolean }) {
+    const client = await this.connection();
+    const names = this.names();
+    let slot = await slotInfo(client, names.slot);
+    if (slot.active && slot.active_pid) {
+      // The caller holds the stream's lease, so whoever still reads the slot is a stale session (a
+      // dead worker's walsender that has not noticed yet, or a cut connection): end it instead of
+      // waiting out the server's wal_sender_timeout.
+      log.warn("slot held by a stale session; terminating it", { source_id: this.context.sourceId, pid: slot.active_pid });
+      await client
+        .query("SELECT pg_terminate_backend($1)", [slot.active_pid])
+        .catch((error) => log.warn("could not end the stale session (needs the same role or pg_signal_backend); waiting for the server to", { source_id: this.context.sourceId, error }));
+      for (let i = 0; i < 50 && slot.active; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        slot = await slotInfo(client, names.slot);
+      }
+    }
+    // A lost or dropped slot is FATAL, never silently replaced.
+    const gone = slotGone(names.slot, slot, options.hadCursor);
+    if (gone) throw gone;
+    const entities = await Promise.all(types.map((t) => this.describe(t)));
+    const synced = await syncPublication(client, names, entities);
+    if (!slot.exists) await ensureCapture(client, names, entities);
+    return synced;
+  }
+
+  async captureStatus(): Promise<CaptureStatus> {
+    const info = await slotInfo(await this.connection(), this.names().slot);
+    const cursor = (lsn: string | null) => (lsn ? lsnCursor(parseLsn(lsn)) : null);
+    return {
+      exists: info.exists,
+      active: info.active,
+      lost: info.wal_status === "lost",
+      state: info.wal_status,
+      confirmed_cursor: cursor(info.confirmed_flush_lsn),
+      current_cursor: cursor(info.current_lsn)!,
+      retained_bytes: info.retained_bytes,
+      lag_bytes: info.lag_bytes,
+    };
   }
 
   /** Removes this source's slot and publication from the source (the source is being deleted). */
   async dropCapture() {
-    return dropCapture(await this.connection(), replicationNames(this.context.sourceId));
+    const names = this.names();
+    const dropped = await dropCapture(await this.connection(), names);
+    return { removed: [...(dropped.slot ? [`replication slot ${names.slot}`] : []), ...(dropped.publication ? [`publication ${names.publication}`] : [])] };
   }
 
-  /** Ends the backend that holds our slot (a stale owner's session); only a lease holder calls it. */
-  async terminateSlotHolder(pid: number): Promise<void> {
-    await (await this.connection()).query("SELECT pg_terminate_backend($1)", [pid]);
+  async openChanges(types: string[], from: string | null): Promise<PgChangeStream> {
+    const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
+    const start = from ? parseLsnCursor(from) : 0n;
+    const changes = new PgChangeStream(entities, await this.valueParsers(), start);
+    const session = await this.replicationSession({ onMessage: changes.onMessage, onKeepalive: changes.onKeepalive });
+    changes.start(session, start);
+    return changes;
   }
 
   /** A replication session on this source's slot and publication (secret resolved here, like connect()). */
-  async replicationSession(handlers: ReplicationHandlers): Promise<ReplicationSession> {
+  private async replicationSession(handlers: ReplicationHandlers): Promise<ReplicationSession> {
     const config = this.requireConfig();
     let clientConfig = await connectionConfig(config, this.context.policies, { application_name: "ecm-connect-stream" });
     // ssl_mode "prefer" fell back to plain text for the ordinary connection: do the same here.
     const plain = (await this.connection()) as unknown as { ssl?: unknown };
     if (config.connection.ssl_mode === "prefer" && !plain.ssl) clientConfig = { ...clientConfig, ssl: false };
-    return new ReplicationSession(clientConfig, replicationNames(this.context.sourceId), handlers);
+    return new ReplicationSession(clientConfig, this.names(), handlers);
   }
 
-  /** The catalog view of an entity, with column type oids (for the value parsers). */
-  entity(type: string): Promise<DescribedEntity> {
-    return this.describe(type);
-  }
-
-  /** Snapshot chunks with raw records and keys, for the pipeline that maps and checkpoints them. */
-  async *snapshotChunks(type: string, options: ExtractOptions = {}): AsyncGenerator<SnapshotChunk> {
+  /** Snapshot chunks in primary-key order, each resumable after its last key (text form). */
+  async *readSnapshotChunks(type: string, options: SnapshotReadOptions = {}): AsyncGenerator<SnapshotChunk> {
     const client = await this.connection();
     const entity = await this.describe(type);
     yield* readSnapshot(client, entity, await this.valueParsers(), {
       batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
-      afterKey: options.after_key ?? null,
+      afterKey: options.after ?? null,
       limit: options.limit,
     });
   }
@@ -158,13 +186,14 @@ export class PostgresConnector implements ECMConnector {
   extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context> {
     const self = this;
     return (async function* () {
-      await self.prepareCapture([type]); // before the first read: nothing committed meanwhile is missed
-      for await (const chunk of self.snapshotChunks(type, options)) {
+      // Before the first read: nothing committed meanwhile is missed.
+      if (self.capturesChanges()) await self.prepareCapture([type], { replaceLost: false });
+      for await (const chunk of self.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit })) {
         for (let i = 0; i < chunk.records.length; i++) {
           const key = chunk.keys[i]!;
           yield { context_type: type, context_id: key.join(":"), data: chunk.records[i]!, source: { entity: type, key } };
         }
-        await options.onChunk?.({ rows: chunk.records.length, last_key: chunk.last_key });
+        await options.onChunk?.({ rows: chunk.records.length, last_key: chunk.resume_after });
       }
     })();
   }
@@ -173,85 +202,27 @@ export class PostgresConnector implements ECMConnector {
    * The spec's streamChanges: committed changes of these entities from `cursor` (pg_lsn:X/Y; the
    * slot's confirmed position when older), one ChangeEvent per row change, delivered when its
    * transaction commits, each carrying the commit's end as the cursor to resume from. A row maps
-   * to itself, as in extractSnapshot. This reads without confirming: the product's own stream
-   * (pipeline/stream.ts) is what moves the slot, and only past what the store holds.
+   * to itself, as in extractSnapshot. This reads without acknowledging: the product's own stream
+   * (server/pipeline/stream/) is what moves the slot, and only past what the store holds.
    */
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
-    const self = this;
-    const from = parseLsnCursor(cursor);
-    const wanted = new Set(types);
     const include = new Set(options.include ?? POSTGRES_CAPABILITIES.operations);
-    return (async function* () {
-      const parsers = await self.valueParsers();
-      const ready: ChangeEvent[] = [];
-      let tx: ChangeEvent[] = [];
-      let settled = false;
-      let failure: unknown = null;
-      let wake = null as (() => void) | null;
-      let drained = null as (() => void) | null;
-      const notify = () => {
-        wake?.();
-        wake = null;
-      };
-      const session = await self.replicationSession({
-        onMessage: async (m) => {
-          if (m.tag === "insert" || m.tag === "update" || m.tag === "delete") {
-            const entity = entityName(m.relation.schema, m.relation.name);
-            if (!wanted.has(entity) || !include.has(m.tag)) return;
-            const tuple = m.tag === "delete" ? (m.old ?? m.key ?? {}) : m.new;
-            const { record } = decodeTuple(parsers, m.relation, tuple);
-            const keyColumns = m.relation.keyColumns;
-            const key = keyColumns.map((k) => record[k] ?? null);
-            const id = keyColumns.map((k) => tuple[k] ?? "").join(":");
-            tx.push({
-              operation: m.tag,
-              entity,
-              key,
-              context: { context_type: entity, context_id: id, data: m.tag === "delete" ? {} : record, source: { entity, key: keyColumns.map((k) => tuple[k] ?? "") } },
-              cursor: "",
-              committed_at: "",
-            });
-          } else if (m.tag === "commit") {
-            const end = lsnCursor(m.endLsn);
-            for (const e of tx) ready.push({ ...e, cursor: end, committed_at: m.commitTime.toISOString(), context: e.context && { ...e.context, source: { ...e.context.source, cursor: end } } });
-            tx = [];
-            notify();
-            // Backpressure: the server waits while the consumer has a batch to take.
-            if (ready.length >= 1000) await new Promise<void>((r) => (drained = r));
-          }
-        },
-      });
-      options.signal?.addEventListener("abort", () => void session.stop());
-      const running = session.run(from).then(
-        () => void (settled = true),
-        (e) => {
-          failure = e;
-          settled = true;
-        },
-      );
-      void running.finally(notify);
+    return (async function* (self: PostgresConnector) {
+      const changes = await self.openChanges(types, cursor);
+      options.signal?.addEventListener("abort", () => void changes.close());
+      const keyColumns = new Map(await Promise.all(types.map(async (t) => [t, (await self.describe(t)).primary_key] as const)));
+      let tx: RowChange[] = [];
       try {
-        for (;;) {
-          const next = ready.shift();
-          if (next) {
-            if (ready.length < 500) {
-              drained?.();
-              drained = null;
-            }
-            yield next;
-            continue;
-          }
-          if (settled) {
-            if (failure) throw failure;
-            return;
-          }
-          await new Promise<void>((r) => (wake = r));
+        for await (const change of changes) {
+          if (change.kind === "commit") {
+            for (const c of tx) yield changeEvent(c, keyColumns.get(c.entity) ?? [], change.cursor, change.committed_at);
+            tx = [];
+          } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
         }
       } finally {
-        drained?.();
-        await session.stop();
+        await changes.close();
       }
-    })();
+    })(this);
   }
 
   private requireConfig(): TPostgresConfig {
@@ -259,9 +230,23 @@ export class PostgresConnector implements ECMConnector {
     return this.config;
   }
 
+  /**
+   * The connection, opened on first use. A failure to connect is said the way the health check
+   * says it (which check fails, and what to do), with its category.
+   */
   private async connection(): Promise<pg.Client> {
-    this.client ??= await connect(this.requireConfig(), this.context.policies);
+    if (this.client) return this.client;
+    const config = this.requireConfig();
+    try {
+      this.client = await connect(config, this.context.policies);
+    } catch (error) {
+      throw connectError(error, config);
+    }
     return this.client;
+  }
+
+  private names() {
+    return replicationNames(this.context.sourceId);
   }
 
   private async describe(type: string): Promise<DescribedEntity> {
@@ -273,11 +258,23 @@ export class PostgresConnector implements ECMConnector {
     return entity;
   }
 
-  async valueParsers(): Promise<ValueParsers> {
+  private async valueParsers(): Promise<ValueParsers> {
     if (!this.parsers) {
       const { rows } = await (await this.connection()).query<PgTypeInfo>(TYPE_CATALOG_SQL);
       this.parsers = new ValueParsers(typeMap(rows), (message) => log.warn(message, { source_id: this.context.sourceId }));
     }
     return this.parsers;
   }
+}
+
+function changeEvent(change: RowChange, keyColumns: string[], cursor: string, committedAt: Date | null): ChangeEvent {
+  const { entity, key, row } = change;
+  return {
+    operation: change.kind,
+    entity,
+    key: keyColumns.length === key.length ? keyColumns.map((k) => row[k] ?? null) : key,
+    context: { context_type: entity, context_id: key.join(":"), data: change.kind === "delete" ? {} : row, source: { entity, key, cursor } },
+    cursor,
+    committed_at: committedAt?.toISOString() ?? "",
+  };
 }

@@ -41,6 +41,21 @@ export function connectFailure(error: unknown, config: TPostgresConfig): HealthC
   return fail("reachable", `could not connect to ${host}:${port}`, "check host, port, firewalls and that PostgreSQL listens on that address");
 }
 
+/**
+ * A failure to connect as the error the pipeline and the API see: the failing check's message and
+ * hint, TRANSIENT when the server may come back (unreachable, starting, out of connections),
+ * CONFIGURATION when someone must change something (password, database, TLS, host policy).
+ */
+export function connectError(error: unknown, config: TPostgresConfig): AppError {
+  const check = connectFailure(error, config);
+  const code = (error as { code?: string }).code ?? "";
+  const transient = check.name === "reachable" && !(error instanceof AppError);
+  return new AppError(transient ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, {
+    category: transient || code === "53300" || code === "57P03" ? "TRANSIENT" : "CONFIGURATION",
+    cause: error,
+  });
+}
+
 export type HealthContext = { publication: string; slot: string; tables: string[] };
 
 export async function healthCheck(config: TPostgresConfig, context: HealthContext, policies: ConnectPolicies = {}): Promise<HealthStatus> {

@@ -46,3 +46,13 @@ export function changePosition(commitLsn: bigint, index: number): bigint {
 export function snapshotPosition(lsn: bigint): bigint {
   return lsn << 32n;
 }
+
+/**
+ * PostgreSQL's cursors for the pipeline (server/connectors/types.ts CursorCodec): `pg_lsn:X/Y`,
+ * ordered as the store orders positions (a change at commit LSN L sorts above `order(L)`).
+ */
+export const PG_CURSOR = {
+  format: "pg_lsn:X/Y",
+  parse: (cursor: string, field = "cursor") => lsnCursor(parseLsnCursor(cursor, field)),
+  order: (cursor: string) => snapshotPosition(parseLsnCursor(cursor)),
+};

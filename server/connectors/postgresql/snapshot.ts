@@ -6,18 +6,11 @@ import { rowFactory } from "../../json/safe.ts";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
 import { AppError } from "../../errors/app-error.ts";
-import type { SourceRecord } from "../types.ts";
+import type { SnapshotChunk, SourceRecord } from "../types.ts";
 import type { DescribedEntity } from "./catalog.ts";
 import { CopyTextDecoder } from "./copy-text.ts";
 import type { ValueParsers } from "./values.ts";
 
-export type SnapshotChunk = {
-  records: SourceRecord[];
-  /** Primary-key values of each record in PostgreSQL's text form (exact for every type). */
-  keys: string[][];
-  /** Resume point: the text form of the last record's key. */
-  last_key: string[];
-};
 
 export function requireKey(entity: DescribedEntity): string[] {
   if (entity.kind === "view" || entity.kind === "materialized_view" || entity.primary_key.length === 0) {
@@ -96,7 +89,7 @@ export async function* readSnapshot(
         for (let k = 0; k < keyIndex.length; k++) key[k] = fields[keyIndex[k]!]!;
         keys[r] = key;
       }
-      yield { records, keys, last_key: lastKey };
+      yield { records, keys, resume_after: lastKey }; // resume after the last key (its text form)
     }
   } finally {
     // A consumer that stops early must not leave a COPY running on the shared connection.

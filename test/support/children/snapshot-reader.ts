@@ -10,12 +10,12 @@ await db.connect();
 const { rows } = await db.query<{ last_key: string[] | null }>("SELECT last_key FROM snapshot_checkpoint WHERE entity = $1", [entity]);
 const connector = new PostgresConnector({ sourceId: "00000000-0000-0000-0000-0000000d1ed0" });
 await connector.initialize(JSON.parse(configJson) as TPostgresConfig);
-for await (const chunk of connector.snapshotChunks(entity, { batch_size: 100, after_key: rows[0]?.last_key ?? null })) {
+for await (const chunk of connector.readSnapshotChunks!(entity, { batch_size: 100, after: rows[0]?.last_key ?? null })) {
   await db.query("BEGIN");
   await db.query("INSERT INTO snapshot_reads (run_pid, key) SELECT $1, unnest($2::text[])", [process.pid, chunk.keys.map((k) => k[0])]);
-  await db.query("INSERT INTO snapshot_checkpoint (entity, last_key) VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET last_key = EXCLUDED.last_key", [entity, chunk.last_key]);
+  await db.query("INSERT INTO snapshot_checkpoint (entity, last_key) VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET last_key = EXCLUDED.last_key", [entity, chunk.resume_after]);
   await db.query("COMMIT");
-  process.stdout.write(`checkpoint ${chunk.last_key.join(",")}\n`);
+  process.stdout.write(`checkpoint ${chunk.resume_after.join(",")}\n`);
   await new Promise((r) => setTimeout(r, Number(delayMs)));
 }
 await connector.shutdown();

@@ -1,0 +1,191 @@
+// PostgreSQL's change stream for the pipeline (the port's ChangeStream): pgoutput messages from a
+// ReplicationSession, decoded with the catalog-driven value parsers, turned into SourceChanges in
+// commit order. What it decides, and why:
+//   - order: commit LSN in the high 32 bits of the store position, 1 + the change's index in its
+//     transaction in the low ones (every change and truncated relation of the transaction counts,
+//     published or not, so positions never depend on the mapping);
+//   - key: the table's primary key when it has one, else the replica identity's columns;
+//   - an unchanged TOAST value arrives as "unchanged", never as null;
+//   - heartbeats: a keepalive that finds nothing received but not yet handed out, and no
+//     transaction half read, becomes a `commit` without a time (the cursor may move there);
+//   - backpressure: the session waits while HIGH_WATER changes wait for the consumer.
+// Nothing is acknowledged except what ack() is told (replication.ts).
+import type { ChangeStream, SourceChange } from "../types.ts";
+import { entityName, type DescribedEntity } from "./catalog.ts";
+import { changePosition, lsnCursor, parseLsnCursor } from "./lsn.ts";
+import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSession, type TextTuple } from "./replication.ts";
+import type { ValueParsers } from "./values.ts";
+
+const HIGH_WATER = 4000;
+const LOW_WATER = 1000;
+
+type RelationInfo = { entity: string; wanted: boolean; keyColumns: string[] };
+
+export class PgChangeStream implements ChangeStream {
+  private readonly buffer: SourceChange[] = [];
+  private head = 0;
+  private readonly relations = new Map<number, RelationInfo>();
+  private tx: { commitLsn: bigint; cursor: string; index: number } | null = null;
+  private lastCommitEnd: bigint;
+  private failure: unknown = null;
+  private ended = false;
+  private wake: (() => void) | null = null;
+  private resume: (() => void) | null = null;
+  private session: ReplicationSession | null = null;
+
+  constructor(
+    private readonly entities: Map<string, DescribedEntity>,
+    private readonly parsers: ValueParsers,
+    from: bigint,
+  ) {
+    this.lastCommitEnd = from;
+    // The columns as the catalog has them now: the schema guard's reference before any change.
+    for (const [entity, described] of entities) {
+      this.buffer.push({ kind: "schema", entity, columns: described.columns.map((c) => ({ name: c.name, type: String(c.type_oid) })) });
+    }
+  }
+
+  /** Starts reading from `from` (0n: the slot's confirmed position) on `session`. */
+  start(session: ReplicationSession, from: bigint) {
+    this.session = session;
+    session.run(from).then(
+      () => this.end(null),
+      (error) => this.end(error),
+    );
+  }
+
+  /** The replication handlers: called in order, each awaited by the session (flow control). */
+  readonly onMessage = async (message: ReplicationMessage) => {
+    switch (message.tag) {
+      case "begin":
+        this.tx = { commitLsn: message.commitLsn, cursor: lsnCursor(message.commitLsn), index: 0 };
+        return;
+      case "relation":
+        this.onRelation(message.relation);
+        return;
+      case "insert":
+      case "update":
+      case "delete":
+        this.onRow(message);
+        return;
+      case "truncate": {
+        const tx = this.requireTx("truncate");
+        for (const relation of message.relations) {
+          const info = this.relation(relation);
+          const index = tx.index++;
+          if (info.wanted) this.push({ kind: "truncate", entity: info.entity, order: changePosition(tx.commitLsn, index), cursor: tx.cursor });
+        }
+        return;
+      }
+      case "commit":
+        this.tx = null;
+        this.lastCommitEnd = message.endLsn;
+        this.push({ kind: "commit", cursor: lsnCursor(message.endLsn), committed_at: message.commitTime, more: true });
+        // Backpressure: the session (and the socket) wait while the consumer has plenty to take.
+        if (this.buffer.length - this.head >= HIGH_WATER) await new Promise<void>((r) => (this.resume = r));
+        return;
+    }
+  };
+
+  readonly onKeepalive = (walEnd: bigint) => {
+    if (this.tx || walEnd <= this.lastCommitEnd || !this.session?.drained()) return;
+    this.lastCommitEnd = walEnd;
+    this.push({ kind: "commit", cursor: lsnCursor(walEnd), committed_at: null, more: false });
+  };
+
+  private onRow(message: Extract<ReplicationMessage, { tag: "insert" | "update" | "delete" }>) {
+    const tx = this.requireTx(message.tag);
+    const info = this.relation(message.relation);
+    const index = tx.index++;
+    if (!info.wanted) return;
+    const base = { entity: info.entity, order: changePosition(tx.commitLsn, index), cursor: tx.cursor };
+    if (message.tag === "delete") {
+      const tuple = message.old ?? message.key ?? {};
+      const { record } = decodeTuple(this.parsers, message.relation, tuple);
+      this.push({ kind: "delete", ...base, key: keyOf(info, tuple), row: record, before: null, unchanged: null });
+      return;
+    }
+    const { record, unchanged } = decodeTuple(this.parsers, message.relation, message.new);
+    const oldTuple = message.tag === "update" ? (message.old ?? message.key) : null;
+    const before = oldTuple ? decodeTuple(this.parsers, message.relation, oldTuple).record : null;
+    this.push({ kind: message.tag, ...base, key: keyOf(info, message.new), row: record, before, unchanged: unchanged.size ? unchanged : null });
+  }
+
+  private onRelation(relation: Relation) {
+    const info = this.relation(relation, true);
+    if (info.wanted) this.push({ kind: "schema", entity: info.entity, columns: relation.columns.map((c) => ({ name: c.name, type: String(c.typeOid) })) });
+  }
+
+  private relation(relation: Relation, refresh = false): RelationInfo {
+    let info = refresh ? undefined : this.relations.get(relation.relationOid);
+    if (!info) {
+      const entity = entityName(relation.schema, relation.name);
+      const described = this.entities.get(entity);
+      info = { entity, wanted: !!described, keyColumns: described?.primary_key.length ? described.primary_key : relation.keyColumns };
+      this.relations.set(relation.relationOid, info);
+    }
+    return info;
+  }
+
+  private requireTx(what: string) {
+    if (!this.tx) throw new Error(`${what} outside a transaction`);
+    return this.tx;
+  }
+
+  private push(change: SourceChange) {
+    this.buffer.push(change);
+    this.wake?.();
+    this.wake = null;
+  }
+
+  private end(error: unknown) {
+    this.failure ??= error;
+    this.ended = true;
+    this.wake?.();
+    this.wake = null;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange> {
+    for (;;) {
+      if (this.head < this.buffer.length) {
+        const change = this.buffer[this.head]!;
+        this.buffer[this.head++] = undefined as never;
+        if (this.head > 4096 && this.head * 2 > this.buffer.length) {
+          this.buffer.splice(0, this.head);
+          this.head = 0;
+        }
+        if (this.resume && this.buffer.length - this.head <= LOW_WATER) {
+          this.resume();
+          this.resume = null;
+        }
+        if (change.kind === "commit" && change.committed_at) change.more = this.head < this.buffer.length || (this.session?.backlog() ?? 0) > 0;
+        yield change;
+        continue;
+      }
+      if (this.ended) {
+        if (this.failure) throw this.failure;
+        return;
+      }
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  async ack(cursor: string): Promise<void> {
+    await this.session?.confirm(parseLsnCursor(cursor));
+  }
+
+  async ping(): Promise<void> {
+    await this.session?.ping();
+  }
+
+  async close(): Promise<void> {
+    this.resume?.();
+    this.resume = null;
+    await this.session?.stop();
+    this.end(null);
+  }
+}
+
+function keyOf(info: RelationInfo, tuple: TextTuple): string[] {
+  return info.keyColumns.map((k) => tuple[k] ?? "");
+}

@@ -1,0 +1,42 @@
+// A source record through the mapping: the contexts it becomes (one per mapping of its entity) and,
+// for each mapping that cannot map it, a dead letter with the record (secret-looking columns
+// redacted), the failing field and transform. Snapshot chunks and replays map records this way;
+// stream changes add what changes need (stream/map-change.ts).
+import type { SourceRecord } from "../connectors/types.ts";
+import { redact } from "../logger.ts";
+import { MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
+import type { NewDeadLetter } from "../store/dead-letters.ts";
+import type { RecordWrite } from "../store/unit-of-work.ts";
+
+/** Where a record sits: its entity and key, and the store position and cursor it is written at. */
+export type RecordOrigin = { entity: string; key: string[]; position: bigint; cursor: string | null };
+
+export type Mapped = { writes: RecordWrite[]; deadLetters: NewDeadLetter[] };
+
+export function deadLetter(origin: RecordOrigin, contextType: string, error: NewDeadLetter["error"], payload: SourceRecord): NewDeadLetter {
+  return { entity: origin.entity, context_type: contextType, key: origin.key, cursor: origin.cursor, position: origin.position, category: "DATA", error, payload: redact(payload) as object };
+}
+
+/** The dead letter of a mapping failure; anything else than a MappingDataError is not the record's fault and is thrown. */
+export function mappingFailure(error: unknown, origin: RecordOrigin, contextType: string, payload: SourceRecord): NewDeadLetter {
+  if (!(error instanceof MappingDataError)) throw error;
+  return deadLetter(origin, contextType, { message: error.message, field: error.field, transform: error.transform ?? null }, payload);
+}
+
+/** Maps `record` with every mapping of its entity into `out`. */
+export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, origin: RecordOrigin, out: Mapped): void {
+  for (const mapper of mappers) {
+    try {
+      out.writes.push({ ...mapper.map(record), entity: origin.entity, position: origin.position, cursor: origin.cursor, deleted: false, key: origin.key, payload: record });
+    } catch (e) {
+      out.deadLetters.push(mappingFailure(e, origin, mapper.contextType, record));
+    }
+  }
+}
+
+/** The compiled mappings of a source's mapping document, by the entity they read. */
+export function mappersByEntity(mappers: CompiledMapping[]): Map<string, CompiledMapping[]> {
+  const by = new Map<string, CompiledMapping[]>();
+  for (const m of mappers) by.set(m.entity, [...(by.get(m.entity) ?? []), m]);
+  return by;
+}

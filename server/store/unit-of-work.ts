@@ -1,0 +1,154 @@
+// The product's one unit of work (the central promise, written once): a batch's contexts, its dead
+// letters and what marks it done (a snapshot chunk's checkpoint, a stream batch's fenced cursor, a
+// replayed dead letter's resolution) commit in ONE transaction of the store, or none of it does.
+// Snapshot chunks, stream batches and replays all commit through commitBatch().
+//
+// A record the store cannot hold (a context the store refuses) is not lost and does not stop the
+// batch: it becomes a dead letter in the same transaction, and the caller hears which and why.
+import type pg from "pg";
+import type { SourceRecord } from "../connectors/types.ts";
+import { pgPool } from "../db.ts";
+import { within } from "../errors/origin.ts";
+import { redact } from "../logger.ts";
+import { saveCheckpoint } from "./checkpoints.ts";
+import { purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite, type InsertHint } from "./contexts.ts";
+import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";
+import { commitCursor, MappingChangedError } from "./streams.ts";
+
+/** A context to write, with the source record it came from (kept if the store refuses it). */
+export type RecordWrite = ContextWrite & { key: string[]; payload: SourceRecord };
+/** Every live context of an entity older than `position` becomes a tombstone (TRUNCATE). */
+export type TruncateItem = { kind: "truncate"; entity: string; position: bigint; cursor: string | null };
+export type BatchItem = RecordWrite | TruncateItem;
+
+export type BatchCompletion =
+  /** A snapshot chunk: the entity's checkpoint moves to the chunk's resume position. */
+  | { kind: "checkpoint"; entity: string; resume_after: string[]; rows_done: number }
+  /**
+   * A stream batch: the durable cursor moves (null: it stays), fenced by the lease token, and only
+   * while `mapping_version` is still the latest (else MappingChangedError and nothing commits).
+   */
+  | { kind: "cursor"; token: bigint; cursor: string | null; committed_at: Date | null; skipped_entities: string[] }
+  /** A replayed dead letter: resolved with `outcome`, or (without one) by what the write did. */
+  | { kind: "replay"; dead_letter_id: string; outcome?: string };
+
+export type Batch = {
+  sourceId: string;
+  mappingVersion: number;
+  runId: string | null;
+  items: BatchItem[];
+  deadLetters: NewDeadLetter[];
+  completion: BatchCompletion;
+  /** Deleted rows' contexts are removed, not kept as tombstones (options.deletes "hard"). */
+  hardDeletes?: boolean;
+  /** Rows likely new to the store go in by COPY (see InsertHint). */
+  insertHint?: InsertHint;
+};
+
+export type Refused = { entity: string; context_type: string; context_id: string; key: string[]; message: string };
+
+export type BatchResult = {
+  written: number;
+  collisions: { context_type: string; context_id: string; held_by: string }[];
+  /** Records the store refused (each became a dead letter in this transaction). */
+  refused: Refused[];
+  /** Dead letters recorded: the caller's and the refused records'. */
+  dead_lettered: NewDeadLetter[];
+};
+
+const isTruncate = (item: BatchItem): item is TruncateItem => "kind" in item && item.kind === "truncate";
+
+export function commitBatch(batch: Batch): Promise<BatchResult> {
+  return within("store", async () => {
+    const client = await pgPool().connect();
+    try {
+      await client.query("BEGIN");
+      const result = await writeBatch(client, batch);
+      await client.query("COMMIT");
+      return result;
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+  });
+}
+
+async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchResult> {
+  const { sourceId, mappingVersion } = batch;
+  const result: BatchResult = { written: 0, collisions: [], refused: [], dead_lettered: [...batch.deadLetters] };
+
+  // Writes in order; a TRUNCATE between them applies at its place in the batch.
+  let run: RecordWrite[] = [];
+  const writeRun = async () => {
+    if (!run.length) return;
+    const writes = run;
+    run = [];
+    const w = await writeContexts(client, sourceId, mappingVersion, writes, writes.every((x) => !x.deleted) ? batch.insertHint : undefined);
+    result.written += w.written;
+    result.collisions.push(...w.collisions);
+    for (const r of w.rejected) {
+      const write = writes.find((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+      if (!write) continue;
+      result.refused.push({ entity: write.entity, context_type: r.context_type, context_id: r.context_id, key: write.key, message: r.message });
+      result.dead_lettered.push({
+        entity: write.entity,
+        context_type: write.context_type,
+        key: write.key,
+        cursor: write.cursor,
+        position: write.position,
+        category: "DATA",
+        error: { message: r.message, code: "STORE_REJECTED" },
+        payload: redact(write.payload) as object,
+      });
+    }
+  };
+  for (const item of batch.items) {
+    if (!isTruncate(item)) {
+      run.push(item);
+      continue;
+    }
+    await writeRun();
+    result.written += await tombstoneEntity(client, sourceId, item.entity, item.position, item.cursor);
+  }
+  await writeRun();
+
+  if (batch.hardDeletes) {
+    const truncated = batch.items.some(isTruncate);
+    const deleted = batch.items.filter((i): i is RecordWrite => !isTruncate(i) && i.deleted);
+    await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
+  }
+  await recordDeadLetters(client, sourceId, batch.runId, mappingVersion, result.dead_lettered);
+  await complete(client, batch, result);
+  return result;
+}
+
+async function complete(client: pg.PoolClient, batch: Batch, result: BatchResult) {
+  const done = batch.completion;
+  switch (done.kind) {
+    case "checkpoint":
+      await saveCheckpoint(client, batch.sourceId, done.entity, done.resume_after, done.rows_done);
+      return;
+    case "cursor": {
+      // The batch commits only under the mapping it was decoded with (a newer one may map a table
+      // whose changes this batch skipped); otherwise it rolls back and the stream restarts from
+      // the durable cursor under the new mapping (docs/cdc.md, "What the stream skips").
+      const current = await commitCursor(client, batch.sourceId, done.token, done.cursor, done.committed_at, done.skipped_entities);
+      if (current !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, current);
+      return;
+    }
+    case "replay": {
+      // A record that failed again was dead-lettered above (the same dead letter, reopened).
+      if (result.dead_lettered.length) {
+        await client.query("UPDATE dead_letters SET outcome = 'failed again' WHERE id = $1", [done.dead_letter_id]);
+        return;
+      }
+      const write = batch.items.find((i): i is RecordWrite => !isTruncate(i));
+      const outcome =
+        done.outcome ?? (result.written && write ? `written as ${write.context_type}/${write.context_id} (mapping v${batch.mappingVersion})` : "already up to date");
+      await resolveDeadLetter(client, done.dead_letter_id, "replayed", outcome);
+      return;
+    }
+  }
+}

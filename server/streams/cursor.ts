@@ -1,0 +1,17 @@
+// Cursors as API input: any connector's `<kind>:<position>` text, bounded. What a cursor means is
+// the connector's business (server/connectors/types.ts CursorCodec): the service that takes one
+// parses it with the source's codec, which names the field when it is malformed.
+import { z } from "zod";
+import { connectorType } from "../connectors/registry.ts";
+import type { CursorCodec } from "../connectors/types.ts";
+import { getSource } from "../sources/service.ts";
+
+export const ZCursor = z
+  .string()
+  .max(200)
+  .regex(/^[a-z][a-z0-9_]*:[\x21-\x7e]+$/, "must be a cursor of the source's connector, like pg_lsn:0/16B3748");
+
+/** The cursor codec of a source's connector type. */
+export async function cursorCodecOf(sourceId: string): Promise<CursorCodec> {
+  return connectorType((await getSource(sourceId)).connector_type)!.cursor;
+}
