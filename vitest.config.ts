@@ -13,7 +13,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
           environment: "node",
           globalSetup: ["test/support/global-setup.ts"],
           // One database for the whole run: files run one after another, each on its own data.

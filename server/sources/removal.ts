@@ -42,7 +42,7 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
     await withCaptureLock(input.id, async () => {
       // A connector without change capture set nothing up on the source.
       const dropped = await withConnector(input.id, async (connector) => (connector.dropCapture ? connector.dropCapture() : { removed: [] }));
-      log.info("replication slot and publication removed from the source", { source_id: input.id, ...dropped });
+      log.info("change capture removed from the source", { source_id: input.id, ...dropped });
       await deleteSource(input);
     });
   } catch (error) {
@@ -54,7 +54,7 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
     const sql = connectorType(source.connector_type)!.captureTeardownSql(input.id);
     throw new AppError(
       "CONFLICT",
-      `the source was not deleted: its replication slot and publication could not be removed from the source database (${(error as Error).message.replace(/\. Run on the source:.*$/, "")}). ` +
+      `the source was not deleted: its change capture (replication slot and publication, or their equivalent) could not be removed from the source database (${(error as Error).message.replace(/\. Run on the source:.*$/, "")}). ` +
         `Run on the source: ${sql} Or delete with drop_slot=false to leave them there.`,
       { category: "CONFIGURATION", cause: error },
     );

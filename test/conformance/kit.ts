@@ -1,0 +1,266 @@
+// The connector conformance kit: one suite every connector type must pass against a real server,
+// through the product's public API and real worker processes (docs/connectors.md). A connector
+// type gives a fixture (a fresh database on its server, its types table, how to break each health
+// check, and how to see its capture on the source) and calls describeConformance() from a test
+// file of its own (test/conformance/<type>.test.ts).
+//
+// What it proves, in order, on one source:
+//   discovery · each health check failing for its own reason · a type round-trip table (snapshot
+//   and stream) · a snapshot resumed after kill -9 of the worker reading it · inserts, updates,
+//   deletes, key changes and TRUNCATE streamed · exactly-once effect after kill -9 of the stream's
+//   owner mid-stream · replay of a dead letter · the capture removed from the source on delete.
+import { spawn, type ChildProcess } from "node:child_process";
+import { isDeepStrictEqual } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createToken } from "../../server/auth/tokens.ts";
+import { adminToken, api } from "../support/http.ts";
+import { resetMetadata, withDb } from "../support/db.ts";
+import { waitFor } from "../support/wait.ts";
+
+export type Row = Record<string, unknown>;
+export type FixtureSource = { config: Record<string, unknown>; exec: (sql: string) => Promise<Row[]> };
+
+export type ConformanceFixture = {
+  type: string;
+  /** A fresh, empty database on a real server of this type, and a way to run SQL on it. */
+  createSource(name: string): Promise<FixtureSource>;
+  /** The entity name discovery gives a table of the kit (`items`, or `db.items`). */
+  entity(table: string): string;
+  /** Column types and literals in the server's dialect, and the exact JSON each must become. */
+  types: { column: string; type: string; literal: string; expected: unknown }[];
+  /** Health checks, each failing for its own reason: the config that breaks it (and any set-up). */
+  brokenHealth: { check: string; config: (good: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> }[];
+  /** Whether the source still holds what change capture set up for this source (slot, publication, …). */
+  captureExists(source: FixtureSource, sourceId: string): Promise<boolean>;
+};
+
+const BIG = 60_000; // rows of `items`: enough for a snapshot to be caught half way
+
+/** Portable SQL: `INSERT … VALUES` lists, a thousand rows a statement. */
+function insertRows(table: string, from: number, to: number, row: (i: number) => string): string[] {
+  const out: string[] = [];
+  for (let start = from; start <= to; start += 1000) {
+    const values = [];
+    for (let i = start; i <= Math.min(to, start + 999); i++) values.push(row(i));
+    out.push(`INSERT INTO ${table} VALUES ${values.join(", ")}`);
+  }
+  return out;
+}
+
+export function describeConformance(fixture: ConformanceFixture) {
+  const workers = new Set<ChildProcess>();
+  const spawnWorker = () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+      env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    workers.add(child);
+    child.on("exit", () => workers.delete(child));
+    return child;
+  };
+  const kill9 = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode ? resolve() : (child.once("exit", () => resolve()), child.kill("SIGKILL"))));
+
+  let src: FixtureSource;
+  let sourceId: string;
+  let editor: string;
+  const items = () => fixture.entity("items");
+  const events = () => fixture.entity("events");
+  const typed = () => fixture.entity("typed");
+
+  /** The store equals the source under the kit's mapping (live contexts only). */
+  async function storeEquals(table: "items" | "events"): Promise<string | null> {
+    const rows = await src.exec(`SELECT id, v, doc FROM ${table} ORDER BY id`);
+    const want = Object.fromEntries(rows.map((r) => [String(r.id), { v: Number(r.v), doc: r.doc === null ? null : JSON.parse(String(r.doc)) }]));
+    const stored = await withDb(async (c) => (await c.query("SELECT context_id, data FROM contexts WHERE context_type = $1 AND source_id = $2 AND NOT deleted", [table, sourceId])).rows);
+    const have = Object.fromEntries(stored.map((r: { context_id: string; data: Row }) => [r.context_id, r.data]));
+    if (isDeepStrictEqual(want, have)) return null;
+    const differ = Object.keys(want).filter((k) => !isDeepStrictEqual(want[k], have[k]));
+    const extra = Object.keys(have).filter((k) => !(k in want));
+    return `${table}: ${differ.length} missing or different (${differ.slice(0, 3).join(", ")}), ${extra.length} extra (${extra.slice(0, 3).join(", ")})`;
+  }
+  const converged = (table: "items" | "events", timeoutMs = 60_000) =>
+    waitFor(`the store to equal the source (${table})`, async () => ((await storeEquals(table)) === null ? true : undefined), timeoutMs, 250).catch(async (e) => {
+      throw new Error(`${(e as Error).message}: ${await storeEquals(table)}`);
+    });
+  const runDone = (runId: string, timeoutMs = 120_000) =>
+    waitFor(`run ${runId} to finish`, async () => {
+      const run = (await api("GET", `/runs/${runId}`, { token: editor })).body;
+      return run.status === "succeeded" || run.status === "failed" ? run : undefined;
+    }, timeoutMs, 200);
+
+  beforeAll(async () => {
+    await resetMetadata();
+    await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
+    const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+    editor = (await createToken({ name: "kit-editor", role: "editor" }, system)).token;
+    src = await fixture.createSource(`ecm_kit_${fixture.type}`);
+    const typedColumns = fixture.types.map((t) => `${t.column} ${t.type}`).join(", ");
+    for (const sql of [
+      "CREATE TABLE items (id integer PRIMARY KEY, v integer NOT NULL, doc varchar(200))",
+      "CREATE TABLE events (id integer PRIMARY KEY, v integer NOT NULL, doc varchar(200))",
+      `CREATE TABLE typed (id integer PRIMARY KEY, ${typedColumns})`,
+      ...insertRows("items", 1, BIG, (i) => `(${i}, ${i % 97}, '{"n": ${i}}')`),
+      ...insertRows("events", 1, 50, (i) => `(${i}, 0, '{"n": ${i}}')`),
+      `INSERT INTO typed VALUES (1, ${fixture.types.map((t) => t.literal).join(", ")})`,
+    ]) {
+      await src.exec(sql);
+    }
+    // Operator-provided secrets are pointed at a connection by an admin.
+    const created = await api("POST", "/sources", { token: adminToken(), body: { name: `kit-${fixture.type}`, config: { ...src.config, options: { ...(src.config.options as object), batch_size: 500 } } } });
+    expect(created.status, created.text).toBe(201);
+    sourceId = created.body.id;
+  }, 300_000);
+
+  afterAll(async () => {
+    await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "stop" } }).catch(() => {});
+    for (const w of workers) w.kill("SIGKILL");
+  });
+
+  describe(`connector conformance: ${fixture.type}`, () => {
+    it("discovers the kit's tables with their keys, and describes their columns", async () => {
+      const { body } = await api("GET", `/sources/${sourceId}/entities`, { token: editor });
+      const found = new Map(body.entities.map((e: { name: string }) => [e.name, e]));
+      for (const t of [items(), events(), typed()]) expect(found.get(t), t).toMatchObject({ kind: "table", primary_key: ["id"], cdc: true });
+      const described = (await api("GET", `/sources/${sourceId}/entities/${encodeURIComponent(typed())}`, { token: editor })).body;
+      expect(described.columns.map((c: { name: string }) => c.name)).toEqual(["id", ...fixture.types.map((t) => t.column)]);
+      expect(described.columns[0]).toMatchObject({ name: "id", nullable: false, primary_key_position: 1 });
+    });
+
+    it("passes its health checks, and fails each one for its own reason", async () => {
+      const healthy = (await api("POST", `/sources/${sourceId}/health`, { token: editor })).body;
+      expect(healthy.checks.filter((c: { status: string }) => c.status === "fail")).toEqual([]);
+      for (const broken of fixture.brokenHealth) {
+        const config = await broken.config(src.config);
+        const made = await api("POST", "/sources", { token: adminToken(), body: { name: `kit-broken-${broken.check}`, config } });
+        expect(made.status, made.text).toBe(201);
+        const h = (await api("POST", `/sources/${made.body.id}/health`, { token: editor })).body;
+        const failed = h.checks.filter((c: { status: string }) => c.status === "fail");
+        expect(failed.map((c: { name: string }) => c.name), `${broken.check}: ${JSON.stringify(h.checks)}`).toEqual([broken.check]);
+        expect(failed[0].hint, broken.check).toEqual(expect.any(String));
+        expect(h.status).toBe("unhealthy");
+        await api("DELETE", `/sources/${made.body.id}?drop_slot=false`, { token: editor });
+      }
+    });
+
+    it("resumes a snapshot after kill -9 of the worker reading it, and the store equals the source", async () => {
+      const mapping = {
+        mappings: [
+          ...["items", "events"].map((t) => ({
+            source: { table: fixture.entity(t) },
+            target: { context_type: t },
+            fields: [
+              { source: "id", target: "context_id" },
+              { source: "v", target: "data.v" },
+              { source: "doc", target: "data.doc", transform: "json_parse" },
+            ],
+          })),
+          { source: { table: typed() }, target: { context_type: "typed" }, fields: [{ source: "id", target: "context_id" }, ...fixture.types.map((t) => ({ source: t.column, target: `data.${t.column}` }))] },
+        ],
+      };
+      const saved = await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: mapping });
+      expect(saved.status, saved.text).toBe(200);
+      const first = spawnWorker();
+      const runId = (await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} })).body.run_id;
+      // Half way through items: some chunks committed, not all.
+      const halfWay = await waitFor(
+        "a checkpoint half way through items",
+        async () => {
+          const rows = await withDb(async (c) => (await c.query("SELECT rows_done::int AS n, done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2", [sourceId, items()])).rows);
+          return rows[0] && !rows[0].done && rows[0].n > 0 ? rows[0].n : undefined;
+        },
+        60_000,
+        10,
+      );
+      await kill9(first);
+      const atKill = (await withDb(async (c) => (await c.query("SELECT rows_done::int AS n, done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2", [sourceId, items()])).rows[0])) as { n: number; done: boolean };
+      expect(atKill.done, "the worker was killed before items were done").toBe(false);
+      expect(halfWay).toBeLessThan(BIG);
+      spawnWorker();
+      const run = await runDone(runId, 180_000);
+      expect(run.status, JSON.stringify(run.error)).toBe("succeeded");
+      expect(await storeEquals("items")).toBeNull();
+      expect(await storeEquals("events")).toBeNull();
+      // Resumed, not restarted: the surviving part read only what came after the checkpoint.
+      expect(run.counters.read).toBeLessThanOrEqual(BIG + 50 + 1 - atKill.n + 500);
+    }, 240_000);
+
+    it("keeps every value of its type table exact through the snapshot", async () => {
+      const ctx = (await api("GET", "/contexts/typed/1", { token: editor })).body;
+      for (const t of fixture.types) expect(ctx.data[t.column], t.type).toEqual(t.expected);
+    });
+
+    it("streams inserts, updates, deletes, key changes and TRUNCATE, with every value exact", async () => {
+      const started = await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } });
+      expect(started.status, started.text).toBe(202);
+      await waitFor("the stream to run", async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body.stream.status === "streaming", 60_000);
+      await src.exec(`INSERT INTO typed VALUES (2, ${fixture.types.map((t) => t.literal).join(", ")})`);
+      await src.exec(`INSERT INTO events VALUES (101, 1, '{"n": 101}'), (102, 1, '{"n": 102}')`);
+      await src.exec(`UPDATE events SET v = v + 10, doc = '{"n": "updated"}' WHERE id <= 10`);
+      await src.exec("DELETE FROM events WHERE id BETWEEN 11 AND 20");
+      await src.exec("UPDATE events SET id = 1001 WHERE id = 30"); // a key change
+      await converged("events");
+      const ctx = await waitFor("the streamed typed row", async () => {
+        const r = await api("GET", "/contexts/typed/2", { token: editor });
+        return r.status === 200 ? r.body : undefined;
+      });
+      for (const t of fixture.types) expect(ctx.data[t.column], t.type).toEqual(t.expected);
+      const moved = await api("GET", "/contexts/events/30?include_deleted=true", { token: editor });
+      expect(moved.body.deleted).toBe(true);
+      await src.exec("TRUNCATE TABLE events");
+      await converged("events");
+      await src.exec(`INSERT INTO events VALUES (1, 5, '{"n": "after truncate"}')`);
+      await converged("events");
+    }, 120_000);
+
+    it("has the effect of exactly once after kill -9 of the stream's owner mid-stream", async () => {
+      spawnWorker(); // the one that takes over
+      const owner = await withDb(async (c) => (await c.query("SELECT lease_owner FROM streams WHERE source_id = $1", [sourceId])).rows[0].lease_owner as string);
+      const ownerPid = Number(owner.split(":").pop());
+      const victim = [...workers].find((w) => w.pid === ownerPid);
+      expect(victim, `owner ${owner} is one of the kit's workers`).toBeDefined();
+      let killed = false;
+      // 120 transactions of 500 updates each, v + 1 every time: a lost or doubled change shows.
+      const writing = (async () => {
+        for (let t = 0; t < 120; t++) {
+          const lo = ((t * 500) % BIG) + 1;
+          await src.exec(`UPDATE items SET v = v + 1, doc = '{"t": ${t}}' WHERE id BETWEEN ${lo} AND ${lo + 499}`);
+          if (t === 40) {
+            await kill9(victim!);
+            killed = true;
+          }
+        }
+      })();
+      await writing;
+      expect(killed).toBe(true);
+      await converged("items", 120_000);
+      const newOwner = await withDb(async (c) => (await c.query("SELECT lease_owner FROM streams WHERE source_id = $1", [sourceId])).rows[0].lease_owner as string | null);
+      expect(newOwner).not.toBe(owner);
+    }, 240_000);
+
+    it("dead-letters a record that cannot be mapped, and replays it after the fix", async () => {
+      await src.exec(`INSERT INTO events VALUES (500, 1, 'not json')`);
+      const letter = await waitFor("the dead letter", async () => {
+        const list = (await api("GET", `/dead-letters?source_id=${sourceId}&status=open`, { token: editor })).body.dead_letters;
+        return list.find((d: { key: string[] }) => d.key[0] === "500");
+      });
+      expect(letter).toMatchObject({ entity: events(), category: "DATA", status: "open" });
+      await src.exec(`INSERT INTO events VALUES (501, 1, '{"n": 501}')`);
+      await waitFor("the stream to go on past the bad record", async () => (await api("GET", "/contexts/events/501", { token: editor })).status === 200);
+      await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "stop" } });
+      await waitFor("the stream to stop", async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body.stream.owner === null, 30_000);
+      await src.exec(`UPDATE events SET doc = '{"n": "fixed"}' WHERE id = 500`);
+      const replay = await api("POST", "/dead-letters/replay", { token: editor, body: { ids: [letter.id] } });
+      expect(replay.status, replay.text).toBe(202);
+      expect((await runDone(replay.body.run_id)).status).toBe("succeeded");
+      expect((await api("GET", `/dead-letters/${letter.id}`, { token: editor })).body).toMatchObject({ status: "replayed", outcome: expect.stringMatching(/^written as events\/500/) });
+      expect((await api("GET", "/contexts/events/500", { token: editor })).body.data).toEqual({ v: 1, doc: { n: "fixed" } });
+    }, 120_000);
+
+    it("removes its change capture from the source when the source is deleted", async () => {
+      expect(await fixture.captureExists(src, sourceId)).toBe(true);
+      const deleted = await api("DELETE", `/sources/${sourceId}?drop_slot=true`, { token: editor });
+      expect(deleted.status, deleted.text).toBe(204);
+      expect(await fixture.captureExists(src, sourceId)).toBe(false);
+    }, 60_000);
+  });
+}
