@@ -187,7 +187,7 @@ await saveMappingVersion(s.id, { mappings: [{ source: { table: "cdc_items" }, ta
   { source: "id", target: "context_id" }, { source: "a", target: "data.a" }, { source: "b", target: "data.b" },
   { source: "name", target: "data.name" }, { source: "email", target: "data.email", transform: "lowercase" },
   { source: "doc", target: "data.doc", transform: "json_parse" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
-await withConnector(s.id, (c) => c.prepareCapture(["cdc_items"]));
+await withConnector(s.id, (c) => c.prepareCapture(["cdc_items"], { replaceLost: false }));
 console.log(s.id + " " + replicationNames(s.id).publication);
 process.exit(0);
 `;

@@ -7,8 +7,8 @@ import type { ChangeStream, ECMConnector, SourceChange } from "./types.ts";
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 
 class FailingStream implements ChangeStream {
-  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange> {
-    yield { kind: "commit", cursor: "x:1", committed_at: null, more: false };
+  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange[]> {
+    yield [{ kind: "commit", cursor: "x:1", committed_at: null, more: false }];
     throw pgError("08006");
   }
   ack = async () => {

@@ -203,11 +203,12 @@ export type CaptureStatus = {
 };
 
 /**
- * A change stream: committed changes in commit order, read by iterating. Changes of a transaction
- * are followed by its `commit`, whose cursor is the position to resume after; the pipeline makes
- * the changes up to a commit durable, then acknowledges that cursor (and nothing else).
+ * A change stream: committed changes in commit order, read by iterating; each step hands out the
+ * changes received so far (at least one) as an array. Changes of a transaction are followed by
+ * its `commit`, whose cursor is the position to resume after; the pipeline makes the changes up to
+ * a commit durable, then acknowledges that cursor (and nothing else).
  */
-export interface ChangeStream extends AsyncIterable<SourceChange> {
+export interface ChangeStream extends AsyncIterable<SourceChange[]> {
   /** Everything before `cursor` is durable: the source may release it. */
   ack(cursor: string): Promise<void>;
   /** Asks the source for a sign of life (answered with a `commit` heartbeat when idle). */

@@ -214,26 +214,28 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       const next = await iterator.next();
       waiting = false;
       if (next.done || failure) break;
-      const change = next.value;
-      switch (change.kind) {
-        case "schema": {
-          const seen = guard.check(change.entity, change.columns);
-          if (seen?.change) log.warn("source columns changed; continuing (schema policy: continue)", { source_id: sourceId, ...seen.change });
-          if (seen) void serial(() => ownerUpdate(sourceId, ctx.token, { known_schemas: JSON.stringify(seen.known) })).catch(fail);
-          break;
+      for (const change of next.value) {
+        if (failure) break;
+        switch (change.kind) {
+          case "schema": {
+            const seen = guard.check(change.entity, change.columns);
+            if (seen?.change) log.warn("source columns changed; continuing (schema policy: continue)", { source_id: sourceId, ...seen.change });
+            if (seen) void serial(() => ownerUpdate(sourceId, ctx.token, { known_schemas: JSON.stringify(seen.known) })).catch(fail);
+            break;
+          }
+          case "truncate":
+            counters.read++;
+            inTransaction = true;
+            if (!paused.has(change.entity)) batcher.add({ writes: [{ kind: "truncate", entity: change.entity, position: change.order, cursor: change.cursor }], deadLetters: [] }, false);
+            break;
+          case "commit":
+            if (change.committed_at) counters.transactions++;
+            inTransaction = false;
+            if (batcher.commit(change.cursor, change.committed_at, change.more)) await flushBehind();
+            break;
+          default:
+            await onRow(change);
         }
-        case "truncate":
-          counters.read++;
-          inTransaction = true;
-          if (!paused.has(change.entity)) batcher.add({ writes: [{ kind: "truncate", entity: change.entity, position: change.order, cursor: change.cursor }], deadLetters: [] }, false);
-          break;
-        case "commit":
-          if (change.committed_at) counters.transactions++;
-          inTransaction = false;
-          if (batcher.commit(change.cursor, change.committed_at, change.more)) await flushBehind();
-          break;
-        default:
-          await onRow(change);
       }
     }
     // A graceful end: what was read and mapped is written (the cursor moves only past whole

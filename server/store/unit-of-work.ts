@@ -56,7 +56,7 @@ export type BatchResult = {
   dead_lettered: NewDeadLetter[];
 };
 
-const isTruncate = (item: BatchItem): item is TruncateItem => "kind" in item && item.kind === "truncate";
+const isTruncate = (item: BatchItem): item is TruncateItem => (item as TruncateItem).kind === "truncate";
 
 export function commitBatch(batch: Batch): Promise<BatchResult> {
   return within("store", async () => {
@@ -80,11 +80,8 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   const result: BatchResult = { written: 0, collisions: [], refused: [], dead_lettered: [...batch.deadLetters] };
 
   // Writes in order; a TRUNCATE between them applies at its place in the batch.
-  let run: RecordWrite[] = [];
-  const writeRun = async () => {
-    if (!run.length) return;
-    const writes = run;
-    run = [];
+  const writeRun = async (writes: RecordWrite[]) => {
+    if (!writes.length) return;
     const w = await writeContexts(client, sourceId, mappingVersion, writes, writes.every((x) => !x.deleted) ? batch.insertHint : undefined);
     result.written += w.written;
     result.collisions.push(...w.collisions);
@@ -104,18 +101,23 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
       });
     }
   };
-  for (const item of batch.items) {
-    if (!isTruncate(item)) {
-      run.push(item);
-      continue;
+  const truncated = batch.items.some(isTruncate);
+  if (!truncated) await writeRun(batch.items as RecordWrite[]);
+  else {
+    let run: RecordWrite[] = [];
+    for (const item of batch.items) {
+      if (!isTruncate(item)) {
+        run.push(item);
+        continue;
+      }
+      await writeRun(run);
+      run = [];
+      result.written += await tombstoneEntity(client, sourceId, item.entity, item.position, item.cursor);
     }
-    await writeRun();
-    result.written += await tombstoneEntity(client, sourceId, item.entity, item.position, item.cursor);
+    await writeRun(run);
   }
-  await writeRun();
 
   if (batch.hardDeletes) {
-    const truncated = batch.items.some(isTruncate);
     const deleted = batch.items.filter((i): i is RecordWrite => !isTruncate(i) && i.deleted);
     await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
   }

@@ -166,7 +166,7 @@ export function describeConformance(fixture: ConformanceFixture) {
         "a checkpoint half way through items",
         async () => {
           const rows = await withDb(async (c) => (await c.query("SELECT rows_done::int AS n, done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2", [sourceId, items()])).rows);
-          return rows[0] && !rows[0].done && rows[0].n > 0 ? rows[0].n : undefined;
+          return rows[0] && !rows[0].done && rows[0].n >= 2000 ? rows[0].n : undefined; // several chunks in: a restart from zero would show
         },
         60_000,
         10,

@@ -8,6 +8,8 @@
 //   - an unchanged TOAST value arrives as "unchanged", never as null;
 //   - heartbeats: a keepalive that finds nothing received but not yet handed out, and no
 //     transaction half read, becomes a `commit` without a time (the cursor may move there);
+//   - changes are handed out as arrays of everything received so far (one await per array, not per
+//     change);
 //   - backpressure: the session waits while HIGH_WATER changes wait for the consumer.
 // Nothing is acknowledged except what ack() is told (replication.ts).
 import type { ChangeStream, SourceChange } from "../types.ts";
@@ -17,13 +19,11 @@ import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSe
 import type { ValueParsers } from "./values.ts";
 
 const HIGH_WATER = 4000;
-const LOW_WATER = 1000;
 
 type RelationInfo = { entity: string; wanted: boolean; keyColumns: string[] };
 
 export class PgChangeStream implements ChangeStream {
-  private readonly buffer: SourceChange[] = [];
-  private head = 0;
+  private buffer: SourceChange[] = [];
   private readonly relations = new Map<number, RelationInfo>();
   private tx: { commitLsn: bigint; cursor: string; index: number } | null = null;
   private lastCommitEnd: bigint;
@@ -82,7 +82,7 @@ export class PgChangeStream implements ChangeStream {
         this.lastCommitEnd = message.endLsn;
         this.push({ kind: "commit", cursor: lsnCursor(message.endLsn), committed_at: message.commitTime, more: true });
         // Backpressure: the session (and the socket) wait while the consumer has plenty to take.
-        if (this.buffer.length - this.head >= HIGH_WATER) await new Promise<void>((r) => (this.resume = r));
+        if (this.buffer.length >= HIGH_WATER) await new Promise<void>((r) => (this.resume = r));
         return;
     }
   };
@@ -145,21 +145,18 @@ export class PgChangeStream implements ChangeStream {
     this.wake = null;
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange> {
+  /** Hands out everything received so far, in order (at least one change), as one array. */
+  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange[]> {
     for (;;) {
-      if (this.head < this.buffer.length) {
-        const change = this.buffer[this.head]!;
-        this.buffer[this.head++] = undefined as never;
-        if (this.head > 4096 && this.head * 2 > this.buffer.length) {
-          this.buffer.splice(0, this.head);
-          this.head = 0;
-        }
-        if (this.resume && this.buffer.length - this.head <= LOW_WATER) {
-          this.resume();
-          this.resume = null;
-        }
-        if (change.kind === "commit" && change.committed_at) change.more = this.head < this.buffer.length || (this.session?.backlog() ?? 0) > 0;
-        yield change;
+      if (this.buffer.length) {
+        const changes = this.buffer;
+        this.buffer = [];
+        this.resume?.();
+        this.resume = null;
+        // A batching hint: nothing more received when the last commit handed out is the last change.
+        const last = changes[changes.length - 1]!;
+        if (last.kind === "commit" && last.committed_at) last.more = (this.session?.backlog() ?? 0) > 0;
+        yield changes;
         continue;
       }
       if (this.ended) {

@@ -213,11 +213,13 @@ export class PostgresConnector implements ECMConnector {
       const keyColumns = new Map(await Promise.all(types.map(async (t) => [t, (await self.describe(t)).primary_key] as const)));
       let tx: RowChange[] = [];
       try {
-        for await (const change of changes) {
-          if (change.kind === "commit") {
-            for (const c of tx) yield changeEvent(c, keyColumns.get(c.entity) ?? [], change.cursor, change.committed_at);
-            tx = [];
-          } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
+        for await (const received of changes) {
+          for (const change of received) {
+            if (change.kind === "commit") {
+              for (const c of tx) yield changeEvent(c, keyColumns.get(c.entity) ?? [], change.cursor, change.committed_at);
+              tx = [];
+            } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
+          }
         }
       } finally {
         await changes.close();
