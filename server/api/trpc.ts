@@ -57,7 +57,9 @@ export const createCallerFactory = t.createCallerFactory;
 const errorMapping = t.middleware(async ({ next, path }) => {
   const result = await next();
   if (!result.ok) {
-    const cause = sourceErrorAnswer(result.error.cause) ?? result.error.cause;
+    const answer = sourceErrorAnswer(result.error.cause);
+    if (answer) log.warn("the source refused a request", { path, category: answer.category, error: result.error.cause });
+    const cause = answer ?? result.error.cause;
     if (cause instanceof AppError) {
       result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
     } else if (result.error.code === "INTERNAL_SERVER_ERROR") {

@@ -63,8 +63,8 @@ export type SourceRecord = Record<string, JsonValue>;
 export type ExtractOptions = {
   /** Rows per chunk (the spec's batch_size; default 1000). */
   batch_size?: number;
-  /** Resume after this primary key (exclusive): the last key of the last checkpointed chunk, in
-   * PostgreSQL's text form (exact for every key type). */
+  /** Resume after this key (exclusive): the last key of the last checkpointed chunk, in the
+   * connector's exact text form. */
   after_key?: string[] | null;
   /** Stop after this many rows (previews, paged API). */
   limit?: number;
@@ -89,7 +89,7 @@ export type ChangeEvent = {
   key: JsonValue[];
   /** The mapped context; for deletes only its type and id. */
   context: Context | null;
-  /** `pg_lsn:X/Y` of the change's commit. */
+  /** The change's commit as the connector's cursor (`pg_lsn:X/Y`). */
   cursor: string;
   committed_at: string;
 };
@@ -237,8 +237,12 @@ export type RowChange = {
 export type SourceChange =
   | RowChange
   | { kind: "truncate"; entity: string; order: bigint; cursor: string }
-  /** The entity's columns as the stream now decodes them (before its first change, and after a change of schema). */
-  | { kind: "schema"; entity: string; columns: { name: string; type: string }[] }
+  /**
+   * The entity's columns as the stream decodes them from here on (after a change of schema), or,
+   * with `seed`, as the catalog has them when the stream opens: a reference for an entity never
+   * seen before, never compared (the log may still hold changes under older columns).
+   */
+  | { kind: "schema"; entity: string; columns: { name: string; type: string }[]; seed: boolean }
   /**
    * A transaction ended (or, with `committed_at` null, a heartbeat: nothing the stream delivers
    * lies before `cursor`). `more`: further changes were already received (a batching hint).

@@ -98,6 +98,8 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy = DEFAULT_BA
 export function sourceErrorAnswer(error: unknown): AppError | null {
   if (error instanceof AppError || originOf(error) !== "source") return null;
   const c = classify(error);
+  // Only what the source said (a SQLSTATE, a network failure): a bug in connector code stays a 500.
+  if (!c.code || c.reason === "unexpected error (a bug or corrupted state)") return null;
   const message = (error as Error)?.message ?? String(error);
   return new AppError(c.category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `the source answered: ${message}`, { category: c.category, cause: error });
 }

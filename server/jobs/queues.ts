@@ -2,6 +2,7 @@
 import { Queue } from "bullmq";
 import { DEFAULT_JOB_OPTIONS, JOBS, parsePayload, streamJobId, type JobName, type JobPayload } from "./contracts.ts";
 import { producerRedis } from "./redis.ts";
+import { within } from "../errors/origin.ts";
 
 const globalForQueues = globalThis as unknown as { ecmQueues?: Map<string, Queue> };
 
@@ -18,12 +19,14 @@ export async function queue(name: string): Promise<Queue> {
 
 export async function enqueue<N extends JobName>(name: N, payload: JobPayload<N>, opts: { jobId?: string; removeWhenDone?: boolean } = {}) {
   const data = parsePayload(name, payload);
-  return (await queue(JOBS[name].queue)).add(name, data, {
-    ...DEFAULT_JOB_OPTIONS,
-    ...(opts.jobId ? { jobId: opts.jobId } : {}),
-    // A job id that must be reusable (one per stream) may not linger as completed or failed.
-    ...(opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {}),
-  });
+  return within("queue", async () =>
+    (await queue(JOBS[name].queue)).add(name, data, {
+      ...DEFAULT_JOB_OPTIONS,
+      ...(opts.jobId ? { jobId: opts.jobId } : {}),
+      // A job id that must be reusable (one per stream) may not linger as completed or failed.
+      ...(opts.removeWhenDone ? { removeOnComplete: true, removeOnFail: true } : {}),
+    }),
+  );
 }
 
 /** Queues a source's stream job; a no-op while it is queued or running (its id is fixed). */

@@ -170,6 +170,21 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     if (batcher.add(mapped, change.kind === "insert")) await flushBehind();
   };
 
+  // A change of columns under policy "pause" stops the stream before anything is applied under the
+  // new columns; what was decoded under the old ones is written first (the cursor moves only past
+  // whole commits), so the approved stream resumes at the change itself, not before it.
+  const judgeSchema = async (entity: string, columns: { name: string; type: string }[], seed: boolean) => {
+    try {
+      return guard.check(entity, columns, seed);
+    } catch (e) {
+      if (e instanceof SchemaPause && !failure) {
+        await behind.quiesce();
+        if (!failure) await flush();
+      }
+      throw e;
+    }
+  };
+
   const timing = { controlMs: 1000, heartbeatMs: 10_000, slotMs: 5000, ...ctx.timing };
   const timers = [
     setInterval(() => {
@@ -188,7 +203,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         if (resumed.length) await ownerUpdate(sourceId, ctx.token, { skipped_entities: [...paused] });
         // A heartbeat's cursor (idle tables on a busy server) is written here, once a tick: each
         // write makes WAL of its own, which must not turn into a heartbeat of its own every time.
-        if (waiting && !inTransaction && writesInFlight === 0 && !batcher.empty) await flushNow();
+        if (waiting && !inTransaction && !batcher.empty) await flushNow();
       }).catch(fail);
     }, timing.controlMs),
     // Idle tables on a busy server: a sign of life lets the cursor follow the source's log.
@@ -218,7 +233,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         if (failure) break;
         switch (change.kind) {
           case "schema": {
-            const seen = guard.check(change.entity, change.columns);
+            const seen = await judgeSchema(change.entity, change.columns, change.seed);
             if (seen?.change) log.warn("source columns changed; continuing (schema policy: continue)", { source_id: sourceId, ...seen.change });
             if (seen) void serial(() => ownerUpdate(sourceId, ctx.token, { known_schemas: JSON.stringify(seen.known) })).catch(fail);
             break;
@@ -248,13 +263,14 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     // Nothing decoded under the old mapping was committed: reload it and resume from the cursor.
     if ((failure ?? e) instanceof MappingChangedError) return "restart";
     if (e instanceof SchemaPause) {
-      await ownerUpdate(sourceId, ctx.token, { status: "paused", pending_schema: JSON.stringify(e.change), error: e.message, error_category: "CONFIGURATION" });
+      // The new columns travel with the pending change: approving it makes them the known ones.
+      await ownerUpdate(sourceId, ctx.token, { status: "paused", pending_schema: JSON.stringify({ ...e.change, columns: e.columns }), error: e.message, error_category: "CONFIGURATION" });
       return "paused";
     }
     throw failure ?? e;
   } finally {
     for (const t of timers) clearInterval(t);
-    await changes.close();
+    await changes.close().catch((e) => log.warn("could not close the change stream", { source_id: sourceId, error: e }));
     await behind.quiesce();
     await chain.catch(() => {});
   }

@@ -25,7 +25,7 @@ export type StreamRow = {
   skipped_entities: string[];
   schema_policy: "continue" | "pause";
   known_schemas: Record<string, string[]>;
-  pending_schema: { entity: string; added: string[]; removed: string[] } | null;
+  pending_schema: { entity: string; added: string[]; removed: string[]; columns?: string[] } | null;
   slot_state: SlotState | Record<string, never>;
   last_commit_at: string | null;
 };

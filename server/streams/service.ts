@@ -16,6 +16,7 @@ import { createRun, finishRun } from "../store/runs.ts";
 import { ensureStream, getStream, getStreams, leaseHeld, updateStream, type SlotState, type StreamRow } from "../store/streams.ts";
 import { queueSnapshot } from "../runs/service.ts";
 import { pgPool } from "../db.ts";
+import { bareObject } from "../json/safe.ts";
 
 const ZOperationName = z.enum(["insert", "update", "delete"]);
 
@@ -162,9 +163,10 @@ export async function streamAction(sourceId: string, input: TStreamAction, by: P
     case "approve_schema": {
       const s = await ensureStream(sourceId);
       if (!s.pending_schema) throw new AppError("CONFLICT", "there is no schema change waiting for approval");
-      // The stream will compare against the columns it now sees; it re-reads them at start.
-      const known = { ...s.known_schemas };
-      delete known[s.pending_schema.entity];
+      // The approved columns become the known ones: the stream resumes at the change that paused it.
+      const known = Object.assign(bareObject<string[]>(), s.known_schemas);
+      if (s.pending_schema.columns) known[s.pending_schema.entity] = s.pending_schema.columns;
+      else delete known[s.pending_schema.entity]; // paused before the columns were kept: the stream re-reads them
       await updateStream(sourceId, { known_schemas: JSON.stringify(known), pending_schema: null, error: null, error_category: null });
       return startStream(sourceId, { action: "start" }, by);
     }

@@ -36,19 +36,20 @@ export class PgChangeStream implements ChangeStream {
   constructor(
     private readonly entities: Map<string, DescribedEntity>,
     private readonly parsers: ValueParsers,
-    from: bigint,
+    private readonly from: bigint,
   ) {
     this.lastCommitEnd = from;
-    // The columns as the catalog has them now: the schema guard's reference before any change.
+    // The columns as the catalog has them now: the schema guard's reference for an entity it has
+    // never seen (a seed: the log may still hold changes under older columns).
     for (const [entity, described] of entities) {
-      this.buffer.push({ kind: "schema", entity, columns: described.columns.map((c) => ({ name: c.name, type: String(c.type_oid) })) });
+      this.buffer.push({ kind: "schema", entity, columns: described.columns.map((c) => ({ name: c.name, type: String(c.type_oid) })), seed: true });
     }
   }
 
   /** Starts reading from `from` (0n: the slot's confirmed position) on `session`. */
-  start(session: ReplicationSession, from: bigint) {
+  start(session: ReplicationSession) {
     this.session = session;
-    session.run(from).then(
+    session.run(this.from).then(
       () => this.end(null),
       (error) => this.end(error),
     );
@@ -62,12 +63,12 @@ export class PgChangeStream implements ChangeStream {
         return;
       case "relation":
         this.onRelation(message.relation);
-        return;
+        break;
       case "insert":
       case "update":
       case "delete":
         this.onRow(message);
-        return;
+        break;
       case "truncate": {
         const tx = this.requireTx("truncate");
         for (const relation of message.relations) {
@@ -75,16 +76,17 @@ export class PgChangeStream implements ChangeStream {
           const index = tx.index++;
           if (info.wanted) this.push({ kind: "truncate", entity: info.entity, order: changePosition(tx.commitLsn, index), cursor: tx.cursor });
         }
-        return;
+        break;
       }
       case "commit":
         this.tx = null;
         this.lastCommitEnd = message.endLsn;
         this.push({ kind: "commit", cursor: lsnCursor(message.endLsn), committed_at: message.commitTime, more: true });
-        // Backpressure: the session (and the socket) wait while the consumer has plenty to take.
-        if (this.buffer.length >= HIGH_WATER) await new Promise<void>((r) => (this.resume = r));
-        return;
+        break;
     }
+    // Backpressure, inside transactions too (one may hold millions of changes): the session, and
+    // with it the socket, waits while the consumer has plenty to take.
+    if (this.buffer.length >= HIGH_WATER && !this.ended) await new Promise<void>((r) => (this.resume = r));
   };
 
   readonly onKeepalive = (walEnd: bigint) => {
@@ -113,7 +115,7 @@ export class PgChangeStream implements ChangeStream {
 
   private onRelation(relation: Relation) {
     const info = this.relation(relation, true);
-    if (info.wanted) this.push({ kind: "schema", entity: info.entity, columns: relation.columns.map((c) => ({ name: c.name, type: String(c.typeOid) })) });
+    if (info.wanted) this.push({ kind: "schema", entity: info.entity, columns: relation.columns.map((c) => ({ name: c.name, type: String(c.typeOid) })), seed: false });
   }
 
   private relation(relation: Relation, refresh = false): RelationInfo {
@@ -175,11 +177,13 @@ export class PgChangeStream implements ChangeStream {
     await this.session?.ping();
   }
 
+  /** Ends the iteration at once (what was received but not handed out is dropped: the cursor only ever covers whole commits handed out), then the session. */
   async close(): Promise<void> {
+    this.buffer = [];
+    this.end(null);
     this.resume?.();
     this.resume = null;
     await this.session?.stop();
-    this.end(null);
   }
 }
 

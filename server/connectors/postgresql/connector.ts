@@ -143,23 +143,27 @@ export class PostgresConnector implements ECMConnector {
     return { removed: [...(dropped.slot ? [`replication slot ${names.slot}`] : []), ...(dropped.publication ? [`publication ${names.publication}`] : [])] };
   }
 
-  async openChanges(types: string[], from: string | null): Promise<PgChangeStream> {
+  openChanges(types: string[], from: string | null): Promise<PgChangeStream> {
+    return this.open(types, from, { readOnly: false });
+  }
+
+  /** `readOnly`: a page reader's session, which confirms nothing at all (not even its start). */
+  private async open(types: string[], from: string | null, options: { readOnly: boolean }): Promise<PgChangeStream> {
     const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
-    const start = from ? parseLsnCursor(from) : 0n;
-    const changes = new PgChangeStream(entities, await this.valueParsers(), start);
-    const session = await this.replicationSession({ onMessage: changes.onMessage, onKeepalive: changes.onKeepalive });
-    changes.start(session, start);
+    const changes = new PgChangeStream(entities, await this.valueParsers(), from ? parseLsnCursor(from) : 0n);
+    const session = await this.replicationSession({ onMessage: changes.onMessage, onKeepalive: changes.onKeepalive }, options);
+    changes.start(session);
     return changes;
   }
 
   /** A replication session on this source's slot and publication (secret resolved here, like connect()). */
-  private async replicationSession(handlers: ReplicationHandlers): Promise<ReplicationSession> {
+  private async replicationSession(handlers: ReplicationHandlers, options: { readOnly: boolean }): Promise<ReplicationSession> {
     const config = this.requireConfig();
     let clientConfig = await connectionConfig(config, this.context.policies, { application_name: "ecm-connect-stream" });
     // ssl_mode "prefer" fell back to plain text for the ordinary connection: do the same here.
     const plain = (await this.connection()) as unknown as { ssl?: unknown };
     if (config.connection.ssl_mode === "prefer" && !plain.ssl) clientConfig = { ...clientConfig, ssl: false };
-    return new ReplicationSession(clientConfig, this.names(), handlers);
+    return new ReplicationSession(clientConfig, this.names(), handlers, options);
   }
 
   /** Snapshot chunks in primary-key order, each resumable after its last key (text form). */
@@ -208,8 +212,10 @@ export class PostgresConnector implements ECMConnector {
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
     const include = new Set(options.include ?? POSTGRES_CAPABILITIES.operations);
     return (async function* (self: PostgresConnector) {
-      const changes = await self.openChanges(types, cursor);
+      if (options.signal?.aborted) return;
+      const changes = await self.open(types, cursor, { readOnly: true });
       options.signal?.addEventListener("abort", () => void changes.close());
+      if (options.signal?.aborted) await changes.close(); // aborted while the session opened
       const keyColumns = new Map(await Promise.all(types.map(async (t) => [t, (await self.describe(t)).primary_key] as const)));
       let tx: RowChange[] = [];
       try {

@@ -41,19 +41,30 @@ export function connectFailure(error: unknown, config: TPostgresConfig): HealthC
   return fail("reachable", `could not connect to ${host}:${port}`, "check host, port, firewalls and that PostgreSQL listens on that address");
 }
 
+/** Connect failures a user can act on, by SQLSTATE: the failing check says what to do. */
+const CONNECT_CODES: Record<string, "TRANSIENT" | "CONFIGURATION"> = {
+  "28P01": "CONFIGURATION",
+  "28000": "CONFIGURATION",
+  "3D000": "CONFIGURATION",
+  "53300": "TRANSIENT",
+  "57P03": "TRANSIENT",
+};
+const NETWORK = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/;
+
 /**
- * A failure to connect as the error the pipeline and the API see: the failing check's message and
- * hint, TRANSIENT when the server may come back (unreachable, starting, out of connections),
- * CONFIGURATION when someone must change something (password, database, TLS, host policy).
+ * A failure to connect as the pipeline and the API see it: for the failures the health check
+ * knows (password, database, TLS, the server away or full), its message and hint, with their
+ * category; anything else (a secret or host-policy refusal, which carry their own category; an
+ * unexpected error) is thrown as it is, for classify() to judge.
  */
-export function connectError(error: unknown, config: TPostgresConfig): AppError {
+export function connectError(error: unknown, config: TPostgresConfig): unknown {
+  if (error instanceof AppError) return error;
+  const e = error as { code?: string; message?: string };
+  const tls = /SSL|certificate|self.signed/i.test(e.message ?? "");
+  const category = e.code && CONNECT_CODES[e.code] ? CONNECT_CODES[e.code] : e.code && NETWORK.test(e.code) ? "TRANSIENT" : tls ? "CONFIGURATION" : null;
+  if (!category) return error;
   const check = connectFailure(error, config);
-  const code = (error as { code?: string }).code ?? "";
-  const transient = check.name === "reachable" && !(error instanceof AppError);
-  return new AppError(transient ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, {
-    category: transient || code === "53300" || code === "57P03" ? "TRANSIENT" : "CONFIGURATION",
-    cause: error,
-  });
+  return new AppError(category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, { category, cause: error });
 }
 
 export type HealthContext = { publication: string; slot: string; tables: string[] };

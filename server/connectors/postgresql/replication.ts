@@ -94,6 +94,8 @@ export class ReplicationSession {
     private readonly clientConfig: pg.ClientConfig,
     private readonly names: { slot: string; publication: string },
     private readonly handlers: ReplicationHandlers,
+    /** `readOnly`: nothing is ever confirmed, not even the start (a page reader's session). */
+    private readonly options: { readOnly: boolean } = { readOnly: false },
   ) {
     this.service = new LogicalReplicationService(clientConfig, { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } });
   }
@@ -103,7 +105,7 @@ export class ReplicationSession {
    * Resolves when stopped cleanly, rejects with the first error (the handler's or the server's).
    */
   async run(from: bigint): Promise<void> {
-    this.confirmed = from;
+    this.confirmed = this.options.readOnly ? 0n : from;
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.names.publication] });
     // Keep every column as its text: values are parsed by the caller's catalog-driven parsers.
     const parser = (plugin as unknown as { parser: { readRelationColumn: (reader: unknown) => { parser: (t: string) => unknown } } }).parser;
@@ -139,6 +141,7 @@ export class ReplicationSession {
 
   /** Tells the server that everything before `lsn` is durable (written, flushed, applied). */
   async confirm(lsn: bigint, ping = false): Promise<void> {
+    if (this.options.readOnly) return;
     if (lsn > this.confirmed) this.confirmed = lsn;
     if (this.confirmed === 0n || this.stopping) return;
     await this.service.acknowledge(formatLsn(this.confirmed - 1n), ping); // acknowledge() adds 1

@@ -1,7 +1,8 @@
 // The stream's batching rules, kept apart from I/O so they can be tested as rules:
 //   - a batch is written when it holds batch_size writes (even inside a transaction), when the
-//     stream has caught up with what arrived (a commit with nothing more received), or when its
-//     oldest change waited MAX_WAIT_MS (a steady trickle never leaves the backlog empty);
+//     stream has caught up with what arrived (a commit with nothing more received), or when
+//     MAX_WAIT_MS passed since the last batch was taken (a steady trickle never leaves the backlog
+//     empty);
 //   - the cursor a batch commits is the end of the last whole transaction in it: a transaction
 //     larger than a batch is written in parts, and the cursor moves past it only with its last part
 //     (a crash in between replays the whole transaction, idempotently);

@@ -31,6 +31,15 @@ describe("the stream's schema guard", () => {
     expect(() => g.check("items", cols("id"))).toThrow(expect.objectContaining({ category: "CONFIGURATION", message: expect.stringMatching(/column name of items was dropped/) }));
   });
 
+  it("takes the catalog's columns at open only for an entity never seen (the log may still hold older ones)", () => {
+    const g = new SchemaGuard({ items: ["id 25", "name 25"] }, "pause", mapped);
+    expect(g.check("items", cols("id", "name", "note"), true)).toBeNull(); // seed after an ALTER: not judged
+    expect(g.check("items", cols("id", "name"))).toBeNull(); // the backlog's changes under the old columns go on
+    expect(() => g.check("items", cols("id", "name", "note"))).toThrow(SchemaPause); // then the log's own change pauses
+    const fresh = new SchemaGuard({}, "pause", mapped);
+    expect(fresh.check("items", cols("id", "name"), true)).toEqual({ known: { items: ["id 25", "name 25"] }, change: null });
+  });
+
   it("keeps entity names off the prototype chain", () => {
     const g = new SchemaGuard({}, "continue", () => new Set());
     g.check("__proto__", cols("id"));

@@ -35,15 +35,18 @@ export class SchemaGuard {
   /**
    * Judges the entity's columns as the stream now decodes them. Returns the known schemas to
    * record when they changed (first sight included), null when nothing changed; throws when the
-   * stream must not go on.
+   * stream must not go on. A `seed` (the catalog's columns when the stream opens) is recorded for
+   * an entity never seen and otherwise ignored: the log may still hold changes under the columns
+   * last seen, and those are what the next change is judged against.
    */
-  check(entity: string, columns: { name: string; type: string }[]): { known: Record<string, string[]>; change: SchemaChange | null } | null {
+  check(entity: string, columns: { name: string; type: string }[], seed = false): { known: Record<string, string[]>; change: SchemaChange | null } | null {
     const now = columns.map((c) => `${c.name} ${c.type}`);
     const before = this.known[entity];
     if (!before) {
       this.known[entity] = now;
       return { known: this.known, change: null };
     }
+    if (seed) return null;
     const had = new Set(before);
     const added = now.filter((c) => !had.has(c));
     const removed = before.filter((c) => !now.includes(c));
