@@ -40,7 +40,7 @@ test("test a draft connection before saving it: a wrong password is reported wit
   await page.getByLabel("Port", { exact: true }).fill(String(demo.config.connection.port));
   await page.getByLabel("Database", { exact: true }).fill("ecm_demo");
   await page.getByLabel("Username", { exact: true }).fill("ecm_demo");
-  await page.getByLabel("Ssl mode", { exact: true }).selectOption("disable");
+  await page.getByLabel("SSL mode", { exact: true }).selectOption("disable");
   await page.getByRole("radio", { name: "typed value" }).check();
   await page.locator("#cfg-authentication-password_secret").fill("not-the-password");
   await page.getByRole("button", { name: "Test connection" }).click();

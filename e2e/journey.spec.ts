@@ -53,7 +53,7 @@ test("the user journey: add a source, map it visually, snapshot, stream, dead-le
     await page.getByLabel("Port", { exact: true }).fill(String(db.port));
     await page.getByLabel("Database", { exact: true }).fill("ecm_demo");
     await page.getByLabel("Username", { exact: true }).fill("postgres");
-    await page.getByLabel("Ssl mode", { exact: true }).selectOption("disable");
+    await page.getByLabel("SSL mode", { exact: true }).selectOption("disable");
     await page.getByRole("radio", { name: "typed value" }).check();
     await page.locator("#cfg-authentication-password_secret").fill(db.password);
     await screenshot(page, testInfo, "03-add-source");

@@ -32,8 +32,11 @@ async function main() {
     await ensureDatabase(admin, "ecm");
     process.env.DATABASE_URL = embedded.url("ecm");
   }
+  const userRedis = !!process.env.REDIS_URL;
   redis = await ensureRedis({ url: process.env.REDIS_URL, dataDir, port: state.redisPort, password: state.redisPassword, log: say });
-  process.env.REDIS_URL = redis.url;
+  // ECM_REDIS_DB: a database of its own on a shared local Redis (two installations on one machine).
+  const db = process.env.ECM_REDIS_DB;
+  process.env.REDIS_URL = !userRedis && db && /^\d{1,2}$/.test(db) ? `${redis.url}/${db}` : redis.url;
   if (!redis.started && !/\/\/[^@/]*:[^@/]+@/.test(redis.url)) {
     say(`warning: the Redis at ${redactUrl(redis.url)} has no requirepass: any local user can read and change the job queues (set one, and REDIS_URL=redis://:<secret>@…)`);
   }
@@ -73,7 +76,10 @@ async function main() {
   await stopLeftoverChildren();
   if (!dev) await buildIfNeeded();
   startChild("web", process.execPath, ["--import", "tsx", "scripts/web-server.ts", ...(dev ? ["--dev"] : [])], dev ? "development" : "production");
-  startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production");
+  // The demo writer (worker/demo-writer.ts) writes to the embedded demo database, and only there:
+  // its address goes to this worker alone.
+  const demoEnv: Record<string, string> = embedded ? { ECM_DEMO_DATABASE_URL: embedded.url(DEMO_DATABASE) } : {};
+  startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production", demoEnv);
 
   const url = env.ECM_BASE_URL ?? `http://localhost:${env.PORT}`;
   say(`ECM Connect is starting at ${url}`);
@@ -104,7 +110,7 @@ async function registerDemoSource(pg: EmbeddedPostgres) {
   const { getSourceByName } = await import("../server/store/sources.ts");
   if (await getSourceByName("demo-shop")) return;
   const { user, password } = await createDemoDatabase(pg.url("postgres"));
-  await createSource(
+  const source = await createSource(
     {
       name: "demo-shop",
       config: {
@@ -117,6 +123,11 @@ async function registerDemoSource(pg: EmbeddedPostgres) {
     { isDemo: true },
   );
   say(`created the demo source "demo-shop" (database ${DEMO_DATABASE}: customers, products, orders, order_items)`);
+  if ((await import("../server/env.ts")).env().ECM_DEMO_LIVE === "off") return;
+  // Mapped, snapshotted and streaming from the first page a newcomer opens (server/demo/live.ts).
+  const { makeDemoLive } = await import("../server/demo/live.ts");
+  await makeDemoLive(source.id);
+  say("the demo is live: mapped, its snapshot queued, its stream started, and a demo writer changing a few rows a second (ECM_DEMO_WRITER=off, or the switch on its page, stops it)");
 }
 
 function nextBin() {
@@ -170,7 +181,7 @@ function recordChildren() {
   fs.writeFileSync(childrenFile, JSON.stringify([...children.values()].map((c) => c.pid)));
 }
 
-function startChild(name: string, cmd: string, args: string[], nodeEnv: "production" | "development", attempt = 0) {
+function startChild(name: string, cmd: string, args: string[], nodeEnv: "production" | "development", extraEnv: Record<string, string> = {}, attempt = 0) {
   if (stopping) return;
   const startedAt = Date.now();
   // Own process group, so a stop reaches every process it starts (next start forks next-server).
@@ -178,7 +189,7 @@ function startChild(name: string, cmd: string, args: string[], nodeEnv: "product
     stdio: ["ignore", "inherit", "inherit"],
     detached: true,
     // The worker exits by itself if this supervisor dies without stopping it (see worker/main.ts).
-    env: { ...process.env, NODE_ENV: nodeEnv, ECM_SUPERVISOR_PID: String(process.pid) },
+    env: { ...process.env, ...extraEnv, NODE_ENV: nodeEnv, ECM_SUPERVISOR_PID: String(process.pid) },
   });
   children.set(name, child);
   recordChildren();
@@ -189,7 +200,7 @@ function startChild(name: string, cmd: string, args: string[], nodeEnv: "product
     const next = healthy ? 0 : attempt + 1;
     const delay = Math.min(30_000, 1000 * 2 ** Math.max(0, next - 1));
     say(`${name} exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s`);
-    setTimeout(() => startChild(name, cmd, args, nodeEnv, next), delay);
+    setTimeout(() => startChild(name, cmd, args, nodeEnv, extraEnv, next), delay);
   });
 }
 

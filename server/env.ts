@@ -35,6 +35,13 @@ export const ZEnv = z.object({
   // Alerts (CONFIGURATION and FATAL) are POSTed here as JSON, signed with HMAC-SHA256 of the body.
   ECM_ALERT_WEBHOOK_URL: ZUrl("https://hooks.example.com/ecm").optional(),
   ECM_ALERT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  // The demo (embedded defaults): mapped, snapshotted and streaming on first start unless "off";
+  // the worker's demo writer runs unless "off", one tick every ECM_DEMO_WRITER_MS.
+  ECM_DEMO_LIVE: z.enum(["on", "off"]).default("on"),
+  ECM_DEMO_WRITER: z.enum(["on", "off"]).default("on"),
+  ECM_DEMO_WRITER_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  // A database index on a shared local Redis (two installations on one machine).
+  ECM_REDIS_DB: z.coerce.number().int().min(0).max(15).optional(),
 });
 export type TEnv = z.infer<typeof ZEnv>;
 

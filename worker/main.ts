@@ -2,6 +2,7 @@
 // DATABASE_URL and REDIS_URL as the web console, on this machine or another.
 import { EnvError, env } from "../server/env.ts";
 import { startWorker } from "./runtime.ts";
+import { startDemoWriter } from "./demo-writer.ts";
 
 try {
   env();
@@ -14,8 +15,11 @@ try {
 }
 
 const worker = await startWorker();
+// The demo writer runs only in the worker npm start gives the demo database to (embedded defaults).
+const demoUrl = process.env.ECM_DEMO_DATABASE_URL;
+const demo = demoUrl && env().ECM_DEMO_WRITER === "on" ? startDemoWriter(demoUrl, env().ECM_DEMO_WRITER_MS) : null;
 const stop = () => {
-  worker.close().then(
+  Promise.all([demo?.stop(), worker.close()]).then(
     () => process.exit(0),
     () => process.exit(1),
   );

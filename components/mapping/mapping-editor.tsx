@@ -199,9 +199,10 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
             <ul className="max-h-[640px] space-y-2 overflow-auto" data-testid="preview">
               {preview.data.records.map((r, i) => (
                 <li key={i} className={`rounded-md border p-2 ${r.errors.length ? "border-red-300 bg-red-50/40" : "border-line"}`} data-testid="preview-record" data-failed={r.errors.length ? "true" : "false"}>
-                  <div className="grid grid-cols-2 gap-2">
-                    <pre className="overflow-auto font-mono text-[11px] text-muted">{JSON.stringify(r.source, null, 1)}</pre>
-                    <pre className="overflow-auto font-mono text-[11px]">{r.context ? JSON.stringify(r.context, null, 1) : "—"}</pre>
+                  {/* Long values wrap inside the card instead of running past its edge. */}
+                  <div className="grid min-w-0 grid-cols-1 gap-2 sm:grid-cols-2">
+                    <pre className="min-w-0 whitespace-pre-wrap break-all font-mono text-[11px] text-muted">{JSON.stringify(r.source, null, 1)}</pre>
+                    <pre className="min-w-0 whitespace-pre-wrap break-all font-mono text-[11px]">{r.context ? JSON.stringify(r.context, null, 1) : "—"}</pre>
                   </div>
                   {r.errors.map((e) => (
                     <p key={e.field} className="mt-1 flex items-center gap-2 text-xs text-red-800">

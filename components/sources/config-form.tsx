@@ -6,6 +6,7 @@ import { Field, Input, Select } from "../ui/field.tsx";
 
 export type JsonSchema = {
   type?: string;
+  title?: string;
   const?: unknown;
   enum?: string[];
   default?: unknown;
@@ -17,7 +18,8 @@ export type JsonSchema = {
 };
 type Obj = Record<string, unknown>;
 
-const label = (key: string) => key.replace(/_secret$/, "").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+/** A field's label: its schema's title, else its key made readable. */
+const label = (key: string, schema?: JsonSchema) => schema?.title ?? key.replace(/_secret$/, "").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 
 export function defaultsFor(schema: JsonSchema): Obj {
   const out: Obj = {};
@@ -50,68 +52,118 @@ export function ConfigForm({
         .filter(([, s]) => s.type === "object")
         .map(([section, sectionSchema]) => (
           <fieldset key={section} className="space-y-3">
-            <legend className="mb-1 text-xs font-semibold uppercase tracking-wide text-muted">{label(section)}</legend>
-            <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
-              {Object.entries(sectionSchema.properties ?? {}).map(([key, prop]) => {
-                const path = `${section}.${key}`;
-                const sectionValue = (value[section] as Obj | undefined) ?? {};
-                const set = (patch: Obj) => onChange({ ...value, [section]: { ...sectionValue, ...patch } });
-                if (prop.const !== undefined) return null;
-                if (secretFields.includes(path)) {
-                  return (
-                    <SecretInput
-                      key={path}
-                      path={path}
-                      plainKey={key.replace(/_secret$/, "")}
-                      referenceKey={key}
-                      section={sectionValue}
-                      onChange={set}
-                      error={errors[`config.${path}`] ?? errors[`config.${section}.${key.replace(/_secret$/, "")}`]}
-                      description={prop.description}
-                      disabled={disabled}
-                    />
-                  );
-                }
-                if (secretFields.some((f) => f === `${section}.${key}_secret`)) return null; // rendered by SecretInput
-                const id = `cfg-${section}-${key}`;
-                const error = errors[`config.${path}`];
-                const current = sectionValue[key];
-                return (
-                  <Field key={path} id={id} label={label(key)} hint={prop.description} error={error}>
-                    {prop.enum ? (
-                      <Select id={id} value={String(current ?? "")} invalid={!!error} disabled={disabled} onChange={(e) => set({ [key]: e.target.value })}>
-                        {prop.enum.map((o) => (
-                          <option key={o}>{o}</option>
-                        ))}
-                      </Select>
-                    ) : (
-                      <Input
-                        id={id}
-                        type={prop.type === "integer" || prop.type === "number" ? "number" : "text"}
-                        value={current === undefined || current === null ? "" : String(current)}
-                        invalid={!!error}
-                        disabled={disabled}
-                        min={prop.minimum}
-                        max={prop.maximum}
-                        onChange={(e) => {
-                          const raw = e.target.value;
-                          const numeric = prop.type === "integer" || prop.type === "number";
-                          set({ [key]: raw === "" ? undefined : numeric ? Number(raw) : raw });
-                        }}
-                      />
-                    )}
-                  </Field>
-                );
-              })}
-            </div>
+            <legend className="mb-1 text-xs font-semibold uppercase tracking-wide text-muted">{label(section, sectionSchema)}</legend>
+            <Fields
+              path={section}
+              schema={sectionSchema}
+              value={(value[section] as Obj | undefined) ?? {}}
+              onChange={(v) => onChange({ ...value, [section]: v })}
+              errors={errors}
+              secretFields={secretFields}
+              disabled={disabled}
+            />
           </fieldset>
         ))}
     </div>
   );
 }
 
+/** The fields of one object of the config; a nested object (options.retry) is a group of its own fields. */
+function Fields({
+  path: base,
+  schema,
+  value,
+  onChange,
+  errors,
+  secretFields,
+  disabled,
+}: {
+  path: string;
+  schema: JsonSchema;
+  value: Obj;
+  onChange: (v: Obj) => void;
+  errors: Record<string, string>;
+  secretFields: string[];
+  disabled?: boolean;
+}) {
+  const set = (patch: Obj) => onChange({ ...value, ...patch });
+  return (
+    <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
+      {Object.entries(schema.properties ?? {}).map(([key, prop]) => {
+        const path = `${base}.${key}`;
+        if (prop.const !== undefined) return null;
+        if (prop.type === "object") {
+          const nested = (value[key] as Obj | undefined) ?? {};
+          return (
+            <fieldset key={path} className="space-y-2 rounded-md border border-line p-3 md:col-span-2">
+              <legend className="px-1 text-sm font-medium">{label(key, prop)}</legend>
+              {prop.description ? <p className="text-xs text-muted">{prop.description}</p> : null}
+              <Fields
+                path={path}
+                schema={prop}
+                value={nested}
+                onChange={(v) => set({ [key]: Object.values(v).some((x) => x !== undefined) ? v : undefined })}
+                errors={errors}
+                secretFields={secretFields}
+                disabled={disabled}
+              />
+            </fieldset>
+          );
+        }
+        if (secretFields.includes(path)) {
+          return (
+            <SecretInput
+              key={path}
+              path={path}
+              title={label(key, prop)}
+              plainKey={key.replace(/_secret$/, "")}
+              referenceKey={key}
+              section={value}
+              onChange={set}
+              error={errors[`config.${path}`] ?? errors[`config.${base}.${key.replace(/_secret$/, "")}`]}
+              description={prop.description}
+              disabled={disabled}
+            />
+          );
+        }
+        if (secretFields.some((f) => f === `${path}_secret`)) return null; // rendered by SecretInput
+        const id = `cfg-${path.replace(/\./g, "-")}`;
+        const error = errors[`config.${path}`];
+        const current = value[key];
+        return (
+          <Field key={path} id={id} label={label(key, prop)} hint={prop.description} error={error}>
+            {prop.enum ? (
+              <Select id={id} value={String(current ?? "")} invalid={!!error} disabled={disabled} onChange={(e) => set({ [key]: e.target.value })}>
+                {prop.enum.map((o) => (
+                  <option key={o}>{o}</option>
+                ))}
+              </Select>
+            ) : (
+              <Input
+                id={id}
+                type={prop.type === "integer" || prop.type === "number" ? "number" : "text"}
+                value={current === undefined || current === null ? "" : String(current)}
+                invalid={!!error}
+                disabled={disabled}
+                min={prop.minimum}
+                max={prop.maximum}
+                onChange={(e) => {
+                  const raw = e.target.value;
+                  const numeric = prop.type === "integer" || prop.type === "number";
+                  set({ [key]: raw === "" ? undefined : numeric ? Number(raw) : raw });
+                }}
+              />
+            )}
+          </Field>
+        );
+      })}
+    </div>
+  );
+}
+
 function SecretInput({
   path,
+  title,
   plainKey,
   referenceKey,
   section,
@@ -121,6 +173,7 @@ function SecretInput({
   disabled,
 }: {
   path: string;
+  title: string;
   plainKey: string;
   referenceKey: string;
   section: Obj;
@@ -136,7 +189,10 @@ function SecretInput({
       id={id}
       label={
         <span className="flex items-center justify-between">
-          <span>🔒 {label(referenceKey)}</span>
+          <span className="flex items-center gap-1">
+            <LockIcon />
+            {title}
+          </span>
           <span className="flex gap-2 text-xs font-normal">
             <label className="flex items-center gap-1">
               <input
@@ -190,5 +246,14 @@ function SecretInput({
         />
       )}
     </Field>
+  );
+}
+
+/** A padlock drawn in SVG (an emoji would need a font the system may not have). */
+function LockIcon() {
+  return (
+    <svg aria-hidden="true" viewBox="0 0 16 16" className="h-3.5 w-3.5 fill-current text-muted">
+      <path d="M4.5 7V5a3.5 3.5 0 0 1 7 0v2h.5A1 1 0 0 1 13 8v6a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1h.5Zm1.5 0h4V5a2 2 0 1 0-4 0v2Z" />
+    </svg>
   );
 }

@@ -46,6 +46,7 @@ export function SourceDetail({ id }: { id: string }) {
         actions={<EditLink id={source.id} />}
       />
       {source.last_error ? <ErrorBox title="Last error">{source.last_error}</ErrorBox> : null}
+      {source.is_demo ? <DemoWriterBar id={source.id} on={source.demo_writer} /> : null}
       <div className="grid gap-4 lg:grid-cols-3">
         <Card title="Connection" className="lg:col-span-2">
           <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-2 text-[13px]">
@@ -88,6 +89,25 @@ export function SourceDetail({ id }: { id: string }) {
       </div>
       <DangerZone id={source.id} name={source.name} />
     </>
+  );
+}
+
+/** The demo source: its demo writer changes a few rows a second; a switch stops and starts it. */
+function DemoWriterBar({ id, on }: { id: string; on: boolean }) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const canEdit = useCan("editor");
+  const set = useMutation(trpc.sources.setDemoWriter.mutationOptions({ onSuccess: () => qc.invalidateQueries({ queryKey: trpc.sources.get.queryKey({ id }) }) }));
+  return (
+    <div className="mb-4 flex flex-wrap items-center justify-between gap-2 rounded-lg border border-line bg-surface px-4 py-2.5 text-[13px]" data-testid="demo-writer" data-on={on ? "true" : "false"}>
+      <span>
+        <strong className="font-medium">Demo source.</strong>{" "}
+        {on ? "A demo writer inserts, updates and deletes a few rows a second, and now and then writes broken JSON (a dead letter to replay)." : "The demo writer is paused: the demo's rows do not change."}
+      </span>
+      <Button variant="secondary" disabled={!canEdit || set.isPending} title={!canEdit ? needsRole("editor") : undefined} onClick={() => set.mutate({ id, enabled: !on })}>
+        {on ? "Pause demo writer" : "Resume demo writer"}
+      </Button>
+    </div>
   );
 }
 

@@ -118,12 +118,12 @@ export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters &
         let outcome: string | undefined;
         if (!row) outcome = "the row no longer exists at the source; nothing to write";
         else if (!mapper) outcome = `${entity} → ${letter.context_type} is no longer mapped; nothing to write`;
-        else mapRecord([mapper], row, { entity, key: letter.key, position: BigInt(letter.position), cursor: letter.cursor }, mapped);
+        else mapRecord([mapper], row, entity, letter.key, BigInt(letter.position), letter.cursor, mapped);
         const w = await commitBatch({
           sourceId,
           mappingVersion: version,
           runId: letter.run_id,
-          items: mapped.writes,
+          writes: mapped.writes,
           deadLetters: mapped.deadLetters,
           completion: { kind: "replay", dead_letter_id: letter.id, outcome },
         });

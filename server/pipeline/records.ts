@@ -23,13 +23,14 @@ export function mappingFailure(error: unknown, origin: RecordOrigin, contextType
   return deadLetter(origin, contextType, { message: error.message, field: error.field, transform: error.transform ?? null }, payload);
 }
 
-/** Maps `record` with every mapping of its entity into `out`. */
-export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, origin: RecordOrigin, out: Mapped): void {
+/** Maps `record` (its key, at `position` and `cursor`) with every mapping of its entity into `out`. */
+export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, entity: string, key: string[], position: bigint, cursor: string | null, out: Mapped): void {
   for (const mapper of mappers) {
     try {
-      out.writes.push({ ...mapper.map(record), entity: origin.entity, position: origin.position, cursor: origin.cursor, deleted: false, key: origin.key, payload: record });
+      const mapped = mapper.map(record);
+      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: mapped.data, entity, position, cursor, deleted: false, key, payload: record });
     } catch (e) {
-      out.deadLetters.push(mappingFailure(e, origin, mapper.contextType, record));
+      out.deadLetters.push(mappingFailure(e, { entity, key, position, cursor }, mapper.contextType, record));
     }
   }
 }

@@ -141,7 +141,7 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
       sourceId,
       mappingVersion: version,
       runId: opts.runId ?? null,
-      items: mapped.writes,
+      writes: mapped.writes,
       deadLetters: mapped.deadLetters,
       completion: { kind: "checkpoint", entity, resume_after: resumeAfter, rows_done: done },
       insertHint,
@@ -161,7 +161,7 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
   try {
     for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: checkpoint?.last_key ?? null })) {
       const mapped: Mapped = { writes: [], deadLetters: [] };
-      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, position, cursor: null }, mapped);
+      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, entity, chunk.keys[i]!, position, null, mapped);
       rowsDone += chunk.records.length;
       const done = rowsDone;
       await behind.submit(() => commit(mapped, chunk.records.length, chunk.resume_after, done));

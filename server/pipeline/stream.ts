@@ -132,7 +132,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         sourceId,
         mappingVersion: version,
         runId: ctx.runId,
-        items: batch.items,
+        writes: batch.writes,
+        truncates: batch.truncates,
         deadLetters: batch.deadLetters,
         completion: { kind: "cursor", token: ctx.token, cursor: batch.target?.cursor ?? null, committed_at: batch.target?.committed_at ?? null, skipped_entities: [...paused] },
         hardDeletes,
@@ -241,7 +242,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
           case "truncate":
             counters.read++;
             inTransaction = true;
-            if (!paused.has(change.entity)) batcher.add({ writes: [{ kind: "truncate", entity: change.entity, position: change.order, cursor: change.cursor }], deadLetters: [] }, false);
+            if (!paused.has(change.entity)) batcher.truncate(change.entity, change.order, change.cursor);
             break;
           case "commit":
             if (change.committed_at) counters.transactions++;

@@ -44,6 +44,8 @@ export const ZSource = z.object({
   status: z.enum(SOURCE_STATES),
   last_error: z.string().nullable(),
   is_demo: z.boolean(),
+  /** The demo source: whether the demo writer changes its rows (always false for other sources). */
+  demo_writer: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });

@@ -25,6 +25,7 @@ export function toSourceDto(row: SourceRow): TSource {
     status: row.state as TSource["status"],
     last_error: row.lastError,
     is_demo: row.isDemo,
+    demo_writer: row.isDemo && row.demoWriter,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -163,6 +164,15 @@ export async function listSources(input: z.output<typeof ZListInput>) {
 export async function getSource(id: string) {
   const row = await store.findSource(id);
   if (!row) throw AppError.notFound(`source ${id}`);
+  return toSourceDto(row);
+}
+
+/** Switches the demo source's writer on or off (a 400 for any other source). */
+export async function setDemoWriter(id: string, enabled: boolean) {
+  const source = await getSource(id);
+  if (!source.is_demo) throw AppError.invalid([{ path: "id", message: "only the demo source has a demo writer" }]);
+  const row = await store.inTransaction((tx) => store.updateSource(tx, id, { demoWriter: enabled }));
+  log.info("demo writer switched", { source_id: id, enabled });
   return toSourceDto(row);
 }
 

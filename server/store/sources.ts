@@ -10,6 +10,7 @@ export const sourceSelect = {
   state: true,
   lastError: true,
   isDemo: true,
+  demoWriter: true,
   createdAt: true,
   updatedAt: true,
 } satisfies Prisma.SourceSelect;

@@ -17,9 +17,11 @@ import { commitCursor, MappingChangedError } from "./streams.ts";
 
 /** A context to write, with the source record it came from (kept if the store refuses it). */
 export type RecordWrite = ContextWrite & { key: string[]; payload: SourceRecord };
-/** Every live context of an entity older than `position` becomes a tombstone (TRUNCATE). */
-export type TruncateItem = { kind: "truncate"; entity: string; position: bigint; cursor: string | null };
-export type BatchItem = RecordWrite | TruncateItem;
+/**
+ * Every live context of an entity older than `position` becomes a tombstone (TRUNCATE), applied
+ * after the first `at` writes of the batch (where it happened among them).
+ */
+export type Truncate = { at: number; entity: string; position: bigint; cursor: string | null };
 
 export type BatchCompletion =
   /** A snapshot chunk: the entity's checkpoint moves to the chunk's resume position. */
@@ -36,7 +38,9 @@ export type Batch = {
   sourceId: string;
   mappingVersion: number;
   runId: string | null;
-  items: BatchItem[];
+  writes: RecordWrite[];
+  /** Stream batches only: TRUNCATEs among the writes, in order. */
+  truncates?: Truncate[];
   deadLetters: NewDeadLetter[];
   completion: BatchCompletion;
   /** Deleted rows' contexts are removed, not kept as tombstones (options.deletes "hard"). */
@@ -55,8 +59,6 @@ export type BatchResult = {
   /** Dead letters recorded: the caller's and the refused records'. */
   dead_lettered: NewDeadLetter[];
 };
-
-const isTruncate = (item: BatchItem): item is TruncateItem => (item as TruncateItem).kind === "truncate";
 
 export function commitBatch(batch: Batch): Promise<BatchResult> {
   return within("store", async () => {
@@ -101,24 +103,18 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
       });
     }
   };
-  const truncated = batch.items.some(isTruncate);
-  if (!truncated) await writeRun(batch.items as RecordWrite[]);
-  else {
-    let run: RecordWrite[] = [];
-    for (const item of batch.items) {
-      if (!isTruncate(item)) {
-        run.push(item);
-        continue;
-      }
-      await writeRun(run);
-      run = [];
-      result.written += await tombstoneEntity(client, sourceId, item.entity, item.position, item.cursor);
-    }
-    await writeRun(run);
+  const truncates = batch.truncates ?? [];
+  let from = 0;
+  for (const t of truncates) {
+    await writeRun(batch.writes.slice(from, t.at));
+    from = t.at;
+    result.written += await tombstoneEntity(client, sourceId, t.entity, t.position, t.cursor);
   }
+  await writeRun(from ? batch.writes.slice(from) : batch.writes);
 
   if (batch.hardDeletes) {
-    const deleted = batch.items.filter((i): i is RecordWrite => !isTruncate(i) && i.deleted);
+    const truncated = truncates.length > 0;
+    const deleted = batch.writes.filter((w) => w.deleted);
     await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
   }
   await recordDeadLetters(client, sourceId, batch.runId, mappingVersion, result.dead_lettered);
@@ -146,7 +142,7 @@ async function complete(client: pg.PoolClient, batch: Batch, result: BatchResult
         await client.query("UPDATE dead_letters SET outcome = 'failed again' WHERE id = $1", [done.dead_letter_id]);
         return;
       }
-      const write = batch.items.find((i): i is RecordWrite => !isTruncate(i));
+      const write = batch.writes[0];
       const outcome =
         done.outcome ?? (result.written && write ? `written as ${write.context_type}/${write.context_id} (mapping v${batch.mappingVersion})` : "already up to date");
       await resolveDeadLetter(client, done.dead_letter_id, "replayed", outcome);

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { waitFor } from "../support/wait.ts";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, startProduct, type RunningProduct } from "../support/product.ts";
 
@@ -80,9 +81,20 @@ describe("npm start", () => {
       "SELECT (SELECT count(*) FROM customers)::int AS customers, (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM products)::int AS products, current_setting('wal_level') AS wal_level",
     );
     await demo.end();
-    expect(counts.rows[0]).toEqual({ customers: 2000, orders: 5000, products: 200, wal_level: "logical" });
+    expect(counts.rows[0]).toMatchObject({ customers: 2000, products: 200, wal_level: "logical" });
+    expect(counts.rows[0].orders).toBeGreaterThanOrEqual(5000); // the demo writer may have placed some already
 
     const workers = await waitForWorker(p);
+    // The demo comes alive by itself: mapped, snapshotted, streaming, with contexts and the broken
+    // preferences rows waiting as dead letters; the demo writer's changes keep arriving.
+    const demoId = body.sources[0].id as string;
+    expect((await get(p, `/sources/${demoId}/mappings`)).body.mappings.map((m: { target: { context_type: string } }) => m.target.context_type)).toEqual(["customer-context", "product", "order", "order-item"]);
+    await waitFor("the demo's stream to run", async () => (await get(p, `/sources/${demoId}/status`)).body.state === "streaming", 90_000, 500);
+    await waitFor("customer contexts", async () => (await get(p, "/contexts?context_type=customer-context&limit=5")).body.contexts.length === 5, 90_000, 500);
+    await waitFor("open dead letters", async () => (await get(p, `/dead-letters?source_id=${demoId}&status=open&limit=5`)).body.dead_letters.length > 0, 90_000, 500);
+    const written = async () => (await get(p, `/sources/${demoId}/status`)).body.cursor as string | null;
+    const first = await waitFor("a durable cursor", written, 60_000, 500);
+    await waitFor("the demo writer's changes to move the cursor", async () => (await written()) !== first, 30_000, 500);
     expect(postgresOf(dataDir)).not.toBe("");
 
     await p.stop("SIGTERM");
@@ -94,7 +106,7 @@ describe("npm start", () => {
     }
     expect(postgresOf(dataDir)).toBe("");
     await expect(fetch(`${p.url}/api/v1/health`)).rejects.toThrow();
-  });
+  }, 300_000);
 
   it("a second start on the same data reuses it: same demo source, no second admin", async () => {
     const p = await startEmbedded();

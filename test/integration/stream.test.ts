@@ -289,6 +289,25 @@ describe("change streams", () => {
     await expectConverged("held-back insert after approval");
   }, 60_000);
 
+  it("started behind a change of columns (policy pause), applies what came before it, pauses at it, and goes on after one approval", async () => {
+    await stopStream();
+    await src.query("INSERT INTO events VALUES (3101, 2, 'before the change', 'n')");
+    await src.query("ALTER TABLE events ADD COLUMN mood text");
+    await src.query("INSERT INTO events VALUES (3102, 2, 'after the change', 'n', 'happy')");
+    expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start", schema_policy: "pause" } })).status).toBe(202);
+    const paused = await waitFor("pause", async () => ((await status()).state === "paused" ? status() : undefined));
+    expect(paused.stream.pending_schema).toEqual({ entity: "events", added: ["mood"], removed: [] });
+    // The change made under the old columns was applied before the pause; the one under the new ones was not.
+    expect((await stored("event"))["3101"]).toEqual({ item: 2, kind: "before the change" });
+    expect((await stored("event"))["3102"]).toBeUndefined();
+    expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "approve_schema" } })).status).toBe(202);
+    await waitFor("streaming after one approval", async () => (await status()).state === "streaming");
+    await expectConverged("the change after the ALTER, once approved");
+    expect((await status()).state).toBe("streaming"); // no second pause on the same change
+    await stopStream();
+    await startStream({ schema_policy: "continue" });
+  }, 60_000);
+
   it("with hard deletes removes deleted rows' contexts, keeping tombstones only while a snapshot runs", async () => {
     await stopStream();
     const patched = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { ...src.config.options, deletes: "hard" } } } });

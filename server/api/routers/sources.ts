@@ -77,6 +77,11 @@ export const sourcesRouter = createTRPCRouter({
     .input(z.object({ id: z.uuid(), request: ZOperation }))
     .output(z.unknown())
     .mutation(({ input, ctx }) => runOperation(input.id, input.request, ctx.principal)),
+  /** The demo source's writer (worker/demo-writer.ts): on or off. */
+  setDemoWriter: editorProcedure
+    .input(ZSourceId.extend({ enabled: z.boolean() }))
+    .output(ZSource)
+    .mutation(({ input }) => sources.setDemoWriter(input.id, input.enabled)),
   delete: editorProcedure
     .input(ZDeleteSourceInput)
     .output(z.void())

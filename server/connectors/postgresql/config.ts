@@ -14,24 +14,24 @@ export const ZPostgresConfig = z
     connector_type: z.literal("postgresql"),
     connection: z
       .object({
-        host: z.string().trim().min(1, "host is required").max(255).meta({ description: "Host name or IP address of the PostgreSQL server" }),
-        port: z.number().int("port must be a whole number").min(1).max(65535).default(5432).meta({ description: "TCP port, usually 5432" }),
-        database: z.string().min(1, "database is required").max(63, "PostgreSQL database names are at most 63 bytes").meta({ description: "Database to read from" }),
-        ssl_mode: z.enum(SSL_MODES).default("prefer").meta({ description: "TLS: verify-full checks the certificate and host name" }),
+        host: z.string().trim().min(1, "host is required").max(255).meta({ title: "Host", description: "Host name or IP address of the PostgreSQL server" }),
+        port: z.number().int("port must be a whole number").min(1).max(65535).default(5432).meta({ title: "Port", description: "TCP port, usually 5432" }),
+        database: z.string().min(1, "database is required").max(63, "PostgreSQL database names are at most 63 bytes").meta({ title: "Database", description: "Database to read from" }),
+        ssl_mode: z.enum(SSL_MODES).default("prefer").meta({ title: "SSL mode", description: "TLS: verify-full checks the certificate and host name" }),
         // libpq's sslrootcert: the CA that signed the server's certificate (public, not a secret).
         ssl_root_cert: z
           .string()
           .regex(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, "must be a PEM certificate (-----BEGIN CERTIFICATE----- …)")
           .optional()
-          .meta({ description: "PEM of the CA for verify-ca / verify-full (default: the system's CAs)" }),
+          .meta({ title: "SSL root certificate", description: "PEM of the CA for verify-ca / verify-full (default: the system's CAs)" }),
       })
       .strict(),
     authentication: z
       .object({
         type: z.literal("credentials"),
-        username: z.string().min(1, "username is required").max(63).meta({ description: "A role with SELECT on the mapped tables, and REPLICATION for CDC" }),
+        username: z.string().min(1, "username is required").max(63).meta({ title: "Username", description: "A role with SELECT on the mapped tables, and REPLICATION for CDC" }),
         // Optional: servers with trust or certificate authentication need none (API.md).
-        password_secret: ZSecretReference.optional(),
+        password_secret: ZSecretReference.optional().meta({ title: "Password" }),
         // Write-only: a password typed in. Stored AES-256-GCM encrypted and replaced by a
         // secret://<id> reference in password_secret; never stored in the config or returned.
         password: z.string().min(1).max(1024).optional(),
@@ -43,21 +43,21 @@ export const ZPostgresConfig = z
       }),
     options: z
       .object({
-        batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ description: "Rows per snapshot chunk and changes per CDC batch" }),
-        change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
+        batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ title: "Batch size", description: "Rows per snapshot chunk and changes per CDC batch" }),
+        change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ title: "Change tracking", description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
         deletes: z
           .enum(["tombstone", "hard"])
           .optional()
-          .meta({ description: 'tombstone (default): a deleted row\'s context stays, marked deleted; hard: it is removed from the store once no snapshot or replay of the source is running' }),
+          .meta({ title: "Deletes", description: 'tombstone (default): a deleted row\'s context stays, marked deleted; hard: it is removed from the store once no snapshot or replay of the source is running' }),
         retry: z
           .object({
-            initial_ms: z.number().int().min(10).max(600_000).optional().meta({ description: "First delay before retrying a TRANSIENT error (default ECM_RETRY_INITIAL_MS, 1000)" }),
-            max_ms: z.number().int().min(10).max(3_600_000).optional().meta({ description: "Longest delay between retries (default ECM_RETRY_MAX_MS, 300000)" }),
-            factor: z.number().min(1).max(10).optional().meta({ description: "Growth of the delay per attempt (default 2)" }),
+            initial_ms: z.number().int().min(10).max(600_000).optional().meta({ title: "First delay (ms)", description: "First delay before retrying a TRANSIENT error (default ECM_RETRY_INITIAL_MS, 1000)" }),
+            max_ms: z.number().int().min(10).max(3_600_000).optional().meta({ title: "Longest delay (ms)", description: "Longest delay between retries (default ECM_RETRY_MAX_MS, 300000)" }),
+            factor: z.number().min(1).max(10).optional().meta({ title: "Growth factor", description: "Growth of the delay per attempt (default 2)" }),
           })
           .strict()
           .optional()
-          .meta({ description: "Backoff of this source's TRANSIENT retries (the spec's: 1 s, ×2, at most 5 min)" }),
+          .meta({ title: "Retry", description: "Backoff of this source's TRANSIENT retries (the spec's: 1 s, ×2, at most 5 min)" }),
       })
       .strict()
       .default({ batch_size: 1000, change_tracking: "cdc" }),

@@ -17,11 +17,11 @@ describe("the stream's batching rules", () => {
     expect(b.add(mapped("1"), true)).toBe(false);
     expect(b.add(mapped("2"), true)).toBe(true); // full: written now, mid-transaction
     const part = b.take()!;
-    expect(part.items).toHaveLength(2);
+    expect(part.writes).toHaveLength(2);
     expect(part.target).toBeNull(); // the transaction has not ended: the cursor stays
     b.add(mapped("3"), true);
     expect(b.commit("pg_lsn:0/20", new Date(), true)).toBe(false); // more arrived: keep filling
-    expect(b.take()).toMatchObject({ items: [{ context_id: "3" }], target: { cursor: "pg_lsn:0/20" } });
+    expect(b.take()).toMatchObject({ writes: [{ context_id: "3" }], target: { cursor: "pg_lsn:0/20" } });
   });
 
   it("writes when the stream has caught up (a commit with nothing more received)", () => {
@@ -54,7 +54,15 @@ describe("the stream's batching rules", () => {
     const b = new Batcher(1000, PG_CURSOR, "pg_lsn:0/10");
     expect(b.commit("pg_lsn:0/90", null, false)).toBe(false);
     expect(b.empty).toBe(false); // the control tick writes it
-    expect(b.take()).toMatchObject({ items: [], target: { cursor: "pg_lsn:0/90", committed_at: null } });
+    expect(b.take()).toMatchObject({ writes: [], target: { cursor: "pg_lsn:0/90", committed_at: null } });
+  });
+
+  it("places a TRUNCATE where it happened among the writes, and never offers COPY around it", () => {
+    const b = new Batcher(1000, PG_CURSOR, null);
+    b.add(mapped("1"), true);
+    b.truncate("e", 9n, "pg_lsn:0/9");
+    b.add(mapped("2"), true);
+    expect(b.take()).toMatchObject({ writes: [{ context_id: "1" }, { context_id: "2" }], truncates: [{ at: 1, entity: "e", position: 9n }], allInserts: false });
   });
 
   it("offers COPY only for batches made of inserts alone", () => {

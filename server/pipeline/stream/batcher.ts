@@ -11,15 +11,16 @@
 //     (the stream writes a heartbeat's cursor once per control tick).
 import type { CursorCodec } from "../../connectors/types.ts";
 import type { NewDeadLetter } from "../../store/dead-letters.ts";
-import type { BatchItem } from "../../store/unit-of-work.ts";
+import type { RecordWrite, Truncate } from "../../store/unit-of-work.ts";
 
 export const MAX_WAIT_MS = 25;
 
 export type CommitTarget = { cursor: string; committed_at: Date | null };
-export type TakenBatch = { items: BatchItem[]; deadLetters: NewDeadLetter[]; target: CommitTarget | null; allInserts: boolean };
+export type TakenBatch = { writes: RecordWrite[]; truncates: Truncate[]; deadLetters: NewDeadLetter[]; target: CommitTarget | null; allInserts: boolean };
 
 export class Batcher {
-  private items: BatchItem[] = [];
+  private writes: RecordWrite[] = [];
+  private truncates: Truncate[] = [];
   private deadLetters: NewDeadLetter[] = [];
   private allInserts = true;
   private startedAt: number;
@@ -38,24 +39,30 @@ export class Batcher {
   }
 
   /** Adds a change's writes and dead letters; true when the batch is full and must be written now. */
-  add(mapped: { writes: BatchItem[]; deadLetters: NewDeadLetter[] }, insert: boolean): boolean {
-    for (const w of mapped.writes) this.items.push(w);
+  add(mapped: { writes: RecordWrite[]; deadLetters: NewDeadLetter[] }, insert: boolean): boolean {
+    for (const w of mapped.writes) this.writes.push(w);
     for (const d of mapped.deadLetters) this.deadLetters.push(d);
     if (!insert && mapped.writes.length) this.allInserts = false;
-    return this.items.length >= this.batchSize;
+    return this.writes.length >= this.batchSize;
+  }
+
+  /** A TRUNCATE, applied where it happened among the writes. */
+  truncate(entity: string, position: bigint, cursor: string) {
+    this.truncates.push({ at: this.writes.length, entity, position, cursor });
+    this.allInserts = false;
   }
 
   /** A transaction ended (or a heartbeat): true when the batch must be written now. */
   commit(cursor: string, committedAt: Date | null, more: boolean): boolean {
     const order = this.codec.order(cursor);
     if (!this.lastCommit || order > this.lastCommit.order) this.lastCommit = { cursor, committed_at: committedAt, order };
-    if (committedAt === null && !this.items.length && !this.deadLetters.length) return false;
-    return this.items.length >= this.batchSize || !more || this.now() - this.startedAt >= this.maxWaitMs;
+    if (committedAt === null && !this.writes.length && !this.deadLetters.length) return false;
+    return this.writes.length >= this.batchSize || !more || this.now() - this.startedAt >= this.maxWaitMs;
   }
 
   /** Nothing waits to be written and the cursor is where the last commit ended. */
   get empty(): boolean {
-    return !this.items.length && !this.deadLetters.length && !this.pendingCursor;
+    return !this.writes.length && !this.deadLetters.length && !this.pendingCursor;
   }
 
   private get pendingCursor(): boolean {
@@ -66,11 +73,12 @@ export class Batcher {
   take(): TakenBatch | null {
     this.startedAt = this.now();
     const target = this.pendingCursor ? { cursor: this.lastCommit!.cursor, committed_at: this.lastCommit!.committed_at } : null;
-    if (!this.items.length && !this.deadLetters.length && !target) return null;
+    if (!this.writes.length && !this.deadLetters.length && !target) return null;
     // Batches commit in order (one write in flight, then the next): a later batch starts from here.
     if (target) this.durable = this.lastCommit!.order;
-    const taken = { items: this.items, deadLetters: this.deadLetters, target, allInserts: this.allInserts && this.items.length > 0 };
-    this.items = [];
+    const taken = { writes: this.writes, truncates: this.truncates, deadLetters: this.deadLetters, target, allInserts: this.allInserts && this.writes.length > 0 };
+    this.writes = [];
+    this.truncates = [];
     this.deadLetters = [];
     this.allInserts = true;
     return taken;

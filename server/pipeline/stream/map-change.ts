@@ -6,7 +6,7 @@
 //     column cannot be known, and the record is a dead letter saying how to fix the table.
 import type { RowChange } from "../../connectors/types.ts";
 import { MappingDataError, type CompiledMapping } from "../../mapping/compile.ts";
-import { mappingFailure, type Mapped, type RecordOrigin } from "../records.ts";
+import { mappingFailure, type Mapped } from "../records.ts";
 
 /** Paths of the fields that read an unchanged column (context_id excepted): their stored value is kept. */
 export function keptPaths(mapper: CompiledMapping, unchanged: ReadonlySet<string>): string[][] {
@@ -14,7 +14,6 @@ export function keptPaths(mapper: CompiledMapping, unchanged: ReadonlySet<string
 }
 
 export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Mapped): void {
-  const origin: RecordOrigin = { entity: change.entity, key: change.key, position: change.order, cursor: change.cursor };
   const base = { entity: change.entity, position: change.order, cursor: change.cursor, key: change.key };
   for (const mapper of mappers) {
     try {
@@ -35,7 +34,7 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
       }
       out.writes.push({ ...mapped, ...base, deleted: false, keep: keep.length ? keep : undefined, payload: change.row });
     } catch (e) {
-      out.deadLetters.push(mappingFailure(e, origin, mapper.contextType, change.row));
+      out.deadLetters.push(mappingFailure(e, base, mapper.contextType, change.row));
     }
   }
 }

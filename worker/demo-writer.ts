@@ -1,0 +1,109 @@
+// The demo writer: inside the worker started by `npm start` on embedded defaults, a few changes a
+// second to the demo database only, so the demo's contexts change, its lag and throughput charts
+// move and, now and then, a broken `preferences` value waits as a dead letter to be replayed.
+// It only ever touches the demo database (ECM_DEMO_DATABASE_URL, given to this worker by npm
+// start), runs while the demo source exists with its writer switched on (the console's switch,
+// sources.demo_writer), and not at all with ECM_DEMO_WRITER=off.
+//   each tick: two customers' preferences change (valid JSON for valid rows), an order is placed
+//   with one to three lines, another changes status; every 5th tick the oldest order it placed is
+//   deleted (lines first) once it has placed 50; every 30th tick one of the customers whose
+//   preferences are already broken gets another broken value (a DATA error, a dead letter).
+// The number of customers, and of broken ones, never changes.
+import pg from "pg";
+import { pgPool } from "../server/db.ts";
+import { logger } from "../server/logger.ts";
+
+const log = logger("worker.demo");
+const FIRST_WRITER_ORDER = 1_000_000; // orders the writer places are numbered from here
+
+export type DemoWriter = { stop: () => Promise<void> };
+
+export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter {
+  const demo = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "ecm-demo-writer" });
+  demo.on("error", () => {}); // surfaced by the failing tick
+  let tick = 0;
+  let running: Promise<void> = Promise.resolve();
+  let lastProblem = "";
+  const timer = setInterval(() => {
+    running = running.then(async () => {
+      try {
+        if (!(await switchedOn())) return;
+        await writeTick(demo, ++tick);
+        lastProblem = "";
+      } catch (e) {
+        const message = (e as Error).message;
+        if (message !== lastProblem) log.warn("demo writer tick failed", { error: message });
+        lastProblem = message;
+      }
+    });
+  }, everyMs);
+  log.info("demo writer started", { every_ms: everyMs });
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+      await demo.end().catch(() => {});
+    },
+  };
+}
+
+async function switchedOn(): Promise<boolean> {
+  const { rows } = await pgPool().query<{ on: boolean }>("SELECT demo_writer AS on FROM sources WHERE is_demo LIMIT 1");
+  return rows[0]?.on === true;
+}
+
+async function writeTick(db: pg.Pool, tick: number) {
+  const client = await db.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query(
+      `UPDATE customers SET preferences = json_build_object('newsletter', random() < 0.5, 'language', (ARRAY['en','de','fr','ja'])[1 + floor(random() * 4)::int],
+         'channels', json_build_array('email', 'push'), 'tick', $1::int)::text, updated_at = now()
+       WHERE customer_id IN (SELECT customer_id FROM customers WHERE customer_id % 97 <> 0 ORDER BY random() LIMIT 2)`,
+      [tick],
+    );
+    const { rows } = await client.query<{ id: string }>("SELECT greatest(coalesce(max(order_id), 0), $1::bigint) + 1 AS id FROM orders", [FIRST_WRITER_ORDER]);
+    const orderId = rows[0]!.id;
+    await client.query(
+      `INSERT INTO orders (order_id, customer_id, status, total, ordered_at)
+       SELECT $1::bigint, customer_id, 'pending', 0, now() FROM customers ORDER BY random() LIMIT 1`,
+      [orderId],
+    );
+    await client.query(
+      `INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price)
+       SELECT $1::bigint, l, p.product_id, 1 + floor(random() * 3)::int, p.price
+       FROM generate_series(1, 1 + floor(random() * 3)::int) AS l
+       CROSS JOIN LATERAL (SELECT product_id, price FROM products ORDER BY random() + l * 0 LIMIT 1) p`,
+      [orderId],
+    );
+    await client.query("UPDATE orders SET total = (SELECT coalesce(sum(quantity * unit_price), 0) FROM order_items WHERE order_id = $1) WHERE order_id = $1", [orderId]);
+    await client.query(
+      `UPDATE orders SET status = (ARRAY['paid','shipped','delivered','cancelled']::order_status[])[1 + floor(random() * 4)::int]
+       WHERE order_id = (SELECT order_id FROM orders ORDER BY random() LIMIT 1)`,
+    );
+    if (tick % 5 === 0) {
+      const { rows: old } = await client.query<{ order_id: string }>(
+        "SELECT order_id FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT 1 OFFSET 49",
+        [FIRST_WRITER_ORDER],
+      );
+      if (old.length) {
+        const oldest = "(SELECT min(order_id) FROM orders WHERE order_id > $1)";
+        await client.query(`DELETE FROM order_items WHERE order_id = ${oldest}`, [FIRST_WRITER_ORDER]);
+        await client.query(`DELETE FROM orders WHERE order_id = ${oldest}`, [FIRST_WRITER_ORDER]);
+      }
+    }
+    if (tick % 30 === 0) {
+      await client.query(
+        `UPDATE customers SET preferences = '{"newsletter": true, "channels": ["email", ' || $1::int, updated_at = now()
+         WHERE customer_id = (SELECT customer_id FROM customers WHERE customer_id % 97 = 0 ORDER BY random() LIMIT 1)`,
+        [tick],
+      );
+    }
+    await client.query("COMMIT");
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
