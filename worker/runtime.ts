@@ -7,6 +7,8 @@ import { JOBS, QUEUES, parsePayload, type JobName } from "../server/jobs/contrac
 import { HEARTBEAT_MS, recordHeartbeat, removeWorker, workerIdentity } from "../server/jobs/workers.ts";
 import { logger } from "../server/logger.ts";
 import { processors } from "./processors.ts";
+import { jobSeconds } from "../server/metrics/metrics.ts";
+import { publishMetrics } from "../server/metrics/publish.ts";
 import { markExiting } from "./lifecycle.ts";
 import { startSupervisor } from "./supervisor.ts";
 
@@ -25,7 +27,15 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
     }
     const name = job.name as JobName;
     const processor = processors[name] as (payload: unknown, job: Job) => Promise<unknown>;
-    return processor(parsePayload(name, job.data), job);
+    const started = performance.now();
+    let outcome = "failed";
+    try {
+      const result = await processor(parsePayload(name, job.data), job);
+      outcome = "completed";
+      return result;
+    } finally {
+      jobSeconds.observe({ queue: job.queueName, job: name, outcome }, (performance.now() - started) / 1000);
+    }
   }
 
   // The job lock only detects dead workers; ownership is the lease's (fenced in PostgreSQL). A
@@ -45,9 +55,14 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
     return w;
   });
 
-  await recordHeartbeat(connection, me);
+  // The heartbeat carries this worker's metrics to the scrape target (server/metrics/publish.ts).
+  const beat = async () => {
+    await recordHeartbeat(connection, me);
+    await publishMetrics(connection, me.id);
+  };
+  await beat();
   const heartbeat = setInterval(() => {
-    recordHeartbeat(connection, me).catch((error) => log.warn("heartbeat failed", { error }));
+    beat().catch((error) => log.warn("heartbeat failed", { error }));
   }, HEARTBEAT_MS);
   const supervisor = startSupervisor();
   log.info("worker started", { id: me.id, queues: Object.values(QUEUES), concurrency: e.ECM_WORKER_CONCURRENCY });
@@ -60,6 +75,7 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
       supervisor.stop();
       clearInterval(heartbeat);
       await Promise.all(workers.map((w) => w.close()));
+      await publishMetrics(connection, me.id).catch(() => {}); // the last counts, until they expire
       await removeWorker(connection, me.id).catch(() => {});
       connection.disconnect();
       log.info("worker stopped");

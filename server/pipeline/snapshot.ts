@@ -18,6 +18,7 @@ import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkp
 import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
 import { forgetCursor, getStream } from "../store/streams.ts";
 import { commitBatch, type BatchResult } from "../store/unit-of-work.ts";
+import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
 import { mapRecord, mappersByEntity, type Mapped } from "./records.ts";
 import { WriteBehind } from "./write-behind.ts";
 
@@ -148,6 +149,7 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
     });
     stats.written += w.written;
     stats.read += rows;
+    recordRead("snapshot", sourceId, entity, rows);
     result.read += rows;
     result.collisions.push(...w.collisions);
     for (const f of w.dead_lettered) {
@@ -158,13 +160,16 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
 
   // Each chunk commits while the next one is read and mapped.
   const behind = new WriteBehind();
+  let reading = performance.now();
   try {
     for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: checkpoint?.last_key ?? null })) {
       const mapped: Mapped = { writes: [], deadLetters: [] };
       for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, entity, chunk.keys[i]!, position, null, mapped);
+      recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
       rowsDone += chunk.records.length;
       const done = rowsDone;
       await behind.submit(() => commit(mapped, chunk.records.length, chunk.resume_after, done));
+      reading = performance.now();
     }
     await behind.settle();
   } finally {

@@ -26,6 +26,7 @@ import { recordCaptureStatus } from "./stream/observer.ts";
 import { planEntities } from "./stream/plan.ts";
 import { SchemaGuard, SchemaPause } from "./stream/schema-guard.ts";
 import { WriteBehind } from "./write-behind.ts";
+import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
 
 export { SchemaPause } from "./stream/schema-guard.ts";
 
@@ -122,10 +123,16 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
 
   // Writes what is waiting and moves the cursor to the last whole commit, in one unit of work;
   // only then is that cursor acknowledged. Callers already inside `serial` call flushNow.
+  // Changes read per entity since the last batch (reported to the metrics once a batch, not per change).
+  const readSinceFlush = new Map<string, number>();
   const flushNow = async () => {
     if (failure) throw failure;
+    const builtSeconds = batcher.age() / 1000;
     const batch = batcher.take();
     if (!batch) return;
+    for (const [entity, n] of readSinceFlush) recordRead("stream", sourceId, entity, n);
+    readSinceFlush.clear();
+    if (batch.writes.length) recordBatchBuilt("stream", builtSeconds);
     writesInFlight++;
     try {
       const result = await commitBatch({
@@ -160,6 +167,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
 
   const onRow = async (change: RowChange) => {
     counters.read++;
+    readSinceFlush.set(change.entity, (readSinceFlush.get(change.entity) ?? 0) + 1);
     inTransaction = true;
     const plan = plans.get(change.entity);
     if (!plan || paused.has(change.entity) || !include.has(change.kind)) {

@@ -33,6 +33,8 @@ export type ContextWrite = {
 
 export type WriteResult = {
   written: number;
+  /** `written`, by entity (for the metrics). */
+  writtenByEntity: Map<string, number>;
   collisions: { context_type: string; context_id: string; held_by: string }[];
   /** Rows the store cannot hold, with why (a DATA error for that record). */
   rejected: { context_type: string; context_id: string; message: string }[];
@@ -144,20 +146,30 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   // order, (context_type, context_id): two batches touching the same hot keys then wait for each
   // other instead of deadlocking (key order against change order).
   const batch = [...byKey.values()].sort(byContextKey);
-  if (!batch.length) return { written: 0, collisions: [], rejected };
+  if (!batch.length) return { written: 0, writtenByEntity: new Map(), collisions: [], rejected };
+  const entity = batch[0]!.entity;
+  const oneEntity = batch.every((r) => r.entity === entity);
   await keepStoredFields(client, batch);
   if (hint && !(client instanceof Pool) && batch.every((r) => !r.deleted) && hint.worthTrying) {
-    if (await copyNew(client, sourceId, mappingVersion, batch)) return { written: batch.length, collisions: [], rejected };
+    if (await copyNew(client, sourceId, mappingVersion, batch)) return { written: batch.length, writtenByEntity: countByEntity(batch), collisions: [], rejected };
     hint.missed();
   }
   // Each row's data was serialised once (above); the document is assembled around it.
   const doc = `[${batch
     .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json ?? "null"},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}}`)
     .join(",")}]`;
-  const result = await client.query(UPSERT_SQL, [doc, sourceId, mappingVersion]);
+  // A batch of one entity (every snapshot chunk) counts its rows; a mixed one asks which entity each written row was of.
+  const result = await client.query<{ entity: string }>(oneEntity ? UPSERT_SQL : `${UPSERT_SQL} RETURNING c.entity`, [doc, sourceId, mappingVersion]);
   const written = result.rowCount ?? 0;
+  const writtenByEntity = oneEntity ? new Map([[entity, written]]) : countByEntity(result.rows);
   const collisions = written < batch.length ? (await client.query<WriteResult["collisions"][number]>(COLLISIONS_SQL, [doc, sourceId])).rows : [];
-  return { written, collisions, rejected };
+  return { written, writtenByEntity, collisions, rejected };
+}
+
+function countByEntity(rows: { entity: string }[]): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const r of rows) by.set(r.entity, (by.get(r.entity) ?? 0) + 1);
+  return by;
 }
 
 /** The global lock order of contexts (code-unit order: the same in every process). */

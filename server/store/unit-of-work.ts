@@ -9,6 +9,7 @@ import type pg from "pg";
 import type { SourceRecord } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { within } from "../errors/origin.ts";
+import { recordCommit } from "../metrics/record.ts";
 import { redact } from "../logger.ts";
 import { saveCheckpoint } from "./checkpoints.ts";
 import { purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite, type InsertHint } from "./contexts.ts";
@@ -53,6 +54,7 @@ export type Refused = { entity: string; context_type: string; context_id: string
 
 export type BatchResult = {
   written: number;
+  writtenByEntity: Map<string, number>;
   collisions: { context_type: string; context_id: string; held_by: string }[];
   /** Records the store refused (each became a dead letter in this transaction). */
   refused: Refused[];
@@ -60,13 +62,17 @@ export type BatchResult = {
   dead_lettered: NewDeadLetter[];
 };
 
+const KIND = { checkpoint: "snapshot", cursor: "stream", replay: "replay" } as const;
+
 export function commitBatch(batch: Batch): Promise<BatchResult> {
   return within("store", async () => {
+    const started = performance.now();
     const client = await pgPool().connect();
     try {
       await client.query("BEGIN");
       const result = await writeBatch(client, batch);
       await client.query("COMMIT");
+      recordCommit(KIND[batch.completion.kind], batch.sourceId, (performance.now() - started) / 1000, result.writtenByEntity, result.dead_lettered);
       return result;
     } catch (e) {
       await client.query("ROLLBACK").catch(() => {});
@@ -79,13 +85,14 @@ export function commitBatch(batch: Batch): Promise<BatchResult> {
 
 async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchResult> {
   const { sourceId, mappingVersion } = batch;
-  const result: BatchResult = { written: 0, collisions: [], refused: [], dead_lettered: [...batch.deadLetters] };
+  const result: BatchResult = { written: 0, writtenByEntity: new Map(), collisions: [], refused: [], dead_lettered: [...batch.deadLetters] };
 
   // Writes in order; a TRUNCATE between them applies at its place in the batch.
   const writeRun = async (writes: RecordWrite[]) => {
     if (!writes.length) return;
     const w = await writeContexts(client, sourceId, mappingVersion, writes, writes.every((x) => !x.deleted) ? batch.insertHint : undefined);
     result.written += w.written;
+    for (const [entity, n] of w.writtenByEntity) result.writtenByEntity.set(entity, (result.writtenByEntity.get(entity) ?? 0) + n);
     result.collisions.push(...w.collisions);
     for (const r of w.rejected) {
       const write = writes.find((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
@@ -108,7 +115,9 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   for (const t of truncates) {
     await writeRun(batch.writes.slice(from, t.at));
     from = t.at;
-    result.written += await tombstoneEntity(client, sourceId, t.entity, t.position, t.cursor);
+    const tombstoned = await tombstoneEntity(client, sourceId, t.entity, t.position, t.cursor);
+    result.written += tombstoned;
+    result.writtenByEntity.set(t.entity, (result.writtenByEntity.get(t.entity) ?? 0) + tombstoned);
   }
   await writeRun(from ? batch.writes.slice(from) : batch.writes);
 

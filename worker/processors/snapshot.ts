@@ -10,6 +10,7 @@ import { backoffDelay, classify } from "../../server/errors/classify.ts";
 import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
 import { logger } from "../../server/logger.ts";
 import { isExiting } from "../lifecycle.ts";
+import { recordRetry } from "../../server/metrics/record.ts";
 import { getMappings } from "../../server/mapping/service.ts";
 import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
@@ -125,6 +126,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
         log.warn("snapshot of an entity failed; retrying from its last checkpoint", { run_id: runId, entity, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: (e as Error).message });
         attempt++;
         retried++;
+        recordRetry("snapshot", c.category, c.origin);
         await addRunProgress(runId, 0, { retried: 1 }).catch(() => {});
         await new Promise((r) => setTimeout(r, delay));
         continue;

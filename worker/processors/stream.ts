@@ -16,6 +16,7 @@ import { withConnector } from "../../server/sources/connectivity.ts";
 import { findRun, finishRun, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
 import { getStream, LeaseLostError, ownerUpdate } from "../../server/store/streams.ts";
 import { StreamLease } from "../../server/pipeline/stream/lease.ts";
+import { recordRetry } from "../../server/metrics/record.ts";
 import { isExiting } from "../lifecycle.ts";
 
 const log = logger("worker.stream");
@@ -91,6 +92,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
         if (c.category === "TRANSIENT") {
           attempt++;
           counters.retried++;
+          recordRetry("stream", c.category, c.origin);
           const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
           log.warn("stream failed, retrying", { source_id: sourceId, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message });
           await ownerUpdate(sourceId, token, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });

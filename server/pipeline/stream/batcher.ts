@@ -60,6 +60,11 @@ export class Batcher {
     return this.writes.length >= this.batchSize || !more || this.now() - this.startedAt >= this.maxWaitMs;
   }
 
+  /** How long (ms) the batch has been filling. */
+  age(): number {
+    return this.now() - this.startedAt;
+  }
+
   /** Nothing waits to be written and the cursor is where the last commit ended. */
   get empty(): boolean {
     return !this.writes.length && !this.deadLetters.length && !this.pendingCursor;
