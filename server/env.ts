@@ -42,6 +42,8 @@ export const ZEnv = z.object({
   ECM_DEMO_WRITER_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   // A database index on a shared local Redis (two installations on one machine).
   ECM_REDIS_DB: z.coerce.number().int().min(0).max(15).optional(),
+  ECM_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  ECM_METRICS: z.enum(["on", "off"]).default("on"),
 });
 export type TEnv = z.infer<typeof ZEnv>;
 

@@ -24,10 +24,10 @@ export function HealthChecks({ checks }: { checks: Check[] }) {
           <Badge tone={TONE[c.status]}>{c.status}</Badge>
           <div className="min-w-0 flex-1">
             <p className="text-[13px] font-medium">{LABEL[c.name] ?? c.name}</p>
-            <p className="text-xs text-muted">{c.message}</p>
+            <p className="break-words text-xs text-muted">{c.message}</p>
             {c.hint ? (
-              <div className="mt-1 flex items-center gap-2">
-                <code className="rounded bg-zinc-100 px-1.5 py-0.5 font-mono text-[11px]">{c.hint}</code>
+              <div className="mt-1 flex flex-wrap items-center gap-2">
+                <code className="min-w-0 break-all rounded bg-zinc-100 px-1.5 py-0.5 font-mono text-[11px]">{c.hint}</code>
                 <button type="button" className="text-xs text-accent hover:underline" onClick={() => navigator.clipboard?.writeText(c.hint!)}>
                   Copy
                 </button>

@@ -48,7 +48,7 @@ export function SourcesList() {
       ) : data && data.sources.length === 0 ? (
         <EmptyState />
       ) : data ? (
-        <div className="overflow-hidden rounded-lg border border-line bg-surface">
+        <div className="overflow-x-auto rounded-lg border border-line bg-surface">
           <table className="w-full text-left text-[13px]">
             <thead className="border-b border-line bg-zinc-50 text-xs text-muted">
               <tr>
