@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const PRODUCT_DIRS = ["server", "worker", "app", "components", "scripts"];
+const PRODUCT_DIRS = ["server", "worker", "app", "components", "scripts", "cli"];
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g;
 
 type Edge = { from: string; to: string };

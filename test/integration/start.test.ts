@@ -1,7 +1,7 @@
 // `npm start` as a user runs it: embedded PostgreSQL and the demo source on first start, the same
 // data reused on the next start, external servers when DATABASE_URL / REDIS_URL are given, and a
 // clean stop of every child on SIGTERM.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -108,17 +108,53 @@ describe("npm start", () => {
     await expect(fetch(`${p.url}/api/v1/health`)).rejects.toThrow();
   }, 300_000);
 
-  it("a second start on the same data reuses it: same demo source, no second admin", async () => {
+  it("a second start on the same data reuses it: same demo source, no second admin; the ecm command works against it", async () => {
     const p = await startEmbedded();
     const { body } = await get(p, "/sources");
     expect(body.sources.map((s: { name: string }) => s.name)).toEqual(["demo-shop"]);
     expect(p.output()).not.toMatch(/password: /);
     expect(p.output()).not.toMatch(/applied migrations/);
+
+    // The command-line client, as a script runs it: exit codes, --json, export → import.
+    const ecm = (args: string[], env: Record<string, string> = {}) => {
+      const r = spawnSync(process.execPath, ["bin/ecm.mjs", ...args], { env: { ...process.env, ECM_URL: p.url, ECM_TOKEN: token, ...env }, encoding: "utf8" });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const listed = ecm(["sources", "list", "--json"]);
+    expect(listed.code, listed.err).toBe(0);
+    expect(JSON.parse(listed.out).sources.map((s: { name: string }) => s.name)).toEqual(["demo-shop"]);
+    const exported = ecm(["export", "demo-shop"]);
+    expect(exported.code, exported.err).toBe(0);
+    const file = path.join(dataDir, "export.json");
+    fs.writeFileSync(file, exported.out);
+    const doc = JSON.parse(exported.out);
+    expect(doc.sources[0].config.authentication.password_secret).toMatch(/^secret:\/\//); // a reference, never the password
+    const before = (await get(p, `/sources/${body.sources[0].id}`)).body.config;
+    const imported = ecm(["import", file]);
+    expect(imported.code, imported.err).toBe(0);
+    expect(imported.out).toContain("updated demo-shop");
+    expect((await get(p, `/sources/${body.sources[0].id}`)).body.config).toEqual(before); // identical configuration
+    expect(ecm(["mapping", "diff", "demo-shop", file]).code).toBe(0);
+    const changed = structuredClone(doc.sources[0]);
+    changed.mappings[0].fields[1].transform = "lowercase";
+    fs.writeFileSync(file, JSON.stringify(changed));
+    const diff = ecm(["mapping", "diff", "demo-shop", file]);
+    expect(diff.code).toBe(1);
+    expect(diff.out).toContain('~ customers → customer-context: data.email');
+    const snap = ecm(["snapshot", "demo-shop", "--entity", "products", "--wait", "--json"]);
+    expect(snap.code, snap.err).toBe(0);
+    expect(JSON.parse(snap.out)).toMatchObject({ status: "succeeded", counters: { read: 200 } });
+    expect(ecm(["stream", "status", "demo-shop"]).out).toMatch(/^demo-shop: \w+; cursor pg_lsn:/);
+    expect(JSON.parse(ecm(["dead-letters", "list", "--source", "demo-shop", "--json"]).out).dead_letters.length).toBeGreaterThan(0);
+    expect(ecm(["sources", "test", "no-such-source"]).code).toBe(3); // the API refused
+    expect(ecm(["bogus"]).code).toBe(2); // usage
+    expect(ecm(["sources", "list"], { ECM_TOKEN: "" }).code).toBe(2);
+    expect(ecm(["sources", "list"], { ECM_URL: "http://127.0.0.1:1" }).code).toBe(4); // not reachable
     await p.stop("SIGINT");
     running.pop();
     expect(p.output()).toMatch(/\[ecm\] stopped/);
     expect(postgresOf(dataDir)).toBe("");
-  });
+  }, 300_000);
 
   it("recovers from a supervisor killed with SIGKILL: the worker stops itself, the next start clears leftovers", async () => {
     const p = await startEmbedded();
