@@ -22,7 +22,8 @@ const USAGE = `usage: ecm [--url URL] [--token TOKEN] [--json] <command>
   export [NAME|ID…]                     the sources' configs and mappings as JSON (secrets as references)
   import FILE                           apply every source of an export
 
-environment: ECM_URL (default http://localhost:3000), ECM_TOKEN`;
+environment: ECM_URL (default http://localhost:3000), ECM_TOKEN (prefer it to --token, which
+other users can see in the process list)`;
 
 export const EXIT = { ok: 0, different: 1, usage: 2, refused: 3, unreachable: 4, runFailed: 5 } as const;
 
@@ -44,6 +45,7 @@ function parse(argv: string[]): Options {
   let token = process.env.ECM_TOKEN ?? "";
   let json = false;
   const takesValue = new Set(["--url", "--token", "--entity", "--source", "--status", "--limit"]);
+  const switches = new Set(["--wait", "--keep-slot"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--json") json = true;
@@ -54,7 +56,8 @@ function parse(argv: string[]): Options {
       if (a === "--url") url = v;
       else if (a === "--token") token = v;
       else flags.set(a, [...(flags.get(a) ?? []), v]);
-    } else if (a.startsWith("--")) flags.set(a, ["true"]);
+    } else if (switches.has(a)) flags.set(a, ["true"]);
+    else if (a.startsWith("-")) throw new CliError(`unknown option ${a}\n\n${USAGE}`, EXIT.usage);
     else args.push(a);
   }
   if (!token) throw new CliError("no token: set ECM_TOKEN or pass --token (an API token from Settings → API tokens)", EXIT.usage);
@@ -66,17 +69,25 @@ type Api = <T = any>(method: string, path: string, body?: unknown) => Promise<T>
 function client(o: Options): Api {
   return async (method, path, body) => {
     let res: Response;
+    let text: string;
     try {
       res = await fetch(`${o.url}/api/v1${path}`, {
         method,
         headers: { authorization: `Bearer ${o.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
       });
+      text = await res.text();
     } catch (e) {
       throw new CliError(`cannot reach ${o.url}: ${(e as Error).message} (set ECM_URL or --url)`, EXIT.unreachable);
     }
-    const text = await res.text();
-    const parsed = text ? JSON.parse(text) : null;
+    let parsed: any = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // Not the product's answer (a proxy's error page, another service at that address).
+      throw new CliError(`${o.url} did not answer as ECM Connect (${res.status}, ${res.headers.get("content-type") ?? "no content type"}); check ECM_URL`, res.status >= 500 ? EXIT.unreachable : EXIT.refused);
+    }
     if (!res.ok) {
       const err = parsed?.error;
       const issues = (err?.issues ?? []).map((i: { path: string; message: string }) => `\n  ${i.path}: ${i.message}`).join("");
@@ -195,16 +206,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     case "mapping apply": {
       const s = await resolveSource(api, rest[0]);
-      const doc = readJson(need(rest[1], "FILE"));
-      const saved = await api("PUT", `/sources/${s.id}/mappings`, { mappings: doc.mappings });
+      const saved = await api("PUT", `/sources/${s.id}/mappings`, { mappings: mappingsIn(readJson(need(rest[1], "FILE")), s.name) });
       print(o, saved, () => `${s.name}: mapping version ${saved.version}`);
       return EXIT.ok;
     }
     case "mapping diff": {
       const s = await resolveSource(api, rest[0]);
-      const doc = readJson(need(rest[1], "FILE"));
+      const wanted = mappingsIn(readJson(need(rest[1], "FILE")), s.name);
       const current = await api("GET", `/sources/${s.id}/mappings`);
-      const lines = mappingDiff(current.mappings ?? [], doc.mappings ?? []);
+      const lines = mappingDiff(current.mappings ?? [], wanted);
       print(o, { version: current.version, differences: lines }, () => (lines.length ? lines.join("\n") : `no differences from version ${current.version}`));
       return lines.length ? EXIT.different : EXIT.ok;
     }
@@ -256,14 +266,31 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case "import": {
+      // Every source is tried; each one's outcome is reported. A typed password's secret:// reference
+      // belongs to the installation that stored it: on another one, type the password again.
       const doc = readJson(need(sub, "FILE"));
-      const results: Awaited<ReturnType<typeof applySource>>[] = [];
-      for (const s of doc.sources ?? []) results.push(await applySource(api, s));
-      print(o, { sources: results }, () => results.map((r) => `${r.action} ${r.name}`).join("\n") || "nothing to import");
-      return EXIT.ok;
+      const results: ({ name: string; action: string; error?: string } & Partial<Awaited<ReturnType<typeof applySource>>>)[] = [];
+      for (const s of doc.sources ?? []) {
+        try {
+          results.push(await applySource(api, s));
+        } catch (e) {
+          if (!(e instanceof CliError) || e.code === EXIT.unreachable) throw e;
+          results.push({ name: s?.name ?? "(no name)", action: "failed", error: e.message });
+        }
+      }
+      print(o, { sources: results }, () => results.map((r) => `${r.action} ${r.name}${r.error ? `: ${r.error}` : ""}`).join("\n") || "nothing to import");
+      return results.some((r) => r.error) ? EXIT.refused : EXIT.ok;
     }
   }
   throw new CliError(USAGE, EXIT.usage);
+}
+
+/** The mappings of a file: a mapping document, a source file, or an export (its source of that name). */
+function mappingsIn(doc: any, sourceName: string): unknown[] {
+  if (Array.isArray(doc?.mappings)) return doc.mappings;
+  const exported = Array.isArray(doc?.sources) ? doc.sources.find((s: { name?: string }) => s?.name === sourceName) : null;
+  if (Array.isArray(exported?.mappings)) return exported.mappings;
+  throw new CliError(`the file has no "mappings" (nor an exported source named ${sourceName} with some)`, EXIT.usage);
 }
 
 function need(value: string | undefined, what: string): string {

@@ -92,7 +92,16 @@ async function inspect(page: Page, where: string): Promise<Problem[]> {
       if (m) out.push(`${where}: "${bad}" in visible text: …${text.slice(Math.max(0, m.index - 40), m.index + 40).replace(/\s+/g, " ")}…`);
     }
     for (const card of document.querySelectorAll<HTMLElement>("section.rounded-lg, [data-card]")) {
-      if (card.scrollWidth > card.clientWidth + 1) out.push(`${where}: card "${card.querySelector("h2")?.textContent ?? card.className}" overflows (${card.scrollWidth} > ${card.clientWidth})`);
+      const name = card.querySelector("h2")?.textContent ?? card.className;
+      if (card.scrollWidth > card.clientWidth + 1) out.push(`${where}: card "${name}" overflows (${card.scrollWidth} > ${card.clientWidth})`);
+      // Inside a card only data may scroll sideways (a table, a block of JSON): text, forms and
+      // buttons that run past its edge are cut off.
+      for (const body of card.querySelectorAll<HTMLElement>(":scope > div")) {
+        if (body.scrollWidth <= body.clientWidth + 1) continue;
+        const edge = body.getBoundingClientRect().right;
+        const cut = [...body.querySelectorAll<HTMLElement>("*")].filter((el) => el.getBoundingClientRect().right > edge + 1 && !el.closest("table, pre"));
+        if (cut.length) out.push(`${where}: card "${name}" cuts off <${cut[0]!.tagName.toLowerCase()}> "${(cut[0]!.textContent ?? "").trim().slice(0, 40)}"`);
+      }
     }
     if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push(`${where}: the page scrolls sideways (${document.documentElement.scrollWidth} > ${window.innerWidth})`);
     return out;

@@ -2,30 +2,34 @@
 // second to the demo database only, so the demo's contexts change, its lag and throughput charts
 // move and, now and then, a broken `preferences` value waits as a dead letter to be replayed.
 // It only ever touches the demo database (ECM_DEMO_DATABASE_URL, given to this worker by npm
-// start), runs while the demo source exists with its writer switched on (the console's switch,
-// sources.demo_writer), and not at all with ECM_DEMO_WRITER=off.
+// start; it checks the database's name and acts as the demo's own role), and writes only while
+// the demo source exists with its writer switched on (the console's switch, sources.demo_writer)
+// and its stream enabled (nothing piles up unread); not at all with ECM_DEMO_WRITER=off.
 //   each tick: two customers' preferences change (valid JSON for valid rows), an order is placed
-//   with one to three lines, another changes status; every 5th tick the oldest order it placed is
-//   deleted (lines first) once it has placed 50; every 30th tick one of the customers whose
-//   preferences are already broken gets another broken value (a DATA error, a dead letter).
-// The number of customers, and of broken ones, never changes.
+//   with one to three lines, another changes status, and the orders it placed beyond the newest
+//   50 are deleted (lines first); every 30th tick one of the customers whose preferences are
+//   already broken gets another broken value (a DATA error, a dead letter).
+// The number of customers, of broken ones and of the writer's orders stays bounded.
 import pg from "pg";
 import { pgPool } from "../server/db.ts";
 import { logger } from "../server/logger.ts";
 
 const log = logger("worker.demo");
 const FIRST_WRITER_ORDER = 1_000_000; // orders the writer places are numbered from here
+const KEEP_ORDERS = 50;
+const DEMO = "ecm_demo"; // the demo database and its owner role (scripts/lib/demo-source.ts)
 
 export type DemoWriter = { stop: () => Promise<void> };
 
 export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter {
-  const demo = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "ecm-demo-writer" });
+  const demo = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "ecm-demo-writer", connectionTimeoutMillis: 5000 });
   demo.on("error", () => {}); // surfaced by the failing tick
   let tick = 0;
-  let running: Promise<void> = Promise.resolve();
+  let running: Promise<void> | null = null;
   let lastProblem = "";
   const timer = setInterval(() => {
-    running = running.then(async () => {
+    if (running) return; // a slow tick is not queued behind: the next one is skipped
+    running = (async () => {
       try {
         if (!(await switchedOn())) return;
         await writeTick(demo, ++tick);
@@ -35,7 +39,7 @@ export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter
         if (message !== lastProblem) log.warn("demo writer tick failed", { error: message });
         lastProblem = message;
       }
-    });
+    })().finally(() => (running = null));
   }, everyMs);
   log.info("demo writer started", { every_ms: everyMs });
   return {
@@ -48,7 +52,9 @@ export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter
 }
 
 async function switchedOn(): Promise<boolean> {
-  const { rows } = await pgPool().query<{ on: boolean }>("SELECT demo_writer AS on FROM sources WHERE is_demo LIMIT 1");
+  const { rows } = await pgPool().query<{ on: boolean }>(
+    "SELECT s.demo_writer AND coalesce(st.enabled, false) AS on FROM sources s LEFT JOIN streams st ON st.source_id = s.id WHERE s.is_demo LIMIT 1",
+  );
   return rows[0]?.on === true;
 }
 
@@ -56,6 +62,9 @@ async function writeTick(db: pg.Pool, tick: number) {
   const client = await db.connect();
   try {
     await client.query("BEGIN");
+    const { rows: where } = await client.query<{ db: string }>("SELECT current_database() AS db");
+    if (where[0]!.db !== DEMO) throw new Error(`ECM_DEMO_DATABASE_URL names database ${where[0]!.db}, not the demo's (${DEMO}): the demo writer writes nowhere else`);
+    await client.query(`SET LOCAL ROLE ${DEMO}`);
     await client.query(
       `UPDATE customers SET preferences = json_build_object('newsletter', random() < 0.5, 'language', (ARRAY['en','de','fr','ja'])[1 + floor(random() * 4)::int],
          'channels', json_build_array('email', 'push'), 'tick', $1::int)::text, updated_at = now()
@@ -81,17 +90,10 @@ async function writeTick(db: pg.Pool, tick: number) {
       `UPDATE orders SET status = (ARRAY['paid','shipped','delivered','cancelled']::order_status[])[1 + floor(random() * 4)::int]
        WHERE order_id = (SELECT order_id FROM orders ORDER BY random() LIMIT 1)`,
     );
-    if (tick % 5 === 0) {
-      const { rows: old } = await client.query<{ order_id: string }>(
-        "SELECT order_id FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT 1 OFFSET 49",
-        [FIRST_WRITER_ORDER],
-      );
-      if (old.length) {
-        const oldest = "(SELECT min(order_id) FROM orders WHERE order_id > $1)";
-        await client.query(`DELETE FROM order_items WHERE order_id = ${oldest}`, [FIRST_WRITER_ORDER]);
-        await client.query(`DELETE FROM orders WHERE order_id = ${oldest}`, [FIRST_WRITER_ORDER]);
-      }
-    }
+    // Bounded: only the newest orders the writer placed stay.
+    const stale = `SELECT order_id FROM orders WHERE order_id > $1 ORDER BY order_id DESC OFFSET ${KEEP_ORDERS}`;
+    await client.query(`DELETE FROM order_items WHERE order_id IN (${stale})`, [FIRST_WRITER_ORDER]);
+    await client.query(`DELETE FROM orders WHERE order_id IN (${stale})`, [FIRST_WRITER_ORDER]);
     if (tick % 30 === 0) {
       await client.query(
         `UPDATE customers SET preferences = '{"newsletter": true, "channels": ["email", ' || $1::int, updated_at = now()

@@ -7,7 +7,7 @@ import { JOBS, QUEUES, parsePayload, type JobName } from "../server/jobs/contrac
 import { HEARTBEAT_MS, recordHeartbeat, removeWorker, workerIdentity } from "../server/jobs/workers.ts";
 import { logger } from "../server/logger.ts";
 import { processors } from "./processors.ts";
-import { jobSeconds } from "../server/metrics/metrics.ts";
+import { jobSeconds, metricsEnabled } from "../server/metrics/metrics.ts";
 import { publishMetrics } from "../server/metrics/publish.ts";
 import { markExiting } from "./lifecycle.ts";
 import { startSupervisor } from "./supervisor.ts";
@@ -34,7 +34,7 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
       outcome = "completed";
       return result;
     } finally {
-      jobSeconds.observe({ queue: job.queueName, job: name, outcome }, (performance.now() - started) / 1000);
+      if (metricsEnabled()) jobSeconds.observe({ queue: job.queueName, job: name, outcome }, (performance.now() - started) / 1000);
     }
   }
 

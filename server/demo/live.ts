@@ -5,21 +5,15 @@
 // writer (worker/demo-writer.ts) keeps it moving.
 import type { Principal } from "../auth/roles.ts";
 import { saveMappings } from "../mapping/service.ts";
+import { SPEC_EXAMPLE_MAPPING } from "../mapping/spec-example.ts";
 import type { TMappingDocument } from "../mapping/spec.ts";
 import { queueSnapshot } from "../runs/service.ts";
 import { streamAction } from "../streams/service.ts";
+import { setDemoWriter } from "../sources/service.ts";
 
 export const DEMO_MAPPING: TMappingDocument = {
   mappings: [
-    {
-      source: { table: "customers" },
-      target: { context_type: "customer-context" },
-      fields: [
-        { source: "customer_id", target: "context_id" },
-        { source: "email", target: "data.email" },
-        { source: "preferences", target: "data.preferences", transform: "json_parse" },
-      ],
-    },
+    ...SPEC_EXAMPLE_MAPPING.mappings,
     {
       source: { table: "products" },
       target: { context_type: "product" },
@@ -59,9 +53,10 @@ export const DEMO_MAPPING: TMappingDocument = {
 
 const DEMO: Principal = { kind: "token", id: "demo", name: "demo (first start)", role: "editor" };
 
-/** Maps the demo source, runs its snapshot and starts its stream (the worker does the work). */
+/** Maps the demo source, runs its snapshot, starts its stream and its writer (the worker does the work). */
 export async function makeDemoLive(sourceId: string) {
   await saveMappings(sourceId, DEMO_MAPPING, DEMO);
   await queueSnapshot(sourceId, undefined, DEMO.name);
   await streamAction(sourceId, { action: "start" }, DEMO);
+  await setDemoWriter(sourceId, true, DEMO);
 }

@@ -66,5 +66,5 @@ export const jobSeconds = new Histogram({
 
 /** Metrics off (ECM_METRICS=off): for measuring their cost; every call above still works. */
 export function metricsEnabled(): boolean {
-  return process.env.ECM_METRICS !== "off";
+  return process.env.ECM_METRICS !== "off"; // read before env() may be validated (module load)
 }

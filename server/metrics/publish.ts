@@ -15,24 +15,22 @@ export async function publishMetrics(redis: Redis, workerId: string) {
   await redis.set(`${PREFIX}${workerId}`, JSON.stringify(await registry.getMetricsAsJSON()), "PX", TTL_MS);
 }
 
-export async function unpublishMetrics(redis: Redis, workerId: string) {
-  await redis.del(`${PREFIX}${workerId}`);
-}
-
-/** Every live worker's metrics, by worker id. */
-export async function publishedMetrics(redis: Redis): Promise<Map<string, PublishedMetrics>> {
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 100);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== "0");
+/** The metrics of these workers (the live ones, from the heartbeat hash), by worker id; expired ones are absent. */
+export async function publishedMetrics(redis: Redis, workerIds: string[]): Promise<Map<string, PublishedMetrics>> {
   const out = new Map<string, PublishedMetrics>();
-  if (!keys.length) return out;
-  const values = await redis.mget(...keys);
-  keys.forEach((k, i) => {
-    if (values[i]) out.set(k.slice(PREFIX.length), JSON.parse(values[i]!) as PublishedMetrics);
+  if (!workerIds.length) return out;
+  const values = await redis.mget(...workerIds.map((id) => `${PREFIX}${id}`));
+  workerIds.forEach((id, i) => {
+    if (values[i]) out.set(id, JSON.parse(values[i]!) as PublishedMetrics);
   });
   return out;
+}
+
+/**
+ * A process's metrics with `worker` added to every series: each worker's counters stay series of
+ * their own (a worker that dies ends its series instead of lowering a sum, which Prometheus would
+ * read as a counter reset); sum them in PromQL.
+ */
+export function labelled(metrics: PublishedMetrics, worker: string): PublishedMetrics {
+  return metrics.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }));
 }

@@ -14,7 +14,8 @@ import { producerRedis } from "../jobs/redis.ts";
 import { liveWorkers } from "../jobs/workers.ts";
 import { logger } from "../logger.ts";
 import { registry } from "./metrics.ts";
-import { publishedMetrics } from "./publish.ts";
+import { labelled, publishedMetrics } from "./publish.ts";
+import { env } from "../env.ts";
 
 const log = logger("metrics");
 
@@ -74,24 +75,32 @@ async function stateRegistry(): Promise<Registry> {
 }
 
 export async function metricsText(): Promise<string> {
-  const published = await publishedMetrics(await producerRedis());
-  const counted = AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...published.values()]);
+  const redis = await producerRedis();
+  const workers = await publishedMetrics(redis, (await liveWorkers(redis)).map((w) => w.id));
+  // One series per worker (and the web's own); prom-client's aggregator only merges the families.
+  const counted = AggregatorRegistry.aggregate([labelled(await registry.getMetricsAsJSON(), "web"), ...[...workers].map(([id, m]) => labelled(m, id))]);
   const now = await stateRegistry();
   return `${await counted.metrics()}\n${await now.metrics()}`;
 }
 
 function tokenMatches(given: string, expected: string | undefined): boolean {
-  if (!expected) return false;
+  if (!expected || !given) return false;
   const a = crypto.createHash("sha256").update(given).digest();
   const b = crypto.createHash("sha256").update(expected).digest();
   return crypto.timingSafeEqual(a, b);
 }
 
+/** Who may read the installation's state: ECM_METRICS_TOKEN, or any principal past its first password change. */
+async function mayObserve(req: Request): Promise<boolean> {
+  const bearer = /^bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
+  if (tokenMatches(bearer, env().ECM_METRICS_TOKEN)) return true;
+  const principal = await principalFromHeaders(req.headers).catch(() => null);
+  return !!principal && !principal.mustChangePassword && hasRole(principal.role, "viewer");
+}
+
 /** The scrape: a bearer token (any role), a signed-in user, or ECM_METRICS_TOKEN. */
 export async function handleMetricsRequest(req: Request): Promise<Response> {
-  const bearer = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
-  const allowed = (bearer && tokenMatches(bearer, process.env.ECM_METRICS_TOKEN)) || hasRole((await principalFromHeaders(req.headers).catch(() => null))?.role, "viewer");
-  if (!allowed) {
+  if (!(await mayObserve(req))) {
     return new Response("send Authorization: Bearer <API token or ECM_METRICS_TOKEN>\n", { status: 401, headers: { "content-type": "text/plain", "www-authenticate": "Bearer" } });
   }
   try {
@@ -104,13 +113,15 @@ export async function handleMetricsRequest(req: Request): Promise<Response> {
 
 /**
  * GET /api/ready: 200 when the database and the queue answer and every stream that should run
- * has a live owner; 503 otherwise. Which part is not ready only for a caller with a token.
+ * has a live owner; 503 otherwise. Which part is not ready only for a caller with a token. It
+ * speaks for the installation (alert on it, gate a deployment on it), not for one web process: a
+ * load balancer's probe of a web process wants /api/v1/health.
  */
 export async function handleReadyRequest(req: Request): Promise<Response> {
   const health = await productHealth();
-  const down = health.status === "ok" ? streamsDown(await streamStates()) : [];
-  const ready = health.status === "ok" && down.length === 0;
-  const detailed = !!(await principalFromHeaders(req.headers).catch(() => null));
+  const down = health.status === "ok" ? await streamStates().then(streamsDown, () => null) : [];
+  const ready = health.status === "ok" && down !== null && down.length === 0;
+  const detailed = await mayObserve(req);
   const body = detailed ? { status: ready ? "ready" : "not_ready", checks: health.checks, streams_without_owner: down } : { status: ready ? "ready" : "not_ready" };
   return new Response(JSON.stringify(body), { status: ready ? 200 : 503, headers: { "content-type": "application/json", "cache-control": "no-store" } });
 }

@@ -168,11 +168,11 @@ export async function getSource(id: string) {
 }
 
 /** Switches the demo source's writer on or off (a 400 for any other source). */
-export async function setDemoWriter(id: string, enabled: boolean) {
+export async function setDemoWriter(id: string, enabled: boolean, by: Principal) {
   const source = await getSource(id);
   if (!source.is_demo) throw AppError.invalid([{ path: "id", message: "only the demo source has a demo writer" }]);
   const row = await store.inTransaction((tx) => store.updateSource(tx, id, { demoWriter: enabled }));
-  log.info("demo writer switched", { source_id: id, enabled });
+  log.info("demo writer switched", { source_id: id, enabled, by: by.name });
   return toSourceDto(row);
 }
 

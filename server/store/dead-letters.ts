@@ -38,9 +38,16 @@ const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH
 const COLUMNS = `id::text, source_id::text, run_id::text, entity, context_type, key, cursor, position::text, category, error, payload,
   mapping_version, attempts, status, outcome, ${ts("created_at")}, ${ts("updated_at")}, ${ts("resolved_at")}`;
 
-/** Records failed records (in the caller's transaction). A record already dead-lettered is updated and its attempts counted. */
-export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceId: string, runId: string | null, mappingVersion: number, rows: NewDeadLetter[]) {
-  if (!rows.length) return;
+/**
+ * Records failed records (in the caller's transaction). A record already dead-lettered is updated
+ * and its attempts counted. A record that failed twice in one batch (a bad row changed twice) is
+ * one dead letter, with its last failure: one statement cannot touch a row twice.
+ */
+export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceId: string, runId: string | null, mappingVersion: number, failed: NewDeadLetter[]) {
+  if (!failed.length) return;
+  const last = new Map<string, NewDeadLetter>();
+  for (const d of failed) last.set(JSON.stringify([d.entity, d.context_type, d.key]), d);
+  const rows = [...last.values()];
   await client.query(
     `INSERT INTO dead_letters AS d (id, source_id, run_id, entity, context_type, key, record_key, cursor, position, category, error, payload, mapping_version)
      SELECT gen_random_uuid(), $1::uuid, $2::uuid, t.entity, t.context_type, ARRAY(SELECT json_array_elements_text(t.key::json)), t.key, t.cursor, t.position, t.category, t.error, t.payload, $3

@@ -1,16 +1,3 @@
-// The specification's example mapping, on the demo shop's customers (scripts/lib/demo-source.ts):
-// customer_id → context_id, email, and preferences through json_parse. Shared by unit,
+// The specification's example mapping (server/mapping/spec-example.ts), shared by unit,
 // integration and end-to-end tests; callers clone it before changing it.
-export const SPEC_EXAMPLE_MAPPING = {
-  mappings: [
-    {
-      source: { table: "customers" },
-      target: { context_type: "customer-context" },
-      fields: [
-        { source: "customer_id", target: "context_id" },
-        { source: "email", target: "data.email" },
-        { source: "preferences", target: "data.preferences", transform: "json_parse" },
-      ],
-    },
-  ],
-};
+export { SPEC_EXAMPLE_MAPPING } from "../../server/mapping/spec-example.ts";

@@ -1,2 +1,2 @@
 -- AlterTable
-ALTER TABLE "sources" ADD COLUMN     "demo_writer" BOOLEAN NOT NULL DEFAULT true;
+ALTER TABLE "sources" ADD COLUMN     "demo_writer" BOOLEAN NOT NULL DEFAULT false;

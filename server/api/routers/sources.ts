@@ -81,7 +81,7 @@ export const sourcesRouter = createTRPCRouter({
   setDemoWriter: editorProcedure
     .input(ZSourceId.extend({ enabled: z.boolean() }))
     .output(ZSource)
-    .mutation(({ input }) => sources.setDemoWriter(input.id, input.enabled)),
+    .mutation(({ input, ctx }) => sources.setDemoWriter(input.id, input.enabled, ctx.principal)),
   delete: editorProcedure
     .input(ZDeleteSourceInput)
     .output(z.void())

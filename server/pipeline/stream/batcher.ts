@@ -24,6 +24,8 @@ export class Batcher {
   private deadLetters: NewDeadLetter[] = [];
   private allInserts = true;
   private startedAt: number;
+  /** When the batch's first write arrived (null while it has none). */
+  private firstAt: number | null = null;
   private lastCommit: (CommitTarget & { order: bigint }) | null = null;
   private durable: bigint;
 
@@ -40,6 +42,7 @@ export class Batcher {
 
   /** Adds a change's writes and dead letters; true when the batch is full and must be written now. */
   add(mapped: { writes: RecordWrite[]; deadLetters: NewDeadLetter[] }, insert: boolean): boolean {
+    if (this.firstAt === null && mapped.writes.length) this.firstAt = this.now();
     for (const w of mapped.writes) this.writes.push(w);
     for (const d of mapped.deadLetters) this.deadLetters.push(d);
     if (!insert && mapped.writes.length) this.allInserts = false;
@@ -60,9 +63,9 @@ export class Batcher {
     return this.writes.length >= this.batchSize || !more || this.now() - this.startedAt >= this.maxWaitMs;
   }
 
-  /** How long (ms) the batch has been filling. */
+  /** How long (ms) since the batch's first write arrived (0 without one): reading and mapping it. */
   age(): number {
-    return this.now() - this.startedAt;
+    return this.firstAt === null ? 0 : this.now() - this.firstAt;
   }
 
   /** Nothing waits to be written and the cursor is where the last commit ended. */
@@ -81,6 +84,7 @@ export class Batcher {
     if (!this.writes.length && !this.deadLetters.length && !target) return null;
     // Batches commit in order (one write in flight, then the next): a later batch starts from here.
     if (target) this.durable = this.lastCommit!.order;
+    this.firstAt = null;
     const taken = { writes: this.writes, truncates: this.truncates, deadLetters: this.deadLetters, target, allInserts: this.allInserts && this.writes.length > 0 };
     this.writes = [];
     this.truncates = [];
