@@ -212,7 +212,7 @@ describe("the COPY path for rows new to the store", () => {
     const hint = new InsertHint();
     const awkward = { text: "tab\there\nnew line\\ back\\slash \r é 😀", nested: { quote: '"q"', path: "C:\\dir" } };
     const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("id\twith\\odd\nchars", awkward, 5n), fresh("plain", { n: 1 }, 5n)], hint));
-    expect(r).toEqual({ written: 2, collisions: [], rejected: [] });
+    expect(r).toEqual({ written: 2, writtenByEntity: new Map([["copy_table", 2]]), collisions: [], rejected: [] });
     expect(await read("id\twith\\odd\nchars")).toEqual({ data: awkward, position: "5", cursor: "pg_lsn:0/1", entity: "copy_table" });
     expect(hint.worthTrying).toBe(true); // no miss: the COPY took them
   });
