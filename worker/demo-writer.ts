@@ -13,11 +13,11 @@
 import pg from "pg";
 import { pgPool } from "../server/db.ts";
 import { logger } from "../server/logger.ts";
+import { DEMO_DATABASE, DEMO_ROLE } from "../scripts/lib/demo-source.ts";
 
 const log = logger("worker.demo");
 const FIRST_WRITER_ORDER = 1_000_000; // orders the writer places are numbered from here
 const KEEP_ORDERS = 50;
-const DEMO = "ecm_demo"; // the demo database and its owner role (scripts/lib/demo-source.ts)
 
 export type DemoWriter = { stop: () => Promise<void> };
 
@@ -63,8 +63,8 @@ async function writeTick(db: pg.Pool, tick: number) {
   try {
     await client.query("BEGIN");
     const { rows: where } = await client.query<{ db: string }>("SELECT current_database() AS db");
-    if (where[0]!.db !== DEMO) throw new Error(`ECM_DEMO_DATABASE_URL names database ${where[0]!.db}, not the demo's (${DEMO}): the demo writer writes nowhere else`);
-    await client.query(`SET LOCAL ROLE ${DEMO}`);
+    if (where[0]!.db !== DEMO_DATABASE) throw new Error(`ECM_DEMO_DATABASE_URL names database ${where[0]!.db}, not the demo's (${DEMO_DATABASE}): the demo writer writes nowhere else`);
+    await client.query(`SET LOCAL ROLE ${DEMO_ROLE}`);
     await client.query(
       `UPDATE customers SET preferences = json_build_object('newsletter', random() < 0.5, 'language', (ARRAY['en','de','fr','ja'])[1 + floor(random() * 4)::int],
          'channels', json_build_array('email', 'push'), 'tick', $1::int)::text, updated_at = now()

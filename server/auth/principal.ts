@@ -6,7 +6,8 @@ import { findActiveToken } from "../store/api-tokens.ts";
 import { auth } from "./auth.ts";
 import { ROLES, type Principal, type Role } from "./roles.ts";
 
-function sameSecret(a: string, b: string): boolean {
+/** Compares two secrets in constant time (their digests, so lengths do not show). */
+export function sameSecret(a: string, b: string): boolean {
   const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
   return crypto.timingSafeEqual(digest(a), digest(b));
 }

@@ -46,6 +46,11 @@ export function connectorType(name: string): ConnectorType | undefined {
   return Object.hasOwn(CONNECTOR_TYPES, name) ? (CONNECTOR_TYPES as Record<string, ConnectorType>)[name] : undefined;
 }
 
+/** The cursor codec of a registered connector type (its cursors are opaque to everything else). */
+export function cursorCodec(name: string): CursorCodec {
+  return connectorType(name)!.cursor;
+}
+
 /** The connection config accepted for any registered connector type, discriminated by connector_type. */
 export const ZConnectorConfig = z.discriminatedUnion("connector_type", [ZPostgresConfig]);
 export type TConnectorConfig = z.infer<typeof ZConnectorConfig>;

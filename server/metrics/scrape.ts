@@ -2,9 +2,8 @@
 // live worker's (published through Redis, summed across workers), and what is read now from
 // PostgreSQL and the queues: stream lag and retained WAL, snapshot progress, queue depth, workers
 // alive and the streams each owns. Readiness (GET /api/ready) is read from the same state.
-import crypto from "node:crypto";
 import { AggregatorRegistry, Gauge, Registry } from "prom-client";
-import { principalFromHeaders } from "../auth/principal.ts";
+import { principalFromHeaders, sameSecret } from "../auth/principal.ts";
 import { hasRole } from "../auth/roles.ts";
 import { pgPool } from "../db.ts";
 import { productHealth } from "../health.ts";
@@ -28,9 +27,12 @@ async function streamStates(): Promise<StreamState[]> {
   return rows;
 }
 
-/** Streams that should run (enabled, not paused or failed by an error that needs an operator) but have no live owner. */
+/** A stream that should run: enabled, and not waiting for an operator (paused, or failed). */
+const shouldRun = (s: StreamState) => s.enabled && s.status !== "paused" && s.status !== "failed";
+
+/** Streams that should run but have no live owner. */
 export function streamsDown(states: StreamState[]): string[] {
-  return states.filter((s) => s.enabled && !["paused", "failed"].includes(s.status) && !s.leased).map((s) => s.source_id);
+  return states.filter((s) => shouldRun(s) && !s.leased).map((s) => s.source_id);
 }
 
 async function stateRegistry(): Promise<Registry> {
@@ -55,7 +57,7 @@ async function stateRegistry(): Promise<Registry> {
   const retained = gauge("ecm_capture_retained_bytes", "Change log the source retains for the capture (PostgreSQL: WAL held by the slot)", ["source_id"]);
   for (const s of streams) {
     if (s.leased && s.owner) owned.set({ source_id: s.source_id, worker: s.owner }, 1);
-    if (s.enabled && !["paused", "failed"].includes(s.status)) running.set({ source_id: s.source_id }, s.leased ? 1 : 0);
+    if (shouldRun(s)) running.set({ source_id: s.source_id }, s.leased ? 1 : 0);
     const slot = s.slot_state ?? {};
     if (typeof slot.lag_bytes === "number") lagBytes.set({ source_id: s.source_id }, slot.lag_bytes);
     if (typeof slot.lag_seconds === "number") lagSeconds.set({ source_id: s.source_id }, slot.lag_seconds);
@@ -83,17 +85,11 @@ export async function metricsText(): Promise<string> {
   return `${await counted.metrics()}\n${await now.metrics()}`;
 }
 
-function tokenMatches(given: string, expected: string | undefined): boolean {
-  if (!expected || !given) return false;
-  const a = crypto.createHash("sha256").update(given).digest();
-  const b = crypto.createHash("sha256").update(expected).digest();
-  return crypto.timingSafeEqual(a, b);
-}
-
 /** Who may read the installation's state: ECM_METRICS_TOKEN, or any principal past its first password change. */
 async function mayObserve(req: Request): Promise<boolean> {
   const bearer = /^bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
-  if (tokenMatches(bearer, env().ECM_METRICS_TOKEN)) return true;
+  const metricsToken = env().ECM_METRICS_TOKEN;
+  if (bearer && metricsToken && sameSecret(bearer, metricsToken)) return true;
   const principal = await principalFromHeaders(req.headers).catch(() => null);
   return !!principal && !principal.mustChangePassword && hasRole(principal.role, "viewer");
 }

@@ -7,11 +7,12 @@
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
-import { connectorType } from "../connectors/registry.ts";
+import { cursorCodec } from "../connectors/registry.ts";
 import { requireCapability, type CaptureSetup, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
 import { compileMapping, type CompiledMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
+import type { TSource } from "../sources/schemas.ts";
 import { getSource } from "../sources/service.ts";
 import { sourceExists, withCaptureLock } from "../store/capture-lock.ts";
 import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
@@ -53,7 +54,8 @@ export type SnapshotOptions = {
  */
 export async function prepareSnapshot(sourceId: string, opts: { full: boolean }) {
   const { mappings } = await mappingsOf(sourceId);
-  await withConnector(sourceId, (connector) => prepareCapture(connector, sourceId, [...new Set(mappings.map((m) => m.source.table))], opts.full));
+  const source = await getSource(sourceId);
+  await withConnector(sourceId, (connector) => prepareCapture(connector, source, [...new Set(mappings.map((m) => m.source.table))], opts.full));
 }
 
 async function mappingsOf(sourceId: string) {
@@ -63,9 +65,9 @@ async function mappingsOf(sourceId: string) {
 }
 
 /** Capture set-up for a CDC source (null for a snapshot-only one); a new capture makes the old cursor meaningless. */
-async function prepareCapture(connector: ECMConnector, sourceId: string, tables: string[], full: boolean): Promise<CaptureSetup | null> {
-  const source = await getSource(sourceId);
+async function prepareCapture(connector: ECMConnector, source: TSource, tables: string[], full: boolean): Promise<CaptureSetup | null> {
   if (source.config.options.change_tracking !== "cdc") return null;
+  const sourceId = source.id;
   const capture = requireCapability(connector, "prepareCapture", "capture changes");
   const setup = await withCaptureLock(sourceId, async (db) => {
     // A source being deleted has its capture dropped under this lock: never create it again.
@@ -92,12 +94,13 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
   const wanted = mappings.filter((m) => !opts.entities || opts.entities.includes(m.source.table));
   const byEntity = mappersByEntity(wanted.map((m) => compileMapping(m, transformEnv())));
   const result: SnapshotResult = { mapping_version: version, entities: [], read: 0, written: 0, errors: [], collisions: [] };
-  const codec = connectorType((await getSource(sourceId)).connector_type)!.cursor;
+  const source = await getSource(sourceId);
+  const codec = cursorCodec(source.connector_type);
 
   await withConnector(sourceId, async (connector) => {
     const reader = requireCapability(connector, "readSnapshotChunks", "read snapshots in resumable chunks");
     // Before the first read. A full snapshot is also the recovery from a lost capture.
-    const capture = await prepareCapture(connector, sourceId, [...byEntity.keys()], !opts.entities);
+    const capture = await prepareCapture(connector, source, [...byEntity.keys()], !opts.entities);
     for (const [entity, mappers] of byEntity) {
       const stats = await snapshotEntity({ sourceId, entity, mappers, version, capture, codec, reader, opts, result });
       result.written += stats.written;

@@ -10,7 +10,7 @@
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
-import { connectorType } from "../connectors/registry.ts";
+import { cursorCodec } from "../connectors/registry.ts";
 import { requireCapability, type ChangeStream, type ECMConnector, type RowChange } from "../connectors/types.ts";
 import { getMappings } from "../mapping/service.ts";
 import { getSource } from "../sources/service.ts";
@@ -63,7 +63,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     throw new AppError("BAD_REQUEST", 'this source is configured for snapshots only: set options.change_tracking to "cdc" to stream changes', { category: "CONFIGURATION" });
   }
   const connector = requireCapability(requireCapability(ctx.connector, "attachCapture", "capture changes"), "openChanges", "stream changes");
-  const codec = connectorType(source.connector_type)!.cursor;
+  const codec = cursorCodec(source.connector_type);
 
   // The plan per mapped entity, checked against the catalog before anything is read.
   const plans = await planEntities(connector, mappings);

@@ -2,11 +2,10 @@
 // cursor, whole transactions only, at least `batch_size` events when that many are waiting (or
 // what arrived before the source went quiet), and the cursor to ask from next. It reads the
 // product's slot without confirming anything, so it is refused while the stream owns the slot.
-import { connectorType } from "../connectors/registry.ts";
 import { requireCapability, type ChangeEvent, type ChangeOperation } from "../connectors/types.ts";
 import { withCaptureLock } from "../store/capture-lock.ts";
 import { AppError } from "../errors/app-error.ts";
-import { getSource } from "../sources/service.ts";
+import { cursorCodecOf } from "./cursor.ts";
 import { getMappings } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getStream, leaseHeld } from "../store/streams.ts";
@@ -21,11 +20,11 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
   }
   const tables = [...new Set((await getMappings(sourceId)).mappings.map((m) => m.source.table))];
   if (!tables.length) throw new AppError("BAD_REQUEST", "save a mapping first: it decides which tables are published", { category: "CONFIGURATION" });
-  const codec = connectorType((await getSource(sourceId)).connector_type)!.cursor;
+  const codec = await cursorCodecOf(sourceId);
   const asked = op.cursor ? codec.parse(op.cursor, "cursor") : null;
   return withConnector(sourceId, async (source) => {
     const connector = requireCapability(requireCapability(source, "captureStatus", "capture changes"), "prepareCapture", "capture changes");
-    const capture = await connector.captureStatus!();
+    const capture = await connector.captureStatus();
     if (!capture.exists) throw new AppError("BAD_REQUEST", "the source has no change capture yet: run a snapshot or start the stream once", { category: "CONFIGURATION" });
     if (capture.lost) throw new AppError("CONFLICT", "the source's change capture is lost: re-snapshot the source", { category: "FATAL" });
     // Adds the mapped tables, never removes any: a table a concurrent snapshot just added for a

@@ -2,7 +2,7 @@
 // the connector's business (server/connectors/types.ts CursorCodec): the service that takes one
 // parses it with the source's codec, which names the field when it is malformed.
 import { z } from "zod";
-import { connectorType } from "../connectors/registry.ts";
+import { cursorCodec } from "../connectors/registry.ts";
 import type { CursorCodec } from "../connectors/types.ts";
 import { getSource } from "../sources/service.ts";
 
@@ -13,5 +13,5 @@ export const ZCursor = z
 
 /** The cursor codec of a source's connector type. */
 export async function cursorCodecOf(sourceId: string): Promise<CursorCodec> {
-  return connectorType((await getSource(sourceId)).connector_type)!.cursor;
+  return cursorCodec((await getSource(sourceId)).connector_type);
 }

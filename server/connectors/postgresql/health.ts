@@ -2,6 +2,7 @@
 // cannot run because an earlier one failed is not listed; the failing one says what to fix.
 import type pg from "pg";
 import { AppError } from "../../errors/app-error.ts";
+import { classify } from "../../errors/classify.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
 import type { TPostgresConfig } from "./config.ts";
 import { connect, type ConnectPolicies } from "./connection.ts";
@@ -41,30 +42,21 @@ export function connectFailure(error: unknown, config: TPostgresConfig): HealthC
   return fail("reachable", `could not connect to ${host}:${port}`, "check host, port, firewalls and that PostgreSQL listens on that address");
 }
 
-/** Connect failures a user can act on, by SQLSTATE: the failing check says what to do. */
-const CONNECT_CODES: Record<string, "TRANSIENT" | "CONFIGURATION"> = {
-  "28P01": "CONFIGURATION",
-  "28000": "CONFIGURATION",
-  "3D000": "CONFIGURATION",
-  "53300": "TRANSIENT",
-  "57P03": "TRANSIENT",
-};
-const NETWORK = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/;
+/** Connect failures whose health check says what to do (by SQLSTATE); network and TLS failures too. */
+const CONNECT_CODES = new Set(["28P01", "28000", "3D000", "53300", "57P03"]);
 
 /**
  * A failure to connect as the pipeline and the API see it: for the failures the health check
- * knows (password, database, TLS, the server away or full), its message and hint, with their
- * category; anything else (a secret or host-policy refusal, which carry their own category; an
- * unexpected error) is thrown as it is, for classify() to judge.
+ * knows (password, database, TLS, the server away or full), its message and hint, in the category
+ * classify() gives them; anything else (a secret or host-policy refusal, which carry their own
+ * category; an unexpected error) is thrown as it is, for classify() to judge.
  */
 export function connectError(error: unknown, config: TPostgresConfig): unknown {
   if (error instanceof AppError) return error;
-  const e = error as { code?: string; message?: string };
-  const tls = /SSL|certificate|self.signed/i.test(e.message ?? "");
-  const category = e.code && CONNECT_CODES[e.code] ? CONNECT_CODES[e.code] : e.code && NETWORK.test(e.code) ? "TRANSIENT" : tls ? "CONFIGURATION" : null;
-  if (!category) return error;
+  const c = classify(error);
+  if (!((c.code && CONNECT_CODES.has(c.code)) || c.reason === "network error" || c.reason === "TLS")) return error;
   const check = connectFailure(error, config);
-  return new AppError(category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, { category, cause: error });
+  return new AppError(c.category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, { category: c.category, cause: error });
 }
 
 export type HealthContext = { publication: string; slot: string; tables: string[] };
