@@ -15,6 +15,7 @@ export const ZEnv = z.object({
   ECM_SECRET_KEY: z.string().refine((v) => decodeKey(v) !== null, "must be 32 bytes as base64 (44 chars) or hex (64 chars)"),
   ECM_API_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ECM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ECM_LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   ECM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   // Secret salt of the sha256 mapping transform (PII hashing). Unset: sha256 mappings are refused.
   ECM_HASH_SALT: z.string().min(16, "must be at least 16 characters").optional(),

@@ -1,27 +1,61 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { addLogSink, logger, redact } from "./logger.ts";
+import { addLogSink, logger, withLogContext } from "./logger.ts";
 
-describe("log redaction", () => {
+describe("logs", () => {
   let remove: (() => void) | undefined;
   afterEach(() => remove?.());
-
-  it("redacts values of secret-looking fields at any depth", () => {
-    expect(
-      redact({ authentication: { username: "u", password: "hunter2" }, headers: { authorization: "Bearer abc" }, token: "t", api_key: "k" }),
-    ).toEqual({ authentication: { username: "u", password: "[redacted]" }, headers: { authorization: "[redacted]" }, token: "[redacted]", api_key: "[redacted]" });
-  });
-
-  it("keeps secret references, which are safe and useful to see", () => {
-    expect(redact({ password_secret: "vault://db/pg#password" })).toEqual({ password_secret: "vault://db/pg#password" });
-    expect(redact({ password_secret: "plain-value" })).toEqual({ password_secret: "[redacted]" });
-  });
-
-  it("writes redacted JSON lines to every sink", () => {
+  const capture = () => {
     const lines: string[] = [];
     remove = addLogSink((l) => lines.push(l));
-    logger("test").warn("connecting", { config: { authentication: { password: "canary-123" } } });
+    return lines;
+  };
+
+  it("writes one JSON line per event with level, component and message", () => {
+    const lines = capture();
+    logger("test").info({ source_id: "s1" }, "hello");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "info", component: "test", source_id: "s1", msg: "hello" });
+  });
+
+  it("redacts secret fields by path down to four levels, whatever their parent is called", () => {
+    const lines = capture();
+    logger("test").warn(
+      {
+        config: { authentication: { password: "canary-1" } },
+        headers: { authorization: "Bearer canary-2", cookie: "sid=canary-3" },
+        token: "canary-4",
+        a: { b: { c: { api_key: "canary-5" } } },
+      },
+      "connecting",
+    );
     const line = lines.find((l) => l.includes("connecting"))!;
-    expect(line).not.toContain("canary-123");
-    expect(JSON.parse(line)).toMatchObject({ level: "warn", component: "test", config: { authentication: { password: "[redacted]" } } });
+    for (const canary of ["canary-1", "canary-2", "canary-3", "canary-4", "canary-5"]) expect(line).not.toContain(canary);
+    expect(JSON.parse(line)).toMatchObject({ config: { authentication: { password: "[redacted]" } }, headers: { authorization: "[redacted]" }, token: "[redacted]" });
+  });
+
+  it("shows secret references, which say where a secret lives, not what it is", () => {
+    const lines = capture();
+    logger("test").info({ config: { authentication: { password_secret: "env://PG_PASSWORD" } } }, "saved");
+    expect(JSON.parse(lines[0]!).config.authentication.password_secret).toBe("env://PG_PASSWORD");
+  });
+
+  it("logs an error's type, message and code, not the values a driver attaches to it", () => {
+    const lines = capture();
+    const error = Object.assign(new Error("duplicate key"), { code: "23505", parameters: ["canary-row"] });
+    logger("test").error({ error }, "write failed");
+    const logged = JSON.parse(lines[0]!).error;
+    expect(logged).toMatchObject({ type: "Error", message: "duplicate key", code: "23505" });
+    expect(lines[0]).not.toContain("canary-row");
+  });
+
+  it("adds a job's run, source and job ids to every line logged inside its context", async () => {
+    const lines = capture();
+    await withLogContext({ job_id: "7", run_id: "r1", source_id: "s1" }, async () => {
+      await Promise.resolve();
+      logger("deep.module").info("inside");
+    });
+    logger("test").info("outside");
+    expect(JSON.parse(lines[0]!)).toMatchObject({ job_id: "7", run_id: "r1", source_id: "s1", component: "deep.module" });
+    expect(JSON.parse(lines[1]!)).not.toHaveProperty("run_id");
   });
 });

@@ -1,20 +1,54 @@
-// One line per event, JSON in production and when piped, readable on a terminal. Secret values
-// never reach a log line: fields whose name says they hold a secret are redacted unless the value
-// is a secret reference (env://, file://, vault://, secret://), which is safe to show.
+// The product's one logger (pino): JSON lines on stderr by default, readable on a terminal or with
+// ECM_LOG_FORMAT=pretty. Each module takes a child logger named for its component; a job's lines
+// also carry its run, source and job ids (withLogContext), however deep the code that logs them.
+//
+// Redaction is configured here, once, by path: any field named like a secret (password, token,
+// authorization, …) down to four levels is replaced by "[redacted]", unless its value is a secret
+// reference (env://, file://, vault://, secret://), which is safe and useful to see. Data payloads
+// whose keys are a source's column names are redacted by name instead (secrets/redact.ts).
+import { AsyncLocalStorage } from "node:async_hooks";
+import pino, { type Logger as PinoLogger } from "pino";
+import { prettyFactory } from "pino-pretty";
 import { isSecretReference } from "./secrets/references.ts";
 
-type Level = "debug" | "info" | "warn" | "error";
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[_-]?key|private/i;
+/** Field names that hold secrets wherever they appear in a log line's fields. */
+const SECRET_FIELDS = [
+  "password",
+  "password_secret",
+  "passwordSecret",
+  "secret",
+  "token",
+  "api_token",
+  "api_key",
+  "apiKey",
+  "authorization",
+  "cookie",
+  "private_key",
+  "secret_key",
+  "connection_string",
+  "databaseUrl",
+  "DATABASE_URL",
+  "REDIS_URL",
+];
+const REDACT_DEPTH = 4;
+/** "password", "*.password", "*.*.password", … : pino's redaction paths for every secret field. */
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>
+  Array.from({ length: REDACT_DEPTH + 1 }, (_, depth) => [...Array<string>(depth).fill("*"), field].join(".")),
+);
 
-/** Whether a field or column name says it holds a secret (its values are redacted everywhere). */
-export const isSecretName = (name: string) => SECRET_KEY.test(name);
+const censor = (value: unknown) => (typeof value === "string" && isSecretReference(value) ? value : "[redacted]");
+
+/** An error as a log field: what it is, never the values some drivers attach (a row, a query's parameters). */
+function errorField(value: unknown) {
+  if (!(value instanceof Error)) return value;
+  const code = (value as { code?: unknown }).code;
+  return { type: value.name, message: value.message, ...(code !== undefined ? { code } : {}), stack: value.stack };
+}
 
 export type LogSink = (line: string) => void;
-let sinks: LogSink[] = [(line) => process.stderr.write(line + "\n")];
-let minLevel: Level = (process.env.ECM_LOG_LEVEL as Level) || "info";
+let sinks: LogSink[] = [];
 
-/** Tests use this to inspect every line the process would log. */
+/** Tests use this to inspect every line the process logs, exactly as written. */
 export function addLogSink(sink: LogSink): () => void {
   sinks.push(sink);
   return () => {
@@ -22,33 +56,45 @@ export function addLogSink(sink: LogSink): () => void {
   };
 }
 
-export function redact(value: unknown, key = "", depth = 0): unknown {
-  if (depth > 8) return "[deep]";
-  if (typeof value === "string") return SECRET_KEY.test(key) && !isSecretReference(value) ? "[redacted]" : value;
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: string }).code };
-  if (Array.isArray(value)) return value.map((v) => redact(v, key, depth + 1));
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k, depth + 1)]));
-  }
-  return value;
+function pretty(): boolean {
+  const format = process.env.ECM_LOG_FORMAT;
+  if (format === "pretty") return true;
+  if (format === "json") return false;
+  return Boolean(process.stderr.isTTY) && process.env.NODE_ENV !== "production";
 }
 
-function write(level: Level, component: string, msg: string, fields?: Record<string, unknown>) {
-  if (ORDER[level] < ORDER[minLevel]) return;
-  const line = JSON.stringify({ t: new Date().toISOString(), level, component, msg, ...(redact(fields ?? {}) as object) });
-  for (const sink of sinks) sink(line);
-}
-
-export function logger(component: string) {
+/** stderr (JSON, or prettified for a person) and every test sink, all from the same JSON line. */
+function destination() {
+  const prettify = pretty() ? prettyFactory({ colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }) : null;
   return {
-    debug: (msg: string, fields?: Record<string, unknown>) => write("debug", component, msg, fields),
-    info: (msg: string, fields?: Record<string, unknown>) => write("info", component, msg, fields),
-    warn: (msg: string, fields?: Record<string, unknown>) => write("warn", component, msg, fields),
-    error: (msg: string, fields?: Record<string, unknown>) => write("error", component, msg, fields),
+    write(line: string) {
+      process.stderr.write(prettify ? prettify(line) : line);
+      for (const sink of sinks) sink(line.trimEnd());
+    },
   };
 }
-export type Logger = ReturnType<typeof logger>;
 
-export function setLogLevel(level: Level) {
-  minLevel = level;
+const context = new AsyncLocalStorage<Record<string, unknown>>();
+
+/** Runs fn with fields (run_id, source_id, job_id) added to every line logged inside it. */
+export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return context.run({ ...context.getStore(), ...fields }, fn);
 }
+
+const root: PinoLogger = pino(
+  {
+    level: process.env.ECM_LOG_LEVEL || "info",
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { error: errorField, err: errorField },
+    redact: { paths: REDACT_PATHS, censor },
+    mixin: () => context.getStore() ?? {},
+  },
+  destination(),
+);
+
+/** A component's logger: `log.info({ source_id }, "message")`, as pino takes them. */
+export function logger(component: string): Logger {
+  return root.child({ component });
+}
+export type Logger = PinoLogger;

@@ -36,12 +36,12 @@ export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter
         lastProblem = "";
       } catch (e) {
         const message = (e as Error).message;
-        if (message !== lastProblem) log.warn("demo writer tick failed", { error: message });
+        if (message !== lastProblem) log.warn({ error: message }, "demo writer tick failed");
         lastProblem = message;
       }
     })().finally(() => (running = null));
   }, everyMs);
-  log.info("demo writer started", { every_ms: everyMs });
+  log.info({ every_ms: everyMs }, "demo writer started");
   return {
     stop: async () => {
       clearInterval(timer);

@@ -5,7 +5,7 @@ import { env } from "../server/env.ts";
 import { createRedis } from "../server/jobs/redis.ts";
 import { JOBS, QUEUES, parsePayload, type JobName } from "../server/jobs/contracts.ts";
 import { HEARTBEAT_MS, recordHeartbeat, removeWorker, workerIdentity } from "../server/jobs/workers.ts";
-import { logger } from "../server/logger.ts";
+import { logger, withLogContext } from "../server/logger.ts";
 import { processors } from "./processors.ts";
 import { jobSeconds, metricsEnabled } from "../server/metrics/metrics.ts";
 import { publishMetrics } from "../server/metrics/publish.ts";
@@ -30,7 +30,10 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
     const started = performance.now();
     let outcome = "failed";
     try {
-      const result = await processor(parsePayload(name, job.data), job);
+      const payload = parsePayload(name, job.data) as { run_id?: string; source_id?: string };
+      // Every line logged while the job runs, however deep, names the job, its run and its source.
+      const ids = { job_id: job.id, job: name, run_id: payload.run_id, source_id: payload.source_id };
+      const result = await withLogContext(ids, () => processor(payload, job));
       outcome = "completed";
       return result;
     } finally {
@@ -50,8 +53,8 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
         ? { concurrency: 100, lockDuration: streamLockMs, stalledInterval: streamLockMs, maxStalledCount: 1_000_000 }
         : { concurrency: e.ECM_WORKER_CONCURRENCY };
     const w = new Worker(queue, process, { connection, ...options, autorun: true });
-    w.on("error", (error) => log.error("queue error", { queue, error }));
-    w.on("failed", (job, error) => log.warn("job failed", { queue, job: job?.name, id: job?.id, error }));
+    w.on("error", (error) => log.error({ queue, error }, "queue error"));
+    w.on("failed", (job, error) => log.warn({ queue, job: job?.name, id: job?.id, error }, "job failed"));
     return w;
   });
 
@@ -62,10 +65,10 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
   };
   await beat();
   const heartbeat = setInterval(() => {
-    beat().catch((error) => log.warn("heartbeat failed", { error }));
+    beat().catch((error) => log.warn({ error }, "heartbeat failed"));
   }, HEARTBEAT_MS);
   const supervisor = startSupervisor();
-  log.info("worker started", { id: me.id, queues: Object.values(QUEUES), concurrency: e.ECM_WORKER_CONCURRENCY });
+  log.info({ id: me.id, queues: Object.values(QUEUES), concurrency: e.ECM_WORKER_CONCURRENCY }, "worker started");
 
   let closing: Promise<void> | undefined;
   const close = () =>

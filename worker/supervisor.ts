@@ -23,7 +23,7 @@ export async function reconcileStreams(): Promise<string[]> {
       added.push(source_id);
     }
   }
-  if (added.length) log.info("stream jobs queued to match the database", { sources: added });
+  if (added.length) log.info({ sources: added }, "stream jobs queued to match the database");
   return added;
 }
 
@@ -53,7 +53,7 @@ export async function reconcileRuns(graceMs = 60_000): Promise<string[]> {
     if (run.kind === "snapshot") await setSourceState(run.sourceId, "failed", `snapshot ${message}`);
     closed.push(run.id);
   }
-  if (closed.length) log.warn("runs without a job closed as failed", { runs: closed });
+  if (closed.length) log.warn({ runs: closed }, "runs without a job closed as failed");
   return closed;
 }
 
@@ -64,7 +64,7 @@ export function startSupervisor(): { stop: () => void } {
     if (running) return;
     running = true;
     Promise.all([reconcileStreams(), reconcileRuns()])
-      .catch((error) => log.warn("reconcile failed", { error }))
+      .catch((error) => log.warn({ error }, "reconcile failed"))
       .finally(() => (running = false));
   }, tickMs);
   return { stop: () => clearInterval(timer) };

@@ -17,8 +17,8 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 export async function alert(a: { sourceId: string | null; runId?: string | null; category: "CONFIGURATION" | "FATAL"; message: string; hint?: string | null }) {
   const row = await raiseAlert(a);
   if (!row) return null; // already open
-  log.warn("alert raised", { source_id: a.sourceId, category: a.category, message: a.message });
-  void deliver(row).catch((error) => log.error("alert delivery failed", { id: row.id, error }));
+  log.warn({ source_id: a.sourceId, category: a.category, message: a.message }, "alert raised");
+  void deliver(row).catch((error) => log.error({ id: row.id, error }, "alert delivery failed"));
   return row;
 }
 

@@ -58,12 +58,12 @@ const errorMapping = t.middleware(async ({ next, path }) => {
   const result = await next();
   if (!result.ok) {
     const answer = sourceErrorAnswer(result.error.cause);
-    if (answer) log.warn("the source refused a request", { path, category: answer.category, error: result.error.cause });
+    if (answer) log.warn({ path, category: answer.category, error: result.error.cause }, "the source refused a request");
     const cause = answer ?? result.error.cause;
     if (cause instanceof AppError) {
       result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
     } else if (result.error.code === "INTERNAL_SERVER_ERROR") {
-      log.error("procedure failed", { path, error: cause ?? result.error });
+      log.error({ path, error: cause ?? result.error }, "procedure failed");
       result.error = new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error; see the server log" });
     }
   }

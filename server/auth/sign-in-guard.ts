@@ -35,7 +35,7 @@ export async function reserveAttempt(email: string): Promise<{ allowed: boolean;
     return { allowed, retryAfter: allowed ? 0 : Math.max(1, await redis.ttl(key)), clear: () => redis.del(key).then(() => {}) };
   } catch (error) {
     // Without Redis the per-address limit (kept in the database) still applies.
-    log.warn("per-account sign-in limit unavailable", { error });
+    log.warn({ error }, "per-account sign-in limit unavailable");
     return null;
   }
 }

@@ -41,7 +41,7 @@ export async function createToken(input: z.output<typeof ZCreateTokenInput>, by:
     role: input.role,
     createdById: by.kind === "user" ? by.id : null,
   });
-  log.info("api token created", { token_id: row.id, role: row.role, by: by.name });
+  log.info({ token_id: row.id, role: row.role, by: by.name }, "api token created");
   return { token, api_token: toDto(row) };
 }
 

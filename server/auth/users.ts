@@ -53,7 +53,7 @@ export async function createUser(input: z.output<typeof ZCreateUserInput>): Prom
   // the role check already happened in our admin procedure.
   await auth().api.createUser({ body: { email: input.email, password: input.password, name: input.name, role: input.role } });
   const row = await store.findUserByEmail(input.email);
-  log.info("user created", { email: input.email, role: input.role });
+  log.info({ email: input.email, role: input.role }, "user created");
   return toDto(row!);
 }
 

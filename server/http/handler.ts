@@ -31,7 +31,7 @@ function fromError(error: unknown): Response {
     const message = issues?.length && error.code === "BAD_REQUEST" ? "Invalid request" : error.message;
     return errorResponse(status, error.code, message, { ...(category ? { category } : {}), ...(issues ? { issues } : {}) });
   }
-  log.error("unhandled API error", { error });
+  log.error({ error }, "unhandled API error");
   return errorResponse(500, "INTERNAL_SERVER_ERROR", "internal error; see the server log");
 }
 

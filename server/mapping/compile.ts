@@ -3,7 +3,7 @@
 // field to report every failing field at once.
 import type { JsonValue, SourceRecord } from "../connectors/types.ts";
 import { bareObject, own } from "../json/safe.ts";
-import { isSecretName } from "../logger.ts";
+import { isSecretName } from "../secrets/redact.ts";
 import { transformChain, type TEntityMapping } from "./spec.ts";
 import { TRANSFORMS, TransformError, type TransformEnv, type TransformFn } from "./transforms.ts";
 

@@ -64,7 +64,7 @@ export async function checkMappings(sourceId: string, doc: TMappingDocument, pre
 export async function saveMappings(sourceId: string, doc: TMappingDocument, by: Principal) {
   await checkMappings(sourceId, doc);
   const version = await store.saveMappingVersion(sourceId, ZMappingDocument.parse(doc), by.name);
-  log.info("mapping saved", { source_id: sourceId, version, by: by.name });
+  log.info({ source_id: sourceId, version, by: by.name }, "mapping saved");
   return { version, mappings: doc.mappings };
 }
 

@@ -102,7 +102,7 @@ export async function handleMetricsRequest(req: Request): Promise<Response> {
   try {
     return new Response(await metricsText(), { status: 200, headers: { "content-type": registry.contentType, "cache-control": "no-store" } });
   } catch (error) {
-    log.error("metrics scrape failed", { error });
+    log.error({ error }, "metrics scrape failed");
     return new Response("metrics unavailable; see the server log\n", { status: 503, headers: { "content-type": "text/plain" } });
   }
 }

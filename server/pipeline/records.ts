@@ -3,7 +3,7 @@
 // redacted), the failing field and transform. Snapshot chunks and replays map records this way;
 // stream changes add what changes need (stream/map-change.ts).
 import type { SourceRecord } from "../connectors/types.ts";
-import { redact } from "../logger.ts";
+import { redact } from "../secrets/redact.ts";
 import { MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import type { NewDeadLetter } from "../store/dead-letters.ts";
 import type { RecordWrite } from "../store/unit-of-work.ts";

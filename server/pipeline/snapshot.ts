@@ -107,7 +107,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
       result.entities.push(stats);
     }
   });
-  log.info("snapshot finished", { source_id: sourceId, read: result.read, written: result.written, errors: result.errors.length, collisions: result.collisions.length });
+  log.info({ source_id: sourceId, read: result.read, written: result.written, errors: result.errors.length, collisions: result.collisions.length }, "snapshot finished");
   return result;
 }
 
@@ -184,7 +184,7 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
   // meanwhile (changes skipped while paused, or lost with a capture): tombstone them. Every row
   // the snapshot saw now has a position at or above its own.
   const swept = capture ? await tombstoneEntity(pgPool(), sourceId, entity, position, null) : 0;
-  if (swept) log.info("snapshot removed contexts of rows no longer in the source", { source_id: sourceId, entity, removed: swept });
+  if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot removed contexts of rows no longer in the source");
   await saveCheckpoint(pgPool(), sourceId, entity, null, rowsDone, true);
   return stats;
 }

@@ -73,14 +73,14 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     return connector.attachCapture([...plans.keys()], { hadCursor: row.cursor !== null });
   });
   if (!attached) return "restart"; // a newer mapping was saved meanwhile: load it
-  if (attached.added.length) log.info("capture now includes", { source_id: sourceId, entities: attached.added });
+  if (attached.added.length) log.info({ source_id: sourceId, entities: attached.added }, "capture now includes");
   await ownerUpdate(sourceId, ctx.token, { status: "starting", error: null, error_category: null });
 
   // Entities resumed while no stream ran (or before this stream's owner noticed and queued their
   // re-snapshot): their changes skipped up to the durable cursor are recovered now.
   const resumedMeanwhile = row.skipped_entities.filter((e) => !row.paused_entities.includes(e) && plans.has(e));
   if (resumedMeanwhile.length) {
-    log.info("re-snapshotting entities resumed while their changes were skipped", { source_id: sourceId, entities: resumedMeanwhile });
+    log.info({ source_id: sourceId, entities: resumedMeanwhile }, "re-snapshotting entities resumed while their changes were skipped");
     await ctx.onResumed?.(resumedMeanwhile);
     await ownerUpdate(sourceId, ctx.token, { skipped_entities: row.paused_entities });
   }
@@ -219,7 +219,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     setInterval(() => {
       if (idle()) void changes.ping().catch(() => {});
     }, timing.heartbeatMs),
-    setInterval(() => void observe().catch((e) => log.warn("could not observe the capture", { source_id: sourceId, error: e })), timing.slotMs),
+    setInterval(() => void observe().catch((e) => log.warn({ source_id: sourceId, error: e }, "could not observe the capture")), timing.slotMs),
   ];
   const observe = async () => {
     if (!connector.captureStatus) return;
@@ -243,7 +243,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         switch (change.kind) {
           case "schema": {
             const seen = await judgeSchema(change.entity, change.columns, change.seed);
-            if (seen?.change) log.warn("source columns changed; continuing (schema policy: continue)", { source_id: sourceId, ...seen.change });
+            if (seen?.change) log.warn({ source_id: sourceId, ...seen.change }, "source columns changed; continuing (schema policy: continue)");
             if (seen) void serial(() => ownerUpdate(sourceId, ctx.token, { known_schemas: JSON.stringify(seen.known) })).catch(fail);
             break;
           }
@@ -279,7 +279,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     throw failure ?? e;
   } finally {
     for (const t of timers) clearInterval(t);
-    await changes.close().catch((e) => log.warn("could not close the change stream", { source_id: sourceId, error: e }));
+    await changes.close().catch((e) => log.warn({ source_id: sourceId, error: e }, "could not close the change stream"));
     await behind.quiesce();
     await chain.catch(() => {});
   }

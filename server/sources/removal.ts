@@ -42,7 +42,7 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
     await withCaptureLock(input.id, async () => {
       // A connector without change capture set nothing up on the source.
       const dropped = await withConnector(input.id, async (connector) => (connector.dropCapture ? connector.dropCapture() : { removed: [] }));
-      log.info("change capture removed from the source", { source_id: input.id, ...dropped });
+      log.info({ source_id: input.id, ...dropped }, "change capture removed from the source");
       await deleteSource(input);
     });
   } catch (error) {

@@ -148,7 +148,7 @@ export async function createSource(input: z.output<typeof ZCreateSourceInput>, o
       isDemo: opts.isDemo ?? false,
     });
   });
-  log.info("source created", { source_id: row.id, name: row.name });
+  log.info({ source_id: row.id, name: row.name }, "source created");
   return toSourceDto(row);
 }
 
@@ -172,7 +172,7 @@ export async function setDemoWriter(id: string, enabled: boolean, by: Principal)
   const source = await getSource(id);
   if (!source.is_demo) throw AppError.invalid([{ path: "id", message: "only the demo source has a demo writer" }]);
   const row = await store.inTransaction((tx) => store.updateSource(tx, id, { demoWriter: enabled }));
-  log.info("demo writer switched", { source_id: id, enabled, by: by.name });
+  log.info({ source_id: id, enabled, by: by.name }, "demo writer switched");
   return toSourceDto(row);
 }
 
@@ -192,7 +192,7 @@ export async function updateSource(input: z.output<typeof ZUpdateSourceInput>, b
     }
     return updated;
   });
-  log.info("source updated", { source_id: row.id });
+  log.info({ source_id: row.id }, "source updated");
   return toSourceDto(row);
 }
 
@@ -202,5 +202,5 @@ export async function deleteSource(input: z.output<typeof ZDeleteSourceInput>) {
     const deleted = await store.deleteSource(tx, input.id);
     await deleteSecrets(tx, secretIdsOf(deleted.config));
   });
-  log.info("source deleted", { source_id: input.id, drop_slot: input.drop_slot });
+  log.info({ source_id: input.id, drop_slot: input.drop_slot }, "source deleted");
 }

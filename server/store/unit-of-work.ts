@@ -10,7 +10,7 @@ import type { SourceRecord } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
-import { redact } from "../logger.ts";
+import { redact } from "../secrets/redact.ts";
 import { saveCheckpoint } from "./checkpoints.ts";
 import { purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite, type InsertHint } from "./contexts.ts";
 import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";

@@ -12,16 +12,16 @@ export async function replayRun(payload: JobPayload<"dead_letters.replay">) {
   try {
     const { mapping_version, ...counters } = await replayDeadLetters(payload.ids);
     await finishRun(payload.run_id, { status: "succeeded", counters, mappingVersion: mapping_version || undefined, progressDone: counters.read, progressTotal: counters.read });
-    log.info("replay run succeeded", { run_id: payload.run_id, ...counters });
+    log.info({ run_id: payload.run_id, ...counters }, "replay run succeeded");
     return counters;
   } catch (e) {
     const category = (e as { category?: string }).category ?? "FATAL";
     await finishRun(payload.run_id, { status: "failed", error: (e as Error).message, errorCategory: category });
-    log.error("replay run failed", { run_id: payload.run_id, error: e });
+    log.error({ run_id: payload.run_id, error: e }, "replay run failed");
     return { failed: (e as Error).message };
   } finally {
     // Hard deletes: tombstones kept while this replay ran can go now.
     const run = await findRun(payload.run_id).catch(() => null);
-    if (run) await purgeTombstonesOf(run.sourceId).catch((e) => log.warn("could not purge tombstones", { run_id: payload.run_id, error: e }));
+    if (run) await purgeTombstonesOf(run.sourceId).catch((e) => log.warn({ run_id: payload.run_id, error: e }, "could not purge tombstones"));
   }
 }

@@ -83,7 +83,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
         return { stopped: true, ...counters };
       } catch (error) {
         if (error instanceof LeaseLostError) {
-          log.warn("lease lost: another worker owns this stream now", { source_id: sourceId });
+          log.warn({ source_id: sourceId }, "lease lost: another worker owns this stream now");
           outcome = null;
           return { lease_lost: true };
         }
@@ -94,7 +94,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           counters.retried++;
           recordRetry("stream", c.category, c.origin);
           const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
-          log.warn("stream failed, retrying", { source_id: sourceId, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message });
+          log.warn({ source_id: sourceId, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message }, "stream failed, retrying");
           await ownerUpdate(sourceId, token, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
           await setSourceState(sourceId, "retrying", message);
           if (!(await held.hold(delay, isExiting))) {
@@ -108,7 +108,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           continue;
         }
         // CONFIGURATION and FATAL: stop, say what to fix, alert.
-        log.error("stream stopped", { source_id: sourceId, category: c.category, code: c.code, origin: c.origin, error: message });
+        log.error({ source_id: sourceId, category: c.category, code: c.code, origin: c.origin, error: message }, "stream stopped");
         await ownerUpdate(sourceId, token, { status: "failed", enabled: false, error: message, error_category: c.category });
         await setSourceState(sourceId, "failed", message);
         await alert({ sourceId, runId, category: c.category === "DATA" ? "FATAL" : c.category, message, hint: c.category === "FATAL" ? "see the message; a lost or dropped slot needs a full re-snapshot" : "fix the configuration, then start the stream again" });

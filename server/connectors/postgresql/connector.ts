@@ -90,7 +90,7 @@ export class PostgresConnector implements ECMConnector {
     const entities = await Promise.all(types.map((t) => this.describe(t)));
     const client = await this.connection();
     const state = await ensureCapture(client, this.names(), entities, { replaceLostSlot: options.replaceLost });
-    if (state.slot_created) log.info("replication slot created before the snapshot", { source_id: this.context.sourceId, lsn: state.slot_lsn });
+    if (state.slot_created) log.info({ source_id: this.context.sourceId, lsn: state.slot_lsn }, "replication slot created before the snapshot");
     const slot = await slotInfo(client, this.names().slot);
     return { created: state.slot_created, start: lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")) };
   }
@@ -103,10 +103,10 @@ export class PostgresConnector implements ECMConnector {
       // The caller holds the stream's lease, so whoever still reads the slot is a stale session (a
       // dead worker's walsender that has not noticed yet, or a cut connection): end it instead of
       // waiting out the server's wal_sender_timeout.
-      log.warn("slot held by a stale session; terminating it", { source_id: this.context.sourceId, pid: slot.active_pid });
+      log.warn({ source_id: this.context.sourceId, pid: slot.active_pid }, "slot held by a stale session; terminating it");
       await client
         .query("SELECT pg_terminate_backend($1)", [slot.active_pid])
-        .catch((error) => log.warn("could not end the stale session (needs the same role or pg_signal_backend); waiting for the server to", { source_id: this.context.sourceId, error }));
+        .catch((error) => log.warn({ source_id: this.context.sourceId, error }, "could not end the stale session (needs the same role or pg_signal_backend); waiting for the server to"));
       for (let i = 0; i < 50 && slot.active; i++) {
         await new Promise((r) => setTimeout(r, 100));
         slot = await slotInfo(client, names.slot);
@@ -269,7 +269,7 @@ export class PostgresConnector implements ECMConnector {
   private async valueParsers(): Promise<ValueParsers> {
     if (!this.parsers) {
       const { rows } = await (await this.connection()).query<PgTypeInfo>(TYPE_CATALOG_SQL);
-      this.parsers = new ValueParsers(typeMap(rows), (message) => log.warn(message, { source_id: this.context.sourceId }));
+      this.parsers = new ValueParsers(typeMap(rows), (message) => log.warn({ source_id: this.context.sourceId }, message));
     }
     return this.parsers;
   }
