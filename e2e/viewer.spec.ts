@@ -65,7 +65,7 @@ test("a viewer sees every page and every record, and can change nothing", async 
   const sameOrigin = { origin: new URL(page.url()).origin };
   expect((await page.request.post(`/api/v1/sources/${demo.id}/snapshot`, { data: {}, headers: sameOrigin })).status()).toBe(403);
   expect((await page.request.put(`/api/v1/sources/${demo.id}/mappings`, { data: { mappings: [] }, headers: sameOrigin })).status()).toBe(403);
-  expect((await page.request.post("/api/trpc/streams.action", { data: { json: { id: demo.id, request: { action: "start" } } }, headers: sameOrigin })).status()).toBe(403);
+  expect((await page.request.post("/api/trpc/streams.action", { data: { json: { id: demo.id, action: "start" } }, headers: sameOrigin })).status()).toBe(403);
   expect((await (await admin.get(`/sources/${demo.id}/mappings`)).json()).version).toBe(before.mapping);
   expect((await (await admin.get(`/runs?source_id=${demo.id}`)).json()).runs.length).toBe(before.runs);
 });

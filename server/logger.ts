@@ -60,7 +60,8 @@ function pretty(): boolean {
   const format = process.env.ECM_LOG_FORMAT;
   if (format === "pretty") return true;
   if (format === "json") return false;
-  return Boolean(process.stderr.isTTY) && process.env.NODE_ENV !== "production";
+  // A person is reading a terminal; anything else (a pipe, a file, a log shipper) gets JSON.
+  return Boolean(process.stderr.isTTY);
 }
 
 /** stderr (JSON, or prettified for a person) and every test sink, all from the same JSON line. */

@@ -72,19 +72,19 @@ export function StreamCard({ sourceId, cdc }: { sourceId: string; cdc: boolean }
       actions={
         <>
           {s?.stream.pending_schema ? (
-            <Button variant="secondary" disabled={!canEdit || action.isPending} title={!canEdit ? needsRole("editor") : undefined} onClick={() => action.mutate({ id: sourceId, request: { action: "approve_schema" } })}>
+            <Button variant="secondary" disabled={!canEdit || action.isPending} title={!canEdit ? needsRole("editor") : undefined} onClick={() => action.mutate({ id: sourceId, action: "approve_schema" })}>
               Approve schema change
             </Button>
           ) : null}
           {running ? (
-            <Button variant="secondary" disabled={!canEdit || action.isPending} title={!canEdit ? needsRole("editor") : undefined} onClick={() => action.mutate({ id: sourceId, request: { action: "stop" } })}>
+            <Button variant="secondary" disabled={!canEdit || action.isPending} title={!canEdit ? needsRole("editor") : undefined} onClick={() => action.mutate({ id: sourceId, action: "stop" })}>
               Stop stream
             </Button>
           ) : (
             <Button
               disabled={!canEdit || action.isPending || !mapping.data?.version}
               title={!canEdit ? needsRole("editor") : !mapping.data?.version ? "Save a mapping first" : undefined}
-              onClick={() => action.mutate({ id: sourceId, request: { action: "start" } })}
+              onClick={() => action.mutate({ id: sourceId, action: "start" })}
             >
               Start stream
             </Button>

@@ -2,10 +2,11 @@
 // on the server for every procedure (public < viewer < editor < admin).
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
+import type { OpenApiMeta, OpenApiMethod } from "trpc-to-openapi";
 import { ZodError } from "zod";
 import { principalFromHeaders } from "../auth/principal.ts";
 import { hasRole, type Principal, type Role } from "../auth/roles.ts";
-import { AppError, formatPath, type ErrorCategory, type FieldIssue } from "../errors/app-error.ts";
+import { AppError, fieldIssues, type ErrorCategory, type FieldIssue } from "../errors/app-error.ts";
 import { sourceErrorAnswer } from "../errors/classify.ts";
 import { inspectJson } from "../json/safe.ts";
 import { logger } from "../logger.ts";
@@ -25,14 +26,7 @@ export async function createContext(opts: { req: Request }): Promise<Context> {
 
 /** Field-path issues from a zod error or an AppError, for the client and the public API. */
 export function issuesOf(error: unknown): FieldIssue[] | undefined {
-  if (error instanceof ZodError) {
-    // An unknown key is reported at the key itself ("config.connection.hots"), where the user looks.
-    return error.issues.flatMap((i) =>
-      i.code === "unrecognized_keys"
-        ? i.keys.map((key) => ({ path: formatPath([...i.path, key]), message: `unknown field "${key}"; check its spelling` }))
-        : [{ path: formatPath(i.path), message: i.message }],
-    );
-  }
+  if (error instanceof ZodError) return fieldIssues(error);
   if (error instanceof AppError) return error.issues;
   return undefined;
 }
@@ -43,7 +37,19 @@ export function categoryOf(error: unknown): ErrorCategory | undefined {
   return undefined;
 }
 
-const t = initTRPC.context<Context>().create({
+/**
+ * A procedure's place in the public API (/api/v1): its method, path and documentation. The REST
+ * routes (server/http/rest.ts) and the OpenAPI document (server/http/openapi.ts) are both made
+ * from these and the procedure's own input and output schemas: nothing is declared twice.
+ */
+export type ApiMeta = OpenApiMeta<{ successStatus?: 201 | 202 | 204 }>;
+
+/** `.meta(rest("GET", "/sources/{id}", "sources", "Get a source"))`; path parameters are input fields. */
+export function rest(method: OpenApiMethod, path: `/${string}`, tag: string, summary: string, successStatus?: 201 | 202 | 204): ApiMeta {
+  return { openapi: { method, path, tags: [tag], summary }, ...(successStatus ? { successStatus } : {}) };
+}
+
+const t = initTRPC.context<Context>().meta<ApiMeta>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
     return { ...shape, data: { ...shape.data, issues: issuesOf(error.cause), category: categoryOf(error.cause) } };

@@ -50,7 +50,18 @@ export const ZContext = z.object({
   context_type: z.string(),
   context_id: z.string(),
   data: z.record(z.string(), ZJson),
-  source: z.object({ entity: z.string(), key: z.array(z.string()) }),
+  source: z.object({ entity: z.string(), key: z.array(z.string()), cursor: z.string().nullish() }),
 });
 
 export const ZSnapshotPage = z.object({ contexts: z.array(ZContext), cursor: z.string().nullable() });
+
+/** A committed change as the spec's stream_changes returns it; a delete's context has no data. */
+export const ZChangeEvent = z.object({
+  operation: z.enum(["insert", "update", "delete"]),
+  entity: z.string(),
+  key: z.array(ZJson),
+  context: ZContext.nullable(),
+  cursor: z.string(),
+  committed_at: z.string(),
+});
+export const ZChangesPage = z.object({ changes: z.array(ZChangeEvent), cursor: z.string().nullable() });

@@ -50,10 +50,13 @@ export const ZDeadLetterFilter = z
 
 export const ZListDeadLettersInput = ZDeadLetterFilter.extend({ limit: z.number().int().min(1).max(500).default(50), cursor: z.string().optional() });
 
-export const ZReplayInput = z.union([
-  z.object({ ids: z.array(z.uuid()).min(1).max(10_000) }).strict(),
-  z.object({ filter: ZDeadLetterFilter }).strict(),
-]);
+/** Exactly one of `ids` and `filter` (one object, so the public API's body has one schema). */
+export const ZReplayInput = z
+  .object({
+    ids: z.array(z.uuid()).min(1).max(10_000).optional().describe("these dead letters (only open ones are replayed)"),
+    filter: ZDeadLetterFilter.optional().describe("every open dead letter matching, of one source"),
+  })
+  .strict();
 
 const toDto = ({ position: _p, ...row }: store.DeadLetterRow) => row;
 
@@ -78,11 +81,14 @@ export async function discardDeadLetter(id: string) {
 
 /** Queues a replay of the given dead letters, or of all open ones matching a filter (one source at a time). */
 export async function startReplay(input: z.output<typeof ZReplayInput>, by: Principal) {
-  const ids = "ids" in input ? input.ids : await store.idsMatching({ ...input.filter, status: "open" }, 10_000);
+  if (Boolean(input.ids) === Boolean(input.filter)) {
+    throw AppError.invalid([{ path: input.ids ? "filter" : "ids", message: 'send either "ids" or "filter", not both and not neither' }]);
+  }
+  const ids = input.ids ?? (await store.idsMatching({ ...input.filter, status: "open" }, 10_000));
   const rows = await store.getDeadLetters(ids);
-  if (!rows.length) throw AppError.invalid([{ path: "ids" in input ? "ids" : "filter", message: "no dead letters match" }]);
+  if (!rows.length) throw AppError.invalid([{ path: input.ids ? "ids" : "filter", message: "no dead letters match" }]);
   const sources = new Set(rows.map((r) => r.source_id));
-  if (sources.size > 1) throw AppError.invalid([{ path: "ids" in input ? "ids" : "filter.source_id", message: "replay one source at a time" }]);
+  if (sources.size > 1) throw AppError.invalid([{ path: input.ids ? "ids" : "filter.source_id", message: "replay one source at a time" }]);
   const run = await createRun({ sourceId: rows[0]!.source_id, kind: "replay", request: { count: rows.length }, createdBy: by.name });
   await enqueueRun(run.id, "dead_letters.replay", { run_id: run.id, ids: rows.map((r) => r.id) }, `replay-${run.id}`);
   return { run_id: run.id };

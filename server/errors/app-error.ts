@@ -1,5 +1,6 @@
 // One typed application error. Its code maps to an HTTP status / tRPC code; its category is the
 // spec's error category (TRANSIENT, CONFIGURATION, DATA, FATAL) where one applies.
+import type { output, ZodError, ZodType } from "zod";
 export const ERROR_CATEGORIES = ["TRANSIENT", "CONFIGURATION", "DATA", "FATAL"] as const;
 export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
 
@@ -40,6 +41,25 @@ export class AppError extends Error {
       issues,
     });
   }
+}
+
+/** zod issues as field issues; an unknown key is reported at the key itself ("config.connection.hots"), where the user looks. */
+export function fieldIssues(error: ZodError): FieldIssue[] {
+  return error.issues.flatMap((i) =>
+    i.code === "unrecognized_keys"
+      ? i.keys.map((key) => ({ path: formatPath([...i.path, key]), message: `unknown field "${key}"; check its spelling` }))
+      : [{ path: formatPath(i.path), message: i.message }],
+  );
+}
+
+/**
+ * Parses a value a caller sent, inside a procedure: a 400 with field paths when it does not fit
+ * (a zod error thrown from a resolver would otherwise be an internal error).
+ */
+export function parseRequest<S extends ZodType>(schema: S, value: unknown): output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw AppError.invalid(fieldIssues(parsed.error), "Invalid request");
+  return parsed.data;
 }
 
 /** zod issue paths as the dotted field paths users see ("mappings[0].fields[2].source"). */

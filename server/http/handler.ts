@@ -8,7 +8,7 @@ import { productHealth } from "../health.ts";
 import { logger } from "../logger.ts";
 import { openApiDocument } from "./openapi.ts";
 import { BodyTooLarge, csrfRefusal, parseJsonBody, readBodyText, tooLarge, type Refusal } from "./request-guard.ts";
-import { matchRoute } from "./routes.ts";
+import { BodyNotAnObject, callRoute, matchRestRoute, restInput } from "./rest.ts";
 
 const log = logger("http");
 
@@ -51,9 +51,10 @@ export async function handleApiRequest(req: Request): Promise<Response> {
   }
   if (req.method === "GET" && path === "/openapi.json") return json(200, openApiDocument());
 
-  const match = matchRoute(req.method, path);
+  const match = matchRestRoute(req.method, path);
   if (match === null) return errorResponse(404, "NOT_FOUND", `no route ${req.method} /api/v1${path}; see /api/v1/openapi.json`);
   if (match === "method") return errorResponse(405, "METHOD_NOT_SUPPORTED", `${req.method} is not supported on /api/v1${path}`);
+  if (match === "malformed") return errorResponse(400, "BAD_REQUEST", "the path holds a malformed %-escape");
 
   // In this order: forged cross-site requests, then who is calling, and only then the body.
   const forged = csrfRefusal(req);
@@ -82,9 +83,10 @@ export async function handleApiRequest(req: Request): Promise<Response> {
 
   try {
     const caller = createCaller(createContextInner({ principal, headers: req.headers }));
-    const result = await match.route.call(caller, { params: match.params, query: url.searchParams, body });
-    return json(match.route.status ?? 200, result);
+    const result = await callRoute(caller, match.route, restInput(match, url.searchParams, body));
+    return json(match.route.status, result);
   } catch (error) {
+    if (error instanceof BodyNotAnObject) return refuse({ status: 400, code: "BAD_REQUEST", message: "the request body must be a JSON object" });
     return fromError(error);
   }
 }

@@ -1,7 +1,8 @@
 // The spec's operation envelope (`{"operation": "connector.list_entities", …}`), accepted as written.
 import { z } from "zod";
 import { hasRole, type Principal } from "../auth/roles.ts";
-import { AppError } from "../errors/app-error.ts";
+import { AppError, parseRequest } from "../errors/app-error.ts";
+import { ZCapabilities, ZChangesPage, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../connectors/schemas.ts";
 import { streamChangesPage } from "../streams/changes-page.ts";
 import { ZCursor } from "../streams/cursor.ts";
 import {
@@ -30,7 +31,39 @@ export const ZOperation = z.discriminatedUnion("operation", [
 ]);
 export type TOperation = z.output<typeof ZOperation>;
 
-export async function runOperation(sourceId: string, op: TOperation, principal: Principal): Promise<unknown> {
+const OPERATION_NAMES = ["connector.list_entities", "connector.describe_entity", "connector.health_check", "connector.get_capabilities", "connector.extract_snapshot", "connector.stream_changes"] as const;
+
+/**
+ * The envelope as one object: the public API's body and the procedure's input, so both have one
+ * schema (an OpenAPI request body is an object). Every field any operation takes, each described;
+ * which of them an operation takes, and their defaults, are checked by ZOperation after it.
+ */
+export const ZOperationEnvelope = z
+  .object({
+    operation: z.enum(OPERATION_NAMES),
+    entity: z.string().min(1).optional().describe("describe_entity, extract_snapshot: `customers` or `schema.table`"),
+    batch_size: z.number().int().min(1).max(10_000).optional().describe("extract_snapshot (default 1000), stream_changes (default 100)"),
+    cursor: z.string().nullish().describe("extract_snapshot: the previous page's cursor; stream_changes: `pg_lsn:X/Y` to read from"),
+    include_operations: z.array(z.enum(["insert", "update", "delete"])).min(1).optional().describe("stream_changes: which operations (default all three)"),
+  })
+  .strict();
+
+/** An operation's answer: the result of the connector method it names. */
+export const ZOperationResult = z.union([
+  z.object({ entities: z.array(ZEntityType) }),
+  ZEntitySchema,
+  ZHealthStatus,
+  ZCapabilities,
+  ZSnapshotPage,
+  ZChangesPage,
+]);
+
+/** Runs an operation sent as the spec's envelope. */
+export function runEnvelope(sourceId: string, envelope: z.output<typeof ZOperationEnvelope>, principal: Principal) {
+  return runOperation(sourceId, parseRequest(ZOperation, envelope), principal);
+}
+
+export async function runOperation(sourceId: string, op: TOperation, principal: Principal) {
   switch (op.operation) {
     case "connector.list_entities":
       return sourceEntities(sourceId);

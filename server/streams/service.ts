@@ -37,6 +37,21 @@ export const ZStreamAction = z.discriminatedUnion("action", [
 ]);
 export type TStreamAction = z.infer<typeof ZStreamAction>;
 
+/**
+ * A stream action as one object (the public API's body and the procedure's input): every field,
+ * each described; which an action takes is checked by ZStreamAction after it.
+ */
+export const ZStreamRequest = z
+  .object({
+    action: z.enum(["start", "stop", "approve_schema"]),
+    operation: z.literal("connector.stream_changes").optional().describe("start: accepted as the spec writes it"),
+    cursor: ZCursor.optional().describe("start: `pg_lsn:X/Y` to stream from (default: the stored cursor)"),
+    batch_size: z.number().int().min(1).max(10_000).optional().describe("start: changes per batch"),
+    include_operations: z.array(ZOperationName).min(1).optional().describe("start: which operations (default all three)"),
+    schema_policy: z.enum(["continue", "pause"]).optional().describe("start: on a source column change, continue or pause until approved"),
+  })
+  .strict();
+
 export const ZEntityAction = z.object({ action: z.enum(["pause", "resume", "resnapshot"]) }).strict();
 
 export const ZSourceStatus = z.object({

@@ -113,11 +113,11 @@ describe("the spec's operation envelope", () => {
   it("validates the envelope with field paths", async () => {
     const r = await op({ operation: "connector.describe_entity" });
     expect(r.status).toBe(400);
-    expect(r.body.error.issues[0].path).toBe("request.entity");
+    expect(r.body.error.issues[0].path).toBe("entity"); // the field as the envelope holds it
     const unknown = await op({ operation: "connector.drop_everything" });
     expect(unknown.status).toBe(400);
     const badCursor = await op({ operation: "connector.stream_changes", cursor: "0/16B3748" }, editor);
-    expect(badCursor.body.error.issues[0]).toMatchObject({ path: "request.cursor", message: expect.stringMatching(/pg_lsn:/) });
+    expect(badCursor.body.error.issues[0]).toMatchObject({ path: "cursor", message: expect.stringMatching(/pg_lsn:/) });
   });
 
   it("keeps stream_changes to editors, and says what is missing before a mapping exists", async () => {

@@ -2,11 +2,11 @@ import { z } from "zod";
 import { ZRole } from "../../auth/roles.ts";
 import * as users from "../../auth/users.ts";
 import * as tokens from "../../auth/tokens.ts";
-import { adminProcedure, createTRPCRouter } from "../trpc.ts";
+import { adminProcedure, createTRPCRouter, rest } from "../trpc.ts";
 
 export const usersRouter = createTRPCRouter({
-  list: adminProcedure.output(z.object({ users: z.array(users.ZUser) })).query(() => users.listUsers()),
-  create: adminProcedure.input(users.ZCreateUserInput).output(users.ZUser).mutation(({ input }) => users.createUser(input)),
+  list: adminProcedure.meta(rest("GET", "/users", "admin", "List console users (admin)")).output(z.object({ users: z.array(users.ZUser) })).query(() => users.listUsers()),
+  create: adminProcedure.meta(rest("POST", "/users", "admin", "Create a console user (admin)", 201)).input(users.ZCreateUserInput).output(users.ZUser).mutation(({ input }) => users.createUser(input)),
   setRole: adminProcedure
     .input(z.object({ id: z.string(), role: ZRole }))
     .output(users.ZUser)
@@ -18,12 +18,14 @@ export const usersRouter = createTRPCRouter({
 });
 
 export const tokensRouter = createTRPCRouter({
-  list: adminProcedure.output(z.object({ tokens: z.array(tokens.ZApiToken) })).query(() => tokens.listTokens()),
+  list: adminProcedure.meta(rest("GET", "/tokens", "admin", "List API tokens (admin; never the token values)")).output(z.object({ tokens: z.array(tokens.ZApiToken) })).query(() => tokens.listTokens()),
   create: adminProcedure
+    .meta(rest("POST", "/tokens", "admin", "Create an API token (admin); the token is in this response only", 201))
     .input(tokens.ZCreateTokenInput)
     .output(tokens.ZCreatedToken)
     .mutation(({ input, ctx }) => tokens.createToken(input, ctx.principal)),
   revoke: adminProcedure
+    .meta(rest("POST", "/tokens/{id}/revoke", "admin", "Revoke an API token (admin)"))
     .input(z.object({ id: z.uuid() }))
     .output(tokens.ZApiToken)
     .mutation(({ input }) => tokens.revokeToken(input.id)),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AppError } from "../../errors/app-error.ts";
 import { decodeCursor, encodeCursor } from "../../pagination.ts";
 import { listAlerts, resolveAlert } from "../../store/alerts.ts";
-import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
+import { createTRPCRouter, editorProcedure, rest, viewerProcedure } from "../trpc.ts";
 
 export const ZAlert = z.object({
   id: z.string(),
@@ -21,6 +21,7 @@ export const ZAlert = z.object({
 
 export const alertsRouter = createTRPCRouter({
   list: viewerProcedure
+    .meta(rest("GET", "/alerts", "alerts", "Alerts (CONFIGURATION and FATAL), newest first"))
     .input(
       z.object({
         status: z.enum(["open", "resolved"]).optional(),
@@ -38,6 +39,7 @@ export const alertsRouter = createTRPCRouter({
       return { alerts: page, next_cursor: rows.length > input.limit && last ? encodeCursor([last.created_at, last.id]) : null };
     }),
   resolve: editorProcedure
+    .meta(rest("POST", "/alerts/{id}/resolve", "alerts", "Mark an alert resolved"))
     .input(z.object({ id: z.uuid() }))
     .output(ZAlert)
     .mutation(async ({ input }) => {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CONNECTOR_TYPES, configJsonSchema } from "../../connectors/registry.ts";
-import { createTRPCRouter, viewerProcedure } from "../trpc.ts";
+import { createTRPCRouter, rest, viewerProcedure } from "../trpc.ts";
 
 export const ZConnectorTypeInfo = z.object({
   type: z.string(),
@@ -11,7 +11,7 @@ export const ZConnectorTypeInfo = z.object({
 
 export const connectorsRouter = createTRPCRouter({
   /** Connector types with the JSON Schema the console renders its forms from. */
-  types: viewerProcedure.output(z.object({ connector_types: z.array(ZConnectorTypeInfo) })).query(() => ({
+  types: viewerProcedure.meta(rest("GET", "/connector-types", "connectors", "Connector types and the JSON Schema of their connection config")).output(z.object({ connector_types: z.array(ZConnectorTypeInfo) })).query(() => ({
     connector_types: Object.values(CONNECTOR_TYPES).map((t) => ({
       type: t.type,
       label: t.label,

@@ -5,13 +5,16 @@ import { getMappings, previewMapping, saveMappings, ZMappings, ZPreview, ZPrevie
 import { listMappingVersions, mappingVersion } from "../../store/mappings.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { ZSourceId } from "../../sources/schemas.ts";
-import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
+import { createTRPCRouter, editorProcedure, rest, viewerProcedure } from "../trpc.ts";
 
 export const ZTransformDoc = z.object({ name: z.string(), summary: z.string(), example: z.string(), accepts: z.union([z.array(z.string()), z.literal("any")]), needs_source: z.boolean() });
 
 export const mappingsRouter = createTRPCRouter({
-  get: viewerProcedure.input(ZSourceId).output(ZMappings).query(({ input }) => getMappings(input.id)),
+  get: viewerProcedure
+    .meta(rest("GET", "/sources/{id}/mappings", "mappings", "The mapping in force (the spec's format) and its version"))
+    .input(ZSourceId).output(ZMappings).query(({ input }) => getMappings(input.id)),
   save: editorProcedure
+    .meta(rest("PUT", "/sources/{id}/mappings", "mappings", "Save a mapping document as a new version, after checking it against the source's schema"))
     .input(ZSourceId.extend({ mappings: ZMappingDocument.shape.mappings }))
     .output(ZMappings)
     .mutation(({ input, ctx }) => saveMappings(input.id, { mappings: input.mappings }, ctx.principal)),
@@ -30,6 +33,7 @@ export const mappingsRouter = createTRPCRouter({
       return { version: v.version, mappings: (v.document as { mappings: never[] }).mappings };
     }),
   preview: viewerProcedure
+    .meta(rest("POST", "/sources/{id}/preview", "mappings", "Sample rows of an entity through the saved or a draft mapping: raw row, mapped context, per-field errors"))
     .input(ZSourceId.extend(ZPreviewInput.shape))
     .output(ZPreview)
     .mutation(({ input }) => previewMapping(input.id, input)),

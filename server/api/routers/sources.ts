@@ -11,30 +11,35 @@ import {
 import { ZCapabilities, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../../connectors/schemas.ts";
 import { ZConnectorConfig } from "../../connectors/registry.ts";
 import { extractSnapshotPage, sourceCapabilities, sourceEntities, sourceEntity, sourceHealth, testDraftConnection } from "../../sources/connectivity.ts";
-import { runOperation, ZOperation } from "../../sources/operations.ts";
+import { runEnvelope, ZOperationEnvelope, ZOperationResult } from "../../sources/operations.ts";
 import { removeSource } from "../../sources/removal.ts";
 import { listSourceOverviews, ZSourceOverviewList } from "../../streams/service.ts";
 import { AppError } from "../../errors/app-error.ts";
-import { createTRPCRouter, editorProcedure, viewerProcedure } from "../trpc.ts";
+import { createTRPCRouter, editorProcedure, rest, viewerProcedure } from "../trpc.ts";
 
 export const sourcesRouter = createTRPCRouter({
   list: viewerProcedure
+    .meta(rest("GET", "/sources", "sources", "List sources, each with its live state (as …/status), lag and last durable checkpoint"))
     .input(ZListInput.default({ limit: 100 }))
     .output(ZSourceOverviewList)
     .query(({ input }) => listSourceOverviews(input)),
   get: viewerProcedure
+    .meta(rest("GET", "/sources/{id}", "sources", "Get a source"))
     .input(ZSourceId)
     .output(ZSource)
     .query(({ input }) => sources.getSource(input.id)),
   create: editorProcedure
+    .meta(rest("POST", "/sources", "sources", "Register a source (connection config as in the spec; a typed authentication.password is stored encrypted)", 201))
     .input(ZCreateSourceInput)
     .output(ZSource)
     .mutation(({ input, ctx }) => sources.createSource(input, { by: ctx.principal })),
   update: editorProcedure
+    .meta(rest("PATCH", "/sources/{id}", "sources", "Rename a source or replace its config"))
     .input(ZUpdateSourceInput)
     .output(ZSource)
     .mutation(({ input, ctx }) => sources.updateSource(input, ctx.principal)),
   health: viewerProcedure
+    .meta(rest("POST", "/sources/{id}/health", "connectors", "Run the connector's health checks against the source"))
     .input(ZSourceId)
     .output(ZHealthStatus)
     .mutation(({ input }) => sourceHealth(input.id)),
@@ -57,14 +62,17 @@ export const sourcesRouter = createTRPCRouter({
       return testDraftConnection(input.config);
     }),
   capabilities: viewerProcedure
+    .meta(rest("GET", "/sources/{id}/capabilities", "connectors", "The connector's getCapabilities()"))
     .input(ZSourceId)
     .output(ZCapabilities)
     .query(({ input }) => sourceCapabilities(input.id)),
   entities: viewerProcedure
+    .meta(rest("GET", "/sources/{id}/entities", "connectors", "Tables, partitioned tables and views of the source"))
     .input(ZSourceId)
     .output(z.object({ entities: z.array(ZEntityType) }))
     .query(({ input }) => sourceEntities(input.id)),
   entity: viewerProcedure
+    .meta(rest("GET", "/sources/{id}/entities/{name}", "connectors", "Columns, types, keys and replica identity of one entity (`customers` or `schema.table`)"))
     .input(ZSourceId.extend({ name: z.string().min(1) }))
     .output(ZEntitySchema)
     .query(({ input }) => sourceEntity(input.id, input.name)),
@@ -73,16 +81,19 @@ export const sourcesRouter = createTRPCRouter({
     .input(ZSourceId.extend({ name: z.string().min(1), limit: z.number().int().min(1).max(100).default(20) }))
     .output(ZSnapshotPage)
     .query(({ input }) => extractSnapshotPage(input.id, { entity: input.name, batch_size: input.limit, cursor: null })),
+  /** The spec's operation envelope, as written: `{"operation": "connector.list_entities", …}`. */
   operation: viewerProcedure
-    .input(z.object({ id: z.uuid(), request: ZOperation }))
-    .output(z.unknown())
-    .mutation(({ input, ctx }) => runOperation(input.id, input.request, ctx.principal)),
+    .meta(rest("POST", "/sources/{id}/operations", "connectors", "The spec's operation envelope: connector.list_entities, describe_entity, health_check, get_capabilities, extract_snapshot (paged), stream_changes (editor)"))
+    .input(ZOperationEnvelope.extend({ id: z.uuid() }))
+    .output(ZOperationResult)
+    .mutation(({ input: { id, ...envelope }, ctx }) => runEnvelope(id, envelope, ctx.principal)),
   /** The demo source's writer (worker/demo-writer.ts): on or off. */
   setDemoWriter: editorProcedure
     .input(ZSourceId.extend({ enabled: z.boolean() }))
     .output(ZSource)
     .mutation(({ input, ctx }) => sources.setDemoWriter(input.id, input.enabled, ctx.principal)),
   delete: editorProcedure
+    .meta(rest("DELETE", "/sources/{id}", "sources", "Delete a source and its replication slot and publication on the source (?drop_slot=false leaves them; 409 with the SQL when they cannot be dropped)", 204))
     .input(ZDeleteSourceInput)
     .output(z.void())
     .mutation(({ input }) => removeSource(input)),
