@@ -58,4 +58,17 @@ describe("logs", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ job_id: "7", run_id: "r1", source_id: "s1", component: "deep.module" });
     expect(JSON.parse(lines[1]!)).not.toHaveProperty("run_id");
   });
+
+  it("keeps a line's own fields out of the job's later lines", () => {
+    const lines = capture();
+    withLogContext({ run_id: "r1" }, () => {
+      logger("test").warn({ attempt: 2, error: new Error("boom") }, "retrying");
+      logger("test").info("recovered");
+    });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ run_id: "r1", attempt: 2 });
+    const later = JSON.parse(lines[1]!);
+    expect(later).toMatchObject({ run_id: "r1", msg: "recovered" });
+    expect(later).not.toHaveProperty("attempt");
+    expect(later).not.toHaveProperty("error");
+  });
 });

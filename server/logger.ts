@@ -14,18 +14,26 @@ import { isSecretReference } from "./secrets/references.ts";
 /** Field names that hold secrets wherever they appear in a log line's fields. */
 const SECRET_FIELDS = [
   "password",
+  "passphrase",
   "password_secret",
   "passwordSecret",
   "secret",
+  "client_secret",
   "token",
   "api_token",
+  "access_token",
+  "refresh_token",
   "api_key",
   "apiKey",
   "authorization",
+  "Authorization",
   "cookie",
+  "Cookie",
   "private_key",
+  "privateKey",
   "secret_key",
   "connection_string",
+  "connectionString",
   "databaseUrl",
   "DATABASE_URL",
   "REDIS_URL",
@@ -82,17 +90,25 @@ export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T):
   return context.run({ ...context.getStore(), ...fields }, fn);
 }
 
+const LEVELS = ["debug", "info", "warn", "error"];
+/** ECM_LOG_LEVEL, read before env() can explain a bad value: an unknown one logs at info and says so. */
+const requestedLevel = process.env.ECM_LOG_LEVEL?.trim().toLowerCase();
+const level = requestedLevel && LEVELS.includes(requestedLevel) ? requestedLevel : "info";
+
 const root: PinoLogger = pino(
   {
-    level: process.env.ECM_LOG_LEVEL || "info",
+    level,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     serializers: { error: errorField, err: errorField },
     redact: { paths: REDACT_PATHS, censor },
-    mixin: () => context.getStore() ?? {},
+    // A copy: pino merges each line's fields into what mixin returns, and the job's context must
+    // not collect them.
+    mixin: () => ({ ...context.getStore() }),
   },
   destination(),
 );
+if (requestedLevel && requestedLevel !== level) root.warn({ ECM_LOG_LEVEL: process.env.ECM_LOG_LEVEL, allowed: LEVELS }, "unknown log level; logging at info");
 
 /** A component's logger: `log.info({ source_id }, "message")`, as pino takes them. */
 export function logger(component: string): Logger {

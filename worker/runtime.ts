@@ -54,7 +54,7 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
         : { concurrency: e.ECM_WORKER_CONCURRENCY };
     const w = new Worker(queue, process, { connection, ...options, autorun: true });
     w.on("error", (error) => log.error({ queue, error }, "queue error"));
-    w.on("failed", (job, error) => log.warn({ queue, job: job?.name, id: job?.id, error }, "job failed"));
+    w.on("failed", (job, error) => log.warn({ queue, job: job?.name, job_id: job?.id, error }, "job failed"));
     return w;
   });
 

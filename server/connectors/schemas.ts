@@ -2,6 +2,7 @@
 import { z } from "zod";
 
 const ZKind = z.enum(["table", "partitioned_table", "view", "materialized_view"]);
+export const ZChangeOperation = z.enum(["insert", "update", "delete"]);
 
 export const ZEntityType = z.object({
   name: z.string(),
@@ -38,7 +39,7 @@ export const ZCapabilities = z.object({
   snapshot: z.boolean(),
   cdc: z.boolean(),
   cursor_format: z.string(),
-  operations: z.array(z.enum(["insert", "update", "delete"])),
+  operations: z.array(ZChangeOperation),
   composite_keys: z.boolean(),
   resumable_snapshot: z.boolean(),
   max_batch_size: z.number(),
@@ -57,7 +58,7 @@ export const ZSnapshotPage = z.object({ contexts: z.array(ZContext), cursor: z.s
 
 /** A committed change as the spec's stream_changes returns it; a delete's context has no data. */
 export const ZChangeEvent = z.object({
-  operation: z.enum(["insert", "update", "delete"]),
+  operation: ZChangeOperation,
   entity: z.string(),
   key: z.array(ZJson),
   context: ZContext.nullable(),

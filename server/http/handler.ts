@@ -8,7 +8,7 @@ import { productHealth } from "../health.ts";
 import { logger } from "../logger.ts";
 import { openApiDocument } from "./openapi.ts";
 import { BodyTooLarge, csrfRefusal, parseJsonBody, readBodyText, tooLarge, type Refusal } from "./request-guard.ts";
-import { BodyNotAnObject, callRoute, matchRestRoute, restInput } from "./rest.ts";
+import { acceptsBody, BodyNotAnObject, callRoute, matchRestRoute, restInput } from "./rest.ts";
 
 const log = logger("http");
 
@@ -68,7 +68,7 @@ export async function handleApiRequest(req: Request): Promise<Response> {
   if (!principal) return errorResponse(401, "UNAUTHORIZED", "sign in or send Authorization: Bearer <token>");
 
   let body: unknown;
-  if (["POST", "PATCH", "PUT"].includes(req.method)) {
+  if (acceptsBody(req.method)) {
     let text: string;
     try {
       text = await readBodyText(req);

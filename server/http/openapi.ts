@@ -6,7 +6,7 @@ import { generateOpenApiDocument } from "trpc-to-openapi";
 import { z } from "zod";
 import { appRouter } from "../api/root.ts";
 import { ERROR_CATEGORIES } from "../errors/app-error.ts";
-import { restRoutes } from "./rest.ts";
+import { acceptsBody, restRoutes } from "./rest.ts";
 
 export const ZErrorBody = z.object({
   error: z.object({
@@ -31,6 +31,7 @@ const ERRORS: Record<string, string> = {
   413: "request body larger than ECM_MAX_BODY_BYTES",
   415: "a console session's change without Content-Type: application/json",
   500: "internal error; the detail is in the server log",
+  503: "a dependency (the source, the queue, a secret store) does not answer; try again",
 };
 
 let cached: object | undefined;
@@ -60,7 +61,7 @@ function build(): object {
     const responses: Record<string, Response> = { [route.status]: route.status === 204 ? { description: "done; no body" } : success };
     for (const [status, description] of Object.entries(ERRORS)) {
       if (status === "404" && !route.params.length) continue;
-      if ((status === "413" || status === "415") && !["POST", "PUT", "PATCH"].includes(route.method)) continue;
+      if ((status === "413" || status === "415") && !acceptsBody(route.method)) continue;
       responses[status] = { description, content: errorContent };
     }
     operation.responses = responses;

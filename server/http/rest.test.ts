@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { appRouter } from "../api/root.ts";
 import { openApiDocument } from "./openapi.ts";
-import { matchRestRoute, restInput, restRoutes } from "./rest.ts";
+import { allProcedures, matchRestRoute, restInput, restRoutes } from "./rest.ts";
 
 const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, any>> };
 
@@ -33,7 +32,7 @@ describe("public API routing from the procedures", () => {
 
   it("documents each route from its procedure's own schemas, with the success status it answers", () => {
     expect(doc.openapi).toBe("3.1.0");
-    const procedures = (appRouter._def as unknown as { procedures: Record<string, { _def: { inputs: unknown[] } }> }).procedures;
+    const procedures = Object.fromEntries(allProcedures());
     for (const route of restRoutes()) {
       const op = doc.paths[route.path]![route.method.toLowerCase()];
       expect(op, `${route.method} ${route.path}`).toBeDefined();
@@ -58,10 +57,21 @@ describe("public API routing from the procedures", () => {
     const list = matchRestRoute("GET", "/dead-letters") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
     expect({ ...(restInput(list, new URLSearchParams("limit=5&status=open&entity=7"), undefined) as object) }).toEqual({ limit: 5, status: "open", entity: "7" });
     expect({ ...(restInput(list, new URLSearchParams("limit=five"), undefined) as object) }).toEqual({ limit: "five" });
+    // Unknown keys are ignored and an empty value is absent, as they always were.
+    expect({ ...(restInput(list, new URLSearchParams("source_id=&x=1&__proto__=y&limit=7"), undefined) as object) }).toEqual({ limit: 7 });
     const del = matchRestRoute("DELETE", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
     expect((restInput(del, new URLSearchParams("drop_slot=false"), undefined) as { drop_slot: boolean }).drop_slot).toBe(false);
     const patch = matchRestRoute("PATCH", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
     expect((restInput(patch, new URLSearchParams(), { id: "another", name: "n" }) as { id: string }).id).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
     expect(() => restInput(patch, new URLSearchParams(), [1, 2])).toThrow();
+    const health = matchRestRoute("POST", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e/health") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
+    expect({ ...(restInput(health, new URLSearchParams(), null) as object) }).toEqual({ id: "0f8fad5b-d9cb-469f-a165-70867728950e" });
+  });
+
+  it("prefers a literal path over a parameter, and serves every public query as GET only", () => {
+    const replay = matchRestRoute("POST", "/dead-letters/replay");
+    expect(replay !== null && typeof replay === "object" && replay.route.procedure).toBe("deadLetters.replay");
+    const types = Object.fromEntries(allProcedures().map(([name, p]) => [name, p._def.type]));
+    for (const route of restRoutes()) expect(types[route.procedure], `${route.method} ${route.path}`).toBe(route.method === "GET" ? "query" : "mutation");
   });
 });

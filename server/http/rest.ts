@@ -8,8 +8,16 @@ import { z } from "zod";
 import { appRouter, createCaller } from "../api/root.ts";
 import type { ApiMeta } from "../api/trpc.ts";
 
-type Procedure = { _def: { type: string; meta?: ApiMeta; inputs: z.ZodType[] } };
-type QueryType = "number" | "boolean";
+type Procedure = { _def: { type: "query" | "mutation" | "subscription"; meta?: ApiMeta; inputs: z.ZodType[] } };
+type FieldType = "number" | "boolean" | "string" | "other";
+
+/** Every procedure of the router by its dotted name (the one place that reads tRPC's internals). */
+export function allProcedures(): [string, Procedure][] {
+  return Object.entries((appRouter._def as unknown as { procedures: Record<string, Procedure> }).procedures);
+}
+
+/** Methods whose input is the JSON body; the others take it from the query string. */
+export const acceptsBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH";
 
 export type RestRoute = {
   method: string;
@@ -22,34 +30,44 @@ export type RestRoute = {
   params: string[];
   /** No input at all (the procedure takes none). */
   noInput: boolean;
-  /** Query parameters that are not strings in the input schema, and what they are. */
-  queryTypes: ReadonlyMap<string, QueryType>;
+  /** The input's top-level fields and their JSON types: the query keys a GET or DELETE takes. */
+  fields: ReadonlyMap<string, FieldType>;
 };
 
-function queryTypesOf(input: z.ZodType | undefined): Map<string, QueryType> {
-  const types = new Map<string, QueryType>();
-  if (!input) return types;
-  const schema = z.toJSONSchema(input, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, { type?: string }> };
+function fieldsOf(input: z.ZodType | undefined): Map<string, FieldType> {
+  const fields = new Map<string, FieldType>();
+  if (!input) return fields;
+  type Json = { type?: string | string[]; anyOf?: Json[] };
+  const schema = z.toJSONSchema(input, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, Json> };
+  const typesOf = (s: Json): string[] => [...[s.type ?? []].flat(), ...(s.anyOf ?? []).flatMap(typesOf)];
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
-    if (property.type === "number" || property.type === "integer") types.set(name, "number");
-    else if (property.type === "boolean") types.set(name, "boolean");
+    const types = typesOf(property);
+    fields.set(name, types.includes("number") || types.includes("integer") ? "number" : types.includes("boolean") ? "boolean" : types.includes("string") ? "string" : "other");
   }
-  return types;
+  return fields;
 }
 
 function buildRoutes(): RestRoute[] {
-  const procedures = (appRouter._def as unknown as { procedures: Record<string, Procedure> }).procedures;
   const routes: RestRoute[] = [];
-  for (const [name, procedure] of Object.entries(procedures)) {
+  const seen = new Set<string>();
+  for (const [name, procedure] of allProcedures()) {
     const meta = procedure._def.meta;
-    if (!meta?.openapi) continue;
+    if (!meta?.openapi || meta.openapi.enabled === false) continue;
     const { method, path } = meta.openapi;
+    // A GET must not change anything: a session's GET passes no cross-site check (request-guard.ts).
+    if ((method === "GET") !== (procedure._def.type === "query")) throw new Error(`${name}: a ${procedure._def.type} cannot be served as ${method}`);
+    if (seen.has(`${method} ${path}`)) throw new Error(`${name}: ${method} ${path} is served twice`);
+    seen.add(`${method} ${path}`);
     const params: string[] = [];
     const pattern = new RegExp("^" + path.replace(/\{(\w+)\}/g, (_, param: string) => (params.push(param), "([^/]+)")) + "/?$");
     const input = procedure._def.inputs[0];
-    routes.push({ method, path, procedure: name, status: meta.successStatus ?? 200, pattern, params, noInput: !input, queryTypes: queryTypesOf(input) });
+    if (procedure._def.inputs.length > 1) throw new Error(`${name}: one input schema per public procedure`);
+    const fields = fieldsOf(input);
+    for (const param of params) if (!fields.has(param)) throw new Error(`${name}: path parameter {${param}} is not a field of its input`);
+    routes.push({ method, path, procedure: name, status: meta.successStatus ?? 200, pattern, params, noInput: !input, fields });
   }
-  return routes;
+  // Literal segments win over parameters: /dead-letters/replay before /dead-letters/{id}.
+  return routes.sort((a, b) => a.params.length - b.params.length);
 }
 
 let cached: RestRoute[] | undefined;
@@ -76,17 +94,20 @@ export function matchRestRoute(method: string, path: string): RestMatch | "metho
   return pathMatched ? "method" : null;
 }
 
-/** A query string as input: numbers and booleans where the schema says so, a repeated key as a list. */
+/**
+ * A query string as input: only the fields the input has (others are ignored, as they always
+ * were), an empty value as absent, numbers and booleans where the schema says so, and a repeated
+ * key as a list.
+ */
 function queryInput(route: RestRoute, query: URLSearchParams): Record<string, unknown> {
   const input: Record<string, unknown> = Object.create(null);
-  for (const key of new Set(query.keys())) {
-    const values = query.getAll(key).map((raw): unknown => {
-      const type = route.queryTypes.get(key);
+  for (const [key, type] of route.fields) {
+    const values = query.getAll(key).filter((raw) => raw !== "").map((raw): unknown => {
       if (type === "number" && /^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
       if (type === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
       return raw; // left as sent: the schema names the field and what it expected
     });
-    input[key] = values.length === 1 ? values[0] : values;
+    if (values.length) input[key] = values.length === 1 ? values[0] : values;
   }
   return input;
 }
@@ -96,10 +117,11 @@ export class BodyNotAnObject extends Error {}
 /** The procedure's input: body or query, and the path parameters, which win over both. */
 export function restInput(match: RestMatch, query: URLSearchParams, body: unknown): unknown {
   if (match.route.noInput) return undefined;
-  const usesBody = ["POST", "PUT", "PATCH"].includes(match.route.method);
-  if (usesBody && (typeof body !== "object" || body === null || Array.isArray(body))) throw new BodyNotAnObject();
+  const usesBody = acceptsBody(match.route.method);
+  const sent = body ?? {}; // `null` or no body: nothing sent
+  if (usesBody && (typeof sent !== "object" || Array.isArray(sent))) throw new BodyNotAnObject();
   const input: Record<string, unknown> = Object.create(null);
-  Object.assign(input, usesBody ? body : queryInput(match.route, query), match.params);
+  Object.assign(input, usesBody ? sent : queryInput(match.route, query), match.params);
   return input;
 }
 

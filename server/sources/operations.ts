@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { hasRole, type Principal } from "../auth/roles.ts";
 import { AppError, parseRequest } from "../errors/app-error.ts";
-import { ZCapabilities, ZChangesPage, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../connectors/schemas.ts";
+import { ZCapabilities, ZChangeOperation, ZChangesPage, ZEntitySchema, ZEntityType, ZHealthStatus, ZSnapshotPage } from "../connectors/schemas.ts";
 import { streamChangesPage } from "../streams/changes-page.ts";
 import { ZCursor } from "../streams/cursor.ts";
 import {
@@ -25,13 +25,14 @@ export const ZOperation = z.discriminatedUnion("operation", [
       operation: z.literal("connector.stream_changes"),
       cursor: ZCursor.optional(),
       batch_size: z.number().int().min(1).max(10_000).default(100),
-      include_operations: z.array(z.enum(["insert", "update", "delete"])).min(1).default(["insert", "update", "delete"]),
+      include_operations: z.array(ZChangeOperation).min(1).default([...ZChangeOperation.options]),
     })
     .strict(),
 ]);
 export type TOperation = z.output<typeof ZOperation>;
 
-const OPERATION_NAMES = ["connector.list_entities", "connector.describe_entity", "connector.health_check", "connector.get_capabilities", "connector.extract_snapshot", "connector.stream_changes"] as const;
+type OperationName = TOperation["operation"];
+const OPERATION_NAMES = ZOperation.options.map((o) => o.shape.operation.value) as [OperationName, ...OperationName[]];
 
 /**
  * The envelope as one object: the public API's body and the procedure's input, so both have one
@@ -44,7 +45,7 @@ export const ZOperationEnvelope = z
     entity: z.string().min(1).optional().describe("describe_entity, extract_snapshot: `customers` or `schema.table`"),
     batch_size: z.number().int().min(1).max(10_000).optional().describe("extract_snapshot (default 1000), stream_changes (default 100)"),
     cursor: z.string().nullish().describe("extract_snapshot: the previous page's cursor; stream_changes: `pg_lsn:X/Y` to read from"),
-    include_operations: z.array(z.enum(["insert", "update", "delete"])).min(1).optional().describe("stream_changes: which operations (default all three)"),
+    include_operations: z.array(ZChangeOperation).min(1).optional().describe("stream_changes: which operations (default all three)"),
   })
   .strict();
 

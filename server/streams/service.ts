@@ -7,6 +7,7 @@ import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { queueStream } from "../jobs/queues.ts";
 import { requireCapability } from "../connectors/types.ts";
+import { ZChangeOperation } from "../connectors/schemas.ts";
 import { cursorCodecOf, ZCursor } from "./cursor.ts";
 import { getMappings } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
@@ -18,20 +19,17 @@ import { queueSnapshot } from "../runs/service.ts";
 import { pgPool } from "../db.ts";
 import { bareObject } from "../json/safe.ts";
 
-const ZOperationName = z.enum(["insert", "update", "delete"]);
+/** What `start` takes: the spec's connector.stream_changes fields, accepted as written. */
+const START_FIELDS = {
+  operation: z.literal("connector.stream_changes").optional().describe("start: accepted as the spec writes it"),
+  cursor: ZCursor.optional().describe("start: `pg_lsn:X/Y` to stream from (default: the stored cursor)"),
+  batch_size: z.number().int().min(1).max(10_000).optional().describe("start: changes per batch"),
+  include_operations: z.array(ZChangeOperation).min(1).optional().describe("start: which operations (default all three)"),
+  schema_policy: z.enum(["continue", "pause"]).optional().describe("start: on a source column change, continue or pause until approved"),
+};
 
 export const ZStreamAction = z.discriminatedUnion("action", [
-  z
-    .object({
-      action: z.literal("start"),
-      // The spec's connector.stream_changes fields, accepted as written.
-      operation: z.literal("connector.stream_changes").optional(),
-      cursor: ZCursor.optional(),
-      batch_size: z.number().int().min(1).max(10_000).optional(),
-      include_operations: z.array(ZOperationName).min(1).optional(),
-      schema_policy: z.enum(["continue", "pause"]).optional(),
-    })
-    .strict(),
+  z.object({ action: z.literal("start"), ...START_FIELDS }).strict(),
   z.object({ action: z.literal("stop") }).strict(),
   z.object({ action: z.literal("approve_schema") }).strict(),
 ]);
@@ -41,16 +39,7 @@ export type TStreamAction = z.infer<typeof ZStreamAction>;
  * A stream action as one object (the public API's body and the procedure's input): every field,
  * each described; which an action takes is checked by ZStreamAction after it.
  */
-export const ZStreamRequest = z
-  .object({
-    action: z.enum(["start", "stop", "approve_schema"]),
-    operation: z.literal("connector.stream_changes").optional().describe("start: accepted as the spec writes it"),
-    cursor: ZCursor.optional().describe("start: `pg_lsn:X/Y` to stream from (default: the stored cursor)"),
-    batch_size: z.number().int().min(1).max(10_000).optional().describe("start: changes per batch"),
-    include_operations: z.array(ZOperationName).min(1).optional().describe("start: which operations (default all three)"),
-    schema_policy: z.enum(["continue", "pause"]).optional().describe("start: on a source column change, continue or pause until approved"),
-  })
-  .strict();
+export const ZStreamRequest = z.object({ action: z.enum(ZStreamAction.options.map((o) => o.shape.action.value) as [TStreamAction["action"], ...TStreamAction["action"][]]), ...START_FIELDS }).strict();
 
 export const ZEntityAction = z.object({ action: z.enum(["pause", "resume", "resnapshot"]) }).strict();
 
