@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { addLogSink, logger, withLogContext } from "./logger.ts";
+import { addLogContext, addLogSink, logger, withLogContext } from "./logger.ts";
 
 describe("logs", () => {
   let remove: (() => void) | undefined;
@@ -57,6 +57,26 @@ describe("logs", () => {
     logger("test").info("outside");
     expect(JSON.parse(lines[0]!)).toMatchObject({ job_id: "7", run_id: "r1", source_id: "s1", component: "deep.module" });
     expect(JSON.parse(lines[1]!)).not.toHaveProperty("run_id");
+  });
+
+  it("takes fields a job learns later (a stream's run id) into its context, and only its own", async () => {
+    const lines = capture();
+    await Promise.all([
+      withLogContext({ job_id: "a" }, async () => {
+        await Promise.resolve();
+        addLogContext({ run_id: "run-a" });
+        await new Promise((r) => setTimeout(r, 5));
+        logger("test").info("a");
+      }),
+      withLogContext({ job_id: "b" }, async () => {
+        await new Promise((r) => setTimeout(r, 10));
+        logger("test").info("b");
+      }),
+    ]);
+    const byMsg = Object.fromEntries(lines.map((l) => [JSON.parse(l).msg, JSON.parse(l)]));
+    expect(byMsg.a).toMatchObject({ job_id: "a", run_id: "run-a" });
+    expect(byMsg.b).toMatchObject({ job_id: "b" });
+    expect(byMsg.b).not.toHaveProperty("run_id");
   });
 
   it("keeps a line's own fields out of the job's later lines", () => {

@@ -95,6 +95,14 @@ const LEVELS = ["debug", "info", "warn", "error"];
 const requestedLevel = process.env.ECM_LOG_LEVEL?.trim().toLowerCase();
 const level = requestedLevel && LEVELS.includes(requestedLevel) ? requestedLevel : "info";
 
+/**
+ * Adds fields to the current context from here on (a stream job learns its run id only once it
+ * holds the lease). Call it inside withLogContext, so the fields stay with that job.
+ */
+export function addLogContext(fields: Record<string, unknown>): void {
+  context.enterWith({ ...context.getStore(), ...fields });
+}
+
 const root: PinoLogger = pino(
   {
     level,

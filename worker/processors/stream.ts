@@ -9,7 +9,7 @@ import { env } from "../../server/env.ts";
 import { alert, clearAlerts } from "../../server/alerts/service.ts";
 import { backoffDelay, classify } from "../../server/errors/classify.ts";
 import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
-import { logger } from "../../server/logger.ts";
+import { addLogContext, logger } from "../../server/logger.ts";
 import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
 import { queueSnapshot } from "../../server/runs/service.ts";
 import { withConnector } from "../../server/sources/connectivity.ts";
@@ -33,6 +33,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
   const token = held.token;
   const row = (await getStream(sourceId))!;
   const runId = row.run_id;
+  if (runId) addLogContext({ run_id: runId });
   if (runId) await startRun(runId, null);
   // A run taken over from a worker that died goes on counting where that one left off.
   const counters: StreamCounters & { retried: number } = { read: 0, written: 0, dead_lettered: 0, skipped: 0, transactions: 0, collisions: 0, retried: 0 };
