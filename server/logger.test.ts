@@ -79,6 +79,16 @@ describe("logs", () => {
     expect(byMsg.b).not.toHaveProperty("run_id");
   });
 
+  it("adds nothing outside a job", async () => {
+    const lines = capture();
+    await (async () => {
+      addLogContext({ run_id: "stray" });
+      await Promise.resolve();
+      logger("test").info("after");
+    })();
+    expect(JSON.parse(lines[0]!)).not.toHaveProperty("run_id");
+  });
+
   it("keeps a line's own fields out of the job's later lines", () => {
     const lines = capture();
     withLogContext({ run_id: "r1" }, () => {

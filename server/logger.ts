@@ -92,7 +92,7 @@ export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T):
 
 const LEVELS = ["debug", "info", "warn", "error"];
 /** ECM_LOG_LEVEL, read before env() can explain a bad value: an unknown one logs at info and says so. */
-const requestedLevel = process.env.ECM_LOG_LEVEL?.trim().toLowerCase();
+const requestedLevel = process.env.ECM_LOG_LEVEL;
 const level = requestedLevel && LEVELS.includes(requestedLevel) ? requestedLevel : "info";
 
 /**
@@ -100,7 +100,10 @@ const level = requestedLevel && LEVELS.includes(requestedLevel) ? requestedLevel
  * holds the lease). Call it inside withLogContext, so the fields stay with that job.
  */
 export function addLogContext(fields: Record<string, unknown>): void {
-  context.enterWith({ ...context.getStore(), ...fields });
+  const store = context.getStore();
+  // Outside a job there is nothing to add to, and entering a store there would tag everything
+  // the caller does afterwards.
+  if (store) context.enterWith({ ...store, ...fields });
 }
 
 const root: PinoLogger = pino(
