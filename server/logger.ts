@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import pino, { type Logger as PinoLogger } from "pino";
 import { prettyFactory } from "pino-pretty";
+import { ZEnv } from "./env.ts";
 import { isSecretReference } from "./secrets/references.ts";
 
 /** Field names that hold secrets wherever they appear in a log line's fields. */
@@ -40,7 +41,7 @@ const SECRET_FIELDS = [
 ];
 const REDACT_DEPTH = 4;
 /** "password", "*.password", "*.*.password", … : pino's redaction paths for every secret field. */
-export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>
+const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>
   Array.from({ length: REDACT_DEPTH + 1 }, (_, depth) => [...Array<string>(depth).fill("*"), field].join(".")),
 );
 
@@ -64,10 +65,15 @@ export function addLogSink(sink: LogSink): () => void {
   };
 }
 
+// The logger is made when this module loads, before anything calls env(), so it reads its two
+// variables itself, with env()'s own schemas (an empty value is unset, as there).
+const format = ZEnv.shape.ECM_LOG_FORMAT.safeParse(process.env.ECM_LOG_FORMAT || undefined).data;
+const requestedLevel = ZEnv.shape.ECM_LOG_LEVEL.safeParse(process.env.ECM_LOG_LEVEL || undefined);
+/** An unknown ECM_LOG_LEVEL logs at info, and says so once the logger exists. */
+const level = requestedLevel.data ?? "info";
+
 function pretty(): boolean {
-  const format = process.env.ECM_LOG_FORMAT;
-  if (format === "pretty") return true;
-  if (format === "json") return false;
+  if (format) return format === "pretty";
   // A person is reading a terminal; anything else (a pipe, a file, a log shipper) gets JSON.
   return Boolean(process.stderr.isTTY);
 }
@@ -89,11 +95,6 @@ const context = new AsyncLocalStorage<Record<string, unknown>>();
 export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
   return context.run({ ...context.getStore(), ...fields }, fn);
 }
-
-const LEVELS = ["debug", "info", "warn", "error"];
-/** ECM_LOG_LEVEL, read before env() can explain a bad value: an unknown one logs at info and says so. */
-const requestedLevel = process.env.ECM_LOG_LEVEL;
-const level = requestedLevel && LEVELS.includes(requestedLevel) ? requestedLevel : "info";
 
 /**
  * Adds fields to the current context from here on (a stream job learns its run id only once it
@@ -119,7 +120,7 @@ const root: PinoLogger = pino(
   },
   destination(),
 );
-if (requestedLevel && requestedLevel !== level) root.warn({ ECM_LOG_LEVEL: process.env.ECM_LOG_LEVEL, allowed: LEVELS }, "unknown log level; logging at info");
+if (!requestedLevel.success) root.warn({ ECM_LOG_LEVEL: process.env.ECM_LOG_LEVEL, allowed: ZEnv.shape.ECM_LOG_LEVEL.unwrap().options }, "unknown log level; logging at info");
 
 /** A component's logger: `log.info({ source_id }, "message")`, as pino takes them. */
 export function logger(component: string): Logger {

@@ -45,7 +45,7 @@ export function categoryOf(error: unknown): ErrorCategory | undefined {
 export type ApiMeta = OpenApiMeta<{ successStatus?: 201 | 202 | 204 }>;
 
 /** `.meta(rest("GET", "/sources/{id}", "sources", "Get a source"))`; path parameters are input fields. */
-export function rest(method: OpenApiMethod, path: `/${string}`, tag: string, summary: string, successStatus?: 201 | 202 | 204): ApiMeta {
+export function rest(method: OpenApiMethod, path: `/${string}`, tag: string, summary: string, successStatus?: ApiMeta["successStatus"]): ApiMeta {
   return { openapi: { method, path, tags: [tag], summary }, ...(successStatus ? { successStatus } : {}) };
 }
 

@@ -8,7 +8,7 @@ import { appRouter } from "../api/root.ts";
 import { ERROR_CATEGORIES } from "../errors/app-error.ts";
 import { acceptsBody, restRoutes } from "./rest.ts";
 
-export const ZErrorBody = z.object({
+const ZErrorBody = z.object({
   error: z.object({
     code: z.string(),
     category: z.enum(ERROR_CATEGORIES).optional(),

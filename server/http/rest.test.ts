@@ -1,14 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { openApiDocument } from "./openapi.ts";
-import { allProcedures, matchRestRoute, restInput, restRoutes } from "./rest.ts";
+import { allProcedures, matchRestRoute, restInput, restRoutes, type RestMatch } from "./rest.ts";
 
 const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, any>> };
+const ID = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+/** The route a request reaches; fails the test when it reaches none. */
+function routeOf(method: string, path: string): RestMatch {
+  const match = matchRestRoute(method, path);
+  if (match === null || typeof match === "string") throw new Error(`${method} ${path}: ${match}`);
+  return match;
+}
 
 describe("public API routing from the procedures", () => {
   it("matches paths with parameters and tells a wrong method from an unknown path", () => {
-    const m = matchRestRoute("PATCH", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e");
-    expect(m !== null && typeof m === "object" && m.route.procedure).toBe("sources.update");
-    expect(m !== null && typeof m === "object" && { ...m.params }).toEqual({ id: "0f8fad5b-d9cb-469f-a165-70867728950e" });
+    const m = routeOf("PATCH", `/sources/${ID}`);
+    expect(m.route.procedure).toBe("sources.update");
+    expect({ ...m.params }).toEqual({ id: ID });
     expect(matchRestRoute("PUT", "/sources")).toBe("method");
     expect(matchRestRoute("GET", "/nothing-here")).toBeNull();
     expect(matchRestRoute("GET", "/sources/%E0%A4%A")).toBe("malformed");
@@ -54,23 +62,22 @@ describe("public API routing from the procedures", () => {
   });
 
   it("takes query values as the schema types them, and path parameters over anything sent", () => {
-    const list = matchRestRoute("GET", "/dead-letters") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
+    const list = routeOf("GET", "/dead-letters");
     expect({ ...(restInput(list, new URLSearchParams("limit=5&status=open&entity=7"), undefined) as object) }).toEqual({ limit: 5, status: "open", entity: "7" });
     expect({ ...(restInput(list, new URLSearchParams("limit=five"), undefined) as object) }).toEqual({ limit: "five" });
     // Unknown keys are ignored and an empty value is absent, as they always were.
     expect({ ...(restInput(list, new URLSearchParams("source_id=&x=1&__proto__=y&limit=7"), undefined) as object) }).toEqual({ limit: 7 });
-    const del = matchRestRoute("DELETE", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
+    const del = routeOf("DELETE", `/sources/${ID}`);
     expect((restInput(del, new URLSearchParams("drop_slot=false"), undefined) as { drop_slot: boolean }).drop_slot).toBe(false);
-    const patch = matchRestRoute("PATCH", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
-    expect((restInput(patch, new URLSearchParams(), { id: "another", name: "n" }) as { id: string }).id).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
+    const patch = routeOf("PATCH", `/sources/${ID}`);
+    expect((restInput(patch, new URLSearchParams(), { id: "another", name: "n" }) as { id: string }).id).toBe(ID);
     expect(() => restInput(patch, new URLSearchParams(), [1, 2])).toThrow();
-    const health = matchRestRoute("POST", "/sources/0f8fad5b-d9cb-469f-a165-70867728950e/health") as Exclude<ReturnType<typeof matchRestRoute>, string | null>;
-    expect({ ...(restInput(health, new URLSearchParams(), null) as object) }).toEqual({ id: "0f8fad5b-d9cb-469f-a165-70867728950e" });
+    const health = routeOf("POST", `/sources/${ID}/health`);
+    expect({ ...(restInput(health, new URLSearchParams(), null) as object) }).toEqual({ id: ID });
   });
 
   it("prefers a literal path over a parameter, and serves every public query as GET only", () => {
-    const replay = matchRestRoute("POST", "/dead-letters/replay");
-    expect(replay !== null && typeof replay === "object" && replay.route.procedure).toBe("deadLetters.replay");
+    expect(routeOf("POST", "/dead-letters/replay").route.procedure).toBe("deadLetters.replay");
     const types = Object.fromEntries(allProcedures().map(([name, p]) => [name, p._def.type]));
     for (const route of restRoutes()) expect(types[route.procedure], `${route.method} ${route.path}`).toBe(route.method === "GET" ? "query" : "mutation");
   });

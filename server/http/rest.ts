@@ -9,7 +9,8 @@ import { appRouter, createCaller } from "../api/root.ts";
 import type { ApiMeta } from "../api/trpc.ts";
 
 type Procedure = { _def: { type: "query" | "mutation" | "subscription"; meta?: ApiMeta; inputs: z.ZodType[] } };
-type FieldType = "number" | "boolean" | "string" | "other";
+/** How a query value becomes input: a number, a boolean, or the text as sent. */
+type FieldType = "number" | "boolean" | "text";
 
 /** Every procedure of the router by its dotted name (the one place that reads tRPC's internals). */
 export function allProcedures(): [string, Procedure][] {
@@ -42,7 +43,7 @@ function fieldsOf(input: z.ZodType | undefined): Map<string, FieldType> {
   const typesOf = (s: Json): string[] => [...[s.type ?? []].flat(), ...(s.anyOf ?? []).flatMap(typesOf)];
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     const types = typesOf(property);
-    fields.set(name, types.includes("number") || types.includes("integer") ? "number" : types.includes("boolean") ? "boolean" : types.includes("string") ? "string" : "other");
+    fields.set(name, types.includes("number") || types.includes("integer") ? "number" : types.includes("boolean") ? "boolean" : "text");
   }
   return fields;
 }

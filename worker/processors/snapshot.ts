@@ -17,6 +17,7 @@ import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
 import { addRunProgress, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
 
+// Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.snapshot");
 const PROGRESS_EVERY_MS = 500;
 /** Attempts of one entity on TRANSIENT errors (with the default backoff, about 8 minutes in all). */
@@ -30,7 +31,7 @@ async function fail(runId: string, sourceId: string, e: unknown) {
   const message = (e as Error).message ?? String(e);
   await finishRun(runId, { status: "failed", error: message, errorCategory: category });
   await setSourceState(sourceId, "failed", message);
-  log.error({ run_id: runId, category, error: e }, "snapshot run failed");
+  log.error({ category, error: e }, "snapshot run failed");
   return { failed: message };
 }
 
@@ -123,7 +124,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
         // Capped at 30 s: a worker shutting down waits for this job at most that long.
         const policy = await sourceRetryPolicy(sourceId);
         const delay = backoffDelay(attempt, { ...policy, maxMs: Math.min(policy.maxMs, 30_000) });
-        log.warn({ run_id: runId, entity, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: (e as Error).message }, "snapshot of an entity failed; retrying from its last checkpoint");
+        log.warn({ entity, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: (e as Error).message }, "snapshot of an entity failed; retrying from its last checkpoint");
         attempt++;
         retried++;
         recordRetry("snapshot", c.category, c.origin);
@@ -132,13 +133,13 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
         continue;
       }
       // Reported to the parent, which fails the run with it; the other entities go on.
-      log.error({ run_id: runId, entity, attempt, error: e }, "snapshot of an entity failed");
+      log.error({ entity, attempt, error: e }, "snapshot of an entity failed");
       return { entity, failed: (e as Error).message ?? String(e), category: c.category, retried };
     }
   }
   // Outside the retried part: a failure here must not re-snapshot an entity that is done.
   await addRunProgress(runId, part.read - reported, { read: part.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions }).catch((error) =>
-    log.warn({ run_id: runId, entity, error }, "could not record the final progress of a snapshot part"),
+    log.warn({ entity, error }, "could not record the final progress of a snapshot part"),
   );
   return part;
 }
@@ -166,6 +167,6 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
   await setSourceState(sourceId, "idle");
   // Hard deletes: the tombstones that guarded rows during the snapshot can go now.
   const purged = await purgeTombstonesOf(sourceId);
-  log.info({ run_id: runId, parts: parts.length, ...counters, ...(purged ? { tombstones_purged: purged } : {}) }, "snapshot run succeeded");
+  log.info({ parts: parts.length, ...counters, ...(purged ? { tombstones_purged: purged } : {}) }, "snapshot run succeeded");
   return counters;
 }

@@ -19,6 +19,7 @@ import { StreamLease } from "../../server/pipeline/stream/lease.ts";
 import { recordRetry } from "../../server/metrics/record.ts";
 import { isExiting } from "../lifecycle.ts";
 
+// Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.stream");
 const owner = () => `${os.hostname()}:${process.pid}`;
 
@@ -33,8 +34,10 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
   const token = held.token;
   const row = (await getStream(sourceId))!;
   const runId = row.run_id;
-  if (runId) addLogContext({ run_id: runId });
-  if (runId) await startRun(runId, null);
+  if (runId) {
+    addLogContext({ run_id: runId });
+    await startRun(runId, null);
+  }
   // A run taken over from a worker that died goes on counting where that one left off.
   const counters: StreamCounters & { retried: number } = { read: 0, written: 0, dead_lettered: 0, skipped: 0, transactions: 0, collisions: 0, retried: 0 };
   if (runId) Object.assign(counters, (await findRun(runId))?.counters ?? {});
@@ -84,7 +87,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
         return { stopped: true, ...counters };
       } catch (error) {
         if (error instanceof LeaseLostError) {
-          log.warn({ source_id: sourceId }, "lease lost: another worker owns this stream now");
+          log.warn("lease lost: another worker owns this stream now");
           outcome = null;
           return { lease_lost: true };
         }
@@ -95,7 +98,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           counters.retried++;
           recordRetry("stream", c.category, c.origin);
           const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
-          log.warn({ source_id: sourceId, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message }, "stream failed, retrying");
+          log.warn({ attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message }, "stream failed, retrying");
           await ownerUpdate(sourceId, token, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
           await setSourceState(sourceId, "retrying", message);
           if (!(await held.hold(delay, isExiting))) {
@@ -109,7 +112,7 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           continue;
         }
         // CONFIGURATION and FATAL: stop, say what to fix, alert.
-        log.error({ source_id: sourceId, category: c.category, code: c.code, origin: c.origin, error: message }, "stream stopped");
+        log.error({ category: c.category, code: c.code, origin: c.origin, error: message }, "stream stopped");
         await ownerUpdate(sourceId, token, { status: "failed", enabled: false, error: message, error_category: c.category });
         await setSourceState(sourceId, "failed", message);
         await alert({ sourceId, runId, category: c.category === "DATA" ? "FATAL" : c.category, message, hint: c.category === "FATAL" ? "see the message; a lost or dropped slot needs a full re-snapshot" : "fix the configuration, then start the stream again" });
