@@ -4,7 +4,7 @@ import { runSnapshot } from "../../server/pipeline/snapshot.ts";
 
 const [sourceId, batch] = process.argv.slice(2) as [string, string];
 const t0 = process.hrtime.bigint();
-const result = await runSnapshot(sourceId, { restart: true, batchSize: Number(batch) });
+const result = await runSnapshot(sourceId, { batchSize: Number(batch) });
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 process.stdout.write(JSON.stringify({ rows: result.read, written: result.written, errors: result.errors.length, seconds, max_rss_mb: process.resourceUsage().maxRSS / 1024 }) + "\n");
 process.exit(0);

@@ -139,16 +139,18 @@ export interface ECMConnector {
 
   /**
    * Sets change capture up for these entities so that every change committing from now on will be
-   * streamed (a snapshot calls it before its first read). `replaceLost`: a lost capture position is
-   * replaced (a full re-snapshot's recovery); otherwise a lost one is a FATAL error.
+   * streamed (a snapshot calls it before its first read). An existing capture is kept (and made to
+   * include these entities) unless `replace`: then it is dropped and made anew (a new capture
+   * generation, docs/lifecycle.md). The pipeline decides, from captureStatus() and what it stored,
+   * whether a capture may be created or replaced: a connector never does so by itself.
    */
-  prepareCapture?(types: string[], options: { replaceLost: boolean }): Promise<CaptureSetup>;
+  prepareCapture?(types: string[], options: { replace: boolean }): Promise<CaptureSetup>;
   /**
-   * A stream's new owner takes the capture over: ends a stale reader still holding it, fails FATAL
-   * when the position it resumes from is lost (`hadCursor`), and makes the capture follow exactly
-   * these entities (creating it when missing). Called under the source's capture lock.
+   * A stream's new owner takes the existing capture over: ends a stale reader still holding it and
+   * makes the capture follow exactly these entities. Never creates one (prepareCapture does, when
+   * the pipeline allows it). Called under the source's capture lock.
    */
-  attachCapture?(types: string[], options: { hadCursor: boolean }): Promise<{ added: string[]; removed: string[] }>;
+  attachCapture?(types: string[]): Promise<{ added: string[]; removed: string[] }>;
   /** Removes from the source whatever change capture set up there (the source is being deleted). */
   dropCapture?(): Promise<{ removed: string[] }>;
   /** The capture as the source sees it (for status, lag and cursor checks). */
@@ -182,10 +184,21 @@ export type CaptureSetup = {
   /** True when the capture was created now (a cursor of an earlier capture means nothing any more). */
   created: boolean;
   /** The cursor from which the capture delivers every later commit. */
-  start: string | null;
+  start: string;
+  /** What identifies the server and database the capture is on (CaptureStatus.server). */
+  server: string;
 };
 
 export type CaptureStatus = {
+  /** The capture's name on the source, for messages (PostgreSQL: `replication slot ecm_slot_…`). */
+  name: string;
+  /**
+   * What identifies the server and database being read, stable across restarts and changed by a
+   * move to another server (PostgreSQL: system identifier and database OID). A server with no
+   * identity of its own gives its connection's (host, port, database): a changed config is then
+   * what tells a move.
+   */
+  server: string;
   exists: boolean;
   active: boolean | null;
   /** The source no longer keeps what the capture needs: only a full re-snapshot recovers. */

@@ -58,7 +58,7 @@ export const ZReplayInput = z
   })
   .strict();
 
-const toDto = ({ position: _p, ...row }: store.DeadLetterRow) => row;
+const toDto = ({ position: _p, generation: _g, snapshot: _s, ...row }: store.DeadLetterRow) => row;
 
 export async function listDeadLetters(input: z.output<typeof ZListDeadLettersInput>) {
   const { limit, cursor, ...filter } = input;
@@ -125,9 +125,11 @@ export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters &
         if (!row) outcome = "the row no longer exists at the source; nothing to write";
         else if (!mapper) outcome = `${entity} → ${letter.context_type} is no longer mapped; nothing to write`;
         else mapRecord([mapper], row, entity, letter.key, BigInt(letter.position), letter.cursor, mapped);
+        // Written where the failed record stood in the store's order: a newer write wins.
         const w = await commitBatch({
           sourceId,
           mappingVersion: version,
+          order: { generation: letter.generation, snapshot: letter.snapshot },
           runId: letter.run_id,
           writes: mapped.writes,
           deadLetters: mapped.deadLetters,

@@ -1,35 +1,49 @@
 // A snapshot of a source through its mapping into the context store. Change capture is set up
-// first (so nothing committed meanwhile is missed); then, per entity, chunks are read after the
-// last checkpoint, mapped, and committed with the new checkpoint in one unit of work (while the
-// next chunk is read). A crash redoes at most the chunks after the last checkpoint, and redoing
-// them changes nothing. A record that cannot be mapped or stored is a dead letter; the snapshot
-// goes on.
+// first (so nothing committed meanwhile is missed; pipeline/capture.ts decides whether a capture
+// may be made); then, per entity, a pass owned by the run reads chunks after its last checkpoint,
+// maps them, and commits each with the new checkpoint in one unit of work (while the next chunk is
+// read). A crash of the run's worker redoes at most the chunks after the last checkpoint, and
+// redoing them changes nothing. A record that cannot be mapped or stored is a dead letter; the
+// snapshot goes on.
+//
+// Runs own their progress (docs/lifecycle.md): a pass resumes only its own run's checkpoint; a
+// newer run of the entity takes the pass over and the older one's next commit is refused (it ends
+// "superseded"); a chunk commits only under the latest mapping (else the pass reloads it and goes
+// on from its checkpoint) and only if no TRUNCATE landed above its floor (else the pass starts over).
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
 import { cursorCodec } from "../connectors/registry.ts";
-import { requireCapability, type CaptureSetup, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
-import { compileMapping, type CompiledMapping } from "../mapping/compile.ts";
+import { requireCapability, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
+import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
-import type { TSource } from "../sources/schemas.ts";
 import { getSource } from "../sources/service.ts";
-import { sourceExists, withCaptureLock } from "../store/capture-lock.ts";
-import { loadCheckpoint, resetCheckpoint, saveCheckpoint } from "../store/checkpoints.ts";
+import { advanceCheckpoint, loadCheckpoint, nextPassNumber, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint } from "../store/checkpoints.ts";
 import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
-import { forgetCursor, getStream } from "../store/streams.ts";
-import { commitBatch, type BatchResult } from "../store/unit-of-work.ts";
+import { getStream } from "../store/streams.ts";
+import { commitBatch, MappingChangedError, type BatchResult } from "../store/unit-of-work.ts";
 import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
-import { mapRecord, mappersByEntity, type Mapped } from "./records.ts";
+import { captureForSnapshot, type SnapshotCapture } from "./capture.ts";
+import { mapRecord, type Mapped } from "./records.ts";
 import { WriteBehind } from "./write-behind.ts";
 
 const log = logger("snapshot");
 
 export type RecordError = { entity: string; context_type: string; key: string[]; field: string | null; transform: string | null; message: string; category: "DATA" };
 
+export type EntityStats = {
+  entity: string;
+  read: number;
+  written: number;
+  resumed_after: string[] | null;
+  /** The run that took this entity's pass over (this run stopped writing it), when one did. */
+  superseded_by?: string | null;
+};
+
 export type SnapshotResult = {
   mapping_version: number;
-  entities: { entity: string; read: number; written: number; resumed_after: string[] | null }[];
+  entities: EntityStats[];
   read: number;
   written: number;
   errors: RecordError[];
@@ -38,24 +52,21 @@ export type SnapshotResult = {
 
 export type SnapshotOptions = {
   entities?: string[];
-  /** Start over even where a checkpoint says the entity was done or half done. */
-  restart?: boolean;
   batchSize?: number;
-  /** The run this snapshot belongs to, recorded on its dead letters. */
+  /** The run this snapshot belongs to: it owns the entities' passes, and its dead letters name it. */
   runId?: string | null;
   /** After each committed chunk: rows read, contexts written and records dead-lettered so far (committed). */
   onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number }) => void | Promise<void>;
 };
 
 /**
- * Change capture before any entity is read (a full snapshot also replaces a lost capture and
- * forgets the old one's cursor). runSnapshot does it too; a run that reads its entities in
- * parallel parts does it once, first.
+ * Change capture before any entity is read. runSnapshot does it too; a run that reads its
+ * entities in parallel parts does it once, first (a full one may start a new capture generation).
  */
-export async function prepareSnapshot(sourceId: string, opts: { full: boolean }) {
+export async function prepareSnapshot(sourceId: string, opts: { full: boolean }): Promise<SnapshotCapture> {
   const { mappings } = await mappingsOf(sourceId);
   const source = await getSource(sourceId);
-  await withConnector(sourceId, (connector) => prepareCapture(connector, source, [...new Set(mappings.map((m) => m.source.table))], opts.full));
+  return withConnector(sourceId, (connector) => captureForSnapshot(connector, source, [...new Set(mappings.map((m) => m.source.table))], opts.full));
 }
 
 async function mappingsOf(sourceId: string) {
@@ -64,45 +75,38 @@ async function mappingsOf(sourceId: string) {
   return saved;
 }
 
-/** Capture set-up for a CDC source (null for a snapshot-only one); a new capture makes the old cursor meaningless. */
-async function prepareCapture(connector: ECMConnector, source: TSource, tables: string[], full: boolean): Promise<CaptureSetup | null> {
-  if (source.config.options.change_tracking !== "cdc") return null;
-  const sourceId = source.id;
-  const capture = requireCapability(connector, "prepareCapture", "capture changes");
-  const setup = await withCaptureLock(sourceId, async (db) => {
-    // A source being deleted has its capture dropped under this lock: never create it again.
-    if (!(await sourceExists(db, sourceId))) throw AppError.notFound(`source ${sourceId}`);
-    return capture.prepareCapture(tables, { replaceLost: full });
-  });
-  if (setup.created) await forgetCursor(sourceId);
-  return setup;
+/** The entity's mappers under the latest mapping (none: it is no longer mapped). */
+async function mappersOf(sourceId: string, entity: string) {
+  const { version, mappings } = await getMappings(sourceId);
+  return { version, mappers: mappings.filter((m) => m.source.table === entity).map((m) => compileMapping(m, transformEnv())) };
 }
 
 /**
- * The cursor a snapshot's rows are placed at: the stream's durable cursor (every later commit will
- * still be applied by the stream), or where the capture starts when nothing was streamed yet.
- * Read before the entity's reads start, so anything committed after a read is placed above it.
+ * Where a pass's rows stand in the store's order. With a capture: the stream's durable cursor
+ * (every later commit will still be applied by the stream), or where the capture starts when
+ * nothing was streamed yet, read before the pass's first read so that anything committed after a
+ * read is placed above it. Without one: the source's next pass number (every pass above the last).
  */
-async function snapshotFloor(sourceId: string, captureStart: string | null, codec: CursorCodec): Promise<string | null> {
+async function passFloor(sourceId: string, capture: SnapshotCapture, codec: CursorCodec): Promise<{ generation: number; cursor: string | null; position: bigint }> {
+  if (capture.start === null) return { generation: capture.generation, cursor: null, position: await nextPassNumber(sourceId) };
   const durable = (await getStream(sourceId))?.cursor ?? null;
-  if (!durable || !captureStart) return durable ?? captureStart;
-  return codec.order(durable) > codec.order(captureStart) ? durable : captureStart;
+  const cursor = durable && codec.order(durable) > codec.order(capture.start) ? durable : capture.start;
+  return { generation: capture.generation, cursor, position: codec.order(cursor) };
 }
 
 export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const { version, mappings } = await mappingsOf(sourceId);
-  const wanted = mappings.filter((m) => !opts.entities || opts.entities.includes(m.source.table));
-  const byEntity = mappersByEntity(wanted.map((m) => compileMapping(m, transformEnv())));
+  const entities = [...new Set(mappings.map((m) => m.source.table))].filter((e) => !opts.entities || opts.entities.includes(e));
   const result: SnapshotResult = { mapping_version: version, entities: [], read: 0, written: 0, errors: [], collisions: [] };
   const source = await getSource(sourceId);
   const codec = cursorCodec(source.connector_type);
 
   await withConnector(sourceId, async (connector) => {
     const reader = requireCapability(connector, "readSnapshotChunks", "read snapshots in resumable chunks");
-    // Before the first read. A full snapshot is also the recovery from a lost capture.
-    const capture = await prepareCapture(connector, source, [...byEntity.keys()], !opts.entities);
-    for (const [entity, mappers] of byEntity) {
-      const stats = await snapshotEntity({ sourceId, entity, mappers, version, capture, codec, reader, opts, result });
+    // Before the first read. A full snapshot is also the recovery from a broken capture.
+    const capture = await captureForSnapshot(connector, source, entities, !opts.entities);
+    for (const entity of entities) {
+      const stats = await snapshotEntity({ sourceId, entity, capture, codec, reader, opts, result });
       result.written += stats.written;
       result.entities.push(stats);
     }
@@ -114,29 +118,64 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
 type EntityPass = {
   sourceId: string;
   entity: string;
-  mappers: CompiledMapping[];
-  version: number;
-  capture: CaptureSetup | null;
+  capture: SnapshotCapture;
   codec: CursorCodec;
   reader: Required<Pick<ECMConnector, "readSnapshotChunks">>;
   opts: SnapshotOptions;
   result: SnapshotResult;
 };
 
-async function snapshotEntity({ sourceId, entity, mappers, version, capture, codec, reader, opts, result }: EntityPass) {
-  if (opts.restart) await resetCheckpoint(sourceId, entity);
-  let checkpoint = await loadCheckpoint(sourceId, entity);
-  if (checkpoint?.done) {
-    await resetCheckpoint(sourceId, entity); // a finished snapshot: this is a new one
-    checkpoint = null;
+async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
+  const { sourceId, entity, capture, codec, opts } = pass;
+  const runId = opts.runId ?? null;
+  const stats: EntityStats = { entity, read: 0, written: 0, resumed_after: null };
+  // A run resumes only its own pass (its worker died), in the same generation.
+  const own = (c: Checkpoint | null) => (c && runId !== null && c.run_id === runId && c.generation === capture.generation ? c : null);
+  const found = own(await loadCheckpoint(sourceId, entity));
+  if (found?.done) return stats; // this run finished the entity already (its job ran again)
+  let from: Checkpoint | null = found;
+  stats.resumed_after = from?.last_key ?? null;
+  for (;;) {
+    if (!from) {
+      const floor = await passFloor(sourceId, capture, codec);
+      if (!(await takeOverCheckpoint(sourceId, entity, runId, floor))) {
+        return { ...stats, superseded_by: (await loadCheckpoint(sourceId, entity))?.run_id ?? null };
+      }
+      from = { run_id: runId, last_key: null, rows_done: 0, done: false, generation: floor.generation, floor_cursor: floor.cursor, floor_position: floor.position };
+    }
+    try {
+      await readPass(pass, from, stats);
+      return stats;
+    } catch (e) {
+      if (e instanceof SupersededError) {
+        log.info({ source_id: sourceId, entity, by: e.by }, "snapshot pass superseded by a newer run");
+        return { ...stats, superseded_by: e.by };
+      }
+      if (e instanceof MappingChangedError) {
+        // Nothing mapped under the old version was committed: go on from the checkpoint under the new one.
+        log.info({ source_id: sourceId, entity, from: e.from, to: e.to }, "mapping changed during the snapshot; going on under the new version");
+        from = (await loadCheckpoint(sourceId, entity)) ?? null;
+        if (from?.run_id !== runId) return { ...stats, superseded_by: from?.run_id ?? null };
+        continue;
+      }
+      if (e instanceof TruncatedDuringSnapshotError) {
+        log.info({ source_id: sourceId, entity }, e.message);
+        from = null;
+        continue;
+      }
+      throw e;
+    }
   }
-  const stats = { entity, read: 0, written: 0, resumed_after: checkpoint?.last_key ?? null };
-  let rowsDone = checkpoint?.rows_done ?? 0;
-  // Rows take a position below every change the stream will still apply (store/contexts.ts),
-  // fixed before the entity's first read and kept across resumes (each read starts after it).
-  const floor = checkpoint?.floor_cursor ?? (capture ? await snapshotFloor(sourceId, capture.start, codec) : null);
-  const position = floor ? codec.order(floor) : 0n;
-  if (!checkpoint) await saveCheckpoint(pgPool(), sourceId, entity, null, 0, false, floor);
+}
+
+/** Reads the pass from its checkpoint to the end, then finishes it. */
+async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, from: Checkpoint, stats: EntityStats) {
+  const { version, mappers } = await mappersOf(sourceId, entity);
+  if (!mappers.length) return; // no longer mapped: the mapping's save dealt with its contexts
+  result.mapping_version = version;
+  const order = { generation: from.generation, snapshot: true };
+  const position = from.floor_position;
+  let rowsDone = from.rows_done;
   // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
   const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
 
@@ -144,6 +183,7 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
     const w = await commitBatch({
       sourceId,
       mappingVersion: version,
+      order,
       runId: opts.runId ?? null,
       writes: mapped.writes,
       deadLetters: mapped.deadLetters,
@@ -165,7 +205,7 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
   const behind = new WriteBehind();
   let reading = performance.now();
   try {
-    for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: checkpoint?.last_key ?? null })) {
+    for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key })) {
       const mapped: Mapped = { writes: [], deadLetters: [] };
       for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, entity, chunk.keys[i]!, position, null, mapped);
       recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
@@ -180,11 +220,30 @@ async function snapshotEntity({ sourceId, entity, mappers, version, capture, cod
     // would be closed while its contexts and checkpoint still land).
     await behind.quiesce();
   }
-  // Rows the store holds from before this snapshot that it did not see were deleted at the source
-  // meanwhile (changes skipped while paused, or lost with a capture): tombstone them. Every row
-  // the snapshot saw now has a position at or above its own.
-  const swept = capture ? await tombstoneEntity(pgPool(), sourceId, entity, position, null) : 0;
-  if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot removed contexts of rows no longer in the source");
-  await saveCheckpoint(pgPool(), sourceId, entity, null, rowsDone, true);
-  return stats;
+  await finishPass(sourceId, entity, opts.runId ?? null, version, from, rowsDone);
+}
+
+/**
+ * The pass is done, and in the same transaction (while the run still owns it, under the same
+ * mapping, with no TRUNCATE above its floor): the entity's contexts the pass did not write are
+ * tombstoned. Every row the pass saw now stands at or above its floor; what stands below was
+ * deleted at the source meanwhile (changes skipped while paused, lost with a capture, a source
+ * without capture), was written under an older generation, or has an id the mapping no longer
+ * makes.
+ */
+async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint, rowsDone: number) {
+  const client = await pgPool().connect();
+  try {
+    await client.query("BEGIN");
+    const current = await advanceCheckpoint(client, sourceId, entity, runId, null, rowsDone, true);
+    if (current !== version) throw new MappingChangedError(sourceId, version, current);
+    const swept = await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null);
+    await client.query("COMMIT");
+    if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
 }

@@ -14,10 +14,10 @@ import { cursorCodec } from "../connectors/registry.ts";
 import { requireCapability, type ChangeStream, type ECMConnector, type RowChange } from "../connectors/types.ts";
 import { getMappings } from "../mapping/service.ts";
 import { getSource } from "../sources/service.ts";
-import { latestMappingVersion, withCaptureLock } from "../store/capture-lock.ts";
 import { InsertHint, purgeTombstones } from "../store/contexts.ts";
 import { getStream, ownerUpdate, LeaseLostError, MappingChangedError } from "../store/streams.ts";
 import { commitBatch } from "../store/unit-of-work.ts";
+import { captureForStream } from "./capture.ts";
 import type { Mapped } from "./records.ts";
 import { Batcher } from "./stream/batcher.ts";
 import { StreamLease } from "./stream/lease.ts";
@@ -55,25 +55,25 @@ export type StreamContext = {
 export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   const { sourceId, counters } = ctx;
   const lease = new StreamLease(sourceId, ctx.token, ctx.leaseSeconds);
-  const row = (await getStream(sourceId))!;
   const source = await getSource(sourceId);
   const { version, mappings } = await getMappings(sourceId);
   if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one before starting its stream", { category: "CONFIGURATION" });
   if (source.config.options.change_tracking !== "cdc") {
     throw new AppError("BAD_REQUEST", 'this source is configured for snapshots only: set options.change_tracking to "cdc" to stream changes', { category: "CONFIGURATION" });
   }
-  const connector = requireCapability(requireCapability(ctx.connector, "attachCapture", "capture changes"), "openChanges", "stream changes");
+  const connector = requireCapability(ctx.connector, "openChanges", "stream changes");
   const codec = cursorCodec(source.connector_type);
 
   // The plan per mapped entity, checked against the catalog before anything is read.
   const plans = await planEntities(connector, mappings);
-  // The capture follows this stream's mapping only while it is the latest (store/capture-lock.ts).
-  const attached = await withCaptureLock(sourceId, async (db) => {
-    if ((await latestMappingVersion(db, sourceId)) !== version) return null;
-    return connector.attachCapture([...plans.keys()], { hadCursor: row.cursor !== null });
-  });
+  // The capture follows this stream's mapping only while it is the latest (store/capture-lock.ts),
+  // and must still be the one the store's positions came from (pipeline/capture.ts).
+  const attached = await captureForStream(connector, source, [...plans.keys()], version);
   if (!attached) return "restart"; // a newer mapping was saved meanwhile: load it
   if (attached.added.length) log.info({ source_id: sourceId, entities: attached.added }, "capture now includes");
+  // The generation may be new (the stream made the first capture): read the cursor after it.
+  const row = (await getStream(sourceId))!;
+  const order = { generation: attached.generation, snapshot: false };
   await ownerUpdate(sourceId, ctx.token, { status: "starting", error: null, error_category: null });
 
   // Entities resumed while no stream ran (or before this stream's owner noticed and queued their
@@ -92,6 +92,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   const batcher = new Batcher(row.batch_size, codec, row.cursor);
   const insertHint = new InsertHint();
   let paused = new Set(row.paused_entities);
+  // The columns the guard knows, written with the next batch (null: unchanged).
+  let knownSchemas: Record<string, string[]> | null = null;
   const include = new Set(row.include_operations);
   let end: StreamEnd | null = null;
   // The first error that stops the stream (a failed write, a lost lease, a control tick that could
@@ -130,6 +132,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     const builtSeconds = batcher.age() / 1000;
     const batch = batcher.take();
     if (!batch) return;
+    const known = knownSchemas;
     for (const [entity, n] of readSinceFlush) recordRead("stream", sourceId, entity, n);
     readSinceFlush.clear();
     if (batch.writes.length) recordBatchBuilt("stream", builtSeconds);
@@ -138,14 +141,16 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       const result = await commitBatch({
         sourceId,
         mappingVersion: version,
+        order,
         runId: ctx.runId,
         writes: batch.writes,
         truncates: batch.truncates,
         deadLetters: batch.deadLetters,
-        completion: { kind: "cursor", token: ctx.token, cursor: batch.target?.cursor ?? null, committed_at: batch.target?.committed_at ?? null, skipped_entities: [...paused] },
+        completion: { kind: "cursor", token: ctx.token, cursor: batch.target?.cursor ?? null, committed_at: batch.target?.committed_at ?? null, skipped_entities: [...paused], known_schemas: known },
         hardDeletes,
         insertHint: batch.allInserts ? insertHint : undefined,
       });
+      if (knownSchemas === known) knownSchemas = null;
       counters.written += result.written;
       counters.collisions += result.collisions.length;
       counters.dead_lettered += result.dead_lettered.length;
@@ -244,7 +249,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
           case "schema": {
             const seen = await judgeSchema(change.entity, change.columns, change.seed);
             if (seen?.change) log.warn({ source_id: sourceId, ...seen.change }, "source columns changed; continuing (schema policy: continue)");
-            if (seen) void serial(() => ownerUpdate(sourceId, ctx.token, { known_schemas: JSON.stringify(seen.known) })).catch(fail);
+            // Recorded with the batch that holds the changes judged against them, never ahead of it:
+            // after a crash the change of columns is judged again.
+            if (seen) knownSchemas = seen.known;
             break;
           }
           case "truncate":

@@ -1,27 +1,112 @@
-// Snapshot checkpoints: written in the same transaction as the chunk's contexts.
+// Snapshot checkpoints: one pass per (source, entity), owned by the run that reads it. A chunk's
+// checkpoint commits in the same transaction as its contexts, and only while its run still owns
+// the pass, its mapping is still the latest and no TRUNCATE landed above its floor: otherwise the
+// whole chunk rolls back and the pass hears why (docs/lifecycle.md, "Runs own their progress").
 import type pg from "pg";
 import { pgPool } from "../db.ts";
 
-export type Checkpoint = { last_key: string[] | null; rows_done: number; done: boolean; floor_cursor: string | null };
+export type Checkpoint = {
+  run_id: string | null;
+  last_key: string[] | null;
+  rows_done: number;
+  done: boolean;
+  generation: number;
+  floor_cursor: string | null;
+  floor_position: bigint;
+};
 
 export async function loadCheckpoint(sourceId: string, entity: string): Promise<Checkpoint | null> {
-  const { rows } = await pgPool().query<{ last_key: string[] | null; rows_done: string; done: boolean; floor_cursor: string | null }>(
-    "SELECT last_key, rows_done::text, done, floor_cursor FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2",
+  const { rows } = await pgPool().query<{ run_id: string | null; last_key: string[] | null; rows_done: string; done: boolean; generation: number; floor_cursor: string | null; floor_position: string }>(
+    "SELECT run_id::text, last_key, rows_done::text, done, generation, floor_cursor, floor_position::text FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2",
     [sourceId, entity],
   );
   const r = rows[0];
-  return r ? { last_key: r.last_key && r.last_key.length ? r.last_key : null, rows_done: Number(r.rows_done), done: r.done, floor_cursor: r.floor_cursor } : null;
+  if (!r) return null;
+  return { ...r, last_key: r.last_key && r.last_key.length ? r.last_key : null, rows_done: Number(r.rows_done), floor_position: BigInt(r.floor_position) };
 }
 
-export async function saveCheckpoint(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string, lastKey: string[] | null, rowsDone: number, done = false, floorCursor: string | null = null) {
+/**
+ * Starts a pass of the entity for `runId` from its first key, at this floor. A newer run still
+ * queued or running keeps the pass (false); an older one loses it (its next commit is refused).
+ * A pass started without a run (a tool) always takes it.
+ */
+export async function takeOverCheckpoint(
+  sourceId: string,
+  entity: string,
+  runId: string | null,
+  floor: { generation: number; cursor: string | null; position: bigint },
+): Promise<boolean> {
+  const r = await pgPool().query(
+    `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, updated_at)
+     VALUES ($1, $2, $3::uuid, NULL, 0, false, $4, $5, $6, NULL, now())
+     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, last_key = NULL, rows_done = 0, done = false, generation = EXCLUDED.generation,
+       floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL, updated_at = now()
+     WHERE $3::uuid IS NULL OR k.run_id IS NULL OR k.run_id = $3::uuid
+        OR NOT EXISTS (SELECT 1 FROM runs o WHERE o.id = k.run_id AND o.status IN ('queued', 'running')
+                       AND o.created_at > coalesce((SELECT created_at FROM runs WHERE id = $3::uuid), now()))
+     RETURNING 1`,
+    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString()],
+  );
+  return r.rowCount === 1;
+}
+
+/** The run that owns an entity's pass now (null when none, or a tool's). */
+export async function passOwner(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string): Promise<string | null> {
+  const { rows } = await client.query<{ run_id: string | null }>("SELECT run_id::text FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2", [sourceId, entity]);
+  return rows[0]?.run_id ?? null;
+}
+
+/** A newer run of the entity took its pass over: this run stops writing it. */
+export class SupersededError extends Error {
+  constructor(
+    readonly entity: string,
+    readonly by: string | null,
+  ) {
+    super(`superseded by ${by ? `run ${by}` : "a newer snapshot"} for ${entity}`);
+    this.name = "SupersededError";
+  }
+}
+
+/** A TRUNCATE of the entity landed above the pass's floor: a chunk read before it must not be written. */
+export class TruncatedDuringSnapshotError extends Error {
+  constructor(readonly entity: string) {
+    super(`${entity} was truncated while its snapshot ran; the pass starts over above the TRUNCATE`);
+    this.name = "TruncatedDuringSnapshotError";
+  }
+}
+
+/**
+ * Moves the pass's checkpoint (in the chunk's transaction). Throws SupersededError when the run no
+ * longer owns the pass and TruncatedDuringSnapshotError past a TRUNCATE; returns the source's
+ * latest mapping version (the caller refuses a chunk mapped under an older one).
+ */
+export async function advanceCheckpoint(client: pg.ClientBase, sourceId: string, entity: string, runId: string | null, lastKey: string[] | null, rowsDone: number, done = false): Promise<number> {
+  const r = await client.query<{ above_floor: boolean; mapping_version: number }>(
+    `UPDATE snapshot_checkpoints SET last_key = coalesce($4, last_key), rows_done = $5, done = $6, updated_at = now()
+     WHERE source_id = $1 AND entity = $2 AND run_id IS NOT DISTINCT FROM $3::uuid AND NOT done
+     RETURNING coalesce(truncated_position > floor_position, false) AS above_floor,
+               coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
+    [sourceId, entity, runId, lastKey, rowsDone, done],
+  );
+  if (r.rowCount !== 1) throw new SupersededError(entity, await passOwner(client, sourceId, entity));
+  if (r.rows[0]!.above_floor) throw new TruncatedDuringSnapshotError(entity);
+  return r.rows[0]!.mapping_version;
+}
+
+/**
+ * A TRUNCATE the stream applies (in its batch's transaction): a pass in progress of the entity in
+ * this generation whose floor is below it starts over (see advanceCheckpoint).
+ */
+export async function markTruncated(client: pg.ClientBase, sourceId: string, entity: string, generation: number, position: bigint) {
   await client.query(
-    `INSERT INTO snapshot_checkpoints (source_id, entity, last_key, rows_done, done, floor_cursor, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
-     ON CONFLICT (source_id, entity) DO UPDATE SET last_key = coalesce(EXCLUDED.last_key, snapshot_checkpoints.last_key),
-       rows_done = EXCLUDED.rows_done, done = EXCLUDED.done, floor_cursor = coalesce(EXCLUDED.floor_cursor, snapshot_checkpoints.floor_cursor), updated_at = now()`,
-    [sourceId, entity, lastKey, rowsDone, done, floorCursor],
+    `UPDATE snapshot_checkpoints SET truncated_position = greatest(coalesce(truncated_position, 0), $4::numeric)
+     WHERE source_id = $1 AND entity = $2 AND generation = $3 AND NOT done AND floor_position < $4::numeric`,
+    [sourceId, entity, generation, position.toString()],
   );
 }
 
-export async function resetCheckpoint(sourceId: string, entity: string) {
-  await pgPool().query("DELETE FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2", [sourceId, entity]);
+/** The next pass number of a source without change capture (its snapshot rows' store position). */
+export async function nextPassNumber(sourceId: string): Promise<bigint> {
+  const { rows } = await pgPool().query<{ n: string }>("UPDATE sources SET pass_seq = pass_seq + 1 WHERE id = $1 RETURNING pass_seq::text AS n", [sourceId]);
+  return BigInt(rows[0]!.n);
 }

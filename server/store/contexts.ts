@@ -1,11 +1,14 @@
 // The context store's bulk writes. Rows new to the store are COPYed in (see InsertHint); all
 // others are upserted on (context_type, context_id) in one statement per batch, and apply only
-// where they are newer:
-//   a change (position = commit LSN << 32 | 1 + index) applies when its position is greater than
-//   the stored one;
-//   a snapshot row (position = LSN << 32, low bits 0: an LSN from which the stream delivers
-//   every later commit) applies when the stored position is not greater, so a snapshot never
-//   overwrites a change made after its read, and a re-snapshot rewrites everything older.
+// where they are newer in the store's order (docs/lifecycle.md):
+//   (generation, position): the generation counts the source's captures, the position is the
+//   connector's order within one (opaque here: the connector makes every change it delivers after
+//   a cursor greater than that cursor's order, CursorCodec.order);
+//   a change applies when it is greater than what is stored;
+//   a snapshot row (placed at a cursor's order, or at a pass number for a source without capture)
+//   applies when what is stored is not greater, so a snapshot never overwrites a change made
+//   after its read, a re-snapshot rewrites everything older, and a new generation everything of
+//   the older ones.
 // Replaying a batch therefore changes nothing, and an older change never overwrites a newer one.
 // Rows whose id is already held by another entity or source are not written but reported.
 import pg from "pg";
@@ -23,7 +26,7 @@ export type ContextWrite = {
   context_id: string;
   data: Record<string, JsonValue> | null;
   entity: string;
-  /** 0n for snapshot rows; commit LSN × 2^32 + index in the transaction for changes. */
+  /** The connector's order within the batch's generation (RowChange.order, CursorCodec.order). */
   position: bigint;
   cursor: string | null;
   deleted: boolean;
@@ -31,11 +34,22 @@ export type ContextWrite = {
   keep?: string[][];
 };
 
+export type Collision = { context_type: string; context_id: string; held_by: string; held_by_source: string | null };
+
+/** Where a batch stands in the store's order: its capture generation, and whether it is a snapshot's. */
+export type StoreOrder = { generation: number; snapshot: boolean };
+
+export type WriteOptions = StoreOrder & {
+  /** Rows likely new to the store go in by COPY (needs a transaction's client). */
+  hint?: InsertHint;
+};
+
 export type WriteResult = {
   written: number;
   /** `written`, by entity (for the metrics). */
   writtenByEntity: Map<string, number>;
-  collisions: { context_type: string; context_id: string; held_by: string }[];
+  /** Rows whose id another entity or source already holds (held_by: that entity; held_by_source: its source's name). */
+  collisions: Collision[];
   /** Rows the store cannot hold, with why (a DATA error for that record). */
   rejected: { context_type: string; context_id: string; message: string }[];
 };
@@ -44,23 +58,27 @@ export type WriteResult = {
 // escaped text arrays. Measured on 2 cores: ~2.5× the rate of the earlier unnest + collisions-CTE
 // statement.
 const UPSERT_SQL = `
-INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, position, cursor, deleted, mapping_version, created_at, updated_at)
-SELECT r.t, r.i, coalesce(r.d, '{}'::jsonb), $2::uuid, r.e, r.p, r.c, r.x, $3::int, now(), now()
+INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, generation, position, cursor, deleted, mapping_version, created_at, updated_at)
+SELECT r.t, r.i, coalesce(r.d, '{}'::jsonb), $2::uuid, r.e, $4::int, r.p, r.c, r.x, $3::int, now(), now()
 FROM json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean)
 ON CONFLICT (context_type, context_id) DO UPDATE SET
   data = CASE WHEN EXCLUDED.deleted THEN c.data ELSE EXCLUDED.data END,
-  position = EXCLUDED.position, cursor = EXCLUDED.cursor, deleted = EXCLUDED.deleted,
+  generation = EXCLUDED.generation, position = EXCLUDED.position, cursor = EXCLUDED.cursor, deleted = EXCLUDED.deleted,
   mapping_version = EXCLUDED.mapping_version, updated_at = now()
 WHERE c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
-  AND (c.position < EXCLUDED.position
-       OR (c.position = EXCLUDED.position AND mod(EXCLUDED.position, 4294967296) = 0
-           AND (c.data IS DISTINCT FROM EXCLUDED.data OR c.deleted IS DISTINCT FROM EXCLUDED.deleted)))`;
+  AND (c.generation < EXCLUDED.generation
+       OR (c.generation = EXCLUDED.generation
+           AND (c.position < EXCLUDED.position
+                OR (c.position = EXCLUDED.position AND $5::boolean
+                    AND (c.data IS DISTINCT FROM EXCLUDED.data OR c.deleted IS DISTINCT FROM EXCLUDED.deleted
+                         OR c.mapping_version IS DISTINCT FROM EXCLUDED.mapping_version)))))`;
 
 // Only when some rows were not written: which of them are held by another entity or source.
 const COLLISIONS_SQL = `
-SELECT r.t AS context_type, r.i AS context_id, c.entity AS held_by
+SELECT r.t AS context_type, r.i AS context_id, c.entity AS held_by, s.name AS held_by_source
 FROM json_to_recordset($1::json) AS r(t text, i text, e text)
 JOIN contexts c ON c.context_type = r.t AND c.context_id = r.i
+LEFT JOIN sources s ON s.id = c.source_id
 WHERE c.entity <> r.e OR c.source_id <> $2::uuid`;
 
 /**
@@ -84,13 +102,13 @@ export class InsertHint {
 // COPY text format: backslash, newline, carriage return and tab are escaped; \N is NULL.
 const copyText = (s: string) => (/[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : s);
 
-async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, batch: (ContextWrite & { json: string | null })[]): Promise<boolean> {
-  const lines = batch.map((r) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t${copyText(r.json ?? "{}")}\t${sourceId}\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`);
+async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, batch: (ContextWrite & { json: string | null })[]): Promise<boolean> {
+  const lines = batch.map((r) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t${copyText(r.json ?? "{}")}\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`);
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
       Readable.from([lines.join("")]),
-      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, position, cursor, deleted, mapping_version) FROM STDIN")),
+      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, cursor, deleted, mapping_version) FROM STDIN")),
     );
     await client.query("RELEASE SAVEPOINT ecm_copy_new");
     return true;
@@ -108,11 +126,13 @@ export async function holdsEntity(sourceId: string, entity: string): Promise<boo
 }
 
 /**
- * Writes a batch with `client` (pass a transaction's client to commit it with a checkpoint).
- * With a hint (and a transaction's client), rows that are all new go in by COPY. The rows are
- * taken over: each gets its serialised data as `json`, and kept fields merged into its `data`.
+ * Writes a batch with `client` (pass a transaction's client to commit it with a checkpoint), at
+ * its place in the store's order. With a hint (and a transaction's client), rows that are all new
+ * go in by COPY. The rows are taken over: each gets its serialised data as `json`, and kept fields
+ * merged into its `data`.
  */
-export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[], hint?: InsertHint): Promise<WriteResult> {
+export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[], options: WriteOptions): Promise<WriteResult> {
+  const { hint, generation, snapshot } = options;
   const rejected: WriteResult["rejected"] = [];
   // One row per key per statement (ON CONFLICT cannot touch a row twice): the last one wins,
   // as it would have if written one after another.
@@ -151,7 +171,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const oneEntity = batch.every((r) => r.entity === entity);
   await keepStoredFields(client, batch);
   if (hint && !(client instanceof Pool) && batch.every((r) => !r.deleted) && hint.worthTrying) {
-    if (await copyNew(client, sourceId, mappingVersion, batch)) return { written: batch.length, writtenByEntity: countByEntity(batch), collisions: [], rejected };
+    if (await copyNew(client, sourceId, mappingVersion, generation, batch)) return { written: batch.length, writtenByEntity: countByEntity(batch), collisions: [], rejected };
     hint.missed();
   }
   // Each row's data was serialised once (above); the document is assembled around it.
@@ -159,7 +179,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json ?? "null"},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}}`)
     .join(",")}]`;
   // A batch of one entity (every snapshot chunk) counts its rows; a mixed one asks which entity each written row was of.
-  const result = await client.query<{ entity: string }>(oneEntity ? UPSERT_SQL : `${UPSERT_SQL} RETURNING c.entity`, [doc, sourceId, mappingVersion]);
+  const result = await client.query<{ entity: string }>(oneEntity ? UPSERT_SQL : `${UPSERT_SQL} RETURNING c.entity`, [doc, sourceId, mappingVersion, generation, snapshot]);
   const written = result.rowCount ?? 0;
   const writtenByEntity = oneEntity ? new Map([[entity, written]]) : countByEntity(result.rows);
   const collisions = written < batch.length ? (await client.query<WriteResult["collisions"][number]>(COLLISIONS_SQL, [doc, sourceId])).rows : [];
@@ -239,15 +259,44 @@ function deletePath(obj: Record<string, JsonValue>, path: string[]) {
 }
 
 /**
- * Every live context of an entity older than `position` becomes a tombstone at that position
- * (a TRUNCATE, or rows a finished snapshot no longer found). Returns how many.
+ * Every live context of an entity older than (generation, position) becomes a tombstone there (a
+ * TRUNCATE, or rows a finished snapshot no longer found). Returns how many.
  */
-export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string, position: bigint, cursor: string | null): Promise<number> {
+export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string, generation: number, position: bigint, cursor: string | null): Promise<number> {
   const r = await client.query(
-    "UPDATE contexts SET deleted = true, position = $3, cursor = $4, updated_at = now() WHERE source_id = $1 AND entity = $2 AND position < $3 AND NOT deleted",
-    [sourceId, entity, position.toString(), cursor],
+    `UPDATE contexts SET deleted = true, generation = $3, position = $4, cursor = $5, updated_at = now()
+     WHERE source_id = $1 AND entity = $2 AND (generation < $3 OR (generation = $3 AND position < $4)) AND NOT deleted`,
+    [sourceId, entity, generation, position.toString(), cursor],
   );
   return r.rowCount ?? 0;
+}
+
+/**
+ * Every live context of these entities becomes a tombstone (they were removed from the mapping
+ * with "re-map existing contexts"). Positions stay: a later snapshot of the entity rewrites them.
+ */
+export async function tombstoneEntities(client: pg.ClientBase | pg.Pool, sourceId: string, entities: string[]): Promise<number> {
+  if (!entities.length) return 0;
+  const r = await client.query("UPDATE contexts SET deleted = true, updated_at = now() WHERE source_id = $1 AND entity = ANY($2::text[]) AND NOT deleted", [sourceId, entities]);
+  return r.rowCount ?? 0;
+}
+
+/** Live contexts of a source by the mapping version that built them (the console shows the older ones). */
+export async function contextsByMappingVersion(sourceId: string): Promise<{ mapping_version: number; contexts: number }[]> {
+  const { rows } = await pgPool().query<{ mapping_version: number; contexts: number }>(
+    "SELECT mapping_version, count(*)::int AS contexts FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY mapping_version ORDER BY mapping_version",
+    [sourceId],
+  );
+  return rows;
+}
+
+/** Other sources that already write contexts of this type (a mapping's context_type would collide). */
+export async function otherWritersOf(contextType: string, sourceId: string): Promise<string[]> {
+  const { rows } = await pgPool().query<{ name: string }>(
+    `SELECT s.name FROM sources s WHERE s.id <> $2 AND EXISTS (SELECT 1 FROM contexts c WHERE c.context_type = $1 AND c.source_id = s.id) ORDER BY s.name LIMIT 5`,
+    [contextType, sourceId],
+  );
+  return rows.map((r) => r.name);
 }
 
 /**

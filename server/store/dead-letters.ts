@@ -1,6 +1,7 @@
 // Dead letters: records that failed with a DATA error, kept with their payload for replay.
 import type pg from "pg";
 import { pgPool } from "../db.ts";
+import type { StoreOrder } from "./contexts.ts";
 
 export type NewDeadLetter = {
   entity: string;
@@ -21,7 +22,9 @@ export type DeadLetterRow = {
   context_type: string;
   key: string[];
   cursor: string | null;
+  generation: number;
   position: string;
+  snapshot: boolean;
   category: string;
   error: NewDeadLetter["error"];
   payload: Record<string, unknown>;
@@ -35,7 +38,7 @@ export type DeadLetterRow = {
 };
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
-const COLUMNS = `id::text, source_id::text, run_id::text, entity, context_type, key, cursor, position::text, category, error, payload,
+const COLUMNS = `id::text, source_id::text, run_id::text, entity, context_type, key, cursor, generation, position::text, snapshot, category, error, payload,
   mapping_version, attempts, status, outcome, ${ts("created_at")}, ${ts("updated_at")}, ${ts("resolved_at")}`;
 
 /**
@@ -43,20 +46,23 @@ const COLUMNS = `id::text, source_id::text, run_id::text, entity, context_type, 
  * and its attempts counted. A record that failed twice in one batch (a bad row changed twice) is
  * one dead letter, with its last failure: one statement cannot touch a row twice.
  */
-export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceId: string, runId: string | null, mappingVersion: number, failed: NewDeadLetter[]) {
+export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceId: string, runId: string | null, mappingVersion: number, order: StoreOrder, failed: NewDeadLetter[]) {
   if (!failed.length) return;
   const last = new Map<string, NewDeadLetter>();
   for (const d of failed) last.set(JSON.stringify([d.entity, d.context_type, d.key]), d);
   const rows = [...last.values()];
   await client.query(
-    `INSERT INTO dead_letters AS d (id, source_id, run_id, entity, context_type, key, record_key, cursor, position, category, error, payload, mapping_version)
-     SELECT gen_random_uuid(), $1::uuid, $2::uuid, t.entity, t.context_type, ARRAY(SELECT json_array_elements_text(t.key::json)), t.key, t.cursor, t.position, t.category, t.error, t.payload, $3
+    `INSERT INTO dead_letters AS d (id, source_id, run_id, entity, context_type, key, record_key, cursor, generation, position, snapshot, category, error, payload, mapping_version)
+     SELECT gen_random_uuid(), $1::uuid, $2::uuid, t.entity, t.context_type, ARRAY(SELECT json_array_elements_text(t.key::json)), t.key, t.cursor, $12::int, t.position, $13::boolean, t.category, t.error, t.payload, $3
      FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::jsonb[], $11::jsonb[])
        AS t(entity, context_type, key, cursor, position, category, error, payload)
      ON CONFLICT (source_id, entity, context_type, record_key) DO UPDATE SET
-       attempts = d.attempts + 1, run_id = EXCLUDED.run_id, cursor = EXCLUDED.cursor, position = EXCLUDED.position,
-       category = EXCLUDED.category, error = EXCLUDED.error, payload = EXCLUDED.payload, mapping_version = EXCLUDED.mapping_version,
-       status = 'open', outcome = NULL, resolved_at = NULL, updated_at = now()`,
+       attempts = d.attempts + 1, run_id = EXCLUDED.run_id, cursor = EXCLUDED.cursor, generation = EXCLUDED.generation, position = EXCLUDED.position,
+       snapshot = EXCLUDED.snapshot, category = EXCLUDED.category, error = EXCLUDED.error, payload = EXCLUDED.payload, mapping_version = EXCLUDED.mapping_version,
+       status = 'open', outcome = NULL, resolved_at = NULL, updated_at = now()
+     -- A resolved letter reopens only for a failure newer than the one it resolved (a change
+     -- redelivered after a restart is not), in the store's order.
+     WHERE d.status = 'open' OR d.generation < EXCLUDED.generation OR (d.generation = EXCLUDED.generation AND d.position < EXCLUDED.position)`,
     [
       sourceId,
       runId,
@@ -69,6 +75,8 @@ export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceI
       rows.map((r) => r.category),
       rows.map((r) => JSON.stringify(r.error)),
       rows.map((r) => JSON.stringify(r.payload).replaceAll("\\u0000", "\\\\u0000")),
+      order.generation,
+      order.snapshot,
     ],
   );
 }

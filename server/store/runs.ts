@@ -103,3 +103,9 @@ export async function addRunProgress(id: string, rows: number, counters: Record<
     [id, rows, JSON.stringify(counters)],
   );
 }
+
+/** Whether another snapshot run of the source is queued or running (the source stays "snapshotting"). */
+export async function anotherSnapshotRuns(sourceId: string, runId: string): Promise<boolean> {
+  const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') AND id <> $2 LIMIT 1", [sourceId, runId]);
+  return !!rowCount;
+}

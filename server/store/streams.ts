@@ -28,6 +28,10 @@ export type StreamRow = {
   pending_schema: { entity: string; added: string[]; removed: string[]; columns?: string[] } | null;
   slot_state: SlotState | Record<string, never>;
   last_commit_at: string | null;
+  generation: number;
+  capture_server: string | null;
+  capture_start: string | null;
+  capture_broken: string | null;
 };
 
 export type SlotState = {
@@ -44,7 +48,7 @@ export type SlotState = {
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
 const COLUMNS = `source_id::text, enabled, cursor, ${ts("cursor_updated_at")}, batch_size, include_operations, run_id::text, lease_owner,
   lease_token::text, ${ts("lease_expires_at")}, status, error, error_category, retry_attempt, ${ts("next_retry_at")}, paused_entities, skipped_entities,
-  schema_policy, known_schemas, pending_schema, slot_state, ${ts("last_commit_at")}`;
+  schema_policy, known_schemas, pending_schema, slot_state, ${ts("last_commit_at")}, generation, capture_server, capture_start, capture_broken`;
 
 export async function getStream(sourceId: string, client: pg.ClientBase | pg.Pool = pgPool()): Promise<StreamRow | null> {
   const { rows } = await client.query<StreamRow>(`SELECT ${COLUMNS} FROM streams WHERE source_id = $1`, [sourceId]);
@@ -131,18 +135,27 @@ export class LeaseLostError extends Error {
 
 /**
  * Moves the durable cursor inside the caller's transaction (the one that wrote the batch's
- * contexts), recording which entities the batch skipped as paused. Throws LeaseLostError when the
+ * contexts), recording which entities the batch skipped as paused and the columns its changes were
+ * judged against (with the changes they judged, never ahead of them). Throws LeaseLostError when the
  * token is stale, so the whole batch rolls back. Returns the source's mapping version as of this
  * statement: a batch decoded under an older one must roll back instead of committing (it may have
  * skipped changes of a table the new mapping maps).
  */
-export async function commitCursor(client: pg.ClientBase, sourceId: string, token: bigint, cursor: string | null, lastCommitAt: Date | null, skippedEntities: string[]): Promise<number> {
+export async function commitCursor(
+  client: pg.ClientBase,
+  sourceId: string,
+  token: bigint,
+  cursor: string | null,
+  lastCommitAt: Date | null,
+  skippedEntities: string[],
+  knownSchemas: Record<string, string[]> | null = null,
+): Promise<number> {
   const r = await client.query<{ mapping_version: number }>(
     `UPDATE streams SET cursor = coalesce($3, cursor), cursor_updated_at = CASE WHEN $3::text IS NULL THEN cursor_updated_at ELSE now() END,
-       last_commit_at = coalesce($4, last_commit_at), skipped_entities = $5::text[], updated_at = now()
+       last_commit_at = coalesce($4, last_commit_at), skipped_entities = $5::text[], known_schemas = coalesce($6::jsonb, known_schemas), updated_at = now()
      WHERE source_id = $1 AND lease_token = $2
      RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
-    [sourceId, token.toString(), cursor, lastCommitAt, skippedEntities],
+    [sourceId, token.toString(), cursor, lastCommitAt, skippedEntities, knownSchemas === null ? null : JSON.stringify(knownSchemas)],
   );
   if (r.rowCount !== 1) throw new LeaseLostError(sourceId);
   return r.rows[0]!.mapping_version;
@@ -160,9 +173,48 @@ export class MappingChangedError extends Error {
   }
 }
 
-/** The cursor belonged to a slot that was replaced: the new slot starts the stream afresh. */
-export async function forgetCursor(sourceId: string) {
-  await pgPool().query("UPDATE streams SET cursor = NULL, cursor_updated_at = now(), pending_schema = NULL WHERE source_id = $1", [sourceId]);
+/**
+ * A new capture generation (docs/lifecycle.md): the capture was created or replaced on `server`,
+ * delivering every commit from `start`. The old cursor means nothing any more and is cleared,
+ * fenced like every stream write: the lease token moves on, so an owner still streaming the old
+ * capture has its next batch refused. A stream that failed because its capture broke is wanted
+ * again (it starts from the new capture). Returns the new generation and whether to queue the stream.
+ */
+export async function beginGeneration(
+  client: pg.ClientBase | pg.Pool,
+  sourceId: string,
+  capture: { server: string | null; start: string | null },
+  options: { fence: boolean } = { fence: true },
+): Promise<{ generation: number; restart: boolean }> {
+  const { rows } = await client.query<{ generation: number; restart: boolean }>(
+    `UPDATE streams SET generation = generation + 1, capture_server = $2, capture_start = $3, capture_broken = NULL,
+       cursor = NULL, cursor_updated_at = now(), pending_schema = NULL, skipped_entities = '{}', lease_token = lease_token + $4::int,
+       status = CASE WHEN capture_broken IS NOT NULL AND enabled THEN 'starting' ELSE status END,
+       error = CASE WHEN capture_broken IS NOT NULL THEN NULL ELSE error END,
+       error_category = CASE WHEN capture_broken IS NOT NULL THEN NULL ELSE error_category END, updated_at = now()
+     WHERE source_id = $1
+     RETURNING generation, (status = 'starting' AND enabled) AS restart`,
+    [sourceId, capture.server, capture.start, options.fence ? 1 : 0],
+  );
+  return rows[0]!;
+}
+
+/** A capture made before generations were recorded (an upgrade) is taken as this generation's. */
+export async function adoptCapture(client: pg.ClientBase | pg.Pool, sourceId: string, capture: { server: string; start: string | null }) {
+  await client.query("UPDATE streams SET capture_server = $2, capture_start = coalesce(capture_start, $3), updated_at = now() WHERE source_id = $1 AND capture_server IS NULL", [
+    sourceId,
+    capture.server,
+    capture.start,
+  ]);
+}
+
+/**
+ * The capture can no longer deliver what the store needs: the source is failed with `reason`
+ * until a full snapshot starts a new generation. The operator's wish (enabled) is kept, so the
+ * stream starts again by itself once the new capture is made.
+ */
+export async function markCaptureBroken(client: pg.ClientBase | pg.Pool, sourceId: string, reason: string) {
+  await client.query("UPDATE streams SET capture_broken = $2, status = 'failed', error = $2, error_category = 'FATAL', updated_at = now() WHERE source_id = $1", [sourceId, reason]);
 }
 
 export async function enabledStreams(): Promise<{ source_id: string }[]> {

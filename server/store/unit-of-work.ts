@@ -11,10 +11,12 @@ import { pgPool } from "../db.ts";
 import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
 import { redact } from "../secrets/redact.ts";
-import { saveCheckpoint } from "./checkpoints.ts";
-import { purgeTombstones, tombstoneEntity, writeContexts, type ContextWrite, type InsertHint } from "./contexts.ts";
+import { advanceCheckpoint, markTruncated } from "./checkpoints.ts";
+import { purgeTombstones, tombstoneEntity, writeContexts, type Collision, type ContextWrite, type InsertHint, type StoreOrder } from "./contexts.ts";
 import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";
 import { commitCursor, MappingChangedError } from "./streams.ts";
+
+export { MappingChangedError } from "./streams.ts";
 
 /** A context to write, with the source record it came from (kept if the store refuses it). */
 export type RecordWrite = ContextWrite & { key: string[]; payload: SourceRecord };
@@ -25,19 +27,25 @@ export type RecordWrite = ContextWrite & { key: string[]; payload: SourceRecord 
 export type Truncate = { at: number; entity: string; position: bigint; cursor: string | null };
 
 export type BatchCompletion =
-  /** A snapshot chunk: the entity's checkpoint moves to the chunk's resume position. */
+  /**
+   * A snapshot chunk: the entity's checkpoint moves to the chunk's resume position, only while the
+   * batch's run owns the entity's pass (else SupersededError), no TRUNCATE landed above its floor
+   * (TruncatedDuringSnapshotError) and `mapping_version` is still the latest (MappingChangedError).
+   */
   | { kind: "checkpoint"; entity: string; resume_after: string[]; rows_done: number }
   /**
    * A stream batch: the durable cursor moves (null: it stays), fenced by the lease token, and only
    * while `mapping_version` is still the latest (else MappingChangedError and nothing commits).
    */
-  | { kind: "cursor"; token: bigint; cursor: string | null; committed_at: Date | null; skipped_entities: string[] }
+  | { kind: "cursor"; token: bigint; cursor: string | null; committed_at: Date | null; skipped_entities: string[]; known_schemas?: Record<string, string[]> | null }
   /** A replayed dead letter: resolved with `outcome`, or (without one) by what the write did. */
   | { kind: "replay"; dead_letter_id: string; outcome?: string };
 
 export type Batch = {
   sourceId: string;
   mappingVersion: number;
+  /** The batch's capture generation and kind: where its writes stand in the store's order. */
+  order: StoreOrder;
   runId: string | null;
   writes: RecordWrite[];
   /** Stream batches only: TRUNCATEs among the writes, in order. */
@@ -55,7 +63,8 @@ export type Refused = { entity: string; context_type: string; context_id: string
 export type BatchResult = {
   written: number;
   writtenByEntity: Map<string, number>;
-  collisions: { context_type: string; context_id: string; held_by: string }[];
+  /** Records whose context id another source or entity holds (each became a dead letter in this transaction). */
+  collisions: Collision[];
   /** Records the store refused (each became a dead letter in this transaction). */
   refused: Refused[];
   /** Dead letters recorded: the caller's and the refused records'. */
@@ -90,12 +99,22 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   // Writes in order; a TRUNCATE between them applies at its place in the batch.
   const writeRun = async (writes: RecordWrite[]) => {
     if (!writes.length) return;
-    const w = await writeContexts(client, sourceId, mappingVersion, writes, writes.every((x) => !x.deleted) ? batch.insertHint : undefined);
+    const w = await writeContexts(client, sourceId, mappingVersion, writes, { ...batch.order, hint: writes.every((x) => !x.deleted) ? batch.insertHint : undefined });
     result.written += w.written;
     for (const [entity, n] of w.writtenByEntity) result.writtenByEntity.set(entity, (result.writtenByEntity.get(entity) ?? 0) + n);
     result.collisions.push(...w.collisions);
-    for (const r of w.rejected) {
-      const write = writes.find((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+    // What the store refuses is a DATA outcome of its record: a dead letter, never only a count.
+    const refusals = [
+      ...w.rejected.map((r) => ({ ...r, code: "STORE_REJECTED" })),
+      ...w.collisions.map((c) => ({
+        context_type: c.context_type,
+        context_id: c.context_id,
+        code: "CONTEXT_ID_COLLISION",
+        message: `context ${c.context_type}/${c.context_id} is already written by ${c.held_by_source === null ? "another source" : `source ${c.held_by_source}`} (entity ${c.held_by}): give this mapping a context_type of its own, or a context_id that cannot collide`,
+      })),
+    ];
+    for (const r of refusals) {
+      const write = writes.findLast((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
       if (!write) continue;
       result.refused.push({ entity: write.entity, context_type: r.context_type, context_id: r.context_id, key: write.key, message: r.message });
       result.dead_lettered.push({
@@ -105,7 +124,7 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
         cursor: write.cursor,
         position: write.position,
         category: "DATA",
-        error: { message: r.message, code: "STORE_REJECTED" },
+        error: { message: r.message, code: r.code },
         payload: redact(write.payload) as object,
       });
     }
@@ -115,7 +134,9 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   for (const t of truncates) {
     await writeRun(batch.writes.slice(from, t.at));
     from = t.at;
-    const tombstoned = await tombstoneEntity(client, sourceId, t.entity, t.position, t.cursor);
+    const tombstoned = await tombstoneEntity(client, sourceId, t.entity, batch.order.generation, t.position, t.cursor);
+    // A snapshot pass of the entity may hold chunks read before the TRUNCATE: it starts over.
+    await markTruncated(client, sourceId, t.entity, batch.order.generation, t.position);
     result.written += tombstoned;
     result.writtenByEntity.set(t.entity, (result.writtenByEntity.get(t.entity) ?? 0) + tombstoned);
   }
@@ -126,7 +147,7 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
     const deleted = batch.writes.filter((w) => w.deleted);
     await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
   }
-  await recordDeadLetters(client, sourceId, batch.runId, mappingVersion, result.dead_lettered);
+  await recordDeadLetters(client, sourceId, batch.runId, mappingVersion, batch.order, result.dead_lettered);
   await complete(client, batch, result);
   return result;
 }
@@ -134,14 +155,17 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
 async function complete(client: pg.PoolClient, batch: Batch, result: BatchResult) {
   const done = batch.completion;
   switch (done.kind) {
-    case "checkpoint":
-      await saveCheckpoint(client, batch.sourceId, done.entity, done.resume_after, done.rows_done);
+    case "checkpoint": {
+      // A chunk commits only under the mapping it was mapped with (docs/lifecycle.md).
+      const current = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, done.resume_after, done.rows_done);
+      if (current !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, current);
       return;
+    }
     case "cursor": {
       // The batch commits only under the mapping it was decoded with (a newer one may map a table
       // whose changes this batch skipped); otherwise it rolls back and the stream restarts from
       // the durable cursor under the new mapping (docs/cdc.md, "What the stream skips").
-      const current = await commitCursor(client, batch.sourceId, done.token, done.cursor, done.committed_at, done.skipped_entities);
+      const current = await commitCursor(client, batch.sourceId, done.token, done.cursor, done.committed_at, done.skipped_entities, done.known_schemas ?? null);
       if (current !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, current);
       return;
     }

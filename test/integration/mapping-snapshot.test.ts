@@ -7,6 +7,7 @@ import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { InsertHint, writeContexts } from "../../server/store/contexts.ts";
+import { createRun } from "../../server/store/runs.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { registerDemoSource } from "../support/demo.ts";
@@ -103,7 +104,7 @@ describe("preview", () => {
 
 describe("snapshot into the context store", () => {
   it("writes every mappable row, and exactly the unmappable ones are DATA errors", async () => {
-    const result = await runSnapshot(sourceId, { restart: true });
+    const result = await runSnapshot(sourceId);
     const itemCount = await demo(async (c) => Number((await c.query("SELECT count(*) FROM order_items")).rows[0].count));
     expect(result.read).toBe(2000 + itemCount);
     const broken = await demo(async (c) => (await c.query("SELECT customer_id::text AS id FROM customers WHERE customer_id % 97 = 0 ORDER BY 1")).rows.map((r) => r.id));
@@ -143,10 +144,11 @@ describe("snapshot into the context store", () => {
   });
 
   it("resumes an interrupted snapshot after its last checkpoint", async () => {
+    const interruptedRun = (await createRun({ sourceId, kind: "snapshot", request: {}, createdBy: "test" })).id;
     let chunks = 0;
     await expect(
       runSnapshot(sourceId, {
-        restart: true,
+        runId: interruptedRun,
         entities: ["order_items"],
         batchSize: 1000,
         onChunk: () => {
@@ -154,7 +156,8 @@ describe("snapshot into the context store", () => {
         },
       }),
     ).rejects.toThrow("worker died");
-    const resumed = await runSnapshot(sourceId, { entities: ["order_items"], batchSize: 1000 });
+    // The same run, taken up again (its worker died): it resumes its own pass.
+    const resumed = await runSnapshot(sourceId, { runId: interruptedRun, entities: ["order_items"], batchSize: 1000 });
     const total = await demo(async (c) => Number((await c.query("SELECT count(*) FROM order_items")).rows[0].count));
     expect(resumed.entities[0]!.resumed_after).not.toBeNull();
     expect(resumed.read).toBe(total - 3000);
@@ -166,28 +169,30 @@ describe("store writes are idempotent and ordered", () => {
   const stored = async () => (await pgPool().query("SELECT data, position::text, updated_at FROM contexts WHERE context_type = 'probe' AND context_id = 'p1'")).rows[0];
 
   it("replaying a batch twice changes nothing", async () => {
-    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: 1 }, 0n)])).written).toBe(1);
+    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: 1 }, 0n)], { generation: 0, snapshot: true })).written).toBe(1);
     const first = await stored();
-    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: 1 }, 0n)])).written).toBe(0);
+    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: 1 }, 0n)], { generation: 0, snapshot: true })).written).toBe(0);
     expect(await stored()).toEqual(first);
   });
 
   it("an older change replayed after a newer one is ignored; a snapshot row never overwrites a change", async () => {
-    await writeContexts(pgPool(), sourceId, 1, [row({ v: "new" }, 200n, "pg_lsn:0/C8")]);
-    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: "old" }, 100n, "pg_lsn:0/64")])).written).toBe(0);
-    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: "snapshot" }, 0n)])).written).toBe(0);
+    await writeContexts(pgPool(), sourceId, 1, [row({ v: "new" }, 200n, "pg_lsn:0/C8")], { generation: 0, snapshot: false });
+    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: "old" }, 100n, "pg_lsn:0/64")], { generation: 0, snapshot: false })).written).toBe(0);
+    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: "snapshot" }, 0n)], { generation: 0, snapshot: true })).written).toBe(0);
     expect((await stored()).data).toEqual({ v: "new" });
-    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: "newer" }, 300n, "pg_lsn:0/12C")])).written).toBe(1);
+    expect((await writeContexts(pgPool(), sourceId, 1, [row({ v: "newer" }, 300n, "pg_lsn:0/12C")], { generation: 0, snapshot: false })).written).toBe(1);
     expect((await stored()).data).toEqual({ v: "newer" });
   });
 
   it("reports context ids that collide across entities of one context type, and refuses \\u0000 per record", async () => {
-    const r = await writeContexts(pgPool(), sourceId, 1, [
-      { ...row({ v: 1 }, 0n), entity: "other_table" },
-      { ...row({ bad: "a\u0000b" }, 0n), context_id: "p2" },
-      { ...row({ fine: true }, 0n), context_id: "p3" },
-    ]);
-    expect(r.collisions).toEqual([{ context_type: "probe", context_id: "p1", held_by: "probe_table" }]);
+    const r = await writeContexts(
+      pgPool(),
+      sourceId,
+      1,
+      [{ ...row({ v: 1 }, 0n), entity: "other_table" }, { ...row({ bad: "a\u0000b" }, 0n), context_id: "p2" }, { ...row({ fine: true }, 0n), context_id: "p3" }],
+      { generation: 0, snapshot: true },
+    );
+    expect(r.collisions).toEqual([{ context_type: "probe", context_id: "p1", held_by: "probe_table", held_by_source: expect.any(String) }]);
     expect(r.rejected).toEqual([{ context_type: "probe", context_id: "p2", message: expect.stringMatching(/u0000/) }]);
     expect(r.written).toBe(1);
   });
@@ -211,19 +216,19 @@ describe("the COPY path for rows new to the store", () => {
   it("stores tabs, newlines, backslashes and unicode in ids and data exactly", async () => {
     const hint = new InsertHint();
     const awkward = { text: "tab\there\nnew line\\ back\\slash \r é 😀", nested: { quote: '"q"', path: "C:\\dir" } };
-    const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("id\twith\\odd\nchars", awkward, 5n), fresh("plain", { n: 1 }, 5n)], hint));
+    const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("id\twith\\odd\nchars", awkward, 5n), fresh("plain", { n: 1 }, 5n)], { generation: 0, snapshot: false, hint }));
     expect(r).toEqual({ written: 2, writtenByEntity: new Map([["copy_table", 2]]), collisions: [], rejected: [] });
     expect(await read("id\twith\\odd\nchars")).toEqual({ data: awkward, position: "5", cursor: "pg_lsn:0/1", entity: "copy_table" });
     expect(hint.worthTrying).toBe(true); // no miss: the COPY took them
   });
 
   it("falls back to the upsert when a key exists: the position guard and collision report still hold", async () => {
-    await inTx((c) => writeContexts(c, sourceId, 1, [fresh("held", { v: "newer" }, 900n)]));
-    await inTx((c) => writeContexts(c, sourceId, 1, [fresh("theirs", { v: 1 }, 1n, "another_table")]));
+    await inTx((c) => writeContexts(c, sourceId, 1, [fresh("held", { v: "newer" }, 900n)], { generation: 0, snapshot: false }));
+    await inTx((c) => writeContexts(c, sourceId, 1, [fresh("theirs", { v: 1 }, 1n, "another_table")], { generation: 0, snapshot: false }));
     const hint = new InsertHint();
-    const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("new-1", { v: 1 }, 500n), fresh("held", { v: "older" }, 500n), fresh("theirs", { v: 2 }, 500n)], hint));
+    const r = await inTx((c) => writeContexts(c, sourceId, 1, [fresh("new-1", { v: 1 }, 500n), fresh("held", { v: "older" }, 500n), fresh("theirs", { v: 2 }, 500n)], { generation: 0, snapshot: false, hint }));
     expect(r.written).toBe(1);
-    expect(r.collisions).toEqual([{ context_type: "copy-probe", context_id: "theirs", held_by: "another_table" }]);
+    expect(r.collisions).toEqual([{ context_type: "copy-probe", context_id: "theirs", held_by: "another_table", held_by_source: expect.any(String) }]);
     expect((await read("held")).data).toEqual({ v: "newer" });
     expect((await read("new-1")).data).toEqual({ v: 1 });
     expect(hint.worthTrying).toBe(false); // after a miss the next batches go straight to the upsert

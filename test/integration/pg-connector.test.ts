@@ -341,8 +341,8 @@ describe("change capture is set up before the snapshot's first read", () => {
 
   it("adds a newly snapshotted table to the existing publication and reuses the slot", async () => {
     const c = await connector(source.config, { sourceId: CAPTURE_ID });
-    const state = await c.prepareCapture(["sales.order_lines"], { replaceLost: false });
-    expect(state).toEqual({ created: false, start: expect.stringMatching(/^pg_lsn:[0-9A-F]+\/[0-9A-F]+$/) });
+    const state = await c.prepareCapture(["sales.order_lines"], { replace: false });
+    expect(state).toEqual({ created: false, start: expect.stringMatching(/^pg_lsn:[0-9A-F]+\/[0-9A-F]+$/), server: expect.stringMatching(/^pg:\d+\/\d+$/) });
     const published = await source.query("SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname LIKE $1", [`%${CAPTURE_ID.replaceAll("-", "")}`]);
     expect(published.rows.map((r: { t: string }) => r.t)).toContain("sales.order_lines");
   });
@@ -363,6 +363,6 @@ describe("change capture is set up before the snapshot's first read", () => {
     process.env.ECM_SOURCE_LIMITED = "limited-pw";
     const config: TPostgresConfig = { ...source.config, authentication: { type: "credentials", username: "limited", password_secret: "env://ECM_SOURCE_LIMITED" } };
     const c = await connector(config, { sourceId: "00000000-0000-0000-0000-0000000000aa" });
-    await expect(c.prepareCapture(["customers"], { replaceLost: false })).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/publication/) });
+    await expect(c.prepareCapture(["customers"], { replace: false })).rejects.toMatchObject({ category: "CONFIGURATION", message: expect.stringMatching(/publication/) });
   });
 });

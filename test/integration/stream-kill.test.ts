@@ -84,7 +84,7 @@ describe("stream ownership and crash safety", () => {
     const client = await pgPool().connect();
     try {
       await client.query("BEGIN");
-      await writeContexts(client, sourceId, 1, [{ context_type: "accounts", context_id: "fenced", data: { v: 1 }, entity: "accounts", position: 1n << 40n, cursor: null, deleted: false }]);
+      await writeContexts(client, sourceId, 1, [{ context_type: "accounts", context_id: "fenced", data: { v: 1 }, entity: "accounts", position: 1n << 40n, cursor: null, deleted: false }], { generation: 0, snapshot: false });
       await expect(commitCursor(client, sourceId, stale, "0/10", null, [])).rejects.toBeInstanceOf(LeaseLostError);
       await client.query("ROLLBACK");
     } finally {

@@ -134,7 +134,7 @@ describe("concurrent writers of the same hot keys", () => {
     await withDb((c) => c.query("DELETE FROM contexts WHERE context_type = 'hot'"));
     const client = await pgPool().connect();
     try {
-      await writeContexts(client, sourceId, 1, keys.map((k) => write(k, 1n, 0)));
+      await writeContexts(client, sourceId, 1, keys.map((k) => write(k, 1n, 0)), { generation: 0, snapshot: false });
     } finally {
       client.release();
     }
@@ -148,7 +148,7 @@ describe("concurrent writers of the same hot keys", () => {
         const c = await pgPool().connect();
         try {
           await c.query("BEGIN");
-          await writeContexts(c, sourceId, 1, rows);
+          await writeContexts(c, sourceId, 1, rows, { generation: 0, snapshot: false });
           await c.query("COMMIT");
         } catch (e) {
           await c.query("ROLLBACK").catch(() => {});

@@ -7,6 +7,7 @@ import { createSource } from "../../server/sources/service.ts";
 import { commitBatch } from "../../server/store/unit-of-work.ts";
 import { withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
+import { takeOverCheckpoint } from "../../server/store/checkpoints.ts";
 
 let sourceId: string;
 
@@ -28,9 +29,11 @@ const letter = (message: string, position: bigint) => ({
 
 describe("commitBatch", () => {
   it("keeps one dead letter, the last failure, when a record fails twice in one batch", async () => {
+    await takeOverCheckpoint(sourceId, "customers", null, { generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
       mappingVersion: 1,
+      order: { generation: 0, snapshot: true },
       runId: null,
       writes: [],
       deadLetters: [letter("first failure", 1n), letter("second failure", 2n)],
@@ -43,9 +46,11 @@ describe("commitBatch", () => {
 
   it("turns a record the store refuses into a dead letter and commits the rest with the checkpoint", async () => {
     const write = (id: string, data: Record<string, string>) => ({ context_type: "uow", context_id: id, data, entity: "t", position: 0n, cursor: null, deleted: false, key: [id], payload: { id, ...data } });
+    await takeOverCheckpoint(sourceId, "t", null, { generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
       mappingVersion: 1,
+      order: { generation: 0, snapshot: true },
       runId: null,
       writes: [write("1", { v: "fine" }), write("2", { v: "nul \u0000 inside" })],
       deadLetters: [],

@@ -15,7 +15,7 @@ import { getMappings } from "../../server/mapping/service.ts";
 import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
-import { addRunProgress, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.snapshot");
@@ -23,7 +23,7 @@ const PROGRESS_EVERY_MS = 500;
 /** Attempts of one entity on TRANSIENT errors (with the default backoff, about 8 minutes in all). */
 const SNAPSHOT_ATTEMPTS = 10;
 type PartResult =
-  | { entity: string; read: number; written: number; dead_lettered: number; collisions: number; retried: number; mapping_version: number }
+  | { entity: string; read: number; written: number; dead_lettered: number; collisions: number; retried: number; mapping_version: number; superseded_by?: string | null }
   | { entity: string; failed: string; category: string; retried: number };
 
 async function fail(runId: string, sourceId: string, e: unknown) {
@@ -113,6 +113,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
         collisions: result.collisions.length,
         retried,
         mapping_version: result.mapping_version,
+        ...(result.entities[0] && "superseded_by" in result.entities[0] ? { superseded_by: result.entities[0].superseded_by ?? null } : {}),
       };
     } catch (e) {
       before.read += committed.read;
@@ -162,9 +163,18 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
     await setSourceState(sourceId, "failed", `${failed.entity}: ${failed.failed}`);
     return { failed: failed.failed };
   }
+  // A newer run took some entities over: this one stopped writing them and says by whom.
+  const superseded = done.filter((p) => "superseded_by" in p);
+  if (superseded.length) {
+    const message = `superseded: ${superseded.map((p) => `${p.entity} by ${p.superseded_by ? `run ${p.superseded_by}` : "a newer snapshot"}`).join(", ")}`;
+    await finishRun(runId, { status: "cancelled", counters, error: message, errorCategory: null, progressDone: counters.read });
+    if (!(await anotherSnapshotRuns(sourceId, runId))) await setSourceState(sourceId, "idle");
+    log.info({ parts: parts.length, ...counters }, message);
+    return { ...counters, superseded: superseded.map((p) => p.entity) };
+  }
   // Row estimates only approximate the total; a finished run has read exactly what there was.
   await finishRun(runId, { status: "succeeded", counters, mappingVersion: done[0]?.mapping_version ?? run?.mappingVersion ?? undefined, progressDone: counters.read, progressTotal: counters.read });
-  await setSourceState(sourceId, "idle");
+  if (!(await anotherSnapshotRuns(sourceId, runId))) await setSourceState(sourceId, "idle");
   // Hard deletes: the tombstones that guarded rows during the snapshot can go now.
   const purged = await purgeTombstonesOf(sourceId);
   log.info({ parts: parts.length, ...counters, ...(purged ? { tombstones_purged: purged } : {}) }, "snapshot run succeeded");

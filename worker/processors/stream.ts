@@ -10,6 +10,7 @@ import { alert, clearAlerts } from "../../server/alerts/service.ts";
 import { backoffDelay, classify } from "../../server/errors/classify.ts";
 import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
 import { addLogContext, logger } from "../../server/logger.ts";
+import { CaptureBrokenError } from "../../server/pipeline/capture.ts";
 import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
 import { queueSnapshot } from "../../server/runs/service.ts";
 import { withConnector } from "../../server/sources/connectivity.ts";
@@ -111,11 +112,18 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           }
           continue;
         }
+        if (error instanceof CaptureBrokenError) {
+          // Already failed loudly (source state, alert) by the capture check. The operator's wish
+          // stays: the stream starts again by itself from the new capture a full snapshot makes.
+          log.error({ error: message }, "stream stopped: its change capture cannot deliver what the store needs");
+          outcome = { status: "failed", error: message, category: "FATAL" };
+          return { failed: message };
+        }
         // CONFIGURATION and FATAL: stop, say what to fix, alert.
         log.error({ category: c.category, code: c.code, origin: c.origin, error: message }, "stream stopped");
         await ownerUpdate(sourceId, token, { status: "failed", enabled: false, error: message, error_category: c.category });
         await setSourceState(sourceId, "failed", message);
-        await alert({ sourceId, runId, category: c.category === "DATA" ? "FATAL" : c.category, message, hint: c.category === "FATAL" ? "see the message; a lost or dropped slot needs a full re-snapshot" : "fix the configuration, then start the stream again" });
+        await alert({ sourceId, runId, category: c.category === "DATA" ? "FATAL" : c.category, message, hint: c.category === "FATAL" ? "see the message" : "fix the configuration, then start the stream again" });
         outcome = { status: "failed", error: message, category: c.category };
         return { failed: message };
       }

@@ -17,16 +17,17 @@ function privilegeError(error: unknown, what: string, hint: string): never {
   throw error;
 }
 
-export async function ensureCapture(client: pg.Client, names: CaptureNames, entities: DescribedEntity[], opts: { replaceLostSlot?: boolean } = {}): Promise<CaptureState> {
+/**
+ * The publication holds at least these entities, and the slot exists: kept when it does, unless
+ * `replace` (then dropped, ending a session that still reads it, and created anew).
+ */
+export async function ensureCapture(client: pg.Client, names: CaptureNames, entities: DescribedEntity[], opts: { replace: boolean }): Promise<CaptureState> {
   const { added } = await ensurePublication(client, names, entities);
   let slot = await slotInfo(client, names.slot);
-  if (slot.wal_status === "lost" && opts.replaceLostSlot) {
-    // A full re-snapshot is the explicit recovery from a lost slot: only then is it replaced.
-    await client.query("SELECT pg_drop_replication_slot($1)", [names.slot]);
+  if (slot.exists && opts.replace) {
+    await dropSlot(client, names.slot);
     slot = await slotInfo(client, names.slot);
   }
-  const gone = slotGone(names.slot, slot, false);
-  if (gone) throw gone;
   if (slot.exists) return { slot_created: false, slot_lsn: null, tables_added: added };
   try {
     const { rows } = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [names.slot]);
@@ -34,6 +35,31 @@ export async function ensureCapture(client: pg.Client, names: CaptureNames, enti
   } catch (error) {
     privilegeError(error, `create replication slot ${names.slot}`, "The source user needs the REPLICATION attribute, wal_level must be logical, and a free slot (max_replication_slots).");
   }
+}
+
+/** Drops a slot, ending a session that still reads it (a stale walsender). */
+async function dropSlot(client: pg.Client, slot: string) {
+  for (let attempt = 0; ; attempt++) {
+    const info = await slotInfo(client, slot);
+    if (!info.exists) return;
+    if (info.active_pid) await client.query("SELECT pg_terminate_backend($1)", [info.active_pid]);
+    try {
+      await client.query("SELECT pg_drop_replication_slot($1)", [slot]);
+      return;
+    } catch (error) {
+      // 55006: still active (the terminated session has not exited yet).
+      if ((error as { code?: string }).code !== "55006" || attempt >= 40) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** The server and database being read: system identifier (kept by a physical standby) and database OID. */
+export async function serverIdentity(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ id: string }>(
+    "SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS id",
+  );
+  return `pg:${rows[0]!.id}`;
 }
 
 /**
@@ -107,17 +133,6 @@ export async function slotInfo(client: pg.Client, slot: string): Promise<SlotInf
   };
 }
 
-/** Lost or dropped slots are FATAL: the changes in between are gone, only a re-snapshot recovers. */
-export function slotGone(slot: string, info: SlotInfo, hadCursor: boolean): AppError | null {
-  if (info.exists && info.wal_status === "lost") {
-    return new AppError("CONFLICT", `replication slot ${slot} is lost (the server removed WAL it still needed, max_slot_wal_keep_size): changes since then cannot be read. Re-snapshot the source to recover.`, { category: "FATAL" });
-  }
-  if (!info.exists && hadCursor) {
-    return new AppError("CONFLICT", `replication slot ${slot} was dropped while the stream had a cursor: changes since then cannot be read. Re-snapshot the source to recover (a new slot is never created silently).`, { category: "FATAL" });
-  }
-  return null;
-}
-
 /** The SQL an operator can run on the source to remove what ECM Connect set up there. */
 export function dropCaptureSql(names: CaptureNames): string {
   const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -129,22 +144,9 @@ export function dropCaptureSql(names: CaptureNames): string {
  * walsender) and the publication. Returns what existed. Throws with the SQL to run when it cannot.
  */
 export async function dropCapture(client: pg.Client, names: CaptureNames): Promise<{ slot: boolean; publication: boolean }> {
-  let slotExisted = false;
   try {
-    for (let attempt = 0; ; attempt++) {
-      const info = await slotInfo(client, names.slot);
-      if (!info.exists) break;
-      slotExisted = true;
-      if (info.active_pid) await client.query("SELECT pg_terminate_backend($1)", [info.active_pid]);
-      try {
-        await client.query("SELECT pg_drop_replication_slot($1)", [names.slot]);
-        break;
-      } catch (error) {
-        // 55006: still active (the terminated session has not exited yet).
-        if ((error as { code?: string }).code !== "55006" || attempt >= 40) throw error;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    const slotExisted = (await slotInfo(client, names.slot)).exists;
+    await dropSlot(client, names.slot);
     const pub = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
     if (pub.rowCount) await client.query(`DROP PUBLICATION ${client.escapeIdentifier(names.publication)}`);
     return { slot: slotExisted, publication: !!pub.rowCount };

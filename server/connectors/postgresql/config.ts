@@ -45,6 +45,14 @@ export const ZPostgresConfig = z
       .object({
         batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ title: "Batch size", description: "Rows per snapshot chunk and changes per CDC batch" }),
         change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ title: "Change tracking", description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
+        capture_lost: z
+          .enum(["fail", "resnapshot"])
+          .optional()
+          .meta({
+            title: "When the capture is lost",
+            description:
+              "fail (default): a dropped, lost or replaced replication slot, or a database moved to another server, fails the source until a full re-snapshot; resnapshot: that full re-snapshot starts by itself (docs/lifecycle.md)",
+          }),
         deletes: z
           .enum(["tombstone", "hard"])
           .optional()

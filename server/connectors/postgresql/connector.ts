@@ -22,7 +22,7 @@ import type {
 import { describeEntity, listEntities, type DescribedEntity } from "./catalog.ts";
 import { ZPostgresConfig, type TPostgresConfig } from "./config.ts";
 import { connect, connectionConfig, replicationNames } from "./connection.ts";
-import { dropCapture, ensureCapture, slotGone, slotInfo, syncPublication } from "./capture.ts";
+import { dropCapture, ensureCapture, serverIdentity, slotInfo, syncPublication } from "./capture.ts";
 import { PgChangeStream } from "./changes.ts";
 import { ReplicationSession, type ReplicationHandlers } from "./replication.ts";
 import { lsnCursor, parseLsn, parseLsnCursor } from "./lsn.ts";
@@ -86,16 +86,16 @@ export class PostgresConnector implements ECMConnector {
   }
 
   /** Publication, then slot (its start is where the stream will deliver every later commit from). */
-  async prepareCapture(types: string[], options: { replaceLost: boolean }): Promise<CaptureSetup> {
+  async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
     const entities = await Promise.all(types.map((t) => this.describe(t)));
     const client = await this.connection();
-    const state = await ensureCapture(client, this.names(), entities, { replaceLostSlot: options.replaceLost });
-    if (state.slot_created) log.info({ source_id: this.context.sourceId, lsn: state.slot_lsn }, "replication slot created before the snapshot");
+    const state = await ensureCapture(client, this.names(), entities, { replace: options.replace });
+    if (state.slot_created) log.info({ source_id: this.context.sourceId, lsn: state.slot_lsn }, "replication slot created");
     const slot = await slotInfo(client, this.names().slot);
-    return { created: state.slot_created, start: lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")) };
+    return { created: state.slot_created, start: lsnCursor(parseLsn(slot.confirmed_flush_lsn ?? "0/0")), server: await this.serverIdentity() };
   }
 
-  async attachCapture(types: string[], options: { hadCursor: boolean }) {
+  async attachCapture(types: string[]) {
     const client = await this.connection();
     const names = this.names();
     let slot = await slotInfo(client, names.slot);
@@ -112,19 +112,26 @@ export class PostgresConnector implements ECMConnector {
         slot = await slotInfo(client, names.slot);
       }
     }
-    // A lost or dropped slot is FATAL, never silently replaced.
-    const gone = slotGone(names.slot, slot, options.hadCursor);
-    if (gone) throw gone;
     const entities = await Promise.all(types.map((t) => this.describe(t)));
-    const synced = await syncPublication(client, names, entities);
-    if (!slot.exists) await ensureCapture(client, names, entities);
-    return synced;
+    return syncPublication(client, names, entities);
+  }
+
+  /** System identifier and database OID; the connection's address where the server will not say. */
+  private async serverIdentity(): Promise<string> {
+    try {
+      return await serverIdentity(await this.connection());
+    } catch {
+      const c = this.requireConfig().connection;
+      return `pg-conn:${c.host}:${c.port}/${c.database}`;
+    }
   }
 
   async captureStatus(): Promise<CaptureStatus> {
     const info = await slotInfo(await this.connection(), this.names().slot);
     const cursor = (lsn: string | null) => (lsn ? lsnCursor(parseLsn(lsn)) : null);
     return {
+      name: `replication slot ${this.names().slot}`,
+      server: await this.serverIdentity(),
       exists: info.exists,
       active: info.active,
       lost: info.wal_status === "lost",
@@ -183,15 +190,14 @@ export class PostgresConnector implements ECMConnector {
   }
 
   /**
-   * The spec's extractSnapshot: every row of an entity as a Context, after change capture is set
-   * up (for CDC sources). Without a mapping a row maps
+   * The spec's extractSnapshot: every row of an entity as a Context. It reads only: change capture
+   * is set up by the pipeline (prepareCapture), which alone may decide to create one (a capture
+   * made here would silently start a new generation, docs/lifecycle.md). Without a mapping a row maps
    * to itself: context_type is the entity, context_id its key (joined with ":" when composite).
    */
   extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context> {
     const self = this;
     return (async function* () {
-      // Before the first read: nothing committed meanwhile is missed.
-      if (self.capturesChanges()) await self.prepareCapture([type], { replaceLost: false });
       for await (const chunk of self.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit })) {
         for (let i = 0; i < chunk.records.length; i++) {
           const key = chunk.keys[i]!;
