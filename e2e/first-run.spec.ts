@@ -33,7 +33,7 @@ test("a fresh start comes alive: moving charts, contexts and an open dead letter
 
   // Contexts of the spec's example mapping, and the broken preferences waiting as dead letters.
   await page.goto("/contexts");
-  await page.getByLabel("Context type").fill("customer-context");
+  await page.getByLabel("Context type").fill("demo-customer");
   await page.getByRole("button", { name: "Show" }).click();
   await expect(page.getByTestId("contexts").locator("tbody tr").first()).toBeVisible();
   await expect(page.getByTestId("open-dead-letters")).not.toHaveText("0");
@@ -136,7 +136,7 @@ for (const vp of VIEWPORTS) {
       await page.getByRole("tab", { name: /JSON/ }).click();
       await visit(page, testInfo, at("mapping-json"), null, problems, () => expect(page.getByLabel("JSON")).toBeVisible());
       await visit(page, testInfo, at("contexts"), "/contexts", problems, heading(/Contexts/));
-      await page.getByLabel("Context type").fill("customer-context");
+      await page.getByLabel("Context type").fill("demo-customer");
       await page.getByRole("button", { name: "Show" }).click();
       await page.getByTestId("contexts").locator("tbody tr").first().getByRole("button").first().click();
       await visit(page, testInfo, at("context-detail"), null, problems, () => expect(page.getByTestId("context-detail")).toBeVisible());

@@ -40,7 +40,7 @@ export function ContextsBrowser() {
       >
         <div className="w-72">
           <Field id="context-type" label="Context type">
-            <Input id="context-type" value={typeInput} onChange={(e) => setTypeInput(e.target.value)} placeholder="customer-context" />
+            <Input id="context-type" value={typeInput} onChange={(e) => setTypeInput(e.target.value)} placeholder="demo-customer" />
           </Field>
         </div>
         <Button type="submit" variant="secondary">

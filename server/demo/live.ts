@@ -1,6 +1,8 @@
 // The demo comes alive on the first embedded start: the demo source gets the specification's
-// example mapping (customers → customer-context, preferences through json_parse) and one mapping
-// per other demo table, a snapshot and a running stream, so a newcomer's first page already has
+// example mapping (customers, preferences through json_parse) and one mapping per other demo
+// table, each into a context type of the demo's own (demo-…): a newcomer who maps their own
+// customers with the specification's example (customer-context) must not collide with it. Then a
+// snapshot and a running stream, so a newcomer's first page already has
 // contexts, runs, lag and dead letters (the broken preferences rows) to look at. The worker's demo
 // writer (worker/demo-writer.ts) keeps it moving.
 import type { Principal } from "../auth/roles.ts";
@@ -13,10 +15,10 @@ import { setDemoWriter } from "../sources/service.ts";
 
 export const DEMO_MAPPING: TMappingDocument = {
   mappings: [
-    ...SPEC_EXAMPLE_MAPPING.mappings,
+    ...SPEC_EXAMPLE_MAPPING.mappings.map((m) => ({ ...m, target: { ...m.target, context_type: "demo-customer" } })),
     {
       source: { table: "products" },
-      target: { context_type: "product" },
+      target: { context_type: "demo-product" },
       fields: [
         { source: "product_id", target: "context_id" },
         { source: "sku", target: "data.sku" },
@@ -28,7 +30,7 @@ export const DEMO_MAPPING: TMappingDocument = {
     },
     {
       source: { table: "orders" },
-      target: { context_type: "order" },
+      target: { context_type: "demo-order" },
       fields: [
         { source: "order_id", target: "context_id" },
         { source: "customer_id", target: "data.customer_id" },
@@ -39,7 +41,7 @@ export const DEMO_MAPPING: TMappingDocument = {
     },
     {
       source: { table: "order_items" },
-      target: { context_type: "order-item" },
+      target: { context_type: "demo-order-item" },
       fields: [
         { target: "context_id", transform: { name: "template", template: "{order_id}-{line_no}" } },
         { source: "order_id", target: "data.order_id" },

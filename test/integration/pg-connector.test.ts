@@ -313,10 +313,12 @@ describe("change capture is set up before the snapshot's first read", () => {
     await source.query(`DROP PUBLICATION IF EXISTS ${publication}`);
   });
 
-  it("creates the publication and the slot first, so a change committed mid-snapshot is captured", async () => {
+  it("prepareCapture makes the publication and the slot before a read, so a change committed mid-snapshot is captured", async () => {
     const c = await connector(source.config, { sourceId: CAPTURE_ID });
+    const setup = await c.prepareCapture(["customers"], { replace: false });
+    expect(setup).toMatchObject({ created: true, server: expect.stringMatching(/^pg:\d+\/\d+$/) });
     const it = c.extractSnapshot("customers", { batch_size: 500 });
-    const first = await it.next(); // publication + slot, then the first chunk
+    const first = await it.next(); // reads only: the pipeline decides when a capture is made
     expect(first.done).toBe(false);
     const slots = await source.query("SELECT plugin FROM pg_replication_slots WHERE slot_name = $1", [slot]);
     expect(slots.rows).toEqual([{ plugin: "pgoutput" }]);

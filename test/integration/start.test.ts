@@ -88,9 +88,9 @@ describe("npm start", () => {
     // The demo comes alive by itself: mapped, snapshotted, streaming, with contexts and the broken
     // preferences rows waiting as dead letters; the demo writer's changes keep arriving.
     const demoId = body.sources[0].id as string;
-    expect((await get(p, `/sources/${demoId}/mappings`)).body.mappings.map((m: { target: { context_type: string } }) => m.target.context_type)).toEqual(["customer-context", "product", "order", "order-item"]);
+    expect((await get(p, `/sources/${demoId}/mappings`)).body.mappings.map((m: { target: { context_type: string } }) => m.target.context_type)).toEqual(["demo-customer", "demo-product", "demo-order", "demo-order-item"]);
     await waitFor("the demo's stream to run", async () => (await get(p, `/sources/${demoId}/status`)).body.state === "streaming", 90_000, 500);
-    await waitFor("customer contexts", async () => (await get(p, "/contexts?context_type=customer-context&limit=5")).body.contexts.length === 5, 90_000, 500);
+    await waitFor("customer contexts", async () => (await get(p, "/contexts?context_type=demo-customer&limit=5")).body.contexts.length === 5, 90_000, 500);
     await waitFor("open dead letters", async () => (await get(p, `/dead-letters?source_id=${demoId}&status=open&limit=5`)).body.dead_letters.length > 0, 90_000, 500);
     const written = async () => (await get(p, `/sources/${demoId}/status`)).body.cursor as string | null;
     const first = await waitFor("a durable cursor", written, 60_000, 500);
@@ -140,7 +140,7 @@ describe("npm start", () => {
     fs.writeFileSync(file, JSON.stringify(changed));
     const diff = ecm(["mapping", "diff", "demo-shop", file]);
     expect(diff.code).toBe(1);
-    expect(diff.out).toContain('~ customers → customer-context: data.email');
+    expect(diff.out).toContain('~ customers → demo-customer: data.email');
     const snap = ecm(["snapshot", "demo-shop", "--entity", "products", "--wait", "--json"]);
     expect(snap.code, snap.err).toBe(0);
     expect(JSON.parse(snap.out)).toMatchObject({ status: "succeeded", counters: { read: 200 } });

@@ -32,7 +32,7 @@ describe("commitBatch", () => {
     await takeOverCheckpoint(sourceId, "customers", null, { generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
-      mappingVersion: 1,
+      mappingVersion: 0, // no mapping saved: version 0 is the latest
       order: { generation: 0, snapshot: true },
       runId: null,
       writes: [],
@@ -49,7 +49,7 @@ describe("commitBatch", () => {
     await takeOverCheckpoint(sourceId, "t", null, { generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
-      mappingVersion: 1,
+      mappingVersion: 0, // no mapping saved: version 0 is the latest
       order: { generation: 0, snapshot: true },
       runId: null,
       writes: [write("1", { v: "fine" }), write("2", { v: "nul \u0000 inside" })],

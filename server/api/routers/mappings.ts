@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { ZMappingDocument } from "../../mapping/spec.ts";
 import { TRANSFORMS } from "../../mapping/transforms.ts";
-import { getMappings, previewMapping, saveMappings, ZMappings, ZPreview, ZPreviewInput } from "../../mapping/service.ts";
+import { getMappings, previewMapping, ZMappings, ZPreview, ZPreviewInput } from "../../mapping/service.ts";
+import { mappingCoverage, saveAndRemap, ZMappingCoverage, ZSavedMappings } from "../../mapping/remap.ts";
 import { listMappingVersions, mappingVersion } from "../../store/mappings.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { ZSourceId } from "../../sources/schemas.ts";
@@ -15,9 +16,19 @@ export const mappingsRouter = createTRPCRouter({
     .input(ZSourceId).output(ZMappings).query(({ input }) => getMappings(input.id)),
   save: editorProcedure
     .meta(rest("PUT", "/sources/{id}/mappings", "mappings", "Save a mapping document as a new version, after checking it against the source's schema"))
-    .input(ZSourceId.extend({ mappings: ZMappingDocument.shape.mappings }))
-    .output(ZMappings)
-    .mutation(({ input, ctx }) => saveMappings(input.id, { mappings: input.mappings }, ctx.principal)),
+    .input(
+      ZSourceId.extend({
+        mappings: ZMappingDocument.shape.mappings,
+        remap: z.boolean().optional().describe("Re-map existing contexts: re-snapshot the entities whose mapping changed, tombstone those of entities removed from it (docs/lifecycle.md)"),
+      }),
+    )
+    .output(ZSavedMappings)
+    .mutation(({ input, ctx }) => saveAndRemap(input.id, { mappings: input.mappings }, { remap: input.remap ?? false }, ctx.principal)),
+  coverage: viewerProcedure
+    .meta(rest("GET", "/sources/{id}/mappings/coverage", "mappings", "Live contexts of the source by the mapping version that built them, and how many are older than the version in force"))
+    .input(ZSourceId)
+    .output(ZMappingCoverage)
+    .query(({ input }) => mappingCoverage(input.id)),
   versions: viewerProcedure
     .input(ZSourceId)
     .output(z.object({ versions: z.array(z.object({ version: z.number(), created_at: z.string(), created_by: z.string().nullable() })) }))
