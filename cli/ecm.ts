@@ -13,7 +13,8 @@ const USAGE = `usage: ecm [--url URL] [--token TOKEN] [--json] <command>
   sources apply FILE                    create or update a source from {"name","config","mappings"?}
   sources test NAME|ID                  run its health checks (exit 1 when unhealthy)
   sources delete NAME|ID [--keep-slot]  delete it (and its slot and publication on the source)
-  mapping apply NAME|ID FILE            save {"mappings":[…]} as the next version
+  mapping apply NAME|ID FILE [--remap]  save {"mappings":[…]} as the next version (--remap: re-map
+                                        existing contexts: re-snapshot changed entities, tombstone removed ones)
   mapping diff NAME|ID FILE             compare FILE with the mapping in force (exit 1 when different)
   snapshot NAME|ID [--entity E]… [--wait]
   stream start|stop|status NAME|ID
@@ -45,7 +46,7 @@ function parse(argv: string[]): Options {
   let token = process.env.ECM_TOKEN ?? "";
   let json = false;
   const takesValue = new Set(["--url", "--token", "--entity", "--source", "--status", "--limit"]);
-  const switches = new Set(["--wait", "--keep-slot"]);
+  const switches = new Set(["--wait", "--keep-slot", "--remap"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--json") json = true;
@@ -206,8 +207,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     case "mapping apply": {
       const s = await resolveSource(api, rest[0]);
-      const saved = await api("PUT", `/sources/${s.id}/mappings`, { mappings: mappingsIn(readJson(need(rest[1], "FILE")), s.name) });
-      print(o, saved, () => `${s.name}: mapping version ${saved.version}`);
+      const saved = await api("PUT", `/sources/${s.id}/mappings`, { mappings: mappingsIn(readJson(need(rest[1], "FILE")), s.name), ...(o.flags.has("--remap") ? { remap: true } : {}) });
+      print(o, saved, () =>
+        [
+          `${s.name}: mapping version ${saved.version}`,
+          ...(saved.remap?.entities?.length ? [`re-mapping ${saved.remap.entities.join(", ")} (run ${saved.remap.run_id})`] : []),
+          ...(saved.remap?.removed?.length ? [`tombstoned ${saved.remap.tombstoned} contexts of ${saved.remap.removed.join(", ")} (no longer mapped)`] : []),
+          ...(saved.warnings ?? []).map((w: { path: string; message: string }) => `warning: ${w.path}: ${w.message}`),
+        ].join("\n"),
+      );
       return EXIT.ok;
     }
     case "mapping diff": {

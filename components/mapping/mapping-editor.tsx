@@ -38,6 +38,9 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
   const source = useQuery(trpc.sources.get.queryOptions({ id: sourceId }));
   const saved = useQuery(trpc.mappings.get.queryOptions({ id: sourceId }));
   const entities = useQuery(trpc.sources.entities.queryOptions({ id: sourceId }));
+  const coverage = useQuery(trpc.mappings.coverage.queryOptions({ id: sourceId }));
+  // Re-map existing contexts on save (docs/lifecycle.md): on unless the user turns it off.
+  const [remap, setRemap] = useState(true);
   const transforms = useQuery(trpc.mappings.transforms.queryOptions());
   const [text, setText] = useState<string | null>(null);
   // Opened from a dead letter: preview its entity and point at the field that failed.
@@ -73,6 +76,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
       onSuccess: () => {
         void queryClient.invalidateQueries({ queryKey: trpc.mappings.get.queryKey({ id: sourceId }) });
         void queryClient.invalidateQueries({ queryKey: trpc.mappings.versions.queryKey({ id: sourceId }) });
+        void queryClient.invalidateQueries({ queryKey: trpc.mappings.coverage.queryKey({ id: sourceId }) });
       },
     }),
   );
@@ -97,20 +101,47 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
       <Breadcrumbs items={[{ label: "Sources", href: "/sources" }, { label: source.data?.name ?? "…", href: `/sources/${sourceId}` }, { label: "Mapping" }]} />
       <PageHeader
         title="Mapping"
-        description={saved.data?.version ? `Version ${saved.data.version} is in force.` : "No mapping saved yet."}
+        description={
+          <>
+            {saved.data?.version ? `Version ${saved.data.version} is in force.` : "No mapping saved yet."}
+            {coverage.data?.older ? (
+              <span data-testid="older-contexts">
+                {" "}
+                {coverage.data.older.toLocaleString()} context{coverage.data.older === 1 ? " is" : "s are"} still built by an older version: save with “Re-map existing contexts” to rebuild them.
+              </span>
+            ) : null}
+          </>
+        }
         actions={
-          <Button
-            disabled={!canEdit || !doc || save.isPending}
-            title={canEdit ? undefined : needsRole("editor")}
-            onClick={() => doc && save.mutate({ id: sourceId, mappings: doc.mappings as never })}
-          >
-            {save.isPending ? "Saving…" : `Save as version ${(saved.data?.version ?? 0) + 1}`}
-          </Button>
+          <div className="flex flex-wrap items-center gap-3">
+            <label className="flex items-center gap-1.5 text-[13px]" title="Re-snapshot the entities whose mapping changed under the new version, and tombstone the contexts of entities removed from it">
+              <input type="checkbox" checked={remap} onChange={(e) => setRemap(e.target.checked)} disabled={!canEdit} />
+              Re-map existing contexts
+            </label>
+            <Button
+              disabled={!canEdit || !doc || save.isPending}
+              title={canEdit ? undefined : needsRole("editor")}
+              onClick={() => doc && save.mutate({ id: sourceId, mappings: doc.mappings as never, remap })}
+            >
+              {save.isPending ? "Saving…" : `Save as version ${(saved.data?.version ?? 0) + 1}`}
+            </Button>
+          </div>
         }
       />
       {save.data && !save.error ? (
         <div role="status" className="mb-4 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-[13px] text-emerald-900" data-testid="saved">
           Saved as version {save.data.version}.
+          {save.data.remap?.entities.length ? ` Re-mapping ${save.data.remap.entities.join(", ")} (a snapshot run, shown on the source's page).` : ""}
+          {save.data.remap?.removed.length ? ` ${save.data.remap.tombstoned.toLocaleString()} contexts of ${save.data.remap.removed.join(", ")} (no longer mapped) were tombstoned.` : ""}
+        </div>
+      ) : null}
+      {save.data?.warnings.length && !save.error ? (
+        <div role="alert" className="mb-4 rounded-md border border-amber-200 bg-amber-50 px-3 py-2 text-[13px] text-amber-900" data-testid="save-warnings">
+          {save.data.warnings.map((w) => (
+            <p key={w.path}>
+              <code>{w.path}</code>: {w.message}
+            </p>
+          ))}
         </div>
       ) : null}
       <div className="grid gap-4 xl:grid-cols-[3fr_2fr]">

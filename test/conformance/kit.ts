@@ -8,7 +8,10 @@
 //   discovery · each health check failing for its own reason · a type round-trip table (snapshot
 //   and stream) · a snapshot resumed after kill -9 of the worker reading it · inserts, updates,
 //   deletes, key changes and TRUNCATE streamed · exactly-once effect after kill -9 of the stream's
-//   owner mid-stream · replay of a dead letter · the capture removed from the source on delete.
+//   owner mid-stream · replay of a dead letter · the lifecycle of a source (docs/lifecycle.md): a
+//   mapping changed during a snapshot and re-mapped, the capture dropped by hand while stopped, the
+//   source pointed at a fresh server holding a restored copy, a TRUNCATE during a snapshot · the
+//   capture removed from the source on delete.
 import { spawn, type ChildProcess } from "node:child_process";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +35,12 @@ export type ConformanceFixture = {
   brokenHealth: { check: string; config: (good: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> }[];
   /** Whether the source still holds what change capture set up for this source (slot, publication, …). */
   captureExists(source: FixtureSource, sourceId: string): Promise<boolean>;
+  /** Removes the source's change capture position the way an operator would by hand (a dropped slot, purged binlogs). */
+  dropCaptureByHand(source: FixtureSource, sourceId: string): Promise<void>;
+  /** A fresh, empty database on another server of this type (a database moved there), and SQL on it. */
+  freshServer(name: string): Promise<FixtureSource>;
+  /** Stops what freshServer started. */
+  cleanup?(): Promise<void>;
 };
 
 const BIG = 60_000; // rows of `items`: enough for a snapshot to be caught half way
@@ -67,10 +76,14 @@ export function describeConformance(fixture: ConformanceFixture) {
   const events = () => fixture.entity("events");
   const typed = () => fixture.entity("typed");
 
+  // Tables whose mapping also copies v to data.v2 (the lifecycle section's changed mapping).
+  const withV2 = new Set<string>();
   /** The store equals the source under the kit's mapping (live contexts only). */
-  async function storeEquals(table: "items" | "events"): Promise<string | null> {
+  async function storeEquals(table: "items" | "events" | "bulk"): Promise<string | null> {
     const rows = await src.exec(`SELECT id, v, doc FROM ${table} ORDER BY id`);
-    const want = Object.fromEntries(rows.map((r) => [String(r.id), { v: Number(r.v), doc: r.doc === null ? null : JSON.parse(String(r.doc)) }]));
+    const want = Object.fromEntries(
+      rows.map((r) => [String(r.id), { v: Number(r.v), ...(withV2.has(table) ? { v2: Number(r.v) } : {}), doc: r.doc === null ? null : JSON.parse(String(r.doc)) }]),
+    );
     const stored = await withDb(async (c) => (await c.query("SELECT context_id, data FROM contexts WHERE context_type = $1 AND source_id = $2 AND NOT deleted", [table, sourceId])).rows);
     const have = Object.fromEntries(stored.map((r: { context_id: string; data: Row }) => [r.context_id, r.data]));
     if (isDeepStrictEqual(want, have)) return null;
@@ -78,15 +91,48 @@ export function describeConformance(fixture: ConformanceFixture) {
     const extra = Object.keys(have).filter((k) => !(k in want));
     return `${table}: ${differ.length} missing or different (${differ.slice(0, 3).join(", ")}), ${extra.length} extra (${extra.slice(0, 3).join(", ")})`;
   }
-  const converged = (table: "items" | "events", timeoutMs = 60_000) =>
+  const converged = (table: "items" | "events" | "bulk", timeoutMs = 60_000) =>
     waitFor(`the store to equal the source (${table})`, async () => ((await storeEquals(table)) === null ? true : undefined), timeoutMs, 250).catch(async (e) => {
       throw new Error(`${(e as Error).message}: ${await storeEquals(table)}`);
     });
   const runDone = (runId: string, timeoutMs = 120_000) =>
     waitFor(`run ${runId} to finish`, async () => {
       const run = (await api("GET", `/runs/${runId}`, { token: editor })).body;
-      return run.status === "succeeded" || run.status === "failed" ? run : undefined;
+      return ["succeeded", "failed", "cancelled"].includes(run.status) ? run : undefined;
     }, timeoutMs, 200);
+  const status = async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body;
+  const checkpoint = async (entity: string) =>
+    (await withDb(async (c) => (await c.query("SELECT run_id::text, rows_done::int AS n, done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2", [sourceId, entity])).rows[0])) as
+      | { run_id: string | null; n: number; done: boolean }
+      | undefined;
+  /** Holds a row lock of the store until released: a snapshot chunk that needs that row waits on it. */
+  async function holdLock(sql: string, params: unknown[]) {
+    const pg = (await import("pg")).default;
+    const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await c.connect();
+    await c.query("BEGIN");
+    const locked = await c.query(sql, params);
+    return { rows: locked.rowCount ?? 0, release: async () => (await c.query("COMMIT"), await c.end()) };
+  }
+  const kitMapping = (opts: { v2?: string[]; extra?: string[] } = {}) => ({
+    mappings: [
+      ...["items", "events", ...(opts.extra ?? [])].map((t) => ({
+        source: { table: fixture.entity(t) },
+        target: { context_type: t },
+        fields: [
+          { source: "id", target: "context_id" },
+          { source: "v", target: "data.v" },
+          ...(opts.v2?.includes(t) ? [{ source: "v", target: "data.v2" }] : []),
+          { source: "doc", target: "data.doc", transform: "json_parse" },
+        ],
+      })),
+      { source: { table: typed() }, target: { context_type: "typed" }, fields: [{ source: "id", target: "context_id" }, ...fixture.types.map((t) => ({ source: t.column, target: `data.${t.column}` }))] },
+    ],
+  });
+  const stopStream = async () => {
+    await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "stop" } });
+    await waitFor("the stream to stop", async () => (await status()).stream.owner === null, 30_000);
+  };
 
   beforeAll(async () => {
     await resetMetadata();
@@ -114,6 +160,7 @@ export function describeConformance(fixture: ConformanceFixture) {
   afterAll(async () => {
     await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "stop" } }).catch(() => {});
     for (const w of workers) w.kill("SIGKILL");
+    await fixture.cleanup?.();
   });
 
   describe(`connector conformance: ${fixture.type}`, () => {
@@ -255,6 +302,136 @@ export function describeConformance(fixture: ConformanceFixture) {
       expect((await api("GET", `/dead-letters/${letter.id}`, { token: editor })).body).toMatchObject({ status: "replayed", outcome: expect.stringMatching(/^written as events\/500/) });
       expect((await api("GET", "/contexts/events/500", { token: editor })).body.data).toEqual({ v: 1, doc: { n: "fixed" } });
     }, 120_000);
+
+    // ---- Lifecycle (docs/lifecycle.md): what operators do to a source, each ending with store =
+    // source row by row, or with the documented loud state and never "streaming". ----
+
+    it("lifecycle: a mapping changed during a snapshot and re-mapped leaves every context under the new version; the older run is superseded", async () => {
+      // The stream is stopped (previous test). The first run is held half way through items by a
+      // row lock on one of its contexts, so the re-map's run surely overlaps it.
+      const lock = await holdLock("SELECT 1 FROM contexts WHERE context_type = 'items' AND context_id = $1 FOR UPDATE", [String(BIG / 2)]);
+      expect(lock.rows).toBe(1);
+      let first = "";
+      let remap = "";
+      try {
+        first = (await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} })).body.run_id;
+        await waitFor("the first run half way through items", async () => {
+          const k = await checkpoint(items());
+          return k?.run_id === first && k.n >= BIG / 4 ? true : undefined;
+        }, 60_000, 50);
+        const saved = await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: { ...kitMapping({ v2: ["items"] }), remap: true } });
+        expect(saved.status, saved.text).toBe(200);
+        expect(saved.body.remap).toMatchObject({ entities: [items()], removed: [], run_id: expect.any(String) });
+        withV2.add("items");
+        remap = saved.body.remap.run_id;
+        // The re-map's run takes the pass over from the first, still blocked one.
+        await waitFor("the re-map's run to own items", async () => ((await checkpoint(items()))?.run_id === remap ? true : undefined), 60_000, 50);
+      } finally {
+        await lock.release();
+      }
+      const firstRun = await runDone(first, 180_000);
+      expect(firstRun.status).toBe("cancelled");
+      expect(firstRun.error.message).toContain(`superseded: ${items()} by run ${remap}`);
+      expect((await runDone(remap, 180_000)).status).toBe("succeeded");
+      expect(await storeEquals("items")).toBeNull();
+      expect(await storeEquals("events")).toBeNull();
+      const coverage = (await api("GET", `/sources/${sourceId}/mappings/coverage`, { token: editor })).body;
+      const itemsOlder = await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE source_id = $1 AND entity = $2 AND NOT deleted AND mapping_version < $3", [sourceId, items(), coverage.version])).rows[0].n);
+      expect(itemsOlder, "items contexts still under an older mapping").toBe(0);
+      // events and typed were not re-mapped: the console is told how many contexts are older.
+      expect(coverage.older).toBeGreaterThan(0);
+    }, 300_000);
+
+    it("lifecycle: a capture dropped by hand while stopped fails the source loudly (never streaming) until a full snapshot recovers it", async () => {
+      await fixture.dropCaptureByHand(src, sourceId);
+      await src.exec("UPDATE events SET v = v + 100");
+      await src.exec(`UPDATE items SET v = v + 1 WHERE id <= 1000`);
+      // A re-snapshot of one entity cannot make a new capture: it fails, and says what recovers.
+      const one = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: { entities: [items()] } });
+      const failed = await runDone(one.body.run_id);
+      expect(failed.status).toBe("failed");
+      expect(failed.error).toMatchObject({ category: "FATAL", message: expect.stringMatching(/cannot be read.*full re-snapshot recovers/) });
+      expect(await status()).toMatchObject({ state: "failed", error: { message: expect.stringMatching(/cannot be read/), category: "FATAL" } });
+      // Starting the stream does not hide it either.
+      expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } })).status).toBe(202);
+      await waitFor("the stream to refuse the broken capture", async () => ((await status()).stream.status === "failed" ? true : undefined), 60_000);
+      for (let i = 0; i < 6; i++) {
+        expect((await status()).state).toBe("failed");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const alerts = (await api("GET", `/alerts?source_id=${sourceId}&status=open`, { token: editor })).body.alerts;
+      expect(alerts.some((a: { category: string; message: string }) => a.category === "FATAL" && /cannot be read/.test(a.message))).toBe(true);
+      // The recovery: a full snapshot makes a new capture, and the stream (still wanted) starts from it.
+      const full = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+      expect((await runDone(full.body.run_id, 180_000)).status).toBe("succeeded");
+      expect(await storeEquals("events")).toBeNull();
+      expect(await storeEquals("items")).toBeNull();
+      await waitFor("the stream to run again", async () => ((await status()).state === "streaming" ? true : undefined), 60_000);
+      await src.exec("UPDATE events SET v = v + 1 WHERE id <= 5");
+      await converged("events");
+    }, 300_000);
+
+    it("lifecycle: pointed at a fresh server holding a restored copy, the source fails loudly, then a full snapshot makes the store equal the new server", async () => {
+      await stopStream();
+      const moved = await fixture.freshServer(`ecm_kit_${fixture.type}_moved`);
+      // The restore: the kit's tables and rows, copied as they are now.
+      const typedColumns = fixture.types.map((t) => `${t.column} ${t.type}`).join(", ");
+      for (const sql of ["CREATE TABLE items (id integer PRIMARY KEY, v integer NOT NULL, doc varchar(200))", "CREATE TABLE events (id integer PRIMARY KEY, v integer NOT NULL, doc varchar(200))", `CREATE TABLE typed (id integer PRIMARY KEY, ${typedColumns})`]) {
+        await moved.exec(sql);
+      }
+      for (const table of ["items", "events"]) {
+        const rows = await src.exec(`SELECT id, v, doc FROM ${table} ORDER BY id`);
+        for (let i = 0; i < rows.length; i += 1000) {
+          const part = rows.slice(i, i + 1000).map((r) => `(${r.id}, ${r.v}, ${r.doc === null ? "NULL" : `'${String(r.doc).replaceAll("'", "''")}'`})`);
+          await moved.exec(`INSERT INTO ${table} VALUES ${part.join(", ")}`);
+        }
+      }
+      await moved.exec(`INSERT INTO typed VALUES (1, ${fixture.types.map((t) => t.literal).join(", ")}), (2, ${fixture.types.map((t) => t.literal).join(", ")})`);
+      // Written on the new server before the source is pointed at it.
+      await moved.exec("UPDATE events SET v = 7 WHERE id <= 5");
+      await moved.exec("DELETE FROM items WHERE id > 50000");
+      const patched = await api("PATCH", `/sources/${sourceId}`, { token: adminToken(), body: { config: { ...moved.config, options: { ...(moved.config.options as object), batch_size: 500 } } } });
+      expect(patched.status, patched.text).toBe(200);
+      const old = src;
+      src = moved;
+      expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } })).status).toBe(202);
+      await waitFor("the stream to refuse another server", async () => ((await status()).stream.status === "failed" ? true : undefined), 60_000);
+      expect((await status()).error.message).toMatch(/another server or database/);
+      const full = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+      const run = await runDone(full.body.run_id, 180_000);
+      expect(run.status, JSON.stringify(run.error)).toBe("succeeded");
+      expect(run.counters.written).toBeGreaterThan(0);
+      expect(await storeEquals("items")).toBeNull();
+      expect(await storeEquals("events")).toBeNull();
+      await waitFor("the stream to run on the new server", async () => ((await status()).state === "streaming" ? true : undefined), 60_000);
+      await moved.exec("UPDATE events SET v = v + 1 WHERE id <= 10");
+      await moved.exec("DELETE FROM items WHERE id <= 10");
+      await converged("events");
+      await converged("items");
+      // The old server's capture is left to the operator (it may still be someone's source).
+      expect(await fixture.captureExists(old, sourceId)).toBe(true);
+    }, 300_000);
+
+    it("lifecycle: a TRUNCATE during a snapshot is not undone by a chunk read before it", async () => {
+      // A table new to the mapping, snapshotted while the stream runs; one chunk is held before its
+      // checkpoint (a row lock on the pass's checkpoint) while the TRUNCATE is applied.
+      await src.exec("CREATE TABLE bulk (id integer PRIMARY KEY, v integer NOT NULL, doc varchar(200))");
+      for (const sql of insertRows("bulk", 1, 100_000, (i) => `(${i}, ${i % 13}, NULL)`)) await src.exec(sql);
+      const saved = await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: { ...kitMapping({ v2: ["items"], extra: ["bulk"] }), remap: true } });
+      expect(saved.status, saved.text).toBe(200);
+      await waitFor("the bulk pass under way", async () => ((await checkpoint(fixture.entity("bulk")))?.n ?? 0) >= 2000 || undefined, 60_000, 20);
+      const lock = await holdLock("SELECT 1 FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2 AND NOT done FOR UPDATE", [sourceId, fixture.entity("bulk")]);
+      try {
+        expect(lock.rows, "the lock was taken while the pass was still running").toBe(1);
+        await src.exec("TRUNCATE TABLE bulk");
+        await src.exec(`INSERT INTO bulk VALUES (1, 100, NULL), (2, 200, NULL), (30000, 300, NULL)`);
+        await new Promise((r) => setTimeout(r, 3000)); // the stream receives the TRUNCATE meanwhile
+      } finally {
+        await lock.release();
+      }
+      expect((await runDone(saved.body.remap.run_id, 180_000)).status).toBe("succeeded");
+      await converged("bulk");
+    }, 300_000);
 
     it("removes its change capture from the source when the source is deleted", async () => {
       expect(await fixture.captureExists(src, sourceId)).toBe(true);

@@ -1,5 +1,8 @@
 // PostgreSQL passes the connector conformance kit (test/conformance/kit.ts) against the test server
 // (wal_level=logical).
+import path from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { describeConformance, type FixtureSource } from "./kit.ts";
 
@@ -7,6 +10,8 @@ const names = (sourceId: string) => {
   const suffix = sourceId.replaceAll("-", "");
   return { slot: `ecm_slot_${suffix}`, publication: `ecm_pub_${suffix}` };
 };
+
+let moved: EmbeddedPostgres | undefined;
 
 describeConformance({
   type: "postgresql",
@@ -61,6 +66,47 @@ describeConformance({
       `SELECT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '${slot}') OR EXISTS (SELECT FROM pg_publication WHERE pubname = '${publication}') AS present`,
     );
     return row!.present === true;
+  },
+  async dropCaptureByHand(source, sourceId) {
+    const { slot } = names(sourceId);
+    await source.exec(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}' AND active_pid IS NOT NULL`);
+    for (let i = 0; ; i++) {
+      try {
+        await source.exec(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${slot}'`);
+        return;
+      } catch (e) {
+        if (i > 40) throw e; // still active: the terminated session has not exited yet
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  },
+  async freshServer(name) {
+    // A second PostgreSQL cluster (its own system identifier and log positions), reached with the
+    // test server's user and password so the source's secret reference still resolves.
+    const test = new URL(process.env.TEST_SERVER_URL!);
+    moved ??= await startEmbeddedPostgres({ dir: path.resolve(".data/test/pg-moved"), port: 54341, password: decodeURIComponent(test.password), user: decodeURIComponent(test.username) });
+    const admin = new pg.Client({ connectionString: moved.url("postgres") });
+    await admin.connect();
+    await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [name]);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = moved.url(name);
+    return {
+      config: { connector_type: "postgresql", connection: { host: "127.0.0.1", port: moved.port, database: name, ssl_mode: "disable" }, authentication: { type: "credentials", username: moved.user, password_secret: "env://ECM_SOURCE_TEST_PASSWORD" }, options: { batch_size: 1000, change_tracking: "cdc" } },
+      exec: async (sql) => {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        try {
+          return (await c.query(sql)).rows;
+        } finally {
+          await c.end();
+        }
+      },
+    };
+  },
+  async cleanup() {
+    await moved?.stop();
   },
 });
 
