@@ -219,7 +219,7 @@ for (const type of ["bench-quiet-1", "bench-loud", "bench-quiet-2"]) {
     { source: "doc", target: "data.doc", transform: "json_parse" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
   quiet.push(q.id);
 }
-for (const id of [s.id, ...quiet]) await withConnector(id, (c) => c.prepareCapture(["cdc_items"], { replaceLost: false }));
+for (const id of [s.id, ...quiet]) await withConnector(id, (c) => c.prepareCapture(["cdc_items"], { replace: false }));
 console.log(s.id + " " + replicationNames(s.id).publication + " " + quiet.join(" "));
 process.exit(0);
 `;

@@ -1,10 +1,11 @@
 // Saving a mapping so that the change reaches the store (docs/lifecycle.md, "A mapping change").
 // A saved version changes how new records are built; contexts already in the store keep the
-// version that built them until they are rebuilt. With "re-map existing contexts" the save also:
-//   - re-snapshots every entity whose mapping entries changed (or were added) under the new
-//     version; the snapshot's final sweep tombstones the contexts whose ids the new mapping no
-//     longer produces, and a run still snapshotting those entities is superseded;
-//   - tombstones the contexts of entities removed from the mapping.
+// version that built them until they are rebuilt. With "re-map existing contexts" the save also
+// (remapPlan):
+//   - re-snapshots every entity whose contexts were built under entries that differ from the new
+//     ones (or that is new); the snapshot's final sweep tombstones the contexts whose ids the new
+//     mapping no longer produces, and a run still snapshotting those entities is superseded;
+//   - tombstones the contexts of entities the mapping no longer reads.
 // Either way the answer warns (with the field path) about context types other sources already
 // write: their ids would collide (a collision is a dead letter, never a silent overwrite).
 import { isDeepStrictEqual } from "node:util";
@@ -13,7 +14,8 @@ import type { Principal } from "../auth/roles.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
 import { queueSnapshot } from "../runs/service.ts";
-import { contextsByMappingVersion, otherWritersOf, tombstoneEntities } from "../store/contexts.ts";
+import { contextsByMappingVersion, liveVersionsByEntity, otherWritersOf, tombstoneEntities } from "../store/contexts.ts";
+import { mappingVersion } from "../store/mappings.ts";
 import { getMappings, saveMappings, ZMappings } from "./service.ts";
 import type { TEntityMapping, TMappingDocument } from "./spec.ts";
 
@@ -35,19 +37,29 @@ export const ZSavedMappings = ZMappings.extend({
 });
 export type TSavedMappings = z.infer<typeof ZSavedMappings>;
 
-/** Entities whose entries differ between two documents: changed or added, and removed. */
-export function mappingChanges(before: TEntityMapping[], after: TEntityMapping[]): { changed: string[]; removed: string[] } {
-  const byTable = (doc: TEntityMapping[]) => {
-    const m = new Map<string, TEntityMapping[]>();
-    for (const e of doc) m.set(e.source.table, [...(m.get(e.source.table) ?? []), e]);
-    return m;
-  };
+/** A document's entries by the entity they read. */
+function byTable(doc: TEntityMapping[]): Map<string, TEntityMapping[]> {
+  const m = new Map<string, TEntityMapping[]>();
+  for (const e of doc) m.set(e.source.table, [...(m.get(e.source.table) ?? []), e]);
+  return m;
+}
+
+/**
+ * What re-mapping to `after` must do, judged by what the store holds, not only by the previous
+ * version (an earlier save without re-map, a snapshot that ran under an older version):
+ *   - re-snapshot an entity whose live contexts were built by any version whose entries for it
+ *     differ from the new ones, or that has none yet and is new or changed since `before`;
+ *   - tombstone the contexts of entities the new mapping no longer reads.
+ */
+export function remapPlan(before: TEntityMapping[], after: TEntityMapping[], built: Map<string, TEntityMapping[][]>): { changed: string[]; removed: string[] } {
   const old = byTable(before);
   const now = byTable(after);
-  return {
-    changed: [...now.keys()].filter((t) => !isDeepStrictEqual(now.get(t), old.get(t))),
-    removed: [...old.keys()].filter((t) => !now.has(t)),
-  };
+  const changed = [...now.keys()].filter((t) => {
+    const versions = built.get(t);
+    if (!versions?.length) return !isDeepStrictEqual(now.get(t), old.get(t));
+    return versions.some((entries) => !isDeepStrictEqual(now.get(t), entries));
+  });
+  return { changed, removed: [...built.keys()].filter((t) => !now.has(t)) };
 }
 
 export async function saveAndRemap(sourceId: string, doc: TMappingDocument, options: { remap: boolean }, by: Principal): Promise<TSavedMappings> {
@@ -55,11 +67,28 @@ export async function saveAndRemap(sourceId: string, doc: TMappingDocument, opti
   const saved = await saveMappings(sourceId, doc, by);
   const warnings = await collisionWarnings(sourceId, doc);
   if (!options.remap) return { ...saved, warnings, remap: null };
-  const { changed, removed } = mappingChanges(before, doc.mappings);
+  const { changed, removed } = remapPlan(before, doc.mappings, await builtBy(sourceId, saved.version));
   const tombstoned = await tombstoneEntities(pgPool(), sourceId, removed);
   const run = changed.length ? await queueSnapshot(sourceId, changed, by.name) : null;
   log.info({ source_id: sourceId, version: saved.version, remapped: changed, removed, tombstoned, run_id: run?.run_id ?? null }, "mapping saved; re-mapping existing contexts");
   return { ...saved, warnings, remap: { run_id: run?.run_id ?? null, entities: changed, removed, tombstoned } };
+}
+
+/** For each entity with live contexts built by a version older than `version`: that version's entries for it, per version. */
+async function builtBy(sourceId: string, version: number): Promise<Map<string, TEntityMapping[][]>> {
+  const built = new Map<string, TEntityMapping[][]>();
+  const docs = new Map<number, TEntityMapping[]>();
+  for (const { entity, mapping_versions } of await liveVersionsByEntity(sourceId)) {
+    const older = mapping_versions.filter((v) => v < version);
+    if (!older.length) continue;
+    const entries: TEntityMapping[][] = [];
+    for (const v of older) {
+      if (!docs.has(v)) docs.set(v, ((await mappingVersion(sourceId, v))?.document as TMappingDocument | undefined)?.mappings ?? []);
+      entries.push(docs.get(v)!.filter((m) => m.source.table === entity));
+    }
+    built.set(entity, entries);
+  }
+  return built;
 }
 
 /** A context type another source already writes: the ids of the two would collide. */

@@ -17,8 +17,9 @@ const status = (over: Partial<CaptureStatus> = {}): CaptureStatus => ({
   lag_bytes: 0,
   ...over,
 });
-const recorded = (over: Partial<{ cursor: string | null; capture_server: string | null; capture_start: string | null; capture_broken: string | null }> = {}) => ({
+const recorded = (over: Partial<{ cursor: string | null; generation: number; capture_server: string | null; capture_start: string | null; capture_broken: string | null }> = {}) => ({
   cursor: "pg_lsn:0/200",
+  generation: 1,
   capture_server: "pg:1/5",
   capture_start: "pg_lsn:0/80",
   capture_broken: null,
@@ -56,8 +57,10 @@ describe("judgeCapture", () => {
   });
 
   it("adopts a capture made before generations were recorded, and tells a first capture from a dropped one", () => {
-    expect(judge(status(), recorded({ capture_server: null, capture_start: null }))).toEqual({ kind: "adopt" });
-    expect(judge(status({ exists: false }), recorded({ capture_server: null, capture_start: null, cursor: null }))).toEqual({ kind: "none" });
-    expect(judge(status({ exists: false }), recorded({ capture_server: null, capture_start: null }))).toMatchObject({ kind: "broken" });
+    expect(judge(status(), recorded({ generation: 0, capture_server: null, capture_start: null }))).toEqual({ kind: "adopt" });
+    // After a spell without capture (generation > 0), a capture left on the source is stale: not adopted.
+    expect(judge(status(), recorded({ generation: 3, capture_server: null, capture_start: null, cursor: null }))).toEqual({ kind: "none" });
+    expect(judge(status({ exists: false }), recorded({ generation: 0, capture_server: null, capture_start: null, cursor: null }))).toEqual({ kind: "none" });
+    expect(judge(status({ exists: false }), recorded({ generation: 0, capture_server: null, capture_start: null }))).toMatchObject({ kind: "broken" });
   });
 });

@@ -21,7 +21,6 @@ import { latestMappingVersion, sourceExists, withCaptureLock } from "../store/ca
 import { createRun, setSourceState } from "../store/runs.ts";
 import { adoptCapture, beginGeneration, ensureStream, getStream, markCaptureBroken, updateStream, type StreamRow } from "../store/streams.ts";
 import type pg from "pg";
-import { pgPool } from "../db.ts";
 
 const log = logger("capture");
 
@@ -42,7 +41,7 @@ export type CaptureVerdict =
   | { kind: "none" }
   | { kind: "broken"; reason: string };
 
-type Recorded = Pick<StreamRow, "cursor" | "capture_server" | "capture_start" | "capture_broken">;
+type Recorded = Pick<StreamRow, "cursor" | "generation" | "capture_server" | "capture_start" | "capture_broken">;
 
 /** Whether the source's capture is still the one the store's positions came from. */
 export function judgeCapture(status: CaptureStatus, recorded: Recorded, codec: CursorCodec): CaptureVerdict {
@@ -54,7 +53,9 @@ export function judgeCapture(status: CaptureStatus, recorded: Recorded, codec: C
   // Sticky until a full snapshot starts a new generation (whatever the source shows meanwhile).
   if (recorded.capture_broken) return { kind: "broken", reason: recorded.capture_broken };
   if (recorded.capture_server === null) {
-    if (status.exists && !status.lost) return { kind: "adopt" };
+    // Only a source from before generations were recorded (generation 0) has a capture to adopt;
+    // after a spell without capture, a capture still on the source is stale and is replaced.
+    if (recorded.generation === 0 && status.exists && !status.lost) return { kind: "adopt" };
     return recorded.cursor === null ? { kind: "none" } : broken(`the change capture (${status.name}) no longer exists`);
   }
   if (status.server !== recorded.capture_server) return broken(`the source is now another server or database (${status.server}; the capture was made on ${recorded.capture_server})`);
@@ -78,26 +79,23 @@ export type SnapshotCapture = { generation: number; start: string | null };
  */
 export async function captureForSnapshot(connector: ECMConnector, source: TSource, tables: string[], full: boolean): Promise<SnapshotCapture> {
   const sourceId = source.id;
-  const outcome = await withCaptureLock(sourceId, async (db) => {
+  const outcome = await withCaptureLock(sourceId, async (db): Promise<SnapshotCapture | { broken: string }> => {
     // A source being deleted has its capture dropped under this lock: never create it again.
     if (!(await sourceExists(db, sourceId))) throw AppError.notFound(`source ${sourceId}`);
     await ensureStream(sourceId);
-    const recorded = (await getStream(sourceId, db))!;
-    if (source.config.options.change_tracking !== "cdc") {
-      // No capture: positions are pass numbers, an order of their own (a generation of its own).
-      if (recorded.capture_server === null && recorded.generation > 0) return { generation: recorded.generation, start: null };
-      const next = await beginGeneration(db, sourceId, { server: null, start: null });
-      return { generation: next.generation, start: null };
-    }
+    if (source.config.options.change_tracking !== "cdc") return withoutCapture(connector, db, sourceId);
     const capture = requireCapability(connector, "prepareCapture", "capture changes");
+    // The source first, then what the store recorded: a stream commits its cursor before it
+    // confirms it to the source, so read in this order a healthy capture is never ahead of it.
     const status = await requireCapability(connector, "captureStatus", "capture changes").captureStatus();
+    const recorded = (await getStream(sourceId, db))!;
     const verdict = judgeCapture(status, recorded, cursorCodec(source.connector_type));
     if (verdict.kind === "ok" || verdict.kind === "adopt") {
       const setup = await capture.prepareCapture(tables, { replace: false });
       if (verdict.kind === "adopt") await adoptCapture(db, sourceId, { server: setup.server, start: setup.start });
       return { generation: recorded.generation, start: setup.start };
     }
-    if (!full && verdict.kind === "broken") return { broken: verdict.reason };
+    if (!full && verdict.kind === "broken") return markBroken(db, sourceId, recorded.generation, verdict.reason);
     if (!full && (await holdsSource(db, sourceId))) {
       throw new AppError("BAD_REQUEST", "this source has contexts but no change capture yet: a snapshot of some entities cannot start one; run a full snapshot (all mapped entities)", { category: "CONFIGURATION" });
     }
@@ -107,8 +105,24 @@ export async function captureForSnapshot(connector: ECMConnector, source: TSourc
     if (next.restart) await restartStream(sourceId);
     return { generation: next.generation, start: setup.start };
   });
-  if ("broken" in outcome) throw await captureBroken(source, (outcome as { broken: string }).broken);
+  if ("broken" in outcome) throw await captureBroken(source, outcome.broken);
   return outcome;
+}
+
+/**
+ * A snapshot of a source without change capture: positions are pass numbers, an order of their
+ * own (a generation of its own). A capture left from when the source had one is removed: it would
+ * keep the source's log for nothing.
+ */
+async function withoutCapture(connector: ECMConnector, db: pg.ClientBase, sourceId: string): Promise<SnapshotCapture> {
+  const recorded = (await getStream(sourceId, db))!;
+  if (recorded.capture_server === null && recorded.generation > 0) return { generation: recorded.generation, start: null };
+  if (recorded.capture_server !== null && connector.dropCapture) {
+    const { removed } = await connector.dropCapture();
+    if (removed.length) log.info({ source_id: sourceId, removed }, "the source no longer captures changes: its capture was removed");
+  }
+  const next = await beginGeneration(db, sourceId, { server: null, start: null });
+  return { generation: next.generation, start: null };
 }
 
 /**
@@ -119,12 +133,13 @@ export async function captureForSnapshot(connector: ECMConnector, source: TSourc
 export async function captureForStream(connector: ECMConnector, source: TSource, tables: string[], mappingVersion: number): Promise<{ generation: number; added: string[] } | null> {
   const sourceId = source.id;
   const attach = requireCapability(connector, "attachCapture", "capture changes");
-  const outcome = await withCaptureLock(sourceId, async (db) => {
+  const outcome = await withCaptureLock(sourceId, async (db): Promise<{ generation: number; added: string[] } | { broken: string } | null> => {
     if ((await latestMappingVersion(db, sourceId)) !== mappingVersion) return null;
-    const recorded = (await getStream(sourceId, db))!;
+    // The source first, then the record (see captureForSnapshot).
     const status = await requireCapability(connector, "captureStatus", "capture changes").captureStatus();
+    const recorded = (await getStream(sourceId, db))!;
     const verdict = judgeCapture(status, recorded, cursorCodec(source.connector_type));
-    if (verdict.kind === "broken") return { broken: verdict.reason };
+    if (verdict.kind === "broken") return markBroken(db, sourceId, recorded.generation, verdict.reason);
     let generation = recorded.generation;
     if (verdict.kind === "none") {
       // The stream's own lease stays valid (no fence): no one else streams this source.
@@ -136,13 +151,18 @@ export async function captureForStream(connector: ECMConnector, source: TSource,
     const { added } = await attach.attachCapture(tables);
     return { generation, added };
   });
-  if (outcome && "broken" in outcome) throw await captureBroken(source, (outcome as { broken: string }).broken);
+  if (outcome && "broken" in outcome) throw await captureBroken(source, outcome.broken);
   return outcome;
+}
+
+/** The loud state, recorded under the lock for the generation that was judged (never a newer one). */
+async function markBroken(db: pg.ClientBase, sourceId: string, generation: number, reason: string): Promise<{ broken: string }> {
+  await markCaptureBroken(db, sourceId, generation, reason);
+  return { broken: reason };
 }
 
 /** Records the loud state (source failed, alert) and, when the source asks for it, queues the full re-snapshot that recovers. */
 async function captureBroken(source: TSource, reason: string): Promise<CaptureBrokenError> {
-  await markCaptureBroken(pgPool(), source.id, reason);
   await setSourceState(source.id, "failed", reason);
   const auto = source.config.options.capture_lost === "resnapshot";
   let message = reason;

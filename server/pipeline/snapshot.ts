@@ -19,7 +19,7 @@ import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
-import { advanceCheckpoint, loadCheckpoint, nextPassNumber, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint } from "../store/checkpoints.ts";
+import { advanceCheckpoint, loadCheckpoint, nextPassNumber, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type PassFloor } from "../store/checkpoints.ts";
 import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
 import { commitBatch, MappingChangedError, type BatchResult } from "../store/unit-of-work.ts";
@@ -82,16 +82,18 @@ async function mappersOf(sourceId: string, entity: string) {
 }
 
 /**
- * Where a pass's rows stand in the store's order. With a capture: the stream's durable cursor
- * (every later commit will still be applied by the stream), or where the capture starts when
- * nothing was streamed yet, read before the pass's first read so that anything committed after a
- * read is placed above it. Without one: the source's next pass number (every pass above the last).
+ * A new pass's number and where its rows stand in the store's order. With a capture: the stream's
+ * durable cursor (every later commit will still be applied by the stream), or where the capture
+ * starts when nothing was streamed yet, read before the pass's first read so that anything
+ * committed after a read is placed above it. Without one: the pass number itself (every pass
+ * above the last).
  */
-async function passFloor(sourceId: string, capture: SnapshotCapture, codec: CursorCodec): Promise<{ generation: number; cursor: string | null; position: bigint }> {
-  if (capture.start === null) return { generation: capture.generation, cursor: null, position: await nextPassNumber(sourceId) };
+async function passFloor(sourceId: string, capture: SnapshotCapture, codec: CursorCodec): Promise<PassFloor> {
+  const pass = await nextPassNumber(sourceId);
+  if (capture.start === null) return { pass, generation: capture.generation, cursor: null, position: pass };
   const durable = (await getStream(sourceId))?.cursor ?? null;
   const cursor = durable && codec.order(durable) > codec.order(capture.start) ? durable : capture.start;
-  return { generation: capture.generation, cursor, position: codec.order(cursor) };
+  return { pass, generation: capture.generation, cursor, position: codec.order(cursor) };
 }
 
 export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
@@ -141,7 +143,7 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
       if (!(await takeOverCheckpoint(sourceId, entity, runId, floor))) {
         return { ...stats, superseded_by: (await loadCheckpoint(sourceId, entity))?.run_id ?? null };
       }
-      from = { run_id: runId, last_key: null, rows_done: 0, done: false, generation: floor.generation, floor_cursor: floor.cursor, floor_position: floor.position };
+      from = { run_id: runId, pass: floor.pass, last_key: null, rows_done: 0, done: false, generation: floor.generation, floor_cursor: floor.cursor, floor_position: floor.position };
     }
     try {
       await readPass(pass, from, stats);
@@ -159,7 +161,7 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
         continue;
       }
       if (e instanceof TruncatedDuringSnapshotError) {
-        log.info({ source_id: sourceId, entity }, e.message);
+        log.warn({ source_id: sourceId, entity }, e.message);
         from = null;
         continue;
       }
@@ -189,6 +191,7 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
       deadLetters: mapped.deadLetters,
       completion: { kind: "checkpoint", entity, resume_after: resumeAfter, rows_done: done },
       insertHint,
+      pass: from.pass,
     });
     stats.written += w.written;
     stats.read += rows;
@@ -237,7 +240,7 @@ async function finishPass(sourceId: string, entity: string, runId: string | null
     await client.query("BEGIN");
     const current = await advanceCheckpoint(client, sourceId, entity, runId, null, rowsDone, true);
     if (current !== version) throw new MappingChangedError(sourceId, version, current);
-    const swept = await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null);
+    const swept = await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
     await client.query("COMMIT");
     if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");
   } catch (e) {

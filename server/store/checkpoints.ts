@@ -7,6 +7,8 @@ import { pgPool } from "../db.ts";
 
 export type Checkpoint = {
   run_id: string | null;
+  /** The pass's number, stamped on the contexts it writes. */
+  pass: bigint;
   last_key: string[] | null;
   rows_done: number;
   done: boolean;
@@ -16,36 +18,34 @@ export type Checkpoint = {
 };
 
 export async function loadCheckpoint(sourceId: string, entity: string): Promise<Checkpoint | null> {
-  const { rows } = await pgPool().query<{ run_id: string | null; last_key: string[] | null; rows_done: string; done: boolean; generation: number; floor_cursor: string | null; floor_position: string }>(
-    "SELECT run_id::text, last_key, rows_done::text, done, generation, floor_cursor, floor_position::text FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2",
+  const { rows } = await pgPool().query<{ run_id: string | null; pass: string; last_key: string[] | null; rows_done: string; done: boolean; generation: number; floor_cursor: string | null; floor_position: string }>(
+    "SELECT run_id::text, pass::text, last_key, rows_done::text, done, generation, floor_cursor, floor_position::text FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2",
     [sourceId, entity],
   );
   const r = rows[0];
   if (!r) return null;
-  return { ...r, last_key: r.last_key && r.last_key.length ? r.last_key : null, rows_done: Number(r.rows_done), floor_position: BigInt(r.floor_position) };
+  return { ...r, pass: BigInt(r.pass), last_key: r.last_key && r.last_key.length ? r.last_key : null, rows_done: Number(r.rows_done), floor_position: BigInt(r.floor_position) };
 }
+
+export type PassFloor = { pass: bigint; generation: number; cursor: string | null; position: bigint };
 
 /**
  * Starts a pass of the entity for `runId` from its first key, at this floor. A newer run still
- * queued or running keeps the pass (false); an older one loses it (its next commit is refused).
- * A pass started without a run (a tool) always takes it.
+ * queued or running keeps the pass (false), and so does a pass of a newer generation; an older run
+ * loses it (its next commit is refused). A pass started without a run (a tool) always takes it.
  */
-export async function takeOverCheckpoint(
-  sourceId: string,
-  entity: string,
-  runId: string | null,
-  floor: { generation: number; cursor: string | null; position: bigint },
-): Promise<boolean> {
+export async function takeOverCheckpoint(sourceId: string, entity: string, runId: string | null, floor: PassFloor): Promise<boolean> {
   const r = await pgPool().query(
-    `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, updated_at)
-     VALUES ($1, $2, $3::uuid, NULL, 0, false, $4, $5, $6, NULL, now())
-     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, last_key = NULL, rows_done = 0, done = false, generation = EXCLUDED.generation,
-       floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL, updated_at = now()
-     WHERE $3::uuid IS NULL OR k.run_id IS NULL OR k.run_id = $3::uuid
-        OR NOT EXISTS (SELECT 1 FROM runs o WHERE o.id = k.run_id AND o.status IN ('queued', 'running')
-                       AND o.created_at > coalesce((SELECT created_at FROM runs WHERE id = $3::uuid), now()))
+    `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, pass, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, updated_at)
+     VALUES ($1, $2, $3::uuid, $7, NULL, 0, false, $4, $5, $6, NULL, now())
+     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, done = false,
+       generation = EXCLUDED.generation, floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL, updated_at = now()
+     WHERE k.generation <= EXCLUDED.generation
+       AND ($3::uuid IS NULL OR k.run_id IS NULL OR k.run_id = $3::uuid
+            OR NOT EXISTS (SELECT 1 FROM runs o WHERE o.id = k.run_id AND o.status IN ('queued', 'running')
+                           AND o.created_at > coalesce((SELECT created_at FROM runs WHERE id = $3::uuid), now())))
      RETURNING 1`,
-    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString()],
+    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString(), floor.pass.toString()],
   );
   return r.rowCount === 1;
 }
@@ -105,7 +105,7 @@ export async function markTruncated(client: pg.ClientBase, sourceId: string, ent
   );
 }
 
-/** The next pass number of a source without change capture (its snapshot rows' store position). */
+/** The source's next snapshot pass number (and the store position of a pass of a source without change capture). */
 export async function nextPassNumber(sourceId: string): Promise<bigint> {
   const { rows } = await pgPool().query<{ n: string }>("UPDATE sources SET pass_seq = pass_seq + 1 WHERE id = $1 RETURNING pass_seq::text AS n", [sourceId]);
   return BigInt(rows[0]!.n);

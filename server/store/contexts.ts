@@ -42,6 +42,8 @@ export type StoreOrder = { generation: number; snapshot: boolean };
 export type WriteOptions = StoreOrder & {
   /** Rows likely new to the store go in by COPY (needs a transaction's client). */
   hint?: InsertHint;
+  /** The snapshot pass writing (stamped on its contexts, so its final sweep spares exactly them). */
+  pass?: bigint | null;
 };
 
 export type WriteResult = {
@@ -58,28 +60,32 @@ export type WriteResult = {
 // escaped text arrays. Measured on 2 cores: ~2.5× the rate of the earlier unnest + collisions-CTE
 // statement.
 const UPSERT_SQL = `
-INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, generation, position, cursor, deleted, mapping_version, created_at, updated_at)
-SELECT r.t, r.i, coalesce(r.d, '{}'::jsonb), $2::uuid, r.e, $4::int, r.p, r.c, r.x, $3::int, now(), now()
+INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version, created_at, updated_at)
+SELECT r.t, r.i, coalesce(r.d, '{}'::jsonb), $2::uuid, r.e, $4::int, r.p, $6::bigint, r.c, r.x, $3::int, now(), now()
 FROM json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean)
 ON CONFLICT (context_type, context_id) DO UPDATE SET
   data = CASE WHEN EXCLUDED.deleted THEN c.data ELSE EXCLUDED.data END,
-  generation = EXCLUDED.generation, position = EXCLUDED.position, cursor = EXCLUDED.cursor, deleted = EXCLUDED.deleted,
-  mapping_version = EXCLUDED.mapping_version, updated_at = now()
-WHERE c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
-  AND (c.generation < EXCLUDED.generation
-       OR (c.generation = EXCLUDED.generation
-           AND (c.position < EXCLUDED.position
-                OR (c.position = EXCLUDED.position AND $5::boolean
-                    AND (c.data IS DISTINCT FROM EXCLUDED.data OR c.deleted IS DISTINCT FROM EXCLUDED.deleted
-                         OR c.mapping_version IS DISTINCT FROM EXCLUDED.mapping_version)))))`;
+  source_id = EXCLUDED.source_id, entity = EXCLUDED.entity,
+  generation = EXCLUDED.generation, position = EXCLUDED.position, snapshot_pass = EXCLUDED.snapshot_pass, cursor = EXCLUDED.cursor,
+  deleted = EXCLUDED.deleted, mapping_version = EXCLUDED.mapping_version, updated_at = now()
+WHERE (c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
+       AND (c.generation < EXCLUDED.generation
+            OR (c.generation = EXCLUDED.generation
+                AND (c.position < EXCLUDED.position
+                     OR (c.position = EXCLUDED.position AND $5::boolean
+                         AND (c.snapshot_pass IS DISTINCT FROM EXCLUDED.snapshot_pass OR c.data IS DISTINCT FROM EXCLUDED.data
+                              OR c.deleted IS DISTINCT FROM EXCLUDED.deleted OR c.mapping_version IS DISTINCT FROM EXCLUDED.mapping_version))))))
+   -- Another source's or entity's tombstone holds the id of nothing: a live row takes it over
+   -- (positions of two sources are not comparable; the live one is the truth).
+   OR (c.deleted AND NOT EXCLUDED.deleted AND (c.entity <> EXCLUDED.entity OR c.source_id <> EXCLUDED.source_id))`;
 
 // Only when some rows were not written: which of them are held by another entity or source.
 const COLLISIONS_SQL = `
 SELECT r.t AS context_type, r.i AS context_id, c.entity AS held_by, s.name AS held_by_source
-FROM json_to_recordset($1::json) AS r(t text, i text, e text)
+FROM json_to_recordset($1::json) AS r(t text, i text, e text, x boolean)
 JOIN contexts c ON c.context_type = r.t AND c.context_id = r.i
 LEFT JOIN sources s ON s.id = c.source_id
-WHERE c.entity <> r.e OR c.source_id <> $2::uuid`;
+WHERE (c.entity <> r.e OR c.source_id <> $2::uuid) AND NOT (c.deleted AND r.x)`;
 
 /**
  * Rows new to the store (a first snapshot of an entity, inserts streamed after it) need no
@@ -102,13 +108,14 @@ export class InsertHint {
 // COPY text format: backslash, newline, carriage return and tab are escaped; \N is NULL.
 const copyText = (s: string) => (/[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : s);
 
-async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, batch: (ContextWrite & { json: string | null })[]): Promise<boolean> {
-  const lines = batch.map((r) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t${copyText(r.json ?? "{}")}\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`);
+async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, pass: bigint | null, batch: (ContextWrite & { json: string | null })[]): Promise<boolean> {
+  const stamp = pass === null ? "\\N" : pass.toString();
+  const lines = batch.map((r) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t${copyText(r.json ?? "{}")}\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`);
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
       Readable.from([lines.join("")]),
-      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, cursor, deleted, mapping_version) FROM STDIN")),
+      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version) FROM STDIN")),
     );
     await client.query("RELEASE SAVEPOINT ecm_copy_new");
     return true;
@@ -133,6 +140,7 @@ export async function holdsEntity(sourceId: string, entity: string): Promise<boo
  */
 export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[], options: WriteOptions): Promise<WriteResult> {
   const { hint, generation, snapshot } = options;
+  const pass = options.pass ?? null;
   const rejected: WriteResult["rejected"] = [];
   // One row per key per statement (ON CONFLICT cannot touch a row twice): the last one wins,
   // as it would have if written one after another.
@@ -171,7 +179,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const oneEntity = batch.every((r) => r.entity === entity);
   await keepStoredFields(client, batch);
   if (hint && !(client instanceof Pool) && batch.every((r) => !r.deleted) && hint.worthTrying) {
-    if (await copyNew(client, sourceId, mappingVersion, generation, batch)) return { written: batch.length, writtenByEntity: countByEntity(batch), collisions: [], rejected };
+    if (await copyNew(client, sourceId, mappingVersion, generation, pass, batch)) return { written: batch.length, writtenByEntity: countByEntity(batch), collisions: [], rejected };
     hint.missed();
   }
   // Each row's data was serialised once (above); the document is assembled around it.
@@ -179,10 +187,10 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json ?? "null"},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}}`)
     .join(",")}]`;
   // A batch of one entity (every snapshot chunk) counts its rows; a mixed one asks which entity each written row was of.
-  const result = await client.query<{ entity: string }>(oneEntity ? UPSERT_SQL : `${UPSERT_SQL} RETURNING c.entity`, [doc, sourceId, mappingVersion, generation, snapshot]);
+  const result = await client.query<{ entity: string }>(oneEntity ? UPSERT_SQL : `${UPSERT_SQL} RETURNING c.entity`, [doc, sourceId, mappingVersion, generation, snapshot, pass === null ? null : pass.toString()]);
   const written = result.rowCount ?? 0;
   const writtenByEntity = oneEntity ? new Map([[entity, written]]) : countByEntity(result.rows);
-  const collisions = written < batch.length ? (await client.query<WriteResult["collisions"][number]>(COLLISIONS_SQL, [doc, sourceId])).rows : [];
+  const collisions = written < batch.length ? (await client.query<Collision>(COLLISIONS_SQL, [doc, sourceId])).rows : [];
   return { written, writtenByEntity, collisions, rejected };
 }
 
@@ -260,13 +268,16 @@ function deletePath(obj: Record<string, JsonValue>, path: string[]) {
 
 /**
  * Every live context of an entity older than (generation, position) becomes a tombstone there (a
- * TRUNCATE, or rows a finished snapshot no longer found). Returns how many.
+ * TRUNCATE, or the end of a snapshot pass). A pass (`exceptPass`) also tombstones what stands at
+ * exactly its floor but was not written by it (an earlier pass at the same floor: a quiet
+ * source), so an id the mapping no longer makes never survives a re-snapshot. Returns how many.
  */
-export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string, generation: number, position: bigint, cursor: string | null): Promise<number> {
+export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId: string, entity: string, generation: number, position: bigint, cursor: string | null, exceptPass: bigint | null = null): Promise<number> {
   const r = await client.query(
-    `UPDATE contexts SET deleted = true, generation = $3, position = $4, cursor = $5, updated_at = now()
-     WHERE source_id = $1 AND entity = $2 AND (generation < $3 OR (generation = $3 AND position < $4)) AND NOT deleted`,
-    [sourceId, entity, generation, position.toString(), cursor],
+    `UPDATE contexts SET deleted = true, generation = $3, position = $4, snapshot_pass = NULL, cursor = $5, updated_at = now()
+     WHERE source_id = $1 AND entity = $2 AND NOT deleted
+       AND (generation < $3 OR (generation = $3 AND (position < $4 OR (position = $4 AND $6::bigint IS NOT NULL AND snapshot_pass IS DISTINCT FROM $6::bigint))))`,
+    [sourceId, entity, generation, position.toString(), cursor, exceptPass === null ? null : exceptPass.toString()],
   );
   return r.rowCount ?? 0;
 }
@@ -285,6 +296,15 @@ export async function tombstoneEntities(client: pg.ClientBase | pg.Pool, sourceI
 export async function contextsByMappingVersion(sourceId: string): Promise<{ mapping_version: number; contexts: number }[]> {
   const { rows } = await pgPool().query<{ mapping_version: number; contexts: number }>(
     "SELECT mapping_version, count(*)::int AS contexts FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY mapping_version ORDER BY mapping_version",
+    [sourceId],
+  );
+  return rows;
+}
+
+/** The mapping versions that built each entity's live contexts (one pass over the source's contexts). */
+export async function liveVersionsByEntity(sourceId: string): Promise<{ entity: string; mapping_versions: number[] }[]> {
+  const { rows } = await pgPool().query<{ entity: string; mapping_versions: number[] }>(
+    "SELECT entity, array_agg(DISTINCT mapping_version ORDER BY mapping_version) AS mapping_versions FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY entity",
     [sourceId],
   );
   return rows;

@@ -187,13 +187,14 @@ export async function beginGeneration(
   options: { fence: boolean } = { fence: true },
 ): Promise<{ generation: number; restart: boolean }> {
   const { rows } = await client.query<{ generation: number; restart: boolean }>(
-    `UPDATE streams SET generation = generation + 1, capture_server = $2, capture_start = $3, capture_broken = NULL,
-       cursor = NULL, cursor_updated_at = now(), pending_schema = NULL, skipped_entities = '{}', lease_token = lease_token + $4::int,
-       status = CASE WHEN capture_broken IS NOT NULL AND enabled THEN 'starting' ELSE status END,
-       error = CASE WHEN capture_broken IS NOT NULL THEN NULL ELSE error END,
-       error_category = CASE WHEN capture_broken IS NOT NULL THEN NULL ELSE error_category END, updated_at = now()
-     WHERE source_id = $1
-     RETURNING generation, (status = 'starting' AND enabled) AS restart`,
+    `UPDATE streams s SET generation = s.generation + 1, capture_server = $2, capture_start = $3, capture_broken = NULL,
+       cursor = NULL, cursor_updated_at = now(), pending_schema = NULL, skipped_entities = '{}', lease_token = s.lease_token + $4::int,
+       status = CASE WHEN s.capture_broken IS NULL THEN s.status WHEN s.enabled THEN 'starting' ELSE 'stopped' END,
+       error = CASE WHEN s.capture_broken IS NOT NULL THEN NULL ELSE s.error END,
+       error_category = CASE WHEN s.capture_broken IS NOT NULL THEN NULL ELSE s.error_category END, updated_at = now()
+     FROM (SELECT capture_broken FROM streams WHERE source_id = $1 FOR UPDATE) before
+     WHERE s.source_id = $1
+     RETURNING s.generation, (before.capture_broken IS NOT NULL AND s.enabled) AS restart`,
     [sourceId, capture.server, capture.start, options.fence ? 1 : 0],
   );
   return rows[0]!;
@@ -213,8 +214,12 @@ export async function adoptCapture(client: pg.ClientBase | pg.Pool, sourceId: st
  * until a full snapshot starts a new generation. The operator's wish (enabled) is kept, so the
  * stream starts again by itself once the new capture is made.
  */
-export async function markCaptureBroken(client: pg.ClientBase | pg.Pool, sourceId: string, reason: string) {
-  await client.query("UPDATE streams SET capture_broken = $2, status = 'failed', error = $2, error_category = 'FATAL', updated_at = now() WHERE source_id = $1", [sourceId, reason]);
+export async function markCaptureBroken(client: pg.ClientBase | pg.Pool, sourceId: string, generation: number, reason: string) {
+  await client.query("UPDATE streams SET capture_broken = $3, status = 'failed', error = $3, error_category = 'FATAL', updated_at = now() WHERE source_id = $1 AND generation = $2", [
+    sourceId,
+    generation,
+    reason,
+  ]);
 }
 
 export async function enabledStreams(): Promise<{ source_id: string }[]> {

@@ -56,6 +56,8 @@ export type Batch = {
   hardDeletes?: boolean;
   /** Rows likely new to the store go in by COPY (see InsertHint). */
   insertHint?: InsertHint;
+  /** A snapshot chunk's pass (stamped on its contexts). */
+  pass?: bigint;
 };
 
 export type Refused = { entity: string; context_type: string; context_id: string; key: string[]; message: string };
@@ -99,7 +101,7 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   // Writes in order; a TRUNCATE between them applies at its place in the batch.
   const writeRun = async (writes: RecordWrite[]) => {
     if (!writes.length) return;
-    const w = await writeContexts(client, sourceId, mappingVersion, writes, { ...batch.order, hint: writes.every((x) => !x.deleted) ? batch.insertHint : undefined });
+    const w = await writeContexts(client, sourceId, mappingVersion, writes, { ...batch.order, pass: batch.pass ?? null, hint: writes.every((x) => !x.deleted) ? batch.insertHint : undefined });
     result.written += w.written;
     for (const [entity, n] of w.writtenByEntity) result.writtenByEntity.set(entity, (result.writtenByEntity.get(entity) ?? 0) + n);
     result.collisions.push(...w.collisions);

@@ -74,6 +74,7 @@ const PLAN: [string, Call[]][] = [
   ["GET /sources/{id}/entities/{name}", [{ params: { name: "customers" } }]],
   ["PUT /sources/{id}/mappings", [{ body: MAPPING }]],
   ["GET /sources/{id}/mappings", [{}]],
+  ["GET /sources/{id}/mappings/coverage", [{}]],
   ["POST /sources/{id}/preview", [{ body: { entity: "customers", limit: 5 } }]],
   [
     "POST /sources/{id}/snapshot",

@@ -7,7 +7,9 @@ import { createSource } from "../../server/sources/service.ts";
 import { commitBatch } from "../../server/store/unit-of-work.ts";
 import { withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
-import { takeOverCheckpoint } from "../../server/store/checkpoints.ts";
+import { markTruncated, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError } from "../../server/store/checkpoints.ts";
+import { pgPool } from "../../server/db.ts";
+import { createRun } from "../../server/store/runs.ts";
 
 let sourceId: string;
 
@@ -29,7 +31,7 @@ const letter = (message: string, position: bigint) => ({
 
 describe("commitBatch", () => {
   it("keeps one dead letter, the last failure, when a record fails twice in one batch", async () => {
-    await takeOverCheckpoint(sourceId, "customers", null, { generation: 0, cursor: null, position: 0n });
+    await takeOverCheckpoint(sourceId, "customers", null, { pass: 1n, generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
       mappingVersion: 0, // no mapping saved: version 0 is the latest
@@ -46,7 +48,7 @@ describe("commitBatch", () => {
 
   it("turns a record the store refuses into a dead letter and commits the rest with the checkpoint", async () => {
     const write = (id: string, data: Record<string, string>) => ({ context_type: "uow", context_id: id, data, entity: "t", position: 0n, cursor: null, deleted: false, key: [id], payload: { id, ...data } });
-    await takeOverCheckpoint(sourceId, "t", null, { generation: 0, cursor: null, position: 0n });
+    await takeOverCheckpoint(sourceId, "t", null, { pass: 1n, generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
       mappingVersion: 0, // no mapping saved: version 0 is the latest
@@ -64,5 +66,48 @@ describe("commitBatch", () => {
     expect(letters).toEqual([{ key: ["2"], code: "STORE_REJECTED" }]);
     const checkpoint = await withDb(async (c) => (await c.query("SELECT last_key FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 't'", [sourceId])).rows);
     expect(checkpoint).toEqual([{ last_key: ["2"] }]);
+  });
+
+  const chunk = (entity: string, runId: string | null, ids: string[], done: number) =>
+    commitBatch({
+      sourceId,
+      mappingVersion: 0,
+      order: { generation: 0, snapshot: true },
+      runId,
+      writes: ids.map((id) => ({ context_type: "uow-pass", context_id: id, data: { id }, entity, position: 10n, cursor: null, deleted: false, key: [id], payload: { id } })),
+      deadLetters: [],
+      completion: { kind: "checkpoint", entity, resume_after: [ids[ids.length - 1]!], rows_done: done },
+      pass: 1n,
+    });
+
+  it("refuses a chunk of a pass another run took over, and one read before a TRUNCATE landed above its floor", async () => {
+    const older = (await createRun({ sourceId, kind: "snapshot", request: {}, createdBy: "test" })).id;
+    const newer = (await createRun({ sourceId, kind: "snapshot", request: {}, createdBy: "test" })).id;
+    await withDb((c) => c.query("UPDATE runs SET status = 'running' WHERE id = ANY($1::uuid[])", [[older, newer]]));
+    expect(await takeOverCheckpoint(sourceId, "p", older, { pass: 1n, generation: 0, cursor: null, position: 10n })).toBe(true);
+    await chunk("p", older, ["a"], 1);
+    expect(await takeOverCheckpoint(sourceId, "p", newer, { pass: 2n, generation: 0, cursor: null, position: 10n })).toBe(true);
+    // The older run cannot take it back while the newer one runs, and its commits are refused whole.
+    expect(await takeOverCheckpoint(sourceId, "p", older, { pass: 3n, generation: 0, cursor: null, position: 10n })).toBe(false);
+    await expect(chunk("p", older, ["b"], 2)).rejects.toBeInstanceOf(SupersededError);
+    const b = await withDb(async (c) => (await c.query("SELECT 1 FROM contexts WHERE context_type = 'uow-pass' AND context_id = 'b'")).rowCount);
+    expect(b).toBe(0);
+    // A TRUNCATE the stream applied above the pass's floor: the pass's next chunk is refused.
+    const client = await pgPool().connect();
+    try {
+      await markTruncated(client, sourceId, "p", 0, 11n);
+    } finally {
+      client.release();
+    }
+    await expect(chunk("p", newer, ["c"], 1)).rejects.toBeInstanceOf(TruncatedDuringSnapshotError);
+    // One below the floor (applied before the pass read anything) changes nothing.
+    expect(await takeOverCheckpoint(sourceId, "q", newer, { pass: 4n, generation: 0, cursor: null, position: 10n })).toBe(true);
+    const c2 = await pgPool().connect();
+    try {
+      await markTruncated(c2, sourceId, "q", 0, 9n);
+    } finally {
+      c2.release();
+    }
+    await expect(chunk("q", newer, ["d"], 1)).resolves.toMatchObject({ written: 1 });
   });
 });

@@ -1,5 +1,6 @@
 -- AlterTable
-ALTER TABLE "contexts" ADD COLUMN     "generation" INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE "contexts" ADD COLUMN     "generation" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "snapshot_pass" BIGINT;
 
 -- AlterTable
 ALTER TABLE "dead_letters" ADD COLUMN     "generation" INTEGER NOT NULL DEFAULT 0,
@@ -7,6 +8,7 @@ ADD COLUMN     "snapshot" BOOLEAN NOT NULL DEFAULT false;
 
 -- AlterTable
 ALTER TABLE "snapshot_checkpoints" ADD COLUMN     "floor_position" DECIMAL(30,0) NOT NULL DEFAULT 0,
+ADD COLUMN     "pass" BIGINT NOT NULL DEFAULT 0,
 ADD COLUMN     "generation" INTEGER NOT NULL DEFAULT 0,
 ADD COLUMN     "run_id" UUID,
 ADD COLUMN     "truncated_position" DECIMAL(30,0);

@@ -81,10 +81,6 @@ export class PostgresConnector implements ECMConnector {
     return { ...entity, columns: entity.columns.map(({ type_oid: _t, ...c }) => c) };
   }
 
-  capturesChanges(): boolean {
-    return this.requireConfig().options.change_tracking === "cdc";
-  }
-
   /** Publication, then slot (its start is where the stream will deliver every later commit from). */
   async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
     const entities = await Promise.all(types.map((t) => this.describe(t)));
@@ -116,11 +112,17 @@ export class PostgresConnector implements ECMConnector {
     return syncPublication(client, names, entities);
   }
 
-  /** System identifier and database OID; the connection's address where the server will not say. */
+  /**
+   * System identifier and database OID. Where the server will not tell them (pg_control_system
+   * revoked or missing: 42501, 42883), the connection's address stands in: a changed config is then
+   * what tells a move. Any other error is the error (a blip must not look like another server).
+   */
   private async serverIdentity(): Promise<string> {
     try {
       return await serverIdentity(await this.connection());
-    } catch {
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== "42501" && code !== "42883") throw error;
       const c = this.requireConfig().connection;
       return `pg-conn:${c.host}:${c.port}/${c.database}`;
     }
