@@ -23,6 +23,9 @@ export const ZEnv = z.object({
   ECM_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
   // Failed sign-ins per account within 15 minutes before that account's sign-in answers 429.
   ECM_LOGIN_ACCOUNT_LIMIT: z.coerce.number().int().min(1).default(10),
+  // Draft connection tests (a config not saved yet) per caller per minute, across web processes:
+  // each opens a connection to an address the caller chose (a port scan, password guessing).
+  ECM_DRAFT_TEST_LIMIT: z.coerce.number().int().min(1).default(20),
   // Proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For is believed. Unset: none, and the
   // client address is the connecting socket's.
   ECM_TRUSTED_PROXIES: z.string().optional(),
@@ -69,6 +72,11 @@ let cached: TEnv | undefined;
 export function env(): TEnv {
   cached ??= parseEnv(process.env);
   return cached;
+}
+
+/** Reads process.env again on the next env() (tests that rotate a variable, as an operator would on a restart). */
+export function reloadEnv() {
+  cached = undefined;
 }
 
 export function baseUrl(e: TEnv = env()): string {

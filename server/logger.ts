@@ -10,35 +10,9 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import pino, { type Logger as PinoLogger } from "pino";
 import { prettyFactory } from "pino-pretty";
 import { ZEnv } from "./env.ts";
+import { SECRET_FIELDS } from "./secrets/redact.ts";
 import { isSecretReference } from "./secrets/references.ts";
 
-/** Field names that hold secrets wherever they appear in a log line's fields. */
-const SECRET_FIELDS = [
-  "password",
-  "passphrase",
-  "password_secret",
-  "passwordSecret",
-  "secret",
-  "client_secret",
-  "token",
-  "api_token",
-  "access_token",
-  "refresh_token",
-  "api_key",
-  "apiKey",
-  "authorization",
-  "Authorization",
-  "cookie",
-  "Cookie",
-  "private_key",
-  "privateKey",
-  "secret_key",
-  "connection_string",
-  "connectionString",
-  "databaseUrl",
-  "DATABASE_URL",
-  "REDIS_URL",
-];
 const REDACT_DEPTH = 4;
 /** "password", "*.password", "*.*.password", … : pino's redaction paths for every secret field. */
 const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>

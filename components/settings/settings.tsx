@@ -126,6 +126,7 @@ function Tokens() {
             <th className="py-1.5 font-medium">Name</th>
             <th className="py-1.5 font-medium">Token</th>
             <th className="py-1.5 font-medium">Role</th>
+            <th className="py-1.5 font-medium">Owner</th>
             <th className="py-1.5 font-medium">Last used</th>
             <th />
           </tr>
@@ -136,6 +137,9 @@ function Tokens() {
               <td className="py-1.5">{t.name}</td>
               <td className="py-1.5 font-mono text-xs">{t.prefix}…</td>
               <td className="py-1.5">{t.role}</td>
+              <td className="py-1.5" data-testid="token-owner">
+                {t.owner ?? <span title="Made before tokens had owners: it acts as a viewer. Create a new one and revoke this one.">none (acts as viewer: re-issue it)</span>}
+              </td>
               <td className="py-1.5 text-muted">{t.last_used_at ? new Date(t.last_used_at).toLocaleString() : "never"}</td>
               <td className="py-1.5 text-right">
                 {t.revoked_at ? (

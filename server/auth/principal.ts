@@ -2,7 +2,7 @@
 // session cookie. Roles are then checked by the procedure tiers in server/api/trpc.ts.
 import crypto from "node:crypto";
 import { env } from "../env.ts";
-import { findActiveToken } from "../store/api-tokens.ts";
+import { envTokenDigest, findActiveToken } from "../store/api-tokens.ts";
 import { auth } from "./auth.ts";
 import { ROLES, type Principal, type Role } from "./roles.ts";
 
@@ -18,17 +18,30 @@ function asRole(value: unknown): Role | null {
 
 export async function principalFromToken(token: string): Promise<Principal | null> {
   const envToken = env().ECM_API_TOKEN;
-  if (envToken && sameSecret(token, envToken)) return { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" };
+  if (envToken && sameSecret(token, envToken)) return { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin", owner: { kind: "env" } };
   const row = await findActiveToken(token);
   if (!row) return null;
-  // A token never outlives its creator's access: it stops with a disabled creator and is capped
-  // at the creator's current role (an admin demoted to viewer leaves viewer tokens).
   let role = asRole(row.role);
+  if (!role) return null;
+  // A token never outlives its owner's access: it stops with a disabled owner and is capped at the
+  // owner's current role (an admin demoted to viewer leaves viewer tokens).
   if (row.createdById) {
-    const creatorRole = row.createdBy && !row.createdBy.banned ? asRole(row.createdBy.role) : null;
-    role = role && creatorRole ? (ROLES.indexOf(creatorRole) < ROLES.indexOf(role) ? creatorRole : role) : null;
+    const ownerRole = row.createdBy && !row.createdBy.banned ? asRole(row.createdBy.role) : null;
+    if (!ownerRole) return null;
+    role = lower(role, ownerRole);
+    return { kind: "token", id: row.id, name: row.name, role, owner: { kind: "user", id: row.createdById, name: row.createdBy!.email } };
   }
-  return role ? { kind: "token", id: row.id, name: row.name, role } : null;
+  // Made with ECM_API_TOKEN: valid while it still has the value that made it.
+  if (row.ownerEnvHash) {
+    if (!envToken || !sameSecret(row.ownerEnvHash, envTokenDigest(envToken))) return null;
+    return { kind: "token", id: row.id, name: row.name, role, owner: { kind: "env" } };
+  }
+  // No owner recorded (made before owners were): a viewer until an admin re-issues it.
+  return { kind: "token", id: row.id, name: row.name, role: lower(role, "viewer"), owner: null };
+}
+
+function lower(a: Role, b: Role): Role {
+  return ROLES.indexOf(a) < ROLES.indexOf(b) ? a : b;
 }
 
 export async function principalFromHeaders(headers: Headers): Promise<Principal | null> {
@@ -41,5 +54,12 @@ export async function principalFromHeaders(headers: Headers): Promise<Principal 
   if (!session || session.user.banned) return null;
   const role = asRole(session.user.role);
   if (!role) return null;
-  return { kind: "user", id: session.user.id, name: session.user.email, role, ...(session.user.mustChangePassword ? { mustChangePassword: true } : {}) };
+  return {
+    kind: "user",
+    id: session.user.id,
+    name: session.user.email,
+    role,
+    owner: { kind: "user", id: session.user.id, name: session.user.email },
+    ...(session.user.mustChangePassword ? { mustChangePassword: true } : {}),
+  };
 }

@@ -19,4 +19,11 @@ export type Principal = {
   role: Role;
   /** A console user still on a generated password: may only read who they are and change it. */
   mustChangePassword?: boolean;
+  /**
+   * Whom a token acts for: the user who owns it, or ECM_API_TOKEN (the operator); null for a token
+   * without an owner. Tokens it makes belong to the same owner.
+   */
+  owner?: TokenOwner | null;
 };
+
+export type TokenOwner = { kind: "user"; id: string; name: string } | { kind: "env" };

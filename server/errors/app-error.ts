@@ -22,13 +22,16 @@ export class AppError extends Error {
   readonly code: AppErrorCode;
   readonly category?: ErrorCategory;
   readonly issues?: FieldIssue[];
+  /** TOO_MANY_REQUESTS: seconds until a new attempt may succeed (the Retry-After header). */
+  readonly retryAfter?: number;
 
-  constructor(code: AppErrorCode, message: string, opts: { category?: ErrorCategory; issues?: FieldIssue[]; cause?: unknown } = {}) {
+  constructor(code: AppErrorCode, message: string, opts: { category?: ErrorCategory; issues?: FieldIssue[]; cause?: unknown; retryAfter?: number } = {}) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
     this.code = code;
     this.category = opts.category;
     this.issues = opts.issues;
+    this.retryAfter = opts.retryAfter;
   }
 
   static notFound(what: string) {

@@ -4,6 +4,7 @@ import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { createCaller } from "../api/root.ts";
 import { categoryOf, createContextInner, issuesOf } from "../api/trpc.ts";
 import { principalFromHeaders } from "../auth/principal.ts";
+import { AppError } from "../errors/app-error.ts";
 import { productHealth } from "../health.ts";
 import { logger } from "../logger.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -29,7 +30,8 @@ function fromError(error: unknown): Response {
     const issues = issuesOf(error.cause);
     const category = categoryOf(error.cause);
     const message = issues?.length && error.code === "BAD_REQUEST" ? "Invalid request" : error.message;
-    return errorResponse(status, error.code, message, { ...(category ? { category } : {}), ...(issues ? { issues } : {}) });
+    const retryAfter = error.cause instanceof AppError ? error.cause.retryAfter : undefined;
+    return json(status, { error: { code: error.code, message, ...(category ? { category } : {}), ...(issues ? { issues } : {}) } }, retryAfter ? { "retry-after": String(retryAfter) } : {});
   }
   log.error({ error }, "unhandled API error");
   return errorResponse(500, "INTERNAL_SERVER_ERROR", "internal error; see the server log");

@@ -128,4 +128,23 @@ describe("compiled mapper", () => {
     expect(p.context).toBeNull();
     expect(p.errors.map((e) => e.field)).toEqual(["context_id", "data.contact.email", "data.preferences"]);
   });
+
+  it("never quotes a secret column a template read in its error text (second pass, finding 4)", () => {
+    const m = compileMapping({
+      source: { table: "accounts" },
+      target: { context_type: "account" },
+      fields: [
+        { source: "id", target: "context_id" },
+        { target: "data.code", transform: [{ name: "template", template: "{api_token}" }, "integer"] },
+      ],
+    } as never);
+    let message = "";
+    try {
+      m.map({ id: 1, api_token: "tok-SECRET-123" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/data\.code: integer failed/);
+    expect(message).not.toContain("SECRET");
+  });
 });

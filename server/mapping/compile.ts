@@ -89,12 +89,13 @@ export function contextIdOf(value: JsonValue): string {
 }
 
 /**
- * A step's failure as a DATA error. When the column or the target field looks secret (the rule
- * that redacts payloads and logs), the message says what failed without quoting the value.
+ * A step's failure as a DATA error. When any column the step reads (its source, the columns a
+ * template names) or the target field looks secret (the rule that redacts payloads and logs), the
+ * message says what failed without quoting the value.
  */
 function toDataError(step: Step, e: unknown): MappingDataError {
   const cause = e instanceof StepFailure ? e.error : e;
-  const secret = isSecretName(step.source ?? "") || isSecretName(step.target);
+  const secret = step.reads.some(isSecretName) || isSecretName(step.target);
   const text = cause instanceof TransformError && secret ? cause.redacted : (cause as Error).message;
   if (e instanceof StepFailure) return new MappingDataError(`${step.target}: ${e.transform} failed: ${text}`, step.target, step.index, e.transform);
   return new MappingDataError(`${step.target}: ${text}`, step.target, step.index);

@@ -6,7 +6,7 @@ import { AggregatorRegistry, Gauge, Registry } from "prom-client";
 import { principalFromHeaders, sameSecret } from "../auth/principal.ts";
 import { hasRole } from "../auth/roles.ts";
 import { pgPool } from "../db.ts";
-import { productHealth } from "../health.ts";
+import { productHealth, sharedFor } from "../health.ts";
 import { queue } from "../jobs/queues.ts";
 import { QUEUES } from "../jobs/contracts.ts";
 import { producerRedis } from "../jobs/redis.ts";
@@ -113,9 +113,12 @@ export async function handleMetricsRequest(req: Request): Promise<Response> {
  * speaks for the installation (alert on it, gate a deployment on it), not for one web process: a
  * load balancer's probe of a web process wants /api/v1/health.
  */
+/** Streams that should run but have no owner, checked at most once a second (see sharedFor). */
+const ownerlessStreams = sharedFor(1000, () => streamStates().then(streamsDown, () => null));
+
 export async function handleReadyRequest(req: Request): Promise<Response> {
   const health = await productHealth();
-  const down = health.status === "ok" ? await streamStates().then(streamsDown, () => null) : [];
+  const down = health.status === "ok" ? await ownerlessStreams() : [];
   const ready = health.status === "ok" && down !== null && down.length === 0;
   const detailed = await mayObserve(req);
   const body = detailed ? { status: ready ? "ready" : "not_ready", checks: health.checks, streams_without_owner: down } : { status: ready ? "ready" : "not_ready" };

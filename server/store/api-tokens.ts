@@ -9,6 +9,8 @@ export const apiTokenSelect = {
   prefix: true,
   role: true,
   createdById: true,
+  ownerEnvHash: true,
+  createdBy: { select: { email: true } },
   lastUsedAt: true,
   revokedAt: true,
   createdAt: true,
@@ -19,7 +21,12 @@ export function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token).digest("hex");
 }
 
-export async function createApiToken(data: { name: string; role: string; createdById: string | null }) {
+/** The digest an ECM_API_TOKEN-made token records of it (never the value itself). */
+export function envTokenDigest(value: string): string {
+  return crypto.createHash("sha256").update(`ecm-env-token:${value}`).digest("hex");
+}
+
+export async function createApiToken(data: { name: string; role: string; createdById: string | null; ownerEnvHash: string | null }) {
   const token = `ecm_${crypto.randomBytes(32).toString("base64url")}`;
   const row = await prisma().apiToken.create({
     data: { ...data, tokenHash: hashToken(token), prefix: token.slice(0, 10) },
@@ -28,11 +35,11 @@ export async function createApiToken(data: { name: string; role: string; created
   return { token, row };
 }
 
-/** A token not revoked, with its creator's current standing (null creator: made with ECM_API_TOKEN). */
+/** A token not revoked, with its owner's current standing. */
 export async function findActiveToken(token: string) {
   const row = await prisma().apiToken.findUnique({
     where: { tokenHash: hashToken(token) },
-    select: { ...apiTokenSelect, createdBy: { select: { role: true, banned: true } } },
+    select: { ...apiTokenSelect, createdBy: { select: { email: true, role: true, banned: true } } },
   });
   if (!row || row.revokedAt) return null;
   // Best effort; a missed update only makes "last used" slightly stale.

@@ -137,7 +137,7 @@ export function describeConformance(fixture: ConformanceFixture) {
   beforeAll(async () => {
     await resetMetadata();
     await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-    const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+    const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
     editor = (await createToken({ name: "kit-editor", role: "editor" }, system)).token;
     src = await fixture.createSource(`ecm_kit_${fixture.type}`);
     const typedColumns = fixture.types.map((t) => `${t.column} ${t.type}`).join(", ");

@@ -78,7 +78,7 @@ describe("signing in", () => {
 });
 
 describe("users and roles", () => {
-  const adminCaller = () => createCaller(createContextInner({ principal: { kind: "token", id: "t", name: "t", role: "admin" } }));
+  const adminCaller = () => createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
 
   it("lets an admin create a viewer, who can read but not create a source", async () => {
     await adminCaller().users.create({ email: "viewer@example.com", name: "Viewer", password: "viewer-password", role: "viewer" });

@@ -20,7 +20,7 @@ beforeAll(async () => {
     `CREATE TABLE items (item_id int PRIMARY KEY, name text NOT NULL, meta jsonb);
      INSERT INTO items SELECT i, 'item ' || i, jsonb_build_object('i', i) FROM generate_series(1, 25) i; ANALYZE items;`,
   );
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   realPassword = decodeURIComponent(new URL(process.env.TEST_SERVER_URL!).password);

@@ -40,7 +40,7 @@ beforeAll(async () => {
      UPDATE profiles SET prefs = '{"n": broken' WHERE id IN (7, 14);
      UPDATE profiles SET ext_id = NULL WHERE id IN (50, 60);`,
   );
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
   sourceId = (await api("POST", "/sources", { token: adminToken() /* an env:// secret is pointed at a host by an admin */, body: { name: "dl", config: source.config } })).body.id;

@@ -164,7 +164,7 @@ const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
 
 beforeAll(async () => {
   await resetMetadata();
-  adminToken = (await createToken({ name: "sweep", role: "admin" }, { kind: "token", id: "t", name: "t", role: "admin" })).token;
+  adminToken = (await createToken({ name: "sweep", role: "admin" }, { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" })).token;
   await createUser({ email: "sweep@ecm.local", name: "sweep", password: "sweep-admin-password", role: "admin" });
   const res = await auth().handler(
     new Request(`${ORIGIN}/api/auth/sign-in/email`, {
@@ -252,7 +252,7 @@ describe("the hostile-input sweep", () => {
   });
 
   it("refuses a prototype key at every object position for server-side callers too (the procedures' own guard)", async () => {
-    const caller: any = createCaller(createContextInner({ principal: { kind: "token", id: "t", name: "t", role: "admin" } }));
+    const caller: any = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
     for (const [path, p] of procedures) {
       const base = inputOf(p);
       for (const [i, pos] of positions(base ?? {}).objects.entries()) {

@@ -45,7 +45,7 @@ const live = async (sourceId: string) =>
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "life-editor", role: "editor" }, system)).token;
   worker = await startWorker();
 }, 120_000);

@@ -45,7 +45,7 @@ let demoUrl: string;
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints"));
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
   ({ sourceId, url: demoUrl } = await registerDemoSource("demo", editor));

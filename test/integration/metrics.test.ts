@@ -50,7 +50,7 @@ const ready = async (token?: string) => {
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "metrics-editor", role: "editor" }, system)).token;
   src = await createSourceDatabase(
     "ecm_metrics_src",
@@ -73,7 +73,7 @@ describe("GET /api/metrics", () => {
     expect((await scrape("")).status).toBe(401);
     expect((await scrape("not-a-token")).status).toBe(401);
     expect((await scrape(process.env.ECM_METRICS_TOKEN)).status).toBe(200);
-    const viewer = (await createToken({ name: "metrics-viewer", role: "viewer" }, { kind: "token", id: "t", name: "t", role: "admin" })).token;
+    const viewer = (await createToken({ name: "metrics-viewer", role: "viewer" }, { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" })).token;
     const scraped = await scrape(viewer);
     expect(scraped.status).toBe(200);
     expect(scraped.text).toContain("# TYPE ecm_rows_read_total counter");

@@ -22,7 +22,7 @@ let sourceId: string;
 beforeAll(async () => {
   await resetMetadata();
   const src = await createSourceDatabase("ecm_sec_web", "CREATE TABLE customers (id int PRIMARY KEY, email text); INSERT INTO customers VALUES (1, 'a@example.com');");
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   viewer = (await createToken({ name: "viewer", role: "viewer" }, system)).token;
   admin = (await createToken({ name: "admin", role: "admin" }, system)).token;
   sourceId = (await createSource({ name: "sec-web", config: src.config })).id;

@@ -16,6 +16,8 @@ import { createToken } from "../../server/auth/tokens.ts";
 import { createUser, ensureFirstAdmin, setDisabled, setRole } from "../../server/auth/users.ts";
 import { sourceHealth, withConnector } from "../../server/sources/connectivity.ts";
 import { createSource } from "../../server/sources/service.ts";
+import { reloadEnv } from "../../server/env.ts";
+import { productHealth } from "../../server/health.ts";
 import { privatePasswordFile } from "../../scripts/lib/embedded-postgres.ts";
 import { ensureRedis } from "../../scripts/lib/redis-server.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
@@ -23,7 +25,7 @@ import { api } from "../support/http.ts";
 import { freePort } from "../support/product.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 
-const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
 const editor = createCaller(createContextInner({ principal: { kind: "token", id: "e", name: "editor", role: "editor" } }));
 
 /** A server that speaks just enough of PostgreSQL's protocol to ask for a cleartext password. */
@@ -147,6 +149,70 @@ describe("API tokens and their creator (finding 10)", () => {
     expect((await principalFromToken(token))?.role).toBe("viewer");
     await setDisabled(user.id, true);
     expect(await principalFromToken(token)).toBeNull();
+  });
+});
+
+describe("tokens made with a token (second pass, finding 1)", () => {
+  it("belong to the user behind the token that made them: shown with that owner, capped by their role, stopped with them", async () => {
+    const user = await createUser({ email: "minter@ecm.local", name: "minter", password: "minter-password-123", role: "admin" });
+    const first = await createToken({ name: "minter's", role: "admin" }, { kind: "user", id: user.id, name: user.email, role: "admin" });
+    // The first token makes a second one through the public API.
+    const made = await api("POST", "/tokens", { token: first.token, body: { name: "minted by a token", role: "admin" } });
+    expect(made.status, made.text).toBe(201);
+    expect(made.body.api_token.owner).toBe("minter@ecm.local");
+    const listed = (await api("GET", "/tokens", { token: first.token })).body.tokens.find((t: { id: string }) => t.id === made.body.api_token.id);
+    expect(listed.owner).toBe("minter@ecm.local");
+    expect((await principalFromToken(made.body.token))).toMatchObject({ role: "admin", owner: { kind: "user", id: user.id } });
+    await setRole(user.id, "editor");
+    expect((await principalFromToken(made.body.token))?.role).toBe("editor");
+    await setDisabled(user.id, true);
+    expect(await principalFromToken(made.body.token)).toBeNull();
+    expect((await api("GET", "/sources", { token: made.body.token })).status).toBe(401);
+  });
+
+  it("made with ECM_API_TOKEN live as long as it keeps its value; tokens without any owner act as viewers and cannot mint", async () => {
+    const made = await api("POST", "/tokens", { token: process.env.ECM_API_TOKEN!, body: { name: "automation", role: "editor" } });
+    expect(made.status, made.text).toBe(201);
+    expect(made.body.api_token.owner).toBe("ECM_API_TOKEN");
+    expect((await principalFromToken(made.body.token))?.role).toBe("editor");
+    const before = process.env.ECM_API_TOKEN;
+    process.env.ECM_API_TOKEN = `${before}-rotated`;
+    reloadEnv();
+    try {
+      expect(await principalFromToken(made.body.token)).toBeNull();
+    } finally {
+      process.env.ECM_API_TOKEN = before;
+      reloadEnv();
+    }
+    expect((await principalFromToken(made.body.token))?.role).toBe("editor");
+    // A token from before owners were recorded: shown without one, a viewer, and it cannot mint.
+    const legacy = await createToken({ name: "legacy", role: "admin" }, { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" });
+    await withDb((c) => c.query("UPDATE api_tokens SET owner_env_hash = NULL, created_by_id = NULL WHERE id = $1", [legacy.api_token.id]));
+    expect(await principalFromToken(legacy.token)).toMatchObject({ role: "viewer", owner: null });
+    const listed = (await api("GET", "/tokens", { token: process.env.ECM_API_TOKEN! })).body.tokens.find((t: { id: string }) => t.id === legacy.api_token.id);
+    expect(listed.owner).toBeNull();
+    await expect(createToken({ name: "child", role: "viewer" }, (await principalFromToken(legacy.token))!)).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});
+
+describe("anonymous and draft calls (second pass, finding 7)", () => {
+  it("answers concurrent health checks from one check a second, not one query each", async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, () => productHealth()));
+    expect(answers[0]!.status).toBe("ok");
+    expect(new Set(answers).size).toBe(1);
+  });
+
+  it("limits draft connection tests per caller (429 with Retry-After), leaving other callers alone", async () => {
+    const limit = Number(process.env.ECM_DRAFT_TEST_LIMIT ?? 20);
+    const prober = createCaller(createContextInner({ principal: { kind: "token", id: `prober-${Date.now()}`, name: "prober", role: "editor" } }));
+    const other = createCaller(createContextInner({ principal: { kind: "token", id: `other-${Date.now()}`, name: "other", role: "editor" } }));
+    // A closed port on loopback: each test connects and fails at once.
+    const config = { connector_type: "postgresql" as const, connection: { host: "127.0.0.1", port: 1, database: "probe", ssl_mode: "disable" as const }, authentication: { type: "credentials" as const, username: "probe", password: "guess" }, options: {} };
+    for (let i = 0; i < limit; i++) expect((await prober.sources.testConnection({ config: config as never })).status).toBe("unhealthy");
+    const refused = await prober.sources.testConnection({ config: config as never }).catch((e) => e);
+    expect(refused).toMatchObject({ code: "TOO_MANY_REQUESTS", message: expect.stringMatching(/draft connection tests a minute; try again in \d+ s/) });
+    expect(((refused as { cause?: { retryAfter?: number } }).cause?.retryAfter ?? 0) > 0).toBe(true);
+    expect((await other.sources.testConnection({ config: config as never })).status).toBe("unhealthy");
   });
 });
 

@@ -15,7 +15,7 @@ let worker: Awaited<ReturnType<typeof startWorker>>;
 let editor: string;
 beforeAll(async () => {
   await resetMetadata();
-  editor = (await createToken({ name: "e", role: "editor" }, { kind: "token", id: "t", name: "t", role: "admin" })).token;
+  editor = (await createToken({ name: "e", role: "editor" }, { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" })).token;
   worker = await startWorker();
 });
 afterAll(async () => {

@@ -13,7 +13,7 @@ const SPEC_CONFIG = {
   authentication: { type: "credentials", username: "ecm_reader", password_secret: "vault://db/postgres/password" },
   options: { batch_size: 1000, change_tracking: "cdc" },
 };
-const system = { kind: "token" as const, id: "test", name: "test", role: "admin" as const };
+const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
 let viewer: string;
 let editor: string;
 
@@ -235,7 +235,7 @@ describe("stored secrets belong to one source", () => {
     // for it (it is bound to A's connection), so the test reports that instead of connecting.
     const { createCaller } = await import("../../server/api/root.ts");
     const { createContextInner } = await import("../../server/api/trpc.ts");
-    const caller = createCaller(createContextInner({ principal: { kind: "token", id: "t", name: "t", role: "editor" } }));
+    const caller = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "editor" } }));
     const tested = await caller.sources.testConnection({ config: borrowed });
     expect(tested.checks).toEqual([expect.objectContaining({ name: "authenticated", status: "fail", message: expect.stringContaining("typed for another connection (host differ)") })]);
   });

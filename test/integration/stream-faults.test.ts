@@ -105,7 +105,7 @@ const openAlerts = async () => (await api("GET", `/alerts?source_id=${sourceId}&
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters, alerts"));
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   src = await createSourceDatabase("ecm_stream_faults");
   await src.query(`DO $$ BEGIN CREATE ROLE ${ROLE} LOGIN REPLICATION; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);

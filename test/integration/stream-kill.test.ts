@@ -52,7 +52,7 @@ async function storeEqualsSource(): Promise<{ equal: boolean; diff: string }> {
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   src = await createSourceDatabase("ecm_stream_kill", TABLES.map((t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, v int NOT NULL, note text);`).join("\n"));
   sourceId = (await api("POST", "/sources", { token: adminToken() /* an env:// secret is pointed at a host by an admin */, body: { name: "kill-src", config: src.config } })).body.id;

@@ -25,7 +25,7 @@ import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
 
-const by = { kind: "token" as const, id: "t", name: "race-test", role: "admin" as const };
+const by = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
 const mappingOf = (tables: string[]) => ({
   mappings: tables.map((t) => ({
     source: { table: t },

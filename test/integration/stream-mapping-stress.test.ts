@@ -83,7 +83,7 @@ function workload(round: number, clients: number) {
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters, streams"));
-  editor = (await createToken({ name: "e", role: "editor" }, { kind: "token", id: "t", name: "t", role: "admin" })).token;
+  editor = (await createToken({ name: "e", role: "editor" }, { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" })).token;
   src = await createSourceDatabase("ecm_mapping_stress", "CREATE TABLE history (id bigserial PRIMARY KEY, note text); INSERT INTO history (note) SELECT 'seed' FROM generate_series(1, 100);");
   sourceId = (await api("POST", "/sources", { token: adminToken(), body: { name: "stress", config: src.config } })).body.id;
   mapped.push(tableMapping("history", "note"));

@@ -100,7 +100,7 @@ async function stopStream() {
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   editor = (await createToken({ name: "e", role: "editor" }, system)).token;
   viewer = (await createToken({ name: "v", role: "viewer" }, system)).token;
   src = await createSourceDatabase("ecm_stream_src", SETUP);

@@ -40,7 +40,7 @@ async function callAsViewer(path: string, input: unknown): Promise<string> {
 let viewerToken: string;
 beforeAll(async () => {
   await resetMetadata();
-  const system = { kind: "token" as const, id: "t", name: "t", role: "admin" as const };
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
   viewerToken = (await createToken({ name: "viewer", role: "viewer" }, system)).token;
 });
 

@@ -1,3 +1,5 @@
+import { env } from "../../env.ts";
+import { limitPerCaller } from "../../http/rate-limit.ts";
 import { z } from "zod";
 import * as sources from "../../sources/service.ts";
 import {
@@ -52,6 +54,8 @@ export const sourcesRouter = createTRPCRouter({
     .input(z.object({ config: ZConnectorConfig }))
     .output(ZHealthStatus)
     .mutation(async ({ input, ctx }) => {
+      // Each draft test connects where the caller says: bounded per caller (port scans, guessing).
+      await limitPerCaller("draft connection tests", ctx.principal, env().ECM_DRAFT_TEST_LIMIT);
       // An operator-provided secret (env://, file://, vault://) goes only where an admin sent it.
       if (!(await sources.draftSecretAllowed(input.config, ctx.principal))) {
         throw new AppError("FORBIDDEN", "only an admin may test an env://, file:// or vault:// secret against a connection no saved source uses it for", {
