@@ -1,16 +1,20 @@
 // `ecm`: the command-line client of the public API (/api/v1, docs/api.md), for scripts and
-// operators. It finds the product through ECM_URL and ECM_TOKEN (or --url / --token), prints text
-// for people and JSON with --json, and exits with codes scripts can use:
+// operators. It finds the product through ECM_URL (or --url) and its token in ECM_TOKEN, a file
+// (--token-file) or standard input (--token-stdin), never the command line (every local user can
+// read a process's arguments); it sends the token only over https, or http to this machine. It
+// prints text for people (control characters from the source escaped) and JSON with --json, and
+// exits with codes scripts can use:
 //   0 done · 1 a difference or an unhealthy check (diff, test) · 2 usage · 3 the API refused
 //   (its error is printed) · 4 the product cannot be reached · 5 a run failed (--wait)
 // Secrets stay references: `export` writes configs exactly as the API returns them (env://,
 // file://, vault://, secret://), never a value.
 import fs from "node:fs";
 
-const USAGE = `usage: ecm [--url URL] [--token TOKEN] [--json] <command>
+const USAGE = `usage: ecm [--url URL] [--token-file FILE | --token-stdin] [--json] <command>
 
   sources list                          the sources with their state
-  sources apply FILE                    create or update a source from {"name","config","mappings"?}
+  sources apply FILE [--yes]            create or update a source from {"name","config","mappings"?}
+                                        (--yes: also change an existing source's connection)
   sources test NAME|ID                  run its health checks (exit 1 when unhealthy)
   sources delete NAME|ID [--keep-slot]  delete it (and its slot and publication on the source)
   mapping apply NAME|ID FILE [--remap]  save {"mappings":[…]} as the next version (--remap: re-map
@@ -21,10 +25,12 @@ const USAGE = `usage: ecm [--url URL] [--token TOKEN] [--json] <command>
   dead-letters list [--source NAME|ID] [--status open|replayed|discarded] [--limit N]
   dead-letters replay (--source NAME|ID | ID…) [--wait]
   export [NAME|ID…]                     the sources' configs and mappings as JSON (secrets as references)
-  import FILE                           apply every source of an export
+  import FILE [--yes]                   apply every source of an export (--yes: also change the
+                                        connection of an existing source; without it, shown and refused)
 
-environment: ECM_URL (default http://localhost:3000), ECM_TOKEN (prefer it to --token, which
-other users can see in the process list)`;
+environment: ECM_URL (default http://localhost:3000), ECM_TOKEN. A token is never taken from the
+command line (other users can see it in the process list), and is sent only over https or to
+this machine.`;
 
 export const EXIT = { ok: 0, different: 1, usage: 2, refused: 3, unreachable: 4, runFailed: 5 } as const;
 
@@ -39,30 +45,65 @@ class CliError extends Error {
 
 type Options = { url: string; token: string; json: boolean; flags: Map<string, string[]>; args: string[] };
 
-function parse(argv: string[]): Options {
+/** Reads the command line. `stdin` gives standard input's text (for --token-stdin). */
+export function parse(argv: string[], input: { env?: Record<string, string | undefined>; stdin?: () => string } = {}): Options {
+  const environment = input.env ?? process.env;
   const flags = new Map<string, string[]>();
   const args: string[] = [];
-  let url = process.env.ECM_URL ?? "http://localhost:3000";
-  let token = process.env.ECM_TOKEN ?? "";
+  let url = environment.ECM_URL ?? "http://localhost:3000";
+  let token = environment.ECM_TOKEN ?? "";
   let json = false;
-  const takesValue = new Set(["--url", "--token", "--entity", "--source", "--status", "--limit"]);
-  const switches = new Set(["--wait", "--keep-slot", "--remap"]);
+  const takesValue = new Set(["--url", "--token-file", "--entity", "--source", "--status", "--limit"]);
+  const switches = new Set(["--wait", "--keep-slot", "--remap", "--yes", "--token-stdin"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--json") json = true;
     else if (a === "--help" || a === "-h") throw new CliError(USAGE, EXIT.ok);
-    else if (takesValue.has(a)) {
+    else if (a === "--token" || a.startsWith("--token=")) {
+      throw new CliError("a token on the command line is visible to every user of this machine (ps): set ECM_TOKEN, or use --token-file FILE or --token-stdin", EXIT.usage);
+    } else if (takesValue.has(a)) {
       const v = argv[++i];
       if (v === undefined) throw new CliError(`${a} needs a value\n\n${USAGE}`, EXIT.usage);
       if (a === "--url") url = v;
-      else if (a === "--token") token = v;
+      else if (a === "--token-file") token = readTokenFile(v);
       else flags.set(a, [...(flags.get(a) ?? []), v]);
     } else if (switches.has(a)) flags.set(a, ["true"]);
     else if (a.startsWith("-")) throw new CliError(`unknown option ${a}\n\n${USAGE}`, EXIT.usage);
     else args.push(a);
   }
-  if (!token) throw new CliError("no token: set ECM_TOKEN or pass --token (an API token from Settings → API tokens)", EXIT.usage);
-  return { url: url.replace(/\/+$/, ""), token, json, flags, args };
+  if (flags.has("--token-stdin")) token = (input.stdin ?? (() => fs.readFileSync(0, "utf8")))().split(/\r?\n/)[0]!.trim();
+  if (!token) throw new CliError("no token: set ECM_TOKEN, or use --token-file FILE or --token-stdin (an API token from Settings → API tokens)", EXIT.usage);
+  return { url: checkedUrl(url), token, json, flags, args };
+}
+
+function readTokenFile(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8").split(/\r?\n/)[0]!.trim();
+  } catch (e) {
+    throw new CliError(`cannot read the token file ${file}: ${(e as Error).message}`, EXIT.usage);
+  }
+}
+
+/** The product's address: https anywhere, plain http only to this machine (a bearer token would travel in clear). */
+function checkedUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CliError(`not a URL: ${JSON.stringify(text)} (ECM_URL or --url)`, EXIT.usage);
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (url.protocol === "http:" && !loopback) {
+    throw new CliError(`refusing to send the token in clear to ${url.host}: use https://${url.host} (plain http only to this machine)`, EXIT.usage);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new CliError(`ECM_URL must be http(s), got ${url.protocol}`, EXIT.usage);
+  return text.replace(/\/+$/, "");
+}
+
+/** Text from the source (names, keys, error messages) with control characters shown, not obeyed by the terminal. */
+export function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c === "\n" ? "\n" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
 }
 
 type Api = <T = any>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -134,17 +175,36 @@ async function waitForRun(api: Api, runId: string): Promise<{ status: string; co
   }
 }
 
-/** Applies one exported or hand-written source: created when its name is new, else updated. */
-async function applySource(api: Api, doc: { name?: string; config?: unknown; mappings?: unknown }) {
+/** Where two configs' connection or authentication differ, as "path: before → after" (secrets stay references). */
+export function connectionChanges(before: unknown, after: unknown): string[] {
+  const flat = (v: unknown, prefix: string, out: Map<string, string>) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
+    else out.set(prefix, JSON.stringify(v));
+    return out;
+  };
+  const pick = (c: any) => ({ connection: c?.connection, authentication: c?.authentication });
+  const a = flat(pick(before), "", new Map());
+  const b = flat(pick(after), "", new Map());
+  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? "—"} → ${b.get(k) ?? "—"}`);
+}
+
+/**
+ * Applies one exported or hand-written source: created when its name is new, else updated. A
+ * change to an existing source's connection (where it connects, as whom) is shown and made only
+ * with `confirmed` (--yes).
+ */
+async function applySource(api: Api, doc: { name?: string; config?: unknown; mappings?: unknown }, confirmed = false) {
   if (!doc?.name || !doc.config) throw new CliError('a source file needs "name" and "config" (and may have "mappings")', EXIT.usage);
   const existing = (await allSources(api)).find((s) => s.name === doc.name);
+  const changes = existing ? connectionChanges(existing.config, doc.config) : [];
+  if (changes.length && !confirmed) throw new CliError(`would change the connection of ${doc.name} (${changes.join("; ")}); run again with --yes to apply`, EXIT.refused);
   const source: Source = existing ? await api("PATCH", `/sources/${existing.id}`, { config: doc.config }) : await api("POST", "/sources", { name: doc.name, config: doc.config });
   let mapping: { version: number } | null = null;
   if (doc.mappings) {
     const current = await api("GET", `/sources/${source.id}/mappings`);
     mapping = JSON.stringify(current.mappings) === JSON.stringify(doc.mappings) ? current : await api("PUT", `/sources/${source.id}/mappings`, { mappings: doc.mappings });
   }
-  return { id: source.id, name: source.name, action: existing ? "updated" : "created", mapping_version: mapping?.version ?? null };
+  return { id: source.id, name: source.name, action: existing ? "updated" : "created", mapping_version: mapping?.version ?? null, connection_changes: changes };
 }
 
 /** Field-by-field differences between two mapping documents (by table and context type). */
@@ -169,12 +229,14 @@ export function mappingDiff(current: any[], wanted: any[]): string[] {
 }
 
 function print(o: Options, value: unknown, text: () => string) {
-  process.stdout.write(o.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+  process.stdout.write(o.json ? `${JSON.stringify(value, null, 2)}\n` : `${clean(text())}\n`);
 }
 
+/** A table whose cells are one line each (a newline from the source is shown, not obeyed). */
 const table = (rows: string[][]) => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  const cells = rows.map((r) => r.map((c) => clean(c).replaceAll("\n", "\\n")));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -189,8 +251,8 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case "sources apply": {
-      const result = await applySource(api, readJson(need(rest[0], "FILE")));
-      print(o, result, () => `${result.action} ${result.name} (${result.id})${result.mapping_version ? `, mapping version ${result.mapping_version}` : ""}`);
+      const result = await applySource(api, readJson(need(rest[0], "FILE")), o.flags.has("--yes"));
+      print(o, result, () => `${result.action} ${result.name} (${result.id})${result.mapping_version ? `, mapping version ${result.mapping_version}` : ""}${result.connection_changes.map((c) => `\n  connection ${c}`).join("")}`);
       return EXIT.ok;
     }
     case "sources test": {
@@ -280,13 +342,13 @@ export async function run(argv: string[]): Promise<number> {
       const results: ({ name: string; action: string; error?: string } & Partial<Awaited<ReturnType<typeof applySource>>>)[] = [];
       for (const s of doc.sources ?? []) {
         try {
-          results.push(await applySource(api, s));
+          results.push(await applySource(api, s, o.flags.has("--yes")));
         } catch (e) {
           if (!(e instanceof CliError) || e.code === EXIT.unreachable) throw e;
           results.push({ name: s?.name ?? "(no name)", action: "failed", error: e.message });
         }
       }
-      print(o, { sources: results }, () => results.map((r) => `${r.action} ${r.name}${r.error ? `: ${r.error}` : ""}`).join("\n") || "nothing to import");
+      print(o, { sources: results }, () => results.map((r) => `${r.action} ${r.name}${r.error ? `: ${r.error}` : ""}${(r.connection_changes ?? []).map((c) => `\n  connection ${c}`).join("")}`).join("\n") || "nothing to import");
       return results.some((r) => r.error) ? EXIT.refused : EXIT.ok;
     }
   }

@@ -1,0 +1,51 @@
+// The ecm command's own safety rules (second security pass, finding 5): the token never on the
+// command line, never in clear to another machine, the source's control characters never obeyed by
+// the terminal, and a connection change shown before it is made.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { clean, connectionChanges, EXIT, parse } from "./ecm.ts";
+
+const env = { ECM_TOKEN: "ecm_from_env" };
+const refusal = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    return e as { message: string; code: number };
+  }
+  throw new Error("not refused");
+};
+
+describe("ecm's token and address", () => {
+  it("refuses a token on the command line, and reads one from the environment, a file or standard input", () => {
+    expect(refusal(() => parse(["--token", "ecm_secret", "sources", "list"], { env: {} }))).toMatchObject({ code: EXIT.usage, message: expect.stringMatching(/visible to every user/) });
+    expect(refusal(() => parse(["--token=ecm_secret", "sources", "list"], { env: {} })).code).toBe(EXIT.usage);
+    expect(parse(["sources", "list"], { env }).token).toBe("ecm_from_env");
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ecm-cli-")), "token");
+    fs.writeFileSync(file, "ecm_from_file\n", { mode: 0o600 });
+    expect(parse(["--token-file", file, "sources", "list"], { env: {} }).token).toBe("ecm_from_file");
+    expect(parse(["--token-stdin", "sources", "list"], { env: {}, stdin: () => "ecm_from_stdin\n" }).token).toBe("ecm_from_stdin");
+  });
+
+  it("sends the token over plain http only to this machine", () => {
+    for (const url of ["http://localhost:3000", "http://127.0.0.1:3000/", "http://[::1]:3000", "https://ecm.example.com"]) expect(parse(["sources", "list"], { env: { ...env, ECM_URL: url } }).url).toBe(url.replace(/\/$/, ""));
+    for (const url of ["http://ecm.example.com", "http://10.0.0.5:3000", "http://127.example.com"]) {
+      expect(refusal(() => parse(["sources", "list"], { env: { ...env, ECM_URL: url } }))).toMatchObject({ code: EXIT.usage, message: expect.stringMatching(/in clear/) });
+    }
+  });
+});
+
+describe("ecm's output", () => {
+  it("shows control characters from the source instead of letting the terminal obey them", () => {
+    expect(clean("entity\u001b[2J\u0007name\r")).toBe("entity\\u001b[2J\\u0007name\\u000d");
+    expect(clean("two\nlines")).toBe("two\nlines");
+  });
+
+  it("names every change to where a source connects and as whom", () => {
+    const before = { connector_type: "postgresql", connection: { host: "db-a", port: 5432, database: "shop" }, authentication: { type: "credentials", username: "u", password_secret: "env://A" }, options: { batch_size: 1000 } };
+    const after = { ...before, connection: { ...before.connection, host: "attacker.example" }, authentication: { ...before.authentication, password_secret: "env://B" }, options: { batch_size: 5 } };
+    expect(connectionChanges(before, after)).toEqual(['connection.host: "db-a" → "attacker.example"', 'authentication.password_secret: "env://A" → "env://B"']);
+    expect(connectionChanges(before, before)).toEqual([]);
+  });
+});
