@@ -26,6 +26,9 @@ export const ZEnv = z.object({
   // Draft connection tests (a config not saved yet) per caller per minute, across web processes:
   // each opens a connection to an address the caller chose (a port scan, password guessing).
   ECM_DRAFT_TEST_LIMIT: z.coerce.number().int().min(1).default(20),
+  // Interactive connector calls (health, discovery, previews, read operations) in flight to one
+  // source from one web process; beyond it 429 with Retry-After.
+  ECM_SOURCE_SESSIONS: z.coerce.number().int().min(1).max(100).default(4),
   // Proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For is believed. Unset: none, and the
   // client address is the connecting socket's.
   ECM_TRUSTED_PROXIES: z.string().optional(),

@@ -6,7 +6,7 @@ import type { EntitySchema, SourceRecord } from "../connectors/types.ts";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
 import { requireCapability } from "../connectors/types.ts";
-import { withConnector } from "../sources/connectivity.ts";
+import { withInteractiveConnector } from "../sources/connectivity.ts";
 import * as store from "../store/mappings.ts";
 import { compileMapping, type MappedContext } from "./compile.ts";
 import { ZEntityMapping, ZMappingDocument, type TMappingDocument } from "./spec.ts";
@@ -41,7 +41,7 @@ export async function getMappings(sourceId: string) {
 
 /** Describes the tables a document names; a table that does not exist maps to null. */
 async function schemasOf(sourceId: string, tables: string[]): Promise<Map<string, EntitySchema | null>> {
-  return withConnector(sourceId, async (connector) => {
+  return withInteractiveConnector(sourceId, async (connector) => {
     const out = new Map<string, EntitySchema | null>();
     for (const t of new Set(tables)) {
       try {
@@ -77,7 +77,7 @@ export async function previewMapping(sourceId: string, input: z.output<typeof ZP
     throw AppError.invalid([{ path: "entity", message: `no mapping for ${input.entity}${input.context_type ? ` → ${input.context_type}` : ""}; map it first or send a draft` }]);
   }
   const mapper = compileMapping(entry, transformEnv());
-  const rows: SourceRecord[] = await withConnector(sourceId, async (connector) => {
+  const rows: SourceRecord[] = await withInteractiveConnector(sourceId, async (connector) => {
     const out: SourceRecord[] = [];
     const reader = requireCapability(connector, "readSnapshotChunks", "read sample rows");
     for await (const chunk of reader.readSnapshotChunks(input.entity, { batch_size: input.limit, limit: input.limit })) out.push(...chunk.records);

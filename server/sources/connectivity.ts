@@ -8,6 +8,7 @@ import { requireCapability, type ECMConnector, type HealthStatus, type JsonValue
 import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { getSource } from "./service.ts";
 import { latestMapping } from "../store/mappings.ts";
+import { PAGE_LIMITS, withSourceSession } from "./sessions.ts";
 
 /** A source id that names no source: what a draft connection (not saved yet) is tested under. */
 const DRAFT_SOURCE_ID = "00000000-0000-0000-0000-000000000000";
@@ -32,19 +33,27 @@ async function withConfig<T>(config: TConnectorConfig, context: { sourceId: stri
   }
 }
 
+/**
+ * The connector for an interactive call (the API, the console): one of the source's bounded
+ * sessions in this process (sources/sessions.ts), else as withConnector.
+ */
+export function withInteractiveConnector<T>(sourceId: string, fn: (connector: ECMConnector) => Promise<T>, mappedTables?: string[]): Promise<T> {
+  return withSourceSession(sourceId, () => withConnector(sourceId, fn, mappedTables));
+}
+
 /** The health checks of a connection that is not saved yet (its own capture set-up does not exist). */
 export function testDraftConnection(config: TConnectorConfig): Promise<HealthStatus> {
-  return withConfig(config, { sourceId: DRAFT_SOURCE_ID, mappedTables: [] }, (c) => c.healthCheck());
+  return withSourceSession(DRAFT_SOURCE_ID, () => withConfig(config, { sourceId: DRAFT_SOURCE_ID, mappedTables: [] }, (c) => c.healthCheck()));
 }
 
 /** Health checks look at the mapped tables (SELECT privilege) once a mapping exists. */
 export async function sourceHealth(id: string) {
   const mapping = await latestMapping(id);
   const tables = ((mapping?.document as { mappings?: { source: { table: string } }[] } | undefined)?.mappings ?? []).map((m) => m.source.table);
-  return withConnector(id, (c) => c.healthCheck(), [...new Set(tables)]);
+  return withInteractiveConnector(id, (c) => c.healthCheck(), [...new Set(tables)]);
 }
-export const sourceEntities = (id: string) => withConnector(id, async (c) => ({ entities: await c.listEntities() }));
-export const sourceEntity = (id: string, name: string) => withConnector(id, (c) => c.describeEntity(name));
+export const sourceEntities = (id: string) => withInteractiveConnector(id, async (c) => ({ entities: await c.listEntities() }));
+export const sourceEntity = (id: string, name: string) => withInteractiveConnector(id, (c) => c.describeEntity(name));
 
 export async function sourceCapabilities(id: string) {
   const source = await getSource(id);
@@ -57,20 +66,33 @@ export const ZExtractSnapshotInput = z.object({
   cursor: z.string().nullish(),
 });
 
-/** One page of the spec's extract_snapshot: contexts in key order and the cursor of the next page. */
+/**
+ * One page of the spec's extract_snapshot: contexts in key order and the cursor of the next page.
+ * A page holds at most PAGE_LIMITS.rows rows (a larger batch_size is served over several pages) and
+ * about PAGE_LIMITS.bytes of JSON: it is read in small chunks and ends after the chunk that passes
+ * the budget, so the web process never holds a large page whole.
+ */
 export function extractSnapshotPage(id: string, input: z.output<typeof ZExtractSnapshotInput>) {
-  return withConnector(id, async (connector) => {
+  const wanted = Math.min(input.batch_size, PAGE_LIMITS.rows);
+  return withInteractiveConnector(id, async (connector) => {
     const after = input.cursor ? decodeCursor(input.cursor) : null;
     const contexts: { context_type: string; context_id: string; data: Record<string, JsonValue>; source: { entity: string; key: string[] } }[] = [];
     let last: string[] | null = null;
+    let bytes = 0;
+    let full = false;
     const reader = requireCapability(connector, "readSnapshotChunks", "read snapshots page by page");
-    for await (const chunk of reader.readSnapshotChunks(input.entity, { batch_size: input.batch_size, limit: input.batch_size, after })) {
+    for await (const chunk of reader.readSnapshotChunks(input.entity, { batch_size: Math.min(wanted, 100), limit: wanted, after })) {
       chunk.records.forEach((data, i) => {
         const key = chunk.keys[i]!;
+        bytes += JSON.stringify(data).length;
         contexts.push({ context_type: input.entity, context_id: key.join(":"), data, source: { entity: input.entity, key } });
       });
       last = chunk.resume_after;
+      if (bytes > PAGE_LIMITS.bytes) {
+        full = true;
+        break;
+      }
     }
-    return { contexts, cursor: last && contexts.length === input.batch_size ? encodeCursor(last) : null };
+    return { contexts, cursor: last && (full || contexts.length === wanted) ? encodeCursor(last) : null };
   });
 }

@@ -7,8 +7,9 @@ import { withCaptureLock } from "../store/capture-lock.ts";
 import { AppError } from "../errors/app-error.ts";
 import { cursorCodecOf } from "./cursor.ts";
 import { getMappings } from "../mapping/service.ts";
-import { withConnector } from "../sources/connectivity.ts";
+import { withInteractiveConnector } from "../sources/connectivity.ts";
 import { getStream, leaseHeld } from "../store/streams.ts";
+import { PAGE_LIMITS } from "../sources/sessions.ts";
 
 const IDLE_MS = 1000;
 const MAX_WAIT_MS = 10_000;
@@ -22,7 +23,7 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
   if (!tables.length) throw new AppError("BAD_REQUEST", "save a mapping first: it decides which tables are published", { category: "CONFIGURATION" });
   const codec = await cursorCodecOf(sourceId);
   const asked = op.cursor ? codec.parse(op.cursor, "cursor") : null;
-  return withConnector(sourceId, async (source) => {
+  return withInteractiveConnector(sourceId, async (source) => {
     const connector = requireCapability(requireCapability(source, "captureStatus", "capture changes"), "prepareCapture", "capture changes");
     const capture = await connector.captureStatus();
     if (!capture.exists) throw new AppError("BAD_REQUEST", "the source has no change capture yet: run a snapshot or start the stream once", { category: "CONFIGURATION" });
@@ -34,6 +35,11 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
     const abort = new AbortController();
     const changes = connector.streamChanges(tables, from, { include: op.include_operations, signal: abort.signal });
     const events: ChangeEvent[] = [];
+    // Bytes of the page before the transaction being read, and of that transaction.
+    let lastWhole = 0;
+    let bytes = 0;
+    let before = 0;
+    const pageBytes = () => before + bytes;
     let next = changes.next();
     const deadline = Date.now() + MAX_WAIT_MS;
     try {
@@ -42,9 +48,29 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
         const step = await Promise.race([next, new Promise<null>((r) => setTimeout(() => r(null), Math.max(0, timeout)))]);
         if (step === null || step.done) break;
         const event = step.value;
+        const boundary = events.length > 0 && event.cursor !== events[events.length - 1]!.cursor;
         // Whole transactions only: past batch_size, stop at the next commit boundary.
-        if (events.length >= op.batch_size && event.cursor !== events[events.length - 1]!.cursor) break;
+        if (events.length >= op.batch_size && boundary) break;
+        if (boundary) {
+          lastWhole = events.length;
+          before += bytes;
+          bytes = 0;
+        }
+        bytes += JSON.stringify(event).length;
         events.push(event);
+        if (pageBytes() > PAGE_LIMITS.bytes) {
+          // The page ends at the last whole transaction; one transaction alone past the budget is
+          // not served as a page (the stream reads it in parts, committing each).
+          if (lastWhole === 0) {
+            throw new AppError(
+              "BAD_REQUEST",
+              `the transaction at ${event.cursor} holds more than ${PAGE_LIMITS.bytes / 1024 / 1024} MiB of changes: too large for one page (pages hold whole transactions); start the stream to read it`,
+              { category: "CONFIGURATION" },
+            );
+          }
+          events.length = lastWhole;
+          break;
+        }
         next = changes.next();
       }
     } finally {

@@ -10,7 +10,7 @@ import { requireCapability } from "../connectors/types.ts";
 import { ZChangeOperation } from "../connectors/schemas.ts";
 import { cursorCodecOf, ZCursor } from "./cursor.ts";
 import { getMappings } from "../mapping/service.ts";
-import { withConnector } from "../sources/connectivity.ts";
+import { withInteractiveConnector } from "../sources/connectivity.ts";
 import { getSource, listSources } from "../sources/service.ts";
 import { ZListInput, ZSource, type TSource } from "../sources/schemas.ts";
 import { createRun, finishRun } from "../store/runs.ts";
@@ -211,7 +211,7 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
 async function checkCursor(sourceId: string, cursor: string, field: string): Promise<string> {
   const codec = await cursorCodecOf(sourceId);
   const wanted = codec.parse(cursor, field);
-  const capture = await withConnector(sourceId, (c) => requireCapability(c, "captureStatus", "capture changes").captureStatus());
+  const capture = await withInteractiveConnector(sourceId, (c) => requireCapability(c, "captureStatus", "capture changes").captureStatus());
   if (!capture.exists) throw AppError.invalid([{ path: field, message: "the source has no change capture yet: run a snapshot or start the stream first" }]);
   if (capture.lost) throw AppError.invalid([{ path: field, message: "the source's change capture is lost: re-snapshot the source" }]);
   if (capture.confirmed_cursor && codec.order(wanted) < codec.order(capture.confirmed_cursor)) {

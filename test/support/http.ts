@@ -1,7 +1,7 @@
 // Calls the public API in-process, through the same handler Next serves /api/v1 with.
 import { handleApiRequest } from "../../server/http/handler.ts";
 
-export type ApiResult = { status: number; body: any; text: string };
+export type ApiResult = { status: number; body: any; text: string; headers: Headers };
 
 export async function api(method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<ApiResult> {
   const headers: Record<string, string> = { "content-type": "application/json", ...opts.headers };
@@ -14,7 +14,7 @@ export async function api(method: string, path: string, opts: { token?: string; 
     }),
   );
   const text = await res.text();
-  return { status: res.status, text, body: text ? JSON.parse(text) : null };
+  return { status: res.status, text, body: text ? JSON.parse(text) : null, headers: res.headers };
 }
 
 export const adminToken = () => process.env.ECM_API_TOKEN!;
