@@ -26,7 +26,7 @@ describe("public API routing from the procedures", () => {
     const documented = [
       "GET /sources", "POST /sources", "GET /sources/{id}", "PATCH /sources/{id}", "DELETE /sources/{id}",
       "POST /sources/{id}/health", "GET /sources/{id}/capabilities", "GET /sources/{id}/entities", "GET /sources/{id}/entities/{name}",
-      "POST /sources/{id}/operations", "GET /sources/{id}/mappings", "PUT /sources/{id}/mappings", "POST /sources/{id}/preview",
+      "POST /sources/{id}/operations", "GET /sources/{id}/mappings", "PUT /sources/{id}/mappings", "GET /sources/{id}/mappings/coverage", "POST /sources/{id}/preview",
       "POST /sources/{id}/snapshot", "POST /sources/{id}/stream", "GET /sources/{id}/status", "GET /sources/{id}/cursor", "PUT /sources/{id}/cursor",
       "POST /sources/{id}/stream/entities/{entity}", "GET /alerts", "POST /alerts/{id}/resolve", "GET /runs/{id}", "GET /runs",
       "GET /dead-letters", "GET /dead-letters/{id}", "POST /dead-letters/replay", "POST /dead-letters/{id}/discard",

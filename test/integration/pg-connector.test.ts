@@ -174,6 +174,7 @@ describe("health checks", () => {
       reachable: "pass",
       authenticated: "pass",
       database_exists: "pass",
+      tls: "pass",
       server_version: "pass",
       wal_level: "pass",
       replication_privilege: "pass",

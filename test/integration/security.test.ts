@@ -29,7 +29,12 @@ const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role:
 const editor = createCaller(createContextInner({ principal: { kind: "token", id: "e", name: "editor", role: "editor" } }));
 
 /** A server that speaks just enough of PostgreSQL's protocol to ask for a cleartext password. */
-async function passwordCatcher() {
+/**
+ * An attacker in the server's place: refuses TLS and asks for the password, in clear (method 3)
+ * or as MD5 (method 5), recording whatever password message it receives.
+ */
+async function passwordCatcher(opts: { host?: string; method?: 3 | 5 } = {}) {
+  const method = opts.method ?? 3;
   const received: string[] = [];
   let connections = 0;
   const server = net.createServer((socket) => {
@@ -48,7 +53,8 @@ async function passwordCatcher() {
           if (code === 80877103) socket.write("N"); // no TLS
           else {
             started = true;
-            socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])); // AuthenticationCleartextPassword
+            // AuthenticationCleartextPassword, or AuthenticationMD5Password with a 4-byte salt.
+            socket.write(method === 3 ? Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]) : Buffer.from([0x52, 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4]));
           }
           continue;
         }
@@ -62,7 +68,7 @@ async function passwordCatcher() {
     });
     socket.on("error", () => {});
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => server.listen(0, opts.host ?? "127.0.0.1", () => r()));
   return { port: (server.address() as net.AddressInfo).port, received, connections: () => connections, close: () => server.close() };
 }
 
@@ -192,6 +198,46 @@ describe("tokens made with a token (second pass, finding 1)", () => {
     const listed = (await api("GET", "/tokens", { token: process.env.ECM_API_TOKEN! })).body.tokens.find((t: { id: string }) => t.id === legacy.api_token.id);
     expect(listed.owner).toBeNull();
     await expect(createToken({ name: "child", role: "viewer" }, (await principalFromToken(legacy.token))!)).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});
+
+describe("stored passwords and TLS (second pass, finding 3)", () => {
+  /** This machine's first address that is not loopback: what a source elsewhere looks like. */
+  const outward = () => {
+    const found = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
+    if (!found) throw new Error("this test needs a non-loopback IPv4 address on this machine");
+    return found.address;
+  };
+
+  for (const method of [3, 5] as const) {
+    it(`never sends a stored password ${method === 3 ? "in clear" : "as MD5"} to a server that refused TLS on a non-loopback address`, async () => {
+      const host = outward();
+      const catcher = await passwordCatcher({ host, method });
+      try {
+        const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
+        const config = { connector_type: "postgresql" as const, connection: { host, port: catcher.port, database: "shop", ssl_mode: "prefer" as const }, authentication: { type: "credentials" as const, username: "reader", password: "the-stored-password" }, options: {} };
+        const source = await admin.sources.create({ name: `tls-${method}-${Date.now()}`, config: config as never });
+        const health = await sourceHealth(source.id);
+        expect(health.checks[0]).toMatchObject({ name: "authenticated", status: "fail", message: expect.stringMatching(/asked for the password .* refused, nothing was sent/), hint: expect.stringMatching(/verify-full/) });
+        expect(catcher.connections()).toBeGreaterThan(0);
+        expect(catcher.received).toEqual([]);
+      } finally {
+        catcher.close();
+      }
+    });
+  }
+
+  it("still answers a password request on this machine (loopback), where nothing crosses a network", async () => {
+    const catcher = await passwordCatcher({ host: "127.0.0.1", method: 3 });
+    try {
+      const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
+      const config = { connector_type: "postgresql" as const, connection: { host: "127.0.0.1", port: catcher.port, database: "shop", ssl_mode: "disable" as const }, authentication: { type: "credentials" as const, username: "reader", password: "local-password" }, options: {} };
+      const source = await admin.sources.create({ name: `tls-local-${Date.now()}`, config: config as never });
+      await sourceHealth(source.id);
+      expect(catcher.received).toEqual(["local-password"]);
+    } finally {
+      catcher.close();
+    }
   });
 });
 

@@ -6,10 +6,64 @@ import pg from "pg";
 import { postgresConnectionIdentity, type TPostgresConfig } from "./config.ts";
 import { resolveAllowedAddress, type HostPolicy } from "../host-policy.ts";
 import { resolveSecret, type SecretPolicy } from "../../secrets/resolve.ts";
+import { AppError } from "../../errors/app-error.ts";
 
 export const SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex";
 
 export type ConnectPolicies = { hosts?: HostPolicy; secrets?: SecretPolicy };
+
+// ---- The password guard (docs/security.md, "TLS and passwords") ----
+// A stored password is never revealed over a channel that is not verified TLS (ssl_mode
+// verify-ca / verify-full), except to a loopback address: there the server (or whoever answers in
+// its place: `prefer` falls back to plain text, `require` checks no certificate) may prove it
+// knows the password with SCRAM, but a request for it in clear or as MD5 (a replayable hash) is
+// refused before anything is sent. node-postgres answers those requests by itself, so the guard
+// sits where it does: its two handlers, wrapped once for every client of this process (the
+// replication library's included); a client whose password function carries a refusal answers
+// by closing. Pinned by test/integration/security.test.ts against a hostile server.
+const REFUSAL = Symbol("ecm.passwordRefusal");
+type GuardedPassword = (() => Promise<string>) & { [REFUSAL]?: string };
+type PgClientInternals = { password: unknown; connection: { emit(e: string, err: Error): void; stream: { destroy(): void } } };
+
+/** The server asked for the password in a form that would reveal it over an unverified channel. */
+export class PasswordRefusedError extends AppError {
+  constructor(message: string) {
+    super("BAD_REQUEST", message, { category: "CONFIGURATION", issues: [{ path: "config.connection.ssl_mode", message: "set verify-full (or verify-ca) to send the password to this server" }] });
+    this.name = "PasswordRefusedError";
+  }
+}
+
+function installPasswordGuard() {
+  const proto = pg.Client.prototype as unknown as Record<string, (this: PgClientInternals, msg: unknown) => unknown> & { [REFUSAL]?: true };
+  if (proto[REFUSAL]) return;
+  proto[REFUSAL] = true;
+  for (const [handler, method] of [
+    ["_handleAuthCleartextPassword", "in clear (password authentication)"],
+    ["_handleAuthMD5Password", "as an MD5 hash (md5 authentication)"],
+  ] as const) {
+    const original = proto[handler];
+    if (typeof original !== "function") throw new Error(`node-postgres changed: ${handler} is gone; the password guard cannot be installed`);
+    proto[handler] = function (this: PgClientInternals, msg: unknown) {
+      const refusal = typeof this.password === "function" ? (this.password as GuardedPassword)[REFUSAL] : undefined;
+      if (!refusal) return original.call(this, msg);
+      this.connection.emit("error", new PasswordRefusedError(`the server asked for the password ${method} over ${refusal}: refused, nothing was sent. Use ssl_mode verify-full (trust a private CA with NODE_EXTRA_CA_CERTS), or SCRAM on the server (password_encryption = scram-sha-256)`));
+      this.connection.stream.destroy();
+    };
+  }
+}
+installPasswordGuard();
+
+/** Whether an address is this machine's (a password in clear never leaves it). */
+export const isLoopback = (address: string) => /^127\./.test(address) || address === "::1" || address === "::ffff:127.0.0.1";
+
+/** The password as node-postgres takes it: a function, carrying a refusal when the channel may not reveal it. */
+function guardedPassword(password: string | undefined, mode: TPostgresConfig["connection"]["ssl_mode"], address: string): GuardedPassword | undefined {
+  if (password === undefined) return undefined;
+  const fn: GuardedPassword = async () => password;
+  const verified = mode === "verify-ca" || mode === "verify-full";
+  if (!verified && !isLoopback(address)) fn[REFUSAL] = mode === "disable" ? "a connection without TLS" : `a connection whose certificate is not checked (ssl_mode ${mode})`;
+  return fn;
+}
 
 function sslOptions(connection: TPostgresConfig["connection"]): pg.ClientConfig["ssl"] {
   const { ssl_mode: mode, host } = connection;
@@ -43,7 +97,7 @@ export async function connectionConfig(config: TPostgresConfig, policies: Connec
     port: connection.port,
     database: connection.database,
     user: authentication.username,
-    password,
+    password: guardedPassword(password, connection.ssl_mode, address),
     ssl: sslOptions(connection),
     options: SESSION_OPTIONS,
     application_name: "ecm-connect",

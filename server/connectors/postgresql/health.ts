@@ -5,7 +5,7 @@ import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
 import type { TPostgresConfig } from "./config.ts";
-import { connect, type ConnectPolicies } from "./connection.ts";
+import { connect, isLoopback, PasswordRefusedError, type ConnectPolicies } from "./connection.ts";
 
 export const MIN_SERVER_VERSION = 120000;
 
@@ -18,6 +18,7 @@ export function connectFailure(error: unknown, config: TPostgresConfig): HealthC
   const e = error as { code?: string; message?: string };
   const { host, port, database } = config.connection;
   const user = config.authentication.username;
+  if (error instanceof PasswordRefusedError) return fail("authenticated", error.message, "set ssl_mode verify-full (NODE_EXTRA_CA_CERTS for a private CA), or have the server use SCRAM");
   if (error instanceof AppError) {
     const secretProblem = error.issues?.some((i) => i.path.includes("password"));
     return secretProblem
@@ -77,6 +78,18 @@ export async function healthCheck(config: TPostgresConfig, context: HealthContex
   }
 }
 
+/** Whether the channel is verified TLS; a warning (not a failure) when it is not and leaves the machine. */
+function tlsCheck(client: pg.Client, config: TPostgresConfig): HealthCheck {
+  const mode = config.connection.ssl_mode;
+  if (mode === "verify-full" || mode === "verify-ca") return pass("tls", `TLS, certificate verified (${mode})`);
+  if (isLoopback((client as unknown as { host: string }).host)) return pass("tls", `on this machine (ssl_mode ${mode})`);
+  return warn(
+    "tls",
+    `the connection is not verified (ssl_mode ${mode}): whoever answers at ${config.connection.host} is trusted; the password is sent only as SCRAM proof, never in clear`,
+    "set ssl_mode verify-full; for a private CA give its certificate in ssl_root_cert or NODE_EXTRA_CA_CERTS",
+  );
+}
+
 async function checksAfterConnect(client: pg.Client, config: TPostgresConfig, ctx: HealthContext): Promise<HealthCheck[]> {
   const cdc = config.options.change_tracking === "cdc";
   const user = config.authentication.username;
@@ -85,6 +98,7 @@ async function checksAfterConnect(client: pg.Client, config: TPostgresConfig, ct
     pass("reachable", `connected to ${config.connection.host}:${config.connection.port}`),
     pass("authenticated", `signed in as ${user}`),
     pass("database_exists", `database "${config.connection.database}" is open`),
+    tlsCheck(client, config),
   ];
 
   const { rows: [s] } = await client.query<{ version: number; version_text: string; wal_level: string; super: boolean; repl: boolean; max_slots: number; used_slots: number; can_create: boolean }>(
