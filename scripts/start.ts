@@ -4,13 +4,14 @@
 //   3. migrations, the first admin (printed once), the demo source (embedded mode, first start)
 //   4. the web console (scripts/web-server.ts: Next.js) and one worker process, each restarted with backoff if it dies
 // SIGINT/SIGTERM stop the children, then the servers this script started, in that order.
+import crypto from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./lib/embedded-postgres.ts";
 import { ensureRedis, evictionPolicy, redactUrl, type RedisHandle } from "./lib/redis-server.ts";
 import { loadOrCreateSecretKey, loadState, saveState } from "./lib/data-dir.ts";
-import { createDemoDatabase, DEMO_DATABASE } from "./lib/demo-source.ts";
+import { createDemoDatabase, DEMO_DATABASE, ensureDemoWriterLogin } from "./lib/demo-source.ts";
 import { WORKER_NODE_FLAGS } from "../worker/node-flags.ts";
 
 const dev = process.argv.includes("--dev");
@@ -76,9 +77,15 @@ async function main() {
   await stopLeftoverChildren();
   if (!dev) await buildIfNeeded();
   startChild("web", process.execPath, ["--import", "tsx", "scripts/web-server.ts", ...(dev ? ["--dev"] : [])], dev ? "development" : "production");
-  // The demo writer (worker/demo-writer.ts) writes to the embedded demo database, and only there:
-  // its address goes to this worker alone.
-  const demoEnv: Record<string, string> = embedded ? { ECM_DEMO_DATABASE_URL: embedded.url(DEMO_DATABASE) } : {};
+  // The demo writer (worker/demo-writer.ts) writes to the embedded demo database, and only there,
+  // with a login of its own (a member of the demo role, never the superuser): its address goes to
+  // this worker alone.
+  let demoEnv: Record<string, string> = {};
+  if (embedded && state.demoCreated) {
+    state.demoWriterPassword ??= crypto.randomBytes(18).toString("base64url");
+    saveState(dataDir, state);
+    demoEnv = { ECM_DEMO_DATABASE_URL: await ensureDemoWriterLogin(embedded.url("postgres"), state.demoWriterPassword) };
+  }
   startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production", demoEnv);
 
   const url = env.ECM_BASE_URL ?? `http://localhost:${env.PORT}`;

@@ -2,7 +2,8 @@
 // second to the demo database only, so the demo's contexts change, its lag and throughput charts
 // move and, now and then, a broken `preferences` value waits as a dead letter to be replayed.
 // It only ever touches the demo database (ECM_DEMO_DATABASE_URL, given to this worker by npm
-// start; it checks the database's name and acts as the demo's own role), and writes only while
+// start, with a login of its own that is a member of the demo role and nothing more; it checks
+// the database's name and acts as the demo's own role), and writes only while
 // the demo source exists with its writer switched on (the console's switch, sources.demo_writer)
 // and its stream enabled (nothing piles up unread); not at all with ECM_DEMO_WRITER=off.
 //   each tick: two customers' preferences change (valid JSON for valid rows), an order is placed

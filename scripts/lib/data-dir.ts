@@ -5,7 +5,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
-export type LocalState = { pgPort: number; pgPassword: string; redisPort: number; redisPassword?: string; demoCreated?: boolean };
+export type LocalState = { pgPort: number; pgPassword: string; redisPort: number; redisPassword?: string; demoCreated?: boolean; demoWriterPassword?: string };
 
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

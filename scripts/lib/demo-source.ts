@@ -93,6 +93,33 @@ WHERE s.order_id = o.order_id;
 ANALYZE;
 `;
 
+/** The demo writer's own login: a member of the demo role and nothing else (never the superuser). */
+export const DEMO_WRITER_ROLE = "ecm_demo_writer";
+
+/**
+ * Makes (or re-keys) the demo writer's login: LOGIN, member of the demo role (its tables' rights),
+ * no other rights, its session acting as the demo role. Returns its URL for the writer alone.
+ */
+export async function ensureDemoWriterLogin(adminUrl: string, password: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [DEMO_WRITER_ROLE]);
+    const pw = admin.escapeLiteral(password);
+    if (exists.rowCount) await admin.query(`ALTER ROLE ${DEMO_WRITER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${pw}`);
+    else await admin.query(`CREATE ROLE ${DEMO_WRITER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${pw} IN ROLE ${DEMO_ROLE}`);
+    await admin.query(`GRANT ${DEMO_ROLE} TO ${DEMO_WRITER_ROLE}`);
+    await admin.query(`ALTER ROLE ${DEMO_WRITER_ROLE} SET role = ${DEMO_ROLE}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.username = DEMO_WRITER_ROLE;
+  url.password = password;
+  url.pathname = `/${DEMO_DATABASE}`;
+  return url.toString();
+}
+
 /** Creates the demo database and its owner role. Returns the role's (generated) password. */
 export async function createDemoDatabase(adminUrl: string): Promise<{ user: string; password: string }> {
   const password = crypto.randomBytes(18).toString("base64url");

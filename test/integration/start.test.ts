@@ -95,6 +95,12 @@ describe("npm start", () => {
     const written = async () => (await get(p, `/sources/${demoId}/status`)).body.cursor as string | null;
     const first = await waitFor("a durable cursor", written, 60_000, 500);
     await waitFor("the demo writer's changes to move the cursor", async () => (await written()) !== first, 30_000, 500);
+    // The demo writer writes with a login of its own, never the embedded superuser.
+    const admin = new pg.Client({ connectionString: `postgresql://postgres:${state.pgPassword}@127.0.0.1:${state.pgPort}/postgres` });
+    await admin.connect();
+    const writer = await admin.query("SELECT usename, r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename WHERE application_name = 'ecm-demo-writer'");
+    await admin.end();
+    expect(writer.rows).toEqual([{ usename: "ecm_demo_writer", rolsuper: false }]);
     expect(postgresOf(dataDir)).not.toBe("");
 
     await p.stop("SIGTERM");
