@@ -47,5 +47,10 @@ describe("ecm's output", () => {
     const after = { ...before, connection: { ...before.connection, host: "attacker.example" }, authentication: { ...before.authentication, password_secret: "env://B" }, options: { batch_size: 5 } };
     expect(connectionChanges(before, after)).toEqual(['connection.host: "db-a" → "attacker.example"', 'authentication.password_secret: "env://A" → "env://B"']);
     expect(connectionChanges(before, before)).toEqual([]);
+    // A typed password is a change of credentials, never printed.
+    const typed = { ...before, authentication: { type: "credentials", username: "u", password: "hunter2" } };
+    const lines = connectionChanges(before, typed);
+    expect(lines.join("\n")).not.toContain("hunter2");
+    expect(lines).toContain("authentication.password: — → (a value, not shown)");
   });
 });

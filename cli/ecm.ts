@@ -9,6 +9,8 @@
 // Secrets stay references: `export` writes configs exactly as the API returns them (env://,
 // file://, vault://, secret://), never a value.
 import fs from "node:fs";
+import { isSecretName } from "../server/secrets/redact.ts";
+import { isSecretReference } from "../server/secrets/references.ts";
 
 const USAGE = `usage: ecm [--url URL] [--token-file FILE | --token-stdin] [--json] <command>
 
@@ -175,11 +177,15 @@ async function waitForRun(api: Api, runId: string): Promise<{ status: string; co
   }
 }
 
-/** Where two configs' connection or authentication differ, as "path: before → after" (secrets stay references). */
+/**
+ * Where two configs' connection or authentication differ, as "path: before → after". A value under
+ * a secret-looking name is shown only when it is a secret reference (env://, …); a typed password
+ * is never printed.
+ */
 export function connectionChanges(before: unknown, after: unknown): string[] {
   const flat = (v: unknown, prefix: string, out: Map<string, string>) => {
     if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
-    else out.set(prefix, JSON.stringify(v));
+    else out.set(prefix, isSecretName(prefix.split(".").pop()!) && !(typeof v === "string" && isSecretReference(v)) ? (v === undefined ? "—" : "(a value, not shown)") : JSON.stringify(v));
     return out;
   };
   const pick = (c: any) => ({ connection: c?.connection, authentication: c?.authentication });
@@ -383,10 +389,10 @@ export async function main(argv: string[]) {
     process.exitCode = await run(argv);
   } catch (e) {
     if (e instanceof CliError) {
-      (e.code === EXIT.ok ? process.stdout : process.stderr).write(`${e.message}\n`);
+      (e.code === EXIT.ok ? process.stdout : process.stderr).write(`${clean(e.message)}\n`);
       process.exitCode = e.code;
     } else {
-      process.stderr.write(`ecm: ${(e as Error).stack ?? e}\n`);
+      process.stderr.write(`ecm: ${clean(String((e as Error).stack ?? e))}\n`);
       process.exitCode = EXIT.refused;
     }
   }

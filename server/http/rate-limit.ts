@@ -8,20 +8,28 @@ import { logger } from "../logger.ts";
 
 const log = logger("rate-limit");
 
+/** Whom a limit counts: a token's owner (many tokens of one person share one budget), else the caller. */
+export function callerKey(who: Principal): string {
+  if (who.owner?.kind === "user") return `user:${who.owner.id}`;
+  if (who.owner?.kind === "env") return "env";
+  return `${who.kind}:${who.id}`;
+}
+
 /**
  * Counts one use of `what` by `who` in the current window of `windowSeconds`; beyond `limit` it
  * throws TOO_MANY_REQUESTS with the seconds until the window ends. Without Redis it lets the call
  * through (and says so): the limit protects, it must not take the console down with the queue.
  */
 export async function limitPerCaller(what: string, who: Principal, limit: number, windowSeconds = 60) {
-  const key = `ecm:limit:${what}:${crypto.createHash("sha256").update(`${who.kind}:${who.id}`).digest("hex")}`;
+  const key = `ecm:limit:${what}:${crypto.createHash("sha256").update(callerKey(who)).digest("hex")}`;
   let used: number;
   let ttl: number;
   try {
     const redis = await producerRedis();
-    used = await redis.incr(key);
-    if (used === 1) await redis.expire(key, windowSeconds);
-    ttl = used > limit ? await redis.ttl(key) : 0;
+    // The window and the count in one round trip: a key can never be left without its expiry.
+    const replies = await redis.multi().set(key, "0", "EX", windowSeconds, "NX").incr(key).ttl(key).exec();
+    used = Number(replies?.[1]?.[1]);
+    ttl = Number(replies?.[2]?.[1]);
   } catch (error) {
     log.warn({ what, error }, "rate limit unavailable (Redis); allowing the call");
     return;

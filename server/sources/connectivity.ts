@@ -41,9 +41,12 @@ export function withInteractiveConnector<T>(sourceId: string, fn: (connector: EC
   return withSourceSession(sourceId, () => withConnector(sourceId, fn, mappedTables));
 }
 
-/** The health checks of a connection that is not saved yet (its own capture set-up does not exist). */
-export function testDraftConnection(config: TConnectorConfig): Promise<HealthStatus> {
-  return withSourceSession(DRAFT_SOURCE_ID, () => withConfig(config, { sourceId: DRAFT_SOURCE_ID, mappedTables: [] }, (c) => c.healthCheck()));
+/**
+ * The health checks of a connection that is not saved yet (its own capture set-up does not
+ * exist), as one of the caller's bounded draft sessions (`caller`: whom they count against).
+ */
+export function testDraftConnection(config: TConnectorConfig, caller: string): Promise<HealthStatus> {
+  return withSourceSession(`draft:${caller}`, () => withConfig(config, { sourceId: DRAFT_SOURCE_ID, mappedTables: [] }, (c) => c.healthCheck()));
 }
 
 /** Health checks look at the mapped tables (SELECT privilege) once a mapping exists. */
@@ -84,7 +87,7 @@ export function extractSnapshotPage(id: string, input: z.output<typeof ZExtractS
     for await (const chunk of reader.readSnapshotChunks(input.entity, { batch_size: Math.min(wanted, 100), limit: wanted, after })) {
       chunk.records.forEach((data, i) => {
         const key = chunk.keys[i]!;
-        bytes += JSON.stringify(data).length;
+        bytes += Buffer.byteLength(JSON.stringify(data));
         contexts.push({ context_type: input.entity, context_id: key.join(":"), data, source: { entity: input.entity, key } });
       });
       last = chunk.resume_after;

@@ -9,7 +9,7 @@ import { AppError } from "../errors/app-error.ts";
 
 const inFlight = new Map<string, number>();
 
-/** Runs `fn` as one of the source's interactive sessions in this process, or refuses (429). */
+/** Runs `fn` as one of the source's (or a caller's draft) interactive sessions in this process, or refuses (429). */
 export async function withSourceSession<T>(sourceId: string, fn: () => Promise<T>): Promise<T> {
   const limit = env().ECM_SOURCE_SESSIONS;
   const busy = inFlight.get(sourceId) ?? 0;

@@ -2,6 +2,7 @@
 import crypto from "node:crypto";
 import type { Prisma } from "../../generated/prisma/client.ts";
 import { prisma } from "../db.ts";
+import { secretKey } from "../secrets/key.ts";
 
 export const apiTokenSelect = {
   id: true,
@@ -21,9 +22,12 @@ export function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token).digest("hex");
 }
 
-/** The digest an ECM_API_TOKEN-made token records of it (never the value itself). */
+/**
+ * What an ECM_API_TOKEN-made token records of it: an HMAC under ECM_SECRET_KEY, never the value,
+ * and not a plain hash a copy of the database could be searched against offline.
+ */
 export function envTokenDigest(value: string): string {
-  return crypto.createHash("sha256").update(`ecm-env-token:${value}`).digest("hex");
+  return crypto.createHmac("sha256", secretKey()).update(`ecm-env-token:${value}`).digest("hex");
 }
 
 export async function createApiToken(data: { name: string; role: string; createdById: string | null; ownerEnvHash: string | null }) {

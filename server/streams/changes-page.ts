@@ -56,7 +56,7 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
           before += bytes;
           bytes = 0;
         }
-        bytes += JSON.stringify(event).length;
+        bytes += Buffer.byteLength(JSON.stringify(event));
         events.push(event);
         if (pageBytes() > PAGE_LIMITS.bytes) {
           // The page ends at the last whole transaction; one transaction alone past the budget is

@@ -22,9 +22,6 @@ let sourceId: string;
 beforeAll(async () => {
   await resetMetadata();
   const src = await createSourceDatabase("ecm_sec_web", "CREATE TABLE customers (id int PRIMARY KEY, email text); INSERT INTO customers VALUES (1, 'a@example.com');");
-  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
-  viewer = (await createToken({ name: "viewer", role: "viewer" }, system)).token;
-  admin = (await createToken({ name: "admin", role: "admin" }, system)).token;
   sourceId = (await createSource({ name: "sec-web", config: src.config })).id;
   const port = await freePort();
   product = await startProduct({
@@ -41,6 +38,12 @@ beforeAll(async () => {
     ECM_DATA_DIR: `.data/test/web-${port}`,
   });
   url = product.url;
+  // Tokens owned by the admin the product made: it runs without ECM_API_TOKEN, so tokens that
+  // ECM_API_TOKEN made would (rightly) not work there.
+  const ownerId = await withDb(async (c) => (await c.query(`SELECT id FROM "user" WHERE email = $1`, [ADMIN.email])).rows[0].id as string);
+  const by = { kind: "user" as const, id: ownerId, name: ADMIN.email, role: "admin" as const };
+  viewer = (await createToken({ name: "viewer", role: "viewer" }, by)).token;
+  admin = (await createToken({ name: "admin", role: "admin" }, by)).token;
 }, 300_000);
 
 afterAll(async () => {

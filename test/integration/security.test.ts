@@ -33,14 +33,16 @@ const editor = createCaller(createContextInner({ principal: { kind: "token", id:
  * An attacker in the server's place: refuses TLS and asks for the password, in clear (method 3)
  * or as MD5 (method 5), recording whatever password message it receives.
  */
-async function passwordCatcher(opts: { host?: string; method?: 3 | 5 } = {}) {
+async function passwordCatcher(opts: { host?: string; method?: 3 | 5 | "scram-then-clear" } = {}) {
   const method = opts.method ?? 3;
   const received: string[] = [];
   let connections = 0;
+  const cleartextRequest = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]);
   const server = net.createServer((socket) => {
     connections++;
     let buf = Buffer.alloc(0);
     let started = false;
+    let asked = 0;
     socket.on("data", (d) => {
       buf = Buffer.concat([buf, d]);
       for (;;) {
@@ -53,15 +55,32 @@ async function passwordCatcher(opts: { host?: string; method?: 3 | 5 } = {}) {
           if (code === 80877103) socket.write("N"); // no TLS
           else {
             started = true;
-            // AuthenticationCleartextPassword, or AuthenticationMD5Password with a 4-byte salt.
-            socket.write(method === 3 ? Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]) : Buffer.from([0x52, 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4]));
+            if (method === 3) socket.write(cleartextRequest);
+            else if (method === 5) socket.write(Buffer.from([0x52, 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4])); // MD5, 4-byte salt
+            else {
+              // AuthenticationSASL offering SCRAM-SHA-256: the client answers with its first SCRAM message.
+              const mech = Buffer.from("SCRAM-SHA-256\0\0");
+              const head = Buffer.alloc(9);
+              head.write("R", 0);
+              head.writeInt32BE(8 + mech.length, 1);
+              head.writeInt32BE(10, 5);
+              socket.write(Buffer.concat([head, mech]));
+            }
           }
           continue;
         }
         if (buf.length < 5) return;
         const len = buf.readInt32BE(1);
         if (buf.length < len + 1) return;
-        if (buf[0] === 0x70) received.push(buf.subarray(5, len).toString("utf8").replace(/\0$/, ""));
+        const type = buf[0];
+        const body = buf.subarray(5, len + 1);
+        buf = buf.subarray(len + 1);
+        if (type === 0x70) received.push(body.toString("latin1").replace(/\0$/, ""));
+        // After the SCRAM opening, ask for the password in clear instead.
+        if (method === "scram-then-clear" && type === 0x70 && asked++ === 0) {
+          socket.write(cleartextRequest);
+          continue;
+        }
         socket.destroy();
         return;
       }
@@ -209,8 +228,8 @@ describe("stored passwords and TLS (second pass, finding 3)", () => {
     return found.address;
   };
 
-  for (const method of [3, 5] as const) {
-    it(`never sends a stored password ${method === 3 ? "in clear" : "as MD5"} to a server that refused TLS on a non-loopback address`, async () => {
+  for (const method of [3, 5, "scram-then-clear"] as const) {
+    it(`never sends a stored password (${method === 3 ? "asked in clear" : method === 5 ? "asked as MD5" : "asked for SCRAM, then in clear"}) to a server that refused TLS on a non-loopback address`, async () => {
       const host = outward();
       const catcher = await passwordCatcher({ host, method });
       try {
@@ -220,7 +239,9 @@ describe("stored passwords and TLS (second pass, finding 3)", () => {
         const health = await sourceHealth(source.id);
         expect(health.checks[0]).toMatchObject({ name: "authenticated", status: "fail", message: expect.stringMatching(/asked for the password .* refused, nothing was sent/), hint: expect.stringMatching(/verify-full/) });
         expect(catcher.connections()).toBeGreaterThan(0);
-        expect(catcher.received).toEqual([]);
+        // At most the SCRAM opening (a nonce, never the password) reached it.
+        expect(catcher.received.filter((r) => r.includes("the-stored-password"))).toEqual([]);
+        expect(catcher.received).toHaveLength(method === "scram-then-clear" ? 1 : 0);
       } finally {
         catcher.close();
       }

@@ -1,5 +1,5 @@
 import { env } from "../../env.ts";
-import { limitPerCaller } from "../../http/rate-limit.ts";
+import { callerKey, limitPerCaller } from "../../http/rate-limit.ts";
 import { z } from "zod";
 import * as sources from "../../sources/service.ts";
 import {
@@ -63,7 +63,7 @@ export const sourcesRouter = createTRPCRouter({
           issues: [{ path: "config.authentication.password_secret", message: "type the password to test this connection, or ask an admin" }],
         });
       }
-      return testDraftConnection(input.config);
+      return testDraftConnection(input.config, callerKey(ctx.principal));
     }),
   capabilities: viewerProcedure
     .meta(rest("GET", "/sources/{id}/capabilities", "connectors", "The connector's getCapabilities()"))

@@ -22,8 +22,9 @@ export type ConnectPolicies = { hosts?: HostPolicy; secrets?: SecretPolicy };
 // replication library's included); a client whose password function carries a refusal answers
 // by closing. Pinned by test/integration/security.test.ts against a hostile server.
 const REFUSAL = Symbol("ecm.passwordRefusal");
+const GUARDED = Symbol("ecm.passwordGuardInstalled");
 type GuardedPassword = (() => Promise<string>) & { [REFUSAL]?: string };
-type PgClientInternals = { password: unknown; connection: { emit(e: string, err: Error): void; stream: { destroy(): void } } };
+type PgClientInternals = { password: unknown; [REFUSAL]?: string; connection: { emit(e: string, err: Error): void; stream: { destroy(): void } } };
 
 /** The server asked for the password in a form that would reveal it over an unverified channel. */
 export class PasswordRefusedError extends AppError {
@@ -34,9 +35,18 @@ export class PasswordRefusedError extends AppError {
 }
 
 function installPasswordGuard() {
-  const proto = pg.Client.prototype as unknown as Record<string, (this: PgClientInternals, msg: unknown) => unknown> & { [REFUSAL]?: true };
-  if (proto[REFUSAL]) return;
-  proto[REFUSAL] = true;
+  const proto = pg.Client.prototype as unknown as Record<string, (this: PgClientInternals, arg: unknown) => unknown> & { [GUARDED]?: true };
+  if (proto[GUARDED]) return;
+  proto[GUARDED] = true;
+  // node-postgres turns the password function into the plain string the first time any method
+  // asks for it (a SCRAM exchange included): the refusal is copied onto the client first, so a
+  // server that asks for SCRAM and then for the password in clear is refused too.
+  const getPassword = proto._getPassword;
+  if (typeof getPassword !== "function") throw new Error("node-postgres changed: _getPassword is gone; the password guard cannot be installed");
+  proto._getPassword = function (this: PgClientInternals, cb: unknown) {
+    if (typeof this.password === "function" && (this.password as GuardedPassword)[REFUSAL]) this[REFUSAL] = (this.password as GuardedPassword)[REFUSAL];
+    return getPassword.call(this, cb);
+  };
   for (const [handler, method] of [
     ["_handleAuthCleartextPassword", "in clear (password authentication)"],
     ["_handleAuthMD5Password", "as an MD5 hash (md5 authentication)"],
@@ -44,9 +54,9 @@ function installPasswordGuard() {
     const original = proto[handler];
     if (typeof original !== "function") throw new Error(`node-postgres changed: ${handler} is gone; the password guard cannot be installed`);
     proto[handler] = function (this: PgClientInternals, msg: unknown) {
-      const refusal = typeof this.password === "function" ? (this.password as GuardedPassword)[REFUSAL] : undefined;
+      const refusal = this[REFUSAL] ?? (typeof this.password === "function" ? (this.password as GuardedPassword)[REFUSAL] : undefined);
       if (!refusal) return original.call(this, msg);
-      this.connection.emit("error", new PasswordRefusedError(`the server asked for the password ${method} over ${refusal}: refused, nothing was sent. Use ssl_mode verify-full (trust a private CA with NODE_EXTRA_CA_CERTS), or SCRAM on the server (password_encryption = scram-sha-256)`));
+      this.connection.emit("error", new PasswordRefusedError(`the server asked for the password ${method} over ${refusal}: refused, nothing was sent. Use ssl_mode verify-full (trust a private CA with ssl_root_cert or NODE_EXTRA_CA_CERTS), or SCRAM on the server (password_encryption = scram-sha-256)`));
       this.connection.stream.destroy();
     };
   }
@@ -54,14 +64,18 @@ function installPasswordGuard() {
 installPasswordGuard();
 
 /** Whether an address is this machine's (a password in clear never leaves it). */
-export const isLoopback = (address: string) => /^127\./.test(address) || address === "::1" || address === "::ffff:127.0.0.1";
+export const isLoopback = (address: string) => /^(::ffff:)?127\.\d+\.\d+\.\d+$/i.test(address) || /^(0{0,4}:){2,7}0{0,3}1$/.test(address) || address === "::1";
 
 /** The password as node-postgres takes it: a function, carrying a refusal when the channel may not reveal it. */
-function guardedPassword(password: string | undefined, mode: TPostgresConfig["connection"]["ssl_mode"], address: string): GuardedPassword | undefined {
+function guardedPassword(password: string | undefined, mode: TPostgresConfig["connection"]["ssl_mode"], rootCert: string | undefined, address: string): GuardedPassword | undefined {
   if (password === undefined) return undefined;
   const fn: GuardedPassword = async () => password;
-  const verified = mode === "verify-ca" || mode === "verify-full";
-  if (!verified && !isLoopback(address)) fn[REFUSAL] = mode === "disable" ? "a connection without TLS" : `a connection whose certificate is not checked (ssl_mode ${mode})`;
+  // verify-ca checks no name: against the system's CAs any certificate a public CA signed passes
+  // (libpq refuses that too); only against the source's own CA (ssl_root_cert) is it verified.
+  const verified = mode === "verify-full" || (mode === "verify-ca" && !!rootCert);
+  if (!verified && !isLoopback(address)) {
+    fn[REFUSAL] = mode === "disable" ? "a connection without TLS" : mode === "verify-ca" ? "TLS checked only against public CAs (verify-ca without ssl_root_cert)" : `a connection whose certificate is not checked (ssl_mode ${mode})`;
+  }
   return fn;
 }
 
@@ -97,7 +111,7 @@ export async function connectionConfig(config: TPostgresConfig, policies: Connec
     port: connection.port,
     database: connection.database,
     user: authentication.username,
-    password: guardedPassword(password, connection.ssl_mode, address),
+    password: guardedPassword(password, connection.ssl_mode, connection.ssl_root_cert, address),
     ssl: sslOptions(connection),
     options: SESSION_OPTIONS,
     application_name: "ecm-connect",

@@ -81,11 +81,11 @@ export async function healthCheck(config: TPostgresConfig, context: HealthContex
 /** Whether the channel is verified TLS; a warning (not a failure) when it is not and leaves the machine. */
 function tlsCheck(client: pg.Client, config: TPostgresConfig): HealthCheck {
   const mode = config.connection.ssl_mode;
-  if (mode === "verify-full" || mode === "verify-ca") return pass("tls", `TLS, certificate verified (${mode})`);
+  if (mode === "verify-full" || (mode === "verify-ca" && config.connection.ssl_root_cert)) return pass("tls", `TLS, certificate verified (${mode})`);
   if (isLoopback((client as unknown as { host: string }).host)) return pass("tls", `on this machine (ssl_mode ${mode})`);
   return warn(
     "tls",
-    `the connection is not verified (ssl_mode ${mode}): whoever answers at ${config.connection.host} is trusted; the password is sent only as SCRAM proof, never in clear`,
+    `the connection is not verified (ssl_mode ${mode}${mode === "verify-ca" ? " against public CAs" : ""}): whoever answers at ${config.connection.host} is trusted with what is read; a request for the password in clear or as MD5 is refused (SCRAM only)`,
     "set ssl_mode verify-full; for a private CA give its certificate in ssl_root_cert or NODE_EXTRA_CA_CERTS",
   );
 }
