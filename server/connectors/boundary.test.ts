@@ -69,4 +69,23 @@ describe("the source boundary: what a connector throws is marked as the source's
     expect(classify(withOrigin("source", pgError("23505")))).toMatchObject({ category: "DATA", origin: "source" });
     expect(classify(withOrigin("store", pgError("XX000")))).toMatchObject({ category: "FATAL", origin: "store" });
   });
+
+  it("lets the connector type read its own codes first: another driver's codes are never read as SQLSTATEs", async () => {
+    // A driver whose codes are its own (mysql2's style): the type's classifier decides.
+    const mysqlish = (code: string) => Object.assign(new Error(`driver ${code}`), { code });
+    const classifier = (error: unknown) => {
+      const code = (error as { code?: string }).code;
+      if (code === "PROTOCOL_CONNECTION_LOST") return { category: "TRANSIENT" as const, code, reason: "connection lost" };
+      if (code === "ER_ACCESS_DENIED_ERROR") return { category: "CONFIGURATION" as const, code, reason: "access denied" };
+      return null;
+    };
+    const typed = sourceBoundary({ ...connector, listEntities: async () => Promise.reject(mysqlish("PROTOCOL_CONNECTION_LOST")), rowsByKey: async () => Promise.reject(mysqlish("ER_ACCESS_DENIED_ERROR")) } as unknown as ECMConnector, classifier);
+    expect(classify(await typed.listEntities().catch((x: unknown) => x))).toMatchObject({ category: "TRANSIENT", origin: "source", code: "PROTOCOL_CONNECTION_LOST" });
+    expect(classify(await typed.rowsByKey!("t", []).catch((x: unknown) => x))).toMatchObject({ category: "CONFIGURATION", origin: "source" });
+    // What the classifier does not know falls back to the generic rules (here: a network error).
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    expect(classify(withOrigin("source", reset, classifier))).toMatchObject({ category: "TRANSIENT", reason: "network error" });
+    // The store's errors never go through a source's classifier.
+    expect(classify(withOrigin("store", mysqlish("ER_ACCESS_DENIED_ERROR")))).toMatchObject({ category: "FATAL", origin: "store" });
+  });
 });

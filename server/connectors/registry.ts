@@ -7,6 +7,8 @@ import { postgresConnectionIdentity, ZPostgresConfig } from "./postgresql/config
 import { replicationNames } from "./postgresql/connection.ts";
 import { POSTGRES_CAPABILITIES, PostgresConnector } from "./postgresql/connector.ts";
 import { PG_CURSOR } from "./postgresql/lsn.ts";
+import { classifyPostgresError } from "./postgresql/errors.ts";
+import type { SourceClassifier } from "../errors/origin.ts";
 import type { ConnectorCapabilities, ConnectorContext, CursorCodec, ECMConnector } from "./types.ts";
 
 export type ConnectorType = {
@@ -18,10 +20,12 @@ export type ConnectorType = {
   capabilities: ConnectorCapabilities;
   /** The connection a secret of this config is bound to (see server/secrets/binding.ts). */
   connectionIdentity: (config: never) => Record<string, string | number | null>;
-  /** SQL an operator can run on the source to remove what change capture set up there. */
-  captureTeardownSql: (sourceId: string) => string;
+  /** What an operator can run on the source to remove what change capture set up there (a type that sets nothing up has none). */
+  captureTeardownSql?: (sourceId: string) => string;
   /** The type's cursors: checked, normalised and ordered by the connector, opaque to everything else. */
   cursor: CursorCodec;
+  /** Reads the type's own error codes (its driver's) into the pipeline's categories; classify() asks it first. */
+  classifyError?: SourceClassifier;
   create: (context: ConnectorContext) => ECMConnector;
 };
 
@@ -35,6 +39,7 @@ export const CONNECTOR_TYPES = {
     connectionIdentity: postgresConnectionIdentity,
     captureTeardownSql: (sourceId) => dropCaptureSql(replicationNames(sourceId)),
     cursor: PG_CURSOR,
+    classifyError: classifyPostgresError,
     create: (context) => new PostgresConnector(context),
   },
 } satisfies Record<string, ConnectorType>;
@@ -44,6 +49,14 @@ export const CONNECTOR_TYPE_NAMES = Object.keys(CONNECTOR_TYPES) as [ConnectorTy
 
 export function connectorType(name: string): ConnectorType | undefined {
   return Object.hasOwn(CONNECTOR_TYPES, name) ? (CONNECTOR_TYPES as Record<string, ConnectorType>)[name] : undefined;
+}
+
+/**
+ * Whether a source captures changes: its connector type can (capabilities.cdc) and its config asks
+ * for it (the spec's options.change_tracking). The one place the pipeline and services ask.
+ */
+export function capturesChanges(config: { connector_type: string; options: { change_tracking?: string } }): boolean {
+  return !!connectorType(config.connector_type)?.capabilities.cdc && config.options.change_tracking === "cdc";
 }
 
 /** The cursor codec of a registered connector type (its cursors are opaque to everything else). */

@@ -5,7 +5,7 @@
 //   FATAL          stop and alert: state we cannot continue from (lost slot, bugs, corrupted state)
 // The table is documented in docs/errors.md and tested case by case (classify.test.ts).
 import { AppError, type ErrorCategory } from "./app-error.ts";
-import { originOf, type ErrorOrigin } from "./origin.ts";
+import { classifierOf, originOf, type ErrorOrigin } from "./origin.ts";
 
 /** `origin`: whose error it is (null: the product's own code, or not known). */
 export type Classified = { category: ErrorCategory; code: string | null; reason: string; origin: ErrorOrigin | null };
@@ -56,6 +56,14 @@ const STORE_CLASSES: Record<string, { category: ErrorCategory; reason: string }>
   "23": { category: "FATAL", reason: "the context store refused a constraint (a product bug)" },
 };
 
+/** A PostgreSQL SQLSTATE's category (null: not a SQLSTATE); the store's own data and constraint errors are FATAL. */
+export function sqlStateCategory(code: string, origin: ErrorOrigin | null): Omit<Classified, "origin"> | null {
+  if (!/^[0-9A-Z]{5}$/.test(code)) return null;
+  const exact = SQLSTATES[code] ?? (origin === "store" ? STORE_CLASSES[code.slice(0, 2)] : undefined) ?? SQLSTATE_CLASSES[code.slice(0, 2)];
+  if (exact) return { category: exact.category, code, reason: exact.reason };
+  return { category: "FATAL", code, reason: "unexpected SQLSTATE" };
+}
+
 export function classify(error: unknown): Classified {
   const origin = originOf(error);
   return { ...categorise(error, origin), origin };
@@ -67,12 +75,13 @@ function categorise(error: unknown, origin: ErrorOrigin | null): Omit<Classified
   if (error instanceof AppError && error.category) return { category: error.category, code: error.code, reason: "product error" };
   if (e?.name === "MappingDataError") return { category: "DATA", code: null, reason: "a transform failed for this record" };
   if (e?.category && ["TRANSIENT", "CONFIGURATION", "DATA", "FATAL"].includes(e.category)) return { category: e.category, code: typeof e.code === "string" ? e.code : null, reason: "categorised at the source" };
+  // A source's own codes are read by its connector type (PostgreSQL's SQLSTATEs, MySQL's ER_*).
+  const own = origin === "source" ? classifierOf(error)?.(error) : null;
+  if (own) return own;
   const code = typeof e?.code === "string" ? e.code : null;
-  if (code && /^[0-9A-Z]{5}$/.test(code)) {
-    const exact = SQLSTATES[code] ?? (origin === "store" ? STORE_CLASSES[code.slice(0, 2)] : undefined) ?? SQLSTATE_CLASSES[code.slice(0, 2)];
-    if (exact) return { category: exact.category, code, reason: exact.reason };
-    return { category: "FATAL", code, reason: "unexpected SQLSTATE" };
-  }
+  // The store is PostgreSQL: its errors, and a source's without a classifier of its own, by SQLSTATE.
+  const state = code ? sqlStateCategory(code, origin) : null;
+  if (state) return state;
   if (code && NETWORK_CODES.has(code)) return { category: "TRANSIENT", code, reason: "network error" };
   if (NETWORK_MESSAGES.test(message)) return { category: "TRANSIENT", code, reason: "connection lost" };
   if (/self.signed|certificate|SSL/i.test(message)) return { category: "CONFIGURATION", code, reason: "TLS" };

@@ -10,7 +10,7 @@
 // Everything here runs under the source's capture lock, so the judgement and what it decides
 // cannot interleave with another process's.
 import { alert } from "../alerts/service.ts";
-import { cursorCodec } from "../connectors/registry.ts";
+import { capturesChanges, cursorCodec } from "../connectors/registry.ts";
 import { requireCapability, type CaptureStatus, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
 import { AppError } from "../errors/app-error.ts";
 import { queueStream } from "../jobs/queues.ts";
@@ -83,7 +83,7 @@ export async function captureForSnapshot(connector: ECMConnector, source: TSourc
     // A source being deleted has its capture dropped under this lock: never create it again.
     if (!(await sourceExists(db, sourceId))) throw AppError.notFound(`source ${sourceId}`);
     await ensureStream(sourceId);
-    if (source.config.options.change_tracking !== "cdc") return withoutCapture(connector, db, sourceId);
+    if (!capturesChanges(source.config)) return withoutCapture(connector, db, sourceId);
     const capture = requireCapability(connector, "prepareCapture", "capture changes");
     // The source first, then what the store recorded: a stream commits its cursor before it
     // confirms it to the source, so read in this order a healthy capture is never ahead of it.

@@ -10,7 +10,7 @@
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
-import { cursorCodec } from "../connectors/registry.ts";
+import { capturesChanges, cursorCodec } from "../connectors/registry.ts";
 import { requireCapability, type ChangeStream, type ECMConnector, type RowChange } from "../connectors/types.ts";
 import { getMappings } from "../mapping/service.ts";
 import { getSource } from "../sources/service.ts";
@@ -58,8 +58,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   const source = await getSource(sourceId);
   const { version, mappings } = await getMappings(sourceId);
   if (!mappings.length) throw new AppError("BAD_REQUEST", "this source has no mapping yet: save one before starting its stream", { category: "CONFIGURATION" });
-  if (source.config.options.change_tracking !== "cdc") {
-    throw new AppError("BAD_REQUEST", 'this source is configured for snapshots only: set options.change_tracking to "cdc" to stream changes', { category: "CONFIGURATION" });
+  if (!capturesChanges(source.config)) {
+    throw new AppError("BAD_REQUEST", 'this source does not capture changes: its connector type cannot, or options.change_tracking is not "cdc"', { category: "CONFIGURATION" });
   }
   const connector = requireCapability(ctx.connector, "openChanges", "stream changes");
   const codec = cursorCodec(source.connector_type);

@@ -24,7 +24,8 @@ export async function withConnector<T>(sourceId: string, fn: (connector: ECMConn
 }
 
 async function withConfig<T>(config: TConnectorConfig, context: { sourceId: string; mappedTables?: string[] }, fn: (connector: ECMConnector) => Promise<T>): Promise<T> {
-  const connector = sourceBoundary(connectorType(config.connector_type)!.create(context));
+  const type = connectorType(config.connector_type)!;
+  const connector = sourceBoundary(type.create(context), type.classifyError);
   try {
     await connector.initialize(config);
     return await fn(connector);

@@ -51,11 +51,11 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
       await queueStream(input.id).catch(() => {}); // else the supervisor queues it
     }
     if (error instanceof AppError && error.code === "NOT_FOUND") throw error;
-    const sql = connectorType(source.connector_type)!.captureTeardownSql(input.id);
+    const sql = connectorType(source.connector_type)!.captureTeardownSql?.(input.id);
     throw new AppError(
       "CONFLICT",
       `the source was not deleted: its change capture (replication slot and publication, or their equivalent) could not be removed from the source database (${(error as Error).message.replace(/\. Run on the source:.*$/, "")}). ` +
-        `Run on the source: ${sql} Or delete with drop_slot=false to leave them there.`,
+        `${sql ? `Run on the source: ${sql} ` : ""}Or delete with drop_slot=false to leave them there.`,
       { category: "CONFIGURATION", cause: error },
     );
   }

@@ -8,7 +8,8 @@ import { getSource } from "../sources/service.ts";
 
 export const ZCursor = z
   .string()
-  .max(200)
+  // Long enough for a MySQL GTID set (one uuid:interval per server that ever wrote), bounded.
+  .max(4096)
   .regex(/^[a-z][a-z0-9_]*:[\x21-\x7e]+$/, "must be a cursor of the source's connector, like pg_lsn:0/16B3748");
 
 /** The cursor codec of a source's connector type. */

@@ -7,6 +7,7 @@ import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
 import { queueStream } from "../jobs/queues.ts";
 import { requireCapability } from "../connectors/types.ts";
+import { capturesChanges } from "../connectors/registry.ts";
 import { ZChangeOperation } from "../connectors/schemas.ts";
 import { cursorCodecOf, ZCursor } from "./cursor.ts";
 import { getMappings } from "../mapping/service.ts";
@@ -142,7 +143,7 @@ export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
 
 async function requireStreamable(sourceId: string) {
   const source = await getSource(sourceId);
-  if ((source.config as { options?: { change_tracking?: string } }).options?.change_tracking !== "cdc") {
+  if (!capturesChanges(source.config)) {
     throw AppError.invalid([{ path: "config.options.change_tracking", message: 'is "snapshot": set it to "cdc" to stream changes' }], "This source does not capture changes");
   }
   const { mappings } = await getMappings(sourceId);
