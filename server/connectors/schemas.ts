@@ -16,6 +16,7 @@ export const ZEntityType = z.object({
 
 export const ZColumnSchema = z.object({
   name: z.string(),
+  kind: z.enum(["text", "number", "boolean", "json", "time", "array", "bytes"]).describe("The kind of value, as the mapping's transforms see it"),
   type: z.string(),
   base_type: z.string(),
   nullable: z.boolean(),

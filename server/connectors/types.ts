@@ -31,8 +31,15 @@ export type EntityType = {
   cdc: boolean;
 };
 
+/**
+ * What kind of value a column holds, as the mapping's transforms see it (the connector decides it
+ * from its own type names: PostgreSQL's `numeric`, MySQL's `DECIMAL`, …).
+ */
+export type ColumnKind = "text" | "number" | "boolean" | "json" | "time" | "array" | "bytes";
+
 export type ColumnSchema = {
   name: string;
+  kind: ColumnKind;
   /** Full type name as PostgreSQL prints it: `numeric(12,2)`, `text[]`, `order_status`, `character varying(40)`. */
   type: string;
   /** The base type for domains and the element type for arrays, for transforms that care. */

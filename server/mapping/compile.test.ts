@@ -5,7 +5,17 @@ import { ZMappingDocument } from "./spec.ts";
 import { validateMapping } from "./validate.ts";
 import { SPEC_EXAMPLE_MAPPING as SPEC_EXAMPLE } from "../../test/support/spec-mapping.ts";
 
-const col = (name: string, base_type: string, extra: Partial<EntitySchema["columns"][number]> = {}) => ({ name, type: base_type, base_type, nullable: true, is_array: false, is_enum: false, ...extra });
+// The kind a connector would give each type (PostgreSQL's catalog does it for real).
+const col = (name: string, base_type: string, extra: Partial<EntitySchema["columns"][number]> = {}): EntitySchema["columns"][number] => ({
+  name,
+  type: base_type,
+  base_type,
+  nullable: true,
+  is_array: false,
+  is_enum: false,
+  kind: extra.is_array ? "array" : /int|numeric/.test(base_type) ? "number" : "text",
+  ...extra,
+});
 const customers: EntitySchema = {
   name: "customers",
   schema: "public",

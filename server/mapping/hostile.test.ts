@@ -48,7 +48,7 @@ describe("prototype keys", () => {
 describe("prefix conflicts, found by index (validation stays linear in the number of fields)", () => {
   const schema: EntitySchema = {
     name: "t", schema: "public", table: "t", kind: "table", primary_key: ["id"], replica_identity: "default", row_estimate: 0, cdc: true,
-    columns: [{ name: "id", type: "integer", base_type: "integer", nullable: false, is_array: false, is_enum: false, primary_key_position: 1 }],
+    columns: [{ name: "id", type: "integer", base_type: "integer", kind: "number", nullable: false, is_array: false, is_enum: false, primary_key_position: 1 }],
   };
   it("still finds a prefix conflict in either order among 500 fields", () => {
     const many = Array.from({ length: 496 }, (_, i) => ({ source: "id", target: `data.g${i}.v` }));

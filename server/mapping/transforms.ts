@@ -7,7 +7,8 @@ import { z } from "zod";
 import type { JsonValue, SourceRecord } from "../connectors/types.ts";
 import { own } from "../json/safe.ts";
 
-export type ValueKind = "text" | "number" | "boolean" | "json" | "time" | "array" | "bytes";
+/** The kinds transforms accept and produce: a column's kind as its connector describes it. */
+export type ValueKind = import("../connectors/types.ts").ColumnKind;
 export type TransformFn = (value: JsonValue, row: SourceRecord) => JsonValue;
 
 /**
@@ -310,13 +311,3 @@ const defs: TransformDef[] = [
 
 export const TRANSFORMS: ReadonlyMap<string, TransformDef> = new Map(defs.map((d) => [d.name, d]));
 
-/** The kind of value a column's type produces (see docs/types.md). */
-export function kindOfType(baseType: string, isArray: boolean): ValueKind {
-  if (isArray) return "array";
-  if (/^(smallint|integer|bigint|numeric|real|double precision|oid)/.test(baseType)) return "number";
-  if (baseType === "boolean") return "boolean";
-  if (baseType === "json" || baseType === "jsonb") return "json";
-  if (/^(date|timestamp|time)/.test(baseType)) return "time";
-  if (baseType === "bytea") return "bytes";
-  return "text";
-}

@@ -4,7 +4,7 @@
 import type { EntitySchema } from "../connectors/types.ts";
 import type { FieldIssue } from "../errors/app-error.ts";
 import { transformChain, type TMappingDocument } from "./spec.ts";
-import { TRANSFORMS, kindOfType, type TransformEnv, type ValueKind } from "./transforms.ts";
+import { TRANSFORMS, type TransformEnv, type ValueKind } from "./transforms.ts";
 
 export type SchemaLookup = (table: string) => EntitySchema | null;
 
@@ -41,7 +41,7 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
         const col = columns.get(f.source);
         if (!col) {
           add({ path: `${fat}.source`, message: `no column "${f.source}" in ${m.source.table}; columns: ${columnList(columns)}` });
-        } else kind = kindOfType(col.base_type, col.is_array);
+        } else kind = col.kind;
       }
 
       const prior = targets.get(f.target);

@@ -64,12 +64,12 @@ describe("discovery", () => {
     const customers = await c.describeEntity("customers");
     expect(customers.replica_identity).toBe("default");
     expect(customers.columns).toEqual([
-      { name: "customer_id", type: "bigint", base_type: "bigint", nullable: false, primary_key_position: 1, is_array: false, is_enum: false },
-      { name: "email", type: "text", base_type: "text", nullable: false, is_array: false, is_enum: false },
-      { name: "tags", type: "text[]", base_type: "text", nullable: true, is_array: true, is_enum: false },
-      { name: "tier", type: "tier", base_type: "tier", nullable: true, is_array: false, is_enum: true },
-      { name: "country", type: "country", base_type: "character", nullable: true, is_array: false, is_enum: false },
-      { name: "balance", type: "numeric(10,2)", base_type: "numeric", nullable: true, is_array: false, is_enum: false },
+      { name: "customer_id", type: "bigint", base_type: "bigint", kind: "number", nullable: false, primary_key_position: 1, is_array: false, is_enum: false },
+      { name: "email", type: "text", base_type: "text", kind: "text", nullable: false, is_array: false, is_enum: false },
+      { name: "tags", type: "text[]", base_type: "text", kind: "array", nullable: true, is_array: true, is_enum: false },
+      { name: "tier", type: "tier", base_type: "tier", kind: "text", nullable: true, is_array: false, is_enum: true },
+      { name: "country", type: "country", base_type: "character", kind: "text", nullable: true, is_array: false, is_enum: false },
+      { name: "balance", type: "numeric(10,2)", base_type: "numeric", kind: "number", nullable: true, is_array: false, is_enum: false },
     ]);
     const lines = await c.describeEntity("sales.order_lines");
     expect(lines.primary_key).toEqual(["order_id", "line_no"]);

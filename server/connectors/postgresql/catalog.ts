@@ -2,7 +2,7 @@
 // keys, replica identity and row estimates, read from the system catalog.
 import type pg from "pg";
 import { AppError } from "../../errors/app-error.ts";
-import type { ColumnSchema, EntityKind, EntitySchema, EntityType } from "../types.ts";
+import type { ColumnKind, ColumnSchema, EntityKind, EntitySchema, EntityType } from "../types.ts";
 
 const KINDS: Record<string, EntityKind> = { r: "table", p: "partitioned_table", v: "view", m: "materialized_view" };
 const IDENTITY = { d: "default", f: "full", i: "index", n: "nothing" } as const;
@@ -76,7 +76,19 @@ export async function describeEntity(client: pg.Client, name: string): Promise<D
       ...(position >= 0 ? { primary_key_position: position + 1 } : {}),
       is_array: c.category === "A",
       is_enum: c.typtype === "e",
+      kind: kindOfType(c.base_type, c.category === "A"),
     };
   });
   return { ...toEntityType(row), oid: row.oid, columns, replica_identity: IDENTITY[row.identity] };
+}
+
+/** The kind of value a PostgreSQL type holds (its base type for domains, elements for arrays). */
+export function kindOfType(baseType: string, isArray: boolean): ColumnKind {
+  if (isArray) return "array";
+  if (/^(smallint|integer|bigint|numeric|real|double precision|oid)/.test(baseType)) return "number";
+  if (baseType === "boolean") return "boolean";
+  if (baseType === "json" || baseType === "jsonb") return "json";
+  if (/^(date|timestamp|time)/.test(baseType)) return "time";
+  if (baseType === "bytea") return "bytes";
+  return "text";
 }
