@@ -18,7 +18,7 @@ const USAGE = `usage: ecm [--url URL] [--token-file FILE | --token-stdin] [--jso
   sources apply FILE [--yes]            create or update a source from {"name","config","mappings"?}
                                         (--yes: also change an existing source's connection)
   sources test NAME|ID                  run its health checks (exit 1 when unhealthy)
-  sources delete NAME|ID [--keep-slot]  delete it (and its slot and publication on the source)
+  sources delete NAME|ID [--keep-capture]  delete it (and its change capture on the source; --keep-slot: the same)
   mapping apply NAME|ID FILE [--remap]  save {"mappings":[…]} as the next version (--remap: re-map
                                         existing contexts: re-snapshot changed entities, tombstone removed ones)
   mapping diff NAME|ID FILE             compare FILE with the mapping in force (exit 1 when different)
@@ -56,7 +56,7 @@ export function parse(argv: string[], input: { env?: Record<string, string | und
   let token = environment.ECM_TOKEN ?? "";
   let json = false;
   const takesValue = new Set(["--url", "--token-file", "--entity", "--source", "--status", "--limit"]);
-  const switches = new Set(["--wait", "--keep-slot", "--remap", "--yes", "--token-stdin"]);
+  const switches = new Set(["--wait", "--keep-capture", "--keep-slot", "--remap", "--yes", "--token-stdin"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--json") json = true;
@@ -269,7 +269,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     case "sources delete": {
       const s = await resolveSource(api, rest[0]);
-      await api("DELETE", `/sources/${s.id}${o.flags.has("--keep-slot") ? "?drop_slot=false" : ""}`);
+      await api("DELETE", `/sources/${s.id}${o.flags.has("--keep-capture") || o.flags.has("--keep-slot") ? "?drop_capture=false" : ""}`);
       print(o, { deleted: s.id }, () => `deleted ${s.name}`);
       return EXIT.ok;
     }

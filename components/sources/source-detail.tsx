@@ -190,7 +190,7 @@ function DangerZone({ id, name }: { id: string; name: string }) {
           variant="danger"
           disabled={!canEdit || typed !== name || remove.isPending}
           title={canEdit ? undefined : needsRole("editor")}
-          onClick={() => remove.mutate({ id, drop_slot: true })}
+          onClick={() => remove.mutate({ id, drop_capture: true })}
         >
           Delete
         </Button>
@@ -200,8 +200,8 @@ function DangerZone({ id, name }: { id: string; name: string }) {
           {remove.error.message}
           {remove.error.data?.code === "CONFLICT" ? (
             <div className="mt-2">
-              <Button variant="danger" disabled={!canEdit || remove.isPending} onClick={() => remove.mutate({ id, drop_slot: false })}>
-                Delete and leave the slot on the source
+              <Button variant="danger" disabled={!canEdit || remove.isPending} onClick={() => remove.mutate({ id, drop_capture: false })}>
+                Delete and leave the capture (slot) on the source
               </Button>
             </div>
           ) : null}

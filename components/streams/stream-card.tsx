@@ -115,8 +115,8 @@ export function StreamCard({ sourceId, cdc }: { sourceId: string; cdc: boolean }
             <Stat label="Cursor" value={s.cursor ?? "—"} mono testId="stream-cursor" />
             <Stat label="Last checkpoint" value={s.last_checkpoint_at ? new Date(s.last_checkpoint_at).toLocaleTimeString() : "—"} />
             <Stat label="Lag" value={`${bytes(s.lag_bytes)} · ${s.lag_seconds ?? "—"} s`} />
-            <Stat label="Slot" value={s.stream.slot ? `${s.stream.slot.active ? "active" : "inactive"} · ${s.stream.slot.wal_status ?? "—"}` : "not observed yet"} />
-            <Stat label="Retained WAL" value={bytes(s.stream.slot?.retained_bytes)} />
+            <Stat label="Capture" value={s.stream.capture ? `${s.stream.capture.active ? "active" : "inactive"} · ${s.stream.capture.state ?? "—"}` : "not observed yet"} />
+            <Stat label="Retained log" value={bytes(s.stream.capture?.retained_bytes)} />
             <Stat label="Changes read" value={run.data?.kind === "stream" ? run.data.counters.read.toLocaleString() : "—"} />
             <Stat label="Written" value={run.data?.kind === "stream" ? run.data.counters.written.toLocaleString() : "—"} />
             <Stat label="Record errors" value={run.data?.kind === "stream" ? run.data.counters.dead_lettered.toLocaleString() : "—"} />
@@ -163,7 +163,7 @@ export function StreamCard({ sourceId, cdc }: { sourceId: string; cdc: boolean }
             }}
           >
             <label className="flex flex-col gap-1 text-xs text-muted">
-              Move cursor (only while stopped; checked against the slot)
+              Move cursor (only while stopped; checked against the capture)
               <input
                 className="h-8 w-56 rounded-md border border-line px-2 font-mono text-[13px] text-ink"
                 placeholder="pg_lsn:0/16B3748"

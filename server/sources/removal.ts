@@ -4,7 +4,8 @@
 // source's capture lock, so nothing recreates them — the slot and the publication are dropped and
 // the source deleted. When they cannot be dropped (source unreachable, no privilege) nothing is
 // deleted, the stream is restarted if it ran, and the error carries the SQL to run;
-// `drop_slot: false` deletes the source and leaves them.
+// `drop_capture: false` (or its former name `drop_slot`) deletes the source and leaves them.
+import { dropsCapture } from "./schemas.ts";
 import type { z } from "zod";
 import { connectorType } from "../connectors/registry.ts";
 import { pgPool } from "../db.ts";
@@ -22,7 +23,7 @@ const log = logger("sources");
 
 export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
   const source = await getSource(input.id); // 404 before anything else
-  if (!input.drop_slot) return deleteSource(input);
+  if (!dropsCapture(input)) return deleteSource(input);
 
   const { rows: busy } = await pgPool().query("SELECT kind FROM runs WHERE source_id = $1 AND kind IN ('snapshot', 'replay') AND status IN ('queued', 'running') LIMIT 1", [input.id]);
   if (busy.length) {
@@ -55,7 +56,7 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
     throw new AppError(
       "CONFLICT",
       `the source was not deleted: its change capture (replication slot and publication, or their equivalent) could not be removed from the source database (${(error as Error).message.replace(/\. Run on the source:.*$/, "")}). ` +
-        `${sql ? `Run on the source: ${sql} ` : ""}Or delete with drop_slot=false to leave them there.`,
+        `${sql ? `Run on the source: ${sql} ` : ""}Or delete with drop_capture=false to leave them there.`,
       { category: "CONFIGURATION", cause: error },
     );
   }

@@ -25,10 +25,15 @@ export const ZSourceId = z.object({ id: z.uuid("source id must be a UUID") });
 
 export const ZDeleteSourceInput = z.object({
   id: z.uuid(),
-  // Drops the replication slot and publication from the source too (left there, a slot retains WAL
-  // until the disk fills). false: delete the source and leave them (when they cannot be dropped).
-  drop_slot: z.boolean().default(true),
+  // Removes the source's change capture from it too (PostgreSQL: replication slot and publication;
+  // left there, a slot retains WAL until the disk fills). false: delete the source and leave it
+  // (when it cannot be removed). `drop_slot` is the same switch under its first, PostgreSQL name.
+  drop_capture: z.boolean().optional().describe("Also remove the source's change capture from it (default true)"),
+  drop_slot: z.boolean().optional().describe("drop_capture under its former name (kept for existing clients)"),
 });
+
+/** Whether a deletion also removes the capture (drop_capture, else drop_slot, else yes). */
+export const dropsCapture = (input: z.output<typeof ZDeleteSourceInput>) => input.drop_capture ?? input.drop_slot ?? true;
 
 export const ZListInput = z.object({
   limit: z.number().int().min(1).max(500).default(100),

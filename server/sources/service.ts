@@ -1,5 +1,6 @@
 // Registering, changing and removing sources. Called by tRPC, the public HTTP API and start-up
 // (the demo source) alike, so validation and secret handling live here once.
+import { dropsCapture } from "./schemas.ts";
 import type { z } from "zod";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
@@ -202,5 +203,5 @@ export async function deleteSource(input: z.output<typeof ZDeleteSourceInput>) {
     const deleted = await store.deleteSource(tx, input.id);
     await deleteSecrets(tx, secretIdsOf(deleted.config));
   });
-  log.info({ source_id: input.id, drop_slot: input.drop_slot }, "source deleted");
+  log.info({ source_id: input.id, drop_capture: dropsCapture(input) }, "source deleted");
 }

@@ -35,6 +35,10 @@ export type StreamRow = {
 };
 
 export type SlotState = {
+  /** The capture's name on the source, its state and the position the source was told is durable (neutral names). */
+  name?: string;
+  state?: string | null;
+  position?: string | null;
   exists: boolean;
   active: boolean | null;
   wal_status: string | null;

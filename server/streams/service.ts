@@ -62,6 +62,20 @@ export const ZSourceStatus = z.object({
     paused_entities: z.array(z.string()),
     schema_policy: z.string(),
     pending_schema: z.object({ entity: z.string(), added: z.array(z.string()), removed: z.array(z.string()) }).nullable(),
+    capture: z
+      .object({
+        name: z.string().nullable().describe("The capture on the source (PostgreSQL: replication slot ecm_slot_…)"),
+        exists: z.boolean(),
+        active: z.boolean().nullable(),
+        state: z.string().nullable().describe("The source's word for the capture's state (PostgreSQL: wal_status)"),
+        position: z.string().nullable().describe("What the source was last told is durable (a cursor of the connector's format)"),
+        retained_bytes: z.number().nullable().describe("Change log the source keeps for the capture"),
+        lag_bytes: z.number().nullable(),
+        lag_seconds: z.number().nullable(),
+        observed_at: z.string(),
+      })
+      .nullable()
+      .describe("The change capture as the stream's owner last observed it"),
     slot: z
       .object({
         exists: z.boolean(),
@@ -73,7 +87,8 @@ export const ZSourceStatus = z.object({
         lag_seconds: z.number().nullable(),
         observed_at: z.string(),
       })
-      .nullable(),
+      .nullable()
+      .describe("`capture` under PostgreSQL's names (kept for existing clients)"),
     last_commit_at: z.string().nullable(),
   }),
 });
@@ -135,7 +150,31 @@ export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
       paused_entities: s.paused_entities,
       schema_policy: s.schema_policy,
       pending_schema: s.pending_schema,
-      slot,
+      capture: slot
+        ? {
+            name: slot.name ?? null,
+            exists: slot.exists,
+            active: slot.active,
+            state: slot.state ?? slot.wal_status,
+            position: slot.position ?? slot.confirmed_flush_lsn,
+            retained_bytes: slot.retained_bytes,
+            lag_bytes: slot.lag_bytes,
+            lag_seconds: slot.lag_seconds,
+            observed_at: slot.observed_at,
+          }
+        : null,
+      slot: slot
+        ? {
+            exists: slot.exists,
+            active: slot.active,
+            wal_status: slot.wal_status,
+            confirmed_flush_lsn: slot.confirmed_flush_lsn,
+            retained_bytes: slot.retained_bytes,
+            lag_bytes: slot.lag_bytes,
+            lag_seconds: slot.lag_seconds,
+            observed_at: slot.observed_at,
+          }
+        : null,
       last_commit_at: s.last_commit_at,
     },
   };

@@ -97,7 +97,7 @@ export const sourcesRouter = createTRPCRouter({
     .output(ZSource)
     .mutation(({ input, ctx }) => sources.setDemoWriter(input.id, input.enabled, ctx.principal)),
   delete: editorProcedure
-    .meta(rest("DELETE", "/sources/{id}", "sources", "Delete a source and its replication slot and publication on the source (?drop_slot=false leaves them; 409 with the SQL when they cannot be dropped)", 204))
+    .meta(rest("DELETE", "/sources/{id}", "sources", "Delete a source and its change capture on the source (PostgreSQL: replication slot and publication; ?drop_capture=false, or its former name ?drop_slot=false, leaves it; 409 with what to run when it cannot be removed)", 204))
     .input(ZDeleteSourceInput)
     .output(z.void())
     .mutation(({ input }) => removeSource(input)),

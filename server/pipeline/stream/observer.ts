@@ -7,6 +7,9 @@ import { ownerUpdate } from "../../store/streams.ts";
 export async function recordCaptureStatus(sourceId: string, token: bigint, status: CaptureStatus, lagSeconds: number) {
   await ownerUpdate(sourceId, token, {
     slot_state: JSON.stringify({
+      name: status.name,
+      state: status.state,
+      position: status.confirmed_cursor,
       exists: status.exists,
       active: status.active,
       wal_status: status.state,
