@@ -28,6 +28,8 @@ export const ZColumnSchema = z.object({
 export const ZEntitySchema = ZEntityType.extend({
   columns: z.array(ZColumnSchema),
   replica_identity: z.enum(["default", "full", "index", "nothing"]),
+  old_row: z.enum(["whole", "key", "none"]).describe("What an update's or delete's change carries of the old row"),
+  old_row_fix: z.string().describe("How to make changes carry the whole old row"),
 });
 
 export const ZHealthStatus = z.object({

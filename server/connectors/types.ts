@@ -57,8 +57,15 @@ export type EntitySchema = {
   kind: EntityKind;
   columns: ColumnSchema[];
   primary_key: string[];
-  /** default | full | index | nothing (PostgreSQL's REPLICA IDENTITY). */
+  /** default | full | index | nothing (PostgreSQL's REPLICA IDENTITY; other types map theirs onto it). */
   replica_identity: "default" | "full" | "index" | "nothing";
+  /**
+   * What an update's or a delete's change carries of the old row: the whole row, the key only, or
+   * nothing (its changes cannot be matched). The pipeline decides by this, never by a type's words.
+   */
+  old_row: "whole" | "key" | "none";
+  /** What an operator does to make changes carry the whole old row (`ALTER TABLE … REPLICA IDENTITY FULL`). */
+  old_row_fix: string;
   row_estimate: number;
   cdc: boolean;
 };

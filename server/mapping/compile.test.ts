@@ -23,6 +23,8 @@ const customers: EntitySchema = {
   kind: "table",
   primary_key: ["customer_id"],
   replica_identity: "default",
+  old_row: "key",
+  old_row_fix: "ALTER TABLE customers REPLICA IDENTITY FULL",
   row_estimate: 0,
   cdc: true,
   columns: [

@@ -47,7 +47,7 @@ describe("prototype keys", () => {
 
 describe("prefix conflicts, found by index (validation stays linear in the number of fields)", () => {
   const schema: EntitySchema = {
-    name: "t", schema: "public", table: "t", kind: "table", primary_key: ["id"], replica_identity: "default", row_estimate: 0, cdc: true,
+    name: "t", schema: "public", table: "t", kind: "table", primary_key: ["id"], replica_identity: "default", old_row: "key", old_row_fix: "ALTER TABLE t REPLICA IDENTITY FULL", row_estimate: 0, cdc: true,
     columns: [{ name: "id", type: "integer", base_type: "integer", kind: "number", nullable: false, is_array: false, is_enum: false, primary_key_position: 1 }],
   };
   it("still finds a prefix conflict in either order among 500 fields", () => {

@@ -63,6 +63,8 @@ describe("discovery", () => {
     const c = await connector(source.config);
     const customers = await c.describeEntity("customers");
     expect(customers.replica_identity).toBe("default");
+    // The neutral words the pipeline decides by: changes carry the key, and how to make them carry the row.
+    expect(customers).toMatchObject({ old_row: "key", old_row_fix: "ALTER TABLE customers REPLICA IDENTITY FULL" });
     expect(customers.columns).toEqual([
       { name: "customer_id", type: "bigint", base_type: "bigint", kind: "number", nullable: false, primary_key_position: 1, is_array: false, is_enum: false },
       { name: "email", type: "text", base_type: "text", kind: "text", nullable: false, is_array: false, is_enum: false },
@@ -74,6 +76,7 @@ describe("discovery", () => {
     const lines = await c.describeEntity("sales.order_lines");
     expect(lines.primary_key).toEqual(["order_id", "line_no"]);
     expect(lines.replica_identity).toBe("full");
+    expect(lines.old_row).toBe("whole");
     expect(lines.columns.map((col) => col.primary_key_position)).toEqual([1, 2, undefined]);
   });
 

@@ -79,7 +79,15 @@ export async function describeEntity(client: pg.Client, name: string): Promise<D
       kind: kindOfType(c.base_type, c.category === "A"),
     };
   });
-  return { ...toEntityType(row), oid: row.oid, columns, replica_identity: IDENTITY[row.identity] };
+  const identity = IDENTITY[row.identity];
+  return {
+    ...toEntityType(row),
+    oid: row.oid,
+    columns,
+    replica_identity: identity,
+    old_row: identity === "full" ? "whole" : identity === "nothing" ? "none" : "key",
+    old_row_fix: `ALTER TABLE ${row.schema === "public" ? quoteIdent(row.table) : `${quoteIdent(row.schema)}.${quoteIdent(row.table)}`} REPLICA IDENTITY FULL`,
+  };
 }
 
 /** The kind of value a PostgreSQL type holds (its base type for domains, elements for arrays). */
@@ -92,3 +100,5 @@ export function kindOfType(baseType: string, isArray: boolean): ColumnKind {
   if (baseType === "bytea") return "bytes";
   return "text";
 }
+
+const quoteIdent = (id: string) => (/^[a-z_][a-z0-9_]*$/.test(id) ? id : `"${id.replaceAll('"', '""')}"`);

@@ -23,11 +23,10 @@ export async function planEntities(connector: ECMConnector, mappings: TEntityMap
 
 /** Deletes carry only the key unless the source sends whole old rows: context_id must then come from key columns. */
 export function checkDeletesMappable(plan: EntityPlan) {
-  if (plan.described.replica_identity === "full") return;
-  if (plan.described.replica_identity === "nothing") {
-    throw new AppError("BAD_REQUEST", `${plan.entity} has REPLICA IDENTITY NOTHING: its updates and deletes cannot be captured. Run ALTER TABLE ${plan.entity} REPLICA IDENTITY DEFAULT (or FULL).`, {
-      category: "CONFIGURATION",
-    });
+  const { old_row: carries, old_row_fix: fix } = plan.described;
+  if (carries === "whole") return;
+  if (carries === "none") {
+    throw new AppError("BAD_REQUEST", `the changes of ${plan.entity} carry nothing of the old row: its updates and deletes cannot be captured. Run ${fix}.`, { category: "CONFIGURATION" });
   }
   const key = new Set(plan.described.primary_key);
   for (const mapper of plan.mappers) {
@@ -36,7 +35,7 @@ export function checkDeletesMappable(plan: EntityPlan) {
       throw new AppError(
         "BAD_REQUEST",
         `context_id of ${mapper.contextType} is built from ${outside.join(", ")}, which deletes of ${plan.entity} do not carry (they carry the primary key only). ` +
-          `Map context_id from key columns, or run ALTER TABLE ${plan.entity} REPLICA IDENTITY FULL.`,
+          `Map context_id from key columns, or run ${fix}.`,
         { category: "CONFIGURATION" },
       );
     }
