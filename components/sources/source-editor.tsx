@@ -9,7 +9,7 @@ import { needsRole, useCan } from "../shell/me.tsx";
 import { useTRPC } from "../trpc.ts";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
-import { Field, Input, Textarea } from "../ui/field.tsx";
+import { Field, Input, Select, Textarea } from "../ui/field.tsx";
 import { ConfigForm, defaultsFor, type JsonSchema } from "./config-form.tsx";
 import { HealthChecks } from "./health-panel.tsx";
 import { IssueList } from "../ui/issue-list.tsx";
@@ -28,19 +28,34 @@ export function SourceEditor({ sourceId }: { sourceId?: string }) {
   const types = useQuery(trpc.connectors.types.queryOptions());
   if ((sourceId && existing.isLoading) || types.isLoading) return <Skeleton className="h-96 w-full" />;
   if (sourceId && existing.error) return <ErrorBox title="Source not available">{existing.error.message}</ErrorBox>;
-  const connector = types.data?.connector_types[0];
+  const connectors = types.data?.connector_types ?? [];
   // The form starts from the stored config when editing (secrets appear as their references and
-  // are kept), else from the connector's defaults; later refetches do not touch what is typed.
+  // are kept; its type is fixed), else from the first registered type's defaults; later refetches
+  // do not touch what is typed.
   const stored = existing.data;
+  const first = connectors[0];
   const initial = stored
-    ? { name: stored.name, config: stored.config as Obj, json: JSON.stringify(stored.config, null, 2) }
-    : { name: "", config: connector ? defaultsFor(connector.config_schema as JsonSchema) : {}, json: JSON.stringify(SPEC_EXAMPLE_CONFIG, null, 2) };
-  return <SourceForm sourceId={sourceId} initial={initial} connector={connector} typesError={types.error?.message ?? null} />;
+    ? { name: stored.name, type: stored.connector_type, config: stored.config as Obj, json: JSON.stringify(stored.config, null, 2) }
+    : { name: "", type: first?.type ?? "", config: first ? defaultsFor(first.config_schema as JsonSchema) : {}, json: JSON.stringify(SPEC_EXAMPLE_CONFIG, null, 2) };
+  return <SourceForm sourceId={sourceId} initial={initial} connectors={connectors} typesError={types.error?.message ?? null} />;
 }
 
-type ConnectorInfo = { config_schema: unknown; secret_fields: string[] };
+type ConnectorInfo = { type: string; label: string; config_schema: unknown; secret_fields: string[] };
 
-function SourceForm({ sourceId, initial, connector, typesError }: { sourceId?: string; initial: { name: string; config: Obj; json: string }; connector: ConnectorInfo | undefined; typesError: string | null }) {
+function SourceForm({
+  sourceId,
+  initial,
+  connectors,
+  typesError,
+}: {
+  sourceId?: string;
+  initial: { name: string; type: string; config: Obj; json: string };
+  connectors: ConnectorInfo[];
+  typesError: string | null;
+}) {
+  // Which registered connector type's form is shown (each type's JSON Schema drives its own form).
+  const [type, setType] = useState(initial.type);
+  const connector = connectors.find((c) => c.type === type);
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
@@ -103,6 +118,24 @@ function SourceForm({ sourceId, initial, connector, typesError }: { sourceId?: s
         <Card>
           <Field id="source-name" label="Name" hint="Unique; shown in lists and alerts." error={errors.name}>
             <Input id="source-name" value={name} onChange={(e) => setName(e.target.value)} invalid={!!errors.name} placeholder="orders-db" disabled={!canEdit} />
+          </Field>
+          <Field id="source-type" label="Connector" hint={sourceId ? "A source keeps its type; add another source for another database." : "The connector that reads it: its form below."}>
+            <Select
+              id="source-type"
+              value={type}
+              disabled={!canEdit || !!sourceId}
+              onChange={(e) => {
+                const next = connectors.find((c) => c.type === e.target.value);
+                setType(e.target.value);
+                if (next) setConfig(defaultsFor(next.config_schema as JsonSchema));
+              }}
+            >
+              {connectors.map((c) => (
+                <option key={c.type} value={c.type}>
+                  {c.label}
+                </option>
+              ))}
+            </Select>
           </Field>
         </Card>
         <Card>
