@@ -39,8 +39,10 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
   const saved = useQuery(trpc.mappings.get.queryOptions({ id: sourceId }));
   const entities = useQuery(trpc.sources.entities.queryOptions({ id: sourceId }));
   const coverage = useQuery(trpc.mappings.coverage.queryOptions({ id: sourceId }));
-  // Re-map existing contexts on save (docs/lifecycle.md): on unless the user turns it off.
-  const [remap, setRemap] = useState(true);
+  // Re-map existing contexts on save (docs/lifecycle.md): on by default once the source has
+  // contexts (a first mapping has none to re-map: its first snapshot is the user's to start).
+  const [remapChoice, setRemap] = useState<boolean | null>(null);
+  const remap = remapChoice ?? (coverage.data?.contexts.some((c) => c.contexts > 0) ?? false);
   const transforms = useQuery(trpc.mappings.transforms.queryOptions());
   const [text, setText] = useState<string | null>(null);
   // Opened from a dead letter: preview its entity and point at the field that failed.
