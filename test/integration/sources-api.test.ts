@@ -128,7 +128,7 @@ describe("sources CRUD", () => {
     const kept = await api("DELETE", `/sources/${s.id}`, { token: editor });
     expect(kept.status).toBe(409);
     expect(kept.body.error.message).toContain(`pg_drop_replication_slot('ecm_slot_${s.id.replaceAll("-", "")}')`);
-    expect(kept.body.error.message).toContain("drop_slot=false");
+    expect(kept.body.error.message).toContain("drop_capture=false");
     expect((await api("GET", `/sources/${s.id}`, { token: viewer })).status).toBe(200);
     expect((await api("DELETE", `/sources/${s.id}?drop_slot=false`, { token: editor })).status).toBe(204);
     expect((await api("GET", `/sources/${s.id}`, { token: viewer })).status).toBe(404);
