@@ -33,6 +33,14 @@ describe("logs", () => {
     expect(JSON.parse(line)).toMatchObject({ config: { authentication: { password: "[redacted]" } }, headers: { authorization: "[redacted]" }, token: "[redacted]" });
   });
 
+  it("redacts by name what no fixed path knows: any secret-looking field, any type (second security pass, finding 4)", () => {
+    const lines = capture();
+    logger("test").info({ row: { db_password: "canary-6", accessToken: "canary-7", "x-api-key": 12345678, creds: { pin: 1 } }, db_credentials: { user: "canary-8" }, ok: "visible" }, "row");
+    const line = lines.find((l) => l.includes('"row"'))!;
+    for (const canary of ["canary-6", "canary-7", "12345678", "canary-8"]) expect(line).not.toContain(canary);
+    expect(JSON.parse(line)).toMatchObject({ row: { db_password: "[redacted]", accessToken: "[redacted]", "x-api-key": "[redacted]" }, db_credentials: "[redacted]", ok: "visible" });
+  });
+
   it("shows secret references, which say where a secret lives, not what it is", () => {
     const lines = capture();
     logger("test").info({ config: { authentication: { password_secret: "env://PG_PASSWORD" } } }, "saved");

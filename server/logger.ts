@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import pino, { type Logger as PinoLogger } from "pino";
 import { prettyFactory } from "pino-pretty";
 import { ZEnv } from "./env.ts";
-import { SECRET_FIELDS } from "./secrets/redact.ts";
+import { isSecretName, SECRET_FIELDS } from "./secrets/redact.ts";
 import { isSecretReference } from "./secrets/references.ts";
 
 const REDACT_DEPTH = 4;
@@ -20,6 +20,34 @@ const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>
 );
 
 const censor = (value: unknown) => (typeof value === "string" && isSecretReference(value) ? value : "[redacted]");
+
+/**
+ * The same rule by name, for what the fixed paths cannot know in advance (`db_password`,
+ * `accessToken`, a column named `x-api-key`): every value under a secret-looking name, at any of
+ * the first REDACT_DEPTH levels, is replaced whole (a secret reference stays). Errors are left to
+ * their serializer. Copies only what it changes.
+ */
+function redactByName(value: unknown, depth = 0): unknown {
+  if (depth > REDACT_DEPTH || value === null || typeof value !== "object" || value instanceof Error) return value;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const r = redactByName(v, depth + 1);
+      if (r !== v) changed = true;
+      return r;
+    });
+    return changed ? out : value;
+  }
+  let out: Record<string, unknown> | null = null;
+  for (const [k, v] of Object.entries(value)) {
+    const r = isSecretName(k) && v !== null && v !== undefined && !(typeof v === "string" && isSecretReference(v)) ? "[redacted]" : redactByName(v, depth + 1);
+    if (r !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return out ?? value;
+}
 
 /** An error as a log field: what it is, never the values some drivers attach (a row, a query's parameters). */
 function errorField(value: unknown) {
@@ -85,7 +113,7 @@ const root: PinoLogger = pino(
   {
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label) => ({ level: label }), log: (fields) => redactByName(fields) as Record<string, unknown> },
     serializers: { error: errorField, err: errorField },
     redact: { paths: REDACT_PATHS, censor },
     // A copy: pino merges each line's fields into what mixin returns, and the job's context must
