@@ -4,7 +4,7 @@ import crypto from "node:crypto";
 import { env } from "../env.ts";
 import { envTokenDigest, findActiveToken } from "../store/api-tokens.ts";
 import { auth } from "./auth.ts";
-import { ROLES, type Principal, type Role } from "./roles.ts";
+import { lowerRole, ROLES, type Principal, type Role } from "./roles.ts";
 
 /** Compares two secrets in constant time (their digests, so lengths do not show). */
 export function sameSecret(a: string, b: string): boolean {
@@ -28,7 +28,7 @@ export async function principalFromToken(token: string): Promise<Principal | nul
   if (row.createdById) {
     const ownerRole = row.createdBy && !row.createdBy.banned ? asRole(row.createdBy.role) : null;
     if (!ownerRole) return null;
-    role = lower(role, ownerRole);
+    role = lowerRole(role, ownerRole);
     return { kind: "token", id: row.id, name: row.name, role, owner: { kind: "user", id: row.createdById, name: row.createdBy!.email } };
   }
   // Made with ECM_API_TOKEN: valid while it still has the value that made it.
@@ -37,11 +37,7 @@ export async function principalFromToken(token: string): Promise<Principal | nul
     return { kind: "token", id: row.id, name: row.name, role, owner: { kind: "env" } };
   }
   // No owner recorded (made before owners were): a viewer until an admin re-issues it.
-  return { kind: "token", id: row.id, name: row.name, role: lower(role, "viewer"), owner: null };
-}
-
-function lower(a: Role, b: Role): Role {
-  return ROLES.indexOf(a) < ROLES.indexOf(b) ? a : b;
+  return { kind: "token", id: row.id, name: row.name, role: lowerRole(role, "viewer"), owner: null };
 }
 
 export async function principalFromHeaders(headers: Headers): Promise<Principal | null> {

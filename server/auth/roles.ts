@@ -11,6 +11,11 @@ export function hasRole(actual: string | null | undefined, needed: Role): boolea
   return rank >= 0 && rank >= ROLES.indexOf(needed);
 }
 
+/** The lower of two roles (a token acts with at most its owner's). */
+export function lowerRole(a: Role, b: Role): Role {
+  return ROLES.indexOf(a) < ROLES.indexOf(b) ? a : b;
+}
+
 /** Who is calling: a console user (session cookie) or an API token (Authorization: Bearer). */
 export type Principal = {
   kind: "user" | "token";

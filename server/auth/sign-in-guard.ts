@@ -8,6 +8,7 @@
 import crypto from "node:crypto";
 import { env } from "../env.ts";
 import { BodyTooLarge, readBodyText } from "../http/request-guard.ts";
+import { countInWindow } from "../http/rate-limit.ts";
 import { producerRedis } from "../jobs/redis.ts";
 import { logger } from "../logger.ts";
 
@@ -28,11 +29,11 @@ const accountKey = (email: string) => `ecm:sign-in-failures:${crypto.createHash(
 export async function reserveAttempt(email: string): Promise<{ allowed: boolean; retryAfter: number; clear: () => Promise<void> } | null> {
   const key = accountKey(email);
   try {
+    // The window starts at the first attempt.
+    const { count, ttl } = await countInWindow(key, ACCOUNT_WINDOW_SECONDS);
+    const allowed = count <= env().ECM_LOGIN_ACCOUNT_LIMIT;
     const redis = await producerRedis();
-    const attempts = await redis.incr(key);
-    if (attempts === 1) await redis.expire(key, ACCOUNT_WINDOW_SECONDS); // the window starts at the first attempt
-    const allowed = attempts <= env().ECM_LOGIN_ACCOUNT_LIMIT;
-    return { allowed, retryAfter: allowed ? 0 : Math.max(1, await redis.ttl(key)), clear: () => redis.del(key).then(() => {}) };
+    return { allowed, retryAfter: allowed ? 0 : Math.max(1, ttl), clear: () => redis.del(key).then(() => {}) };
   } catch (error) {
     // Without Redis the per-address limit (kept in the database) still applies.
     log.warn({ error }, "per-account sign-in limit unavailable");

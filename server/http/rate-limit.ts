@@ -8,6 +8,17 @@ import { logger } from "../logger.ts";
 
 const log = logger("rate-limit");
 
+/**
+ * Counts one use in a fixed window of `windowSeconds` starting at the first use: the count, and
+ * the seconds the window has left. The window and the count are set in one round trip, so a key
+ * is never left without its expiry. Throws when Redis does not answer (the caller decides).
+ */
+export async function countInWindow(key: string, windowSeconds: number): Promise<{ count: number; ttl: number }> {
+  const redis = await producerRedis();
+  const replies = await redis.multi().set(key, "0", "EX", windowSeconds, "NX").incr(key).ttl(key).exec();
+  return { count: Number(replies?.[1]?.[1]), ttl: Number(replies?.[2]?.[1]) };
+}
+
 /** Whom a limit counts: a token's owner (many tokens of one person share one budget), else the caller. */
 export function callerKey(who: Principal): string {
   if (who.owner?.kind === "user") return `user:${who.owner.id}`;
@@ -25,11 +36,7 @@ export async function limitPerCaller(what: string, who: Principal, limit: number
   let used: number;
   let ttl: number;
   try {
-    const redis = await producerRedis();
-    // The window and the count in one round trip: a key can never be left without its expiry.
-    const replies = await redis.multi().set(key, "0", "EX", windowSeconds, "NX").incr(key).ttl(key).exec();
-    used = Number(replies?.[1]?.[1]);
-    ttl = Number(replies?.[2]?.[1]);
+    ({ count: used, ttl } = await countInWindow(key, windowSeconds));
   } catch (error) {
     log.warn({ what, error }, "rate limit unavailable (Redis); allowing the call");
     return;

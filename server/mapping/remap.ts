@@ -14,7 +14,7 @@ import type { Principal } from "../auth/roles.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
 import { queueSnapshot } from "../runs/service.ts";
-import { contextsByMappingVersion, liveVersionsByEntity, otherWritersOf, tombstoneEntities } from "../store/contexts.ts";
+import { liveContextsByVersion, otherWritersOf, tombstoneEntities } from "../store/contexts.ts";
 import { mappingVersion } from "../store/mappings.ts";
 import { getMappings, saveMappings, ZMappings } from "./service.ts";
 import type { TEntityMapping, TMappingDocument } from "./spec.ts";
@@ -78,15 +78,10 @@ export async function saveAndRemap(sourceId: string, doc: TMappingDocument, opti
 async function builtBy(sourceId: string, version: number): Promise<Map<string, TEntityMapping[][]>> {
   const built = new Map<string, TEntityMapping[][]>();
   const docs = new Map<number, TEntityMapping[]>();
-  for (const { entity, mapping_versions } of await liveVersionsByEntity(sourceId)) {
-    const older = mapping_versions.filter((v) => v < version);
-    if (!older.length) continue;
-    const entries: TEntityMapping[][] = [];
-    for (const v of older) {
-      if (!docs.has(v)) docs.set(v, ((await mappingVersion(sourceId, v))?.document as TMappingDocument | undefined)?.mappings ?? []);
-      entries.push(docs.get(v)!.filter((m) => m.source.table === entity));
-    }
-    built.set(entity, entries);
+  for (const { entity, mapping_version: v } of await liveContextsByVersion(sourceId)) {
+    if (v >= version) continue;
+    if (!docs.has(v)) docs.set(v, ((await mappingVersion(sourceId, v))?.document as TMappingDocument | undefined)?.mappings ?? []);
+    built.set(entity, [...(built.get(entity) ?? []), docs.get(v)!.filter((m) => m.source.table === entity)]);
   }
   return built;
 }
@@ -118,6 +113,8 @@ export const ZMappingCoverage = z.object({
 /** How many of the source's contexts each mapping version built, and how many are older than the one in force. */
 export async function mappingCoverage(sourceId: string): Promise<z.infer<typeof ZMappingCoverage>> {
   const { version } = await getMappings(sourceId);
-  const contexts = await contextsByMappingVersion(sourceId);
+  const byVersion = new Map<number, number>();
+  for (const r of await liveContextsByVersion(sourceId)) byVersion.set(r.mapping_version, (byVersion.get(r.mapping_version) ?? 0) + r.contexts);
+  const contexts = [...byVersion].sort(([a], [b]) => a - b).map(([mapping_version, n]) => ({ mapping_version, contexts: n }));
   return { version, contexts, older: contexts.filter((c) => c.mapping_version < version).reduce((n, c) => n + c.contexts, 0) };
 }

@@ -18,6 +18,7 @@ import { logger } from "../logger.ts";
 import { queueSnapshot } from "../runs/service.ts";
 import type { TSource } from "../sources/schemas.ts";
 import { latestMappingVersion, sourceExists, withCaptureLock } from "../store/capture-lock.ts";
+import { holdsSource } from "../store/contexts.ts";
 import { createRun, setSourceState } from "../store/runs.ts";
 import { adoptCapture, beginGeneration, ensureStream, getStream, markCaptureBroken, updateStream, type StreamRow } from "../store/streams.ts";
 import type pg from "pg";
@@ -69,6 +70,17 @@ export function judgeCapture(status: CaptureStatus, recorded: Recorded, codec: C
   return { kind: "ok" };
 }
 
+/**
+ * The capture as the source shows it, judged against what the store recorded (under the lock).
+ * The source first, then the record: a stream commits its cursor before it confirms it to the
+ * source, so read in this order a healthy capture is never ahead of it.
+ */
+async function judgedCapture(connector: ECMConnector, source: TSource, db: pg.ClientBase) {
+  const status = await requireCapability(connector, "captureStatus", "capture changes").captureStatus();
+  const recorded = (await getStream(source.id, db))!;
+  return { status, recorded, verdict: judgeCapture(status, recorded, cursorCodec(source.connector_type)) };
+}
+
 /** Where a snapshot's rows stand: their generation, and the cursor their capture delivers every later commit from (null: no capture). */
 export type SnapshotCapture = { generation: number; start: string | null };
 
@@ -85,18 +97,14 @@ export async function captureForSnapshot(connector: ECMConnector, source: TSourc
     await ensureStream(sourceId);
     if (!capturesChanges(source.config)) return withoutCapture(connector, db, sourceId);
     const capture = requireCapability(connector, "prepareCapture", "capture changes");
-    // The source first, then what the store recorded: a stream commits its cursor before it
-    // confirms it to the source, so read in this order a healthy capture is never ahead of it.
-    const status = await requireCapability(connector, "captureStatus", "capture changes").captureStatus();
-    const recorded = (await getStream(sourceId, db))!;
-    const verdict = judgeCapture(status, recorded, cursorCodec(source.connector_type));
+    const { recorded, verdict } = await judgedCapture(connector, source, db);
     if (verdict.kind === "ok" || verdict.kind === "adopt") {
       const setup = await capture.prepareCapture(tables, { replace: false });
       if (verdict.kind === "adopt") await adoptCapture(db, sourceId, { server: setup.server, start: setup.start });
       return { generation: recorded.generation, start: setup.start };
     }
     if (!full && verdict.kind === "broken") return markBroken(db, sourceId, recorded.generation, verdict.reason);
-    if (!full && (await holdsSource(db, sourceId))) {
+    if (!full && (await holdsSource(sourceId))) {
       throw new AppError("BAD_REQUEST", "this source has contexts but no change capture yet: a snapshot of some entities cannot start one; run a full snapshot (all mapped entities)", { category: "CONFIGURATION" });
     }
     const setup = await capture.prepareCapture(tables, { replace: true });
@@ -135,10 +143,7 @@ export async function captureForStream(connector: ECMConnector, source: TSource,
   const attach = requireCapability(connector, "attachCapture", "capture changes");
   const outcome = await withCaptureLock(sourceId, async (db): Promise<{ generation: number; added: string[] } | { broken: string } | null> => {
     if ((await latestMappingVersion(db, sourceId)) !== mappingVersion) return null;
-    // The source first, then the record (see captureForSnapshot).
-    const status = await requireCapability(connector, "captureStatus", "capture changes").captureStatus();
-    const recorded = (await getStream(sourceId, db))!;
-    const verdict = judgeCapture(status, recorded, cursorCodec(source.connector_type));
+    const { status, recorded, verdict } = await judgedCapture(connector, source, db);
     if (verdict.kind === "broken") return markBroken(db, sourceId, recorded.generation, verdict.reason);
     let generation = recorded.generation;
     if (verdict.kind === "none") {
@@ -184,8 +189,4 @@ async function restartStream(sourceId: string) {
   const run = await createRun({ sourceId, kind: "stream", request: { reason: "new capture generation" }, createdBy: "capture recovery" });
   await updateStream(sourceId, { run_id: run.id });
   await queueStream(sourceId).catch(() => {});
-}
-
-async function holdsSource(db: pg.ClientBase, sourceId: string): Promise<boolean> {
-  return !!(await db.query("SELECT 1 FROM contexts WHERE source_id = $1 LIMIT 1", [sourceId])).rowCount;
 }

@@ -34,10 +34,3 @@ export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, enti
     }
   }
 }
-
-/** The compiled mappings of a source's mapping document, by the entity they read. */
-export function mappersByEntity(mappers: CompiledMapping[]): Map<string, CompiledMapping[]> {
-  const by = new Map<string, CompiledMapping[]>();
-  for (const m of mappers) by.set(m.entity, [...(by.get(m.entity) ?? []), m]);
-  return by;
-}

@@ -292,22 +292,19 @@ export async function tombstoneEntities(client: pg.ClientBase | pg.Pool, sourceI
   return r.rowCount ?? 0;
 }
 
-/** Live contexts of a source by the mapping version that built them (the console shows the older ones). */
-export async function contextsByMappingVersion(sourceId: string): Promise<{ mapping_version: number; contexts: number }[]> {
-  const { rows } = await pgPool().query<{ mapping_version: number; contexts: number }>(
-    "SELECT mapping_version, count(*)::int AS contexts FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY mapping_version ORDER BY mapping_version",
+/** Live contexts of a source by entity and the mapping version that built them (one pass over them). */
+export async function liveContextsByVersion(sourceId: string): Promise<{ entity: string; mapping_version: number; contexts: number }[]> {
+  const { rows } = await pgPool().query<{ entity: string; mapping_version: number; contexts: number }>(
+    "SELECT entity, mapping_version, count(*)::int AS contexts FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY entity, mapping_version ORDER BY entity, mapping_version",
     [sourceId],
   );
   return rows;
 }
 
-/** The mapping versions that built each entity's live contexts (one pass over the source's contexts). */
-export async function liveVersionsByEntity(sourceId: string): Promise<{ entity: string; mapping_versions: number[] }[]> {
-  const { rows } = await pgPool().query<{ entity: string; mapping_versions: number[] }>(
-    "SELECT entity, array_agg(DISTINCT mapping_version ORDER BY mapping_version) AS mapping_versions FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY entity",
-    [sourceId],
-  );
-  return rows;
+/** Whether the store holds any context of this source (deleted or not). */
+export async function holdsSource(sourceId: string): Promise<boolean> {
+  const { rowCount } = await pgPool().query("SELECT 1 FROM contexts WHERE source_id = $1::uuid LIMIT 1", [sourceId]);
+  return !!rowCount;
 }
 
 /** Other sources that already write contexts of this type (a mapping's context_type would collide). */

@@ -34,15 +34,19 @@ export type StreamRow = {
   capture_broken: string | null;
 };
 
+/**
+ * The capture as its stream's owner last observed it: its name on the source, its state and the
+ * position the source was told is durable. Rows observed before these names hold PostgreSQL's
+ * (`wal_status`, `confirmed_flush_lsn`) instead.
+ */
 export type SlotState = {
-  /** The capture's name on the source, its state and the position the source was told is durable (neutral names). */
   name?: string;
   state?: string | null;
   position?: string | null;
+  wal_status?: string | null;
+  confirmed_flush_lsn?: string | null;
   exists: boolean;
   active: boolean | null;
-  wal_status: string | null;
-  confirmed_flush_lsn: string | null;
   retained_bytes: number | null;
   lag_bytes: number | null;
   lag_seconds: number | null;

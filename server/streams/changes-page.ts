@@ -35,11 +35,9 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
     const abort = new AbortController();
     const changes = connector.streamChanges(tables, from, { include: op.include_operations, signal: abort.signal });
     const events: ChangeEvent[] = [];
-    // Bytes of the page before the transaction being read, and of that transaction.
+    // The page's bytes, and where its last whole transaction ends.
     let lastWhole = 0;
     let bytes = 0;
-    let before = 0;
-    const pageBytes = () => before + bytes;
     let next = changes.next();
     const deadline = Date.now() + MAX_WAIT_MS;
     try {
@@ -51,14 +49,10 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
         const boundary = events.length > 0 && event.cursor !== events[events.length - 1]!.cursor;
         // Whole transactions only: past batch_size, stop at the next commit boundary.
         if (events.length >= op.batch_size && boundary) break;
-        if (boundary) {
-          lastWhole = events.length;
-          before += bytes;
-          bytes = 0;
-        }
+        if (boundary) lastWhole = events.length;
         bytes += Buffer.byteLength(JSON.stringify(event));
         events.push(event);
-        if (pageBytes() > PAGE_LIMITS.bytes) {
+        if (bytes > PAGE_LIMITS.bytes) {
           // The page ends at the last whole transaction; one transaction alone past the budget is
           // not served as a page (the stream reads it in parts, committing each).
           if (lastWhole === 0) {

@@ -127,6 +127,18 @@ export async function listSourceOverviews(input: z.output<typeof ZListInput>): P
   };
 }
 
+/** The observed capture under neutral names, and the same under PostgreSQL's (`slot`, kept for existing clients). */
+function captureViews(observed: SlotState | null): Pick<TSourceStatus["stream"], "capture" | "slot"> {
+  if (!observed) return { capture: null, slot: null };
+  const { exists, active, retained_bytes, lag_bytes, lag_seconds, observed_at } = observed;
+  const state = observed.state ?? observed.wal_status ?? null;
+  const position = observed.position ?? observed.confirmed_flush_lsn ?? null;
+  return {
+    capture: { name: observed.name ?? null, exists, active, state, position, retained_bytes, lag_bytes, lag_seconds, observed_at },
+    slot: { exists, active, wal_status: state, confirmed_flush_lsn: position, retained_bytes, lag_bytes, lag_seconds, observed_at },
+  };
+}
+
 export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
   const source = await getSource(sourceId);
   const s = (await getStream(sourceId)) ?? (await ensureStream(sourceId));
@@ -150,31 +162,7 @@ export async function sourceStatus(sourceId: string): Promise<TSourceStatus> {
       paused_entities: s.paused_entities,
       schema_policy: s.schema_policy,
       pending_schema: s.pending_schema,
-      capture: slot
-        ? {
-            name: slot.name ?? null,
-            exists: slot.exists,
-            active: slot.active,
-            state: slot.state ?? slot.wal_status,
-            position: slot.position ?? slot.confirmed_flush_lsn,
-            retained_bytes: slot.retained_bytes,
-            lag_bytes: slot.lag_bytes,
-            lag_seconds: slot.lag_seconds,
-            observed_at: slot.observed_at,
-          }
-        : null,
-      slot: slot
-        ? {
-            exists: slot.exists,
-            active: slot.active,
-            wal_status: slot.wal_status,
-            confirmed_flush_lsn: slot.confirmed_flush_lsn,
-            retained_bytes: slot.retained_bytes,
-            lag_bytes: slot.lag_bytes,
-            lag_seconds: slot.lag_seconds,
-            observed_at: slot.observed_at,
-          }
-        : null,
+      ...captureViews(slot),
       last_commit_at: s.last_commit_at,
     },
   };

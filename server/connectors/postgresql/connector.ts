@@ -46,6 +46,8 @@ export const POSTGRES_CAPABILITIES: ConnectorCapabilities = {
 export class PostgresConnector implements ECMConnector {
   private config?: TPostgresConfig;
   private client?: pg.Client;
+  /** The server's identity, asked once per connection (serverIdentity). */
+  private identity?: Promise<string>;
   private parsers?: ValueParsers;
   private readonly entities = new Map<string, DescribedEntity>();
 
@@ -59,6 +61,7 @@ export class PostgresConnector implements ECMConnector {
   async shutdown(): Promise<void> {
     const client = this.client;
     this.client = undefined;
+    this.identity = undefined;
     this.entities.clear();
     await client?.end().catch(() => {});
   }
@@ -117,15 +120,22 @@ export class PostgresConnector implements ECMConnector {
    * revoked or missing: 42501, 42883), the connection's address stands in: a changed config is then
    * what tells a move. Any other error is the error (a blip must not look like another server).
    */
-  private async serverIdentity(): Promise<string> {
-    try {
-      return await serverIdentity(await this.connection());
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== "42501" && code !== "42883") throw error;
-      const c = this.requireConfig().connection;
-      return `pg-conn:${c.host}:${c.port}/${c.database}`;
-    }
+  private serverIdentity(): Promise<string> {
+    // Asked once per connection: the stream's observer reads the capture's status every few seconds.
+    this.identity ??= (async () => {
+      try {
+        return await serverIdentity(await this.connection());
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== "42501" && code !== "42883") {
+          this.identity = undefined;
+          throw error;
+        }
+        const c = this.requireConfig().connection;
+        return `pg-conn:${c.host}:${c.port}/${c.database}`;
+      }
+    })();
+    return this.identity;
   }
 
   async captureStatus(): Promise<CaptureStatus> {

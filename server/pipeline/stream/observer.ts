@@ -8,12 +8,10 @@ export async function recordCaptureStatus(sourceId: string, token: bigint, statu
   await ownerUpdate(sourceId, token, {
     slot_state: JSON.stringify({
       name: status.name,
-      state: status.state,
-      position: status.confirmed_cursor,
       exists: status.exists,
       active: status.active,
-      wal_status: status.state,
-      confirmed_flush_lsn: status.confirmed_cursor,
+      state: status.state,
+      position: status.confirmed_cursor,
       retained_bytes: status.retained_bytes,
       lag_bytes: status.lag_bytes,
       lag_seconds: Math.round(lagSeconds * 10) / 10,
