@@ -190,6 +190,8 @@ export type SnapshotChunk = {
   records: SourceRecord[];
   /** Each record's key in its exact text form (what dead letters keep and rowsByKey takes). */
   keys: string[][];
+  /** The key's column names, in the order of each key's values. */
+  key_columns: readonly string[];
   /** Opaque to the pipeline: checkpointed with the chunk, handed back as `after` to resume. */
   resume_after: string[];
 };

@@ -11,6 +11,7 @@ import { requireCapability } from "../connectors/types.ts";
 import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { mapRecord, type Mapped } from "../pipeline/records.ts";
+import { shownKey } from "../secrets/redact.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import * as store from "../store/dead-letters.ts";
 import { commitBatch } from "../store/unit-of-work.ts";
@@ -22,7 +23,8 @@ export const ZDeadLetter = z.object({
   run_id: z.uuid().nullable(),
   entity: z.string(),
   context_type: z.string(),
-  key: z.array(z.string()),
+  key: z.array(z.string()).describe("the record's key in its text form; a value of a key column whose name looks secret is \"[redacted]\""),
+  key_columns: z.array(z.string()).describe("the key's column names (empty for dead letters recorded before they were kept)"),
   cursor: z.string().nullable(),
   category: z.string(),
   error: z.object({ message: z.string(), code: z.string().optional(), field: z.string().nullable().optional(), transform: z.string().nullable().optional() }),
@@ -58,7 +60,8 @@ export const ZReplayInput = z
   })
   .strict();
 
-const toDto = ({ position: _p, generation: _g, snapshot: _s, ...row }: store.DeadLetterRow) => row;
+/** As the API shows it: a key column's value under a secret-looking name redacted. */
+const toDto = ({ position: _p, generation: _g, snapshot: _s, ...row }: store.DeadLetterRow) => ({ ...row, key: shownKey(row.key, row.key_columns) });
 
 export async function listDeadLetters(input: z.output<typeof ZListDeadLettersInput>) {
   const { limit, cursor, ...filter } = input;
@@ -124,7 +127,7 @@ export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters &
         let outcome: string | undefined;
         if (!row) outcome = "the row no longer exists at the source; nothing to write";
         else if (!mapper) outcome = `${entity} → ${letter.context_type} is no longer mapped; nothing to write`;
-        else mapRecord([mapper], row, entity, letter.key, BigInt(letter.position), letter.cursor, mapped);
+        else mapRecord([mapper], row, { entity, key: letter.key, key_columns: letter.key_columns, position: BigInt(letter.position), cursor: letter.cursor }, mapped);
         // Written where the failed record stood in the store's order: a newer write wins.
         const w = await commitBatch({
           sourceId,

@@ -43,6 +43,8 @@ export type CompiledMapping = {
   contextId: (row: SourceRecord) => string;
   /** Columns context_id depends on. */
   idReads: string[];
+  /** Whether context_id reads a secret-looking column (then a reported id is shown redacted). */
+  secretId: boolean;
   preview: (row: SourceRecord) => { context: MappedContext | null; errors: { field: string; message: string; category: "DATA" }[] };
 };
 
@@ -186,7 +188,7 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
     }
   }
 
-  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads };
+  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads, secretId: idStep.reads.some(isSecretName) };
 }
 
 function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {

@@ -8,13 +8,13 @@ import { MappingDataError, type CompiledMapping } from "../mapping/compile.ts";
 import type { NewDeadLetter } from "../store/dead-letters.ts";
 import type { RecordWrite } from "../store/unit-of-work.ts";
 
-/** Where a record sits: its entity and key, and the store position and cursor it is written at. */
-export type RecordOrigin = { entity: string; key: string[]; position: bigint; cursor: string | null };
+/** Where a record sits: its entity, key (and the key's column names), and the store position and cursor it is written at. */
+export type RecordOrigin = { entity: string; key: string[]; key_columns: readonly string[]; position: bigint; cursor: string | null };
 
 export type Mapped = { writes: RecordWrite[]; deadLetters: NewDeadLetter[] };
 
 export function deadLetter(origin: RecordOrigin, contextType: string, error: NewDeadLetter["error"], payload: SourceRecord): NewDeadLetter {
-  return { entity: origin.entity, context_type: contextType, key: origin.key, cursor: origin.cursor, position: origin.position, category: "DATA", error, payload: redact(payload) as object };
+  return { entity: origin.entity, context_type: contextType, key: origin.key, key_columns: origin.key_columns, cursor: origin.cursor, position: origin.position, category: "DATA", error, payload: redact(payload) as object };
 }
 
 /** The dead letter of a mapping failure; anything else than a MappingDataError is not the record's fault and is thrown. */
@@ -23,14 +23,15 @@ export function mappingFailure(error: unknown, origin: RecordOrigin, contextType
   return deadLetter(origin, contextType, { message: error.message, field: error.field, transform: error.transform ?? null }, payload);
 }
 
-/** Maps `record` (its key, at `position` and `cursor`) with every mapping of its entity into `out`. */
-export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, entity: string, key: string[], position: bigint, cursor: string | null, out: Mapped): void {
+/** Maps `record` (from `origin`) with every mapping of its entity into `out`. */
+export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, origin: RecordOrigin, out: Mapped): void {
+  const { entity, key, key_columns, position, cursor } = origin;
   for (const mapper of mappers) {
     try {
       const mapped = mapper.map(record);
-      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: mapped.data, entity, position, cursor, deleted: false, key, payload: record });
+      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: mapped.data, entity, position, cursor, deleted: false, key, key_columns, payload: record, secret_id: mapper.secretId });
     } catch (e) {
-      out.deadLetters.push(mappingFailure(e, { entity, key, position, cursor }, mapper.contextType, record));
+      out.deadLetters.push(mappingFailure(e, origin, mapper.contextType, record));
     }
   }
 }

@@ -26,6 +26,7 @@ import { commitBatch, MappingChangedError, type BatchResult } from "../store/uni
 import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
 import { captureForSnapshot, type SnapshotCapture } from "./capture.ts";
 import { mapRecord, type Mapped } from "./records.ts";
+import { shownKey } from "../secrets/redact.ts";
 import { WriteBehind } from "./write-behind.ts";
 
 const log = logger("snapshot");
@@ -199,7 +200,7 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
     result.read += rows;
     result.collisions.push(...w.collisions);
     for (const f of w.dead_lettered) {
-      result.errors.push({ entity, context_type: f.context_type, key: f.key, field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
+      result.errors.push({ entity, context_type: f.context_type, key: shownKey(f.key, f.key_columns), field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
     }
     await opts.onChunk?.({ entity, rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
   };
@@ -210,7 +211,7 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
   try {
     for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key })) {
       const mapped: Mapped = { writes: [], deadLetters: [] };
-      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, entity, chunk.keys[i]!, position, null, mapped);
+      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, key_columns: chunk.key_columns, position, cursor: null }, mapped);
       recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
       rowsDone += chunk.records.length;
       const done = rowsDone;

@@ -44,6 +44,13 @@ const MAX_DEPTH = 8;
 export const isSecretName = (name: string) => SECRET_NAME.test(name);
 
 /**
+ * A record's key as it may be shown (dead letters, run errors, logs): the value of a key column
+ * whose name says it holds a secret is replaced. The key itself is kept whole where it is read back
+ * (a replay re-reads the row by it).
+ */
+export const shownKey = (key: readonly string[], columns: readonly string[]) => key.map((v, i) => (columns[i] !== undefined && isSecretName(columns[i]!) ? "[redacted]" : v));
+
+/**
  * The value with every value under a secret-looking name replaced whole, whatever its type (a
  * number, an object, an array), except a secret reference, which is safe to show.
  */

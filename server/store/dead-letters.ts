@@ -7,6 +7,8 @@ export type NewDeadLetter = {
   entity: string;
   context_type: string;
   key: string[];
+  /** The key's column names (a secret-looking one's value is shown redacted). */
+  key_columns: readonly string[];
   cursor: string | null;
   position: bigint;
   category: "DATA";
@@ -21,6 +23,7 @@ export type DeadLetterRow = {
   entity: string;
   context_type: string;
   key: string[];
+  key_columns: string[];
   cursor: string | null;
   generation: number;
   position: string;
@@ -38,7 +41,7 @@ export type DeadLetterRow = {
 };
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
-const COLUMNS = `id::text, source_id::text, run_id::text, entity, context_type, key, cursor, generation, position::text, snapshot, category, error, payload,
+const COLUMNS = `id::text, source_id::text, run_id::text, entity, context_type, key, key_columns, cursor, generation, position::text, snapshot, category, error, payload,
   mapping_version, attempts, status, outcome, ${ts("created_at")}, ${ts("updated_at")}, ${ts("resolved_at")}`;
 
 /**
@@ -52,13 +55,14 @@ export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceI
   for (const d of failed) last.set(JSON.stringify([d.entity, d.context_type, d.key]), d);
   const rows = [...last.values()];
   await client.query(
-    `INSERT INTO dead_letters AS d (id, source_id, run_id, entity, context_type, key, record_key, cursor, generation, position, snapshot, category, error, payload, mapping_version)
-     SELECT gen_random_uuid(), $1::uuid, $2::uuid, t.entity, t.context_type, ARRAY(SELECT json_array_elements_text(t.key::json)), t.key, t.cursor, $12::int, t.position, $13::boolean, t.category, t.error, t.payload, $3
-     FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::jsonb[], $11::jsonb[])
-       AS t(entity, context_type, key, cursor, position, category, error, payload)
+    `INSERT INTO dead_letters AS d (id, source_id, run_id, entity, context_type, key, key_columns, record_key, cursor, generation, position, snapshot, category, error, payload, mapping_version)
+     SELECT gen_random_uuid(), $1::uuid, $2::uuid, t.entity, t.context_type, ARRAY(SELECT json_array_elements_text(t.key::json)),
+       ARRAY(SELECT json_array_elements_text(t.key_columns::json)), t.key, t.cursor, $12::int, t.position, $13::boolean, t.category, t.error, t.payload, $3
+     FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::jsonb[], $11::jsonb[], $14::text[])
+       AS t(entity, context_type, key, cursor, position, category, error, payload, key_columns)
      ON CONFLICT (source_id, entity, context_type, record_key) DO UPDATE SET
        attempts = d.attempts + 1, run_id = EXCLUDED.run_id, cursor = EXCLUDED.cursor, generation = EXCLUDED.generation, position = EXCLUDED.position,
-       snapshot = EXCLUDED.snapshot, category = EXCLUDED.category, error = EXCLUDED.error, payload = EXCLUDED.payload, mapping_version = EXCLUDED.mapping_version,
+       snapshot = EXCLUDED.snapshot, key_columns = EXCLUDED.key_columns, category = EXCLUDED.category, error = EXCLUDED.error, payload = EXCLUDED.payload, mapping_version = EXCLUDED.mapping_version,
        status = 'open', outcome = NULL, resolved_at = NULL, updated_at = now()
      -- A resolved letter reopens only for a failure newer than the one it resolved (a change
      -- redelivered after a restart is not), in the store's order.
@@ -77,6 +81,7 @@ export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceI
       rows.map((r) => JSON.stringify(r.payload).replaceAll("\\u0000", "\\\\u0000")),
       order.generation,
       order.snapshot,
+      rows.map((r) => JSON.stringify(r.key_columns)),
     ],
   );
 }

@@ -10,7 +10,7 @@ import type { SourceRecord } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
-import { redact } from "../secrets/redact.ts";
+import { redact, shownKey } from "../secrets/redact.ts";
 import { advanceCheckpoint, markTruncated } from "./checkpoints.ts";
 import { purgeTombstones, tombstoneEntity, writeContexts, type Collision, type ContextWrite, type InsertHint, type StoreOrder } from "./contexts.ts";
 import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";
@@ -19,7 +19,11 @@ import { commitCursor, MappingChangedError } from "./streams.ts";
 export { MappingChangedError } from "./streams.ts";
 
 /** A context to write, with the source record it came from (kept if the store refuses it). */
-export type RecordWrite = ContextWrite & { key: string[]; payload: SourceRecord };
+/**
+ * A context write with its record: the key and its column names, the row as read, and whether the
+ * context id is built from a secret-looking column (then a refusal shows it redacted).
+ */
+export type RecordWrite = ContextWrite & { key: string[]; key_columns: readonly string[]; payload: SourceRecord; secret_id?: boolean };
 /**
  * Every live context of an entity older than `position` becomes a tombstone (TRUNCATE), applied
  * after the first `at` writes of the batch (where it happened among them).
@@ -104,29 +108,35 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
     const w = await writeContexts(client, sourceId, mappingVersion, writes, { ...batch.order, pass: batch.pass ?? null, hint: writes.every((x) => !x.deleted) ? batch.insertHint : undefined });
     result.written += w.written;
     for (const [entity, n] of w.writtenByEntity) result.writtenByEntity.set(entity, (result.writtenByEntity.get(entity) ?? 0) + n);
-    result.collisions.push(...w.collisions);
     // What the store refuses is a DATA outcome of its record: a dead letter, never only a count.
+    // A context id built from a secret-looking column is shown redacted wherever it is reported.
     const refusals = [
-      ...w.rejected.map((r) => ({ ...r, code: "STORE_REJECTED" })),
+      ...w.rejected.map((r) => ({ context_type: r.context_type, context_id: r.context_id, code: "STORE_REJECTED", message: () => r.message, collision: null })),
       ...w.collisions.map((c) => ({
         context_type: c.context_type,
         context_id: c.context_id,
         code: "CONTEXT_ID_COLLISION",
-        message: `context ${c.context_type}/${c.context_id} is already written by ${c.held_by_source === null ? "another source" : `source ${c.held_by_source}`} (entity ${c.held_by}): give this mapping a context_type of its own, or a context_id that cannot collide`,
+        message: (id: string) =>
+          `context ${c.context_type}/${id} is already written by ${c.held_by_source === null ? "another source" : `source ${c.held_by_source}`} (entity ${c.held_by}): give this mapping a context_type of its own, or a context_id that cannot collide`,
+        collision: c,
       })),
     ];
     for (const r of refusals) {
       const write = writes.findLast((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+      const shownId = write?.secret_id ? "[redacted]" : r.context_id;
+      if (r.collision) result.collisions.push({ ...r.collision, context_id: shownId });
       if (!write) continue;
-      result.refused.push({ entity: write.entity, context_type: r.context_type, context_id: r.context_id, key: write.key, message: r.message });
+      const message = r.message(shownId);
+      result.refused.push({ entity: write.entity, context_type: r.context_type, context_id: shownId, key: shownKey(write.key, write.key_columns), message });
       result.dead_lettered.push({
         entity: write.entity,
         context_type: write.context_type,
         key: write.key,
+        key_columns: write.key_columns,
         cursor: write.cursor,
         position: write.position,
         category: "DATA",
-        error: { message: r.message, code: r.code },
+        error: { message, code: r.code },
         payload: redact(write.payload) as object,
       });
     }

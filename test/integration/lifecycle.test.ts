@@ -103,6 +103,7 @@ describe("dead letters", () => {
       entity: "customers",
       context_type: "customer-context",
       key: ["7"],
+      key_columns: ["customer_id"],
       cursor: "pg_lsn:0/10",
       position,
       category: "DATA" as const,

@@ -22,6 +22,7 @@ const letter = (message: string, position: bigint) => ({
   entity: "customers",
   context_type: "customer",
   key: ["97"],
+  key_columns: ["customer_id"],
   cursor: "pg_lsn:0/10",
   position,
   category: "DATA" as const,
@@ -47,7 +48,7 @@ describe("commitBatch", () => {
   });
 
   it("turns a record the store refuses into a dead letter and commits the rest with the checkpoint", async () => {
-    const write = (id: string, data: Record<string, string>) => ({ context_type: "uow", context_id: id, data, entity: "t", position: 0n, cursor: null, deleted: false, key: [id], payload: { id, ...data } });
+    const write = (id: string, data: Record<string, string>) => ({ context_type: "uow", context_id: id, data, entity: "t", position: 0n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: { id, ...data } });
     await takeOverCheckpoint(sourceId, "t", null, { pass: 1n, generation: 0, cursor: null, position: 0n });
     const result = await commitBatch({
       sourceId,
@@ -74,7 +75,7 @@ describe("commitBatch", () => {
       mappingVersion: 0,
       order: { generation: 0, snapshot: true },
       runId,
-      writes: ids.map((id) => ({ context_type: "uow-pass", context_id: id, data: { id }, entity, position: 10n, cursor: null, deleted: false, key: [id], payload: { id } })),
+      writes: ids.map((id) => ({ context_type: "uow-pass", context_id: id, data: { id }, entity, position: 10n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: { id } })),
       deadLetters: [],
       completion: { kind: "checkpoint", entity, resume_after: [ids[ids.length - 1]!], rows_done: done },
       pass: 1n,

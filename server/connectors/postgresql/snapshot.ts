@@ -89,7 +89,7 @@ export async function* readSnapshot(
         for (let k = 0; k < keyIndex.length; k++) key[k] = fields[keyIndex[k]!]!;
         keys[r] = key;
       }
-      yield { records, keys, resume_after: lastKey }; // resume after the last key (its text form)
+      yield { records, keys, key_columns: entity.primary_key, resume_after: lastKey }; // resume after the last key (its text form)
     }
   } finally {
     // A consumer that stops early must not leave a COPY running on the shared connection.

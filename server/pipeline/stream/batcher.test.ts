@@ -3,7 +3,7 @@ import { PG_CURSOR } from "../../connectors/postgresql/lsn.ts";
 import type { RecordWrite } from "../../store/unit-of-work.ts";
 import { Batcher } from "./batcher.ts";
 
-const write = (id: string): RecordWrite => ({ context_type: "t", context_id: id, data: {}, entity: "e", position: 1n, cursor: null, deleted: false, key: [id], payload: {} });
+const write = (id: string): RecordWrite => ({ context_type: "t", context_id: id, data: {}, entity: "e", position: 1n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: {} });
 const mapped = (...ids: string[]) => ({ writes: ids.map(write), deadLetters: [] });
 
 function clock() {

@@ -16,7 +16,7 @@ const mapper = compileMapping({
 const change = (over: Partial<RowChange>): RowChange => ({ kind: "update", entity: "docs", key: ["1"], row: { id: 1, title: "t", body: "b" }, before: null, unchanged: null, order: 7n, cursor: "pg_lsn:0/1", ...over });
 const run = (c: RowChange) => {
   const out: Mapped = { writes: [], deadLetters: [] };
-  mapChange([mapper], c, out);
+  mapChange([mapper], c, ["id"], out);
   return out;
 };
 

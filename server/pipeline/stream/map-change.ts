@@ -13,12 +13,13 @@ export function keptPaths(mapper: CompiledMapping, unchanged: ReadonlySet<string
   return mapper.steps.filter((s) => s.target !== "context_id" && s.reads.some((c) => unchanged.has(c))).map((s) => s.path);
 }
 
-export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Mapped): void {
-  const base = { entity: change.entity, position: change.order, cursor: change.cursor, key: change.key };
+/** Maps `change` with every mapping of its entity into `out`; `keyColumns` names the key's columns. */
+export function mapChange(mappers: CompiledMapping[], change: RowChange, keyColumns: readonly string[], out: Mapped): void {
+  const base = { entity: change.entity, position: change.order, cursor: change.cursor, key: change.key, key_columns: keyColumns };
   for (const mapper of mappers) {
     try {
       if (change.kind === "delete") {
-        out.writes.push({ ...base, context_type: mapper.contextType, context_id: mapper.contextId(change.row), data: null, deleted: true, payload: change.row });
+        out.writes.push({ ...base, context_type: mapper.contextType, context_id: mapper.contextId(change.row), data: null, deleted: true, payload: change.row, secret_id: mapper.secretId });
         continue;
       }
       const unchanged = change.unchanged;
@@ -30,9 +31,9 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
       if (change.before) {
         // The key changed: the context under the old id is gone.
         const oldId = mapper.contextId(change.before);
-        if (oldId !== mapped.context_id) out.writes.push({ ...base, context_type: mapper.contextType, context_id: oldId, data: null, deleted: true, payload: change.before });
+        if (oldId !== mapped.context_id) out.writes.push({ ...base, context_type: mapper.contextType, context_id: oldId, data: null, deleted: true, payload: change.before, secret_id: mapper.secretId });
       }
-      out.writes.push({ ...mapped, ...base, deleted: false, keep: keep.length ? keep : undefined, payload: change.row });
+      out.writes.push({ ...mapped, ...base, deleted: false, keep: keep.length ? keep : undefined, payload: change.row, secret_id: mapper.secretId });
     } catch (e) {
       out.deadLetters.push(mappingFailure(e, base, mapper.contextType, change.row));
     }
