@@ -8,6 +8,10 @@ import { replicationNames } from "./postgresql/connection.ts";
 import { POSTGRES_CAPABILITIES, PostgresConnector } from "./postgresql/connector.ts";
 import { PG_CURSOR } from "./postgresql/lsn.ts";
 import { classifyPostgresError } from "./postgresql/errors.ts";
+import { MYSQL_CAPABILITIES, MysqlConnector } from "./mysql/connector.ts";
+import { mysqlConnectionIdentity, ZMysqlConfig } from "./mysql/config.ts";
+import { MYSQL_CURSOR } from "./mysql/binlog-cursor.ts";
+import { classifyMysqlError } from "./mysql/errors.ts";
 import type { SourceClassifier } from "../errors/origin.ts";
 import type { ConnectorCapabilities, ConnectorContext, CursorCodec, ECMConnector } from "./types.ts";
 
@@ -42,6 +46,17 @@ export const CONNECTOR_TYPES = {
     classifyError: classifyPostgresError,
     create: (context) => new PostgresConnector(context),
   },
+  mysql: {
+    type: "mysql",
+    label: "MySQL / MariaDB",
+    configSchema: ZMysqlConfig,
+    secretFields: ["authentication.password_secret"],
+    capabilities: MYSQL_CAPABILITIES,
+    connectionIdentity: mysqlConnectionIdentity,
+    cursor: MYSQL_CURSOR,
+    classifyError: classifyMysqlError,
+    create: (context) => new MysqlConnector(context),
+  },
 } satisfies Record<string, ConnectorType>;
 
 export type ConnectorTypeName = keyof typeof CONNECTOR_TYPES;
@@ -65,7 +80,7 @@ export function cursorCodec(name: string): CursorCodec {
 }
 
 /** The connection config accepted for any registered connector type, discriminated by connector_type. */
-export const ZConnectorConfig = z.discriminatedUnion("connector_type", [ZPostgresConfig]);
+export const ZConnectorConfig = z.discriminatedUnion("connector_type", [ZPostgresConfig, ZMysqlConfig]);
 export type TConnectorConfig = z.infer<typeof ZConnectorConfig>;
 
 export function configJsonSchema(name: string) {

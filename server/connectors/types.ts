@@ -225,6 +225,12 @@ export type CaptureStatus = {
   confirmed_cursor: string | null;
   /** Where the source's change log ends now. */
   current_cursor: string;
+  /**
+   * The oldest cursor the source's log still holds, where the source keeps its log for no one in
+   * particular (MySQL's binlogs): a stored cursor before it is lost. Null where the capture itself
+   * holds what it needs (a replication slot).
+   */
+  oldest_cursor?: string | null;
   /** Change log the source retains for the capture (bytes). */
   retained_bytes: number | null;
   /** Change log written since the confirmed cursor (bytes). */

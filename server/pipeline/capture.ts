@@ -62,6 +62,12 @@ export function judgeCapture(status: CaptureStatus, recorded: Recorded, codec: C
   if (status.server !== recorded.capture_server) return broken(`the source is now another server or database (${status.server}; the capture was made on ${recorded.capture_server})`);
   if (!status.exists) return broken(`the change capture (${status.name}) no longer exists: it was dropped, or the server failed over to one without it`);
   if (status.lost) return broken(`the change capture (${status.name}) is lost: the source removed log it still needed`);
+  if (since && status.oldest_cursor && codec.order(since) < codec.order(status.oldest_cursor)) {
+    return broken(`the source no longer holds its log from ${since} (it now starts at ${status.oldest_cursor}): it was purged`);
+  }
+  if (since && codec.order(status.current_cursor) < codec.order(since)) {
+    return broken(`the source's log ends at ${status.current_cursor}, before the store's ${since}: the log was reset, or this is another server`);
+  }
   // Nothing but this product moves a capture, and never past the store's cursor: one that starts
   // later was made anew by someone else (dropped and created again).
   if (since && status.confirmed_cursor && codec.order(status.confirmed_cursor) > codec.order(since)) {

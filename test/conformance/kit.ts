@@ -33,8 +33,12 @@ export type ConformanceFixture = {
   types: { column: string; type: string; literal: string; expected: unknown }[];
   /** Health checks, each failing for its own reason: the config that breaks it (and any set-up). */
   brokenHealth: { check: string; config: (good: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> }[];
-  /** Whether the source still holds what change capture set up for this source (slot, publication, …). */
-  captureExists(source: FixtureSource, sourceId: string): Promise<boolean>;
+  /**
+   * Whether the source still holds what change capture set up for this source (slot, publication,
+   * …). Not given by a type that sets nothing up on the source (MySQL reads the server's own
+   * binlog): the sections about that object are then skipped.
+   */
+  captureExists?(source: FixtureSource, sourceId: string): Promise<boolean>;
   /** Removes the source's change capture position the way an operator would by hand (a dropped slot, purged binlogs). */
   dropCaptureByHand(source: FixtureSource, sourceId: string): Promise<void>;
   /** A fresh, empty database on another server of this type (a database moved there), and SQL on it. */
@@ -409,7 +413,7 @@ export function describeConformance(fixture: ConformanceFixture) {
       await converged("events");
       await converged("items");
       // The old server's capture is left to the operator (it may still be someone's source).
-      expect(await fixture.captureExists(old, sourceId)).toBe(true);
+      if (fixture.captureExists) expect(await fixture.captureExists(old, sourceId)).toBe(true);
     }, 300_000);
 
     it("lifecycle: a TRUNCATE during a snapshot is not undone by a chunk read before it", async () => {
@@ -433,11 +437,12 @@ export function describeConformance(fixture: ConformanceFixture) {
       await converged("bulk");
     }, 300_000);
 
-    it("removes its change capture from the source when the source is deleted", async () => {
-      expect(await fixture.captureExists(src, sourceId)).toBe(true);
-      const deleted = await api("DELETE", `/sources/${sourceId}?drop_slot=true`, { token: editor });
+    // Skipped by capability: a type that sets nothing up on the source has nothing to remove.
+    it.skipIf(!fixture.captureExists)("removes its change capture from the source when the source is deleted", async () => {
+      expect(await fixture.captureExists!(src, sourceId)).toBe(true);
+      const deleted = await api("DELETE", `/sources/${sourceId}?drop_capture=true`, { token: editor });
       expect(deleted.status, deleted.text).toBe(204);
-      expect(await fixture.captureExists(src, sourceId)).toBe(false);
+      expect(await fixture.captureExists!(src, sourceId)).toBe(false);
     }, 60_000);
   });
 }

@@ -7,10 +7,12 @@ import path from "node:path";
 import pg from "pg";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { ensureRedis, type RedisHandle } from "../../scripts/lib/redis-server.ts";
+import { startMariadb, type MariadbServer } from "../../scripts/lib/mariadb-server.ts";
 import { applyMigrations } from "../../server/db/migrations.ts";
 
 let embedded: EmbeddedPostgres | undefined;
 let redis: RedisHandle | undefined;
+let mariadb: MariadbServer | undefined;
 
 export async function setup() {
   let serverUrl = process.env.TEST_DATABASE_URL;
@@ -35,9 +37,17 @@ export async function setup() {
   process.env.ECM_API_TOKEN = `test-admin-token-${crypto.randomBytes(8).toString("hex")}`;
   process.env.ECM_LOG_LEVEL = "info";
   process.env.PORT = "3999";
+  // The MySQL connector's tests: MYSQL_TEST_URL (a MySQL 8 or MariaDB server with a row binlog), or
+  // a MariaDB of their own (Debian's mariadbd) under .data/test.
+  if (!process.env.MYSQL_TEST_URL) {
+    mariadb = await startMariadb({ dir: path.resolve(".data/test/mariadb"), port: 33061, serverId: 11, password: "ecm-test" });
+    process.env.MYSQL_TEST_URL = mariadb.url();
+  }
+  process.env.ECM_SOURCE_TEST_MYSQL_PASSWORD = decodeURIComponent(new URL(process.env.MYSQL_TEST_URL).password);
 }
 
 export async function teardown() {
   if (redis?.started) await redis.stop();
   await embedded?.stop();
+  await mariadb?.stop();
 }

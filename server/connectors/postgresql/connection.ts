@@ -5,6 +5,8 @@ import tls from "node:tls";
 import pg from "pg";
 import { postgresConnectionIdentity, type TPostgresConfig } from "./config.ts";
 import { resolveAllowedAddress, type HostPolicy } from "../host-policy.ts";
+import { isLoopback } from "../loopback.ts";
+export { isLoopback };
 import { resolveSecret, type SecretPolicy } from "../../secrets/resolve.ts";
 import { AppError } from "../../errors/app-error.ts";
 
@@ -63,8 +65,6 @@ function installPasswordGuard() {
 }
 installPasswordGuard();
 
-/** Whether an address is this machine's (a password in clear never leaves it). */
-export const isLoopback = (address: string) => /^(::ffff:)?127\.\d+\.\d+\.\d+$/i.test(address) || /^(0{0,4}:){2,7}0{0,3}1$/.test(address) || address === "::1";
 
 /** The password as node-postgres takes it: a function, carrying a refusal when the channel may not reveal it. */
 function guardedPassword(password: string | undefined, mode: TPostgresConfig["connection"]["ssl_mode"], rootCert: string | undefined, address: string): GuardedPassword | undefined {

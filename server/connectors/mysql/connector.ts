@@ -1,0 +1,256 @@
+// The MySQL / MariaDB connector: the spec's ECMConnector over the modules beside it. Change capture
+// is the server's binlog itself: nothing is set up on the source, a capture starts at the binlog
+// position read before the first snapshot read, and it is lost when the binlogs it needs are purged.
+import crypto from "node:crypto";
+import type mysql from "mysql2/promise";
+import { AppError } from "../../errors/app-error.ts";
+import type {
+  CaptureSetup,
+  CaptureStatus,
+  ChangeEvent,
+  ChangeOperation,
+  ConnectorCapabilities,
+  ConnectorConfig,
+  ConnectorContext,
+  Context,
+  ECMConnector,
+  EntitySchema,
+  EntityType,
+  ExtractOptions,
+  HealthStatus,
+  RowChange,
+  SnapshotChunk,
+  SnapshotReadOptions,
+} from "../types.ts";
+import { binlogCursor, parseBinlogCursor, type BinlogPosition } from "./binlog-cursor.ts";
+import { describeEntity, listEntities, textRows, type DescribedEntity } from "./catalog.ts";
+import { BinlogChangeStream } from "./changes.ts";
+import { ZMysqlConfig, type TMysqlConfig } from "./config.ts";
+import { binlogServerId, connect, connectionOptions } from "./connection.ts";
+import { connectError, healthCheck } from "./health.ts";
+import { readByKeys, readSnapshot } from "./snapshot.ts";
+
+export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
+  connector_type: "mysql",
+  snapshot: true,
+  cdc: true,
+  cursor_format: "mysql_binlog:<file>:<position>",
+  operations: ["insert", "update", "delete"],
+  composite_keys: true,
+  resumable_snapshot: true,
+  max_batch_size: 100_000,
+};
+
+type Binlogs = { current: BinlogPosition; files: { name: string; size: number }[] };
+
+export class MysqlConnector implements ECMConnector {
+  private config?: TMysqlConfig;
+  private conn?: mysql.Connection;
+  private identity?: Promise<string>;
+  private rowImage?: Promise<string>;
+  private readonly entities = new Map<string, DescribedEntity>();
+
+  constructor(private readonly context: ConnectorContext) {}
+
+  async initialize(config: ConnectorConfig): Promise<void> {
+    this.config = ZMysqlConfig.parse(config);
+  }
+
+  async shutdown(): Promise<void> {
+    const c = this.conn;
+    this.conn = undefined;
+    this.identity = undefined;
+    this.rowImage = undefined;
+    this.entities.clear();
+    await c?.end().catch(() => {});
+  }
+
+  getCapabilities(): ConnectorCapabilities {
+    return MYSQL_CAPABILITIES;
+  }
+
+  healthCheck(): Promise<HealthStatus> {
+    return healthCheck(this.requireConfig(), this.context.mappedTables ?? [], this.context.policies);
+  }
+
+  async listEntities(): Promise<EntityType[]> {
+    return listEntities(await this.connection(), this.database());
+  }
+
+  async describeEntity(type: string): Promise<EntitySchema> {
+    const { decoders: _d, mysqlColumns: _m, ...entity } = await this.describe(type);
+    return entity;
+  }
+
+  /** The binlog's end now, and its files (SHOW BINARY LOG STATUS on MySQL 8.4, SHOW MASTER STATUS before and on MariaDB). */
+  private async binlogs(): Promise<Binlogs> {
+    const c = await this.connection();
+    let status = await textRows(c, "SHOW MASTER STATUS").catch(async (e) => {
+      if ((e as { code?: string }).code !== "ER_PARSE_ERROR") throw e;
+      return textRows(c, "SHOW BINARY LOG STATUS");
+    });
+    if (!status.length) {
+      throw new AppError("BAD_REQUEST", "the server's binary log is off: changes cannot be captured. Start it with log_bin and a server_id (see the health check)", { category: "CONFIGURATION" });
+    }
+    const files = (await textRows(c, "SHOW BINARY LOGS")).map((r) => ({ name: r.Log_name!, size: Number(r.File_size ?? 0) }));
+    status = status.slice(0, 1);
+    return { current: { file: status[0]!.File!, position: Number(status[0]!.Position) }, files };
+  }
+
+  /** The capture is the binlog: it starts where the binlog ends now (before the snapshot's first read). */
+  async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
+    await Promise.all(types.map((t) => this.describe(t)));
+    const { current } = await this.binlogs();
+    return { created: options.replace, start: binlogCursor(current), server: await this.serverIdentity() };
+  }
+
+  /** Every table is in the binlog: nothing to include or leave out on the server. */
+  async attachCapture(types: string[]) {
+    await Promise.all(types.map((t) => this.describe(t)));
+    return { added: [], removed: [] };
+  }
+
+  async captureStatus(): Promise<CaptureStatus> {
+    const [identity, logs] = await Promise.all([this.serverIdentity(), this.binlogs().catch((e) => (e instanceof AppError ? null : Promise.reject(e)))]);
+    const first = logs?.files[0];
+    return {
+      name: "binary log",
+      server: identity,
+      exists: logs !== null,
+      active: null,
+      lost: false,
+      state: logs ? `${logs.files.length} binlog file${logs.files.length === 1 ? "" : "s"}` : "binary log off",
+      confirmed_cursor: null,
+      current_cursor: logs ? binlogCursor(logs.current) : "mysql_binlog:none.000000:0",
+      oldest_cursor: first ? binlogCursor({ file: first.name, position: 4 }) : null,
+      retained_bytes: logs ? logs.files.reduce((n, f) => n + f.size, 0) : null,
+      lag_bytes: null,
+    };
+  }
+
+  openChanges(types: string[], from: string | null): Promise<BinlogChangeStream> {
+    return this.open(types, from, binlogServerId(this.context.sourceId));
+  }
+
+  private async open(types: string[], from: string | null, serverId: number): Promise<BinlogChangeStream> {
+    const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
+    const start = from ? parseBinlogCursor(from) : (await this.binlogs()).current;
+    const changes = new BinlogChangeStream(this.database(), entities, { file: start.file, position: start.position }, async (entity) => {
+      this.entities.delete(entity);
+      return this.describe(entity);
+    });
+    changes.start(await connectionOptions(this.requireConfig(), this.context.policies), serverId);
+    return changes;
+  }
+
+  async *readSnapshotChunks(type: string, options: SnapshotReadOptions = {}): AsyncGenerator<SnapshotChunk> {
+    const c = await this.connection();
+    const entity = await this.describe(type);
+    yield* readSnapshot(c, this.database(), entity, { batchSize: options.batch_size ?? this.requireConfig().options.batch_size, afterKey: options.after ?? null, limit: options.limit });
+  }
+
+  async rowsByKey(type: string, keys: string[][]) {
+    return readByKeys(await this.connection(), this.database(), await this.describe(type), keys);
+  }
+
+  /** The spec's extractSnapshot: every row as a Context mapped to itself (reads only; capture is the pipeline's). */
+  extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context> {
+    const self = this;
+    return (async function* () {
+      for await (const chunk of self.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit })) {
+        for (let i = 0; i < chunk.records.length; i++) {
+          const key = chunk.keys[i]!;
+          yield { context_type: type, context_id: key.join(":"), data: chunk.records[i]!, source: { entity: type, key } };
+        }
+        await options.onChunk?.({ rows: chunk.records.length, last_key: chunk.resume_after });
+      }
+    })();
+  }
+
+  /**
+   * The spec's streamChanges: committed changes from `cursor`, one ChangeEvent per row change,
+   * delivered when its transaction commits with the commit's end as its cursor. A page reader of
+   * its own (its own server id), so the product's stream is never cut off by it.
+   */
+  streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
+    const include = new Set(options.include ?? MYSQL_CAPABILITIES.operations);
+    return (async function* (self: MysqlConnector) {
+      if (options.signal?.aborted) return;
+      const changes = await self.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000));
+      options.signal?.addEventListener("abort", () => void changes.close());
+      if (options.signal?.aborted) await changes.close();
+      let tx: RowChange[] = [];
+      try {
+        for await (const received of changes) {
+          for (const change of received) {
+            if (change.kind === "commit") {
+              for (const c of tx) {
+                const keyColumns = (await self.describe(c.entity)).primary_key;
+                yield {
+                  operation: c.kind,
+                  entity: c.entity,
+                  key: keyColumns.map((k) => c.row[k] ?? null),
+                  context: { context_type: c.entity, context_id: c.key.join(":"), data: c.kind === "delete" ? {} : c.row, source: { entity: c.entity, key: c.key, cursor: change.cursor } },
+                  cursor: change.cursor,
+                  committed_at: change.committed_at?.toISOString() ?? "",
+                };
+              }
+              tx = [];
+            } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
+          }
+        }
+      } finally {
+        await changes.close();
+      }
+    })(this);
+  }
+
+  /**
+   * What identifies the server: MySQL's server_uuid; MariaDB has none, so its host name, port,
+   * server_id and data directory stand in (a restored copy on another server differs in them).
+   */
+  private serverIdentity(): Promise<string> {
+    this.identity ??= (async () => {
+      const c = await this.connection();
+      const uuid = await textRows(c, "SELECT @@server_uuid AS id").catch(() => null);
+      if (uuid?.[0]?.id) return `mysql:${uuid[0].id}/${this.database()}`;
+      const [r] = await textRows(c, "SELECT @@hostname AS host, @@port AS port, @@server_id AS server_id, @@datadir AS datadir");
+      return `mariadb:${r!.host}:${r!.port}:${r!.server_id}:${r!.datadir}/${this.database()}`;
+    })().catch((e) => {
+      this.identity = undefined;
+      throw e;
+    });
+    return this.identity;
+  }
+
+  private database() {
+    return this.requireConfig().connection.database;
+  }
+
+  private requireConfig(): TMysqlConfig {
+    if (!this.config) throw new Error("connector used before initialize()");
+    return this.config;
+  }
+
+  private async connection(): Promise<mysql.Connection> {
+    if (this.conn) return this.conn;
+    const config = this.requireConfig();
+    try {
+      this.conn = await connect(config, this.context.policies);
+    } catch (error) {
+      throw connectError(error, config);
+    }
+    return this.conn;
+  }
+
+  private async describe(type: string): Promise<DescribedEntity> {
+    let entity = this.entities.get(type);
+    if (!entity) {
+      const c = await this.connection();
+      this.rowImage ??= textRows(c, "SELECT @@binlog_row_image AS v").then((r) => r[0]?.v ?? "FULL");
+      entity = await describeEntity(c, this.database(), type, await this.rowImage);
+      this.entities.set(type, entity);
+    }
+    return entity;
+  }
+}

@@ -1,0 +1,100 @@
+// Keyset pagination over the primary key: `SELECT … WHERE key > last ORDER BY key LIMIT n`, the
+// next page asked for as soon as one arrives (the server reads it while this one is mapped).
+// Every value comes as the server's bytes and is decoded by its column's rule (values.ts). A key
+// is kept in its text form (keyText), which binds back to the same value (bindKey).
+import type mysql from "mysql2/promise";
+import { AppError } from "../../errors/app-error.ts";
+import type { JsonValue, SnapshotChunk, SourceRecord } from "../types.ts";
+import { q, type DescribedEntity } from "./catalog.ts";
+
+/** A key value's text form (what dead letters keep, chunks resume after and rowsByKey takes). */
+export function keyText(value: JsonValue): string {
+  if (Array.isArray(value)) return value.join(",");
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** A key's text form as a value bound in SQL for its column. */
+function bindKey(entity: DescribedEntity, column: string, text: string): unknown {
+  const i = entity.columns.findIndex((c) => c.name === column);
+  const kind = entity.columns[i]?.kind;
+  if (kind === "bytes") return Buffer.from(text, "base64");
+  if (kind === "time") return text.replace("T", " ").replace(/Z$/, "");
+  return text;
+}
+
+function requireKey(entity: DescribedEntity): string[] {
+  if (!entity.primary_key.length) {
+    throw new AppError("BAD_REQUEST", `${entity.name} has no primary key: a resumable snapshot reads in key order. Add a primary key to the table.`, { category: "CONFIGURATION" });
+  }
+  return entity.primary_key;
+}
+
+/** `(k1 > ?) OR (k1 = ? AND k2 > ?) …`: rows after `after` in key order (an index range on InnoDB's clustered key). */
+function after(entity: DescribedEntity, key: string[], values: string[]) {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (let i = 0; i < key.length; i++) {
+    const eq = key.slice(0, i).map((k, j) => (params.push(bindKey(entity, k, values[j]!)), `${q(k)} = ?`));
+    params.push(bindKey(entity, key[i]!, values[i]!));
+    parts.push(`(${[...eq, `${q(key[i]!)} > ?`].join(" AND ")})`);
+  }
+  return { sql: parts.join(" OR "), params };
+}
+
+export function decodeRow(entity: DescribedEntity, raw: (Buffer | null)[]): SourceRecord {
+  const record: SourceRecord = Object.create(null);
+  for (let i = 0; i < raw.length; i++) {
+    const v = raw[i];
+    record[entity.columns[i]!.name] = v === null || v === undefined ? null : entity.decoders[i]!.fromText(v);
+  }
+  return record;
+}
+
+export async function* readSnapshot(c: mysql.Connection, database: string, entity: DescribedEntity, opts: { batchSize: number; afterKey: string[] | null; limit?: number }): AsyncGenerator<SnapshotChunk> {
+  const key = requireKey(entity);
+  const cols = entity.columns.map((col) => q(col.name)).join(", ");
+  const keyIndex = key.map((k) => entity.columns.findIndex((col) => col.name === k));
+  let remaining = opts.limit ?? Infinity;
+  const fetch = (last: string[] | null) => {
+    const size = Math.min(opts.batchSize, remaining);
+    const where = last ? after(entity, key, last) : { sql: "", params: [] };
+    const sql = `SELECT ${cols} FROM ${q(database)}.${q(entity.table)}${where.sql ? ` WHERE ${where.sql}` : ""} ORDER BY ${key.map(q).join(", ")} LIMIT ${size}`;
+    return { size, rows: c.query({ sql, values: where.params, rowsAsArray: true }).then(([rows]) => rows as unknown as (Buffer | null)[][]) };
+  };
+  let pending: ReturnType<typeof fetch> | null = remaining > 0 ? fetch(opts.afterKey) : null;
+  try {
+    while (pending) {
+      const { size, rows: next } = pending;
+      const raw = await next;
+      pending = null;
+      if (!raw.length) return;
+      remaining -= raw.length;
+      const records = raw.map((r) => decodeRow(entity, r));
+      const keys = records.map((r) => key.map((k) => keyText(r[k] ?? null)));
+      const lastKey = keys[keys.length - 1]!;
+      if (raw.length === size && remaining > 0) pending = fetch(lastKey);
+      yield { records, keys, key_columns: key, resume_after: lastKey };
+    }
+  } finally {
+    // A consumer that stops early leaves a prefetched page: wait it out so the connection is free.
+    await pending?.rows.catch(() => {});
+  }
+}
+
+/** Current rows for these keys (text form), keyed by JSON of the key; absent keys are missing from the map. */
+export async function readByKeys(c: mysql.Connection, database: string, entity: DescribedEntity, keys: string[][]): Promise<Map<string, SourceRecord>> {
+  const key = requireKey(entity);
+  const cols = entity.columns.map((col) => q(col.name)).join(", ");
+  const out = new Map<string, SourceRecord>();
+  for (let start = 0; start < keys.length; start += 500) {
+    const part = keys.slice(start, start + 500);
+    const params: unknown[] = [];
+    const tuples = part.map((k) => `(${key.map((col, i) => (params.push(bindKey(entity, col, k[i] ?? "")), "?")).join(", ")})`);
+    const [rows] = await c.query({ sql: `SELECT ${cols} FROM ${q(database)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples.join(", ")})`, values: params, rowsAsArray: true });
+    for (const raw of rows as unknown as (Buffer | null)[][]) {
+      const record = decodeRow(entity, raw);
+      out.set(JSON.stringify(key.map((k) => keyText(record[k] ?? null))), record);
+    }
+  }
+  return out;
+}
