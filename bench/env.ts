@@ -6,6 +6,7 @@ import path from "node:path";
 import pg from "pg";
 import { applyMigrations } from "../server/db/migrations.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
+import { startMariadb, type MariadbServer } from "../scripts/lib/mariadb-server.ts";
 
 export async function benchPostgres(): Promise<{ url: (db?: string) => string; stop: () => Promise<void>; embedded?: EmbeddedPostgres }> {
   if (process.env.BENCH_DATABASE_URL) {
@@ -66,4 +67,26 @@ export function psqlShell(serverUrl: string) {
     if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
   };
   return { psql, sh };
+}
+
+/** A MySQL-compatible source for the MySQL benchmarks: BENCH_MYSQL_URL, else a MariaDB with a row binlog under .data/bench. */
+export async function benchMariadb(): Promise<{ url: (db?: string) => string; stop: () => Promise<void>; server?: MariadbServer }> {
+  if (process.env.BENCH_MYSQL_URL) {
+    const base = new URL(process.env.BENCH_MYSQL_URL);
+    return { url: (db = "") => Object.assign(new URL(base), { pathname: `/${db}` }).toString(), stop: async () => {} };
+  }
+  const server = await startMariadb({ dir: path.resolve(".data/bench/mariadb"), port: 33071, serverId: 21, password: "ecm-bench" });
+  return { url: server.url, stop: server.stop, server };
+}
+
+/** `mariadb` client command lines against `url` (password through the environment), and `sh` to run them. */
+export function mariadbShell(url: string) {
+  const u = new URL(url);
+  const conn = `-h ${u.hostname} -P ${u.port} -u ${decodeURIComponent(u.username)}`;
+  const sh = (cmd: string) => {
+    const r = spawnSync("sh", ["-c", cmd], { env: { ...process.env, MYSQL_PWD: decodeURIComponent(u.password) }, encoding: "utf8", maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return { conn, sh };
 }

@@ -155,7 +155,7 @@ function HealthCard({ id }: { id: string }) {
       {health.data ? (
         <HealthChecks checks={health.data.checks} />
       ) : (
-        <p className="text-[13px] text-muted">Checks reachability, credentials, wal_level, privileges, the publication and the replication slot.</p>
+        <p className="text-[13px] text-muted">Checks reachability, credentials, privileges, and what change capture needs of the source.</p>
       )}
     </Card>
   );
@@ -178,7 +178,7 @@ function DangerZone({ id, name }: { id: string; name: string }) {
   return (
     <Card title="Delete source" className="mt-4">
       <p className="mb-3 text-[13px] text-muted">
-        Removes the source and its stored secrets from ECM Connect, and its replication slot and publication from the source database (a slot left there keeps WAL). Type <code className="font-mono">{name}</code> to confirm.
+        Removes the source and its stored secrets from ECM Connect, and whatever change capture set up on the source database (PostgreSQL: its replication slot, which keeps WAL while it is left there, and publication; MySQL sets nothing up). Type <code className="font-mono">{name}</code> to confirm.
       </p>
       <div className="flex items-end gap-2">
         <div className="w-72">
@@ -201,7 +201,7 @@ function DangerZone({ id, name }: { id: string; name: string }) {
           {remove.error.data?.code === "CONFLICT" ? (
             <div className="mt-2">
               <Button variant="danger" disabled={!canEdit || remove.isPending} onClick={() => remove.mutate({ id, drop_capture: false })}>
-                Delete and leave the capture (slot) on the source
+                Delete and leave the capture on the source
               </Button>
             </div>
           ) : null}

@@ -1,5 +1,5 @@
 "use client";
-// The change stream of a source: state, cursor, slot and lag, live throughput and lag charts,
+// The change stream of a source: state, cursor, capture and lag, live throughput and lag charts,
 // start/stop, schema-change approval, per-entity pause/resume/re-snapshot and cursor reset.
 // Polls once a second (react-query); charts keep the last two minutes of samples in memory.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -166,7 +166,7 @@ export function StreamCard({ sourceId, cdc }: { sourceId: string; cdc: boolean }
               Move cursor (only while stopped; checked against the capture)
               <input
                 className="h-8 w-56 rounded-md border border-line px-2 font-mono text-[13px] text-ink"
-                placeholder="pg_lsn:0/16B3748"
+                placeholder={s.cursor ?? "a cursor of this source"}
                 value={cursorInput}
                 onChange={(e) => setCursorInput(e.target.value)}
                 disabled={!canEdit || running}

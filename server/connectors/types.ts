@@ -103,7 +103,7 @@ export type ChangeEvent = {
   key: JsonValue[];
   /** The mapped context; for deletes only its type and id. */
   context: Context | null;
-  /** The change's commit as the connector's cursor (`pg_lsn:X/Y`). */
+  /** The change's commit as the connector's cursor (its capabilities' cursor_format). */
   cursor: string;
   committed_at: string;
 };

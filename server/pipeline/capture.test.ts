@@ -63,4 +63,12 @@ describe("judgeCapture", () => {
     expect(judge(status({ exists: false }), recorded({ generation: 0, capture_server: null, capture_start: null, cursor: null }))).toEqual({ kind: "none" });
     expect(judge(status({ exists: false }), recorded({ generation: 0, capture_server: null, capture_start: null }))).toMatchObject({ kind: "broken" });
   });
+
+  it("calls a log purged past the store's cursor, or one that ends before it (a reset, another server), broken: a log kept for no one (oldest_cursor)", () => {
+    const purged = judge(status({ confirmed_cursor: null, oldest_cursor: "pg_lsn:0/300" }), recorded());
+    expect(purged).toEqual({ kind: "broken", reason: expect.stringMatching(/no longer holds its log from pg_lsn:0\/200.*purged/) });
+    expect(judge(status({ confirmed_cursor: null, oldest_cursor: "pg_lsn:0/150" }), recorded())).toEqual({ kind: "ok" });
+    const reset = judge(status({ confirmed_cursor: null, current_cursor: "pg_lsn:0/120" }), recorded());
+    expect(reset).toEqual({ kind: "broken", reason: expect.stringMatching(/ends at pg_lsn:0\/120, before the store's pg_lsn:0\/200/) });
+  });
 });

@@ -113,7 +113,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     return next;
   };
 
-  const changes: ChangeStream = await connector.openChanges([...plans.keys()], row.cursor);
+  // Nothing streamed yet: from where the capture started (before the snapshot's first read), so a
+  // source that keeps no position of its own for us (MySQL's binlog) misses nothing committed since.
+  const changes: ChangeStream = await connector.openChanges([...plans.keys()], row.cursor ?? row.capture_start);
   const fail = (e: unknown) => {
     failure ??= e;
     void changes.close();

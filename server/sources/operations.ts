@@ -44,7 +44,7 @@ export const ZOperationEnvelope = z
     operation: z.enum(OPERATION_NAMES),
     entity: z.string().min(1).optional().describe("describe_entity, extract_snapshot: `customers` or `schema.table`"),
     batch_size: z.number().int().min(1).max(10_000).optional().describe("extract_snapshot (default 1000), stream_changes (default 100)"),
-    cursor: z.string().nullish().describe("extract_snapshot: the previous page's cursor; stream_changes: `pg_lsn:X/Y` to read from"),
+    cursor: z.string().nullish().describe("extract_snapshot: the previous page's cursor; stream_changes: a cursor in the connector's format (cursor_format) to read from"),
     include_operations: z.array(ZChangeOperation).min(1).optional().describe("stream_changes: which operations (default all three)"),
   })
   .strict();

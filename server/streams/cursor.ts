@@ -10,7 +10,7 @@ export const ZCursor = z
   .string()
   // Long enough for a MySQL GTID set (one uuid:interval per server that ever wrote), bounded.
   .max(4096)
-  .regex(/^[a-z][a-z0-9_]*:[\x21-\x7e]+$/, "must be a cursor of the source's connector, like pg_lsn:0/16B3748");
+  .regex(/^[a-z][a-z0-9_]*:[\x21-\x7e]+$/, "must be a cursor of the source's connector (type:position, as its capabilities' cursor_format says)");
 
 /** The cursor codec of a source's connector type. */
 export async function cursorCodecOf(sourceId: string): Promise<CursorCodec> {

@@ -23,7 +23,7 @@ import { bareObject } from "../json/safe.ts";
 /** What `start` takes: the spec's connector.stream_changes fields, accepted as written. */
 const START_FIELDS = {
   operation: z.literal("connector.stream_changes").optional().describe("start: accepted as the spec writes it"),
-  cursor: ZCursor.optional().describe("start: `pg_lsn:X/Y` to stream from (default: the stored cursor)"),
+  cursor: ZCursor.optional().describe("start: a cursor in the connector's format (cursor_format) to stream from (default: the stored cursor)"),
   batch_size: z.number().int().min(1).max(10_000).optional().describe("start: changes per batch"),
   include_operations: z.array(ZChangeOperation).min(1).optional().describe("start: which operations (default all three)"),
   schema_policy: z.enum(["continue", "pause"]).optional().describe("start: on a source column change, continue or pause until approved"),

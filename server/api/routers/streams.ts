@@ -18,7 +18,7 @@ export const streamsRouter = createTRPCRouter({
     .output(z.object({ run_id: z.string().nullable() }))
     .mutation(({ input: { id, ...request }, ctx }) => streamAction(id, parseRequest(ZStreamAction, request), ctx.principal)),
   cursor: viewerProcedure
-    .meta(rest("GET", "/sources/{id}/cursor", "streams", "The durable stream cursor (pg_lsn:X/Y)"))
+    .meta(rest("GET", "/sources/{id}/cursor", "streams", "The durable stream cursor, in the source connector's format (its capabilities' cursor_format)"))
     .input(ZId).output(ZCursorOut).query(({ input }) => getCursor(input.id)),
   setCursor: editorProcedure
     .meta(rest("PUT", "/sources/{id}/cursor", "streams", "Move the cursor while the stream is stopped; checked against the slot (not before its confirmed position, not past the WAL)"))

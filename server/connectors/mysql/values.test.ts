@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { bigint, bits, datetime, decoderFor, float32, setMembers, timestamp, type MysqlColumn } from "./values.ts";
+
+const col = (dataType: string, over: Partial<MysqlColumn> = {}): MysqlColumn => ({ name: "c", dataType, columnType: dataType, json: false, bits: 1, ...over });
+
+describe("MySQL values, the snapshot's text and the binlog's decoding alike", () => {
+  it("keeps BIGINT exact: numbers while safe, decimal strings beyond (signed and unsigned)", () => {
+    expect(bigint("9007199254740991")).toBe(9007199254740991);
+    expect(bigint("9007199254740993")).toBe("9007199254740993");
+    expect(bigint("18446744073709551615")).toBe("18446744073709551615");
+    const d = decoderFor(col("bigint"));
+    expect(d.fromBinlog("18446744073709551615")).toBe(d.fromText(Buffer.from("18446744073709551615")));
+    expect(d.fromBinlog(42)).toBe(42);
+  });
+
+  it("gives FLOAT its shortest single-precision decimal either way", () => {
+    expect(float32(3.141590118408203)).toBe(3.14159);
+    const d = decoderFor(col("float"));
+    expect(d.fromBinlog(0.10000000149011612)).toBe(d.fromText(Buffer.from("0.1")));
+  });
+
+  it("writes temporal values without shifting them, TIMESTAMP in UTC, zero dates as the server has them", () => {
+    expect(datetime("2024-01-02 03:04:05.123456")).toBe("2024-01-02T03:04:05.123456");
+    expect(timestamp("2024-01-02 03:04:05")).toBe("2024-01-02T03:04:05Z");
+    expect(decoderFor(col("datetime")).fromBinlog("0000-00-00 00:00:00")).toBe("0000-00-00T00:00:00");
+    expect(decoderFor(col("time")).fromBinlog("-838:59:59.000000")).toBe("-838:59:59.000000");
+  });
+
+  it("reads YEAR 0000 as 0 (the binlog reader's 1900)", () => {
+    const d = decoderFor(col("year"));
+    expect(d.fromBinlog(1900)).toBe(0);
+    expect(d.fromText(Buffer.from("0000"))).toBe(0);
+    expect(d.fromBinlog(2155)).toBe(2155);
+  });
+
+  it("writes BIT(n) as n binary digits from bytes or a number", () => {
+    expect(bits(Buffer.from([0x02, 0x01]), 10)).toBe("1000000001");
+    const d = decoderFor(col("bit", { bits: 3 }));
+    expect(d.fromBinlog(Buffer.from([5]))).toBe("101");
+    expect(d.fromText(Buffer.from([5]))).toBe("101");
+  });
+
+  it("gives SET its members, binary columns base64, JSON parsed", () => {
+    expect(setMembers("")).toEqual([]);
+    expect(decoderFor(col("set")).fromBinlog("x,z")).toEqual(["x", "z"]);
+    expect(decoderFor(col("blob")).fromBinlog(Buffer.from([0, 255, 16]))).toBe("AP8Q");
+    expect(decoderFor(col("longtext", { json: true })).fromBinlog('{"a":[1]}')).toEqual({ a: [1] });
+    expect(decoderFor(col("json", { json: true })).fromBinlog({ a: 1 })).toEqual({ a: 1 });
+  });
+
+  it("gives each column the kind the mapping's transforms see", () => {
+    expect(["int", "bigint", "decimal", "double", "year"].map((t) => decoderFor(col(t)).kind)).toEqual(["number", "number", "number", "number", "number"]);
+    expect(["date", "datetime", "timestamp"].map((t) => decoderFor(col(t)).kind)).toEqual(["time", "time", "time"]);
+    expect(decoderFor(col("varbinary")).kind).toBe("bytes");
+  });
+});
