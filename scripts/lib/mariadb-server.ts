@@ -69,6 +69,8 @@ export async function startMariadb(opts: { dir: string; port: number; serverId: 
     execFileSync(binary("mariadb-install-db"), [...(root ? ["--user=mysql"] : []), `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db"], { stdio: "ignore" });
   }
   chown();
+  const logFile = path.join(dir, "mariadbd.log");
+  const logFd = fs.openSync(logFile, "a");
   child = spawn(
     binary("mariadbd"),
     [
@@ -92,12 +94,15 @@ export async function startMariadb(opts: { dir: string; port: number; serverId: 
       "--sync-binlog=0",
       "--skip-name-resolve",
     ],
-    { stdio: ["ignore", "ignore", "pipe"], detached: false },
+    // Its log goes to a file, and the child is not waited on: a test run or a benchmark ends when its
+    // work does, not when the server's output closes (stop() ends the server).
+    { stdio: ["ignore", logFd, logFd] },
   );
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  child.unref();
+  fs.closeSync(logFd);
+  const stderr = () => fs.readFileSync(logFile, "utf8").slice(-4000);
   for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`mariadbd exited (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`mariadbd exited (${child.exitCode}): ${stderr()}`);
     // A fresh server's root has no password yet and is reached over the socket only: give it one,
     // over TCP too (the marker says it was done).
     if (!fs.existsSync(ready) && fs.existsSync(socket)) {
@@ -118,5 +123,5 @@ export async function startMariadb(opts: { dir: string; port: number; serverId: 
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill("SIGKILL");
-  throw new Error(`mariadbd did not answer on port ${port}: ${stderr}`);
+  throw new Error(`mariadbd did not answer on port ${port}: ${stderr()}`);
 }

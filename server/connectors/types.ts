@@ -257,6 +257,8 @@ export type RowChange = {
   entity: string;
   /** The key in its exact text form. */
   key: string[];
+  /** The key's column names (the primary key's, or what identifies the row without one). */
+  key_columns: readonly string[];
   /** The new row (insert, update) or what the source gives of the old one (delete). */
   row: SourceRecord;
   /** An update's old row or old key when the source sent one (the key may have changed). */

@@ -65,7 +65,7 @@ export function judgeCapture(status: CaptureStatus, recorded: Recorded, codec: C
   if (since && status.oldest_cursor && codec.order(since) < codec.order(status.oldest_cursor)) {
     return broken(`the source no longer holds its log from ${since} (it now starts at ${status.oldest_cursor}): it was purged`);
   }
-  if (since && codec.order(status.current_cursor) < codec.order(since)) {
+  if (logEndsBefore(status, since, codec)) {
     return broken(`the source's log ends at ${status.current_cursor}, before the store's ${since}: the log was reset, or this is another server`);
   }
   // Nothing but this product moves a capture, and never past the store's cursor: one that starts
@@ -76,15 +76,26 @@ export function judgeCapture(status: CaptureStatus, recorded: Recorded, codec: C
   return { kind: "ok" };
 }
 
+/** The source's log ends before the store's cursor (a reset log, another server). */
+const logEndsBefore = (status: CaptureStatus, since: string | null, codec: CursorCodec) => !!since && codec.order(status.current_cursor) < codec.order(since);
+
 /**
  * The capture as the source shows it, judged against what the store recorded (under the lock).
  * The source first, then the record: a stream commits its cursor before it confirms it to the
  * source, so read in this order a healthy capture is never ahead of it.
  */
 async function judgedCapture(connector: ECMConnector, source: TSource, db: pg.ClientBase) {
-  const status = await requireCapability(connector, "captureStatus", "capture changes").captureStatus();
+  const read = () => requireCapability(connector, "captureStatus", "capture changes").captureStatus();
+  const codec = cursorCodec(source.connector_type);
+  const status = await read();
   const recorded = (await getStream(source.id, db))!;
-  return { status, recorded, verdict: judgeCapture(status, recorded, cursorCodec(source.connector_type)) };
+  let verdict = judgeCapture(status, recorded, codec);
+  if (verdict.kind === "broken" && !recorded.capture_broken && logEndsBefore(status, recorded.cursor ?? recorded.capture_start, codec)) {
+    // A running stream may have committed a cursor past the log's end as read before the record:
+    // the end is read again (it only moves forward on the same log) before calling it broken.
+    verdict = judgeCapture({ ...status, current_cursor: (await read()).current_cursor }, recorded, codec);
+  }
+  return { status, recorded, verdict };
 }
 
 /** Where a snapshot's rows stand: their generation, and the cursor their capture delivers every later commit from (null: no capture). */

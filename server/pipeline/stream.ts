@@ -182,7 +182,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       return;
     }
     const mapped: Mapped = { writes: [], deadLetters: [] };
-    mapChange(plan.mappers, change, plan.described.primary_key, mapped);
+    mapChange(plan.mappers, change, mapped);
     if (batcher.add(mapped, change.kind === "insert")) await flushBehind();
   };
 

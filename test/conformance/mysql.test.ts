@@ -29,6 +29,7 @@ describeConformance({
     { column: "c_datetime", type: "datetime(6)", literal: "'2024-01-02 03:04:05.123456'", expected: "2024-01-02T03:04:05.123456" },
     { column: "c_zero_datetime", type: "datetime", literal: "'0000-00-00 00:00:00'", expected: "0000-00-00T00:00:00" },
     { column: "c_timestamp", type: "timestamp(6) NULL", literal: "'2024-01-02 03:04:05.123456'", expected: "2024-01-02T03:04:05.123456Z" },
+    { column: "c_zero_timestamp", type: "timestamp NULL", literal: "'0000-00-00 00:00:00'", expected: "0000-00-00T00:00:00Z" },
     { column: "c_time", type: "time(6)", literal: "'-838:59:59.000000'", expected: "-838:59:59.000000" },
     { column: "c_year", type: "year", literal: "0", expected: 0 },
     { column: "c_year2155", type: "year", literal: "2155", expected: 2155 },

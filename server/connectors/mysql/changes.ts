@@ -5,13 +5,21 @@
 //     contiguous in the binlog) in the high bits, 1 + their index in it in the low ones;
 //   - every commit is handed out, one whose transaction touched none of the stream's tables as a
 //     heartbeat (no time): the cursor moves past other tables' traffic without asking for a write;
+//     a cursor is only ever a transaction's end (statements inside one, SAVEPOINT and the like,
+//     never end it, and MariaDB's in-transaction events carry no position);
 //   - TRUNCATE (a statement even in ROW format) is a truncate of its entity; other DDL ends its
-//     own implicit transaction; a table map whose columns differ from the entity's described ones
-//     makes the entity be described again and a `schema` change handed out (the schema policy);
+//     own implicit transaction (statements are read by a linear tokenizer, statements.ts);
+//   - a table map whose column names differ from the last ones seen for its entity makes the
+//     entity be described again and a `schema` change handed out (the schema policy), once per
+//     change of columns, not once per event of an older backlog;
+//   - a column an update's row image left out (a session's binlog_row_image MINIMAL or NOBLOB)
+//     is `unchanged`: its stored value is kept, never overwritten with null;
 //   - column names come from the table map itself (binlog_row_metadata=FULL, a health check), so a
 //     change logged before an ALTER is never named by the columns after it;
-//   - backpressure: the binlog connection is paused while HIGH_WATER changes wait for the consumer
-//     (TCP then holds the server), and the server is told to wait that long (net_write_timeout).
+//   - backpressure: the binlog socket is paused while HIGH_WATER changes wait for the consumer
+//     (TCP then holds the server), and the server is told to wait that long (net_write_timeout);
+//   - liveness: the server sends a heartbeat every few seconds when idle; a socket silent for
+//     SILENCE_MS while not paused is dead (a half-open connection) and ends the stream TRANSIENT.
 // Nothing is acknowledged to the server: the store's cursor is the only record (ack is a no-op).
 import ZongJi from "@vlasky/zongji";
 import type mysql from "mysql2/promise";
@@ -19,8 +27,12 @@ import type { ChangeStream, SourceChange, SourceRecord } from "../types.ts";
 import { binlogCursor, changeOrder, type BinlogPosition } from "./binlog-cursor.ts";
 import type { DescribedEntity } from "./catalog.ts";
 import { keyText } from "./snapshot.ts";
+import { readStatement } from "./statements.ts";
+import { AppError } from "../../errors/app-error.ts";
 
 const HIGH_WATER = 4000;
+const HEARTBEAT_NS = 5_000_000_000;
+const SILENCE_MS = 30_000;
 
 type BinlogEvent = {
   getEventName(): string;
@@ -33,7 +45,17 @@ type BinlogEvent = {
   tableId?: number;
   tableMap?: Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[] }>;
   rows?: Record<string, unknown>[] | { before: Record<string, unknown>; after: Record<string, unknown> }[];
+  /** An update's columns-present bitmap of the new row (one bit per table-map column). */
+  columns_present_bitmap2?: Buffer;
 };
+
+/** Names of the table map's columns whose bit is clear in `bitmap` (left out of the row image). */
+function absentColumns(names: string[], bitmap: Buffer | undefined): Set<string> {
+  const out = new Set<string>();
+  if (!bitmap) return out;
+  for (let i = 0; i < names.length; i++) if (((bitmap[i >> 3] ?? 0) >> (i & 7)) & 1 ? false : true) out.add(names[i]!);
+  return out;
+}
 
 type ZongJiInstance = {
   on(event: "binlog", fn: (e: BinlogEvent) => void): void;
@@ -41,7 +63,7 @@ type ZongJiInstance = {
   on(event: "ready" | "stopped", fn: () => void): void;
   start(options: Record<string, unknown>): void;
   stop(): void;
-  connection?: { pause(): void; resume(): void; query(sql: string, cb?: (e: Error | null) => void): void } | null;
+  connection?: { query(sql: string, cb?: (e: Error | null) => void): void; stream?: import("node:net").Socket } | null;
   options: { filename?: string; position?: number };
 };
 
@@ -58,8 +80,9 @@ export class BinlogChangeStream implements ChangeStream {
   private txStart: BinlogPosition;
   private index = 0;
   private wanted = false;
-  /** Entities whose table map was checked against their description this session. */
-  private readonly checked = new Set<string>();
+  private inTransaction = false;
+  /** The column names last seen for each entity (its description's at first). */
+  private readonly columnsSeen = new Map<string, string>();
   /** Work that must finish, in order, before later events are handled (a re-description). */
   private chain: Promise<void> = Promise.resolve();
 
@@ -71,6 +94,7 @@ export class BinlogChangeStream implements ChangeStream {
   ) {
     this.txStart = from;
     for (const [entity, described] of entities) {
+      this.columnsSeen.set(entity, described.columns.map((c) => c.name).join("\0"));
       this.buffer.push({ kind: "schema", entity, columns: described.columns.map((c) => ({ name: c.name, type: c.type })), seed: true });
     }
   }
@@ -81,8 +105,17 @@ export class BinlogChangeStream implements ChangeStream {
     this.zongji = zongji;
     zongji.on("error", (e) => this.end(e));
     zongji.on("ready", () => {
-      // Queued before the dump: the server waits for a paused reader instead of cutting it off.
+      // Queued before the dump: the server waits for a paused reader instead of cutting it off,
+      // and sends a heartbeat when idle (so silence means a dead connection).
       zongji.connection?.query("SET SESSION net_write_timeout = 3600");
+      zongji.connection?.query(`SET @master_heartbeat_period = ${HEARTBEAT_NS}`);
+      const socket = zongji.connection?.stream;
+      socket?.setTimeout(SILENCE_MS);
+      socket?.on("timeout", () => {
+        if (this.paused) return;
+        this.end(new AppError("SERVICE_UNAVAILABLE", `the binlog connection was silent for ${SILENCE_MS / 1000} s (no heartbeat): reconnecting`, { category: "TRANSIENT" }));
+        socket.destroy();
+      });
     });
     zongji.on("binlog", (event) => {
       this.chain = this.chain.then(() => this.onEvent(event)).catch((e) => this.end(e));
@@ -122,25 +155,32 @@ export class BinlogChangeStream implements ChangeStream {
     return table.tableName;
   }
 
-  /** The first table map of an entity, or one after DDL: columns changed → described again, and said. */
+  /** A table map whose column names differ from the last seen for its entity: described again, and said. */
   private async onTableMap(event: BinlogEvent) {
     const entity = this.entityOf(event);
     if (!entity) return;
     const names = (event.tableMap?.[event.tableId!]?.columns ?? []).map((c) => c.name);
-    const described = this.entities.get(entity)!;
-    if (this.checked.has(entity) && names.length === described.columns.length && names.every((n, i) => n === described.columns[i]!.name)) return;
-    this.checked.add(entity);
-    if (names.length === described.columns.length && names.every((n, i) => n === described.columns[i]!.name)) return;
+    const signature = names.join("\0");
+    if (this.columnsSeen.get(entity) === signature) return;
+    this.columnsSeen.set(entity, signature);
     const now = await this.redescribe(entity);
     this.entities.set(entity, now);
-    this.push({ kind: "schema", entity, columns: now.columns.map((c) => ({ name: c.name, type: c.type })), seed: false });
+    // The log may be older than the catalog: the columns said are the table map's, typed by the
+    // catalog where it still has them.
+    const types = new Map(now.columns.map((c) => [c.name, c.type]));
+    this.push({ kind: "schema", entity, columns: names.map((name) => ({ name, type: types.get(name) ?? "unknown" })), seed: false });
   }
 
+  /** The row as JSON by the entity's column rules (a column the image left out is null here; the caller marks it unchanged). */
   private decode(described: DescribedEntity, row: Record<string, unknown>): SourceRecord {
     const record: SourceRecord = Object.create(null);
     for (let i = 0; i < described.columns.length; i++) {
       const name = described.columns[i]!.name;
-      const v = Object.hasOwn(row, name) ? row[name] : null;
+      if (!Object.hasOwn(row, name)) {
+        record[name] = null;
+        continue;
+      }
+      const v = row[name];
       record[name] = v === null || v === undefined ? null : described.decoders[i]!.fromBinlog(v);
     }
     return record;
@@ -155,46 +195,63 @@ export class BinlogChangeStream implements ChangeStream {
     }
     this.wanted = true;
     const described = this.entities.get(entity)!;
-    const keyOf = (r: SourceRecord) => described.primary_key.map((k) => keyText(r[k] ?? null));
+    const key_columns = described.primary_key;
+    const keyOf = (r: SourceRecord) => key_columns.map((k) => keyText(r[k] ?? null));
     const cursor = binlogCursor(this.txStart);
     const kind = event.getEventName() === "writerows" ? "insert" : event.getEventName() === "updaterows" ? "update" : "delete";
     for (const raw of rows) {
       const order = changeOrder(this.txStart, this.index++);
       if (kind === "update") {
         const { before, after } = raw as { before: Record<string, unknown>; after: Record<string, unknown> };
+        const names = (event.tableMap?.[event.tableId!]?.columns ?? []).map((c) => c.name);
+        const missing = absentColumns(names, event.columns_present_bitmap2);
         const row = this.decode(described, after);
-        this.push({ kind, entity, key: keyOf(row), row, before: this.decode(described, before), unchanged: null, order, cursor });
+        const old = this.decode(described, before);
+        // A minimal image carries the key only in the old row when the key did not change.
+        for (const k of key_columns) {
+          if (missing.delete(k)) row[k] = old[k] ?? null;
+        }
+        this.push({ kind, entity, key: keyOf(row), key_columns, row, before: old, unchanged: missing.size ? missing : null, order, cursor });
       } else {
         const row = this.decode(described, raw as Record<string, unknown>);
-        this.push({ kind, entity, key: keyOf(row), row, before: null, unchanged: null, order, cursor });
+        this.push({ kind, entity, key: keyOf(row), key_columns, row, before: null, unchanged: null, order, cursor });
       }
-    }
-    if (this.buffer.length >= HIGH_WATER && !this.paused) {
-      this.paused = true;
-      this.zongji?.connection?.pause();
     }
   }
 
-  /** TRUNCATE of a stream's table; any other statement here (DDL, a non-transactional COMMIT) ends its transaction. */
+  /** A statement: a transaction's start or end, a TRUNCATE of a stream's table, or DDL (its own transaction). */
   private onQuery(event: BinlogEvent) {
-    const sql = (event.query ?? "").trim();
-    if (/^(BEGIN|XA START)\b/i.test(sql)) return;
-    const truncate = /^TRUNCATE\s+(?:TABLE\s+)?(?:(`(?:[^`]|``)+`|\w+)\.)?(`(?:[^`]|``)+`|\w+)\s*;?\s*$/i.exec(sql);
-    if (truncate) {
-      const unquote = (s: string) => (s.startsWith("`") ? s.slice(1, -1).replaceAll("``", "`") : s);
-      const db = truncate[1] ? unquote(truncate[1]) : event.schema;
-      const table = unquote(truncate[2]!);
-      if (db === this.database && this.entities.has(table)) {
-        this.wanted = true;
-        this.push({ kind: "truncate", entity: table, order: changeOrder(this.txStart, this.index++), cursor: binlogCursor(this.txStart) });
+    const statement = readStatement(event.query ?? "");
+    switch (statement.kind) {
+      case "begin":
+        this.inTransaction = true;
+        return;
+      case "inside":
+        return;
+      case "end":
+        return this.commit(event);
+      case "truncate": {
+        const db = statement.database ?? event.schema;
+        if (db === this.database && this.entities.has(statement.table)) {
+          this.wanted = true;
+          this.push({ kind: "truncate", entity: statement.table, order: changeOrder(this.txStart, this.index++), cursor: binlogCursor(this.txStart) });
+        }
+        return this.commit(event);
       }
+      case "other":
+        // DDL commits implicitly; inside a transaction (not DDL, then) it is part of it.
+        if (!this.inTransaction) this.commit(event);
     }
-    this.commit(event);
   }
 
+  /** The transaction ends here: its end is the cursor, and where the next one starts. */
   private commit(event: BinlogEvent) {
-    const file = this.zongji?.options.filename ?? this.txStart.file;
-    const end = { file, position: event.nextPosition };
+    this.inTransaction = false;
+    // MariaDB writes no position on events inside a transaction; a real end always has one.
+    if (!event.nextPosition) return;
+    // The file is the one this event is in: the rotate events that change it arrive in order
+    // (zongji's own idea of the file moves ahead of the events still queued here).
+    const end = { file: this.txStart.file, position: event.nextPosition };
     const wanted = this.wanted;
     this.txStart = end;
     this.index = 0;
@@ -206,6 +263,11 @@ export class BinlogChangeStream implements ChangeStream {
     this.buffer.push(change);
     this.wake?.();
     this.wake = null;
+    if (this.buffer.length >= HIGH_WATER && !this.paused) {
+      // The socket, not mysql2's pause (zongji uses that itself while it looks a table up).
+      this.paused = true;
+      this.zongji?.connection?.stream?.pause();
+    }
   }
 
   private end(error: unknown) {
@@ -222,7 +284,7 @@ export class BinlogChangeStream implements ChangeStream {
         this.buffer = [];
         if (this.paused) {
           this.paused = false;
-          this.zongji?.connection?.resume();
+          this.zongji?.connection?.stream?.resume();
         }
         const last = changes[changes.length - 1]!;
         if (last.kind === "commit" && last.committed_at) last.more = false;

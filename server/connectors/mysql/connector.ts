@@ -139,7 +139,11 @@ export class MysqlConnector implements ECMConnector {
       this.entities.delete(entity);
       return this.describe(entity);
     });
-    changes.start(await connectionOptions(this.requireConfig(), this.context.policies), serverId);
+    const options = await connectionOptions(this.requireConfig(), this.context.policies);
+    // ssl_mode "prefer" fell back to plain text for the ordinary connection: the reader does the same.
+    const plain = !((await this.connection()) as unknown as { connection: { config: { ssl?: unknown } } }).connection.config.ssl;
+    if (this.requireConfig().connection.ssl_mode === "prefer" && plain) options.ssl = undefined;
+    changes.start(options, serverId);
     return changes;
   }
 

@@ -11,7 +11,9 @@ describe("MySQL errors", () => {
     expect(of({ code: "ER_BAD_DB_ERROR", sqlState: "42000" })).toBe("CONFIGURATION");
     expect(of({ code: "ER_SOMETHING_NEW", sqlState: "42S02" })).toBe("CONFIGURATION");
     expect(of({ code: "ER_SOMETHING_ELSE", sqlState: "HY000" })).toBe("TRANSIENT");
-    expect(of({ code: "ER_MASTER_FATAL_ERROR_READING_BINLOG", sqlState: "HY000" })).toBe("FATAL");
+    expect(of({ code: "ER_SOURCE_FATAL_ERROR_READING_BINLOG", errno: 1236, sqlState: "HY000", message: "Could not find first log file name in binary log index file" })).toBe("FATAL");
+    expect(of({ code: "ER_SOURCE_FATAL_ERROR_READING_BINLOG", errno: 1236, sqlState: "HY000", message: "A slave with the same server_uuid/server_id as this slave has connected to the master" })).toBe("TRANSIENT");
+    expect(of({ errno: 1927, sqlState: "70100" })).toBe("TRANSIENT");
     expect(classifyMysqlError(new Error("plain"))).toBeNull();
   });
 });

@@ -20,8 +20,6 @@ const CODES = new Map<string, [Category, string]>([
   ["ER_LOCK_DEADLOCK", ["TRANSIENT", "deadlock"]],
   ["ER_LOCK_WAIT_TIMEOUT", ["TRANSIENT", "lock wait timeout"]],
   ["ER_QUERY_INTERRUPTED", ["TRANSIENT", "the query was interrupted"]],
-  ["ER_CONNECTION_KILLED", ["TRANSIENT", "the connection was killed"]],
-  ["ER_SLAVE_SAME_ID", ["TRANSIENT", "another binlog reader took this source's server id (a newer reader of the same source)"]],
   ["ER_ACCESS_DENIED_ERROR", ["CONFIGURATION", "authentication failed"]],
   ["ER_DBACCESS_DENIED_ERROR", ["CONFIGURATION", "no access to the database"]],
   ["ER_TABLEACCESS_DENIED_ERROR", ["CONFIGURATION", "no access to a table"]],
@@ -36,7 +34,7 @@ const CODES = new Map<string, [Category, string]>([
   ["PUBLIC_KEY_RETRIEVAL_NOT_ALLOWED", ["CONFIGURATION", "the password would be sent to an unverified key"]],
   ["AUTH_SWITCH_PLUGIN_ERROR", ["CONFIGURATION", "the authentication method is not supported"]],
   // The binlog position asked for is gone (purged) or unreadable: only a full re-snapshot recovers.
-  ["ER_MASTER_FATAL_ERROR_READING_BINLOG", ["FATAL", "the binlog position can no longer be read"]],
+  ["ER_SOURCE_FATAL_ERROR_READING_BINLOG", ["FATAL", "the binlog position can no longer be read"]],
 ]);
 
 /** SQLSTATE classes: connection (08) and rollback (40) are retried; access and syntax (28, 42, 3D) are configuration; data (22, 23) is the record's. */
@@ -53,8 +51,12 @@ const CLASSES = new Map<string, Category>([
 ]);
 
 export const classifyMysqlError: SourceClassifier = (error) => {
-  const e = error as { code?: unknown; sqlState?: unknown; fatal?: unknown } | null;
+  const e = error as { code?: unknown; errno?: unknown; sqlState?: unknown; fatal?: unknown; message?: unknown } | null;
   const code = typeof e?.code === "string" ? e.code : null;
+  // 1236 also says a newer reader with the same server id took the binlog over (a restarted worker's).
+  if (e?.errno === 1236 && /same server_uuid\/server_id|same server_id/i.test(String(e.message))) return { category: "TRANSIENT", code, reason: "another reader of this source took the binlog over" };
+  // MariaDB's ER_CONNECTION_KILLED, which mysql2 has no name for.
+  if (e?.errno === 1927) return { category: "TRANSIENT", code: "1927", reason: "the connection was killed" };
   const known = code ? CODES.get(code) : undefined;
   if (known) return { category: known[0], code, reason: known[1] };
   const state = typeof e?.sqlState === "string" ? e.sqlState : null;

@@ -54,3 +54,12 @@ describe("MySQL values, the snapshot's text and the binlog's decoding alike", ()
     expect(decoderFor(col("varbinary")).kind).toBe("bytes");
   });
 });
+
+describe("the zero TIMESTAMP", () => {
+  it("reads the binlog's epoch as the zero value the snapshot gives", () => {
+    const d = decoderFor(col("timestamp"));
+    expect(d.fromBinlog("1970-01-01 00:00:00")).toBe(d.fromText(Buffer.from("0000-00-00 00:00:00")));
+    expect(d.fromBinlog("1970-01-01 00:00:00.000000")).toBe("0000-00-00T00:00:00.000000Z");
+    expect(d.fromBinlog("1970-01-01 00:00:01")).toBe("1970-01-01T00:00:01Z");
+  });
+});

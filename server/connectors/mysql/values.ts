@@ -47,6 +47,12 @@ export const datetime = (text: string) => (text.length > 10 && text.charCodeAt(1
 /** TIMESTAMP, read in UTC: `2024-01-02T03:04:05.123456Z`. */
 export const timestamp = (text: string) => `${datetime(text)}Z`;
 
+/**
+ * The binlog keeps a TIMESTAMP as seconds since the epoch, so the zero TIMESTAMP arrives as the
+ * epoch itself, which no real TIMESTAMP can be (they start a second later): it is the zero value.
+ */
+export const binlogTimestamp = (text: string) => timestamp(/^1970-01-01 00:00:00(\.0+)?$/.test(text) ? `0000-00-00 00:00:00${text.slice(19)}` : text);
+
 /** BIT(n) as its n binary digits, most significant first (PostgreSQL's bit text form). */
 export function bits(bytes: Buffer, n: number): string {
   let s = "";
@@ -95,8 +101,10 @@ export function decoderFor(c: MysqlColumn): Decoder {
       return text("time", (s) => s);
     case "datetime":
       return text("time", datetime);
-    case "timestamp":
-      return text("time", timestamp);
+    case "timestamp": {
+      const d = text("time", timestamp);
+      return { ...d, fromBinlog: (v) => binlogTimestamp(typeof v === "string" ? v : String(v)) };
+    }
     case "time":
       return text("text", (s) => s); // an interval up to ±838:59:59.999999, as MySQL writes it
     case "bit": {

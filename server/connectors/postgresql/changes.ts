@@ -104,13 +104,13 @@ export class PgChangeStream implements ChangeStream {
     if (message.tag === "delete") {
       const tuple = message.old ?? message.key ?? {};
       const { record } = decodeTuple(this.parsers, message.relation, tuple);
-      this.push({ kind: "delete", ...base, key: keyOf(info, tuple), row: record, before: null, unchanged: null });
+      this.push({ kind: "delete", ...base, key: keyOf(info, tuple), key_columns: info.keyColumns, row: record, before: null, unchanged: null });
       return;
     }
     const { record, unchanged } = decodeTuple(this.parsers, message.relation, message.new);
     const oldTuple = message.tag === "update" ? (message.old ?? message.key) : null;
     const before = oldTuple ? decodeTuple(this.parsers, message.relation, oldTuple).record : null;
-    this.push({ kind: message.tag, ...base, key: keyOf(info, message.new), row: record, before, unchanged: unchanged.size ? unchanged : null });
+    this.push({ kind: message.tag, ...base, key: keyOf(info, message.new), key_columns: info.keyColumns, row: record, before, unchanged: unchanged.size ? unchanged : null });
   }
 
   private onRelation(relation: Relation) {

@@ -13,10 +13,10 @@ const mapper = compileMapping({
     { source: "body", target: "data.content.body" },
   ],
 });
-const change = (over: Partial<RowChange>): RowChange => ({ kind: "update", entity: "docs", key: ["1"], row: { id: 1, title: "t", body: "b" }, before: null, unchanged: null, order: 7n, cursor: "pg_lsn:0/1", ...over });
+const change = (over: Partial<RowChange>): RowChange => ({ kind: "update", entity: "docs", key: ["1"], key_columns: ["id"], row: { id: 1, title: "t", body: "b" }, before: null, unchanged: null, order: 7n, cursor: "pg_lsn:0/1", ...over });
 const run = (c: RowChange) => {
   const out: Mapped = { writes: [], deadLetters: [] };
-  mapChange([mapper], c, ["id"], out);
+  mapChange([mapper], c, out);
   return out;
 };
 

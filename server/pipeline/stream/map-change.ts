@@ -13,9 +13,8 @@ export function keptPaths(mapper: CompiledMapping, unchanged: ReadonlySet<string
   return mapper.steps.filter((s) => s.target !== "context_id" && s.reads.some((c) => unchanged.has(c))).map((s) => s.path);
 }
 
-/** Maps `change` with every mapping of its entity into `out`; `keyColumns` names the key's columns. */
-export function mapChange(mappers: CompiledMapping[], change: RowChange, keyColumns: readonly string[], out: Mapped): void {
-  const base = { entity: change.entity, position: change.order, cursor: change.cursor, key: change.key, key_columns: keyColumns };
+export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Mapped): void {
+  const base = { entity: change.entity, position: change.order, cursor: change.cursor, key: change.key, key_columns: change.key_columns };
   for (const mapper of mappers) {
     try {
       if (change.kind === "delete") {

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { readStatement } from "./statements.ts";
+
+describe("statements in the binlog", () => {
+  it("tells transaction boundaries from statements inside one", () => {
+    expect(readStatement("BEGIN")).toEqual({ kind: "begin" });
+    expect(readStatement("XA START 'x'")).toEqual({ kind: "begin" });
+    expect(readStatement("COMMIT")).toEqual({ kind: "end" });
+    expect(readStatement("ROLLBACK")).toEqual({ kind: "end" });
+    expect(readStatement("XA COMMIT 'x'")).toEqual({ kind: "end" });
+    expect(readStatement("SAVEPOINT `s1`")).toEqual({ kind: "inside" });
+    expect(readStatement("ROLLBACK TO `s1`")).toEqual({ kind: "inside" });
+    expect(readStatement("ROLLBACK WORK TO SAVEPOINT s1")).toEqual({ kind: "inside" });
+    expect(readStatement("XA END 'x'")).toEqual({ kind: "inside" });
+    expect(readStatement("ALTER TABLE t ADD COLUMN z int")).toEqual({ kind: "other" });
+  });
+
+  it("reads the table a TRUNCATE empties: quoted, qualified, after comments, in any script", () => {
+    expect(readStatement("TRUNCATE TABLE events")).toEqual({ kind: "truncate", database: null, table: "events" });
+    expect(readStatement("truncate `we``ird`;")).toEqual({ kind: "truncate", database: null, table: "we`ird" });
+    expect(readStatement("/* app */ TRUNCATE TABLE `db` . `t`")).toEqual({ kind: "truncate", database: "db", table: "t" });
+    expect(readStatement("TRUNCATE TABLE données -- nightly\n")).toEqual({ kind: "truncate", database: null, table: "données" });
+    expect(readStatement("TRUNCATE TABLE a, b")).toEqual({ kind: "other" });
+  });
+
+  it("reads hostile statements (long runs of blanks, an unclosed comment, a long name) to the right answer", () => {
+    expect(readStatement(`TRUNCATE TABLE t${" ".repeat(200_000)}/*x*/`)).toEqual({ kind: "truncate", database: null, table: "t" });
+    expect(readStatement(`/*${"*".repeat(200_000)}`)).toEqual({ kind: "other" });
+    expect(readStatement(`TRUNCATE ${"a".repeat(100_000)} x`)).toEqual({ kind: "other" });
+  });
+});
