@@ -1,21 +1,41 @@
-// The whole journey in one test, on the product started as a user starts it (`npm start`) against a
-// real PostgreSQL with logical replication: log in, add a source, test it, browse its tables, build
+// The whole journey in one test, on the product started as a user starts it (`npm start`), run once
+// against a real PostgreSQL with logical replication and once against a real MariaDB with a row
+// binlog (started here, as a user's own database would be): log in, add a source, test it, browse its tables, build
 // a mapping visually (no JSON typing) with a json_parse field, preview it, save it, snapshot it to
 // 100 %, stream it, watch inserts, updates and deletes reach the contexts, see a row with broken
 // JSON land in the dead-letter workbench, fix the row, replay it and see it succeed. A screenshot of
 // every main page is saved as a test artifact (test-results/e2e/…).
-import { expect, test, type Page } from "@playwright/test";
+import path from "node:path";
+import { expect, test, type Page, type TestInfo } from "@playwright/test";
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { E2E } from "../playwright.config.ts";
 import { loadState } from "../scripts/lib/data-dir.ts";
+import { startMariadb } from "../scripts/lib/mariadb-server.ts";
 import { screenshot, signIn } from "./helpers.ts";
 
-const TABLE = "journey_accounts";
-const CONTEXT_TYPE = `${TABLE}-context`;
 const ROWS = 5000;
 
-/** The user's own database: a table of accounts whose profile is JSON kept as text. */
-async function userDatabase() {
+/** The user's own database, of one connector type: how to reach it, fill the form, and write to it. */
+type UserDatabase = {
+  source: string;
+  /** Its table of accounts (each type its own: one context type is written by one source). */
+  table: string;
+  connector: string;
+  port: number;
+  database: string;
+  username: string;
+  password: string;
+  /** Health checks that must pass (the type's change capture among them). */
+  checks: string[];
+  cursor: RegExp;
+  exec(sql: string): Promise<unknown>;
+  close(): Promise<void>;
+};
+
+/** PostgreSQL: the installation's own embedded server, a table of accounts whose profile is JSON kept as text. */
+async function postgresDatabase(): Promise<UserDatabase> {
+  const TABLE = "journey_accounts";
   const state = await loadState(".data/e2e");
   const client = new pg.Client({ host: "127.0.0.1", port: state.pgPort, user: "postgres", password: state.pgPassword, database: "ecm_demo" });
   await client.connect();
@@ -24,7 +44,46 @@ async function userDatabase() {
     INSERT INTO ${TABLE} SELECT i, 'account' || i || '@example.com', 'Account ' || i, json_build_object('plan', CASE WHEN i % 3 = 0 THEN 'pro' ELSE 'free' END, 'seats', i % 7)::text
       FROM generate_series(1, ${ROWS}) i;
     ANALYZE ${TABLE};`);
-  return { client, port: state.pgPort, password: state.pgPassword };
+  return {
+    source: "journey",
+    table: TABLE,
+    connector: "postgresql",
+    port: state.pgPort,
+    database: "ecm_demo",
+    username: "postgres",
+    password: state.pgPassword,
+    checks: ["reachable", "authenticated", "wal_level", "replication_privilege"],
+    cursor: /^pg_lsn:/,
+    exec: (sql) => client.query(sql),
+    close: () => client.end(),
+  };
+}
+
+/** MariaDB with a row binlog, started for the journey: the same table. */
+async function mariadbDatabase(): Promise<UserDatabase> {
+  const TABLE = "journey_members";
+  const server = await startMariadb({ dir: path.resolve(".data/e2e/mariadb"), port: 33081, serverId: 31, password: "e2e-mariadb-password" });
+  const admin = await mysql.createConnection({ uri: server.url(), multipleStatements: true });
+  await admin.query(`DROP DATABASE IF EXISTS journey; CREATE DATABASE journey; USE journey;
+    CREATE TABLE ${TABLE} (account_id int PRIMARY KEY, email varchar(200) NOT NULL, full_name varchar(200) NOT NULL, profile text);
+    INSERT INTO ${TABLE} SELECT seq, CONCAT('account', seq, '@example.com'), CONCAT('Account ', seq), JSON_OBJECT('plan', IF(seq % 3 = 0, 'pro', 'free'), 'seats', seq % 7) FROM seq_1_to_${ROWS};
+    ANALYZE TABLE ${TABLE};`);
+  return {
+    source: "journey-mariadb",
+    table: TABLE,
+    connector: "mysql",
+    port: server.port,
+    database: "journey",
+    username: "root",
+    password: server.password,
+    checks: ["reachable", "authenticated", "log_bin", "binlog_format", "binlog_row_image", "replication_privilege"],
+    cursor: /^mysql_binlog:/,
+    exec: (sql) => admin.query(sql),
+    close: async () => {
+      await admin.end();
+      await server.stop();
+    },
+  };
 }
 
 async function lookUpContext(page: Page, id: string, expected: string | RegExp) {
@@ -37,45 +96,58 @@ async function lookUpContext(page: Page, id: string, expected: string | RegExp) 
 
 test("the user journey: add a source, map it visually, snapshot, stream, dead-letter, fix, replay", async ({ page }, testInfo) => {
   test.setTimeout(300_000);
-  const db = await userDatabase();
+  await journey(page, testInfo, await postgresDatabase());
+});
+
+test("the user journey on a MariaDB source", async ({ page }, testInfo) => {
+  test.setTimeout(300_000);
+  await journey(page, testInfo, await mariadbDatabase());
+});
+
+async function journey(page: Page, testInfo: TestInfo, db: UserDatabase) {
+  const shot = (name: string): Promise<void> => screenshot(page, testInfo, `${db.connector}-${name}`);
+  const sourceLink = () => page.getByRole("link", { name: db.source, exact: true });
+  const TABLE = db.table;
+  const CONTEXT_TYPE = `${TABLE}-context`;
   try {
     // Log in.
     await page.goto("/");
     await expect(page).toHaveURL(/\/login/);
-    await screenshot(page, testInfo, "01-login");
+    await shot("01-login");
     await signIn(page, E2E.adminEmail, E2E.adminPassword);
-    await screenshot(page, testInfo, "02-sources");
+    await shot("02-sources");
 
     // Add a source with the connection form; the password is typed and stored encrypted.
     await page.getByRole("link", { name: "Add source" }).click();
-    await page.getByLabel("Name", { exact: true }).fill("journey");
+    await page.getByLabel("Name", { exact: true }).fill(db.source);
+    await page.getByLabel("Connector", { exact: true }).selectOption(db.connector);
     await page.getByLabel("Host", { exact: true }).fill("127.0.0.1");
     await page.getByLabel("Port", { exact: true }).fill(String(db.port));
-    await page.getByLabel("Database", { exact: true }).fill("ecm_demo");
-    await page.getByLabel("Username", { exact: true }).fill("postgres");
+    await page.getByLabel("Database", { exact: true }).fill(db.database);
+    await page.getByLabel("Username", { exact: true }).fill(db.username);
     await page.getByLabel("SSL mode", { exact: true }).selectOption("disable");
     await page.getByRole("radio", { name: "typed value" }).check();
     await page.locator("#cfg-authentication-password_secret").fill(db.password);
-    await screenshot(page, testInfo, "03-add-source");
+    await shot("03-add-source");
     await page.getByRole("button", { name: "Create source" }).click();
-    await expect(page.getByRole("heading", { name: /journey/ })).toBeVisible();
+    await expect(page.getByRole("heading", { name: db.source })).toBeVisible();
     await expect(page.getByTestId("password-reference")).toHaveText(/^secret:\/\//);
 
-    // Test it: every health check passes, logical replication included.
+    // Test it: every health check passes, what change capture needs included.
     await page.getByRole("button", { name: "Test connection" }).click();
     const checks = page.getByTestId("health-checks");
-    for (const name of ["reachable", "authenticated", "wal_level", "replication_privilege"]) {
+    for (const name of db.checks) {
       await expect(checks.locator(`[data-check="${name}"]`)).toHaveAttribute("data-status", "pass");
     }
-    await screenshot(page, testInfo, "04-source-tested");
+    await shot("04-source-tested");
 
     // Browse its tables and open the one to map.
     await expect(page.getByTestId("entity-row").filter({ hasText: TABLE })).toContainText("account_id");
     await page.getByRole("link", { name: TABLE }).click();
     await expect(page.getByTestId("columns").locator("tr", { hasText: "account_id" })).toContainText("PK 1");
     await expect(page.getByTestId("sample-rows")).toContainText("account1@example.com");
-    await screenshot(page, testInfo, "05-entity");
-    await page.getByRole("link", { name: "journey" }).click();
+    await shot("05-entity");
+    await sourceLink().click();
 
     // Build the mapping visually: choose the table, map the key, email, name, and profile with json_parse.
     await page.getByRole("link", { name: /mapping/i }).first().click();
@@ -98,33 +170,33 @@ test("the user journey: add a source, map it visually, snapshot, stream, dead-le
     await expect(record).toContainText(`"context_type": "${CONTEXT_TYPE}"`);
     await expect(record).toContainText('"plan": "free"');
     await expect(page.getByTestId("preview-record").and(page.locator('[data-failed="true"]'))).toHaveCount(0);
-    await screenshot(page, testInfo, "06-visual-mapping");
+    await shot("06-visual-mapping");
     await page.getByRole("button", { name: "Save as version 1" }).click();
     await expect(page.getByTestId("saved")).toContainText("version 1");
 
     // Snapshot: the progress bar reaches 100 % and every row is written.
-    await page.getByRole("link", { name: "journey" }).click();
+    await sourceLink().click();
     await page.getByRole("button", { name: "Run snapshot" }).click();
     await expect(page.getByTestId("latest-run")).toHaveAttribute("data-status", "succeeded", { timeout: 90_000 });
     await expect(page.getByRole("progressbar", { name: "Snapshot progress" })).toHaveAttribute("aria-valuenow", "100");
     await expect(page.getByTestId("run-counters")).toContainText(`written ${ROWS.toLocaleString("en-US")}`);
-    await screenshot(page, testInfo, "07-snapshot-done");
+    await shot("07-snapshot-done");
 
     // Stream.
     await page.getByRole("button", { name: "Start stream" }).click();
     await expect(page.getByTestId("stream-status")).toHaveAttribute("data-state", "streaming", { timeout: 60_000 });
-    await db.client.query(`INSERT INTO ${TABLE} VALUES (9001, 'new@example.com', 'New Account', '{"plan": "team", "seats": 12}')`);
-    await db.client.query(`UPDATE ${TABLE} SET email = 'changed-2@example.com', profile = '{"plan": "pro", "seats": 3}' WHERE account_id = 2`);
-    await db.client.query(`DELETE FROM ${TABLE} WHERE account_id = 3`);
-    await expect(page.getByTestId("stream-cursor")).toHaveText(/^pg_lsn:/, { timeout: 30_000 });
-    await screenshot(page, testInfo, "08-streaming");
+    await db.exec(`INSERT INTO ${TABLE} VALUES (9001, 'new@example.com', 'New Account', '{"plan": "team", "seats": 12}')`);
+    await db.exec(`UPDATE ${TABLE} SET email = 'changed-2@example.com', profile = '{"plan": "pro", "seats": 3}' WHERE account_id = 2`);
+    await db.exec(`DELETE FROM ${TABLE} WHERE account_id = 3`);
+    await expect(page.getByTestId("stream-cursor")).toHaveText(db.cursor, { timeout: 30_000 });
+    await shot("08-streaming");
 
     // The sources list shows it streaming, with a checkpoint.
     await page.getByRole("link", { name: "Sources" }).first().click();
-    const row = page.getByTestId("source-row").filter({ hasText: "journey" });
+    const row = page.getByTestId("source-row").filter({ has: sourceLink() });
     await expect(row).toContainText("streaming");
     await expect(row.getByTestId("source-checkpoint")).toHaveText(/ago/, { timeout: 30_000 });
-    await screenshot(page, testInfo, "09-sources-streaming");
+    await shot("09-sources-streaming");
 
     // The contexts follow the inserts, updates and deletes.
     await page.getByRole("link", { name: "Contexts" }).click();
@@ -133,30 +205,30 @@ test("the user journey: add a source, map it visually, snapshot, stream, dead-le
     await expect(page.getByTestId("context-detail")).toContainText('"team"');
     await lookUpContext(page, "2", "changed-2@example.com");
     await lookUpContext(page, "3", "deleted");
-    await screenshot(page, testInfo, "10-contexts");
+    await shot("10-contexts");
 
     // A row with broken JSON: a dead letter; the stream goes on.
-    await db.client.query(`INSERT INTO ${TABLE} VALUES (9002, 'broken@example.com', 'Broken Profile', '{"plan": ')`);
-    await db.client.query(`INSERT INTO ${TABLE} VALUES (9003, 'after@example.com', 'After Broken', '{"plan": "free"}')`);
+    await db.exec(`INSERT INTO ${TABLE} VALUES (9002, 'broken@example.com', 'Broken Profile', '{"plan": ')`);
+    await db.exec(`INSERT INTO ${TABLE} VALUES (9003, 'after@example.com', 'After Broken', '{"plan": "free"}')`);
     await lookUpContext(page, "9003", "after@example.com");
     await page.getByRole("link", { name: /Dead letters/ }).click();
-    await page.getByLabel("Source").selectOption({ label: "journey" });
+    await page.getByLabel("Source").selectOption({ label: db.source });
     const letter = page.getByTestId("dead-letter-row").filter({ hasText: "9002" });
     await expect(letter).toHaveCount(1, { timeout: 30_000 });
     await letter.getByRole("button", { name: "9002" }).click();
     const detail = page.getByTestId("dead-letter-detail");
     await expect(detail).toContainText("invalid JSON");
     await expect(detail).toContainText("data.profile");
-    await screenshot(page, testInfo, "11-dead-letter");
+    await shot("11-dead-letter");
 
     // Fix the row at the source: the stream delivers the fixed row. Replaying the dead letter then
     // succeeds without writing (the store already holds that newer change) and closes it.
-    await db.client.query(`UPDATE ${TABLE} SET profile = '{"plan": "fixed"}' WHERE account_id = 9002`);
+    await db.exec(`UPDATE ${TABLE} SET profile = '{"plan": "fixed"}' WHERE account_id = 9002`);
     await page.getByRole("link", { name: "Contexts" }).click();
     await page.getByLabel("Context type").fill(CONTEXT_TYPE);
     await lookUpContext(page, "9002", '"fixed"');
     await page.getByRole("link", { name: /Dead letters/ }).click();
-    await page.getByLabel("Source").selectOption({ label: "journey" });
+    await page.getByLabel("Source").selectOption({ label: db.source });
     await page.getByTestId("dead-letter-row").filter({ hasText: "9002" }).getByRole("button", { name: "9002" }).click();
     await detail.getByRole("button", { name: "Replay", exact: true }).click();
     await expect(page.getByTestId("replay-run")).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
@@ -166,22 +238,22 @@ test("the user journey: add a source, map it visually, snapshot, stream, dead-le
     await page.getByLabel("Status").selectOption("replayed");
     await page.getByTestId("dead-letter-row").filter({ hasText: "9002" }).getByRole("button", { name: "9002" }).click();
     await expect(detail).toContainText("Outcome: already up to date");
-    await screenshot(page, testInfo, "12-dead-letter-replayed");
+    await shot("12-dead-letter-replayed");
 
     // Stop the stream; the run history keeps it. Alerts and settings pages for the record.
     await page.getByRole("link", { name: "Sources" }).first().click();
-    await page.getByRole("link", { name: "journey" }).click();
+    await sourceLink().click();
     await page.getByRole("button", { name: "Stop stream" }).click();
     await expect(page.getByTestId("stream-status")).toHaveAttribute("data-state", "idle", { timeout: 30_000 });
     await expect(page.getByTestId("run-row").filter({ hasText: "stream" }).first()).toHaveAttribute("data-status", /succeeded|cancelled/);
-    await screenshot(page, testInfo, "13-source-history");
+    await shot("13-source-history");
     await page.getByRole("link", { name: "Alerts" }).click();
     await expect(page.getByRole("heading", { name: "Alerts" })).toBeVisible();
-    await screenshot(page, testInfo, "14-alerts");
+    await shot("14-alerts");
     await page.getByRole("link", { name: "Settings" }).click();
     await expect(page.getByRole("heading", { name: /Settings/ })).toBeVisible();
-    await screenshot(page, testInfo, "15-settings");
+    await shot("15-settings");
   } finally {
-    await db.client.end();
+    await db.close();
   }
-});
+}

@@ -23,6 +23,15 @@ function binary(name: string): string {
   throw new Error(`${name} not found: install MariaDB (Debian/Ubuntu: sudo apt-get install -y mariadb-server)`);
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function answers(port: number, password: string): Promise<boolean> {
   try {
     const c = await mysql.createConnection({ host: "127.0.0.1", port, user: "root", password, connectTimeout: 1000 });
@@ -46,11 +55,12 @@ export async function startMariadb(opts: { dir: string; port: number; serverId: 
     password,
     url,
     async stop() {
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((r) => child!.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      const pid = child?.pid;
+      if (!pid || !alive(pid)) return;
+      process.kill(pid, "SIGTERM");
+      // Polled, not awaited as an event: the child is not waited on (unref), so its exit may not be seen.
+      for (let i = 0; i < 150 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (alive(pid)) process.kill(pid, "SIGKILL");
     },
   });
   if (await answers(port, password)) return handle();
