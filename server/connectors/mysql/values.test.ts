@@ -63,3 +63,12 @@ describe("the zero TIMESTAMP", () => {
     expect(d.fromBinlog("1970-01-01 00:00:01")).toBe("1970-01-01T00:00:01Z");
   });
 });
+
+describe("MySQL 8 and MariaDB differences", () => {
+  it("tells the flavour and version apart (each has its own minimum and privilege names)", async () => {
+    const { serverFlavour } = await import("./health.ts");
+    expect(serverFlavour("10.11.6-MariaDB-0+deb12u1")).toEqual({ mariadb: true, major: 10, minor: 11 });
+    expect(serverFlavour("8.4.3")).toEqual({ mariadb: false, major: 8, minor: 4 });
+    expect(serverFlavour("11.4.2-MariaDB")).toEqual({ mariadb: true, major: 11, minor: 4 });
+  });
+});
