@@ -23,7 +23,8 @@
 // Nothing is acknowledged to the server: the store's cursor is the only record (ack is a no-op).
 import ZongJi from "@vlasky/zongji";
 import type mysql from "mysql2/promise";
-import type { ChangeStream, SourceChange, SourceRecord } from "../types.ts";
+import { BufferedChangeStream } from "../buffered-changes.ts";
+import type { SourceRecord } from "../types.ts";
 import { binlogCursor, changeOrder, type BinlogPosition } from "./binlog-cursor.ts";
 import type { DescribedEntity } from "./catalog.ts";
 import { keyText } from "./snapshot.ts";
@@ -69,11 +70,7 @@ type ZongJiInstance = {
 
 export type Redescribe = (entity: string) => Promise<DescribedEntity>;
 
-export class BinlogChangeStream implements ChangeStream {
-  private buffer: SourceChange[] = [];
-  private failure: unknown = null;
-  private ended = false;
-  private wake: (() => void) | null = null;
+export class BinlogChangeStream extends BufferedChangeStream {
   private paused = false;
   private zongji: ZongJiInstance | null = null;
   /** Where the next transaction starts (the last commit's end). */
@@ -92,6 +89,7 @@ export class BinlogChangeStream implements ChangeStream {
     from: BinlogPosition,
     private readonly redescribe: Redescribe,
   ) {
+    super();
     this.txStart = from;
     for (const [entity, described] of entities) {
       this.columnsSeen.set(entity, described.columns.map((c) => c.name).join("\0"));
@@ -259,43 +257,18 @@ export class BinlogChangeStream implements ChangeStream {
     this.push({ kind: "commit", cursor: binlogCursor(end), committed_at: wanted ? new Date(event.timestamp) : null, more: true });
   }
 
-  private push(change: SourceChange) {
-    this.buffer.push(change);
-    this.wake?.();
-    this.wake = null;
+  /** Backpressure on the socket, not mysql2's pause (zongji uses that itself while it looks a table up). */
+  protected afterPush() {
     if (this.buffer.length >= HIGH_WATER && !this.paused) {
-      // The socket, not mysql2's pause (zongji uses that itself while it looks a table up).
       this.paused = true;
       this.zongji?.connection?.stream?.pause();
     }
   }
 
-  private end(error: unknown) {
-    this.failure ??= error;
-    this.ended = true;
-    this.wake?.();
-    this.wake = null;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange[]> {
-    for (;;) {
-      if (this.buffer.length) {
-        const changes = this.buffer;
-        this.buffer = [];
-        if (this.paused) {
-          this.paused = false;
-          this.zongji?.connection?.stream?.resume();
-        }
-        const last = changes[changes.length - 1]!;
-        if (last.kind === "commit" && last.committed_at) last.more = false;
-        yield changes;
-        continue;
-      }
-      if (this.ended) {
-        if (this.failure) throw this.failure;
-        return;
-      }
-      await new Promise<void>((r) => (this.wake = r));
+  protected drained() {
+    if (this.paused) {
+      this.paused = false;
+      this.zongji?.connection?.stream?.resume();
     }
   }
 

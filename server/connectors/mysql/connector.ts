@@ -18,7 +18,6 @@ import type {
   EntityType,
   ExtractOptions,
   HealthStatus,
-  RowChange,
   SnapshotChunk,
   SnapshotReadOptions,
 } from "../types.ts";
@@ -29,6 +28,7 @@ import { ZMysqlConfig, type TMysqlConfig } from "./config.ts";
 import { binlogServerId, connect, connectionOptions } from "./connection.ts";
 import { connectError, healthCheck } from "./health.ts";
 import { readByKeys, readSnapshot } from "./snapshot.ts";
+import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 
 export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
   connector_type: "mysql",
@@ -159,54 +159,16 @@ export class MysqlConnector implements ECMConnector {
 
   /** The spec's extractSnapshot: every row as a Context mapped to itself (reads only; capture is the pipeline's). */
   extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context> {
-    const self = this;
-    return (async function* () {
-      for await (const chunk of self.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit })) {
-        for (let i = 0; i < chunk.records.length; i++) {
-          const key = chunk.keys[i]!;
-          yield { context_type: type, context_id: key.join(":"), data: chunk.records[i]!, source: { entity: type, key } };
-        }
-        await options.onChunk?.({ rows: chunk.records.length, last_key: chunk.resume_after });
-      }
-    })();
+    return contextsOf(type, this.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit }), options.onChunk);
   }
 
   /**
    * The spec's streamChanges: committed changes from `cursor`, one ChangeEvent per row change,
-   * delivered when its transaction commits with the commit's end as its cursor. A page reader of
-   * its own (its own server id), so the product's stream is never cut off by it.
+   * delivered when its transaction commits with the commit's end as its cursor. A reader of its
+   * own (its own server id), so the product's stream is never cut off by it.
    */
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
-    const include = new Set(options.include ?? MYSQL_CAPABILITIES.operations);
-    return (async function* (self: MysqlConnector) {
-      if (options.signal?.aborted) return;
-      const changes = await self.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000));
-      options.signal?.addEventListener("abort", () => void changes.close());
-      if (options.signal?.aborted) await changes.close();
-      let tx: RowChange[] = [];
-      try {
-        for await (const received of changes) {
-          for (const change of received) {
-            if (change.kind === "commit") {
-              for (const c of tx) {
-                const keyColumns = (await self.describe(c.entity)).primary_key;
-                yield {
-                  operation: c.kind,
-                  entity: c.entity,
-                  key: keyColumns.map((k) => c.row[k] ?? null),
-                  context: { context_type: c.entity, context_id: c.key.join(":"), data: c.kind === "delete" ? {} : c.row, source: { entity: c.entity, key: c.key, cursor: change.cursor } },
-                  cursor: change.cursor,
-                  committed_at: change.committed_at?.toISOString() ?? "",
-                };
-              }
-              tx = [];
-            } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
-          }
-        }
-      } finally {
-        await changes.close();
-      }
-    })(this);
+    return changeEventsOf(() => this.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000)), new Set(options.include ?? MYSQL_CAPABILITIES.operations), options.signal);
   }
 
   /**

@@ -8,11 +8,11 @@
 //   - an unchanged TOAST value arrives as "unchanged", never as null;
 //   - heartbeats: a keepalive that finds nothing received but not yet handed out, and no
 //     transaction half read, becomes a `commit` without a time (the cursor may move there);
-//   - changes are handed out as arrays of everything received so far (one await per array, not per
-//     change);
+//   - changes are handed out as arrays of everything received so far (BufferedChangeStream);
 //   - backpressure: the session waits while HIGH_WATER changes wait for the consumer.
 // Nothing is acknowledged except what ack() is told (replication.ts).
-import type { ChangeStream, SourceChange } from "../types.ts";
+import { BufferedChangeStream } from "../buffered-changes.ts";
+import type { SourceChange } from "../types.ts";
 import { entityName, type DescribedEntity } from "./catalog.ts";
 import { changePosition, lsnCursor, parseLsnCursor } from "./lsn.ts";
 import { decodeTuple, type Relation, type ReplicationMessage, type ReplicationSession, type TextTuple } from "./replication.ts";
@@ -22,14 +22,10 @@ const HIGH_WATER = 4000;
 
 type RelationInfo = { entity: string; wanted: boolean; keyColumns: string[] };
 
-export class PgChangeStream implements ChangeStream {
-  private buffer: SourceChange[] = [];
+export class PgChangeStream extends BufferedChangeStream {
   private readonly relations = new Map<number, RelationInfo>();
   private tx: { commitLsn: bigint; cursor: string; index: number } | null = null;
   private lastCommitEnd: bigint;
-  private failure: unknown = null;
-  private ended = false;
-  private wake: (() => void) | null = null;
   private resume: (() => void) | null = null;
   private session: ReplicationSession | null = null;
 
@@ -38,6 +34,7 @@ export class PgChangeStream implements ChangeStream {
     private readonly parsers: ValueParsers,
     private readonly from: bigint,
   ) {
+    super();
     this.lastCommitEnd = from;
     // The columns as the catalog has them now: the schema guard's reference for an entity it has
     // never seen (a seed: the log may still hold changes under older columns).
@@ -134,39 +131,14 @@ export class PgChangeStream implements ChangeStream {
     return this.tx;
   }
 
-  private push(change: SourceChange) {
-    this.buffer.push(change);
-    this.wake?.();
-    this.wake = null;
+  protected drained() {
+    this.resume?.();
+    this.resume = null;
   }
 
-  private end(error: unknown) {
-    this.failure ??= error;
-    this.ended = true;
-    this.wake?.();
-    this.wake = null;
-  }
-
-  /** Hands out everything received so far, in order (at least one change), as one array. */
-  async *[Symbol.asyncIterator](): AsyncIterator<SourceChange[]> {
-    for (;;) {
-      if (this.buffer.length) {
-        const changes = this.buffer;
-        this.buffer = [];
-        this.resume?.();
-        this.resume = null;
-        // A batching hint: nothing more received when the last commit handed out is the last change.
-        const last = changes[changes.length - 1]!;
-        if (last.kind === "commit" && last.committed_at) last.more = (this.session?.backlog() ?? 0) > 0;
-        yield changes;
-        continue;
-      }
-      if (this.ended) {
-        if (this.failure) throw this.failure;
-        return;
-      }
-      await new Promise<void>((r) => (this.wake = r));
-    }
+  /** A batching hint: nothing more received when the last commit handed out is the last change. */
+  protected moreReceived() {
+    return (this.session?.backlog() ?? 0) > 0;
   }
 
   async ack(cursor: string): Promise<void> {

@@ -15,7 +15,6 @@ import type {
   EntityType,
   ExtractOptions,
   HealthStatus,
-  RowChange,
   SnapshotChunk,
   SnapshotReadOptions,
 } from "../types.ts";
@@ -28,6 +27,7 @@ import { ReplicationSession, type ReplicationHandlers } from "./replication.ts";
 import { lsnCursor, parseLsn, parseLsnCursor } from "./lsn.ts";
 import { connectError, healthCheck } from "./health.ts";
 import { readByKeys, readSnapshot } from "./snapshot.ts";
+import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
 
 const log = logger("connector.postgresql");
@@ -208,16 +208,7 @@ export class PostgresConnector implements ECMConnector {
    * to itself: context_type is the entity, context_id its key (joined with ":" when composite).
    */
   extractSnapshot(type: string, options: ExtractOptions): AsyncIterator<Context> {
-    const self = this;
-    return (async function* () {
-      for await (const chunk of self.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit })) {
-        for (let i = 0; i < chunk.records.length; i++) {
-          const key = chunk.keys[i]!;
-          yield { context_type: type, context_id: key.join(":"), data: chunk.records[i]!, source: { entity: type, key } };
-        }
-        await options.onChunk?.({ rows: chunk.records.length, last_key: chunk.resume_after });
-      }
-    })();
+    return contextsOf(type, this.readSnapshotChunks(type, { batch_size: options.batch_size, after: options.after_key, limit: options.limit }), options.onChunk);
   }
 
   /**
@@ -228,27 +219,7 @@ export class PostgresConnector implements ECMConnector {
    * (server/pipeline/stream/) is what moves the slot, and only past what the store holds.
    */
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
-    const include = new Set(options.include ?? POSTGRES_CAPABILITIES.operations);
-    return (async function* (self: PostgresConnector) {
-      if (options.signal?.aborted) return;
-      const changes = await self.open(types, cursor, { readOnly: true });
-      options.signal?.addEventListener("abort", () => void changes.close());
-      if (options.signal?.aborted) await changes.close(); // aborted while the session opened
-      const keyColumns = new Map(await Promise.all(types.map(async (t) => [t, (await self.describe(t)).primary_key] as const)));
-      let tx: RowChange[] = [];
-      try {
-        for await (const received of changes) {
-          for (const change of received) {
-            if (change.kind === "commit") {
-              for (const c of tx) yield changeEvent(c, keyColumns.get(c.entity) ?? [], change.cursor, change.committed_at);
-              tx = [];
-            } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
-          }
-        }
-      } finally {
-        await changes.close();
-      }
-    })(this);
+    return changeEventsOf(() => this.open(types, cursor, { readOnly: true }), new Set(options.include ?? POSTGRES_CAPABILITIES.operations), options.signal);
   }
 
   private requireConfig(): TPostgresConfig {
@@ -293,14 +264,3 @@ export class PostgresConnector implements ECMConnector {
   }
 }
 
-function changeEvent(change: RowChange, keyColumns: string[], cursor: string, committedAt: Date | null): ChangeEvent {
-  const { entity, key, row } = change;
-  return {
-    operation: change.kind,
-    entity,
-    key: keyColumns.length === key.length ? keyColumns.map((k) => row[k] ?? null) : key,
-    context: { context_type: entity, context_id: key.join(":"), data: change.kind === "delete" ? {} : row, source: { entity, key, cursor } },
-    cursor,
-    committed_at: committedAt?.toISOString() ?? "",
-  };
-}
