@@ -79,8 +79,9 @@ export function cursorCodec(name: string): CursorCodec {
   return connectorType(name)!.cursor;
 }
 
-/** The connection config accepted for any registered connector type, discriminated by connector_type. */
-export const ZConnectorConfig = z.discriminatedUnion("connector_type", [ZPostgresConfig, ZMysqlConfig]);
+/** The connection config accepted for any registered connector type, discriminated by connector_type (derived from the entries: a type added above is accepted here). */
+type ConfigSchema = (typeof CONNECTOR_TYPES)[ConnectorTypeName]["configSchema"];
+export const ZConnectorConfig = z.discriminatedUnion("connector_type", Object.values(CONNECTOR_TYPES).map((t) => t.configSchema) as unknown as [ConfigSchema, ...ConfigSchema[]]);
 export type TConnectorConfig = z.infer<typeof ZConnectorConfig>;
 
 export function configJsonSchema(name: string) {

@@ -4,8 +4,16 @@ import { AppError } from "../errors/app-error.ts";
 // A connector is constructed by its registry entry, initialized with a validated config, and
 // used by the web process (discovery, health, preview) and the worker (snapshot, CDC) alike.
 
-/** A connection config of any registered connector type (see registry.ts), secrets as references. */
-export type ConnectorConfig = import("./registry.ts").TConnectorConfig;
+/**
+ * A connection config of a registered connector type, secrets as references: the spec's shape,
+ * which each type's own schema refines (registry.ts derives the union of them for validation).
+ */
+export type ConnectorConfig = {
+  connector_type: string;
+  connection: Record<string, unknown>;
+  authentication: Record<string, unknown>;
+  options: { batch_size?: number; change_tracking?: string; [option: string]: unknown };
+};
 
 /** What a connector instance is created with (besides its config, given to initialize()). */
 export type ConnectorContext = {
