@@ -31,7 +31,7 @@ export async function streamChangesPage(sourceId: string, op: { cursor?: string;
     // Adds the mapped tables, never removes any: a table a concurrent snapshot just added for a
     // newer mapping must stay captured (store/capture-lock.ts).
     await withCaptureLock(sourceId, () => connector.prepareCapture(tables, { replace: false }));
-    const from = asked ?? stream?.cursor ?? capture.confirmed_cursor ?? capture.current_cursor;
+    const from = asked ?? stream?.cursor ?? stream?.capture_start ?? capture.confirmed_cursor ?? capture.current_cursor;
     const abort = new AbortController();
     const changes = connector.streamChanges(tables, from, { include: op.include_operations, signal: abort.signal });
     const events: ChangeEvent[] = [];

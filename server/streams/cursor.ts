@@ -10,7 +10,8 @@ export const ZCursor = z
   .string()
   // Long enough for a MySQL GTID set (one uuid:interval per server that ever wrote), bounded.
   .max(4096)
-  .regex(/^[a-z][a-z0-9_]*:[\x21-\x7e]+$/, "must be a cursor of the source's connector (type:position, as its capabilities' cursor_format says)");
+  // Printable and without spaces; the source's codec then says what its cursors look like.
+  .regex(/^[\x21-\x7e]+$/, "must be a cursor of the source's connector (printable, no spaces; its capabilities' cursor_format)");
 
 /** The cursor codec of a source's connector type. */
 export async function cursorCodecOf(sourceId: string): Promise<CursorCodec> {
