@@ -62,7 +62,7 @@ async function postgresDatabase(): Promise<UserDatabase> {
 /** MariaDB with a row binlog, started for the journey: the same table. */
 async function mariadbDatabase(): Promise<UserDatabase> {
   const TABLE = "journey_members";
-  const server = await startMariadb({ dir: path.resolve(".data/e2e/mariadb"), port: 33081, serverId: 31, password: "e2e-mariadb-password" });
+  const server = await startMariadb({ dir: path.resolve(".data/e2e/mariadb"), port: 0, serverId: 31, password: "e2e-mariadb-password" });
   const admin = await mysql.createConnection({ uri: server.url(), multipleStatements: true });
   await admin.query(`DROP DATABASE IF EXISTS journey; CREATE DATABASE journey; USE journey;
     CREATE TABLE ${TABLE} (account_id int PRIMARY KEY, email varchar(200) NOT NULL, full_name varchar(200) NOT NULL, profile text);

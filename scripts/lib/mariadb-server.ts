@@ -4,6 +4,7 @@
 // The machine's own MariaDB (if any) runs without a binlog and is never touched.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import mysql from "mysql2/promise";
 
@@ -21,6 +22,17 @@ function binary(name: string): string {
     if (fs.existsSync(file)) return file;
   }
   throw new Error(`${name} not found: install MariaDB (Debian/Ubuntu: sudo apt-get install -y mariadb-server)`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function alive(pid: number): boolean {
@@ -47,7 +59,9 @@ async function answers(port: number, password: string): Promise<boolean> {
  * set to `password` (root is reached over TCP only; the socket stays in `dir`).
  */
 export async function startMariadb(opts: { dir: string; port: number; serverId: number; password: string; log?: (s: string) => void }): Promise<MariadbServer> {
-  const { dir, port, password } = opts;
+  const { dir, password } = opts;
+  // Port 0: a free one (a server left on a fixed port by an interrupted run cannot get in the way).
+  const port = opts.port || (await freePort());
   const url = (database = "") => `mysql://root:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   let child: ChildProcess | null = null;
   const handle = (): MariadbServer => ({

@@ -73,7 +73,7 @@ describeConformance({
   async freshServer(name) {
     // A second MariaDB (its own server id, data directory and binlog), reached with the same root password.
     const main = new URL(process.env.MYSQL_TEST_URL!);
-    moved ??= await startMariadb({ dir: path.resolve(".data/test/mariadb-moved"), port: 33062, serverId: 12, password: decodeURIComponent(main.password) });
+    moved ??= await startMariadb({ dir: path.resolve(".data/test/mariadb-moved"), port: 0, serverId: 12, password: decodeURIComponent(main.password) });
     return createMysqlDatabase(name, moved.url());
   },
   async cleanup() {

@@ -40,7 +40,7 @@ export async function setup() {
   // The MySQL connector's tests: MYSQL_TEST_URL (a MySQL 8 or MariaDB server with a row binlog), or
   // a MariaDB of their own (Debian's mariadbd) under .data/test.
   if (!process.env.MYSQL_TEST_URL) {
-    mariadb = await startMariadb({ dir: path.resolve(".data/test/mariadb"), port: 33061, serverId: 11, password: "ecm-test" });
+    mariadb = await startMariadb({ dir: path.resolve(".data/test/mariadb"), port: 0, serverId: 11, password: "ecm-test" });
     process.env.MYSQL_TEST_URL = mariadb.url();
   }
   process.env.ECM_SOURCE_TEST_MYSQL_PASSWORD = decodeURIComponent(new URL(process.env.MYSQL_TEST_URL).password);
