@@ -15,14 +15,15 @@ const IDLE_MS = 1000;
 const MAX_WAIT_MS = 10_000;
 
 export async function streamChangesPage(sourceId: string, op: { cursor?: string; batch_size: number; include_operations: ChangeOperation[] }) {
+  // The input first: a malformed cursor is a field-path error whatever the source's state.
+  const codec = await cursorCodecOf(sourceId);
+  const asked = op.cursor ? codec.parse(op.cursor, "cursor") : null;
   const stream = await getStream(sourceId);
   if (stream && (stream.enabled || leaseHeld(stream))) {
-    throw new AppError("CONFLICT", "the source's stream owns its slot: stop the stream to read changes page by page (POST …/stream {\"action\":\"stop\"})");
+    throw new AppError("CONFLICT", "the source's stream owns its change capture: stop the stream to read changes page by page (POST …/stream {\"action\":\"stop\"})");
   }
   const tables = [...new Set((await getMappings(sourceId)).mappings.map((m) => m.source.table))];
   if (!tables.length) throw new AppError("BAD_REQUEST", "save a mapping first: it decides which tables are published", { category: "CONFIGURATION" });
-  const codec = await cursorCodecOf(sourceId);
-  const asked = op.cursor ? codec.parse(op.cursor, "cursor") : null;
   return withInteractiveConnector(sourceId, async (source) => {
     const connector = requireCapability(requireCapability(source, "captureStatus", "capture changes"), "prepareCapture", "capture changes");
     const capture = await connector.captureStatus();
