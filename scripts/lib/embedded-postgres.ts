@@ -141,6 +141,14 @@ export async function startEmbeddedPostgres(opts: {
     max_replication_slots: "20",
     max_wal_senders: "20",
     max_connections: "200",
+    // Bulk writes (snapshots load millions of contexts): fewer checkpoints, so fewer full-page
+    // images in the WAL, and compressed ones; a bigger cache for the store's indexes. Durability is
+    // untouched (synchronous_commit and fsync stay on: a commit the source is told of is on disk).
+    // docs/operations.md says what a user's own server should set.
+    shared_buffers: "256MB",
+    max_wal_size: "4GB",
+    checkpoint_timeout: "15min",
+    wal_compression: "on",
     ...opts.settings,
   };
   const args = ["-D", dataDir, "-p", String(opts.port), ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])];
