@@ -81,6 +81,23 @@ export async function startMariadb(opts: { dir: string; port: number; serverId: 
 
   const data = path.join(dir, "data");
   const root = process.getuid?.() === 0;
+  // A server an interrupted run left on this data directory (on another port) holds its lock: end it.
+  const pidFile = path.join(dir, "pid");
+  const leftover = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : 0;
+  const ours = (pid: number) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmdline.includes("mariadbd") && cmdline.includes(data);
+    } catch {
+      return false;
+    }
+  };
+  if (leftover && alive(leftover) && ours(leftover)) {
+    opts.log?.(`stopping the mariadbd (pid ${leftover}) an earlier run left on ${dir}`);
+    process.kill(leftover, "SIGTERM");
+    for (let i = 0; i < 150 && alive(leftover); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(leftover)) process.kill(leftover, "SIGKILL");
+  }
   fs.mkdirSync(dir, { recursive: true });
   // mariadbd refuses to run as root: as root it runs as the mysql user, which must own the directory.
   const chown = () => root && execFileSync("chown", ["-R", "mysql:mysql", dir]);

@@ -18,8 +18,15 @@ export async function* contextsOf(type: string, chunks: AsyncIterable<SnapshotCh
 /**
  * The row changes of `changes` whose operation is in `include`, each handed out when its
  * transaction commits, with that commit's cursor. Ends (closing the stream) when `signal` aborts.
+ * A change's `key` is its primary key's typed values (`primaryKey(entity)`), or, for a table
+ * without one (rows told by their replica identity), the key's exact text.
  */
-export async function* changeEventsOf(open: () => Promise<ChangeStream>, include: ReadonlySet<ChangeOperation>, signal?: AbortSignal): AsyncGenerator<ChangeEvent> {
+export async function* changeEventsOf(
+  open: () => Promise<ChangeStream>,
+  include: ReadonlySet<ChangeOperation>,
+  primaryKey: (entity: string) => readonly string[] | undefined,
+  signal?: AbortSignal,
+): AsyncGenerator<ChangeEvent> {
   if (signal?.aborted) return;
   const changes = await open();
   signal?.addEventListener("abort", () => void changes.close());
@@ -29,7 +36,7 @@ export async function* changeEventsOf(open: () => Promise<ChangeStream>, include
     for await (const received of changes) {
       for (const change of received) {
         if (change.kind === "commit") {
-          for (const c of tx) yield changeEvent(c, change.cursor, change.committed_at);
+          for (const c of tx) yield changeEvent(c, primaryKey(c.entity) ?? [], change.cursor, change.committed_at);
           tx = [];
         } else if (change.kind !== "schema" && change.kind !== "truncate" && include.has(change.kind)) tx.push(change);
       }
@@ -39,12 +46,12 @@ export async function* changeEventsOf(open: () => Promise<ChangeStream>, include
   }
 }
 
-function changeEvent(change: RowChange, cursor: string, committedAt: Date | null): ChangeEvent {
+function changeEvent(change: RowChange, primaryKey: readonly string[], cursor: string, committedAt: Date | null): ChangeEvent {
   const { entity, key, row } = change;
   return {
     operation: change.kind,
     entity,
-    key: change.key_columns.map((k) => row[k] ?? null),
+    key: primaryKey.length && primaryKey.length === key.length ? primaryKey.map((k) => row[k] ?? null) : key,
     context: { context_type: entity, context_id: key.join(":"), data: change.kind === "delete" ? {} : row, source: { entity, key, cursor } },
     cursor,
     committed_at: committedAt?.toISOString() ?? "",

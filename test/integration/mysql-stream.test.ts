@@ -69,6 +69,14 @@ describe("a MySQL source's stream", () => {
     expect(cursor).not.toMatch(/:0$/);
   });
 
+  it("applies an XA transaction, and DDL after it still moves the cursor", async () => {
+    await session(["XA START 'ecm1'", "INSERT INTO notes VALUES (12, 12, 'xa')", "UPDATE notes SET v = 101 WHERE id = 1", "XA END 'ecm1'", "XA PREPARE 'ecm1'", "XA COMMIT 'ecm1'"]);
+    await converged();
+    const before = (await status()).cursor as string;
+    await src.exec("CREATE TABLE unrelated (id int PRIMARY KEY)");
+    await waitFor("the cursor to move past the DDL", async () => ((await status()).cursor !== before ? true : undefined), 30_000);
+  });
+
   it("goes on across binlog files, and resumes after a restart from a cursor in the new file", async () => {
     await src.exec("INSERT INTO notes VALUES (20, 20, 'before rotation')");
     await src.exec("FLUSH BINARY LOGS");
@@ -97,5 +105,11 @@ describe("a MySQL source's stream", () => {
     await converged();
     await session(["SET SESSION binlog_row_image = 'MINIMAL'", "UPDATE notes SET v = 41 WHERE id = 40"]);
     await converged();
+    // A key change under a minimal image: the old context is tombstoned, the new one written.
+    await session(["SET SESSION binlog_row_image = 'MINIMAL'", "UPDATE notes SET id = 41 WHERE id = 40"]);
+    await waitFor("the moved key", async () => {
+      const rows = (await withDb((c) => c.query("SELECT context_id, deleted FROM contexts WHERE context_type = 'note' AND context_id IN ('40', '41') ORDER BY context_id"))).rows;
+      return rows.length === 2 && rows[0].deleted && !rows[1].deleted ? true : undefined;
+    }, 30_000);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ZCursor } from "../../streams/cursor.ts";
 import { entityAction, getCursor, putCursor, sourceStatus, streamAction, ZEntityAction, ZSourceStatus, ZStreamAction, ZStreamRequest } from "../../streams/service.ts";
 import { parseRequest } from "../../errors/app-error.ts";
 import { createTRPCRouter, editorProcedure, rest, viewerProcedure } from "../trpc.ts";
@@ -21,8 +22,8 @@ export const streamsRouter = createTRPCRouter({
     .meta(rest("GET", "/sources/{id}/cursor", "streams", "The durable stream cursor, in the source connector's format (its capabilities' cursor_format)"))
     .input(ZId).output(ZCursorOut).query(({ input }) => getCursor(input.id)),
   setCursor: editorProcedure
-    .meta(rest("PUT", "/sources/{id}/cursor", "streams", "Move the cursor while the stream is stopped; checked against the slot (not before its confirmed position, not past the WAL)"))
-    .input(ZId.extend({ cursor: z.string() }))
+    .meta(rest("PUT", "/sources/{id}/cursor", "streams", "Move the cursor while the stream is stopped; checked against the change capture (not before what it still holds, not past the log's end)"))
+    .input(ZId.extend({ cursor: ZCursor }))
     .output(ZCursorOut)
     .mutation(({ input }) => putCursor(input.id, input.cursor)),
   /** Pause, resume (re-snapshots what was skipped) or re-snapshot one entity while the rest streams. */

@@ -17,7 +17,8 @@ export function parseBinlogCursor(cursor: string, field = "cursor"): BinlogPosit
   const m = CURSOR.exec(cursor);
   if (!m) throw AppError.invalid([{ path: field, message: `must look like mysql_binlog:mysql-bin.000042:1234, got ${JSON.stringify(cursor).slice(0, 60)}` }]);
   const position = Number(m[3]);
-  if (!Number.isSafeInteger(position) || position >= 2 ** 32) throw AppError.invalid([{ path: field, message: "the binlog offset is out of range" }]);
+  // A binlog file's events start after its 4-byte magic number.
+  if (!Number.isSafeInteger(position) || position < 4 || position >= 2 ** 32) throw AppError.invalid([{ path: field, message: "the binlog offset is out of range (4 to 2^32 - 1)" }]);
   return { file: m[1]!, position, order: (BigInt(m[2]!) << 32n) | BigInt(position) };
 }
 

@@ -46,7 +46,9 @@ type BinlogEvent = {
   tableId?: number;
   tableMap?: Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[] }>;
   rows?: Record<string, unknown>[] | { before: Record<string, unknown>; after: Record<string, unknown> }[];
-  /** An update's columns-present bitmap of the new row (one bit per table-map column). */
+  /** The columns-present bitmap of the (old) row image, one bit per table-map column. */
+  columns_present_bitmap?: Buffer;
+  /** An update's columns-present bitmap of the new row. */
   columns_present_bitmap2?: Buffer;
 };
 
@@ -71,7 +73,6 @@ type ZongJiInstance = {
 export type Redescribe = (entity: string) => Promise<DescribedEntity>;
 
 export class BinlogChangeStream extends BufferedChangeStream {
-  private paused = false;
   private zongji: ZongJiInstance | null = null;
   /** Where the next transaction starts (the last commit's end). */
   private txStart: BinlogPosition;
@@ -110,7 +111,8 @@ export class BinlogChangeStream extends BufferedChangeStream {
       const socket = zongji.connection?.stream;
       socket?.setTimeout(SILENCE_MS);
       socket?.on("timeout", () => {
-        if (this.paused) return;
+        // Paused by us or by zongji: silence is expected; watch again (the timer fires once).
+        if (socket.isPaused()) return void socket.setTimeout(SILENCE_MS);
         this.end(new AppError("SERVICE_UNAVAILABLE", `the binlog connection was silent for ${SILENCE_MS / 1000} s (no heartbeat): reconnecting`, { category: "TRANSIENT" }));
         socket.destroy();
       });
@@ -122,7 +124,7 @@ export class BinlogChangeStream extends BufferedChangeStream {
       serverId,
       filename: this.txStart.file,
       position: this.txStart.position,
-      includeEvents: ["rotate", "tablemap", "writerows", "updaterows", "deleterows", "xid", "query"],
+      includeEvents: ["rotate", "tablemap", "writerows", "updaterows", "deleterows", "xid", "xaprepare", "query"],
       includeSchema: { [this.database]: true },
     });
   }
@@ -141,6 +143,10 @@ export class BinlogChangeStream extends BufferedChangeStream {
       case "deleterows":
         return this.onRows(event);
       case "xid":
+        return this.commit(event);
+      case "xaprepare":
+        // An XA transaction's rows end at its PREPARE (its COMMIT comes later, alone). They are
+        // handed out here: an XA ROLLBACK after PREPARE is not undone (docs/connectors.md).
         return this.commit(event);
       case "query":
         return this.onQuery(event);
@@ -196,12 +202,12 @@ export class BinlogChangeStream extends BufferedChangeStream {
     const key_columns = described.primary_key;
     const keyOf = (r: SourceRecord) => key_columns.map((k) => keyText(r[k] ?? null));
     const cursor = binlogCursor(this.txStart);
+    const names = (event.tableMap?.[event.tableId!]?.columns ?? []).map((c) => c.name);
     const kind = event.getEventName() === "writerows" ? "insert" : event.getEventName() === "updaterows" ? "update" : "delete";
     for (const raw of rows) {
       const order = changeOrder(this.txStart, this.index++);
       if (kind === "update") {
         const { before, after } = raw as { before: Record<string, unknown>; after: Record<string, unknown> };
-        const names = (event.tableMap?.[event.tableId!]?.columns ?? []).map((c) => c.name);
         const missing = absentColumns(names, event.columns_present_bitmap2);
         const row = this.decode(described, after);
         const old = this.decode(described, before);
@@ -209,10 +215,18 @@ export class BinlogChangeStream extends BufferedChangeStream {
         for (const k of key_columns) {
           if (missing.delete(k)) row[k] = old[k] ?? null;
         }
-        this.push({ kind, entity, key: keyOf(row), key_columns, row, before: old, unchanged: missing.size ? missing : null, order, cursor });
+        // An old row the image left columns out of is only good for its key: given only when the
+        // key moved (its context is tombstoned), never to build anything else from its nulls.
+        const oldPartial = absentColumns(names, event.columns_present_bitmap).size > 0;
+        const keyMoved = key_columns.some((k) => old[k] !== row[k]);
+        this.push({ kind, entity, key: keyOf(row), key_columns, row, before: oldPartial && !keyMoved ? null : old, unchanged: missing.size ? missing : null, order, cursor });
       } else {
         const row = this.decode(described, raw as Record<string, unknown>);
-        this.push({ kind, entity, key: keyOf(row), key_columns, row, before: null, unchanged: null, order, cursor });
+        // An insert under a session's MINIMAL image leaves out the columns that took their default:
+        // their values are unknown here, so they are kept as stored (nothing, for a new context)
+        // rather than written as null; the health check asks for FULL (docs/connectors.md).
+        const missing = kind === "insert" ? absentColumns(names, event.columns_present_bitmap) : null;
+        this.push({ kind, entity, key: keyOf(row), key_columns, row, before: null, unchanged: missing?.size ? missing : null, order, cursor });
       }
     }
   }
@@ -258,17 +272,18 @@ export class BinlogChangeStream extends BufferedChangeStream {
   }
 
   /** Backpressure on the socket, not mysql2's pause (zongji uses that itself while it looks a table up). */
+  // The socket's own state, not a flag: zongji resumes the connection after a table lookup, and
+  // a socket resumed here while zongji holds mysql2's pause only fills mysql2's packet queue.
   protected afterPush() {
-    if (this.buffer.length >= HIGH_WATER && !this.paused) {
-      this.paused = true;
-      this.zongji?.connection?.stream?.pause();
-    }
+    const socket = this.zongji?.connection?.stream;
+    if (this.buffer.length >= HIGH_WATER && socket && !socket.isPaused()) socket.pause();
   }
 
   protected drained() {
-    if (this.paused) {
-      this.paused = false;
-      this.zongji?.connection?.stream?.resume();
+    const socket = this.zongji?.connection?.stream;
+    if (socket?.isPaused()) {
+      socket.resume();
+      socket.setTimeout(SILENCE_MS);
     }
   }
 

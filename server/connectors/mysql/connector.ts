@@ -168,7 +168,7 @@ export class MysqlConnector implements ECMConnector {
    * own (its own server id), so the product's stream is never cut off by it.
    */
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
-    return changeEventsOf(() => this.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000)), new Set(options.include ?? MYSQL_CAPABILITIES.operations), options.signal);
+    return changeEventsOf(() => this.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000)), new Set(options.include ?? MYSQL_CAPABILITIES.operations), (e) => this.entities.get(e)?.primary_key, options.signal);
   }
 
   /**

@@ -21,6 +21,14 @@ describe("statements in the binlog", () => {
     expect(readStatement("/* app */ TRUNCATE TABLE `db` . `t`")).toEqual({ kind: "truncate", database: "db", table: "t" });
     expect(readStatement("TRUNCATE TABLE données -- nightly\n")).toEqual({ kind: "truncate", database: null, table: "données" });
     expect(readStatement("TRUNCATE TABLE a, b")).toEqual({ kind: "other" });
+    expect(readStatement("TRUNCATE TABLE t WAIT 5")).toEqual({ kind: "truncate", database: null, table: "t" });
+    expect(readStatement("TRUNCATE t NOWAIT")).toEqual({ kind: "truncate", database: null, table: "t" });
+  });
+
+  it("reads what the server runs inside executable comments", () => {
+    expect(readStatement("/*!TRUNCATE t*/")).toEqual({ kind: "truncate", database: null, table: "t" });
+    expect(readStatement("/*M!100500 TRUNCATE TABLE `db`.`t` */")).toEqual({ kind: "truncate", database: "db", table: "t" });
+    expect(readStatement("/*!40000 ALTER TABLE t DISABLE KEYS */")).toEqual({ kind: "other" });
   });
 
   it("reads hostile statements (long runs of blanks, an unclosed comment, a long name) to the right answer", () => {

@@ -17,16 +17,25 @@ export type Statement =
 type Token = { word: string; quoted: boolean } | { punct: string };
 
 /** At most this many tokens are read: every statement that matters is decided within them. */
-const MAX_TOKENS = 8;
+const MAX_TOKENS = 10;
 
 function tokens(sql: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   const n = sql.length;
+  // Inside an executable comment (`/*! … */`, `/*M!100500 … */`): the server runs its contents.
+  let executable = false;
   while (i < n && out.length < MAX_TOKENS) {
     const c = sql[i]!;
     if (c === " " || c === "\t" || c === "\n" || c === "\r") i++;
-    else if (c === "/" && sql[i + 1] === "*") {
+    else if (executable && c === "*" && sql[i + 1] === "/") {
+      executable = false;
+      i += 2;
+    } else if (c === "/" && sql[i + 1] === "*" && (sql[i + 2] === "!" || (sql[i + 2] === "M" && sql[i + 3] === "!"))) {
+      executable = true;
+      i += sql[i + 2] === "!" ? 3 : 4;
+      while (i < n && sql[i]! >= "0" && sql[i]! <= "9") i++; // the version it needs
+    } else if (c === "/" && sql[i + 1] === "*") {
       const end = sql.indexOf("*/", i + 2);
       i = end < 0 ? n : end + 2;
     } else if ((c === "-" && sql[i + 1] === "-") || c === "#") {
@@ -63,6 +72,8 @@ function tokens(sql: string): Token[] {
 const kw = (t: Token | undefined, word: string) => !!t && "word" in t && !t.quoted && t.word.toUpperCase() === word;
 const name = (t: Token | undefined) => (t && "word" in t ? t.word : null);
 const isEnd = (t: Token | undefined) => !t || ("punct" in t && t.punct === ";");
+/** The end of a TRUNCATE: nothing more, or MariaDB's `WAIT n` / `NOWAIT`. */
+const truncateEnds = (t: Token[], at: number) => isEnd(t[at]) || (kw(t[at], "NOWAIT") && isEnd(t[at + 1])) || (kw(t[at], "WAIT") && !!name(t[at + 1]) && isEnd(t[at + 2]));
 
 export function readStatement(sql: string): Statement {
   const t = tokens(sql);
@@ -82,10 +93,10 @@ export function readStatement(sql: string): Statement {
     at++;
     if (t[at] && "punct" in t[at]! && (t[at] as { punct: string }).punct === ".") {
       const second = name(t[at + 1]);
-      if (second === null || !isEnd(t[at + 2])) return { kind: "other" };
+      if (second === null || !truncateEnds(t, at + 2)) return { kind: "other" };
       return { kind: "truncate", database: first, table: second };
     }
-    return isEnd(t[at]) ? { kind: "truncate", database: null, table: first } : { kind: "other" };
+    return truncateEnds(t, at) ? { kind: "truncate", database: null, table: first } : { kind: "other" };
   }
   return { kind: "other" };
 }

@@ -219,7 +219,7 @@ export class PostgresConnector implements ECMConnector {
    * (server/pipeline/stream/) is what moves the slot, and only past what the store holds.
    */
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
-    return changeEventsOf(() => this.open(types, cursor, { readOnly: true }), new Set(options.include ?? POSTGRES_CAPABILITIES.operations), options.signal);
+    return changeEventsOf(() => this.open(types, cursor, { readOnly: true }), new Set(options.include ?? POSTGRES_CAPABILITIES.operations), (e) => this.entities.get(e)?.primary_key, options.signal);
   }
 
   private requireConfig(): TPostgresConfig {

@@ -1,0 +1,121 @@
+// The case the MySQL password guard exists for: TLS that is not verified (ssl_mode require). An
+// attacker in the server's place on this machine's non-loopback address speaks TLS with a
+// certificate of its own making, then asks for caching_sha2_password's full authentication, which
+// mysql2 answers by itself with the password in clear over any TLS. It receives nothing that holds
+// the password; with ssl_mode verify-full the client refuses its certificate before signing in.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import tls from "node:tls";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createCaller } from "../../server/api/root.ts";
+import { createContextInner } from "../../server/api/trpc.ts";
+import { sourceHealth } from "../../server/sources/connectivity.ts";
+import { resetMetadata } from "../support/db.ts";
+
+const PASSWORD = "the-stored-mysql-password-over-tls";
+let key: string;
+let cert: string;
+
+const packet = (seq: number, payload: Buffer) => Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, seq]), payload]);
+
+/** A v10 handshake offering TLS (CLIENT_SSL) and mysql_native_password. */
+function handshake(): Buffer {
+  const caps = 0x1 | 0x8 | 0x200 | 0x800 | 0x8000 | 0x80000 | 0x200000;
+  const scramble = Buffer.from("abcdefghijklmnopqrst");
+  return packet(
+    0,
+    Buffer.concat([
+      Buffer.from([10]),
+      Buffer.from("8.0.36-attacker\0"),
+      Buffer.from([1, 0, 0, 0]),
+      scramble.subarray(0, 8),
+      Buffer.from([0, caps & 0xff, (caps >> 8) & 0xff, 0x21, 2, 0, (caps >> 16) & 0xff, (caps >> 24) & 0xff, 21]),
+      Buffer.alloc(10),
+      scramble.subarray(8, 20),
+      Buffer.from([0]),
+      Buffer.from("mysql_native_password\0"),
+    ]),
+  );
+}
+
+/** The attacker: TLS after the client's SSLRequest, then an auth switch to caching_sha2 and a demand for full authentication. */
+async function tlsCatcher(host: string) {
+  const received: Buffer[] = [];
+  let signedInOverTls = 0;
+  const server = net.createServer((raw) => {
+    raw.on("error", () => {});
+    raw.write(handshake());
+    raw.once("data", (first) => {
+      // The SSLRequest (4 + 32 bytes); anything after it is already the TLS ClientHello.
+      if (first.length > 36) raw.unshift(first.subarray(36));
+      raw.pause();
+      const secure = new tls.TLSSocket(raw, { isServer: true, key, cert });
+      secure.on("error", () => {});
+      const replies = [
+        packet(3, Buffer.concat([Buffer.from([0xfe]), Buffer.from("caching_sha2_password\0"), Buffer.from("abcdefghijklmnopqrst\0")])),
+        packet(5, Buffer.from([0x01, 0x04])),
+      ];
+      secure.on("data", (d) => {
+        signedInOverTls++;
+        received.push(d);
+        const reply = replies.shift();
+        if (reply) secure.write(reply);
+      });
+      raw.resume();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  return { port: (server.address() as net.AddressInfo).port, received: () => Buffer.concat(received), messagesOverTls: () => signedInOverTls, close: () => server.close() };
+}
+
+const outward = () => {
+  const found = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
+  if (!found) throw new Error("this test needs a non-loopback IPv4 address on this machine");
+  return found.address;
+};
+
+beforeAll(async () => {
+  await resetMetadata();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ecm-mysql-attacker-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "a.key", "-out", "a.crt", "-days", "1", "-subj", "/CN=attacker"], { cwd: dir, stdio: "pipe" });
+  key = fs.readFileSync(path.join(dir, "a.key"), "utf8");
+  cert = fs.readFileSync(path.join(dir, "a.crt"), "utf8");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a MySQL source's stored password over TLS that is not verified", () => {
+  it("is never sent when the server behind unverified TLS (ssl_mode require) asks for caching_sha2's full authentication", async () => {
+    const host = outward();
+    const attacker = await tlsCatcher(host);
+    try {
+      const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
+      const config = { connector_type: "mysql" as const, connection: { host, port: attacker.port, database: "shop", ssl_mode: "require" as const }, authentication: { type: "credentials" as const, username: "reader", password: PASSWORD }, options: {} };
+      const source = await admin.sources.create({ name: `mysql-unverified-tls-${Date.now()}`, config: config as never });
+      const health = await sourceHealth(source.id);
+      expect(health.checks[0]).toMatchObject({ name: "authenticated", status: "fail", message: expect.stringMatching(/caching_sha2_password full authentication.*refused, nothing was sent/) });
+      // The sign-in did happen over the attacker's TLS (the handshake answer and the scramble token).
+      expect(attacker.messagesOverTls()).toBeGreaterThanOrEqual(2);
+      expect(attacker.received().includes(Buffer.from(PASSWORD))).toBe(false);
+    } finally {
+      attacker.close();
+    }
+  });
+
+  it("refuses the attacker's certificate before signing in at all with ssl_mode verify-full", async () => {
+    const host = outward();
+    const attacker = await tlsCatcher(host);
+    try {
+      const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
+      const config = { connector_type: "mysql" as const, connection: { host, port: attacker.port, database: "shop", ssl_mode: "verify-full" as const }, authentication: { type: "credentials" as const, username: "reader", password: PASSWORD }, options: {} };
+      const source = await admin.sources.create({ name: `mysql-verified-tls-${Date.now()}`, config: config as never });
+      const health = await sourceHealth(source.id);
+      expect(health.checks[0]).toMatchObject({ name: "tls", status: "fail" });
+      expect(attacker.messagesOverTls()).toBe(0);
+    } finally {
+      attacker.close();
+    }
+  });
+});
