@@ -41,34 +41,49 @@ function handshake(): Buffer {
   );
 }
 
-/** The attacker: TLS after the client's SSLRequest, then an auth switch to caching_sha2 and a demand for full authentication. */
+/**
+ * The attacker: after the client's SSLRequest it speaks TLS (a TLS server of its own, the raw
+ * connection piped to it), then switches to caching_sha2 and demands full authentication.
+ */
 async function tlsCatcher(host: string) {
   const received: Buffer[] = [];
-  let signedInOverTls = 0;
+  let messagesOverTls = 0;
+  const secureServer = tls.createServer({ key, cert }, (secure) => {
+    secure.on("error", () => {});
+    const replies = [
+      packet(3, Buffer.concat([Buffer.from([0xfe]), Buffer.from("caching_sha2_password\0"), Buffer.from("abcdefghijklmnopqrst\0")])),
+      packet(5, Buffer.from([0x01, 0x04])),
+    ];
+    secure.on("data", (d) => {
+      messagesOverTls++;
+      received.push(d);
+      const reply = replies.shift();
+      if (reply) secure.write(reply);
+    });
+  });
+  await new Promise<void>((r) => secureServer.listen(0, "127.0.0.1", r));
+  const securePort = (secureServer.address() as net.AddressInfo).port;
   const server = net.createServer((raw) => {
     raw.on("error", () => {});
     raw.write(handshake());
     raw.once("data", (first) => {
       // The SSLRequest (4 + 32 bytes); anything after it is already the TLS ClientHello.
-      if (first.length > 36) raw.unshift(first.subarray(36));
       raw.pause();
-      const secure = new tls.TLSSocket(raw, { isServer: true, key, cert });
-      secure.on("error", () => {});
-      const replies = [
-        packet(3, Buffer.concat([Buffer.from([0xfe]), Buffer.from("caching_sha2_password\0"), Buffer.from("abcdefghijklmnopqrst\0")])),
-        packet(5, Buffer.from([0x01, 0x04])),
-      ];
-      secure.on("data", (d) => {
-        signedInOverTls++;
-        received.push(d);
-        const reply = replies.shift();
-        if (reply) secure.write(reply);
+      const upstream = net.connect(securePort, "127.0.0.1", () => {
+        if (first.length > 36) upstream.write(first.subarray(36));
+        raw.pipe(upstream).pipe(raw);
+        raw.resume();
       });
-      raw.resume();
+      upstream.on("error", () => raw.destroy());
     });
   });
   await new Promise<void>((r) => server.listen(0, host, r));
-  return { port: (server.address() as net.AddressInfo).port, received: () => Buffer.concat(received), messagesOverTls: () => signedInOverTls, close: () => server.close() };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    received: () => Buffer.concat(received),
+    messagesOverTls: () => messagesOverTls,
+    close: () => (server.close(), secureServer.close()),
+  };
 }
 
 const outward = () => {
