@@ -4,36 +4,14 @@
 // or for caching_sha2_password's full authentication (the password in clear or to a key it
 // supplies). It receives nothing that holds the password.
 import net from "node:net";
-import os from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createCaller } from "../../server/api/root.ts";
 import { createContextInner } from "../../server/api/trpc.ts";
 import { sourceHealth } from "../../server/sources/connectivity.ts";
 import { resetMetadata } from "../support/db.ts";
+import { handshake, outward, packet, switchTo } from "../support/mysql-attacker.ts";
 
 const PASSWORD = "the-stored-mysql-password";
-
-const packet = (seq: number, payload: Buffer) => Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, seq]), payload]);
-
-/** A v10 handshake without TLS, offering `plugin`. */
-function handshake(plugin: string): Buffer {
-  const caps = 0x1 | 0x8 | 0x200 | 0x8000 | 0x80000 | 0x200000; // long password, with db, 4.1, secure connection, plugin auth, lenenc data
-  const scramble = Buffer.from("abcdefghijklmnopqrst");
-  return packet(
-    0,
-    Buffer.concat([
-      Buffer.from([10]),
-      Buffer.from("8.0.36-attacker\0"),
-      Buffer.from([1, 0, 0, 0]),
-      scramble.subarray(0, 8),
-      Buffer.from([0, caps & 0xff, (caps >> 8) & 0xff, 0x21, 2, 0, (caps >> 16) & 0xff, (caps >> 24) & 0xff, 21]),
-      Buffer.alloc(10),
-      scramble.subarray(8, 20),
-      Buffer.from([0]),
-      Buffer.from(`${plugin}\0`),
-    ]),
-  );
-}
 
 /** The attacker: answers the client's n-th message with `then[n]`, records every byte it is sent. */
 async function catcher(host: string, plugin: string, then: Buffer[]) {
@@ -58,14 +36,6 @@ async function catcher(host: string, plugin: string, then: Buffer[]) {
     close: () => server.close(),
   };
 }
-
-const switchTo = (plugin: string) => packet(2, Buffer.concat([Buffer.from([0xfe]), Buffer.from(`${plugin}\0`), Buffer.from("abcdefghijklmnopqrst\0")]));
-
-const outward = () => {
-  const found = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
-  if (!found) throw new Error("this test needs a non-loopback IPv4 address on this machine");
-  return found.address;
-};
 
 beforeAll(async () => {
   await resetMetadata();

@@ -14,32 +14,11 @@ import { createCaller } from "../../server/api/root.ts";
 import { createContextInner } from "../../server/api/trpc.ts";
 import { sourceHealth } from "../../server/sources/connectivity.ts";
 import { resetMetadata } from "../support/db.ts";
+import { handshake, outward, packet, switchTo } from "../support/mysql-attacker.ts";
 
 const PASSWORD = "the-stored-mysql-password-over-tls";
 let key: string;
 let cert: string;
-
-const packet = (seq: number, payload: Buffer) => Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, seq]), payload]);
-
-/** A v10 handshake offering TLS (CLIENT_SSL) and mysql_native_password. */
-function handshake(): Buffer {
-  const caps = 0x1 | 0x8 | 0x200 | 0x800 | 0x8000 | 0x80000 | 0x200000;
-  const scramble = Buffer.from("abcdefghijklmnopqrst");
-  return packet(
-    0,
-    Buffer.concat([
-      Buffer.from([10]),
-      Buffer.from("8.0.36-attacker\0"),
-      Buffer.from([1, 0, 0, 0]),
-      scramble.subarray(0, 8),
-      Buffer.from([0, caps & 0xff, (caps >> 8) & 0xff, 0x21, 2, 0, (caps >> 16) & 0xff, (caps >> 24) & 0xff, 21]),
-      Buffer.alloc(10),
-      scramble.subarray(8, 20),
-      Buffer.from([0]),
-      Buffer.from("mysql_native_password\0"),
-    ]),
-  );
-}
 
 /**
  * The attacker: after the client's SSLRequest it speaks TLS (a TLS server of its own, the raw
@@ -51,7 +30,7 @@ async function tlsCatcher(host: string) {
   const secureServer = tls.createServer({ key, cert }, (secure) => {
     secure.on("error", () => {});
     const replies = [
-      packet(3, Buffer.concat([Buffer.from([0xfe]), Buffer.from("caching_sha2_password\0"), Buffer.from("abcdefghijklmnopqrst\0")])),
+      switchTo("caching_sha2_password", 3),
       packet(5, Buffer.from([0x01, 0x04])),
     ];
     secure.on("data", (d) => {
@@ -65,7 +44,7 @@ async function tlsCatcher(host: string) {
   const securePort = (secureServer.address() as net.AddressInfo).port;
   const server = net.createServer((raw) => {
     raw.on("error", () => {});
-    raw.write(handshake());
+    raw.write(handshake("mysql_native_password", { tls: true }));
     raw.once("data", (first) => {
       // The SSLRequest (4 + 32 bytes); anything after it is already the TLS ClientHello.
       raw.pause();
@@ -85,12 +64,6 @@ async function tlsCatcher(host: string) {
     close: () => (server.close(), secureServer.close()),
   };
 }
-
-const outward = () => {
-  const found = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
-  if (!found) throw new Error("this test needs a non-loopback IPv4 address on this machine");
-  return found.address;
-};
 
 beforeAll(async () => {
   await resetMetadata();
