@@ -1,6 +1,7 @@
 // Pieces of the spec's connection configuration every database connector type shares: TLS modes,
 // the CA certificate, credentials with a password given either as a reference or typed (stored
 // encrypted), and the rule that no string but a PEM certificate holds control characters.
+import tls from "node:tls";
 import { z } from "zod";
 import { controlCharacterPaths } from "../json/safe.ts";
 import { ZSecretReference } from "../secrets/references.ts";
@@ -42,4 +43,42 @@ export function withoutControlCharacters<T extends z.ZodType>(schema: T) {
       ctx.addIssue({ code: "custom", path, message: "must not contain control characters (NUL, line breaks, escapes)" });
     }
   });
+}
+
+type TlsFields = { host: string; ssl_mode: (typeof SSL_MODES)[number]; ssl_root_cert?: string };
+
+/**
+ * Node's TLS options for an ssl_mode (libpq's meanings), null for `disable`. The connection goes to
+ * the checked address, so verify-full checks the certificate against the host name the user wrote.
+ */
+export function tlsOptions(connection: TlsFields): tls.ConnectionOptions | null {
+  const { ssl_mode: mode, host } = connection;
+  const servername = /^[\d.:]+$/.test(host) ? undefined : host;
+  const ca = connection.ssl_root_cert;
+  switch (mode) {
+    case "disable":
+      return null;
+    case "prefer":
+    case "require":
+      // Encrypted, certificate not checked.
+      return { rejectUnauthorized: false, servername };
+    case "verify-ca":
+      // Certificate must chain to a trusted CA (ssl_root_cert, the system store or NODE_EXTRA_CA_CERTS); any host name.
+      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: () => undefined };
+    case "verify-full":
+      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert) };
+  }
+}
+
+/**
+ * Whether the channel is verified TLS. verify-ca checks no name: against the system's CAs any
+ * certificate a public CA signed passes (libpq refuses that too); only against the source's own CA
+ * (ssl_root_cert) is it verified.
+ */
+export const verifiedTls = (connection: TlsFields) => connection.ssl_mode === "verify-full" || (connection.ssl_mode === "verify-ca" && !!connection.ssl_root_cert);
+
+/** What an unverified channel is, for the password guard's refusal. */
+export function unverifiedChannel(connection: TlsFields): string {
+  const mode = connection.ssl_mode;
+  return mode === "disable" ? "a connection without TLS" : mode === "verify-ca" ? "TLS checked only against public CAs (verify-ca without ssl_root_cert)" : `a connection whose certificate is not checked (ssl_mode ${mode})`;
 }

@@ -4,7 +4,7 @@
 // server's own, nothing is set up on it (captureExists is not given).
 import path from "node:path";
 import { startMariadb, type MariadbServer } from "../../scripts/lib/mariadb-server.ts";
-import { createMysqlDatabase } from "../support/mysql-db.ts";
+import { createMysqlDatabase, mysqlExec } from "../support/mysql-db.ts";
 import { describeConformance } from "./kit.ts";
 
 let moved: MariadbServer | undefined;
@@ -54,7 +54,6 @@ describeConformance({
     {
       check: "replication_privilege",
       config: async (good) => {
-        const { mysqlExec } = await import("../support/mysql-db.ts");
         const admin = mysqlExec(process.env.MYSQL_TEST_URL!);
         const database = (good.connection as { database: string }).database;
         await admin("CREATE USER IF NOT EXISTS 'kit_norepl'@'%' IDENTIFIED BY 'kit-norepl'");

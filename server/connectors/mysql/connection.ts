@@ -2,12 +2,12 @@
 // policy checked on the resolved address, ssl_mode honoured, and session settings that make every
 // value's text exact and zone-free (UTC; see values.ts).
 import crypto from "node:crypto";
-import tls from "node:tls";
 import mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
 import { resolveSecret, type SecretPolicy } from "../../secrets/resolve.ts";
 import { resolveAllowedAddress, type HostPolicy } from "../host-policy.ts";
 import { isLoopback } from "../loopback.ts";
+import { tlsOptions, unverifiedChannel, verifiedTls } from "../config-parts.ts";
 import { mysqlConnectionIdentity, type TMysqlConfig } from "./config.ts";
 
 export type ConnectPolicies = { hosts?: HostPolicy; secrets?: SecretPolicy };
@@ -57,26 +57,6 @@ function sha2Token(password: string, nonce: Buffer): Buffer {
   return Buffer.from(stage1.map((b, i) => b ^ stage3[i]!));
 }
 
-function sslOptions(connection: TMysqlConfig["connection"]): mysql.ConnectionOptions["ssl"] | undefined {
-  const { ssl_mode: mode, host } = connection;
-  const servername = /^[\d.:]+$/.test(host) ? undefined : host;
-  const ca = connection.ssl_root_cert;
-  switch (mode) {
-    case "disable":
-      return undefined;
-    case "prefer":
-    case "require":
-      return { rejectUnauthorized: false, servername } as mysql.SslOptions;
-    case "verify-ca":
-      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: () => undefined } as mysql.SslOptions;
-    case "verify-full":
-      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) } as mysql.SslOptions;
-  }
-}
-
-/** Whether the channel is verified TLS (verify-ca counts only against the source's own CA). */
-export const verifiedTls = (connection: TMysqlConfig["connection"]) => connection.ssl_mode === "verify-full" || (connection.ssl_mode === "verify-ca" && !!connection.ssl_root_cert);
-
 /** mysql2's options for this source (the address checked, the password resolved and guarded). */
 export async function connectionOptions(config: TMysqlConfig, policies: ConnectPolicies = {}): Promise<mysql.ConnectionOptions> {
   const { connection, authentication } = config;
@@ -86,17 +66,16 @@ export async function connectionOptions(config: TMysqlConfig, policies: ConnectP
   const address = await resolveAllowedAddress(connection.host, policies.hosts);
   const local = isLoopback(address);
   const guarded = !verifiedTls(connection) && !local;
-  const why = connection.ssl_mode === "disable" ? "a connection without TLS" : `a connection whose certificate is not checked (ssl_mode ${connection.ssl_mode})`;
   return {
     host: address,
     port: connection.port,
     database: connection.database,
     user: authentication.username,
     password,
-    ssl: sslOptions(connection),
+    ssl: (tlsOptions(connection) ?? undefined) as mysql.SslOptions | undefined,
     // On this machine no one stands between: the server's key may be asked for.
     allowPublicKeyRetrieval: local,
-    ...(guarded ? { authPlugins: guardPlugins(why) as unknown as mysql.ConnectionOptions["authPlugins"] } : {}),
+    ...(guarded ? { authPlugins: guardPlugins(unverifiedChannel(connection)) as unknown as mysql.ConnectionOptions["authPlugins"] } : {}),
     charset: "utf8mb4_bin",
     timezone: "Z",
     // Every value as the server's text (or bytes), decoded by values.ts: nothing rounded on the way.

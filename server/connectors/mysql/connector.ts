@@ -85,16 +85,15 @@ export class MysqlConnector implements ECMConnector {
   /** The binlog's end now, and its files (SHOW BINARY LOG STATUS on MySQL 8.4, SHOW MASTER STATUS before and on MariaDB). */
   private async binlogs(): Promise<Binlogs> {
     const c = await this.connection();
-    let status = await textRows(c, "SHOW MASTER STATUS").catch(async (e) => {
+    const [status] = await textRows(c, "SHOW MASTER STATUS").catch(async (e) => {
       if ((e as { code?: string }).code !== "ER_PARSE_ERROR") throw e;
       return textRows(c, "SHOW BINARY LOG STATUS");
     });
-    if (!status.length) {
+    if (!status) {
       throw new AppError("BAD_REQUEST", "the server's binary log is off: changes cannot be captured. Start it with log_bin and a server_id (see the health check)", { category: "CONFIGURATION" });
     }
     const files = (await textRows(c, "SHOW BINARY LOGS")).map((r) => ({ name: r.Log_name!, size: Number(r.File_size ?? 0) }));
-    status = status.slice(0, 1);
-    return { current: { file: status[0]!.File!, position: Number(status[0]!.Position) }, files };
+    return { current: { file: status.File!, position: Number(status.Position) }, files };
   }
 
   /** The capture is the binlog: it starts where the binlog ends now (before the snapshot's first read). */

@@ -10,11 +10,10 @@ import { isLoopback } from "../loopback.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
 import { textRows } from "./catalog.ts";
 import type { TMysqlConfig } from "./config.ts";
-import { connect, PasswordRefusedError, verifiedTls, type ConnectPolicies } from "./connection.ts";
+import { fail, pass, warn } from "../checks.ts";
+import { verifiedTls } from "../config-parts.ts";
+import { connect, PasswordRefusedError, type ConnectPolicies } from "./connection.ts";
 
-const pass = (name: string, message: string): HealthCheck => ({ name, status: "pass", message });
-const warn = (name: string, message: string, hint: string): HealthCheck => ({ name, status: "warn", message, hint });
-const fail = (name: string, message: string, hint: string): HealthCheck => ({ name, status: "fail", message, hint });
 
 /** The server's flavour and version, from VERSION() (`10.11.6-MariaDB-0+deb12u1`, `8.4.3`). */
 export function serverFlavour(version: string): { mariadb: boolean; major: number; minor: number } {
@@ -163,11 +162,11 @@ async function checksAfterConnect(c: mysql.Connection, config: TMysqlConfig, map
   );
 
   const database = config.connection.database;
-  const tables = mapped.length ? mapped : (await textRows(c, "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database])).map((r) => r.name!);
-  const visible = new Set((await textRows(c, "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database])).map((r) => r.name!));
+  const visible = (await textRows(c, "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database])).map((r) => r.name!);
+  const tables = mapped.length ? mapped : visible;
   const denied: string[] = [];
   for (const t of tables) {
-    if (!visible.has(t)) {
+    if (!visible.includes(t)) {
       denied.push(t);
       continue;
     }

@@ -1,11 +1,11 @@
 // Opening a connection to a PostgreSQL source: secret resolved here (never earlier), the host
 // policy checked on the resolved address, ssl_mode honoured, and session settings that make the
 // text form of every value exact and zone-free (see values.ts).
-import tls from "node:tls";
 import pg from "pg";
 import { postgresConnectionIdentity, type TPostgresConfig } from "./config.ts";
 import { resolveAllowedAddress, type HostPolicy } from "../host-policy.ts";
 import { isLoopback } from "../loopback.ts";
+import { tlsOptions, unverifiedChannel, verifiedTls } from "../config-parts.ts";
 export { isLoopback };
 import { resolveSecret, type SecretPolicy } from "../../secrets/resolve.ts";
 import { AppError } from "../../errors/app-error.ts";
@@ -67,37 +67,11 @@ installPasswordGuard();
 
 
 /** The password as node-postgres takes it: a function, carrying a refusal when the channel may not reveal it. */
-function guardedPassword(password: string | undefined, mode: TPostgresConfig["connection"]["ssl_mode"], rootCert: string | undefined, address: string): GuardedPassword | undefined {
+function guardedPassword(password: string | undefined, connection: TPostgresConfig["connection"], address: string): GuardedPassword | undefined {
   if (password === undefined) return undefined;
   const fn: GuardedPassword = async () => password;
-  // verify-ca checks no name: against the system's CAs any certificate a public CA signed passes
-  // (libpq refuses that too); only against the source's own CA (ssl_root_cert) is it verified.
-  const verified = mode === "verify-full" || (mode === "verify-ca" && !!rootCert);
-  if (!verified && !isLoopback(address)) {
-    fn[REFUSAL] = mode === "disable" ? "a connection without TLS" : mode === "verify-ca" ? "TLS checked only against public CAs (verify-ca without ssl_root_cert)" : `a connection whose certificate is not checked (ssl_mode ${mode})`;
-  }
+  if (!verifiedTls(connection) && !isLoopback(address)) fn[REFUSAL] = unverifiedChannel(connection);
   return fn;
-}
-
-function sslOptions(connection: TPostgresConfig["connection"]): pg.ClientConfig["ssl"] {
-  const { ssl_mode: mode, host } = connection;
-  const servername = /^[\d.:]+$/.test(host) ? undefined : host;
-  const ca = connection.ssl_root_cert;
-  switch (mode) {
-    case "disable":
-      return false;
-    case "prefer":
-    case "require":
-      // Encrypted, certificate not checked (libpq's meaning of these modes).
-      return { rejectUnauthorized: false, servername };
-    case "verify-ca":
-      // Certificate must chain to a trusted CA (system store or NODE_EXTRA_CA_CERTS); any host name.
-      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: () => undefined };
-    case "verify-full":
-      // Node checks the certificate against the name we connect to; we connect to the checked
-      // address, so give it the host name the user wrote.
-      return { rejectUnauthorized: true, servername, ca, checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert) };
-  }
 }
 
 export async function connectionConfig(config: TPostgresConfig, policies: ConnectPolicies = {}, overrides: Partial<pg.ClientConfig> = {}) {
@@ -111,8 +85,8 @@ export async function connectionConfig(config: TPostgresConfig, policies: Connec
     port: connection.port,
     database: connection.database,
     user: authentication.username,
-    password: guardedPassword(password, connection.ssl_mode, connection.ssl_root_cert, address),
-    ssl: sslOptions(connection),
+    password: guardedPassword(password, connection, address),
+    ssl: tlsOptions(connection) ?? false,
     options: SESSION_OPTIONS,
     application_name: "ecm-connect",
     connectionTimeoutMillis: 10_000,

@@ -5,13 +5,12 @@ import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
 import type { TPostgresConfig } from "./config.ts";
+import { fail, pass, warn } from "../checks.ts";
+import { verifiedTls } from "../config-parts.ts";
 import { connect, isLoopback, PasswordRefusedError, type ConnectPolicies } from "./connection.ts";
 
 export const MIN_SERVER_VERSION = 120000;
 
-const pass = (name: string, message: string): HealthCheck => ({ name, status: "pass", message });
-const warn = (name: string, message: string, hint: string): HealthCheck => ({ name, status: "warn", message, hint });
-const fail = (name: string, message: string, hint: string): HealthCheck => ({ name, status: "fail", message, hint });
 
 /** What went wrong while connecting, as the check a user would look at. Never reveals more than needed. */
 export function connectFailure(error: unknown, config: TPostgresConfig): HealthCheck {
@@ -81,7 +80,7 @@ export async function healthCheck(config: TPostgresConfig, context: HealthContex
 /** Whether the channel is verified TLS; a warning (not a failure) when it is not and leaves the machine. */
 function tlsCheck(client: pg.Client, config: TPostgresConfig): HealthCheck {
   const mode = config.connection.ssl_mode;
-  if (mode === "verify-full" || (mode === "verify-ca" && config.connection.ssl_root_cert)) return pass("tls", `TLS, certificate verified (${mode})`);
+  if (verifiedTls(config.connection)) return pass("tls", `TLS, certificate verified (${mode})`);
   if (isLoopback((client as unknown as { host: string }).host)) return pass("tls", `on this machine (ssl_mode ${mode})`);
   return warn(
     "tls",
