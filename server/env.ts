@@ -17,6 +17,9 @@ export const ZEnv = z.object({
   ECM_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   ECM_LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   ECM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  // Snapshot chunks of one entity committing at once, each on its own store session (the store
+  // absorbs more in two sessions than in one: docs/operations.md, "Performance").
+  ECM_SNAPSHOT_COMMITS_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(2),
   // Secret salt of the sha256 mapping transform (PII hashing). Unset: sha256 mappings are refused.
   ECM_HASH_SALT: z.string().min(16, "must be at least 16 characters").optional(),
   // Rate limit for sign-in: attempts per minute per client address.

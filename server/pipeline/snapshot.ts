@@ -1,8 +1,8 @@
 // A snapshot of a source through its mapping into the context store. Change capture is set up
 // first (so nothing committed meanwhile is missed; pipeline/capture.ts decides whether a capture
 // may be made); then, per entity, a pass owned by the run reads chunks after its last checkpoint,
-// maps them, and commits each with the new checkpoint in one unit of work (while the next chunk is
-// read). A crash of the run's worker redoes at most the chunks after the last checkpoint, and
+// maps them, and commits each with its checkpoint in one unit of work (while the next chunks are
+// read; several commit at once). A crash of the run's worker redoes at most the chunks after the last checkpoint, and
 // redoing them changes nothing. A record that cannot be mapped or stored is a dead letter; the
 // snapshot goes on.
 //
@@ -12,6 +12,7 @@
 // on from its checkpoint) and only if no TRUNCATE landed above its floor (else the pass starts over).
 import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
+import { env } from "../env.ts";
 import { logger } from "../logger.ts";
 import { cursorCodec } from "../connectors/registry.ts";
 import { requireCapability, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
@@ -19,7 +20,7 @@ import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
-import { advanceCheckpoint, loadCheckpoint, nextPassNumber, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type PassFloor } from "../store/checkpoints.ts";
+import { advanceCheckpoint, loadCheckpoint, nextPassNumber, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor } from "../store/checkpoints.ts";
 import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
 import { commitBatch, MappingChangedError, type BatchResult } from "../store/unit-of-work.ts";
@@ -178,11 +179,10 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
   result.mapping_version = version;
   const order = { generation: from.generation, snapshot: true };
   const position = from.floor_position;
-  let rowsDone = from.rows_done;
   // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
   const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
 
-  const commit = async (mapped: Mapped, rows: number, resumeAfter: string[], done: number) => {
+  const commit = async (mapped: Mapped, chunk: ChunkSpan) => {
     const w = await commitBatch({
       sourceId,
       mappingVersion: version,
@@ -190,32 +190,35 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
       runId: opts.runId ?? null,
       writes: mapped.writes,
       deadLetters: mapped.deadLetters,
-      completion: { kind: "checkpoint", entity, resume_after: resumeAfter, rows_done: done },
+      completion: { kind: "checkpoint", entity, chunk },
       insertHint,
       pass: from.pass,
     });
     stats.written += w.written;
-    stats.read += rows;
-    recordRead("snapshot", sourceId, entity, rows);
-    result.read += rows;
+    stats.read += chunk.rows;
+    recordRead("snapshot", sourceId, entity, chunk.rows);
+    result.read += chunk.rows;
     result.collisions.push(...w.collisions);
     for (const f of w.dead_lettered) {
       result.errors.push({ entity, context_type: f.context_type, key: shownKey(f.key, f.key_columns), field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
     }
-    await opts.onChunk?.({ entity, rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
+    await opts.onChunk?.({ entity, rows: chunk.rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
   };
 
-  // Each chunk commits while the next one is read and mapped.
-  const behind = new WriteBehind();
+  // Chunks commit while the next ones are read and mapped, several at once on their own store
+  // sessions (the store absorbs more in two sessions than in one); the checkpoint moves only over
+  // chunks that are all committed (store/checkpoints.ts, moveFrontier).
+  const behind = new WriteBehind(undefined, env().ECM_SNAPSHOT_COMMITS_IN_FLIGHT);
+  let after = from.last_key;
   let reading = performance.now();
   try {
     for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key })) {
       const mapped: Mapped = { writes: [], deadLetters: [] };
       for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, key_columns: chunk.key_columns, position, cursor: null }, mapped);
       recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
-      rowsDone += chunk.records.length;
-      const done = rowsDone;
-      await behind.submit(() => commit(mapped, chunk.records.length, chunk.resume_after, done));
+      const span: ChunkSpan = { after, last: chunk.resume_after, rows: chunk.records.length };
+      after = chunk.resume_after;
+      await behind.submit(() => commit(mapped, span));
       reading = performance.now();
     }
     await behind.settle();
@@ -224,7 +227,7 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
     // would be closed while its contexts and checkpoint still land).
     await behind.quiesce();
   }
-  await finishPass(sourceId, entity, opts.runId ?? null, version, from, rowsDone);
+  await finishPass(sourceId, entity, opts.runId ?? null, version, from);
 }
 
 /**
@@ -233,13 +236,14 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
  * tombstoned. Every row the pass saw now stands at or above its floor; what stands below was
  * deleted at the source meanwhile (changes skipped while paused, lost with a capture, a source
  * without capture), was written under an older generation, or has an id the mapping no longer
- * makes.
+ * makes. Its commit waits for the WAL flush (the chunks' commits did not), so a done pass is
+ * durable, every chunk of it included.
  */
-async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint, rowsDone: number) {
+async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint) {
   const client = await pgPool().connect();
   try {
     await client.query("BEGIN");
-    const current = await advanceCheckpoint(client, sourceId, entity, runId, null, rowsDone, true);
+    const current = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, null, true);
     if (current !== version) throw new MappingChangedError(sourceId, version, current);
     const swept = await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
     await client.query("COMMIT");

@@ -1,28 +1,47 @@
-// Writes behind the reading: while one batch commits, the next is read and mapped, so the
-// store's work overlaps the pipeline's. At most one write is in flight (bounded memory), and each
-// starts only after the previous one ended, so commits (and the checkpoints or cursors in them)
-// keep their order. Used by snapshots (chunks) and streams (batches).
+// Writes behind the reading: while batches commit, the next one is read and mapped, so the
+// store's work overlaps the pipeline's. At most `depth` writes are in flight (bounded memory and
+// store sessions); a submit waits for the oldest one when the window is full.
+//
+// Depth 1 (streams): each write starts after the previous one ended, so commits (and the cursors
+// in them) keep their order. Depth > 1 (snapshot chunks): writes run at once on their own store
+// sessions and may commit out of order; the caller's completion must cope (a snapshot checkpoint
+// moves only over contiguous committed chunks, store/checkpoints.ts).
 export class WriteBehind {
-  private last: Promise<void> | null = null;
+  private readonly inFlight: Promise<void>[] = [];
+  private failure: { error: unknown } | null = null;
 
   /** `onError` hears a failed write at once (the next submit() or settle() also throws it). */
-  constructor(private readonly onError: (error: unknown) => void = () => {}) {}
+  constructor(
+    private readonly onError: (error: unknown) => void = () => {},
+    private readonly depth = 1,
+  ) {}
 
-  /** Waits for the write in flight (throwing its error), then starts `write` without waiting. */
+  /** Waits for room in the window (throwing any failed write's error), then starts `write` without waiting. */
   async submit(write: () => Promise<void>): Promise<void> {
-    if (this.last) await this.last;
-    const next = write();
-    next.catch(this.onError);
-    this.last = next;
+    this.throwIfFailed();
+    while (this.inFlight.length >= this.depth) {
+      await this.inFlight.shift()!.catch(() => {});
+      this.throwIfFailed();
+    }
+    const next = write().catch((error: unknown) => {
+      this.failure ??= { error };
+      this.onError(error);
+    });
+    this.inFlight.push(next);
   }
 
-  /** Waits for the write in flight; throws its error. */
+  /** Waits for every write in flight; throws the first failure. */
   async settle(): Promise<void> {
-    await this.last;
+    await this.quiesce();
+    this.throwIfFailed();
   }
 
-  /** Waits for the write in flight, whatever its outcome (cleanup after a failure elsewhere). */
+  /** Waits for every write in flight, whatever its outcome (cleanup after a failure elsewhere). */
   async quiesce(): Promise<void> {
-    await this.last?.catch(() => {});
+    while (this.inFlight.length) await this.inFlight.shift()!.catch(() => {});
+  }
+
+  private throwIfFailed() {
+    if (this.failure) throw this.failure.error;
   }
 }

@@ -1,5 +1,6 @@
 // Snapshot checkpoints: one pass per (source, entity), owned by the run that reads it. A chunk's
-// checkpoint commits in the same transaction as its contexts, and only while its run still owns
+// checkpoint commits in the same transaction as its contexts (several chunks may commit at once
+// and out of order: the checkpoint moves only over contiguous ones, moveFrontier), and only while its run still owns
 // the pass, its mapping is still the latest and no TRUNCATE landed above its floor: otherwise the
 // whole chunk rolls back and the pass hears why (docs/lifecycle.md, "Runs own their progress").
 import type pg from "pg";
@@ -38,7 +39,7 @@ export async function takeOverCheckpoint(sourceId: string, entity: string, runId
   const r = await pgPool().query(
     `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, pass, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, updated_at)
      VALUES ($1, $2, $3::uuid, $7, NULL, 0, false, $4, $5, $6, NULL, now())
-     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, done = false,
+     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, ahead = '[]', done = false,
        generation = EXCLUDED.generation, floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL, updated_at = now()
      WHERE k.generation <= EXCLUDED.generation
        AND ($3::uuid IS NULL OR k.run_id IS NULL OR k.run_id = $3::uuid
@@ -75,21 +76,60 @@ export class TruncatedDuringSnapshotError extends Error {
   }
 }
 
+/** A committed snapshot chunk: the keys after `after` (null: from the first key) up to and including `last`. */
+export type ChunkSpan = { after: string[] | null; last: string[]; rows: number };
+
+type Frontier = { last_key: string[] | null; rows_done: number; ahead: ChunkSpan[] };
+
+/** Stale spans (a pass resumed after a crash re-reads past them) are dropped beyond this many. */
+const AHEAD_KEPT = 64;
+
 /**
- * Moves the pass's checkpoint (in the chunk's transaction). Throws SupersededError when the run no
- * longer owns the pass and TruncatedDuringSnapshotError past a TRUNCATE; returns the source's
- * latest mapping version (the caller refuses a chunk mapped under an older one).
+ * Where the checkpoint stands once `chunk` is committed: last_key moves over it when it starts
+ * where last_key ends, and then over every chunk committed ahead that follows on; otherwise the
+ * chunk waits in `ahead` for the gap before it to commit. A crash therefore never resumes past a
+ * chunk that is not durable.
  */
-export async function advanceCheckpoint(client: pg.ClientBase, sourceId: string, entity: string, runId: string | null, lastKey: string[] | null, rowsDone: number, done = false): Promise<number> {
-  const r = await client.query<{ above_floor: boolean; mapping_version: number }>(
-    `UPDATE snapshot_checkpoints SET last_key = coalesce($4, last_key), rows_done = $5, done = $6, updated_at = now()
-     WHERE source_id = $1 AND entity = $2 AND run_id IS NOT DISTINCT FROM $3::uuid AND NOT done
-     RETURNING coalesce(truncated_position > floor_position, false) AS above_floor,
-               coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
-    [sourceId, entity, runId, lastKey, rowsDone, done],
+export function moveFrontier(at: Frontier, chunk: ChunkSpan): Frontier {
+  const ahead = [...at.ahead, chunk];
+  let { last_key, rows_done } = at;
+  for (let i = ahead.findIndex((c) => sameKey(c.after, last_key)); i >= 0; i = ahead.findIndex((c) => sameKey(c.after, last_key))) {
+    const [next] = ahead.splice(i, 1);
+    last_key = next!.last;
+    rows_done += next!.rows;
+  }
+  return { last_key, rows_done, ahead: ahead.slice(-AHEAD_KEPT) };
+}
+
+function sameKey(a: string[] | null, b: string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * Records a committed chunk of the pass (in the chunk's transaction; null: no chunk), or marks the
+ * pass done. Throws SupersededError when the run no longer owns the pass and
+ * TruncatedDuringSnapshotError past a TRUNCATE; returns the source's latest mapping version (the
+ * caller refuses a chunk mapped under an older one). The row is locked last in the transaction,
+ * after the chunk's contexts: chunks committing at once wait for each other only here.
+ */
+export async function advanceCheckpoint(client: pg.ClientBase, sourceId: string, entity: string, runId: string | null, pass: bigint, chunk: ChunkSpan | null, done = false): Promise<number> {
+  const { rows } = await client.query<{ last_key: string[] | null; rows_done: string; ahead: ChunkSpan[]; above_floor: boolean }>(
+    `SELECT last_key, rows_done::text, ahead, coalesce(truncated_position > floor_position, false) AS above_floor FROM snapshot_checkpoints
+     WHERE source_id = $1 AND entity = $2 AND run_id IS NOT DISTINCT FROM $3::uuid AND pass = $4 AND NOT done FOR UPDATE`,
+    [sourceId, entity, runId, pass.toString()],
   );
-  if (r.rowCount !== 1) throw new SupersededError(entity, await passOwner(client, sourceId, entity));
-  if (r.rows[0]!.above_floor) throw new TruncatedDuringSnapshotError(entity);
+  const at = rows[0];
+  if (!at) throw new SupersededError(entity, await passOwner(client, sourceId, entity));
+  if (at.above_floor) throw new TruncatedDuringSnapshotError(entity);
+  const stored: Frontier = { last_key: at.last_key?.length ? at.last_key : null, rows_done: Number(at.rows_done), ahead: at.ahead };
+  const next = chunk ? moveFrontier(stored, chunk) : stored;
+  const r = await client.query<{ mapping_version: number }>(
+    `UPDATE snapshot_checkpoints SET last_key = $3, rows_done = $4, ahead = $5::jsonb, done = $6, updated_at = now()
+     WHERE source_id = $1 AND entity = $2
+     RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
+    [sourceId, entity, next.last_key, next.rows_done, JSON.stringify(done ? [] : next.ahead), done],
+  );
   return r.rows[0]!.mapping_version;
 }
 

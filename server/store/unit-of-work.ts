@@ -11,7 +11,7 @@ import { pgPool } from "../db.ts";
 import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
 import { redact, shownKey } from "../secrets/redact.ts";
-import { advanceCheckpoint, markTruncated } from "./checkpoints.ts";
+import { advanceCheckpoint, markTruncated, type ChunkSpan } from "./checkpoints.ts";
 import { purgeTombstones, tombstoneEntity, writeContexts, type Collision, type ContextWrite, type InsertHint, type StoreOrder } from "./contexts.ts";
 import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";
 import { commitCursor, MappingChangedError } from "./streams.ts";
@@ -32,11 +32,11 @@ export type Truncate = { at: number; entity: string; position: bigint; cursor: s
 
 export type BatchCompletion =
   /**
-   * A snapshot chunk: the entity's checkpoint moves to the chunk's resume position, only while the
-   * batch's run owns the entity's pass (else SupersededError), no TRUNCATE landed above its floor
+   * A snapshot chunk: recorded in the entity's checkpoint (which moves over it once every chunk
+   * before it committed too), only while the batch's run owns the entity's pass `pass` (else SupersededError), no TRUNCATE landed above its floor
    * (TruncatedDuringSnapshotError) and `mapping_version` is still the latest (MappingChangedError).
    */
-  | { kind: "checkpoint"; entity: string; resume_after: string[]; rows_done: number }
+  | { kind: "checkpoint"; entity: string; chunk: ChunkSpan }
   /**
    * A stream batch: the durable cursor moves (null: it stays), fenced by the lease token, and only
    * while `mapping_version` is still the latest (else MappingChangedError and nothing commits).
@@ -84,7 +84,11 @@ export function commitBatch(batch: Batch): Promise<BatchResult> {
     const started = performance.now();
     const client = await pgPool().connect();
     try {
-      await client.query("BEGIN");
+      // A snapshot chunk does not wait for its WAL flush: its contexts and checkpoint are one
+      // transaction, so a store crash loses both together and the pass redoes the chunk. The
+      // pass's last transaction (pipeline/snapshot.ts, finishPass) is flushed, and every chunk
+      // before it with it, before the run may call the entity done.
+      await client.query(batch.completion.kind === "checkpoint" ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
       const result = await writeBatch(client, batch);
       await client.query("COMMIT");
       recordCommit(KIND[batch.completion.kind], batch.sourceId, (performance.now() - started) / 1000, result.writtenByEntity, result.dead_lettered);
@@ -169,7 +173,8 @@ async function complete(client: pg.PoolClient, batch: Batch, result: BatchResult
   switch (done.kind) {
     case "checkpoint": {
       // A chunk commits only under the mapping it was mapped with (docs/lifecycle.md).
-      const current = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, done.resume_after, done.rows_done);
+      if (batch.pass === undefined) throw new Error("a snapshot chunk's batch names its pass");
+      const current = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, batch.pass, done.chunk);
       if (current !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, current);
       return;
     }

@@ -40,7 +40,8 @@ describe("commitBatch", () => {
       runId: null,
       writes: [],
       deadLetters: [letter("first failure", 1n), letter("second failure", 2n)],
-      completion: { kind: "checkpoint", entity: "customers", resume_after: ["97"], rows_done: 97 },
+      completion: { kind: "checkpoint", entity: "customers", chunk: { after: null, last: ["97"], rows: 97 } },
+      pass: 1n,
     });
     expect(result.dead_lettered).toHaveLength(2);
     const rows = await withDb(async (c) => (await c.query("SELECT error->>'message' AS message, attempts, position::text FROM dead_letters WHERE source_id = $1", [sourceId])).rows);
@@ -57,7 +58,8 @@ describe("commitBatch", () => {
       runId: null,
       writes: [write("1", { v: "fine" }), write("2", { v: "nul \u0000 inside" })],
       deadLetters: [],
-      completion: { kind: "checkpoint", entity: "t", resume_after: ["2"], rows_done: 2 },
+      completion: { kind: "checkpoint", entity: "t", chunk: { after: null, last: ["2"], rows: 2 } },
+      pass: 1n,
     });
     expect(result.written).toBe(1);
     expect(result.refused).toEqual([expect.objectContaining({ context_id: "2", key: ["2"], message: expect.stringMatching(/\\u0000/) })]);
@@ -69,7 +71,7 @@ describe("commitBatch", () => {
     expect(checkpoint).toEqual([{ last_key: ["2"] }]);
   });
 
-  const chunk = (entity: string, runId: string | null, ids: string[], done: number) =>
+  const chunk = (entity: string, runId: string | null, ids: string[], pass: bigint) =>
     commitBatch({
       sourceId,
       mappingVersion: 0,
@@ -77,8 +79,8 @@ describe("commitBatch", () => {
       runId,
       writes: ids.map((id) => ({ context_type: "uow-pass", context_id: id, data: { id }, entity, position: 10n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: { id } })),
       deadLetters: [],
-      completion: { kind: "checkpoint", entity, resume_after: [ids[ids.length - 1]!], rows_done: done },
-      pass: 1n,
+      completion: { kind: "checkpoint", entity, chunk: { after: null, last: [ids[ids.length - 1]!], rows: ids.length } },
+      pass,
     });
 
   it("refuses a chunk of a pass another run took over, and one read before a TRUNCATE landed above its floor", async () => {
@@ -86,11 +88,11 @@ describe("commitBatch", () => {
     const newer = (await createRun({ sourceId, kind: "snapshot", request: {}, createdBy: "test" })).id;
     await withDb((c) => c.query("UPDATE runs SET status = 'running' WHERE id = ANY($1::uuid[])", [[older, newer]]));
     expect(await takeOverCheckpoint(sourceId, "p", older, { pass: 1n, generation: 0, cursor: null, position: 10n })).toBe(true);
-    await chunk("p", older, ["a"], 1);
+    await chunk("p", older, ["a"], 1n);
     expect(await takeOverCheckpoint(sourceId, "p", newer, { pass: 2n, generation: 0, cursor: null, position: 10n })).toBe(true);
     // The older run cannot take it back while the newer one runs, and its commits are refused whole.
     expect(await takeOverCheckpoint(sourceId, "p", older, { pass: 3n, generation: 0, cursor: null, position: 10n })).toBe(false);
-    await expect(chunk("p", older, ["b"], 2)).rejects.toBeInstanceOf(SupersededError);
+    await expect(chunk("p", older, ["b"], 1n)).rejects.toBeInstanceOf(SupersededError);
     const b = await withDb(async (c) => (await c.query("SELECT 1 FROM contexts WHERE context_type = 'uow-pass' AND context_id = 'b'")).rowCount);
     expect(b).toBe(0);
     // A TRUNCATE the stream applied above the pass's floor: the pass's next chunk is refused.
@@ -100,7 +102,7 @@ describe("commitBatch", () => {
     } finally {
       client.release();
     }
-    await expect(chunk("p", newer, ["c"], 1)).rejects.toBeInstanceOf(TruncatedDuringSnapshotError);
+    await expect(chunk("p", newer, ["c"], 2n)).rejects.toBeInstanceOf(TruncatedDuringSnapshotError);
     // One below the floor (applied before the pass read anything) changes nothing.
     expect(await takeOverCheckpoint(sourceId, "q", newer, { pass: 4n, generation: 0, cursor: null, position: 10n })).toBe(true);
     const c2 = await pgPool().connect();
@@ -109,6 +111,31 @@ describe("commitBatch", () => {
     } finally {
       c2.release();
     }
-    await expect(chunk("q", newer, ["d"], 1)).resolves.toMatchObject({ written: 1 });
+    await expect(chunk("q", newer, ["d"], 4n)).resolves.toMatchObject({ written: 1 });
+  });
+
+  it("moves a pass's checkpoint only over chunks that all committed, whatever order they commit in", async () => {
+    expect(await takeOverCheckpoint(sourceId, "ooo", null, { pass: 7n, generation: 0, cursor: null, position: 10n })).toBe(true);
+    const span = (after: string | null, last: string, ids: string[]) =>
+      commitBatch({
+        sourceId,
+        mappingVersion: 0,
+        order: { generation: 0, snapshot: true },
+        runId: null,
+        writes: ids.map((id) => ({ context_type: "uow-ooo", context_id: id, data: { id }, entity: "ooo", position: 10n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: { id } })),
+        deadLetters: [],
+        completion: { kind: "checkpoint", entity: "ooo", chunk: { after: after === null ? null : [after], last: [last], rows: ids.length } },
+        pass: 7n,
+      });
+    const checkpoint = async () =>
+      withDb(async (c) => (await c.query("SELECT last_key, rows_done::int, jsonb_array_length(ahead) AS ahead FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'ooo'", [sourceId])).rows[0]);
+    // The second chunk commits first: its rows are durable, but a crash now must resume before the first.
+    await span("b", "d", ["c", "d"]);
+    expect(await checkpoint()).toEqual({ last_key: null, rows_done: 0, ahead: 1 });
+    await span(null, "b", ["a", "b"]);
+    expect(await checkpoint()).toEqual({ last_key: ["d"], rows_done: 4, ahead: 0 });
+    // Two at once, on two store sessions: both commit, and the checkpoint covers both.
+    await Promise.all([span("f", "h", ["g", "h"]), span("d", "f", ["e", "f"])]);
+    expect(await checkpoint()).toEqual({ last_key: ["h"], rows_done: 8, ahead: 0 });
   });
 });
