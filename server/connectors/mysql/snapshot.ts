@@ -1,11 +1,16 @@
 // Keyset pagination over the primary key: `SELECT … WHERE key > last ORDER BY key LIMIT n`, the
 // next page asked for as soon as one arrives (the server reads it while this one is mapped).
-// Every value comes as the server's bytes and is decoded by its column's rule (values.ts). A key
-// is kept in its text form (keyText), which binds back to the same value (bindKey).
+// Every value comes as the server's text made into a string or an exact number (or as its bytes)
+// and is decoded by its column's rule (values.ts). A key is kept in its text form (keyText), which
+// binds back to the same value (bindKey).
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
 import type { JsonValue, SnapshotChunk, SourceRecord } from "../types.ts";
 import { q, type DescribedEntity } from "./catalog.ts";
+import { needsBytes, TEXT_AS_VALUES, type RowValue } from "./values.ts";
+
+/** A query's options reading rows of `entity` as RowValues (arrays in column order). */
+const rowOptions = (entity: DescribedEntity) => ({ rowsAsArray: true, ...(needsBytes(entity.mysqlColumns) ? { typeCast: false } : TEXT_AS_VALUES) });
 
 /** A key value's text form (what dead letters keep, chunks resume after and rowsByKey takes). */
 export function keyText(value: JsonValue): string {
@@ -41,7 +46,7 @@ function after(entity: DescribedEntity, key: string[], values: string[]) {
   return { sql: parts.join(" OR "), params };
 }
 
-export function decodeRow(entity: DescribedEntity, raw: (Buffer | null)[]): SourceRecord {
+export function decodeRow(entity: DescribedEntity, raw: (RowValue | null)[]): SourceRecord {
   const record: SourceRecord = Object.create(null);
   for (let i = 0; i < raw.length; i++) {
     const v = raw[i];
@@ -59,20 +64,21 @@ export async function* readSnapshot(c: mysql.Connection, database: string, entit
     const size = Math.min(opts.batchSize, remaining);
     const where = last ? after(entity, key, last) : { sql: "", params: [] };
     const sql = `SELECT ${cols} FROM ${q(database)}.${q(entity.table)}${where.sql ? ` WHERE ${where.sql}` : ""} ORDER BY ${key.map(q).join(", ")} LIMIT ${size}`;
-    return { size, rows: c.query({ sql, values: where.params, rowsAsArray: true }).then(([rows]) => rows as unknown as (Buffer | null)[][]) };
+    return { size, rows: c.query({ sql, values: where.params, ...rowOptions(entity) }).then(([rows]) => rows as unknown as (RowValue | null)[][]) };
   };
   let pending: ReturnType<typeof fetch> | null = remaining > 0 ? fetch(opts.afterKey) : null;
   try {
     while (pending) {
       const { size, rows: next } = pending;
-      const raw = await next;
+      // The page's buffers are garbage once decoded (not held across the yield, so a page being
+      // mapped or written does not keep them alive into the old generation).
+      const records = (await next).map((r) => decodeRow(entity, r));
       pending = null;
-      if (!raw.length) return;
-      remaining -= raw.length;
-      const records = raw.map((r) => decodeRow(entity, r));
+      if (!records.length) return;
+      remaining -= records.length;
       const keys = records.map((r) => key.map((k) => keyText(r[k] ?? null)));
       const lastKey = keys[keys.length - 1]!;
-      if (raw.length === size && remaining > 0) pending = fetch(lastKey);
+      if (records.length === size && remaining > 0) pending = fetch(lastKey);
       yield { records, keys, key_columns: key, resume_after: lastKey };
     }
   } finally {
@@ -90,8 +96,8 @@ export async function readByKeys(c: mysql.Connection, database: string, entity: 
     const part = keys.slice(start, start + 500);
     const params: unknown[] = [];
     const tuples = part.map((k) => `(${key.map((col, i) => (params.push(bindKey(entity, col, k[i] ?? "")), "?")).join(", ")})`);
-    const [rows] = await c.query({ sql: `SELECT ${cols} FROM ${q(database)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples.join(", ")})`, values: params, rowsAsArray: true });
-    for (const raw of rows as unknown as (Buffer | null)[][]) {
+    const [rows] = await c.query({ sql: `SELECT ${cols} FROM ${q(database)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples.join(", ")})`, values: params, ...rowOptions(entity) });
+    for (const raw of rows as unknown as (RowValue | null)[][]) {
       const record = decodeRow(entity, raw);
       out.set(JSON.stringify(key.map((k) => keyText(record[k] ?? null))), record);
     }
