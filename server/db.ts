@@ -23,7 +23,9 @@ const globalForPool = globalThis as unknown as { ecmPgPool?: pg.Pool };
 /** A plain pg pool on the metadata database, for bulk paths (context store writes) where Prisma's per-row overhead shows. */
 export function pgPool(): pg.Pool {
   if (!globalForPool.ecmPgPool) {
-    globalForPool.ecmPgPool = new pg.Pool({ connectionString: env().DATABASE_URL, max: 10 });
+    // Room for every snapshot chunk a worker may have committing at once, and the rest beside them.
+    const e = env();
+    globalForPool.ecmPgPool = new pg.Pool({ connectionString: e.DATABASE_URL, max: Math.max(10, e.ECM_WORKER_CONCURRENCY * e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT + 4) });
     globalForPool.ecmPgPool.on("error", () => {}); // an idle client's error; the next query reports it
   }
   return globalForPool.ecmPgPool;

@@ -47,12 +47,11 @@ export async function run(args: string[]): Promise<BenchResult> {
   const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src, batch)], { env: childEnv, encoding: "utf8" });
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
   const sourceId = setup.stdout.trim().split("\n").pop()!;
-  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", process.env.XP_CHILD ?? "bench/children/snapshot-e2e.ts", sourceId, String(batch)], {
+  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], {
     env: childEnv,
     encoding: "utf8",
   });
   if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
-  if (process.env.XP_CHILD) { console.error(child.stderr); process.exit(0); }
   const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number };
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
 

@@ -20,7 +20,7 @@ import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
-import { advanceCheckpoint, loadCheckpoint, nextPassNumber, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor } from "../store/checkpoints.ts";
+import { advanceCheckpoint, loadCheckpoint, nextPassNumber, restartFromCheckpoint, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor } from "../store/checkpoints.ts";
 import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
 import { commitBatch, MappingChangedError, type BatchResult } from "../store/unit-of-work.ts";
@@ -48,6 +48,9 @@ export type SnapshotResult = {
   entities: EntityStats[];
   read: number;
   written: number;
+  /** Dead letters recorded (each counted once, see `errors` for what they are). */
+  dead_lettered: number;
+  /** The records that became dead letters (a chunk read again after a failure may list its own twice). */
   errors: RecordError[];
   collisions: BatchResult["collisions"];
 };
@@ -101,7 +104,7 @@ async function passFloor(sourceId: string, capture: SnapshotCapture, codec: Curs
 export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const { version, mappings } = await mappingsOf(sourceId);
   const entities = [...new Set(mappings.map((m) => m.source.table))].filter((e) => !opts.entities || opts.entities.includes(e));
-  const result: SnapshotResult = { mapping_version: version, entities: [], read: 0, written: 0, errors: [], collisions: [] };
+  const result: SnapshotResult = { mapping_version: version, entities: [], read: 0, written: 0, dead_lettered: 0, errors: [], collisions: [] };
   const source = await getSource(sourceId);
   const codec = cursorCodec(source.connector_type);
 
@@ -181,6 +184,8 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
   const position = from.floor_position;
   // An entity the store holds nothing of yet (its first snapshot) is loaded by COPY.
   const insertHint = (await holdsEntity(sourceId, entity)) ? undefined : new InsertHint();
+  // This attempt reads from the checkpoint: chunks an earlier one committed past a gap are read again.
+  await restartFromCheckpoint(sourceId, entity, opts.runId ?? null, from.pass);
 
   const commit = async (mapped: Mapped, chunk: ChunkSpan) => {
     const w = await commitBatch({
@@ -194,15 +199,19 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
       insertHint,
       pass: from.pass,
     });
-    stats.written += w.written;
-    stats.read += chunk.rows;
-    recordRead("snapshot", sourceId, entity, chunk.rows);
-    result.read += chunk.rows;
+    // Counted when the checkpoint moves over them: a chunk committed ahead of one that then fails
+    // is read again by the next attempt, and counted once.
+    const moved = w.checkpointed ?? { rows: 0, written: 0, dead: 0 };
+    stats.written += moved.written;
+    stats.read += moved.rows;
+    recordRead("snapshot", sourceId, entity, moved.rows);
+    result.read += moved.rows;
+    result.dead_lettered += moved.dead;
     result.collisions.push(...w.collisions);
     for (const f of w.dead_lettered) {
       result.errors.push({ entity, context_type: f.context_type, key: shownKey(f.key, f.key_columns), field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
     }
-    await opts.onChunk?.({ entity, rows: chunk.rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.errors.length });
+    await opts.onChunk?.({ entity, rows: chunk.rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.dead_lettered });
   };
 
   // Chunks commit while the next ones are read and mapped, several at once on their own store
@@ -227,7 +236,7 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
     // would be closed while its contexts and checkpoint still land).
     await behind.quiesce();
   }
-  await finishPass(sourceId, entity, opts.runId ?? null, version, from);
+  await finishPass(sourceId, entity, opts.runId ?? null, version, from, after);
 }
 
 /**
@@ -239,12 +248,13 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
  * makes. Its commit waits for the WAL flush (the chunks' commits did not), so a done pass is
  * durable, every chunk of it included.
  */
-async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint) {
+async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint, lastKey: string[] | null) {
   const client = await pgPool().connect();
   try {
     await client.query("BEGIN");
-    const current = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, null, true);
-    if (current !== version) throw new MappingChangedError(sourceId, version, current);
+    // The checkpoint must stand where the reader ended (else the store lost a chunk: CheckpointGapError).
+    const { mapping_version } = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, { done: { last_key: lastKey } });
+    if (mapping_version !== version) throw new MappingChangedError(sourceId, version, mapping_version);
     const swept = await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
     await client.query("COMMIT");
     if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");

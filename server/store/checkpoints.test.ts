@@ -6,21 +6,22 @@ const start = { last_key: null, rows_done: 0, ahead: [] };
 
 describe("moveFrontier (chunks committing out of order)", () => {
   it("moves over a chunk that starts where the checkpoint ends", () => {
-    expect(moveFrontier(start, span(null, "10"))).toEqual({ last_key: ["10"], rows_done: 10, ahead: [] });
+    expect(moveFrontier(start, span(null, "10"))).toEqual({ last_key: ["10"], rows_done: 10, ahead: [], moved: { rows: 10, written: 0, dead: 0 } });
   });
 
   it("keeps a chunk committed before the one ahead of it waiting, and moves over both once the gap commits", () => {
-    const early = moveFrontier(start, span("10", "20"));
-    expect(early).toEqual({ last_key: null, rows_done: 0, ahead: [span("10", "20")] });
+    const early = moveFrontier(start, { ...span("10", "20"), written: 9, dead: 1 });
+    expect(early).toEqual({ last_key: null, rows_done: 0, ahead: [{ ...span("10", "20"), written: 9, dead: 1 }], moved: { rows: 0, written: 0, dead: 0 } });
     const next = moveFrontier(early, span("20", "30", 5));
     expect(next).toMatchObject({ last_key: null, rows_done: 0 });
-    expect(moveFrontier(next, span(null, "10"))).toEqual({ last_key: ["30"], rows_done: 25, ahead: [] });
+    // Each chunk is counted once, when the checkpoint moves over it.
+    expect(moveFrontier(next, { ...span(null, "10"), written: 10 })).toEqual({ last_key: ["30"], rows_done: 25, ahead: [], moved: { rows: 25, written: 19, dead: 1 } });
   });
 
   it("compares composite keys element by element", () => {
     const at = { last_key: ["a", "1"], rows_done: 3, ahead: [] };
     expect(moveFrontier(at, { after: ["a", "10"], last: ["b", "2"], rows: 4 }).last_key).toEqual(["a", "1"]);
-    expect(moveFrontier(at, { after: ["a", "1"], last: ["b", "2"], rows: 4 })).toEqual({ last_key: ["b", "2"], rows_done: 7, ahead: [] });
+    expect(moveFrontier(at, { after: ["a", "1"], last: ["b", "2"], rows: 4 })).toMatchObject({ last_key: ["b", "2"], rows_done: 7, ahead: [] });
   });
 
   it("bounds the spans a resumed pass left behind", () => {

@@ -76,29 +76,40 @@ export class TruncatedDuringSnapshotError extends Error {
   }
 }
 
-/** A committed snapshot chunk: the keys after `after` (null: from the first key) up to and including `last`. */
-export type ChunkSpan = { after: string[] | null; last: string[]; rows: number };
+/**
+ * A committed snapshot chunk: the keys after `after` (null: from the first key) up to and including
+ * `last`, and what its transaction wrote (contexts, dead letters).
+ */
+export type ChunkSpan = { after: string[] | null; last: string[]; rows: number; written?: number; dead?: number };
+
+/** What the checkpoint moved over: the rows, contexts and dead letters of chunks now all committed. */
+export type Moved = { rows: number; written: number; dead: number };
 
 type Frontier = { last_key: string[] | null; rows_done: number; ahead: ChunkSpan[] };
 
-/** Stale spans (a pass resumed after a crash re-reads past them) are dropped beyond this many. */
+/** Spans kept in `ahead` at most (a bound on the row, never reached by a working window of ≤ 8). */
 const AHEAD_KEPT = 64;
 
 /**
  * Where the checkpoint stands once `chunk` is committed: last_key moves over it when it starts
  * where last_key ends, and then over every chunk committed ahead that follows on; otherwise the
  * chunk waits in `ahead` for the gap before it to commit. A crash therefore never resumes past a
- * chunk that is not durable.
+ * chunk that is not durable. `moved` counts what is now covered (a chunk is counted once, when the
+ * checkpoint moves over it, so a chunk read again after a failure is not counted twice).
  */
-export function moveFrontier(at: Frontier, chunk: ChunkSpan): Frontier {
+export function moveFrontier(at: Frontier, chunk: ChunkSpan): Frontier & { moved: Moved } {
   const ahead = [...at.ahead, chunk];
   let { last_key, rows_done } = at;
+  const moved: Moved = { rows: 0, written: 0, dead: 0 };
   for (let i = ahead.findIndex((c) => sameKey(c.after, last_key)); i >= 0; i = ahead.findIndex((c) => sameKey(c.after, last_key))) {
     const [next] = ahead.splice(i, 1);
     last_key = next!.last;
     rows_done += next!.rows;
+    moved.rows += next!.rows;
+    moved.written += next!.written ?? 0;
+    moved.dead += next!.dead ?? 0;
   }
-  return { last_key, rows_done, ahead: ahead.slice(-AHEAD_KEPT) };
+  return { last_key, rows_done, ahead: ahead.slice(-AHEAD_KEPT), moved };
 }
 
 function sameKey(a: string[] | null, b: string[] | null): boolean {
@@ -107,13 +118,49 @@ function sameKey(a: string[] | null, b: string[] | null): boolean {
 }
 
 /**
- * Records a committed chunk of the pass (in the chunk's transaction; null: no chunk), or marks the
- * pass done. Throws SupersededError when the run no longer owns the pass and
- * TruncatedDuringSnapshotError past a TRUNCATE; returns the source's latest mapping version (the
- * caller refuses a chunk mapped under an older one). The row is locked last in the transaction,
- * after the chunk's contexts: chunks committing at once wait for each other only here.
+ * The pass's checkpoint does not stand where its reader ended: chunks the store had committed are
+ * gone (the store restarted and lost commits that had not reached its disk), or one never
+ * committed. Retried: the pass resumes from what the store holds.
  */
-export async function advanceCheckpoint(client: pg.ClientBase, sourceId: string, entity: string, runId: string | null, pass: bigint, chunk: ChunkSpan | null, done = false): Promise<number> {
+export class CheckpointGapError extends Error {
+  readonly category = "TRANSIENT";
+  constructor(readonly entity: string) {
+    super(`the snapshot of ${entity} read further than its checkpoint reaches (the store lost or refused a chunk); resuming from the checkpoint`);
+    this.name = "CheckpointGapError";
+  }
+}
+
+/**
+ * Starts an attempt at the pass: chunks an earlier attempt committed beyond a gap are forgotten
+ * (this attempt reads them again from the checkpoint; its chunks may end elsewhere, and a span
+ * left over would let the checkpoint jump over rows it never covered). Nothing when the run no
+ * longer owns the pass (its first commit will say so).
+ */
+export async function restartFromCheckpoint(sourceId: string, entity: string, runId: string | null, pass: bigint): Promise<void> {
+  await pgPool().query(
+    `UPDATE snapshot_checkpoints SET ahead = '[]', updated_at = now()
+     WHERE source_id = $1 AND entity = $2 AND run_id IS NOT DISTINCT FROM $3::uuid AND pass = $4 AND NOT done AND ahead <> '[]'`,
+    [sourceId, entity, runId, pass.toString()],
+  );
+}
+
+/**
+ * Records a committed chunk of the pass (in the chunk's transaction), or marks the pass done
+ * (`done`: the key the reader ended at; the checkpoint must stand exactly there, else
+ * CheckpointGapError). Throws SupersededError when the run no longer owns the pass and
+ * TruncatedDuringSnapshotError past a TRUNCATE. Returns the source's latest mapping version (the
+ * caller refuses a chunk mapped under an older one) and what the checkpoint moved over. The row is
+ * locked last in the transaction, after the chunk's contexts: chunks committing at once wait for
+ * each other only here.
+ */
+export async function advanceCheckpoint(
+  client: pg.ClientBase,
+  sourceId: string,
+  entity: string,
+  runId: string | null,
+  pass: bigint,
+  step: { chunk: ChunkSpan } | { done: { last_key: string[] | null } },
+): Promise<{ mapping_version: number; moved: Moved }> {
   const { rows } = await client.query<{ last_key: string[] | null; rows_done: string; ahead: ChunkSpan[]; above_floor: boolean }>(
     `SELECT last_key, rows_done::text, ahead, coalesce(truncated_position > floor_position, false) AS above_floor FROM snapshot_checkpoints
      WHERE source_id = $1 AND entity = $2 AND run_id IS NOT DISTINCT FROM $3::uuid AND pass = $4 AND NOT done FOR UPDATE`,
@@ -123,14 +170,16 @@ export async function advanceCheckpoint(client: pg.ClientBase, sourceId: string,
   if (!at) throw new SupersededError(entity, await passOwner(client, sourceId, entity));
   if (at.above_floor) throw new TruncatedDuringSnapshotError(entity);
   const stored: Frontier = { last_key: at.last_key?.length ? at.last_key : null, rows_done: Number(at.rows_done), ahead: at.ahead };
-  const next = chunk ? moveFrontier(stored, chunk) : stored;
+  const done = "done" in step;
+  if (done && (!sameKey(stored.last_key, step.done.last_key) || stored.ahead.length)) throw new CheckpointGapError(entity);
+  const next = done ? { ...stored, moved: { rows: 0, written: 0, dead: 0 } } : moveFrontier(stored, step.chunk);
   const r = await client.query<{ mapping_version: number }>(
     `UPDATE snapshot_checkpoints SET last_key = $3, rows_done = $4, ahead = $5::jsonb, done = $6, updated_at = now()
      WHERE source_id = $1 AND entity = $2
      RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
-    [sourceId, entity, next.last_key, next.rows_done, JSON.stringify(done ? [] : next.ahead), done],
+    [sourceId, entity, next.last_key, next.rows_done, JSON.stringify(next.ahead), done],
   );
-  return r.rows[0]!.mapping_version;
+  return { mapping_version: r.rows[0]!.mapping_version, moved: next.moved };
 }
 
 /**

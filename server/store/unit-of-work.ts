@@ -11,7 +11,7 @@ import { pgPool } from "../db.ts";
 import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
 import { redact, shownKey } from "../secrets/redact.ts";
-import { advanceCheckpoint, markTruncated, type ChunkSpan } from "./checkpoints.ts";
+import { advanceCheckpoint, markTruncated, type ChunkSpan, type Moved } from "./checkpoints.ts";
 import { purgeTombstones, tombstoneEntity, writeContexts, type Collision, type ContextWrite, type InsertHint, type StoreOrder } from "./contexts.ts";
 import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";
 import { commitCursor, MappingChangedError } from "./streams.ts";
@@ -75,6 +75,11 @@ export type BatchResult = {
   refused: Refused[];
   /** Dead letters recorded: the caller's and the refused records'. */
   dead_lettered: NewDeadLetter[];
+  /**
+   * A snapshot chunk: what its pass's checkpoint moved over with it (this chunk, and chunks that
+   * had committed ahead of it; nothing when an earlier chunk is still in flight).
+   */
+  checkpointed?: Moved;
 };
 
 const KIND = { checkpoint: "snapshot", cursor: "stream", replay: "replay" } as const;
@@ -174,8 +179,10 @@ async function complete(client: pg.PoolClient, batch: Batch, result: BatchResult
     case "checkpoint": {
       // A chunk commits only under the mapping it was mapped with (docs/lifecycle.md).
       if (batch.pass === undefined) throw new Error("a snapshot chunk's batch names its pass");
-      const current = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, batch.pass, done.chunk);
-      if (current !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, current);
+      const chunk = { ...done.chunk, written: result.written, dead: result.dead_lettered.length };
+      const { mapping_version, moved } = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, batch.pass, { chunk });
+      if (mapping_version !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, mapping_version);
+      result.checkpointed = moved;
       return;
     }
     case "cursor": {

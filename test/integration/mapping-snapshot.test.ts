@@ -165,6 +165,34 @@ describe("snapshot into the context store", () => {
     expect(resumed.entities[0]!.resumed_after).not.toBeNull();
     expect(resumed.read).toBe(total - checkpoint.rows);
   });
+  it("never finishes a pass over chunks the store lost, and resumes from what the store holds", async () => {
+    const run = (await createRun({ sourceId, kind: "snapshot", request: {}, createdBy: "test" })).id;
+    const checkpoint = async () => (await pgPool().query("SELECT pass::text, last_key, rows_done::int FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'order_items'", [sourceId])).rows[0];
+    let chunks = 0;
+    let first: { pass: string; last_key: string[]; rows_done: number; ids: string[] } | null = null;
+    const loseCommits = async () => {
+      if (++chunks === 1) {
+        const at = await checkpoint();
+        const ids = (await pgPool().query("SELECT context_id FROM contexts WHERE context_type = 'order-line' AND snapshot_pass = $1", [at.pass])).rows.map((r) => r.context_id as string);
+        first = { ...at, ids };
+      }
+      if (chunks === 3) {
+        // What a store crash before its WAL reached the disk does: the later chunks' contexts and
+        // checkpoint are gone together, and the worker, reconnecting, never hears of it.
+        await pgPool().query("DELETE FROM contexts WHERE context_type = 'order-line' AND snapshot_pass = $1 AND NOT (context_id = ANY($2::text[]))", [first!.pass, first!.ids]);
+        await pgPool().query("UPDATE snapshot_checkpoints SET last_key = $2, rows_done = $3, ahead = '[]' WHERE source_id = $1 AND entity = 'order_items'", [sourceId, first!.last_key, first!.rows_done]);
+      }
+    };
+    await expect(runSnapshot(sourceId, { runId: run, entities: ["order_items"], batchSize: 500, onChunk: loseCommits })).rejects.toThrow(/read further than its checkpoint/);
+    expect((await pgPool().query("SELECT done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'order_items'", [sourceId])).rows[0].done).toBe(false);
+    // Taken up again, the run reads from the checkpoint (chunks committed past the gap forgotten) and the store equals the source.
+    const resumed = await runSnapshot(sourceId, { runId: run, entities: ["order_items"], batchSize: 500 });
+    const items = await demo(async (c) => (await c.query("SELECT order_id, line_no FROM order_items")).rows);
+    expect(resumed.read).toBe(items.length - first!.rows_done);
+    const live = new Set((await pgPool().query("SELECT context_id FROM contexts WHERE context_type = 'order-line' AND NOT deleted")).rows.map((r) => r.context_id as string));
+    expect(live.size).toBe(items.length);
+    for (const it of items) expect(live.has(`${it.order_id}-${it.line_no}`)).toBe(true);
+  });
 });
 
 describe("store writes are idempotent and ordered", () => {

@@ -109,7 +109,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Pr
         entity,
         read: before.read + result.read,
         written: before.written + result.written,
-        dead_lettered: before.dead_lettered + result.errors.length,
+        dead_lettered: before.dead_lettered + result.dead_lettered,
         collisions: result.collisions.length,
         retried,
         mapping_version: result.mapping_version,

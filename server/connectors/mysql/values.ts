@@ -30,15 +30,20 @@ export type Decoder = { fromText(raw: RowValue): JsonValue; fromBinlog(value: un
 
 /**
  * mysql2's query options that hand every value over as a RowValue without a Buffer per field
- * (measured: a fifth of a snapshot's CPU went to collecting them). Geometry and vectors would
- * come back as decoded objects: tables with one are read as bytes (needsBytes).
+ * (measured: a fifth of a snapshot's CPU went to collecting them). Only for the types below, whose
+ * mysql2 values are known exact; a table with any other column (geometry and vectors come back as
+ * decoded objects, and a type newer than this list is unknown) is read as bytes (needsBytes).
  */
 export const TEXT_AS_VALUES = { typeCast: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, jsonStrings: true, decimalNumbers: false } as const;
 
-const GEOMETRY_OR_VECTOR = new Set(["geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "vector"]);
+const EXACT_AS_VALUES = new Set([
+  ...["tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "float", "double", "real", "year"],
+  ...["date", "datetime", "timestamp", "time", "json", "bit", "enum", "set"],
+  ...["char", "varchar", "tinytext", "text", "mediumtext", "longtext", "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"],
+]);
 
 /** Whether rows of these columns must be read as the server's bytes (typeCast off). */
-export const needsBytes = (columns: MysqlColumn[]) => columns.some((c) => GEOMETRY_OR_VECTOR.has(c.dataType));
+export const needsBytes = (columns: MysqlColumn[]) => columns.some((c) => !EXACT_AS_VALUES.has(c.dataType));
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -150,6 +155,7 @@ export function decoderFor(c: MysqlColumn): Decoder {
     case "multilinestring":
     case "multipolygon":
     case "geometrycollection":
+    case "geomcollection": // MySQL 8's DATA_TYPE for GEOMETRYCOLLECTION
       return {
         kind: "bytes",
         fromText: (raw) => bytes(raw).toString("base64"),

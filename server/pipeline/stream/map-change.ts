@@ -4,7 +4,8 @@
 //   - fields built from columns the change did not carry (unchanged TOAST values) keep the stored
 //     value (their paths travel with the write), never null; a context_id built from such a
 //     column cannot be known, and the record is a dead letter saying how to fix the table.
-import type { RowChange } from "../../connectors/types.ts";
+import type { RowChange, SourceRecord } from "../../connectors/types.ts";
+import type { RecordWrite } from "../../store/unit-of-work.ts";
 import { MappingDataError, type CompiledMapping } from "../../mapping/compile.ts";
 import { mappingFailure, type Mapped } from "../records.ts";
 
@@ -14,11 +15,26 @@ export function keptPaths(mapper: CompiledMapping, unchanged: ReadonlySet<string
 }
 
 export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Mapped): void {
-  const base = { entity: change.entity, position: change.order, cursor: change.cursor, key: change.key, key_columns: change.key_columns };
+  const { entity, order: position, cursor, key, key_columns } = change;
+  // Writes are built as literals of one shape (no spreads): a drain maps hundreds of thousands.
+  const write = (contextType: string, contextId: string, data: RecordWrite["data"], deleted: boolean, payload: SourceRecord, secretId: boolean, keep?: string[][]): RecordWrite => ({
+    context_type: contextType,
+    context_id: contextId,
+    data,
+    entity,
+    position,
+    cursor,
+    deleted,
+    keep,
+    key,
+    key_columns,
+    payload,
+    secret_id: secretId,
+  });
   for (const mapper of mappers) {
     try {
       if (change.kind === "delete") {
-        out.writes.push({ ...base, context_type: mapper.contextType, context_id: mapper.contextId(change.row), data: null, deleted: true, payload: change.row, secret_id: mapper.secretId });
+        out.writes.push(write(mapper.contextType, mapper.contextId(change.row), null, true, change.row, mapper.secretId));
         continue;
       }
       const unchanged = change.unchanged;
@@ -30,11 +46,11 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
       if (change.before) {
         // The key changed: the context under the old id is gone.
         const oldId = mapper.contextId(change.before);
-        if (oldId !== mapped.context_id) out.writes.push({ ...base, context_type: mapper.contextType, context_id: oldId, data: null, deleted: true, payload: change.before, secret_id: mapper.secretId });
+        if (oldId !== mapped.context_id) out.writes.push(write(mapper.contextType, oldId, null, true, change.before, mapper.secretId));
       }
-      out.writes.push({ ...mapped, ...base, deleted: false, keep: keep.length ? keep : undefined, payload: change.row, secret_id: mapper.secretId });
+      out.writes.push(write(mapped.context_type, mapped.context_id, mapped.data, false, change.row, mapper.secretId, keep.length ? keep : undefined));
     } catch (e) {
-      out.deadLetters.push(mappingFailure(e, base, mapper.contextType, change.row));
+      out.deadLetters.push(mappingFailure(e, { entity, position, cursor, key, key_columns }, mapper.contextType, change.row));
     }
   }
 }
