@@ -1,7 +1,9 @@
-// Change data capture, two figures:
-//   drain:   a backlog of 300k changes (inserts, then updates, in 1000-row transactions) from the
-//            slot into the context store through the mapping, cursor committed with every batch,
-//            beside pg_recvlogical (pgoutput) draining the same backlog to /dev/null, same run;
+// Change data capture:
+//   drain:   a backlog of 300k changes (inserts, then updates of the same rows, in 1000-row
+//            transactions) from the slot into the context store through the mapping, cursor
+//            committed with every batch, beside pg_recvlogical (pgoutput) draining the same
+//            backlog to /dev/null, same run; each half timed on its own (insert and update
+//            backlogs), and a second anchor: PostgreSQL's native subscription applying it;
 //   latency: commit-to-store p50/p99 at a steady 1,000 changes/s for 60 s (targets 50 / 250 ms).
 // Peak worker RSS is reported for both (target < 300 MB). A third figure bounds what any pipeline
 // writing the store can reach on this machine: the same writes as bare SQL.
@@ -37,33 +39,51 @@ export async function run(args: string[]): Promise<BenchResult> {
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
   const [sourceId, publication, quietBefore, loud, quietAfter] = setup.stdout.trim().split("\n").pop()!.split(" ") as [string, string, string, string, string];
   await src.query("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')");
+  // The second anchor: PostgreSQL's own logical replication applying the same backlog into a
+  // table shaped like the source, in another database of the same server (its slot made now, so
+  // it holds the backlog; a subscription in the same cluster must not create its slot itself).
+  await src.query("CREATE PUBLICATION bench_native FOR TABLE cdc_items");
+  await src.query("SELECT pg_create_logical_replication_slot('bench_native', 'pgoutput')");
 
-  // The backlog: inserts then updates, 1000 rows per transaction; the last change is a marker.
+  // The backlog: inserts, a marker (-10), then updates of the same rows, 1000 rows per
+  // transaction, and a last marker (-1). The two halves are drained and timed one after the other.
   const txs = Math.max(2, Math.round(changes / 1000));
   const half = Math.floor(txs / 2);
   for (let t = 0; t < half; t++) {
-    await src.query(`INSERT INTO cdc_items SELECT g, g % 1000, g % 7, 'name ' || g, 'User' || g || '@Example.com', '{"k": ' || g || ', "tags": ["a","b"]}', now(), g / 100.0
-      FROM generate_series(${t * 1000 + 1}, ${t * 1000 + 1000}) g`);
+    const last = t === half - 1;
+    await src.query(`BEGIN; INSERT INTO cdc_items SELECT g, g % 1000, g % 7, 'name ' || g, 'User' || g || '@Example.com', '{"k": ' || g || ', "tags": ["a","b"]}', now(), g / 100.0
+      FROM generate_series(${t * 1000 + 1}, ${t * 1000 + (last ? 999 : 1000)}) g;${last ? " INSERT INTO cdc_items VALUES (-10, 0, 0, 'marker', 'm@x', '{}', now(), 0);" : ""} COMMIT;`);
   }
+  const insertsEnd = (await src.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l as string;
   for (let t = half; t < txs; t++) {
     const lo = ((t - half) % half) * 1000 + 1;
     const last = t === txs - 1;
     await src.query(`BEGIN; UPDATE cdc_items SET a = a + 1, name = name || '.' WHERE id BETWEEN ${lo} AND ${lo + (last ? 998 : 999)};${last ? " INSERT INTO cdc_items VALUES (-1, 0, 0, 'marker', 'm@x', '{}', now(), 0);" : ""} COMMIT;`);
   }
   const endpos = (await src.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l as string;
+  const inserts = half * 1000;
+  const updates = (txs - half) * 1000;
 
-  // Baseline: pg_recvlogical (pgoutput) drains the same backlog to /dev/null.
+  // Baseline: pg_recvlogical (pgoutput) drains the same backlog to /dev/null, half by half.
   const conn = ["-h", srcUrl.hostname, "-p", srcUrl.port, "-U", decodeURIComponent(srcUrl.username), "-d", "ecm_bench_cdc"];
-  const recv = await timed(async () => {
-    const r = spawnSync("pg_recvlogical", [...conn, "--slot", "bench_recv", "--start", "-o", "proto_version=1", "-o", `publication_names=${publication}`, "--endpos", endpos, "-f", "/dev/null"], {
-      env: { ...process.env, PGPASSWORD: decodeURIComponent(srcUrl.password) },
-      encoding: "utf8",
+  const recvUntil = (lsn: string) =>
+    timed(async () => {
+      const r = spawnSync("pg_recvlogical", [...conn, "--slot", "bench_recv", "--start", "-o", "proto_version=1", "-o", `publication_names=${publication}`, "--endpos", lsn, "-f", "/dev/null"], {
+        env: { ...process.env, PGPASSWORD: decodeURIComponent(srcUrl.password) },
+        encoding: "utf8",
+      });
+      if (r.status !== 0) throw new Error(`pg_recvlogical: ${r.stderr}`);
     });
-    if (r.status !== 0) throw new Error(`pg_recvlogical: ${r.stderr}`);
-  });
+  const recvInserts = await recvUntil(insertsEnd);
+  const recvUpdates = await recvUntil(endpos);
+  const recv = { seconds: recvInserts.seconds + recvUpdates.seconds };
 
-  // Ours: a worker-like process streams the backlog into the store.
-  const drain = await streamUntilMarker(sourceId, childEnv, "bench", "-1");
+  // Ours: a worker-like process streams the inserts into the store, then another the updates.
+  const drainInserts = await streamUntilMarker(sourceId, childEnv, "bench", "-10");
+  const drainUpdates = await streamUntilMarker(sourceId, childEnv, "bench", "-1");
+  const drain = { seconds: drainInserts.seconds + drainUpdates.seconds, read: drainInserts.read + drainUpdates.read, max_rss_mb: Math.max(drainInserts.max_rss_mb, drainUpdates.max_rss_mb) };
+
+  const native = await nativeSubscription(server, srcUrl);
 
   // The cost of the metrics: the same backlog drained again by three more sources of the same
   // database, into contexts of their own: metrics off, on, off (ECM_METRICS). Each drain writes
@@ -111,6 +131,32 @@ export async function run(args: string[]): Promise<BenchResult> {
         target: 0.5,
       },
       {
+        name: `the insert half: ${inserts.toLocaleString("en-US")} inserts drained`,
+        value: inserts / drainInserts.seconds,
+        unit: "changes/s",
+        baseline: { name: "pg_recvlogical, the same half", value: inserts / recvInserts.seconds },
+        target: 0.5,
+      },
+      {
+        name: `the update half: ${updates.toLocaleString("en-US")} updates of those rows drained`,
+        value: updates / drainUpdates.seconds,
+        unit: "changes/s",
+        baseline: { name: "pg_recvlogical, the same half", value: updates / recvUpdates.seconds },
+        target: 0.35,
+      },
+      {
+        name: "anchor: PostgreSQL's native logical replication (CREATE SUBSCRIPTION) applying the whole backlog into a table like the source",
+        value: total / native.seconds,
+        unit: "changes/s",
+        baseline: { name: "pg_recvlogical pgoutput → /dev/null", value: total / recv.seconds },
+      },
+      {
+        name: "the drain, against the native subscription",
+        value: total / drain.seconds,
+        unit: "changes/s",
+        baseline: { name: "native subscription", value: total / native.seconds },
+      },
+      {
         name: "the same drain again with metrics on, against metrics off (mean of the drains just before and after it)",
         value: total / withMetrics.seconds,
         unit: "changes/s",
@@ -125,6 +171,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     ],
     extra: {
       drain_worker_peak_rss_mb: Math.round(drain.max_rss_mb),
+      drain_seconds: { inserts: drainInserts.seconds, updates: drainUpdates.seconds },
       // The two drains with metrics off, before and after the measured one (changes/s): their
       // spread is the noise the metrics figure sits in.
       metrics_off_drains: [Math.round(total / quiet1.seconds), Math.round(total / quiet2.seconds)],
@@ -140,6 +187,28 @@ export async function run(args: string[]): Promise<BenchResult> {
       },
     },
   };
+}
+
+/**
+ * PostgreSQL's own subscriber applying the backlog (slot bench_native, publication bench_native)
+ * into an empty copy of the table in another database: seconds until the last marker is applied.
+ */
+async function nativeSubscription(server: Awaited<ReturnType<typeof benchPostgres>>, srcUrl: URL): Promise<{ seconds: number }> {
+  const target = new pg.Client({ connectionString: await freshDatabase(server, "ecm_bench_cdc_native") });
+  await target.connect();
+  try {
+    await target.query(TABLE);
+    const publisher = `host=${srcUrl.hostname} port=${srcUrl.port} user=${decodeURIComponent(srcUrl.username)} password=${decodeURIComponent(srcUrl.password)} dbname=ecm_bench_cdc`;
+    const { seconds } = await timed(async () => {
+      await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${publisher.replaceAll("'", "''")}' PUBLICATION bench_native WITH (create_slot = false, slot_name = 'bench_native', copy_data = false)`);
+      while (!(await target.query("SELECT 1 FROM cdc_items WHERE id = -1")).rowCount) await new Promise((r) => setTimeout(r, 10));
+    });
+    // The slot goes with the subscription (DROP SUBSCRIPTION drops it on the publisher).
+    await target.query("DROP SUBSCRIPTION bench_native");
+    return { seconds };
+  } finally {
+    await target.end();
+  }
 }
 
 function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number }> {
