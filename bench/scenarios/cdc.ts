@@ -55,14 +55,17 @@ export async function run(args: string[]): Promise<BenchResult> {
       FROM generate_series(${t * 1000 + 1}, ${t * 1000 + (last ? 999 : 1000)}) g;${last ? " INSERT INTO cdc_items VALUES (-10, 0, 0, 'marker', 'm@x', '{}', now(), 0);" : ""} COMMIT;`);
   }
   const insertsEnd = (await src.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l as string;
+  let updates = 0;
   for (let t = half; t < txs; t++) {
     const lo = ((t - half) % half) * 1000 + 1;
     const last = t === txs - 1;
-    await src.query(`BEGIN; UPDATE cdc_items SET a = a + 1, name = name || '.' WHERE id BETWEEN ${lo} AND ${lo + (last ? 998 : 999)};${last ? " INSERT INTO cdc_items VALUES (-1, 0, 0, 'marker', 'm@x', '{}', now(), 0);" : ""} COMMIT;`);
+    // The last inserted id is half*1000 - 1 (the marker took the last insert's place).
+    const hi = Math.min(lo + (last ? 998 : 999), half * 1000 - 1);
+    const r = await src.query(`BEGIN; UPDATE cdc_items SET a = a + 1, name = name || '.' WHERE id BETWEEN ${lo} AND ${hi};${last ? " INSERT INTO cdc_items VALUES (-1, 0, 0, 'marker', 'm@x', '{}', now(), 0);" : ""} COMMIT;`);
+    updates += (r as unknown as pg.QueryResult[])[1]!.rowCount! + (last ? 1 : 0);
   }
   const endpos = (await src.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l as string;
   const inserts = half * 1000;
-  const updates = (txs - half) * 1000;
 
   // Baseline: pg_recvlogical (pgoutput) drains the same backlog to /dev/null, half by half.
   const conn = ["-h", srcUrl.hostname, "-p", srcUrl.port, "-U", decodeURIComponent(srcUrl.username), "-d", "ecm_bench_cdc"];
@@ -98,7 +101,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const withMetrics = await extraDrain(loud, "bench-loud", "on");
   const quiet2 = await extraDrain(quietAfter, "bench-quiet-2", "off");
   const quietSeconds = (quiet1.seconds + quiet2.seconds) / 2;
-  if (drain.read < txs * 1000) throw new Error(`read ${drain.read} changes, expected ${txs * 1000}`);
+  if (drain.read < inserts + updates) throw new Error(`read ${drain.read} changes, expected ${inserts + updates}`);
 
   // The store's own ceiling for the same writes, as favourable as it gets: the drained contexts
   // COPYed by psql into an empty table like contexts (the inserts), then all of them updated by
@@ -117,7 +120,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   await src.end();
   await server.stop();
 
-  const total = txs * 1000;
+  const total = inserts + updates;
   return {
     scenario: "cdc",
     machine: machine(),
@@ -170,7 +173,8 @@ export async function run(args: string[]): Promise<BenchResult> {
       },
     ],
     extra: {
-      drain_worker_peak_rss_mb: Math.round(drain.max_rss_mb),
+      // The peak of a worker draining the whole backlog (the timed drain is two processes, a half each).
+      drain_worker_peak_rss_mb: Math.round(Math.max(quiet1.max_rss_mb, withMetrics.max_rss_mb, quiet2.max_rss_mb)),
       drain_seconds: { inserts: drainInserts.seconds, updates: drainUpdates.seconds },
       // The two drains with metrics off, before and after the measured one (changes/s): their
       // spread is the noise the metrics figure sits in.
@@ -192,21 +196,32 @@ export async function run(args: string[]): Promise<BenchResult> {
 /**
  * PostgreSQL's own subscriber applying the backlog (slot bench_native, publication bench_native)
  * into an empty copy of the table in another database: seconds until the last marker is applied.
+ * It is favoured: its apply worker commits without waiting for the WAL flush (the subscription's
+ * synchronous_commit defaults to off), where our stream batches wait for it.
  */
 async function nativeSubscription(server: Awaited<ReturnType<typeof benchPostgres>>, srcUrl: URL): Promise<{ seconds: number }> {
   const target = new pg.Client({ connectionString: await freshDatabase(server, "ecm_bench_cdc_native") });
   await target.connect();
   try {
     await target.query(TABLE);
-    const publisher = `host=${srcUrl.hostname} port=${srcUrl.port} user=${decodeURIComponent(srcUrl.username)} password=${decodeURIComponent(srcUrl.password)} dbname=ecm_bench_cdc`;
+    const value = (v: string) => `'${v.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+    const publisher = `host=${value(srcUrl.hostname)} port=${value(srcUrl.port)} user=${value(decodeURIComponent(srcUrl.username))} password=${value(decodeURIComponent(srcUrl.password))} dbname=ecm_bench_cdc`;
     const { seconds } = await timed(async () => {
-      await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${publisher.replaceAll("'", "''")}' PUBLICATION bench_native WITH (create_slot = false, slot_name = 'bench_native', copy_data = false)`);
-      while (!(await target.query("SELECT 1 FROM cdc_items WHERE id = -1")).rowCount) await new Promise((r) => setTimeout(r, 10));
+      await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION ${target.escapeLiteral(publisher)} PUBLICATION bench_native WITH (create_slot = false, slot_name = 'bench_native', copy_data = false)`);
+      const deadline = Date.now() + 10 * 60_000;
+      while (!(await target.query("SELECT 1 FROM cdc_items WHERE id = -1")).rowCount) {
+        if (Date.now() > deadline) throw new Error("the native subscription did not apply the backlog within 10 minutes");
+        await new Promise((r) => setTimeout(r, 10));
+      }
     });
-    // The slot goes with the subscription (DROP SUBSCRIPTION drops it on the publisher).
-    await target.query("DROP SUBSCRIPTION bench_native");
     return { seconds };
   } finally {
+    // Whatever happened: no subscription left behind (it would hold the slot and the database).
+    await target.query("DROP SUBSCRIPTION IF EXISTS bench_native").catch(async () => {
+      await target.query("ALTER SUBSCRIPTION bench_native DISABLE").catch(() => {});
+      await target.query("ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)").catch(() => {});
+      await target.query("DROP SUBSCRIPTION IF EXISTS bench_native").catch(() => {});
+    });
     await target.end();
   }
 }

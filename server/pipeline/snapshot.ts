@@ -199,10 +199,11 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
       insertHint,
       pass: from.pass,
     });
-    // Counted when the checkpoint moves over them: a chunk committed ahead of one that then fails
-    // is read again by the next attempt, and counted once.
+    // Rows read and dead letters are counted when the checkpoint moves over them: a chunk
+    // committed ahead of one that then fails is read again by the next attempt, and counted once.
+    // Contexts written are counted as they commit (writing them again changes nothing, counts 0).
     const moved = w.checkpointed ?? { rows: 0, written: 0, dead: 0 };
-    stats.written += moved.written;
+    stats.written += w.written;
     stats.read += moved.rows;
     recordRead("snapshot", sourceId, entity, moved.rows);
     result.read += moved.rows;
@@ -251,7 +252,8 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
 async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint, lastKey: string[] | null) {
   const client = await pgPool().connect();
   try {
-    await client.query("BEGIN");
+    // Flushed whatever the server's default: this commit makes the pass's chunks durable.
+    await client.query("BEGIN; SET LOCAL synchronous_commit = on");
     // The checkpoint must stand where the reader ended (else the store lost a chunk: CheckpointGapError).
     const { mapping_version } = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, { done: { last_key: lastKey } });
     if (mapping_version !== version) throw new MappingChangedError(sourceId, version, mapping_version);

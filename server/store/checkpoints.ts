@@ -82,7 +82,7 @@ export class TruncatedDuringSnapshotError extends Error {
  */
 export type ChunkSpan = { after: string[] | null; last: string[]; rows: number; written?: number; dead?: number };
 
-/** What the checkpoint moved over: the rows, contexts and dead letters of chunks now all committed. */
+/** What the checkpoint moved over: the rows, contexts and dead letters of chunks now all committed (the pipeline counts rows and dead letters by it). */
 export type Moved = { rows: number; written: number; dead: number };
 
 type Frontier = { last_key: string[] | null; rows_done: number; ahead: ChunkSpan[] };
