@@ -28,13 +28,16 @@ export async function run(args: string[]): Promise<BenchResult> {
 
   // Baseline: the same rows piped between two psql processes into a plain table.
   const { psql, sh } = psqlShell(src.toString());
-  sh(psql("ecm_bench_src", "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE snapshot_read)"));
-  const pipe = await timed(async () => sh(`${psql("ecm_bench_src", "COPY snapshot_read TO STDOUT")} | ${psql("ecm_bench_src", "COPY copy_target FROM STDIN")}`));
+  const pipeInto = async (like: string) => {
+    sh(psql("ecm_bench_src", `DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (${like})`));
+    const t = await timed(async () => sh(`${psql("ecm_bench_src", "COPY snapshot_read TO STDOUT")} | ${psql("ecm_bench_src", "COPY copy_target FROM STDIN")}`));
+    sh(psql("ecm_bench_src", "DROP TABLE copy_target"));
+    return t;
+  };
+  const pipe = await pipeInto("LIKE snapshot_read");
   // The same pipe into a table with the source's primary key (the target's baseline: a store
   // maintains a unique index too).
-  sh(psql("ecm_bench_src", "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE snapshot_read INCLUDING INDEXES)"));
-  const pipeKeyed = await timed(async () => sh(`${psql("ecm_bench_src", "COPY snapshot_read TO STDOUT")} | ${psql("ecm_bench_src", "COPY copy_target FROM STDIN")}`));
-  sh(psql("ecm_bench_src", "DROP TABLE copy_target"));
+  const pipeKeyed = await pipeInto("LIKE snapshot_read INCLUDING INDEXES");
 
   // The product: a source, a mapping, one snapshot run.
   const childEnv = {

@@ -2,8 +2,8 @@
 // first (so nothing committed meanwhile is missed; pipeline/capture.ts decides whether a capture
 // may be made); then, per entity, a pass owned by the run reads chunks after its last checkpoint,
 // maps them, and commits each with its checkpoint in one unit of work (while the next chunks are
-// read; several commit at once). A crash of the run's worker redoes at most the chunks after the last checkpoint, and
-// redoing them changes nothing. A record that cannot be mapped or stored is a dead letter; the
+// read; several commit at once). A crash of the run's worker redoes at most the chunks after the
+// last checkpoint, and redoing them changes nothing. A record that cannot be mapped or stored is a dead letter; the
 // snapshot goes on.
 //
 // Runs own their progress (docs/lifecycle.md): a pass resumes only its own run's checkpoint; a
@@ -195,9 +195,8 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
       runId: opts.runId ?? null,
       writes: mapped.writes,
       deadLetters: mapped.deadLetters,
-      completion: { kind: "checkpoint", entity, chunk },
+      completion: { kind: "checkpoint", entity, pass: from.pass, chunk },
       insertHint,
-      pass: from.pass,
     });
     // Rows read and dead letters are counted when the checkpoint moves over them: a chunk
     // committed ahead of one that then fails is read again by the next attempt, and counted once.
@@ -218,7 +217,7 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
   // Chunks commit while the next ones are read and mapped, several at once on their own store
   // sessions (the store absorbs more in two sessions than in one); the checkpoint moves only over
   // chunks that are all committed (store/checkpoints.ts, moveFrontier).
-  const behind = new WriteBehind(undefined, env().ECM_SNAPSHOT_COMMITS_IN_FLIGHT);
+  const behind = new WriteBehind({ depth: env().ECM_SNAPSHOT_COMMITS_IN_FLIGHT });
   let after = from.last_key;
   let reading = performance.now();
   try {

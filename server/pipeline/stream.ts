@@ -169,7 +169,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   };
   const flush = () => serial(flushNow);
   // Batches are written behind the reading (one in flight); a write that fails stops the stream.
-  const behind = new WriteBehind(fail);
+  const behind = new WriteBehind({ onError: fail });
   const flushBehind = () => behind.submit(flush);
 
   const onRow = async (change: RowChange) => {

@@ -10,11 +10,14 @@ export class WriteBehind {
   private readonly inFlight: Promise<void>[] = [];
   private failure: { error: unknown } | null = null;
 
-  /** `onError` hears a failed write at once (the next submit() or settle() also throws it). */
-  constructor(
-    private readonly onError: (error: unknown) => void = () => {},
-    private readonly depth = 1,
-  ) {}
+  private readonly onError: (error: unknown) => void;
+  private readonly depth: number;
+
+  /** `onError` hears a failed write at once (the next submit() or settle() also throws it); `depth`: writes in flight at most (1). */
+  constructor(options: { onError?: (error: unknown) => void; depth?: number } = {}) {
+    this.onError = options.onError ?? (() => {});
+    this.depth = options.depth ?? 1;
+  }
 
   /** Waits for room in the window (throwing any failed write's error), then starts `write` without waiting. */
   async submit(write: () => Promise<void>): Promise<void> {

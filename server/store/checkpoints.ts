@@ -1,8 +1,8 @@
 // Snapshot checkpoints: one pass per (source, entity), owned by the run that reads it. A chunk's
 // checkpoint commits in the same transaction as its contexts (several chunks may commit at once
-// and out of order: the checkpoint moves only over contiguous ones, moveFrontier), and only while its run still owns
-// the pass, its mapping is still the latest and no TRUNCATE landed above its floor: otherwise the
-// whole chunk rolls back and the pass hears why (docs/lifecycle.md, "Runs own their progress").
+// and out of order: the checkpoint moves only over contiguous ones, moveFrontier), and only while
+// its run still owns the pass, its mapping is still the latest and no TRUNCATE landed above its
+// floor: otherwise the whole chunk rolls back and the pass hears why (docs/lifecycle.md, "Runs own their progress").
 import type pg from "pg";
 import { pgPool } from "../db.ts";
 

@@ -32,11 +32,12 @@ export type Truncate = { at: number; entity: string; position: bigint; cursor: s
 
 export type BatchCompletion =
   /**
-   * A snapshot chunk: recorded in the entity's checkpoint (which moves over it once every chunk
-   * before it committed too), only while the batch's run owns the entity's pass `pass` (else SupersededError), no TRUNCATE landed above its floor
+   * A snapshot chunk of pass `pass` (stamped on its contexts): recorded in the entity's checkpoint
+   * (which moves over it once every chunk before it committed too), only while the batch's run owns
+   * that pass (else SupersededError), no TRUNCATE landed above its floor
    * (TruncatedDuringSnapshotError) and `mapping_version` is still the latest (MappingChangedError).
    */
-  | { kind: "checkpoint"; entity: string; chunk: ChunkSpan }
+  | { kind: "checkpoint"; entity: string; pass: bigint; chunk: ChunkSpan }
   /**
    * A stream batch: the durable cursor moves (null: it stays), fenced by the lease token, and only
    * while `mapping_version` is still the latest (else MappingChangedError and nothing commits).
@@ -60,8 +61,6 @@ export type Batch = {
   hardDeletes?: boolean;
   /** Rows likely new to the store go in by COPY (see InsertHint). */
   insertHint?: InsertHint;
-  /** A snapshot chunk's pass (stamped on its contexts). */
-  pass?: bigint;
 };
 
 export type Refused = { entity: string; context_type: string; context_id: string; key: string[]; message: string };
@@ -114,7 +113,7 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   // Writes in order; a TRUNCATE between them applies at its place in the batch.
   const writeRun = async (writes: RecordWrite[]) => {
     if (!writes.length) return;
-    const w = await writeContexts(client, sourceId, mappingVersion, writes, { ...batch.order, pass: batch.pass ?? null, hint: writes.every((x) => !x.deleted) ? batch.insertHint : undefined });
+    const w = await writeContexts(client, sourceId, mappingVersion, writes, { ...batch.order, pass: batch.completion.kind === "checkpoint" ? batch.completion.pass : null, hint: writes.every((x) => !x.deleted) ? batch.insertHint : undefined });
     result.written += w.written;
     for (const [entity, n] of w.writtenByEntity) result.writtenByEntity.set(entity, (result.writtenByEntity.get(entity) ?? 0) + n);
     // What the store refuses is a DATA outcome of its record: a dead letter, never only a count.
@@ -178,9 +177,8 @@ async function complete(client: pg.PoolClient, batch: Batch, result: BatchResult
   switch (done.kind) {
     case "checkpoint": {
       // A chunk commits only under the mapping it was mapped with (docs/lifecycle.md).
-      if (batch.pass === undefined) throw new Error("a snapshot chunk's batch names its pass");
       const chunk = { ...done.chunk, written: result.written, dead: result.dead_lettered.length };
-      const { mapping_version, moved } = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, batch.pass, { chunk });
+      const { mapping_version, moved } = await advanceCheckpoint(client, batch.sourceId, done.entity, batch.runId, done.pass, { chunk });
       if (mapping_version !== batch.mappingVersion) throw new MappingChangedError(batch.sourceId, batch.mappingVersion, mapping_version);
       result.checkpointed = moved;
       return;

@@ -74,15 +74,19 @@ beforeAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The health check of a MySQL source (stored password, this ssl_mode) pointed at the attacker. */
+async function healthBehind(attacker: { port: number }, sslMode: "require" | "verify-full") {
+  const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
+  const config = { connector_type: "mysql" as const, connection: { host: outward(), port: attacker.port, database: "shop", ssl_mode: sslMode }, authentication: { type: "credentials" as const, username: "reader", password: PASSWORD }, options: {} };
+  const source = await admin.sources.create({ name: `mysql-${sslMode}-tls-${Date.now()}`, config: config as never });
+  return sourceHealth(source.id);
+}
+
 describe("a MySQL source's stored password over TLS that is not verified", () => {
   it("is never sent when the server behind unverified TLS (ssl_mode require) asks for caching_sha2's full authentication", async () => {
-    const host = outward();
-    const attacker = await tlsCatcher(host);
+    const attacker = await tlsCatcher(outward());
     try {
-      const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
-      const config = { connector_type: "mysql" as const, connection: { host, port: attacker.port, database: "shop", ssl_mode: "require" as const }, authentication: { type: "credentials" as const, username: "reader", password: PASSWORD }, options: {} };
-      const source = await admin.sources.create({ name: `mysql-unverified-tls-${Date.now()}`, config: config as never });
-      const health = await sourceHealth(source.id);
+      const health = await healthBehind(attacker, "require");
       expect(health.checks[0]).toMatchObject({ name: "authenticated", status: "fail", message: expect.stringMatching(/caching_sha2_password full authentication.*refused, nothing was sent/) });
       // The sign-in did happen over the attacker's TLS (the handshake answer and the scramble token).
       expect(attacker.messagesOverTls()).toBeGreaterThanOrEqual(2);
@@ -93,13 +97,9 @@ describe("a MySQL source's stored password over TLS that is not verified", () =>
   });
 
   it("refuses the attacker's certificate before signing in at all with ssl_mode verify-full", async () => {
-    const host = outward();
-    const attacker = await tlsCatcher(host);
+    const attacker = await tlsCatcher(outward());
     try {
-      const admin = createCaller(createContextInner({ principal: { kind: "token", id: "env", name: "ECM_API_TOKEN", role: "admin" } }));
-      const config = { connector_type: "mysql" as const, connection: { host, port: attacker.port, database: "shop", ssl_mode: "verify-full" as const }, authentication: { type: "credentials" as const, username: "reader", password: PASSWORD }, options: {} };
-      const source = await admin.sources.create({ name: `mysql-verified-tls-${Date.now()}`, config: config as never });
-      const health = await sourceHealth(source.id);
+      const health = await healthBehind(attacker, "verify-full");
       expect(health.checks[0]).toMatchObject({ name: "tls", status: "fail" });
       expect(attacker.messagesOverTls()).toBe(0);
     } finally {

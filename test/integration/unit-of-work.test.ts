@@ -40,8 +40,7 @@ describe("commitBatch", () => {
       runId: null,
       writes: [],
       deadLetters: [letter("first failure", 1n), letter("second failure", 2n)],
-      completion: { kind: "checkpoint", entity: "customers", chunk: { after: null, last: ["97"], rows: 97 } },
-      pass: 1n,
+      completion: { kind: "checkpoint", entity: "customers", pass: 1n, chunk: { after: null, last: ["97"], rows: 97 } },
     });
     expect(result.dead_lettered).toHaveLength(2);
     const rows = await withDb(async (c) => (await c.query("SELECT error->>'message' AS message, attempts, position::text FROM dead_letters WHERE source_id = $1", [sourceId])).rows);
@@ -58,8 +57,7 @@ describe("commitBatch", () => {
       runId: null,
       writes: [write("1", { v: "fine" }), write("2", { v: "nul \u0000 inside" })],
       deadLetters: [],
-      completion: { kind: "checkpoint", entity: "t", chunk: { after: null, last: ["2"], rows: 2 } },
-      pass: 1n,
+      completion: { kind: "checkpoint", entity: "t", pass: 1n, chunk: { after: null, last: ["2"], rows: 2 } },
     });
     expect(result.written).toBe(1);
     expect(result.refused).toEqual([expect.objectContaining({ context_id: "2", key: ["2"], message: expect.stringMatching(/\\u0000/) })]);
@@ -79,8 +77,7 @@ describe("commitBatch", () => {
       runId,
       writes: ids.map((id) => ({ context_type: "uow-pass", context_id: id, data: { id }, entity, position: 10n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: { id } })),
       deadLetters: [],
-      completion: { kind: "checkpoint", entity, chunk: { after: null, last: [ids[ids.length - 1]!], rows: ids.length } },
-      pass,
+      completion: { kind: "checkpoint", entity, pass, chunk: { after: null, last: [ids[ids.length - 1]!], rows: ids.length } },
     });
 
   it("refuses a chunk of a pass another run took over, and one read before a TRUNCATE landed above its floor", async () => {
@@ -124,8 +121,7 @@ describe("commitBatch", () => {
         runId: null,
         writes: ids.map((id) => ({ context_type: "uow-ooo", context_id: id, data: { id }, entity: "ooo", position: 10n, cursor: null, deleted: false, key: [id], key_columns: ["id"], payload: { id } })),
         deadLetters: [],
-        completion: { kind: "checkpoint", entity: "ooo", chunk: { after: after === null ? null : [after], last: [last], rows: ids.length } },
-        pass: 7n,
+        completion: { kind: "checkpoint", entity: "ooo", pass: 7n, chunk: { after: after === null ? null : [after], last: [last], rows: ids.length } },
       });
     const checkpoint = async () =>
       withDb(async (c) => (await c.query("SELECT last_key, rows_done::int, jsonb_array_length(ahead) AS ahead FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'ooo'", [sourceId])).rows[0]);

@@ -58,13 +58,13 @@ export function decodeRow(entity: DescribedEntity, raw: (RowValue | null)[]): So
 export async function* readSnapshot(c: mysql.Connection, database: string, entity: DescribedEntity, opts: { batchSize: number; afterKey: string[] | null; limit?: number }): AsyncGenerator<SnapshotChunk> {
   const key = requireKey(entity);
   const cols = entity.columns.map((col) => q(col.name)).join(", ");
-  const keyIndex = key.map((k) => entity.columns.findIndex((col) => col.name === k));
+  const options = rowOptions(entity);
   let remaining = opts.limit ?? Infinity;
   const fetch = (last: string[] | null) => {
     const size = Math.min(opts.batchSize, remaining);
     const where = last ? after(entity, key, last) : { sql: "", params: [] };
     const sql = `SELECT ${cols} FROM ${q(database)}.${q(entity.table)}${where.sql ? ` WHERE ${where.sql}` : ""} ORDER BY ${key.map(q).join(", ")} LIMIT ${size}`;
-    return { size, rows: c.query({ sql, values: where.params, ...rowOptions(entity) }).then(([rows]) => rows as unknown as (RowValue | null)[][]) };
+    return { size, rows: c.query({ sql, values: where.params, ...options }).then(([rows]) => rows as unknown as (RowValue | null)[][]) };
   };
   let pending: ReturnType<typeof fetch> | null = remaining > 0 ? fetch(opts.afterKey) : null;
   try {

@@ -92,6 +92,8 @@ export const setMembers = (text: string): string[] => (text === "" ? [] : text.s
 const utf8 = (raw: Buffer) => raw.toString("utf8");
 const str = (raw: RowValue) => (typeof raw === "string" ? raw : Buffer.isBuffer(raw) ? utf8(raw) : String(raw));
 const bytes = (raw: RowValue) => (Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), "utf8"));
+/** A number read as a value (the smaller integers, FLOAT, DOUBLE, YEAR) or as its text. */
+const num = (raw: RowValue) => (typeof raw === "number" ? raw : Number(str(raw)));
 
 /** The decoder of a column: its kind for the mapping, and its two decoding paths. */
 export function decoderFor(c: MysqlColumn): Decoder {
@@ -111,20 +113,20 @@ export function decoderFor(c: MysqlColumn): Decoder {
     case "mediumint":
     case "int":
     case "integer":
-      return { ...text("number", Number), fromText: (raw) => (typeof raw === "number" ? raw : Number(str(raw))) };
+      return { ...text("number", Number), fromText: num };
     case "bigint":
       return text("number", bigint);
     case "decimal":
     case "numeric":
       return text("number", (s) => s); // exact: its decimal text
     case "float":
-      return { ...text("number", (s) => float32(Number(s))), fromText: (raw) => float32(typeof raw === "number" ? raw : Number(str(raw))) };
+      return { ...text("number", (s) => float32(Number(s))), fromText: (raw) => float32(num(raw)) };
     case "double":
     case "real":
-      return { kind: "number", fromText: (raw) => (typeof raw === "number" ? raw : Number(str(raw))), fromBinlog: (v) => Number(v) };
+      return { kind: "number", fromText: num, fromBinlog: (v) => Number(v) };
     case "year":
       // YEAR 0000 is 0; the binlog reader decodes it as 1900 (1901 is YEAR's first real year).
-      return { ...text("number", (s) => (Number(s) === 1900 ? 0 : Number(s))), fromText: (raw) => (typeof raw === "number" ? raw : Number(str(raw))) };
+      return { ...text("number", (s) => (Number(s) === 1900 ? 0 : Number(s))), fromText: num };
     case "date":
       return text("time", (s) => s);
     case "datetime":
@@ -159,7 +161,7 @@ export function decoderFor(c: MysqlColumn): Decoder {
       return {
         kind: "bytes",
         fromText: (raw) => bytes(raw).toString("base64"),
-        fromBinlog: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), "utf8")).toString("base64"),
+        fromBinlog: (v) => bytes(Buffer.isBuffer(v) ? v : String(v)).toString("base64"),
       };
     default:
       // char, varchar, text, enum, and anything newer: its text.

@@ -14,27 +14,29 @@ export function keptPaths(mapper: CompiledMapping, unchanged: ReadonlySet<string
   return mapper.steps.filter((s) => s.target !== "context_id" && s.reads.some((c) => unchanged.has(c))).map((s) => s.path);
 }
 
-export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Mapped): void {
-  const { entity, order: position, cursor, key, key_columns } = change;
-  // Writes are built as literals of one shape (no spreads): a drain maps hundreds of thousands.
-  const write = (contextType: string, contextId: string, data: RecordWrite["data"], deleted: boolean, payload: SourceRecord, secretId: boolean, keep?: string[][]): RecordWrite => ({
+// A change's write, built as a literal of one shape (no spreads): a drain maps hundreds of thousands.
+function writeOf(change: RowChange, mapper: CompiledMapping, contextType: string, contextId: string, data: RecordWrite["data"], payload: SourceRecord, keep?: string[][]): RecordWrite {
+  return {
     context_type: contextType,
     context_id: contextId,
     data,
-    entity,
-    position,
-    cursor,
-    deleted,
+    entity: change.entity,
+    position: change.order,
+    cursor: change.cursor,
+    deleted: data === null,
     keep,
-    key,
-    key_columns,
+    key: change.key,
+    key_columns: change.key_columns,
     payload,
-    secret_id: secretId,
-  });
+    secret_id: mapper.secretId,
+  };
+}
+
+export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Mapped): void {
   for (const mapper of mappers) {
     try {
       if (change.kind === "delete") {
-        out.writes.push(write(mapper.contextType, mapper.contextId(change.row), null, true, change.row, mapper.secretId));
+        out.writes.push(writeOf(change, mapper, mapper.contextType, mapper.contextId(change.row), null, change.row));
         continue;
       }
       const unchanged = change.unchanged;
@@ -46,10 +48,11 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
       if (change.before) {
         // The key changed: the context under the old id is gone.
         const oldId = mapper.contextId(change.before);
-        if (oldId !== mapped.context_id) out.writes.push(write(mapper.contextType, oldId, null, true, change.before, mapper.secretId));
+        if (oldId !== mapped.context_id) out.writes.push(writeOf(change, mapper, mapper.contextType, oldId, null, change.before));
       }
-      out.writes.push(write(mapped.context_type, mapped.context_id, mapped.data, false, change.row, mapper.secretId, keep.length ? keep : undefined));
+      out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, mapped.data, change.row, keep.length ? keep : undefined));
     } catch (e) {
+      const { entity, order: position, cursor, key, key_columns } = change;
       out.deadLetters.push(mappingFailure(e, { entity, position, cursor, key, key_columns }, mapper.contextType, change.row));
     }
   }
