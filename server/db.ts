@@ -3,6 +3,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
 import { env } from "./env.ts";
+import { withOrigin } from "./errors/origin.ts";
 
 const globalForPrisma = globalThis as unknown as { ecmPrisma?: PrismaClient };
 
@@ -27,6 +28,26 @@ export function pgPool(): pg.Pool {
     const e = env();
     globalForPool.ecmPgPool = new pg.Pool({ connectionString: e.DATABASE_URL, max: Math.max(10, e.ECM_WORKER_CONCURRENCY * e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT + 4) });
     globalForPool.ecmPgPool.on("error", () => {}); // an idle client's error; the next query reports it
+    markStoreErrors(globalForPool.ecmPgPool);
   }
   return globalForPool.ecmPgPool;
+}
+
+/**
+ * Whatever the store's pool throws is marked as the store's (errors/origin.ts): a store error caught
+ * anywhere (a checkpoint, an owner update, a tombstone write) is never read as a source's. The
+ * pool's connect and query and its clients' query are wrapped (the pool's query runs on a client by
+ * callback, so it is not marked twice).
+ */
+function markStoreErrors(pool: pg.Pool) {
+  const mark = <F extends (...args: never[]) => unknown>(query: F): F =>
+    ((...args: Parameters<F>) => {
+      const result = query(...args);
+      return result instanceof Promise ? result.catch((e: unknown) => Promise.reject(withOrigin("store", e))) : result;
+    }) as F;
+  pool.query = mark(pool.query.bind(pool)) as typeof pool.query;
+  pool.connect = mark(pool.connect.bind(pool)) as typeof pool.connect;
+  pool.on("connect", (client) => {
+    client.query = mark(client.query.bind(client)) as typeof client.query;
+  });
 }

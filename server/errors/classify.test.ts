@@ -70,3 +70,25 @@ describe("backoff: initial 1 s, factor 2, at most 5 min, ±20 % jitter", () => {
     expect(backoffDelay(30, DEFAULT_BACKOFF, () => 0)).toBe(240000);
   });
 });
+
+describe("classify: the store's errors are the store's, whichever way they reach the store", () => {
+  // The shapes Prisma 7 throws through @prisma/adapter-pg (seen against a closed port and a live server).
+  const prismaError = (code: string, cause: object) => Object.assign(new Error("Invalid `prisma.run.update()` invocation"), { name: "PrismaClientKnownRequestError", code, meta: { driverAdapterError: { name: "DriverAdapterError", cause } } });
+
+  it.each([
+    ["the store unreachable", prismaError("P1001", { kind: "DatabaseNotReachable", host: "127.0.0.1", port: 5432 }), "TRANSIENT"],
+    ["the store closing the connection", prismaError("P1017", { kind: "ConnectionClosed" }), "TRANSIENT"],
+    ["a raw query's deadlock (P2010 carrying 40P01)", prismaError("P2010", { kind: "postgres", code: "40P01", originalCode: "40P01" }), "TRANSIENT"],
+    ["a raw query's statement timeout", prismaError("P2010", { kind: "postgres", code: "57014" }), "TRANSIENT"],
+    ["the store's pool exhausted", Object.assign(new Error("Timed out fetching a new connection"), { name: "PrismaClientKnownRequestError", code: "P2024" }), "TRANSIENT"],
+    ["the store out of connections", prismaError("P2037", { kind: "TooManyConnections" }), "TRANSIENT"],
+    ["the store refusing DATABASE_URL's password", prismaError("P1000", { kind: "AuthenticationFailed", user: "ecm" }), "CONFIGURATION"],
+    // A constraint the store refuses is the product's bug, never one record's DATA error.
+    ["a unique violation in the store", prismaError("P2002", { kind: "UniqueConstraintViolation", originalCode: "23505" }), "FATAL"],
+    ["a value the store refuses", prismaError("P2010", { kind: "postgres", code: "22012" }), "FATAL"],
+    ["Prisma's initialization failing to connect", Object.assign(new Error("Can't reach database server"), { name: "PrismaClientInitializationError", errorCode: "P1001" }), "TRANSIENT"],
+    ["an unknown Prisma failure", Object.assign(new Error("?"), { name: "PrismaClientUnknownRequestError" }), "FATAL"],
+  ])("%s → %s, origin store", (_name, error, category) => {
+    expect(classify(error)).toMatchObject({ category, origin: "store" });
+  });
+});

@@ -6,6 +6,7 @@
 // The table is documented in docs/errors.md and tested case by case (classify.test.ts).
 import { AppError, type ErrorCategory } from "./app-error.ts";
 import { classifierOf, originOf, type ErrorOrigin } from "./origin.ts";
+import { isPrismaError, prismaReading } from "./store-errors.ts";
 
 /** `origin`: whose error it is (null: the product's own code, or not known). */
 export type Classified = { category: ErrorCategory; code: string | null; reason: string; origin: ErrorOrigin | null };
@@ -65,7 +66,8 @@ export function sqlStateCategory(code: string, origin: ErrorOrigin | null): Omit
 }
 
 export function classify(error: unknown): Classified {
-  const origin = originOf(error);
+  // Prisma reaches nothing but the store: its errors are the store's wherever they are caught.
+  const origin = originOf(error) ?? (isPrismaError(error) ? "store" : null);
   return { ...categorise(error, origin), origin };
 }
 
@@ -78,6 +80,10 @@ function categorise(error: unknown, origin: ErrorOrigin | null): Omit<Classified
   // A source's own codes are read by its connector type (PostgreSQL's SQLSTATEs, MySQL's ER_*).
   const own = origin === "source" ? classifierOf(error)?.(error) : null;
   if (own) return own;
+  if (isPrismaError(error)) {
+    const reading = prismaReading(error);
+    return "sqlState" in reading ? (sqlStateCategory(reading.sqlState, "store") ?? { category: "FATAL", code: reading.sqlState, reason: "unexpected SQLSTATE" }) : reading;
+  }
   const code = typeof e?.code === "string" ? e.code : null;
   // The store is PostgreSQL: its errors, and a source's without a classifier of its own, by SQLSTATE.
   const state = code ? sqlStateCategory(code, origin) : null;

@@ -143,3 +143,25 @@ describe("commitBatch", () => {
     expect(await checkpoint()).toEqual({ last_key: ["j"], rows_done: 10, ahead: 0 });
   });
 });
+
+describe("the store's errors carry their origin wherever they are raised", () => {
+  it("marks an error from the store's pool and from a client taken from it as the store's (a store constraint is FATAL, never a record's DATA)", async () => {
+    const { classify } = await import("../../server/errors/classify.ts");
+    const viaPool = await pgPool().query("SELECT 1/0").catch((e: unknown) => e);
+    expect(classify(viaPool)).toMatchObject({ origin: "store", category: "FATAL", code: "22012" });
+    const client = await pgPool().connect();
+    try {
+      const viaClient = await client.query("INSERT INTO sources (id) VALUES (NULL)").catch((e: unknown) => e);
+      expect(classify(viaClient)).toMatchObject({ origin: "store", category: "FATAL", code: "23502" });
+    } finally {
+      client.release();
+    }
+  });
+
+  it("reads Prisma's errors as the store's", async () => {
+    const { classify } = await import("../../server/errors/classify.ts");
+    const { prisma } = await import("../../server/db.ts");
+    const missing = await prisma().$queryRawUnsafe("SELECT * FROM no_such_table_here").catch((e: unknown) => e);
+    expect(classify(missing)).toMatchObject({ origin: "store", category: "CONFIGURATION", code: "42P01" });
+  });
+});
