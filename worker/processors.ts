@@ -5,12 +5,13 @@ import { replayRun } from "./processors/replay.ts";
 import { snapshotEntity, snapshotFinish, snapshotRun } from "./processors/snapshot.ts";
 import { streamRun } from "./processors/stream.ts";
 
-type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job) => Promise<unknown>;
+/** `token`: the job's lock, which moving it to the delayed set needs (worker/retry.ts). */
+type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job, token?: string) => Promise<unknown>;
 
 export const processors: { [N in JobName]: Processor<N> } = {
-  "snapshot.run": (payload) => snapshotRun(payload),
-  "snapshot.entity": (payload) => snapshotEntity(payload),
+  "snapshot.run": (payload, job, token) => snapshotRun(payload, job, token),
+  "snapshot.entity": (payload, job, token) => snapshotEntity(payload, job, token),
   "snapshot.finish": (payload, job) => snapshotFinish(payload, job),
-  "dead_letters.replay": (payload) => replayRun(payload),
+  "dead_letters.replay": (payload, job, token) => replayRun(payload, job, token),
   "stream.run": (payload) => streamRun(payload),
 };

@@ -1,6 +1,6 @@
 // The worker runtime: one BullMQ Worker per queue, processors looked up in one registry, and a
 // single idempotent stop path (SIGTERM/SIGINT) that lets the current jobs finish, then closes.
-import { Worker, type Job } from "bullmq";
+import { DelayedError, Worker, type Job } from "bullmq";
 import { env } from "../server/env.ts";
 import { createRedis } from "../server/jobs/redis.ts";
 import { JOBS, QUEUES, parsePayload, type JobName } from "../server/jobs/contracts.ts";
@@ -11,6 +11,9 @@ import { jobSeconds, metricsEnabled } from "../server/metrics/metrics.ts";
 import { publishMetrics } from "../server/metrics/publish.ts";
 import { markExiting } from "./lifecycle.ts";
 import { startSupervisor } from "./supervisor.ts";
+import { classify } from "../server/errors/classify.ts";
+import { findRun } from "../server/store/runs.ts";
+import { retryLater } from "./retry.ts";
 
 const log = logger("worker");
 
@@ -20,22 +23,40 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
   const me = workerIdentity();
   markExiting(false); // a runtime started again in the same process (tests) is not shutting down
 
-  async function process(job: Job) {
+  async function process(job: Job, token?: string) {
     if (!(job.name in JOBS)) {
       // A job from a newer or older release: fail it visibly rather than guess at its payload.
       throw new Error(`unknown job ${job.name}; is this worker older than the web server?`);
     }
     const name = job.name as JobName;
-    const processor = processors[name] as (payload: unknown, job: Job) => Promise<unknown>;
+    const processor = processors[name] as (payload: unknown, job: Job, token?: string) => Promise<unknown>;
     const started = performance.now();
     let outcome = "failed";
     try {
       const payload = parsePayload(name, job.data) as { run_id?: string; source_id?: string };
       // Every line logged while the job runs, however deep, names the job, its run and its source.
       const ids = { job_id: job.id, job: name, run_id: payload.run_id, source_id: payload.source_id };
-      const result = await withLogContext(ids, () => processor(payload, job));
-      outcome = "completed";
-      return result;
+      return await withLogContext(ids, async () => {
+        try {
+          const result = await processor(payload, job, token);
+          outcome = "completed";
+          return result;
+        } catch (error) {
+          if (error instanceof DelayedError) {
+            outcome = "retrying";
+            throw error;
+          }
+          // Bounded work (not a stream: it retries under its lease) that failed on something that may
+          // pass, wherever it was thrown: the one retry policy (worker/retry.ts), never a lost job.
+          const classified = classify(error);
+          if (name === "stream.run" || classified.category !== "TRANSIENT") throw error;
+          const runId = payload.run_id ?? null;
+          const sourceId = payload.source_id ?? (runId ? (await findRun(runId).catch(() => null))?.sourceId : undefined);
+          if (!sourceId) throw error;
+          outcome = "retrying";
+          return await retryLater(job, token, { kind: name.startsWith("snapshot") ? "snapshot" : "replay", sourceId, runId, error, classified });
+        }
+      });
     } finally {
       if (metricsEnabled()) jobSeconds.observe({ queue: job.queueName, job: name, outcome }, (performance.now() - started) / 1000);
     }
@@ -48,10 +69,12 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
     // Streams are long-running and mostly waiting on the network: many per worker. Their job lock
     // follows the stream lease, and a job whose worker died is stalled and taken by another
     // worker as often as that happens (maxStalledCount), never failed for it.
+    // Snapshot parts and replays resume from what they committed: one whose worker died is taken
+    // again however often that happens (the default, once, would leave a flow's parent waiting forever).
     const options =
       queue === QUEUES.streams
         ? { concurrency: 100, lockDuration: streamLockMs, stalledInterval: streamLockMs, maxStalledCount: 1_000_000 }
-        : { concurrency: e.ECM_WORKER_CONCURRENCY };
+        : { concurrency: e.ECM_WORKER_CONCURRENCY, maxStalledCount: 1_000_000 };
     const w = new Worker(queue, process, { connection, ...options, autorun: true });
     w.on("error", (error) => log.error({ queue, error }, "queue error"));
     w.on("failed", (job, error) => log.warn({ queue, job: job?.name, job_id: job?.id, error }, "job failed"));

@@ -6,6 +6,8 @@ import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card } from "../ui/card.tsx";
+import { until } from "../ui/format.ts";
+import { runRetrying } from "./status.ts";
 
 const TONE = { queued: "neutral", running: "blue", succeeded: "green", failed: "red", cancelled: "neutral" } as const;
 
@@ -49,7 +51,11 @@ export function RunsHistory({ sourceId }: { sourceId: string }) {
                 <td className="py-1.5">{r.kind}</td>
                 <td className="py-1.5">
                   <Badge tone={TONE[r.status]}>{r.status}</Badge>
-                  {r.error ? <div className="mt-1 max-w-md text-xs text-red-800">{`${r.error.category ?? "Error"}: ${r.error.message}`}</div> : null}
+                  {r.error && runRetrying(r) ? (
+                    <div className="mt-1 max-w-md text-xs text-amber-800">{`retrying (attempt ${r.retry.attempt}, next in ${until(r.retry.next_at)}): ${r.error.message}`}</div>
+                  ) : r.error ? (
+                    <div className="mt-1 max-w-md text-xs text-red-800">{`${r.error.category ?? "Error"}: ${r.error.message}`}</div>
+                  ) : null}
                 </td>
                 <td className="py-1.5 text-right tabular-nums">{r.counters.read.toLocaleString()}</td>
                 <td className="py-1.5 text-right tabular-nums">{r.counters.written.toLocaleString()}</td>

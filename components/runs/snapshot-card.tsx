@@ -6,7 +6,8 @@ import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox } from "../ui/card.tsx";
-import { runActive } from "./status.ts";
+import { until } from "../ui/format.ts";
+import { runActive, runRetrying } from "./status.ts";
 
 const TONE = { queued: "neutral", running: "blue", succeeded: "green", failed: "red", cancelled: "neutral" } as const;
 
@@ -69,7 +70,11 @@ export function SnapshotCard({ sourceId }: { sourceId: string }) {
             read {latest.counters.read.toLocaleString()} · written {latest.counters.written.toLocaleString()} · record errors {latest.counters.dead_lettered.toLocaleString()} · collisions{" "}
             {latest.counters.collisions.toLocaleString()}
           </p>
-          {latest.error ? (
+          {latest.error && runRetrying(latest) ? (
+            <p className="mt-2 text-xs text-amber-800" data-testid="run-retry">
+              retrying (attempt {latest.retry.attempt}, next in {until(latest.retry.next_at)}): {latest.error.message}
+            </p>
+          ) : latest.error && !runActive(latest.status) ? (
             <ErrorBox title={`${latest.error.category ?? "Error"}: the run failed`}>{latest.error.message}</ErrorBox>
           ) : null}
         </div>

@@ -10,16 +10,10 @@ import { Badge, StateBadge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox } from "../ui/card.tsx";
 import { Sparkline } from "./sparkline.tsx";
-import { bytes } from "../ui/format.ts";
+import { bytes, until } from "../ui/format.ts";
 
 type Sample = { t: number; read: number; lag: number | null };
 const WINDOW_MS = 120_000;
-
-function until(iso: string | null | undefined) {
-  if (!iso) return "";
-  const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
-  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
-}
 
 export function StreamCard({ sourceId, cdc }: { sourceId: string; cdc: boolean }) {
   const trpc = useTRPC();

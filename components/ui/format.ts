@@ -17,3 +17,10 @@ export function ago(iso: string | null | undefined, now = Date.now()) {
   if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
   return new Date(iso).toLocaleString();
 }
+
+/** "12 s", "4 min 3 s": how long until `iso` (nothing once it is past, or without one). */
+export function until(iso: string | null | undefined, now = Date.now()) {
+  if (!iso) return "";
+  const s = Math.max(0, Math.round((Date.parse(iso) - now) / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}

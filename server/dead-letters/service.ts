@@ -104,9 +104,10 @@ export type ReplayCounters = { read: number; written: number; dead_lettered: num
  * unit of work: its record re-read by key and mapped now, its context written (position-guarded:
  * a newer change the stream delivered meanwhile wins, "already up to date") and the letter
  * resolved, together; a record that fails again reopens the same letter with the new error.
+ * `counters` count as letters commit, so an attempt that fails part way has counted what it did
+ * (the next attempt replays only the letters still open).
  */
-export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters & { mapping_version: number }> {
-  const counters: ReplayCounters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 };
+export async function replayDeadLetters(ids: string[], counters: ReplayCounters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 }): Promise<ReplayCounters & { mapping_version: number }> {
   const open = (await store.getDeadLetters(ids)).filter((r) => r.status === "open");
   if (!open.length) return { ...counters, mapping_version: 0 };
   const sourceId = open[0]!.source_id;
@@ -120,7 +121,6 @@ export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters &
     for (const [entity, letters] of byEntity) {
       const rows = await source.rowsByKey(entity, letters.map((l) => l.key));
       for (const letter of letters) {
-        counters.read++;
         const row = rows.get(JSON.stringify(letter.key));
         const mapper = mappers.get(`${entity}\u0000${letter.context_type}`);
         const mapped: Mapped = { writes: [], deadLetters: [] };
@@ -138,6 +138,7 @@ export async function replayDeadLetters(ids: string[]): Promise<ReplayCounters &
           deadLetters: mapped.deadLetters,
           completion: { kind: "replay", dead_letter_id: letter.id, outcome },
         });
+        counters.read++;
         counters.written += w.written;
         counters.collisions += w.collisions.length;
         counters.dead_lettered += w.dead_lettered.length;

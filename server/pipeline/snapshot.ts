@@ -62,7 +62,17 @@ export type SnapshotOptions = {
   runId?: string | null;
   /** After each committed chunk: rows read, contexts written and records dead-lettered so far (committed). */
   onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number }) => void | Promise<void>;
+  /** Checked after each chunk is read: true stops the pass once the chunks in flight commit (SnapshotStopped). */
+  shouldStop?: () => boolean;
 };
+
+/** The pass stopped on request (its worker is stopping) with every chunk it read committed: it resumes from its checkpoint. */
+export class SnapshotStopped extends Error {
+  constructor(readonly entity: string) {
+    super(`the snapshot of ${entity} stopped at a checkpoint (its worker is stopping)`);
+    this.name = "SnapshotStopped";
+  }
+}
 
 /**
  * Change capture before any entity is read. runSnapshot does it too; a run that reads its
@@ -228,6 +238,10 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
       const span: ChunkSpan = { after, last: chunk.resume_after, rows: chunk.records.length };
       after = chunk.resume_after;
       await behind.submit(() => commit(mapped, span));
+      if (opts.shouldStop?.()) {
+        await behind.settle();
+        throw new SnapshotStopped(entity);
+      }
       reading = performance.now();
     }
     await behind.settle();

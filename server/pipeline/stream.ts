@@ -43,8 +43,10 @@ export type StreamContext = {
   leaseSeconds: number;
   runId: string | null;
   counters: StreamCounters;
-  /** Called once the change stream is open (the stream is healthy again). */
+  /** Called once the change stream is open. */
   onStreaming?: () => Promise<void> | void;
+  /** Called after each committed batch (the stream got somewhere: a retry's backoff starts over). */
+  onCommitted?: () => void;
   /** Entities taken out of pause: their skipped changes are recovered by re-snapshotting them. */
   onResumed?: (entities: string[]) => Promise<void>;
   /** Checked every control tick: true when this worker must stop (SIGTERM). */
@@ -153,6 +155,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         insertHint: batch.allInserts ? insertHint : undefined,
       });
       if (knownSchemas === known) knownSchemas = null;
+      ctx.onCommitted?.();
       counters.written += result.written;
       counters.collisions += result.collisions.length;
       counters.dead_lettered += result.dead_lettered.length;

@@ -17,6 +17,8 @@ export const ZRun = z.object({
   counters: z.object({ read: z.number(), written: z.number(), dead_lettered: z.number(), retried: z.number(), collisions: z.number() }),
   progress: z.object({ done: z.number(), total: z.number().nullable() }),
   error: z.object({ message: z.string(), category: z.string().nullable() }).nullable(),
+  /** TRANSIENT retries: the latest attempt (0: none) and when the next starts (null: none waiting); `error` is what is retried. */
+  retry: z.object({ attempt: z.number(), next_at: z.string().nullable() }),
   created_by: z.string().nullable(),
   created_at: z.string(),
   started_at: z.string().nullable(),
@@ -35,6 +37,7 @@ export function toRunDto(r: store.RunRow): TRun {
     counters: { read: c.read ?? 0, written: c.written ?? 0, dead_lettered: c.dead_lettered ?? 0, retried: c.retried ?? 0, collisions: c.collisions ?? 0 },
     progress: { done: Number(r.progressDone), total: r.progressTotal === null ? null : Number(r.progressTotal) },
     error: r.error ? { message: r.error, category: r.errorCategory } : null,
+    retry: { attempt: r.retryAttempt, next_at: r.nextRetryAt?.toISOString() ?? null },
     created_by: r.createdBy,
     created_at: r.createdAt.toISOString(),
     started_at: r.startedAt?.toISOString() ?? null,

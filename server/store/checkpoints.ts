@@ -39,7 +39,7 @@ export async function takeOverCheckpoint(sourceId: string, entity: string, runId
   const r = await pgPool().query(
     `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, pass, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, updated_at)
      VALUES ($1, $2, $3::uuid, $7, NULL, 0, false, $4, $5, $6, NULL, now())
-     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, ahead = '[]', done = false,
+     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, written_done = 0, dead_done = 0, ahead = '[]', done = false,
        generation = EXCLUDED.generation, floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL, updated_at = now()
      WHERE k.generation <= EXCLUDED.generation
        AND ($3::uuid IS NULL OR k.run_id IS NULL OR k.run_id = $3::uuid
@@ -174,10 +174,11 @@ export async function advanceCheckpoint(
   if (done && (!sameKey(stored.last_key, step.done.last_key) || stored.ahead.length)) throw new CheckpointGapError(entity);
   const next = done ? { ...stored, moved: { rows: 0, written: 0, dead: 0 } } : moveFrontier(stored, step.chunk);
   const r = await client.query<{ mapping_version: number }>(
-    `UPDATE snapshot_checkpoints SET last_key = $3, rows_done = $4, ahead = $5::jsonb, done = $6, updated_at = now()
+    `UPDATE snapshot_checkpoints SET last_key = $3, rows_done = $4, ahead = $5::jsonb, done = $6,
+       written_done = written_done + $7, dead_done = dead_done + $8, updated_at = now()
      WHERE source_id = $1 AND entity = $2
      RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
-    [sourceId, entity, next.last_key, next.rows_done, JSON.stringify(next.ahead), done],
+    [sourceId, entity, next.last_key, next.rows_done, JSON.stringify(next.ahead), done, done ? 0 : (step.chunk.written ?? 0), next.moved.dead],
   );
   return { mapping_version: r.rows[0]!.mapping_version, moved: next.moved };
 }

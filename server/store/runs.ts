@@ -13,6 +13,8 @@ export const runSelect = {
   progressTotal: true,
   error: true,
   errorCategory: true,
+  retryAttempt: true,
+  nextRetryAt: true,
   request: true,
   createdBy: true,
   createdAt: true,
@@ -79,6 +81,7 @@ export function finishRun(
     data: {
       status: data.status,
       finishedAt: new Date(),
+      nextRetryAt: null,
       ...(data.counters ? { counters: data.counters } : {}),
       error: data.error ?? null,
       errorCategory: data.errorCategory ?? null,
@@ -101,6 +104,40 @@ export async function addRunProgress(id: string, rows: number, counters: Record<
                    FROM (SELECT jsonb_object_keys(runs.counters || $3::jsonb) AS k) keys)
      WHERE id = $1`,
     [id, rows, JSON.stringify(counters)],
+  );
+}
+
+/**
+ * A TRANSIENT failure the run retries: the attempt it was, when the next starts, and what failed
+ * (shown while the run still runs; a finished run clears it). Counted in `retried`.
+ */
+export async function markRunRetrying(id: string, attempt: number, nextAt: Date, error: string) {
+  await pgPool().query(
+    `UPDATE runs SET retry_attempt = $2, next_retry_at = $3, error = $4, error_category = 'TRANSIENT',
+       counters = counters || jsonb_build_object('retried', coalesce((counters->>'retried')::bigint, 0) + 1)
+     WHERE id = $1 AND status IN ('queued', 'running')`,
+    [id, attempt, nextAt, error.slice(0, 2000)],
+  );
+}
+
+/** An attempt starts: the wait it was queued behind is over (another part's later one stays). */
+export async function runRetryDue(id: string) {
+  await pgPool().query("UPDATE runs SET next_retry_at = NULL WHERE id = $1 AND next_retry_at <= now()", [id]);
+}
+
+/**
+ * A snapshot run's rows read, contexts written and dead letters, summed from its passes'
+ * checkpoints (counted in the chunks' own transactions): exact through retries, a worker's crash
+ * and chunks read twice.
+ */
+export async function refreshSnapshotProgress(id: string) {
+  await pgPool().query(
+    `UPDATE runs r SET progress_done = s.rows,
+       counters = r.counters || jsonb_build_object('read', s.rows, 'written', s.written, 'dead_lettered', s.dead)
+     FROM (SELECT coalesce(sum(rows_done), 0) AS rows, coalesce(sum(written_done), 0) AS written, coalesce(sum(dead_done), 0) AS dead
+           FROM snapshot_checkpoints WHERE run_id = $1) s
+     WHERE r.id = $1`,
+    [id],
   );
 }
 

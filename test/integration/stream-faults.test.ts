@@ -8,7 +8,6 @@
 process.env.ECM_SUPERVISOR_MS = "300";
 process.env.ECM_STREAM_LEASE_SECONDS = "5";
 
-import net from "node:net";
 import { isDeepStrictEqual } from "node:util";
 import pg from "pg";
 import { Queue } from "bullmq";
@@ -21,6 +20,7 @@ import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
+import { tcpProxy } from "../support/tcp-proxy.ts";
 
 const ROLE = "ecm_fault_user";
 const PASSWORD = "fault-password-1";
@@ -29,45 +29,6 @@ let sourceId: string;
 let editor: string;
 let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
 let proxy: ReturnType<typeof tcpProxy>;
-
-/** A TCP proxy to the test server that can be taken down (connections cut, new ones refused). */
-function tcpProxy(target: { host: string; port: number }) {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | null = null;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect(target.port, target.host);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("close", () => sockets.delete(s));
-          s.on("error", () => {});
-        }
-        client.pipe(upstream).pipe(client);
-        client.on("close", () => upstream.destroy());
-        upstream.on("close", () => client.destroy());
-      });
-      server.listen(port, "127.0.0.1", () => {
-        port = (server!.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  return {
-    listen,
-    get port() {
-      return port;
-    },
-    down: async () => {
-      await new Promise<void>((resolve) => {
-        server?.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      server = null;
-    },
-    up: listen,
-  };
-}
 
 const status = async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body;
 // The product's slot for this source (pg_replication_slots lists every database's slots).

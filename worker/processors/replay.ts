@@ -1,28 +1,45 @@
 // dead_letters.replay: replays dead letters through the mapping in force now, reported as a run.
-import { replayDeadLetters } from "../../server/dead-letters/service.ts";
+// A TRANSIENT failure is retried from the letters still open (worker/retry.ts); others fail the run.
+import type { Job } from "bullmq";
+import { replayDeadLetters, type ReplayCounters } from "../../server/dead-letters/service.ts";
+import { classify } from "../../server/errors/classify.ts";
 import type { JobPayload } from "../../server/jobs/contracts.ts";
 import { logger } from "../../server/logger.ts";
-import { findRun, finishRun, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, findRun, finishRun, runRetryDue, startRun } from "../../server/store/runs.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
+import { retryLater } from "../retry.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.replay");
 
-export async function replayRun(payload: JobPayload<"dead_letters.replay">) {
-  if (!(await startRun(payload.run_id, payload.ids.length))) return { skipped: "run already finished" };
+export async function replayRun(payload: JobPayload<"dead_letters.replay">, job: Job, token?: string) {
+  const runId = payload.run_id;
+  if (!(await startRun(runId, payload.ids.length))) return { skipped: "run already finished" };
+  await runRetryDue(runId);
+  const run = (await findRun(runId))!;
+  // This attempt's letters, added to what earlier attempts counted on the run.
+  const counters: ReplayCounters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 };
+  let mappingVersion = 0;
   try {
-    const { mapping_version, ...counters } = await replayDeadLetters(payload.ids);
-    await finishRun(payload.run_id, { status: "succeeded", counters, mappingVersion: mapping_version || undefined, progressDone: counters.read, progressTotal: counters.read });
-    log.info(counters, "replay run succeeded");
-    return counters;
+    mappingVersion = (await replayDeadLetters(payload.ids, counters)).mapping_version;
   } catch (e) {
-    const category = (e as { category?: string }).category ?? "FATAL";
-    await finishRun(payload.run_id, { status: "failed", error: (e as Error).message, errorCategory: category });
+    await addRunProgress(runId, counters.read, counters).catch((error) => log.warn({ error }, "could not record the replay's progress"));
+    const classified = classify(e);
+    if (classified.category === "TRANSIENT") return retryLater(job, token, { kind: "replay", sourceId: run.sourceId, runId, error: e, classified, progressed: counters.read > 0 });
+    await finishRun(runId, { status: "failed", error: (e as Error).message, errorCategory: classified.category });
     log.error({ error: e }, "replay run failed");
+    await purgeTombstones(run.sourceId);
     return { failed: (e as Error).message };
-  } finally {
-    // Hard deletes: tombstones kept while this replay ran can go now.
-    const run = await findRun(payload.run_id).catch(() => null);
-    if (run) await purgeTombstonesOf(run.sourceId).catch((e) => log.warn({ error: e }, "could not purge tombstones"));
   }
+  await addRunProgress(runId, counters.read, counters);
+  const total = ((await findRun(runId))?.counters ?? counters) as ReplayCounters;
+  await finishRun(runId, { status: "succeeded", mappingVersion: mappingVersion || undefined, progressDone: total.read, progressTotal: total.read });
+  log.info(total, "replay run succeeded");
+  await purgeTombstones(run.sourceId);
+  return total;
+}
+
+/** Hard deletes: tombstones kept while this replay ran can go now. */
+async function purgeTombstones(sourceId: string) {
+  await purgeTombstonesOf(sourceId).catch((e) => log.warn({ error: e }, "could not purge tombstones"));
 }

@@ -6,28 +6,27 @@
 import { FlowProducer, type Job } from "bullmq";
 import { DEFAULT_JOB_OPTIONS, QUEUES, type JobPayload } from "../../server/jobs/contracts.ts";
 import { producerRedis } from "../../server/jobs/redis.ts";
-import { backoffDelay, classify } from "../../server/errors/classify.ts";
-import { sourceRetryPolicy } from "../../server/errors/retry-policy.ts";
+import { classify } from "../../server/errors/classify.ts";
 import { logger } from "../../server/logger.ts";
 import { isExiting } from "../lifecycle.ts";
-import { recordRetry } from "../../server/metrics/record.ts";
+import { handOver, retryLater } from "../retry.ts";
 import { getMappings } from "../../server/mapping/service.ts";
-import { prepareSnapshot, runSnapshot } from "../../server/pipeline/snapshot.ts";
+import { prepareSnapshot, runSnapshot, SnapshotStopped } from "../../server/pipeline/snapshot.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
-import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, setSourceState, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, refreshSnapshotProgress, runRetryDue, setSourceState, startRun } from "../../server/store/runs.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.snapshot");
 const PROGRESS_EVERY_MS = 500;
-/** Attempts of one entity on TRANSIENT errors (with the default backoff, about 8 minutes in all). */
-const SNAPSHOT_ATTEMPTS = 10;
+// Rows, contexts and dead letters are counted in the store, with each chunk (refreshSnapshotProgress):
+// a part reports only what it alone knows.
 type PartResult =
-  | { entity: string; read: number; written: number; dead_lettered: number; collisions: number; retried: number; mapping_version: number; superseded_by?: string | null }
-  | { entity: string; failed: string; category: string; retried: number };
+  | { entity: string; collisions: number; mapping_version: number; superseded_by?: string | null }
+  | { entity: string; failed: string; category: string };
 
 async function fail(runId: string, sourceId: string, e: unknown) {
-  const category = (e as { category?: string }).category ?? "FATAL";
+  const { category } = classify(e);
   const message = (e as Error).message ?? String(e);
   await finishRun(runId, { status: "failed", error: message, errorCategory: category });
   await setSourceState(sourceId, "failed", message);
@@ -35,8 +34,13 @@ async function fail(runId: string, sourceId: string, e: unknown) {
   return { failed: message };
 }
 
-export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
+export async function snapshotRun(payload: JobPayload<"snapshot.run">, job: Job, token?: string) {
   const { run_id: runId, source_id: sourceId } = payload;
+  // A TRANSIENT failure anywhere here is thrown: the job is retried (worker/retry.ts). Others fail the run.
+  const failUnlessTransient = (e: unknown) => {
+    if (classify(e).category === "TRANSIENT") throw e;
+    return fail(runId, sourceId, e);
+  };
   let entities: string[];
   let total: number | null = null;
   try {
@@ -45,13 +49,15 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
     const { entities: all } = await sourceEntities(sourceId).catch(() => ({ entities: [] as { name: string; row_estimate: number }[] }));
     total = all.filter((e) => entities.includes(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
   } catch (e) {
-    return fail(runId, sourceId, e);
+    return failUnlessTransient(e);
   }
   if (!(await startRun(runId, total))) return { skipped: "run already finished" };
+  await runRetryDue(runId);
   await setSourceState(sourceId, "snapshotting");
   try {
     await prepareSnapshot(sourceId, { full: !payload.entities });
   } catch (e) {
+    if (classify(e).category === "TRANSIENT") return retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified: classify(e) });
     return fail(runId, sourceId, e);
   }
   const flows = new FlowProducer({ connection: await producerRedis() });
@@ -76,73 +82,47 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
 
 /**
  * One entity of a run. A TRANSIENT failure (the source or the store briefly away, a deadlock or
- * serialization failure) is retried with the source's backoff, resuming after the last committed
- * chunk; the run fails only on another category or after SNAPSHOT_ATTEMPTS attempts.
+ * serialization failure) is retried with the source's backoff from the delayed set, resuming after
+ * the last committed chunk, for as long as the error stays TRANSIENT; an attempt that committed a
+ * chunk starts the backoff over. Any other category fails the part, which fails the run. A
+ * stopping worker hands the part over after the chunks in flight commit.
  */
-export async function snapshotEntity(payload: JobPayload<"snapshot.entity">): Promise<PartResult> {
+export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, job: Job, token?: string): Promise<PartResult> {
   const { run_id: runId, source_id: sourceId, entity } = payload;
-  // Committed by earlier attempts (their chunks stay committed; a retry resumes after them).
-  const before = { read: 0, written: 0, dead_lettered: 0 };
-  let reported = 0;
+  await runRetryDue(runId);
+  let progressed = false;
   let lastReport = Date.now();
-  let retried = 0;
-  let part: Extract<PartResult, { read: number }> | null = null;
-  // Attempts since the last one that got anywhere: a long snapshot meeting a deadlock now and then
-  // goes on; one that cannot commit a single chunk stops after SNAPSHOT_ATTEMPTS.
-  for (let attempt = 1; !part; ) {
-    const committed = { read: 0, written: 0, dead_lettered: 0 };
-    try {
-      const result = await runSnapshot(sourceId, {
-        entities: [entity],
-        runId,
-        onChunk: async ({ total_read, total_written, total_dead_lettered }) => {
-          Object.assign(committed, { read: total_read, written: total_written, dead_lettered: total_dead_lettered });
-          if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
-            lastReport = Date.now();
-            const read = before.read + total_read;
-            await addRunProgress(runId, read - reported, { read: read - reported });
-            reported = read;
-          }
-        },
-      });
-      part = {
-        entity,
-        read: before.read + result.read,
-        written: before.written + result.written,
-        dead_lettered: before.dead_lettered + result.dead_lettered,
-        collisions: result.collisions.length,
-        retried,
-        mapping_version: result.mapping_version,
-        ...(result.entities[0] && "superseded_by" in result.entities[0] ? { superseded_by: result.entities[0].superseded_by ?? null } : {}),
-      };
-    } catch (e) {
-      before.read += committed.read;
-      before.written += committed.written;
-      before.dead_lettered += committed.dead_lettered;
-      if (committed.read > 0) attempt = 1;
-      const c = classify(e);
-      if (c.category === "TRANSIENT" && attempt < SNAPSHOT_ATTEMPTS && !isExiting()) {
-        // Capped at 30 s: a worker shutting down waits for this job at most that long.
-        const policy = await sourceRetryPolicy(sourceId);
-        const delay = backoffDelay(attempt, { ...policy, maxMs: Math.min(policy.maxMs, 30_000) });
-        log.warn({ entity, attempt, delay_ms: delay, code: c.code, origin: c.origin, error: (e as Error).message }, "snapshot of an entity failed; retrying from its last checkpoint");
-        attempt++;
-        retried++;
-        recordRetry("snapshot", c.category, c.origin);
-        await addRunProgress(runId, 0, { retried: 1 }).catch(() => {});
-        await new Promise((r) => setTimeout(r, delay));
-        continue;
-      }
-      // Reported to the parent, which fails the run with it; the other entities go on.
-      log.error({ entity, attempt, error: e }, "snapshot of an entity failed");
-      return { entity, failed: (e as Error).message ?? String(e), category: c.category, retried };
-    }
+  try {
+    const result = await runSnapshot(sourceId, {
+      entities: [entity],
+      runId,
+      shouldStop: isExiting,
+      onChunk: async ({ total_read }) => {
+        progressed ||= total_read > 0;
+        if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
+          lastReport = Date.now();
+          await refreshSnapshotProgress(runId);
+        }
+      },
+    });
+    if (result.collisions.length) await addRunProgress(runId, 0, { collisions: result.collisions.length });
+    const stats = result.entities[0];
+    return {
+      entity,
+      collisions: result.collisions.length,
+      mapping_version: result.mapping_version,
+      ...(stats && "superseded_by" in stats ? { superseded_by: stats.superseded_by ?? null } : {}),
+    };
+  } catch (e) {
+    if (e instanceof SnapshotStopped) return handOver(job, token);
+    const classified = classify(e);
+    if (classified.category === "TRANSIENT") return retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified, progressed });
+    // Reported to the parent, which fails the run with it; the other entities go on.
+    log.error({ entity, error: e }, "snapshot of an entity failed");
+    return { entity, failed: (e as Error).message ?? String(e), category: classified.category };
+  } finally {
+    await refreshSnapshotProgress(runId).catch((error) => log.warn({ entity, error }, "could not record the progress of a snapshot part"));
   }
-  // Outside the retried part: a failure here must not re-snapshot an entity that is done.
-  await addRunProgress(runId, part.read - reported, { read: part.read - reported, written: part.written, dead_lettered: part.dead_lettered, collisions: part.collisions }).catch((error) =>
-    log.warn({ entity, error }, "could not record the final progress of a snapshot part"),
-  );
-  return part;
 }
 
 export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job: Job) {
@@ -150,14 +130,11 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
   const parts = Object.values(await job.getChildrenValues<PartResult>());
   const failed = parts.find((p): p is Extract<PartResult, { failed: string }> => "failed" in p);
   const done = parts.filter((p): p is Exclude<PartResult, { failed: string }> => !("failed" in p));
-  const counters = {
-    read: done.reduce((n, p) => n + p.read, 0),
-    written: done.reduce((n, p) => n + p.written, 0),
-    dead_lettered: done.reduce((n, p) => n + p.dead_lettered, 0),
-    retried: parts.reduce((n, p) => n + (p.retried ?? 0), 0),
-    collisions: done.reduce((n, p) => n + p.collisions, 0),
-  };
+  // Counted with the chunks (read, written, dead letters) and by the parts' attempts (retried, collisions).
+  await refreshSnapshotProgress(runId);
   const run = await findRun(runId);
+  const c = (run?.counters ?? {}) as Record<string, number>;
+  const counters = { read: c.read ?? 0, written: c.written ?? 0, dead_lettered: c.dead_lettered ?? 0, retried: c.retried ?? 0, collisions: c.collisions ?? 0 };
   if (failed) {
     await finishRun(runId, { status: "failed", counters, error: `${failed.entity}: ${failed.failed}`, errorCategory: failed.category });
     await setSourceState(sourceId, "failed", `${failed.entity}: ${failed.failed}`);

@@ -14,7 +14,7 @@ import { CaptureBrokenError } from "../../server/pipeline/capture.ts";
 import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts";
 import { queueSnapshot } from "../../server/runs/service.ts";
 import { withConnector } from "../../server/sources/connectivity.ts";
-import { findRun, finishRun, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
+import { findRun, finishRun, markRunRetrying, runRetryDue, setSourceState, startRun, updateRunProgress } from "../../server/store/runs.ts";
 import { getStream, LeaseLostError, ownerUpdate } from "../../server/store/streams.ts";
 import { StreamLease } from "../../server/pipeline/stream/lease.ts";
 import { recordRetry } from "../../server/metrics/record.ts";
@@ -62,9 +62,14 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
             counters,
             shouldExit: isExiting,
             onStreaming: async () => {
-              attempt = 0;
               await setSourceState(sourceId, "streaming");
               await clearAlerts(sourceId);
+              if (runId) await runRetryDue(runId);
+            },
+            // Not when the stream opens: a failure on its first batch (the store out of connections,
+            // a proxy cutting the connection after the handshake) must back off further each time.
+            onCommitted: () => {
+              attempt = 0;
             },
             onResumed: (entities) => queueSnapshot(sourceId, entities, "stream (entity resumed)").then(() => {}),
           }),
@@ -100,10 +105,26 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
           recordRetry("stream", c.category, c.origin);
           const delay = backoffDelay(attempt, await sourceRetryPolicy(sourceId));
           log.warn({ attempt, delay_ms: delay, code: c.code, origin: c.origin, error: message }, "stream failed, retrying");
-          await ownerUpdate(sourceId, token, { status: "retrying", retry_attempt: attempt, next_retry_at: new Date(Date.now() + delay), error: message, error_category: "TRANSIENT" });
-          await setSourceState(sourceId, "retrying", message);
+          const nextAt = new Date(Date.now() + delay);
+          // Shown where the store can take it: the store may be what is away, and the backoff goes on regardless.
+          const shown = await ownerUpdate(sourceId, token, { status: "retrying", retry_attempt: attempt, next_retry_at: nextAt, error: message, error_category: "TRANSIENT" })
+            .then(async (owned) => {
+              if (!owned) return false;
+              await setSourceState(sourceId, "retrying", message);
+              if (runId) await markRunRetrying(runId, attempt, nextAt, message);
+              return true;
+            })
+            .catch((e) => (log.warn({ error: e }, "could not show the retry (the store is away?)"), true));
+          if (!shown) {
+            log.warn("lease lost while retrying: another worker owns this stream now");
+            outcome = null;
+            return { lease_lost: true };
+          }
           if (!(await held.hold(delay, isExiting))) {
-            outcome = (await getStream(sourceId))?.enabled ? null : { status: "cancelled" };
+            // Stopped by the operator: the run ends. Otherwise (this worker is stopping, the lease was
+            // lost, the store cannot say) the stream goes on under the next owner.
+            const now = await getStream(sourceId).catch(() => undefined);
+            outcome = now === undefined || now?.enabled ? null : { status: "cancelled" };
             if (outcome) {
               await ownerUpdate(sourceId, token, { status: "stopped" });
               await setSourceState(sourceId, "idle");

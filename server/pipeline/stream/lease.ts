@@ -35,14 +35,18 @@ export class StreamLease {
 
   /**
    * Sleeps `ms` while keeping the lease (a retry's backoff); false as soon as the stream is
-   * stopped, the lease is lost or `giveUp()` says so.
+   * stopped, the lease is lost or `giveUp()` says so. Renewals the store cannot answer are skipped.
    */
   async hold(ms: number, giveUp: () => boolean): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
       await sleep(Math.min(1000, until - Date.now()));
-      const controls = await this.renew();
-      if (!controls?.enabled || giveUp()) return false;
+      if (giveUp()) return false;
+      // The store may be what is away (the failure being retried): keep waiting; the first renewal
+      // that reaches it says whether the lease is still this worker's.
+      const controls = await this.renew().catch(() => undefined);
+      if (controls === undefined) continue;
+      if (!controls?.enabled) return false;
     }
     return true;
   }
