@@ -2,12 +2,14 @@
 // has exactly one job (its fixed job id makes adding it idempotent); a Redis that lost its data,
 // a stream handed over by a worker that shut down, or a job removed by hand is put back within
 // one tick. Every worker runs it; they cannot conflict, for the same reason. Runs whose jobs are
-// gone are closed as failed, so nothing shows as pending forever.
+// gone are closed as failed, so nothing shows as pending forever. Alerts due for the webhook are
+// delivered from the outbox (alerts/outbox.ts).
 import { queue, queueStream } from "../server/jobs/queues.ts";
 import { QUEUES, streamJobId } from "../server/jobs/contracts.ts";
 import { logger } from "../server/logger.ts";
 import { enabledStreams } from "../server/store/streams.ts";
 import { closeLostRun, setSourceState, unfinishedRuns } from "../server/store/runs.ts";
+import { deliverDue } from "../server/alerts/outbox.ts";
 
 const log = logger("worker.supervisor");
 
@@ -63,7 +65,7 @@ export function startSupervisor(): { stop: () => void } {
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    Promise.all([reconcileStreams(), reconcileRuns()])
+    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue()])
       .catch((error) => log.warn({ error }, "reconcile failed"))
       .finally(() => (running = false));
   }, tickMs);

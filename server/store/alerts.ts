@@ -20,16 +20,30 @@ export type AlertRow = {
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
 const COLUMNS = `id::text, source_id::text, run_id::text, category, message, hint, status, delivery_attempts, ${ts("delivered_at")}, delivery_error, ${ts("created_at")}, ${ts("resolved_at")}`;
 
-/** Raises an alert unless the same one is already open; returns it when new. */
-export async function raiseAlert(a: { sourceId: string | null; runId?: string | null; category: string; message: string; hint?: string | null }): Promise<AlertRow | null> {
+/** Raises an alert unless the same one is already open; returns it when new. `deliver`: due for the webhook now (the outbox). */
+export async function raiseAlert(a: { sourceId: string | null; runId?: string | null; category: string; message: string; hint?: string | null; deliver: boolean }): Promise<AlertRow | null> {
   const { rows } = await pgPool().query<AlertRow>(
-    `INSERT INTO alerts (id, source_id, run_id, category, message, hint)
-     SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3, $4, $5
+    `INSERT INTO alerts (id, source_id, run_id, category, message, hint, delivery_next_at)
+     SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3, $4, $5, CASE WHEN $6 THEN now() END
      WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE status = 'open' AND source_id IS NOT DISTINCT FROM $1::uuid AND message = $4)
      RETURNING ${COLUMNS}`,
-    [a.sourceId, a.runId ?? null, a.category, a.message, a.hint ?? null],
+    [a.sourceId, a.runId ?? null, a.category, a.message, a.hint ?? null, a.deliver],
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Claims up to `limit` alerts due for delivery: their due time moves `claimMs` ahead, so no other
+ * worker takes them meanwhile, and one that died mid-delivery leaves them due again after it.
+ */
+export async function claimDueDeliveries(limit: number, claimMs: number): Promise<AlertRow[]> {
+  const { rows } = await pgPool().query<AlertRow>(
+    `UPDATE alerts SET delivery_next_at = now() + make_interval(secs => $2 / 1000.0)
+     WHERE id IN (SELECT id FROM alerts WHERE delivery_next_at <= now() ORDER BY delivery_next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+     RETURNING ${COLUMNS}`,
+    [limit, claimMs],
+  );
+  return rows;
 }
 
 export async function resolveAlerts(sourceId: string) {
@@ -55,9 +69,11 @@ export async function listAlerts(opts: { status?: string; sourceId?: string; lim
   return rows;
 }
 
-export async function recordDelivery(id: string, ok: boolean, error: string | null) {
+/** One delivery attempt's outcome: delivered (nothing more due), or failed with when to try next (null: given up). */
+export async function recordDelivery(id: string, outcome: { ok: true } | { ok: false; error: string; nextAt: Date | null }) {
   await pgPool().query(
-    `UPDATE alerts SET delivery_attempts = delivery_attempts + 1, delivered_at = CASE WHEN $2 THEN now() ELSE delivered_at END, delivery_error = $3 WHERE id = $1`,
-    [id, ok, error],
+    `UPDATE alerts SET delivery_attempts = delivery_attempts + 1, delivered_at = CASE WHEN $2 THEN now() ELSE delivered_at END,
+       delivery_error = $3, delivery_next_at = $4 WHERE id = $1`,
+    [id, outcome.ok, outcome.ok ? null : outcome.error.slice(0, 500), outcome.ok ? null : outcome.nextAt],
   );
 }
