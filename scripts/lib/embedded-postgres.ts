@@ -14,6 +14,8 @@ export type EmbeddedPostgres = {
   password: string;
   url(database?: string): string;
   stop(): Promise<void>;
+  /** Immediate shutdown (pg_ctl -m immediate: SIGQUIT), as a crash: the next start runs crash recovery. */
+  crash(): Promise<void>;
 };
 
 type Binaries = { initdb: string; postgres: string };
@@ -114,7 +116,7 @@ export async function startEmbeddedPostgres(opts: {
   if (orphan) {
     if (await canConnect(url())) {
       log(`reusing the embedded PostgreSQL already running on port ${opts.port} (pid ${orphan})`);
-      return { port: opts.port, user, password: opts.password, url, stop: () => stopPid(orphan) };
+      return { port: opts.port, user, password: opts.password, url, stop: () => stopPid(orphan), crash: () => stopPid(orphan, "SIGQUIT") };
     }
     throw new Error(`a PostgreSQL (pid ${orphan}) holds ${dataDir} but does not answer on port ${opts.port}; stop it first`);
   }
@@ -168,20 +170,21 @@ export async function startEmbeddedPostgres(opts: {
   child.unref();
   log(`embedded PostgreSQL listening on 127.0.0.1:${opts.port}`);
 
-  const stop = async () => {
+  // SIGINT: fast shutdown (disconnect clients, checkpoint, exit); SIGQUIT: immediate (no checkpoint).
+  const stopWith = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
+    child.kill(signal);
     const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     await exited;
     clearTimeout(killer);
   };
-  return { port: opts.port, user, password: opts.password, url, stop };
+  return { port: opts.port, user, password: opts.password, url, stop: () => stopWith("SIGINT"), crash: () => stopWith("SIGQUIT") };
 }
 
-async function stopPid(pid: number) {
+async function stopPid(pid: number, signal: NodeJS.Signals = "SIGINT") {
   try {
-    process.kill(pid, "SIGINT");
+    process.kill(pid, signal);
   } catch {
     return;
   }
