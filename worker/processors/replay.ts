@@ -25,7 +25,7 @@ export async function replayRun(payload: JobPayload<"dead_letters.replay">, job:
   } catch (e) {
     await addRunProgress(runId, counters.read, counters).catch((error) => log.warn({ error }, "could not record the replay's progress"));
     const classified = classify(e);
-    if (classified.category === "TRANSIENT") return retryLater(job, token, { kind: "replay", sourceId: run.sourceId, runId, error: e, classified, progressed: counters.read > 0 });
+    if (classified.category === "TRANSIENT") return await retryLater(job, token, { kind: "replay", sourceId: run.sourceId, runId, error: e, classified, progressed: counters.read > 0 });
     await finishRun(runId, { status: "failed", error: (e as Error).message, errorCategory: classified.category });
     log.error({ error: e }, "replay run failed");
     await purgeTombstones(run.sourceId);

@@ -57,7 +57,7 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">, job: Job,
   try {
     await prepareSnapshot(sourceId, { full: !payload.entities });
   } catch (e) {
-    if (classify(e).category === "TRANSIENT") return retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified: classify(e) });
+    if (classify(e).category === "TRANSIENT") return await retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified: classify(e) });
     return fail(runId, sourceId, e);
   }
   const flows = new FlowProducer({ connection: await producerRedis() });
@@ -114,9 +114,9 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, job
       ...(stats && "superseded_by" in stats ? { superseded_by: stats.superseded_by ?? null } : {}),
     };
   } catch (e) {
-    if (e instanceof SnapshotStopped) return handOver(job, token);
+    if (e instanceof SnapshotStopped) return await handOver(job, token);
     const classified = classify(e);
-    if (classified.category === "TRANSIENT") return retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified, progressed });
+    if (classified.category === "TRANSIENT") return await retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified, progressed });
     // Reported to the parent, which fails the run with it; the other entities go on.
     log.error({ entity, error: e }, "snapshot of an entity failed");
     return { entity, failed: (e as Error).message ?? String(e), category: classified.category };

@@ -1,0 +1,47 @@
+// Real worker processes for tests that signal them (SIGKILL, SIGTERM, SIGSTOP): `worker/main.ts`
+// as `npm run worker` starts it, with short leases and ticks, its log lines kept for assertions.
+import { spawn, type ChildProcess } from "node:child_process";
+
+export type WorkerProcess = {
+  child: ChildProcess;
+  pid: number;
+  /** Its log so far (the product logs JSON lines on stderr; warn and above unless `env` says otherwise). */
+  output: () => string;
+  /** Resolves with the exit code and signal once it exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+const running = new Set<ChildProcess>();
+
+export function spawnWorker(env: Record<string, string> = {}): WorkerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+    env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  let log = "";
+  for (const [from, to] of [
+    [child.stdout!, process.stdout],
+    [child.stderr!, process.stderr],
+  ] as const) {
+    from.on("data", (d: Buffer) => {
+      log = (log + d.toString()).slice(-200_000);
+      to.write(d);
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, pid: child.pid!, output: () => log, exited };
+}
+
+/** Kills every worker a test started and has not seen exit (afterAll). */
+export function killWorkers() {
+  for (const c of running) {
+    c.kill("SIGCONT");
+    c.kill("SIGKILL");
+  }
+}
