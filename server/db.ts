@@ -20,13 +20,22 @@ export type { PrismaClient };
 
 
 const globalForPool = globalThis as unknown as { ecmPgPool?: pg.Pool };
+/** How long the store keeps one of our sessions idle inside a transaction before ending it. */
+export const IDLE_IN_TRANSACTION_MS = 30_000;
 
 /** A plain pg pool on the metadata database, for bulk paths (context store writes) where Prisma's per-row overhead shows. */
 export function pgPool(): pg.Pool {
   if (!globalForPool.ecmPgPool) {
     // Room for every snapshot chunk a worker may have committing at once, and the rest beside them.
     const e = env();
-    globalForPool.ecmPgPool = new pg.Pool({ connectionString: e.DATABASE_URL, max: Math.max(10, e.ECM_WORKER_CONCURRENCY * e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT + 4) });
+    // A transaction left open by a stalled process (SIGSTOP, a paused VM) would hold its rows'
+    // locks, and the stream's row with them, from the worker that took its lease over: the store
+    // ends such a session (its transaction rolls back; every statement of ours runs back to back).
+    globalForPool.ecmPgPool = new pg.Pool({
+      connectionString: e.DATABASE_URL,
+      max: Math.max(10, e.ECM_WORKER_CONCURRENCY * e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT + 4),
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    });
     globalForPool.ecmPgPool.on("error", () => {}); // an idle client's error; the next query reports it
     markStoreErrors(globalForPool.ecmPgPool);
   }
@@ -34,8 +43,9 @@ export function pgPool(): pg.Pool {
 }
 
 /**
- * Whatever the store's pool throws is marked as the store's (errors/origin.ts): a store error caught
- * anywhere (a checkpoint, an owner update, a tombstone write) is never read as a source's. The
+ * What the store's pool throws is marked as the store's (errors/origin.ts): a store error caught
+ * anywhere (a checkpoint, an owner update, a tombstone write) is never read as a source's. Promise
+ * calls only: a COPY stream's errors are marked by the unit of work that runs it (within("store")). The
  * pool's connect and query and its clients' query are wrapped (the pool's query runs on a client by
  * callback, so it is not marked twice).
  */

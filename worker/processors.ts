@@ -9,7 +9,7 @@ import { streamRun } from "./processors/stream.ts";
 type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job, token?: string) => Promise<unknown>;
 
 export const processors: { [N in JobName]: Processor<N> } = {
-  "snapshot.run": (payload, job, token) => snapshotRun(payload, job, token),
+  "snapshot.run": (payload) => snapshotRun(payload),
   "snapshot.entity": (payload, job, token) => snapshotEntity(payload, job, token),
   "snapshot.finish": (payload, job) => snapshotFinish(payload, job),
   "dead_letters.replay": (payload, job, token) => replayRun(payload, job, token),

@@ -9,7 +9,7 @@
 // Streams hold their lease while they back off (worker/processors/stream.ts) under the same backoff.
 import { DelayedError, type Job } from "bullmq";
 import { backoffDelay, type Classified } from "../server/errors/classify.ts";
-import { sourceRetryPolicy } from "../server/errors/retry-policy.ts";
+import { defaultRetryPolicy, sourceRetryPolicy } from "../server/errors/retry-policy.ts";
 import { logger } from "../server/logger.ts";
 import type { PipelineKind } from "../server/metrics/metrics.ts";
 import { recordRetry } from "../server/metrics/record.ts";
@@ -17,12 +17,20 @@ import { markRunRetrying } from "../server/store/runs.ts";
 
 const log = logger("worker.retry");
 
-/** The attempt a job is (1 for its first; its payload's `attempt` once it was retried). */
-export const attemptOf = (job: Job) => (typeof job.data?.attempt === "number" ? job.data.attempt : 1);
+/**
+ * The attempt a job is (1 for its first). Kept in the job's progress, not its payload: the payload
+ * is the producer's contract (ids only, parsed strictly by every worker version), the attempt the
+ * worker's own bookkeeping.
+ */
+export const attemptOf = (job: Job) => {
+  const attempt = (job.progress as { attempt?: unknown } | null)?.attempt;
+  return typeof attempt === "number" && Number.isInteger(attempt) && attempt >= 1 ? Math.min(attempt, 64) : 1;
+};
 
 export type RetryCase = {
   kind: PipelineKind;
-  sourceId: string;
+  /** Whose backoff (its options.retry); unknown (the store cannot say): the operator's default. */
+  sourceId: string | null;
   runId: string | null;
   /** The failure, as classify() read it (TRANSIENT). */
   error: unknown;
@@ -38,15 +46,17 @@ export type RetryCase = {
  */
 export async function retryLater(job: Job, token: string | undefined, c: RetryCase): Promise<never> {
   const attempt = c.progressed ? 1 : attemptOf(job);
-  const delay = backoffDelay(attempt, await sourceRetryPolicy(c.sourceId).catch(() => undefined));
+  const policy = c.sourceId ? await sourceRetryPolicy(c.sourceId).catch(() => undefined) : undefined;
+  const delay = backoffDelay(attempt, policy ?? defaultRetryPolicy());
   const nextAt = new Date(Date.now() + delay);
   const message = (c.error as Error)?.message ?? String(c.error);
   recordRetry(c.kind, c.classified.category, c.classified.origin);
   log.warn({ attempt, delay_ms: delay, code: c.classified.code, origin: c.classified.origin, error: message }, `${job.name} failed; retrying`);
-  // The store may be what is away: the retry is scheduled whether or not the run can show it.
-  if (c.runId) await markRunRetrying(c.runId, attempt, nextAt, message).catch((error) => log.warn({ error }, "could not record the retry on the run"));
-  await job.updateData({ ...job.data, attempt: attempt + 1 });
+  // Moved first (it fails when this worker lost the job's lock: nothing is then recorded); the store
+  // may be what is away, so the run shows the retry where it can.
   await job.moveToDelayed(nextAt.getTime(), token);
+  await job.updateProgress({ attempt: attempt + 1 }).catch((error) => log.warn({ error }, "could not record the next attempt's number"));
+  if (c.runId) await markRunRetrying(c.runId, attempt, nextAt, message).catch((error) => log.warn({ error }, "could not record the retry on the run"));
   throw new DelayedError();
 }
 

@@ -1,5 +1,6 @@
-// The worker runtime: one BullMQ Worker per queue, processors looked up in one registry, and a
-// single idempotent stop path (SIGTERM/SIGINT) that lets the current jobs finish, then closes.
+// The worker runtime: one BullMQ Worker per queue, processors looked up in one registry, one retry
+// policy for what they throw (worker/retry.ts), and a single idempotent stop path (SIGTERM/SIGINT):
+// current jobs finish or hand over (streams and snapshot parts at their next commit), then it closes.
 import { DelayedError, Worker, type Job } from "bullmq";
 import { env } from "../server/env.ts";
 import { createRedis } from "../server/jobs/redis.ts";
@@ -16,6 +17,8 @@ import { findRun } from "../server/store/runs.ts";
 import { retryLater } from "./retry.ts";
 
 const log = logger("worker");
+/** Times a snapshot part or a replay is taken again after its worker died before it fails. */
+const MAX_STALLS = 10;
 
 export async function startWorker(): Promise<{ close: () => Promise<void> }> {
   const e = env();
@@ -51,8 +54,7 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
           const classified = classify(error);
           if (name === "stream.run" || classified.category !== "TRANSIENT") throw error;
           const runId = payload.run_id ?? null;
-          const sourceId = payload.source_id ?? (runId ? (await findRun(runId).catch(() => null))?.sourceId : undefined);
-          if (!sourceId) throw error;
+          const sourceId = payload.source_id ?? (runId ? ((await findRun(runId).catch(() => null))?.sourceId ?? null) : null);
           outcome = "retrying";
           return await retryLater(job, token, { kind: name.startsWith("snapshot") ? "snapshot" : "replay", sourceId, runId, error, classified });
         }
@@ -70,11 +72,12 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
     // follows the stream lease, and a job whose worker died is stalled and taken by another
     // worker as often as that happens (maxStalledCount), never failed for it.
     // Snapshot parts and replays resume from what they committed: one whose worker died is taken
-    // again however often that happens (the default, once, would leave a flow's parent waiting forever).
+    // again, up to MAX_STALLS times (a job that kills every worker that takes it, an out-of-memory
+    // row, must not go round the workers forever); then it fails, its run with it (supervisor.ts).
     const options =
       queue === QUEUES.streams
         ? { concurrency: 100, lockDuration: streamLockMs, stalledInterval: streamLockMs, maxStalledCount: 1_000_000 }
-        : { concurrency: e.ECM_WORKER_CONCURRENCY, maxStalledCount: 1_000_000 };
+        : { concurrency: e.ECM_WORKER_CONCURRENCY, maxStalledCount: MAX_STALLS };
     const w = new Worker(queue, process, { connection, ...options, autorun: true });
     w.on("error", (error) => log.error({ queue, error }, "queue error"));
     w.on("failed", (job, error) => log.warn({ queue, job: job?.name, job_id: job?.id, error }, "job failed"));

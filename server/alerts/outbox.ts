@@ -3,8 +3,8 @@
 // exits. Every worker delivers what is due (on its supervisor tick, and the raising process at
 // once): a row is claimed by pushing its due time past a delivery's longest run, so two workers
 // do not POST it at the same moment, and one that died mid-delivery leaves it due again after the
-// claim. Failures are retried with the spec's backoff (1 s, ×2, at most 5 min) for GIVE_UP_MS,
-// then the alert says delivery gave up. Delivery is at least once: a receiver dedupes by `id`.
+// claim. Failures are retried with the spec's backoff (1 s, ×2, at most 5 min) for 24 hours,
+// then the alert says delivery gave up (store/alerts.ts recordDelivery). Delivery is at least once: a receiver dedupes by `id`.
 import { createHmac } from "node:crypto";
 import { env } from "../env.ts";
 import { backoffDelay } from "../errors/classify.ts";
@@ -15,7 +15,6 @@ const log = logger("alerts.outbox");
 const TIMEOUT_MS = 10_000;
 /** Longer than a delivery can take (the POST's timeout): a claim outlives its delivery. */
 const CLAIM_MS = 2 * TIMEOUT_MS;
-const GIVE_UP_MS = 24 * 3600_000;
 
 export function signWebhook(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
@@ -30,7 +29,7 @@ export async function deliverDue(limit = 20): Promise<number> {
   return due.length;
 }
 
-async function deliver(row: AlertRow, url: string, secret: string | undefined) {
+async function deliver(row: AlertRow & { claimed_until: string }, url: string, secret: string | undefined) {
   const body = JSON.stringify({ type: "alert", id: row.id, source_id: row.source_id, run_id: row.run_id, category: row.category, message: row.message, hint: row.hint, created_at: row.created_at });
   const timestamp = String(Math.floor(Date.now() / 1000));
   let error: string | null = null;
@@ -46,9 +45,8 @@ async function deliver(row: AlertRow, url: string, secret: string | undefined) {
   } catch (e) {
     error = (e as Error).message;
   }
-  if (!error) return recordDelivery(row.id, { ok: true });
+  if (!error) return recordDelivery(row.id, row.claimed_until, { ok: true });
   const attempt = row.delivery_attempts + 1;
-  const givingUp = Date.now() - Date.parse(row.created_at) > GIVE_UP_MS;
-  log.warn({ id: row.id, attempt, error, giving_up: givingUp }, "alert delivery failed");
-  await recordDelivery(row.id, givingUp ? { ok: false, error: `gave up after 24 h: ${error}`, nextAt: null } : { ok: false, error, nextAt: new Date(Date.now() + backoffDelay(attempt)) });
+  log.warn({ id: row.id, attempt, error }, "alert delivery failed");
+  await recordDelivery(row.id, row.claimed_until, { ok: false, error, retryInMs: backoffDelay(attempt) });
 }

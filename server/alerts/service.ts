@@ -1,7 +1,8 @@
 // Raising alerts: stored (the console's alerts page), logged, and when a webhook is configured,
 // queued in the same statement for delivery (alerts/outbox.ts: POSTed as JSON signed with
 // HMAC-SHA256 over "<timestamp>.<body>", retried with backoff, surviving a process exit). Alert
-// text never holds secrets: it is built from error messages the product writes, and redacted like logs.
+// text never holds secrets: it is built from error messages the product writes (a source's
+// password is never part of one; docs/security.md).
 import { env } from "../env.ts";
 import { logger } from "../logger.ts";
 import { raiseAlert, resolveAlerts } from "../store/alerts.ts";

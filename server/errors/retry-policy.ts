@@ -5,9 +5,15 @@ import { getSource } from "../sources/service.ts";
 import type { BackoffPolicy } from "./classify.ts";
 
 export async function sourceRetryPolicy(sourceId: string): Promise<BackoffPolicy> {
-  const e = env();
   const own = await getSource(sourceId)
     .then((s) => s.config.options.retry)
     .catch(() => undefined);
-  return { initialMs: own?.initial_ms ?? e.ECM_RETRY_INITIAL_MS, factor: own?.factor ?? 2, maxMs: own?.max_ms ?? e.ECM_RETRY_MAX_MS, jitter: 0.2 };
+  const base = defaultRetryPolicy();
+  return { initialMs: own?.initial_ms ?? base.initialMs, factor: own?.factor ?? base.factor, maxMs: own?.max_ms ?? base.maxMs, jitter: base.jitter };
+}
+
+/** The operator's backoff (ECM_RETRY_INITIAL_MS, ECM_RETRY_MAX_MS), for work whose source is not known. */
+export function defaultRetryPolicy(): BackoffPolicy {
+  const e = env();
+  return { initialMs: e.ECM_RETRY_INITIAL_MS, factor: 2, maxMs: e.ECM_RETRY_MAX_MS, jitter: 0.2 };
 }

@@ -44,7 +44,7 @@ const TRANSIENT_P_CODES: Record<string, string> = {
   P2034: "write conflict or deadlock",
 };
 
-/** A Prisma error's category, or null to read its SQLSTATE by the store's table (classify.ts). */
+/** A Prisma error's category, or its SQLSTATE for classify.ts to read by the store's table. */
 export function prismaReading(error: unknown): Reading | { sqlState: string } {
   const { sqlState, kind } = prismaCause(error);
   if (sqlState) return { sqlState };

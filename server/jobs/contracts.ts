@@ -4,9 +4,6 @@
 // PostgreSQL and resolves secret references itself.
 import { z } from "zod";
 
-/** Set by the worker when it schedules a job's next attempt after a TRANSIENT failure (worker/retry.ts). */
-const attempt = z.number().int().min(1).max(1_000_000).optional();
-
 export const QUEUES = {
   /** Snapshot runs: bounded work, any worker may take one. */
   snapshots: "ecm-snapshots",
@@ -19,21 +16,21 @@ export const QUEUES = {
 export const JOBS = {
   "snapshot.run": {
     queue: QUEUES.snapshots,
-    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional(), attempt }).strict(),
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional() }).strict(),
   },
   /** One mapped entity of a snapshot run (a run fans out into one of these per entity). */
   "snapshot.entity": {
     queue: QUEUES.snapshots,
-    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entity: z.string().min(1), attempt }).strict(),
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entity: z.string().min(1) }).strict(),
   },
   /** Runs once every entity of a snapshot run is done (the parent of their flow): closes the run. */
   "snapshot.finish": {
     queue: QUEUES.snapshots,
-    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), attempt }).strict(),
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid() }).strict(),
   },
   "dead_letters.replay": {
     queue: QUEUES.replays,
-    payload: z.object({ run_id: z.uuid(), ids: z.array(z.uuid()).min(1).max(10_000), attempt }).strict(),
+    payload: z.object({ run_id: z.uuid(), ids: z.array(z.uuid()).min(1).max(10_000) }).strict(),
   },
   "stream.run": {
     queue: QUEUES.streams,

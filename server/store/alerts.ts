@@ -34,13 +34,14 @@ export async function raiseAlert(a: { sourceId: string | null; runId?: string | 
 
 /**
  * Claims up to `limit` alerts due for delivery: their due time moves `claimMs` ahead, so no other
- * worker takes them meanwhile, and one that died mid-delivery leaves them due again after it.
+ * worker takes them meanwhile, and one that died mid-delivery leaves them due again after it. The
+ * claim (`claimed_until`) is what the attempt's outcome is recorded against.
  */
-export async function claimDueDeliveries(limit: number, claimMs: number): Promise<AlertRow[]> {
-  const { rows } = await pgPool().query<AlertRow>(
-    `UPDATE alerts SET delivery_next_at = now() + make_interval(secs => $2 / 1000.0)
+export async function claimDueDeliveries(limit: number, claimMs: number): Promise<(AlertRow & { claimed_until: string })[]> {
+  const { rows } = await pgPool().query<AlertRow & { claimed_until: string }>(
+    `UPDATE alerts SET delivery_next_at = clock_timestamp() + make_interval(secs => $2 / 1000.0)
      WHERE id IN (SELECT id FROM alerts WHERE delivery_next_at <= now() ORDER BY delivery_next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-     RETURNING ${COLUMNS}`,
+     RETURNING ${COLUMNS}, delivery_next_at::text AS claimed_until`,
     [limit, claimMs],
   );
   return rows;
@@ -69,11 +70,18 @@ export async function listAlerts(opts: { status?: string; sourceId?: string; lim
   return rows;
 }
 
-/** One delivery attempt's outcome: delivered (nothing more due), or failed with when to try next (null: given up). */
-export async function recordDelivery(id: string, outcome: { ok: true } | { ok: false; error: string; nextAt: Date | null }) {
+/**
+ * One delivery attempt's outcome, recorded only while its claim stands (an attempt that outlived
+ * its claim must not overwrite a later one's): delivered (nothing more due), or failed and due again
+ * in `retryInMs`, until 24 hours after the alert was raised (then given up). Times are the store's.
+ */
+export async function recordDelivery(id: string, claimedUntil: string, outcome: { ok: true } | { ok: false; error: string; retryInMs: number }) {
   await pgPool().query(
-    `UPDATE alerts SET delivery_attempts = delivery_attempts + 1, delivered_at = CASE WHEN $2 THEN now() ELSE delivered_at END,
-       delivery_error = $3, delivery_next_at = $4 WHERE id = $1`,
-    [id, outcome.ok, outcome.ok ? null : outcome.error.slice(0, 500), outcome.ok ? null : outcome.nextAt],
+    `UPDATE alerts SET delivery_attempts = delivery_attempts + 1,
+       delivered_at = CASE WHEN $3 THEN now() ELSE delivered_at END,
+       delivery_error = CASE WHEN $3 THEN NULL WHEN created_at < now() - interval '24 hours' THEN 'gave up after 24 h: ' || $4 ELSE $4 END,
+       delivery_next_at = CASE WHEN $3 OR created_at < now() - interval '24 hours' THEN NULL ELSE now() + make_interval(secs => $5 / 1000.0) END
+     WHERE id = $1 AND delivery_next_at = $2::timestamptz`,
+    [id, claimedUntil, outcome.ok, outcome.ok ? null : outcome.error.slice(0, 500), outcome.ok ? 0 : outcome.retryInMs],
   );
 }

@@ -111,24 +111,33 @@ export async function addRunProgress(id: string, rows: number, counters: Record<
  * A TRANSIENT failure the run retries: the attempt it was, when the next starts, and what failed
  * (shown while the run still runs; a finished run clears it). Counted in `retried`.
  */
-export async function markRunRetrying(id: string, attempt: number, nextAt: Date, error: string) {
+export async function markRunRetrying(id: string, attempt: number, nextAt: Date, error: string, opts: { countRetry: boolean } = { countRetry: true }) {
   await pgPool().query(
     `UPDATE runs SET retry_attempt = $2, next_retry_at = $3, error = $4, error_category = 'TRANSIENT',
-       counters = counters || jsonb_build_object('retried', coalesce((counters->>'retried')::bigint, 0) + 1)
+       counters = CASE WHEN $5 THEN counters || jsonb_build_object('retried', coalesce((counters->>'retried')::bigint, 0) + 1) ELSE counters END
      WHERE id = $1 AND status IN ('queued', 'running')`,
-    [id, attempt, nextAt, error.slice(0, 2000)],
+    [id, attempt, nextAt, error.slice(0, 2000), opts.countRetry],
   );
 }
 
-/** An attempt starts: the wait it was queued behind is over (another part's later one stays). */
+/**
+ * An attempt starts: the wait it was queued behind is over, and the TRANSIENT error it waited out is
+ * no longer the run's (a part still waiting for a later try keeps both).
+ */
 export async function runRetryDue(id: string) {
-  await pgPool().query("UPDATE runs SET next_retry_at = NULL WHERE id = $1 AND next_retry_at <= now()", [id]);
+  await pgPool().query(
+    `UPDATE runs SET next_retry_at = NULL, error = CASE WHEN error_category = 'TRANSIENT' THEN NULL ELSE error END,
+       error_category = CASE WHEN error_category = 'TRANSIENT' THEN NULL ELSE error_category END
+     WHERE id = $1 AND next_retry_at <= now() AND status IN ('queued', 'running')`,
+    [id],
+  );
 }
 
 /**
  * A snapshot run's rows read, contexts written and dead letters, summed from its passes'
  * checkpoints (counted in the chunks' own transactions): exact through retries, a worker's crash
- * and chunks read twice.
+ * and chunks read twice. A pass a newer run took over counts for that run from then on, and a pass
+ * that starts over above a TRUNCATE counts from zero again (docs/errors.md).
  */
 export async function refreshSnapshotProgress(id: string) {
   await pgPool().query(
@@ -136,7 +145,7 @@ export async function refreshSnapshotProgress(id: string) {
        counters = r.counters || jsonb_build_object('read', s.rows, 'written', s.written, 'dead_lettered', s.dead)
      FROM (SELECT coalesce(sum(rows_done), 0) AS rows, coalesce(sum(written_done), 0) AS written, coalesce(sum(dead_done), 0) AS dead
            FROM snapshot_checkpoints WHERE run_id = $1) s
-     WHERE r.id = $1`,
+     WHERE r.id = $1 AND r.kind = 'snapshot' AND r.status IN ('queued', 'running')`,
     [id],
   );
 }

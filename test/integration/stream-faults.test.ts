@@ -1,6 +1,7 @@
 // Faults a stream meets in production, each with its specified behaviour:
 //   per-entity pause/resume while the rest streams (resume re-snapshots what was skipped);
 //   the source unreachable for a minute: TRANSIENT retries with the specified backoff, then resume, nothing lost;
+//   a half-open connection (nothing crosses, nobody told): noticed within the silence bound, retried, recovered;
 //   the slot dropped or lost: FATAL with a clear message and an alert, never a silent new slot;
 //     a full re-snapshot recovers;
 //   the password changed: CONFIGURATION, the stream stops and alerts.
@@ -21,6 +22,7 @@ import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
 import { tcpProxy } from "../support/tcp-proxy.ts";
+import { SILENCE_MS } from "../../server/connectors/postgresql/replication.ts";
 
 const ROLE = "ecm_fault_user";
 const PASSWORD = "fault-password-1";
@@ -158,6 +160,21 @@ describe("stream faults", () => {
     const run = (await api("GET", `/runs/${(await status()).stream.run_id}`, { token: editor })).body;
     expect(run.counters.retried).toBeGreaterThanOrEqual(5);
   }, 150_000);
+
+  it("notices a half-open connection (nothing crosses for 60 s, no reset) within the silence bound, retries, and recovers", async () => {
+    await expectConverged("before the stall");
+    proxy.stall();
+    const stalledAt = Date.now();
+    for (let i = 0; i < 20; i++) await src.query("INSERT INTO items VALUES ($1, $1)", [20_000 + i]);
+    // Bound: the replication session's silence limit (45 s: docs/cdc.md), plus a control tick and polling.
+    const noticed = await waitFor("the stream to notice the silence", async () => ((await status()).state === "retrying" ? Date.now() : undefined), 90_000, 200);
+    expect(noticed - stalledAt).toBeLessThan(SILENCE_MS + 15_000);
+    expect((await status()).error.category).toBe("TRANSIENT");
+    await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - stalledAt))));
+    proxy.resume();
+    await waitFor("streaming again", async () => (await status()).state === "streaming", 60_000, 200);
+    await expectConverged("every change made during the stall");
+  }, 180_000);
 
   it("fails FATAL when the slot was dropped, never creating a new one silently; a full re-snapshot recovers", async () => {
     await stop();

@@ -6,7 +6,10 @@
 //   - SIGSTOP of a stream's owner past its lease: another worker takes the stream over; after
 //     SIGCONT the stalled one is refused by the fencing token and stops writing; nothing lost.
 import { isDeepStrictEqual } from "node:util";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUEUES } from "../../server/jobs/contracts.ts";
 import { createToken } from "../../server/auth/tokens.ts";
 import { adminToken, api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
@@ -59,8 +62,8 @@ beforeAll(async () => {
   expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: mapping })).status).toBe(200);
 });
 afterAll(async () => {
+  killWorkers(); // first: a stopped one must not outlive a failed test
   await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "stop" } }).catch(() => {});
-  killWorkers();
 });
 
 describe("workers signalled mid-work", () => {
@@ -70,10 +73,19 @@ describe("workers signalled mid-work", () => {
     await waitFor("a fifth of the rows", async () => (await run(runId)).progress.done >= ROWS / 5, 60_000, 20);
     first.child.kill("SIGTERM");
     expect(await first.exited).toEqual({ code: 0, signal: null });
-    // It left before the run was done: the part was handed over, not finished on the way out.
+    // It left before the run was done: the part was handed over (back in the queue at once, not
+    // left to the stalled-job check), not finished on the way out.
     const left = await run(runId);
     expect(left.status).toBe("running");
     expect(left.progress.done).toBeLessThan(ROWS);
+    const redis = new Redis(process.env.REDIS_URL!);
+    const queue = new Queue(QUEUES.snapshots, { connection: redis });
+    try {
+      expect(await (await queue.getJob(`snapshot-${runId}-part-0`))!.getState()).toMatch(/^(delayed|waiting)$/);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
     const second = spawnWorker();
     const done = await waitFor("the run to finish", async () => ((r) => (["succeeded", "failed"].includes(r.status) ? r : undefined))(await run(runId)), 120_000, 200);
     expect(done).toMatchObject({ status: "succeeded", counters: { read: ROWS, retried: 0, dead_lettered: 0 } });
@@ -116,9 +128,10 @@ describe("workers signalled mid-work", () => {
     const stalled = (await ownerOf([a, b]))!;
     const other = stalled === a ? b : a;
     stalled.child.kill("SIGSTOP");
-    // Its job's lock (30 s, renewed by the stopped process no more) runs out and the queue's stalled
-    // check (every 30 s) hands the job to the other worker, which takes the lease (4 s, run out too).
-    await waitFor("the other worker to own the stream", async () => (await ownerOf([a, b])) === other, 90_000, 100);
+    // Its job's lock (30 s, renewed by the stopped process no more) runs out, and the queue's stalled
+    // check (every 30 s; a job is moved at the second check that finds it unlocked) hands the job to
+    // the other worker, which takes the lease (4 s, run out too): at most about 90 s.
+    await waitFor("the other worker to own the stream", async () => (await ownerOf([a, b])) === other, 150_000, 100);
     const atTakeover = writes.writes;
     await waitFor("changes under the new owner", async () => writes.writes > atTakeover + 300, 30_000);
     stalled.child.kill("SIGCONT");
@@ -129,5 +142,5 @@ describe("workers signalled mid-work", () => {
     await waitFor("the store to equal the source", storeEqualsSource, 60_000, 500);
     expect(await ownerOf([a, b])).toBe(other);
     expect((await withDb((c) => c.query("SELECT count(*)::int AS n FROM dead_letters"))).rows[0].n).toBe(0);
-  }, 240_000);
+  }, 300_000);
 });

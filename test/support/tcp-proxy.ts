@@ -1,24 +1,45 @@
 // A TCP proxy in front of a test server that a test can take down (connections cut, new ones
-// refused) and bring back, as a network outage would.
+// refused) and bring back, as a network outage would; or stall (nothing forwarded either way, no
+// reset, closes held back), as a half-open connection looks to both ends.
 import net from "node:net";
 
-/** A TCP proxy to the test server that can be taken down (connections cut, new ones refused). */
+type Pair = { client: net.Socket; upstream: net.Socket };
+
 export function tcpProxy(target: { host: string; port: number }) {
-  const sockets = new Set<net.Socket>();
+  const pairs = new Set<Pair>();
   let server: net.Server | null = null;
   let port = 0;
+  let stalled = false;
+  let heldCloses: (() => void)[] = [];
+  const forward = ({ client, upstream }: Pair) => {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+  const hold = ({ client, upstream }: Pair) => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
+  };
   const listen = () =>
     new Promise<void>((resolve) => {
       server = net.createServer((client) => {
-        const upstream = net.connect(target.port, target.host);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("close", () => sockets.delete(s));
+        const pair = { client, upstream: net.connect(target.port, target.host) };
+        pairs.add(pair);
+        for (const [s, other] of [
+          [pair.client, pair.upstream],
+          [pair.upstream, pair.client],
+        ] as const) {
           s.on("error", () => {});
+          // A close crosses the proxy only while it forwards (a stalled link tells the other end nothing).
+          s.on("close", () => {
+            pairs.delete(pair);
+            if (stalled) heldCloses.push(() => other.destroy());
+            else other.destroy();
+          });
         }
-        client.pipe(upstream).pipe(client);
-        client.on("close", () => upstream.destroy());
-        upstream.on("close", () => client.destroy());
+        if (stalled) hold(pair);
+        else forward(pair);
       });
       server.listen(port, "127.0.0.1", () => {
         port = (server!.address() as net.AddressInfo).port;
@@ -33,10 +54,24 @@ export function tcpProxy(target: { host: string; port: number }) {
     down: async () => {
       await new Promise<void>((resolve) => {
         server?.close(() => resolve());
-        for (const s of sockets) s.destroy();
+        for (const { client, upstream } of pairs) {
+          client.destroy();
+          upstream.destroy();
+        }
       });
       server = null;
     },
     up: listen,
+    /** Nothing crosses any connection, old or new, until resume(); nobody is told. */
+    stall: () => {
+      stalled = true;
+      for (const p of pairs) hold(p);
+    },
+    resume: () => {
+      stalled = false;
+      for (const p of pairs) forward(p);
+      for (const close of heldCloses) close();
+      heldCloses = [];
+    },
   };
 }

@@ -34,9 +34,9 @@ async function fail(runId: string, sourceId: string, e: unknown) {
   return { failed: message };
 }
 
-export async function snapshotRun(payload: JobPayload<"snapshot.run">, job: Job, token?: string) {
+export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
   const { run_id: runId, source_id: sourceId } = payload;
-  // A TRANSIENT failure anywhere here is thrown: the job is retried (worker/retry.ts). Others fail the run.
+  // A TRANSIENT failure anywhere here is thrown: the runtime retries the job (worker/retry.ts). Others fail the run.
   const failUnlessTransient = (e: unknown) => {
     if (classify(e).category === "TRANSIENT") throw e;
     return fail(runId, sourceId, e);
@@ -57,8 +57,7 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">, job: Job,
   try {
     await prepareSnapshot(sourceId, { full: !payload.entities });
   } catch (e) {
-    if (classify(e).category === "TRANSIENT") return await retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified: classify(e) });
-    return fail(runId, sourceId, e);
+    return failUnlessTransient(e);
   }
   const flows = new FlowProducer({ connection: await producerRedis() });
   try {
@@ -71,7 +70,9 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">, job: Job,
         name: "snapshot.entity",
         queueName: QUEUES.snapshots,
         data: { run_id: runId, source_id: sourceId, entity },
-        opts: { ...DEFAULT_JOB_OPTIONS, jobId: `snapshot-${runId}-part-${i}` },
+        // A part that failed outright (its workers died MAX_STALLS times) fails the finish job, and
+        // the supervisor closes the run, instead of leaving it waiting for that part forever.
+        opts: { ...DEFAULT_JOB_OPTIONS, jobId: `snapshot-${runId}-part-${i}`, failParentOnFailure: true },
       })),
     });
   } finally {
@@ -101,7 +102,8 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, job
         progressed ||= total_read > 0;
         if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
           lastReport = Date.now();
-          await refreshSnapshotProgress(runId);
+          // Only a display: a failure here must not fail a chunk that committed.
+          await refreshSnapshotProgress(runId).catch((error) => log.warn({ entity, error }, "could not record the progress of a snapshot part"));
         }
       },
     });

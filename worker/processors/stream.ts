@@ -111,7 +111,8 @@ export async function streamRun(payload: JobPayload<"stream.run">): Promise<unkn
             .then(async (owned) => {
               if (!owned) return false;
               await setSourceState(sourceId, "retrying", message);
-              if (runId) await markRunRetrying(runId, attempt, nextAt, message);
+              // Counted in `retried` by this loop's counters, which it writes to the run itself.
+              if (runId) await markRunRetrying(runId, attempt, nextAt, message, { countRetry: false });
               return true;
             })
             .catch((e) => (log.warn({ error: e }, "could not show the retry (the store is away?)"), true));

@@ -9,10 +9,15 @@
 //     parsers as snapshots, never pg's global ones (which lose microseconds, shift dates…);
 //   - an unchanged TOAST value ('u') arrives as `undefined`, never null;
 //   - a handler that throws stops the session (the library would log it and go on to the next
-//     message, which would silently skip a change).
+//     message, which would silently skip a change);
+//   - liveness: the stream pings an idle session every few seconds and the server keepalives on its
+//     own, so a socket silent for SILENCE_MS while not paused is a half-open connection (a cut the
+//     TCP stack has not noticed): the session ends TRANSIENT and the stream reconnects.
 import { rowFactory } from "../../json/safe.ts";
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import type pg from "pg";
+import type { Socket } from "node:net";
+import { AppError } from "../../errors/app-error.ts";
 import { formatLsn, parseLsn } from "./lsn.ts";
 import type { ValueParsers } from "./values.ts";
 import type { SourceRecord } from "../types.ts";
@@ -82,7 +87,10 @@ export function decodeTuple(parsers: ValueParsers, relation: Relation, tuple: Te
   return { record, unchanged };
 }
 
-type ServiceInternals = { _messageQueue: unknown[]; _processing: boolean };
+type ServiceInternals = { _messageQueue: unknown[]; _processing: boolean; _connection?: { stream?: Socket } };
+
+/** Longer than the stream's idle ping (10 s) twice over and the server's own keepalive (wal_sender_timeout / 2, 30 s by default). */
+export const SILENCE_MS = 45_000;
 
 export class ReplicationSession {
   private readonly service: LogicalReplicationService;
@@ -112,6 +120,10 @@ export class ReplicationSession {
     const readColumn = parser.readRelationColumn.bind(parser);
     parser.readRelationColumn = (reader) => ({ ...readColumn(reader), parser: (text: string) => text });
 
+    // Liveness: when the server was last heard from (data or keepalive). Silence is read-side only (a
+    // socket's own timeout counts our pings as activity); a socket paused by flow control is waiting
+    // for us, not for the server.
+    let heard = Date.now();
     const failed = new Promise<never>((_, reject) => {
       this.service.on("error", (error: Error) => {
         if (this.stopping) return;
@@ -121,6 +133,7 @@ export class ReplicationSession {
     });
     failed.catch(() => {});
     this.service.on("data", async (_lsn: string, raw: Pgoutput.Message) => {
+      heard = Date.now();
       if (this.failure || this.stopping) return; // nothing after a failure may be applied
       try {
         await this.handlers.onMessage(toMessage(raw));
@@ -130,12 +143,24 @@ export class ReplicationSession {
         void this.service.stop().catch(() => {});
       }
     });
+    const watchdog = setInterval(() => {
+      const socket = (this.service as unknown as ServiceInternals)._connection?.stream;
+      if (this.stopping || this.failure || !socket || socket.isPaused()) return void (heard = Date.now());
+      if (Date.now() - heard < SILENCE_MS) return;
+      this.service.emit("error", new AppError("SERVICE_UNAVAILABLE", `the replication connection was silent for ${SILENCE_MS / 1000} s (no data, no keepalive): reconnecting`, { category: "TRANSIENT" }));
+      socket.destroy();
+    }, 1000);
     this.service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
+      heard = Date.now();
       if (this.failure || this.stopping) return;
       this.handlers.onKeepalive?.(parseLsn(lsn));
       if (shouldRespond) void this.confirm(this.confirmed);
     });
-    await Promise.race([this.service.subscribe(plugin, this.names.slot, formatLsn(from)), failed]);
+    try {
+      await Promise.race([this.service.subscribe(plugin, this.names.slot, formatLsn(from)), failed]);
+    } finally {
+      clearInterval(watchdog);
+    }
     if (this.failure) throw this.failure;
   }
 

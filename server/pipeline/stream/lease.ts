@@ -3,6 +3,7 @@
 // the same statement); every batch commit names the token, so a worker that lost its lease has its
 // writes refused instead of interleaved (store/streams.ts commitCursor). The worker takes it, the
 // stream loop renews it, and a retry's backoff keeps it: all through this one object.
+import { classify } from "../../errors/classify.ts";
 import { acquireLease, getStream, releaseLease, renewLease, type StreamControls } from "../../store/streams.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,7 +36,8 @@ export class StreamLease {
 
   /**
    * Sleeps `ms` while keeping the lease (a retry's backoff); false as soon as the stream is
-   * stopped, the lease is lost or `giveUp()` says so. Renewals the store cannot answer are skipped.
+   * stopped, the lease is lost or `giveUp()` says so. Renewals the store cannot answer for now
+   * (TRANSIENT) are skipped; any other failure is thrown.
    */
   async hold(ms: number, giveUp: () => boolean): Promise<boolean> {
     const until = Date.now() + ms;
@@ -44,7 +46,10 @@ export class StreamLease {
       if (giveUp()) return false;
       // The store may be what is away (the failure being retried): keep waiting; the first renewal
       // that reaches it says whether the lease is still this worker's.
-      const controls = await this.renew().catch(() => undefined);
+      const controls = await this.renew().catch((e: unknown) => {
+        if (classify(e).category === "TRANSIENT") return undefined;
+        throw e; // the store refusing (a changed password, a bug): the stream stops and says so
+      });
       if (controls === undefined) continue;
       if (!controls?.enabled) return false;
     }
