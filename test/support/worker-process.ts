@@ -1,6 +1,9 @@
 // Real worker processes for tests that signal them (SIGKILL, SIGTERM, SIGSTOP): `worker/main.ts`
-// as `npm run worker` starts it, with short leases and ticks, its log lines kept for assertions.
+// as `npm run worker` starts it (the same Node flags), with short leases and ticks, its log lines
+// kept for assertions.
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 export type WorkerProcess = {
   child: ChildProcess;
@@ -14,7 +17,7 @@ export type WorkerProcess = {
 const running = new Set<ChildProcess>();
 
 export function spawnWorker(env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], {
     env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -44,4 +47,10 @@ export function killWorkers() {
     c.kill("SIGCONT");
     c.kill("SIGKILL");
   }
+}
+
+/** A live process's peak resident set so far, in MiB (Linux: VmHWM). */
+export function peakRssMiB(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  return Number(line?.match(/(\d+)/)?.[1] ?? NaN) / 1024;
 }
