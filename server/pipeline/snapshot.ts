@@ -165,6 +165,8 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
       return stats;
     } catch (e) {
       if (e instanceof SupersededError) {
+        // Another copy of this run's part (its job taken again while this one still ran) finished it.
+        if (runId !== null && e.by === runId && (await loadCheckpoint(sourceId, entity))?.done) return stats;
         log.info({ source_id: sourceId, entity, by: e.by }, "snapshot pass superseded by a newer run");
         return { ...stats, superseded_by: e.by };
       }
