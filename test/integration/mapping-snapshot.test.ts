@@ -170,7 +170,10 @@ describe("snapshot into the context store", () => {
     const checkpoint = async () => (await pgPool().query("SELECT pass::text, last_key, rows_done::int FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'order_items'", [sourceId])).rows[0];
     let chunks = 0;
     let first: { pass: string; last_key: string[]; rows_done: number; ids: string[] } | null = null;
-    const loseCommits = async () => {
+    // Chunks commit two at once, so their callbacks may overlap: taken one at a time, in order.
+    let inOrder: Promise<void> = Promise.resolve();
+    const loseCommits = () => (inOrder = inOrder.then(loseCommit));
+    const loseCommit = async () => {
       if (++chunks === 1) {
         const at = await checkpoint();
         const ids = (await pgPool().query("SELECT context_id FROM contexts WHERE context_type = 'order-line' AND snapshot_pass = $1", [at.pass])).rows.map((r) => r.context_id as string);
