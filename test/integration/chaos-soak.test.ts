@@ -13,13 +13,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { ensureRedis, type RedisHandle } from "../../scripts/lib/redis-server.ts";
-import { createToken } from "../../server/auth/tokens.ts";
 import { reloadEnv } from "../../server/env.ts";
 import { parseLsn, parseLsnCursor } from "../../server/connectors/postgresql/lsn.ts";
-import { adminToken, api } from "../support/http.ts";
+import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { tcpProxy } from "../support/tcp-proxy.ts";
+import { serverSourceConfig } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
+import { repeatUntilStopped } from "../support/workload.ts";
 import { killWorkers, spawnWorker, type WorkerProcess } from "../support/worker-process.ts";
 
 const MINUTES = Number(process.env.ECM_SOAK_MINUTES ?? 2);
@@ -86,8 +87,7 @@ async function differences(): Promise<string[]> {
 
 /** The workload: one operation at a time against the source directly (not through the proxy), riding out its crashes. */
 function workload() {
-  let on = true;
-  const counts = { inserts: 0, updates: 0, deletes: 0, transactions: 0, key_changes: 0, failed: 0 };
+  const counts = { inserts: 0, updates: 0, deletes: 0, transactions: 0, key_changes: 0 };
   let next = 1_000_000;
   const ids = async (table: Table, n: number) => (await src<{ id: number }>(`SELECT id FROM ${table} ORDER BY random() LIMIT ${n}`)).rows.map((r) => r.id);
   const op = async () => {
@@ -122,15 +122,9 @@ function workload() {
       counts.key_changes++;
     }
   };
-  const done = (async () => {
-    while (on) {
-      await op().catch(async () => {
-        counts.failed++; // the source is down, or a row vanished under a concurrent op: the source decides
-        await sleep(200);
-      });
-    }
-  })();
-  return { counts, stop: async () => ((on = false), await done) };
+  // A failure: the source is down, or a row vanished under a concurrent op (the source decides).
+  const load = repeatUntilStopped(op);
+  return { counts, get failed() { return load.failed; }, stop: load.stop };
 }
 
 /**
@@ -221,15 +215,9 @@ beforeAll(async () => {
   reloadEnv();
   proxy = tcpProxy({ host: "127.0.0.1", port: SOURCE.port });
   await proxy.listen();
-  process.env.ECM_SOURCE_SOAK_PW = SOURCE.password;
-  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
-  editor = (await createToken({ name: "e", role: "editor" }, system)).token;
-  const config = {
-    connector_type: "postgresql",
-    connection: { host: "127.0.0.1", port: proxy.port, database: "soak", ssl_mode: "disable" },
-    authentication: { type: "credentials", username: "postgres", password_secret: "env://ECM_SOURCE_SOAK_PW" },
-    options: { batch_size: 500, change_tracking: "cdc", retry: { initial_ms: 200, factor: 2, max_ms: 3000 } },
-  };
+  editor = await createEditorToken();
+  // Reached through the proxy (the network the soak cuts).
+  const config = serverSourceConfig({ ...SOURCE, port: proxy.port, database: "soak", secretEnv: "ECM_SOURCE_SOAK_PW", options: { retry: { initial_ms: 200, factor: 2, max_ms: 3000 } } });
   const created = await api("POST", "/sources", { token: adminToken(), body: { name: "soak", config } });
   expect(created.status).toBe(201);
   sourceId = created.body.id;
@@ -282,7 +270,7 @@ describe(`chaos soak (${MINUTES} min, seed ${SEED})`, () => {
     const report = {
       seed: SEED,
       minutes: MINUTES,
-      writes: load.counts,
+      writes: { ...load.counts, failed: load.failed },
       injected: Object.fromEntries(Object.keys(FAULTS).map((f) => [f, injected.filter((i) => i.fault === f).length])),
       sequence: injected,
       converged_after_s: diff.length ? null : Math.round((Date.now() - quiet) / 1000),

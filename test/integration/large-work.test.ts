@@ -5,8 +5,7 @@
 //   - a 5 MB value through a failing transform: one dead letter, and the stream goes on;
 //   - a 50 MB jsonb value streamed into the store whole (its peak RSS printed: not yet under 300 MB).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createToken } from "../../server/auth/tokens.ts";
-import { adminToken, api } from "../support/http.ts";
+import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
@@ -29,8 +28,7 @@ const storeDigest = () =>
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
-  editor = (await createToken({ name: "e", role: "editor" }, system)).token;
+  editor = await createEditorToken();
   src = await createSourceDatabase(
     "ecm_large_work",
     `CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL);

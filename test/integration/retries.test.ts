@@ -14,10 +14,9 @@ import { isDeepStrictEqual } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createToken } from "../../server/auth/tokens.ts";
 import { QUEUES } from "../../server/jobs/contracts.ts";
 import { startWorker } from "../../worker/runtime.ts";
-import { adminToken, api } from "../support/http.ts";
+import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { tcpProxy } from "../support/tcp-proxy.ts";
@@ -51,6 +50,11 @@ const storeRefuses = (contextId: string) =>
   );
 const storeAccepts = () => withDb((c) => c.query("DROP TRIGGER IF EXISTS ecm_test_refuse ON contexts; DROP FUNCTION IF EXISTS ecm_test_refuse()"));
 
+/** items → context type "items": its id and v, and any more fields given. */
+const itemsMapping = (...more: { source: string; target: string; transform?: string }[]) => ({
+  mappings: [{ source: { table: "items" }, target: { context_type: "items" }, fields: [{ source: "id", target: "context_id" }, { source: "v", target: "data.v" }, ...more] }],
+});
+
 async function storeEqualsSource(): Promise<boolean> {
   const source = Object.fromEntries((await src.query("SELECT id, v FROM items")).rows.map((r) => [String(r.id), r.v]));
   const stored = await withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, data FROM contexts WHERE context_type = 'items' AND NOT deleted")).rows.map((r) => [r.context_id, r.data.v])));
@@ -62,8 +66,7 @@ beforeAll(async () => {
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters, alerts"));
   await storeAccepts();
   redis = new Redis(process.env.REDIS_URL!);
-  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
-  editor = (await createToken({ name: "e", role: "editor" }, system)).token;
+  editor = await createEditorToken();
   src = await createSourceDatabase("ecm_retries", `CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, prefs text); INSERT INTO items SELECT g, g, '{}' FROM generate_series(1, ${ROWS}) g;`);
   proxy = tcpProxy({ host: src.config.connection.host, port: src.config.connection.port });
   await proxy.listen();
@@ -77,19 +80,7 @@ beforeAll(async () => {
   const created = await api("POST", "/sources", { token: adminToken(), body: { name: "retries-src", config } });
   expect(created.status).toBe(201);
   sourceId = created.body.id;
-  const mapping = {
-    mappings: [
-      {
-        source: { table: "items" },
-        target: { context_type: "items" },
-        fields: [
-          { source: "id", target: "context_id" },
-          { source: "v", target: "data.v" },
-        ],
-      },
-    ],
-  };
-  expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: mapping })).status).toBe(200);
+  expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: itemsMapping() })).status).toBe(200);
   worker = await startWorker();
 });
 afterAll(async () => {
@@ -147,19 +138,7 @@ describe("one retry policy for every job kind", () => {
   it("retries a replay whose source is unreachable, then replays every letter once", async () => {
     // Dead letters: rows whose prefs are not JSON under a mapping that parses them.
     await src.query("UPDATE items SET prefs = 'not json' WHERE id <= 5");
-    const parsing = {
-      mappings: [
-        {
-          source: { table: "items" },
-          target: { context_type: "items" },
-          fields: [
-            { source: "id", target: "context_id" },
-            { source: "v", target: "data.v" },
-            { source: "prefs", target: "data.prefs", transform: "json_parse" },
-          ],
-        },
-      ],
-    };
+    const parsing = itemsMapping({ source: "prefs", target: "data.prefs", transform: "json_parse" });
     expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: parsing })).status).toBe(200);
     const snap = await finished((await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} })).body.run_id);
     expect(snap.counters.dead_lettered).toBe(5);

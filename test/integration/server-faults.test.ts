@@ -14,13 +14,14 @@ import { isDeepStrictEqual } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
-import { createToken } from "../../server/auth/tokens.ts";
 import { applyMigrations } from "../../server/db/migrations.ts";
 import { reloadEnv } from "../../server/env.ts";
 import { handleReadyRequest } from "../../server/metrics/scrape.ts";
 import { startWorker } from "../../worker/runtime.ts";
-import { adminToken, api } from "../support/http.ts";
+import { adminToken, api, createEditorToken } from "../support/http.ts";
+import { queryOnce as query, serverSourceConfig } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
+import { repeatUntilStopped } from "../support/workload.ts";
 
 const SOURCE = { dir: path.resolve(".data/test/pg-faults-source"), port: 54343, password: "faults-source-pw" };
 const STORE = { dir: path.resolve(".data/test/pg-faults-store"), port: 54344, password: "faults-store-pw" };
@@ -32,15 +33,6 @@ let sourceId: string;
 let editor: string;
 let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
 
-async function query(url: string, sql: string, params?: unknown[]) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
 const src = (sql: string, params?: unknown[]) => query(source.url("faults"), sql, params);
 const db = (sql: string, params?: unknown[]) => query(store.url("ecm_faults"), sql, params);
 
@@ -51,19 +43,9 @@ async function storeEqualsSource(): Promise<boolean> {
 }
 const run = async (id: string) => (await api("GET", `/runs/${id}`, { token: editor })).body;
 
-/** Writes to the source until stopped, riding out its absence (a write the crash cut is the source's to keep or lose). */
-function workload() {
-  let on = true;
-  let n = 0;
-  const done = (async () => {
-    while (on) {
-      n++;
-      await src("BEGIN; UPDATE items SET v = v + 1 WHERE id = $1; INSERT INTO items VALUES ($2, 0) ON CONFLICT (id) DO UPDATE SET v = items.v - 1; COMMIT;".replace(/\$1/, String((n * 7919) % ROWS)).replace(/\$2/, String(ROWS + (n % 500))))
-        .catch(() => new Promise((r) => setTimeout(r, 200)));
-    }
-  })();
-  return { stop: async () => ((on = false), await done), get writes() { return n; } };
-}
+/** Writes to the source until stopped: an update and an upsert per transaction. */
+const workload = () =>
+  repeatUntilStopped((n) => src(`BEGIN; UPDATE items SET v = v + 1 WHERE id = ${(n * 7919) % ROWS}; INSERT INTO items VALUES (${ROWS + (n % 500)}, 0) ON CONFLICT (id) DO UPDATE SET v = items.v - 1; COMMIT;`));
 
 beforeAll(async () => {
   [source, store] = await Promise.all([startEmbeddedPostgres(SOURCE), startEmbeddedPostgres(STORE)]);
@@ -77,15 +59,8 @@ beforeAll(async () => {
   process.env.DATABASE_URL = store.url("ecm_faults");
   reloadEnv();
   await applyMigrations(process.env.DATABASE_URL);
-  process.env.ECM_SOURCE_FAULTS_PW = SOURCE.password;
-  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
-  editor = (await createToken({ name: "e", role: "editor" }, system)).token;
-  const config = {
-    connector_type: "postgresql",
-    connection: { host: "127.0.0.1", port: SOURCE.port, database: "faults", ssl_mode: "disable" },
-    authentication: { type: "credentials", username: "postgres", password_secret: "env://ECM_SOURCE_FAULTS_PW" },
-    options: { batch_size: 500, change_tracking: "cdc", retry: { initial_ms: 300, factor: 2, max_ms: 3000 } },
-  };
+  editor = await createEditorToken();
+  const config = serverSourceConfig({ ...SOURCE, database: "faults", secretEnv: "ECM_SOURCE_FAULTS_PW", options: { retry: { initial_ms: 300, factor: 2, max_ms: 3000 } } });
   const created = await api("POST", "/sources", { token: adminToken(), body: { name: "faults", config } });
   expect(created.status).toBe(201);
   sourceId = created.body.id;
@@ -118,11 +93,11 @@ describe("the servers around the product fail", () => {
     expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } })).status).toBe(202);
     await waitFor("streaming", async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body.state === "streaming", 30_000);
     const writes = workload();
-    await waitFor("some changes streamed", async () => writes.writes > 200, 30_000);
+    await waitFor("some changes streamed", async () => writes.count > 200, 30_000);
     await source.crash();
     await new Promise((r) => setTimeout(r, 1500));
     source = await startEmbeddedPostgres(SOURCE);
-    await waitFor("changes after the restart", async () => writes.writes > 600, 60_000);
+    await waitFor("changes after the restart", async () => writes.count > 600, 60_000);
     await writes.stop();
     await waitFor("the store to equal the source", storeEqualsSource, 90_000, 500);
     const status = (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body;
@@ -131,7 +106,7 @@ describe("the servers around the product fail", () => {
 
   it("rides out its own store crashing for 30 s mid-stream: ready says so, the worker retries, nothing lost or dead-lettered", async () => {
     const writes = workload();
-    await waitFor("some changes streamed", async () => writes.writes > 200, 30_000);
+    await waitFor("some changes streamed", async () => writes.count > 200, 30_000);
     await store.crash();
     const down = Date.now();
     const ready = await handleReadyRequest(new Request("http://localhost/api/ready", { headers: { authorization: `Bearer ${adminToken()}` } }));
@@ -139,8 +114,8 @@ describe("the servers around the product fail", () => {
     expect(await ready.json()).toMatchObject({ status: "not_ready" });
     await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
     store = await startEmbeddedPostgres(STORE);
-    const writtenWhileDown = writes.writes;
-    await waitFor("changes after the store is back", async () => writes.writes > writtenWhileDown + 200, 60_000);
+    const writtenWhileDown = writes.count;
+    await waitFor("changes after the store is back", async () => writes.count > writtenWhileDown + 200, 60_000);
     await writes.stop();
     await waitFor("the store to equal the source", storeEqualsSource, 120_000, 500);
     await waitFor("ready again", async () => (await handleReadyRequest(new Request("http://localhost/api/ready"))).status === 200, 30_000, 500);

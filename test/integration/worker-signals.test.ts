@@ -10,12 +10,12 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUES } from "../../server/jobs/contracts.ts";
-import { createToken } from "../../server/auth/tokens.ts";
-import { adminToken, api } from "../support/http.ts";
+import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
 import { killWorkers, spawnWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { repeatUntilStopped } from "../support/workload.ts";
 
 const ROWS = 150_000;
 let src: Awaited<ReturnType<typeof createSourceDatabase>>;
@@ -35,26 +35,18 @@ const ownerOf = async (workers: WorkerProcess[]) => {
   return workers.find((w) => owner?.endsWith(`:${w.pid}`));
 };
 
-/** Source writes until stopped: updates spread over the table and inserts, one transaction each. */
+/** Source writes until stopped: updates spread over the table and, every tenth, an insert of a new id. */
 let inserted = 0; // across workloads: each inserts new ids
-function workload() {
-  let on = true;
-  let n = 0;
-  const done = (async () => {
-    while (on) {
-      n++;
-      await src.query("BEGIN; UPDATE items SET v = v + 1 WHERE id = $1; COMMIT;".replace("$1", String(1 + ((n * 7919) % ROWS))));
-      if (n % 10 === 0) await src.query(`INSERT INTO items VALUES (${ROWS + ++inserted}, ${n})`);
-    }
-  })();
-  return { stop: async () => ((on = false), await done), get writes() { return n; } };
-}
+const workload = () =>
+  repeatUntilStopped(async (n) => {
+    await src.query(`UPDATE items SET v = v + 1 WHERE id = ${1 + ((n * 7919) % ROWS)}`);
+    if (n % 10 === 0) await src.query(`INSERT INTO items VALUES (${ROWS + ++inserted}, ${n})`);
+  });
 
 beforeAll(async () => {
   await resetMetadata();
   await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
-  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
-  editor = (await createToken({ name: "e", role: "editor" }, system)).token;
+  editor = await createEditorToken();
   src = await createSourceDatabase("ecm_worker_signals", `CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL); INSERT INTO items SELECT g, g FROM generate_series(1, ${ROWS}) g;`);
   const config = { ...src.config, options: { ...src.config.options, batch_size: 500 } };
   sourceId = (await api("POST", "/sources", { token: adminToken(), body: { name: "signals", config } })).body.id;
@@ -101,13 +93,13 @@ describe("workers signalled mid-work", () => {
     expect((await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } })).status).toBe(202);
     await waitFor("streaming under the first worker", async () => (await status()).state === "streaming" && (await ownerOf([first])) === first, 60_000, 100);
     const writes = workload();
-    await waitFor("changes streaming", async () => writes.writes > 300, 30_000);
+    await waitFor("changes streaming", async () => writes.count > 300, 30_000);
     const second = spawnWorker(lease);
     first.child.kill("SIGTERM");
     expect(await first.exited).toEqual({ code: 0, signal: null });
     await waitFor("the second worker to own the stream, well inside the first one's lease", async () => (await ownerOf([second])) === second, 30_000, 100);
-    const atHandover = writes.writes;
-    await waitFor("changes after the handover", async () => writes.writes > atHandover + 300, 30_000);
+    const atHandover = writes.count;
+    await waitFor("changes after the handover", async () => writes.count > atHandover + 300, 30_000);
     await writes.stop();
     await waitFor("the store to equal the source", storeEqualsSource, 60_000, 500);
     expect((await withDb((c) => c.query("SELECT count(*)::int AS n FROM dead_letters"))).rows[0].n).toBe(0);
@@ -124,7 +116,7 @@ describe("workers signalled mid-work", () => {
     await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } });
     await waitFor("an owner", async () => (await status()).state === "streaming" && (await ownerOf([a, b])), 60_000, 100);
     const writes = workload();
-    await waitFor("changes streaming", async () => writes.writes > 300, 30_000);
+    await waitFor("changes streaming", async () => writes.count > 300, 30_000);
     const stalled = (await ownerOf([a, b]))!;
     const other = stalled === a ? b : a;
     stalled.child.kill("SIGSTOP");
@@ -132,12 +124,12 @@ describe("workers signalled mid-work", () => {
     // check (every 30 s; a job is moved at the second check that finds it unlocked) hands the job to
     // the other worker, which takes the lease (4 s, run out too): at most about 90 s.
     await waitFor("the other worker to own the stream", async () => (await ownerOf([a, b])) === other, 150_000, 100);
-    const atTakeover = writes.writes;
-    await waitFor("changes under the new owner", async () => writes.writes > atTakeover + 300, 30_000);
+    const atTakeover = writes.count;
+    await waitFor("changes under the new owner", async () => writes.count > atTakeover + 300, 30_000);
     stalled.child.kill("SIGCONT");
     // Awake, it holds a stale fencing token: its next renewal or commit is refused, and it says so.
     await waitFor("the stalled worker to find its lease lost", async () => /lease lost/.test(stalled.output()), 30_000, 100);
-    await waitFor("more changes", async () => writes.writes > atTakeover + 600, 30_000);
+    await waitFor("more changes", async () => writes.count > atTakeover + 600, 30_000);
     await writes.stop();
     await waitFor("the store to equal the source", storeEqualsSource, 60_000, 500);
     expect(await ownerOf([a, b])).toBe(other);

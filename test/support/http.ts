@@ -1,4 +1,5 @@
 // Calls the public API in-process, through the same handler Next serves /api/v1 with.
+import { createToken } from "../../server/auth/tokens.ts";
 import { handleApiRequest } from "../../server/http/handler.ts";
 
 export type ApiResult = { status: number; body: any; text: string; headers: Headers };
@@ -18,3 +19,9 @@ export async function api(method: string, path: string, opts: { token?: string; 
 }
 
 export const adminToken = () => process.env.ECM_API_TOKEN!;
+
+/** An editor's API token, made by the operator's token (ECM_API_TOKEN). */
+export async function createEditorToken(): Promise<string> {
+  const system = { kind: "token" as const, id: "env", name: "ECM_API_TOKEN", role: "admin" as const };
+  return (await createToken({ name: "e", role: "editor" }, system)).token;
+}

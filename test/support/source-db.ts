@@ -12,15 +12,7 @@ export async function createSourceDatabase(name: string, setupSql = ""): Promise
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
-  const query = async (sql: string, params?: unknown[]) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return await c.query(sql, params);
-    } finally {
-      await c.end();
-    }
-  };
+  const query = (sql: string, params?: unknown[]) => queryOnce(url, sql, params);
   if (setupSql) await query(setupSql);
   // The test password reaches the connector the way a user's would: through a secret reference.
   process.env.ECM_SOURCE_TEST_PASSWORD = decodeURIComponent(server.password);
@@ -31,4 +23,29 @@ export async function createSourceDatabase(name: string, setupSql = ""): Promise
     options: { batch_size: 1000, change_tracking: "cdc" },
   };
   return { url, config, query };
+}
+
+/** One statement on its own connection (a test's view of a database, never a pooled session). */
+export async function queryOnce(url: string, sql: string, params?: unknown[]): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * A PostgreSQL source config for a server a test started itself (embedded), its password behind an
+ * env:// secret as a user's would be (creating the source then takes an admin).
+ */
+export function serverSourceConfig(opts: { port: number; database: string; password: string; secretEnv: string; options?: Record<string, unknown> }) {
+  process.env[opts.secretEnv] = opts.password;
+  return {
+    connector_type: "postgresql",
+    connection: { host: "127.0.0.1", port: opts.port, database: opts.database, ssl_mode: "disable" },
+    authentication: { type: "credentials", username: "postgres", password_secret: `env://${opts.secretEnv}` },
+    options: { batch_size: 500, change_tracking: "cdc", ...opts.options },
+  };
 }
