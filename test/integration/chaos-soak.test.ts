@@ -25,7 +25,8 @@ import { killWorkers, spawnWorker, type WorkerProcess } from "../support/worker-
 
 const MINUTES = Number(process.env.ECM_SOAK_MINUTES ?? 2);
 const SEED = Number(process.env.ECM_SOAK_SEED ?? Date.now() % 1_000_000);
-const SOURCE = { dir: path.resolve(".data/test/pg-soak-source"), port: 54345, password: "soak-source-pw" };
+// Below Linux's ephemeral range (32768–60999): restarted on its port, never taken by a client's local end.
+const SOURCE = { dir: path.resolve(".data/test/pg-soak-source"), port: 25345, password: "soak-source-pw" };
 const REDIS = { dataDir: path.resolve(".data/test/soak"), port: 6393, log: () => {}, useLocal: false };
 const TABLES = {
   accounts: "id int PRIMARY KEY, owner text NOT NULL, balance bigint NOT NULL",

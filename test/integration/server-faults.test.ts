@@ -23,8 +23,10 @@ import { queryOnce as query, serverSourceConfig } from "../support/source-db.ts"
 import { waitFor } from "../support/wait.ts";
 import { repeatUntilStopped } from "../support/workload.ts";
 
-const SOURCE = { dir: path.resolve(".data/test/pg-faults-source"), port: 54343, password: "faults-source-pw" };
-const STORE = { dir: path.resolve(".data/test/pg-faults-store"), port: 54344, password: "faults-store-pw" };
+// Ports below Linux's ephemeral range (32768–60999): a server restarted on its port mid-test must
+// not find it taken by some client connection's local end.
+const SOURCE = { dir: path.resolve(".data/test/pg-faults-source"), port: 25343, password: "faults-source-pw" };
+const STORE = { dir: path.resolve(".data/test/pg-faults-store"), port: 25344, password: "faults-store-pw" };
 const ROWS = 60_000;
 
 let source: EmbeddedPostgres;
@@ -48,7 +50,9 @@ const workload = () =>
   repeatUntilStopped((n) => src(`BEGIN; UPDATE items SET v = v + 1 WHERE id = ${(n * 7919) % ROWS}; INSERT INTO items VALUES (${ROWS + (n % 500)}, 0) ON CONFLICT (id) DO UPDATE SET v = items.v - 1; COMMIT;`));
 
 beforeAll(async () => {
-  [source, store] = await Promise.all([startEmbeddedPostgres(SOURCE), startEmbeddedPostgres(STORE)]);
+  // One after the other, each kept as it starts: afterAll stops whatever did.
+  source = await startEmbeddedPostgres(SOURCE);
+  store = await startEmbeddedPostgres(STORE);
   await query(source.url(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'faults'");
   await query(source.url(), "DROP DATABASE IF EXISTS faults WITH (FORCE)");
   await query(source.url(), "CREATE DATABASE faults");
