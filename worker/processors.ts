@@ -4,14 +4,15 @@ import type { JobName, JobPayload } from "../server/jobs/contracts.ts";
 import { replayRun } from "./processors/replay.ts";
 import { snapshotEntity, snapshotFinish, snapshotRun } from "./processors/snapshot.ts";
 import { streamRun } from "./processors/stream.ts";
+import type { Attempt } from "./retry.ts";
 
-/** `token`: the job's lock, which moving it to the delayed set needs (worker/retry.ts). */
-type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job, token?: string) => Promise<unknown>;
+/** `attempt`: what the processor tells the runtime about this attempt (worker/retry.ts). */
+type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job, attempt: Attempt) => Promise<unknown>;
 
 export const processors: { [N in JobName]: Processor<N> } = {
   "snapshot.run": (payload) => snapshotRun(payload),
-  "snapshot.entity": (payload, job, token) => snapshotEntity(payload, job, token),
+  "snapshot.entity": (payload, _job, attempt) => snapshotEntity(payload, attempt),
   "snapshot.finish": (payload, job) => snapshotFinish(payload, job),
-  "dead_letters.replay": (payload, job, token) => replayRun(payload, job, token),
+  "dead_letters.replay": (payload, _job, attempt) => replayRun(payload, attempt),
   "stream.run": (payload) => streamRun(payload),
 };

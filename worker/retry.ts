@@ -27,6 +27,13 @@ export const attemptOf = (job: Job) => {
   return typeof attempt === "number" && Number.isInteger(attempt) && attempt >= 1 ? Math.min(attempt, 64) : 1;
 };
 
+/**
+ * What a processor tells the runtime about the attempt it is running: whether it got somewhere
+ * (committed a chunk, replayed a letter), so a TRANSIENT failure after that backs off from the first
+ * step again. Processors only throw; the runtime alone schedules retries and hand-overs.
+ */
+export type Attempt = { progressed: boolean };
+
 export type RetryCase = {
   kind: PipelineKind;
   /** Whose backoff (its options.retry); unknown (the store cannot say): the operator's default. */
@@ -46,8 +53,7 @@ export type RetryCase = {
  */
 export async function retryLater(job: Job, token: string | undefined, c: RetryCase): Promise<never> {
   const attempt = c.progressed ? 1 : attemptOf(job);
-  const policy = c.sourceId ? await sourceRetryPolicy(c.sourceId).catch(() => undefined) : undefined;
-  const delay = backoffDelay(attempt, policy ?? defaultRetryPolicy());
+  const delay = backoffDelay(attempt, c.sourceId ? await sourceRetryPolicy(c.sourceId) : defaultRetryPolicy());
   const nextAt = new Date(Date.now() + delay);
   const message = (c.error as Error)?.message ?? String(c.error);
   recordRetry(c.kind, c.classified.category, c.classified.origin);

@@ -1,7 +1,7 @@
 // The worker runtime: one BullMQ Worker per queue, processors looked up in one registry, one retry
 // policy for what they throw (worker/retry.ts), and a single idempotent stop path (SIGTERM/SIGINT):
 // current jobs finish or hand over (streams and snapshot parts at their next commit), then it closes.
-import { DelayedError, Worker, type Job } from "bullmq";
+import { Worker, type Job } from "bullmq";
 import { env } from "../server/env.ts";
 import { createRedis } from "../server/jobs/redis.ts";
 import { JOBS, QUEUES, parsePayload, type JobName } from "../server/jobs/contracts.ts";
@@ -13,8 +13,9 @@ import { publishMetrics } from "../server/metrics/publish.ts";
 import { markExiting } from "./lifecycle.ts";
 import { startSupervisor } from "./supervisor.ts";
 import { classify } from "../server/errors/classify.ts";
-import { findRun } from "../server/store/runs.ts";
-import { retryLater } from "./retry.ts";
+import { SnapshotStopped } from "../server/pipeline/snapshot.ts";
+import { findRun, runRetryDue } from "../server/store/runs.ts";
+import { handOver, retryLater, type Attempt } from "./retry.ts";
 
 const log = logger("worker");
 /** Times a snapshot part or a replay is taken again after its worker died before it fails. */
@@ -32,31 +33,37 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
       throw new Error(`unknown job ${job.name}; is this worker older than the web server?`);
     }
     const name = job.name as JobName;
-    const processor = processors[name] as (payload: unknown, job: Job, token?: string) => Promise<unknown>;
+    const processor = processors[name] as (payload: unknown, job: Job, attempt: Attempt) => Promise<unknown>;
     const started = performance.now();
     let outcome = "failed";
     try {
       const payload = parsePayload(name, job.data) as { run_id?: string; source_id?: string };
+      const runId = payload.run_id ?? null;
       // Every line logged while the job runs, however deep, names the job, its run and its source.
-      const ids = { job_id: job.id, job: name, run_id: payload.run_id, source_id: payload.source_id };
+      const ids = { job_id: job.id, job: name, run_id: runId ?? undefined, source_id: payload.source_id };
       return await withLogContext(ids, async () => {
+        const attempt: Attempt = { progressed: false };
+        // Streams retry under their lease (processors/stream.ts); bounded work retries here, as a job.
+        const bounded = name !== "stream.run";
+        // An attempt starts: the backoff it waited out is over (the run no longer shows it).
+        if (bounded && runId) await runRetryDue(runId);
         try {
-          const result = await processor(payload, job, token);
+          const result = await processor(payload, job, attempt);
           outcome = "completed";
           return result;
         } catch (error) {
-          if (error instanceof DelayedError) {
-            outcome = "retrying";
-            throw error;
+          if (!bounded) throw error;
+          // A snapshot part stopped at a checkpoint because this worker is stopping: the next worker takes it.
+          if (error instanceof SnapshotStopped) {
+            outcome = "handed_over";
+            return await handOver(job, token);
           }
-          // Bounded work (not a stream: it retries under its lease) that failed on something that may
-          // pass, wherever it was thrown: the one retry policy (worker/retry.ts), never a lost job.
+          // Something that may pass, wherever it was thrown: the one retry policy (worker/retry.ts), never a lost job.
           const classified = classify(error);
-          if (name === "stream.run" || classified.category !== "TRANSIENT") throw error;
-          const runId = payload.run_id ?? null;
+          if (classified.category !== "TRANSIENT") throw error;
           const sourceId = payload.source_id ?? (runId ? ((await findRun(runId).catch(() => null))?.sourceId ?? null) : null);
           outcome = "retrying";
-          return await retryLater(job, token, { kind: name.startsWith("snapshot") ? "snapshot" : "replay", sourceId, runId, error, classified });
+          return await retryLater(job, token, { kind: name.startsWith("snapshot") ? "snapshot" : "replay", sourceId, runId, error, classified, progressed: attempt.progressed });
         }
       });
     } finally {

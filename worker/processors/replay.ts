@@ -1,22 +1,20 @@
 // dead_letters.replay: replays dead letters through the mapping in force now, reported as a run.
 // A TRANSIENT failure is retried from the letters still open (worker/retry.ts); others fail the run.
-import type { Job } from "bullmq";
 import { replayDeadLetters, type ReplayCounters } from "../../server/dead-letters/service.ts";
 import { classify } from "../../server/errors/classify.ts";
 import type { JobPayload } from "../../server/jobs/contracts.ts";
 import { logger } from "../../server/logger.ts";
-import { addRunProgress, findRun, finishRun, runRetryDue, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, findRun, finishRun, startRun } from "../../server/store/runs.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
-import { retryLater } from "../retry.ts";
+import type { Attempt } from "../retry.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.replay");
 
-export async function replayRun(payload: JobPayload<"dead_letters.replay">, job: Job, token?: string) {
+export async function replayRun(payload: JobPayload<"dead_letters.replay">, attempt: Attempt) {
   const runId = payload.run_id;
   if (!(await startRun(runId, payload.ids.length))) return { skipped: "run already finished" };
-  await runRetryDue(runId);
-  const run = (await findRun(runId))!;
+  const { sourceId } = (await findRun(runId))!;
   // This attempt's letters, added to what earlier attempts counted on the run.
   const counters: ReplayCounters = { read: 0, written: 0, dead_lettered: 0, retried: 0, collisions: 0 };
   let mappingVersion = 0;
@@ -24,18 +22,19 @@ export async function replayRun(payload: JobPayload<"dead_letters.replay">, job:
     mappingVersion = (await replayDeadLetters(payload.ids, counters)).mapping_version;
   } catch (e) {
     await addRunProgress(runId, counters.read, counters).catch((error) => log.warn({ error }, "could not record the replay's progress"));
-    const classified = classify(e);
-    if (classified.category === "TRANSIENT") return await retryLater(job, token, { kind: "replay", sourceId: run.sourceId, runId, error: e, classified, progressed: counters.read > 0 });
-    await finishRun(runId, { status: "failed", error: (e as Error).message, errorCategory: classified.category });
+    const { category } = classify(e);
+    attempt.progressed = counters.read > 0;
+    if (category === "TRANSIENT") throw e; // retried by the runtime, from the letters still open
+    await finishRun(runId, { status: "failed", error: (e as Error).message, errorCategory: category });
     log.error({ error: e }, "replay run failed");
-    await purgeTombstones(run.sourceId);
+    await purgeTombstones(sourceId);
     return { failed: (e as Error).message };
   }
   await addRunProgress(runId, counters.read, counters);
   const total = ((await findRun(runId))?.counters ?? counters) as ReplayCounters;
   await finishRun(runId, { status: "succeeded", mappingVersion: mappingVersion || undefined, progressDone: total.read, progressTotal: total.read });
   log.info(total, "replay run succeeded");
-  await purgeTombstones(run.sourceId);
+  await purgeTombstones(sourceId);
   return total;
 }
 

@@ -9,20 +9,20 @@ import { producerRedis } from "../../server/jobs/redis.ts";
 import { classify } from "../../server/errors/classify.ts";
 import { logger } from "../../server/logger.ts";
 import { isExiting } from "../lifecycle.ts";
-import { handOver, retryLater } from "../retry.ts";
+import type { Attempt } from "../retry.ts";
 import { getMappings } from "../../server/mapping/service.ts";
 import { prepareSnapshot, runSnapshot, SnapshotStopped } from "../../server/pipeline/snapshot.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
-import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, refreshSnapshotProgress, runRetryDue, setSourceState, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, refreshSnapshotProgress, setSourceState, startRun } from "../../server/store/runs.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.snapshot");
 const PROGRESS_EVERY_MS = 500;
-// Rows, contexts and dead letters are counted in the store, with each chunk (refreshSnapshotProgress):
-// a part reports only what it alone knows.
+// Rows, contexts and dead letters are counted in the store with each chunk (refreshSnapshotProgress),
+// collisions on the run: a part reports only what it alone knows.
 type PartResult =
-  | { entity: string; collisions: number; mapping_version: number; superseded_by?: string | null }
+  | { entity: string; mapping_version: number; superseded_by?: string | null }
   | { entity: string; failed: string; category: string };
 
 async function fail(runId: string, sourceId: string, e: unknown) {
@@ -52,7 +52,6 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
     return failUnlessTransient(e);
   }
   if (!(await startRun(runId, total))) return { skipped: "run already finished" };
-  await runRetryDue(runId);
   await setSourceState(sourceId, "snapshotting");
   try {
     await prepareSnapshot(sourceId, { full: !payload.entities });
@@ -83,15 +82,13 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
 
 /**
  * One entity of a run. A TRANSIENT failure (the source or the store briefly away, a deadlock or
- * serialization failure) is retried with the source's backoff from the delayed set, resuming after
- * the last committed chunk, for as long as the error stays TRANSIENT; an attempt that committed a
- * chunk starts the backoff over. Any other category fails the part, which fails the run. A
- * stopping worker hands the part over after the chunks in flight commit.
+ * serialization failure) is thrown: the runtime retries the part with the source's backoff
+ * (worker/retry.ts), resuming after the last committed chunk; an attempt that committed a chunk
+ * starts the backoff over. Any other category fails the part, which fails the run. A stopping
+ * worker's part stops after the chunks in flight commit (SnapshotStopped) and is handed over.
  */
-export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, job: Job, token?: string): Promise<PartResult> {
+export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, attempt: Attempt): Promise<PartResult> {
   const { run_id: runId, source_id: sourceId, entity } = payload;
-  await runRetryDue(runId);
-  let progressed = false;
   let lastReport = Date.now();
   try {
     const result = await runSnapshot(sourceId, {
@@ -99,7 +96,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, job
       runId,
       shouldStop: isExiting,
       onChunk: async ({ total_read }) => {
-        progressed ||= total_read > 0;
+        attempt.progressed ||= total_read > 0;
         if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
           lastReport = Date.now();
           // Only a display: a failure here must not fail a chunk that committed.
@@ -109,19 +106,13 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, job
     });
     if (result.collisions.length) await addRunProgress(runId, 0, { collisions: result.collisions.length });
     const stats = result.entities[0];
-    return {
-      entity,
-      collisions: result.collisions.length,
-      mapping_version: result.mapping_version,
-      ...(stats && "superseded_by" in stats ? { superseded_by: stats.superseded_by ?? null } : {}),
-    };
+    return { entity, mapping_version: result.mapping_version, ...(stats && "superseded_by" in stats ? { superseded_by: stats.superseded_by ?? null } : {}) };
   } catch (e) {
-    if (e instanceof SnapshotStopped) return await handOver(job, token);
-    const classified = classify(e);
-    if (classified.category === "TRANSIENT") return await retryLater(job, token, { kind: "snapshot", sourceId, runId, error: e, classified, progressed });
+    const { category } = classify(e);
+    if (e instanceof SnapshotStopped || category === "TRANSIENT") throw e;
     // Reported to the parent, which fails the run with it; the other entities go on.
     log.error({ entity, error: e }, "snapshot of an entity failed");
-    return { entity, failed: (e as Error).message ?? String(e), category: classified.category };
+    return { entity, failed: (e as Error).message ?? String(e), category };
   } finally {
     await refreshSnapshotProgress(runId).catch((error) => log.warn({ entity, error }, "could not record the progress of a snapshot part"));
   }
