@@ -8,6 +8,7 @@ import { AppError } from "../../errors/app-error.ts";
 import type { JsonValue, SnapshotChunk, SourceRecord } from "../types.ts";
 import { q, type DescribedEntity } from "./catalog.ts";
 import { needsBytes, TEXT_AS_VALUES, type RowValue } from "./values.ts";
+import { prefetch } from "../prefetch.ts";
 
 /** A query's options reading rows of `entity` as RowValues (arrays in column order). */
 const rowOptions = (entity: DescribedEntity) => ({ rowsAsArray: true, ...(needsBytes(entity.mysqlColumns) ? { typeCast: false } : TEXT_AS_VALUES) });
@@ -64,7 +65,7 @@ export async function* readSnapshot(c: mysql.Connection, database: string, entit
     const size = Math.min(opts.batchSize, remaining);
     const where = last ? after(entity, key, last) : { sql: "", params: [] };
     const sql = `SELECT ${cols} FROM ${q(database)}.${q(entity.table)}${where.sql ? ` WHERE ${where.sql}` : ""} ORDER BY ${key.map(q).join(", ")} LIMIT ${size}`;
-    return { size, rows: c.query({ sql, values: where.params, ...options }).then(([rows]) => rows as unknown as (RowValue | null)[][]) };
+    return { size, rows: prefetch(c.query({ sql, values: where.params, ...options }).then(([rows]) => rows as unknown as (RowValue | null)[][])) };
   };
   let pending: ReturnType<typeof fetch> | null = remaining > 0 ? fetch(opts.afterKey) : null;
   try {

@@ -9,6 +9,7 @@ import { AppError } from "../../errors/app-error.ts";
 import type { SnapshotChunk, SourceRecord } from "../types.ts";
 import type { DescribedEntity } from "./catalog.ts";
 import { CopyTextDecoder } from "./copy-text.ts";
+import { prefetch } from "../prefetch.ts";
 import type { ValueParsers } from "./values.ts";
 
 
@@ -59,7 +60,7 @@ export async function* readSnapshot(
   let remaining = opts.limit ?? Infinity;
   const fetch = (after: string[] | null) => {
     const size = Math.min(opts.batchSize, remaining);
-    return { size, rows: readChunk(client, chunkSql(client, entity, after, size)) };
+    return { size, rows: prefetch(readChunk(client, chunkSql(client, entity, after, size))) };
   };
 
   // The next chunk is requested as soon as this one's last key is known, so the server produces
