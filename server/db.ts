@@ -58,6 +58,10 @@ function markStoreErrors(pool: pg.Pool) {
   pool.query = mark(pool.query.bind(pool)) as typeof pool.query;
   pool.connect = mark(pool.connect.bind(pool)) as typeof pool.connect;
   pool.on("connect", (client) => {
+    // A checked-out client has no pool listener: the store going away while it waits between
+    // statements would emit an 'error' nobody hears (an uncaught exception kills the process).
+    // Its next statement reports the failure, and release() drops a client that is not queryable.
+    client.on("error", () => {});
     client.query = mark(client.query.bind(client)) as typeof client.query;
   });
 }

@@ -25,6 +25,7 @@ export type DemoWriter = { stop: () => Promise<void> };
 export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter {
   const demo = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "ecm-demo-writer", connectionTimeoutMillis: 5000 });
   demo.on("error", () => {}); // surfaced by the failing tick
+  demo.on("connect", (client) => client.on("error", () => {})); // a checked-out client too (server/db.ts)
   let tick = 0;
   let running: Promise<void> | null = null;
   let lastProblem = "";
