@@ -86,6 +86,7 @@ describeConformance({
     const test = new URL(process.env.TEST_SERVER_URL!);
     moved ??= await startEmbeddedPostgres({ dir: path.resolve(".data/test/pg-moved"), port: 54341, password: decodeURIComponent(test.password), user: decodeURIComponent(test.username) });
     const admin = new pg.Client({ connectionString: moved.url("postgres") });
+    admin.on("error", () => {});
     await admin.connect();
     await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [name]);
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -96,6 +97,7 @@ describeConformance({
       config: { connector_type: "postgresql", connection: { host: "127.0.0.1", port: moved.port, database: name, ssl_mode: "disable" }, authentication: { type: "credentials", username: moved.user, password_secret: "env://ECM_SOURCE_TEST_PASSWORD" }, options: { batch_size: 1000, change_tracking: "cdc" } },
       exec: async (sql) => {
         const c = new pg.Client({ connectionString: url });
+        c.on("error", () => {});
         await c.connect();
         try {
           return (await c.query(sql)).rows;
@@ -117,6 +119,7 @@ async function createSourceDatabaseHandle(database: string) {
   return {
     exec: async (sql: string) => {
       const c = new pg.Client({ connectionString: url });
+      c.on("error", () => {});
       await c.connect();
       try {
         await c.query(sql);

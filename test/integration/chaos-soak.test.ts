@@ -140,6 +140,7 @@ function sampleAcknowledgements() {
   const slot = `ecm_slot_${sourceId.replaceAll("-", "")}`;
   const done = (async () => {
     const store = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    store.on("error", () => {});
     await store.connect();
     try {
       while (on) {
@@ -157,6 +158,7 @@ function sampleAcknowledgements() {
       await store.end();
     }
   })();
+  done.catch(() => {}); // a failure is reported by stop(), not as an unhandled rejection meanwhile
   return { violations, get samples() { return samples; }, stop: async () => ((on = false), await done) };
 }
 

@@ -48,6 +48,8 @@ function workload(round: number, clients: number) {
   let running = true;
   let transactions = 0;
   const pool = new pg.Pool({ connectionString: src.url, max: clients });
+  pool.on("error", () => {});
+  pool.on("connect", (c) => c.on("error", () => {})); // reported by the failing statement
   const loops = Array.from({ length: clients }, async () => {
     while (running) {
       const aid = 1 + Math.floor(Math.random() ** 3 * ACCOUNTS); // skewed: low ids are hot
@@ -70,10 +72,13 @@ function workload(round: number, clients: number) {
       }
     }
   });
+  // A loop that fails does so while the test awaits other steps: held here, reported by stop().
+  const all = Promise.all(loops);
+  all.catch(() => {});
   return {
     stop: async () => {
       running = false;
-      await Promise.all(loops);
+      await all;
       await pool.end();
       return transactions;
     },

@@ -21,6 +21,7 @@ export async function setup() {
     serverUrl = embedded.url("postgres");
   }
   const admin = new pg.Client({ connectionString: serverUrl });
+  admin.on("error", () => {}); // a server going away is reported by the next query
   await admin.connect();
   await admin.query("DROP DATABASE IF EXISTS ecm_test WITH (FORCE)");
   await admin.query("CREATE DATABASE ecm_test");

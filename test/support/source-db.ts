@@ -5,6 +5,7 @@ import type { TPostgresConfig } from "../../server/connectors/postgresql/config.
 export async function createSourceDatabase(name: string, setupSql = ""): Promise<{ url: string; config: TPostgresConfig; query: (sql: string, params?: unknown[]) => Promise<pg.QueryResult> }> {
   const server = new URL(process.env.TEST_SERVER_URL!);
   const admin = new pg.Client({ connectionString: server.toString() });
+  admin.on("error", () => {}); // a server going away is reported by the next query
   await admin.connect();
   // Slots left by an interrupted run would keep the database from being dropped.
   await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [name]);

@@ -22,7 +22,7 @@ export function tcpProxy(target: { host: string; port: number }) {
     upstream.pause();
   };
   const listen = () =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
       server = net.createServer((client) => {
         const pair = { client, upstream: net.connect(target.port, target.host) };
         pairs.add(pair);
@@ -41,13 +41,26 @@ export function tcpProxy(target: { host: string; port: number }) {
         if (stalled) hold(pair);
         else forward(pair);
       });
+      server.once("error", reject);
       server.listen(port, "127.0.0.1", () => {
-        port = (server!.address() as net.AddressInfo).port;
+        server!.off("error", reject);
         resolve();
       });
     });
+  // The port is chosen once, below Linux's ephemeral range (32768–60999): while the proxy is down,
+  // some client connection's local end could otherwise take it, and up() would find it in use.
+  const listenFirst = async () => {
+    for (let tries = 0; ; tries++) {
+      port = 20_000 + Math.floor(Math.random() * 12_000);
+      try {
+        return await listen();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || tries >= 20) throw e;
+      }
+    }
+  };
   return {
-    listen,
+    listen: listenFirst,
     get port() {
       return port;
     },

@@ -6,6 +6,7 @@ import type { TPostgresConfig } from "../../../server/connectors/postgresql/conf
 
 const [configJson, url, entity, delayMs] = process.argv.slice(2) as [string, string, string, string];
 const db = new pg.Client({ connectionString: url });
+db.on("error", () => {}); // a server going away is reported by the next query
 await db.connect();
 const { rows } = await db.query<{ last_key: string[] | null }>("SELECT last_key FROM snapshot_checkpoint WHERE entity = $1", [entity]);
 const connector = new PostgresConnector({ sourceId: "00000000-0000-0000-0000-0000000d1ed0" });
