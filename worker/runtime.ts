@@ -85,7 +85,8 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
       queue === QUEUES.streams
         ? { concurrency: 100, lockDuration: streamLockMs, stalledInterval: streamLockMs, maxStalledCount: 1_000_000 }
         : { concurrency: e.ECM_WORKER_CONCURRENCY, maxStalledCount: MAX_STALLS };
-    const w = new Worker(queue, process, { connection, ...options, autorun: true });
+    // Named after this worker (host:pid, as its heartbeat): a job records which worker took it (processedBy).
+    const w = new Worker(queue, process, { connection, name: me.id, ...options, autorun: true });
     w.on("error", (error) => log.error({ queue, error }, "queue error"));
     w.on("failed", (job, error) => log.warn({ queue, job: job?.name, job_id: job?.id, error }, "job failed"));
     return w;
