@@ -1,4 +1,5 @@
 import { AppError } from "../errors/app-error.ts";
+import type { JsonText } from "../json/json-text.ts";
 
 // The ECM connector interface exactly as the specification writes it, with precise types.
 // A connector is constructed by its registry entry, initialized with a validated config, and
@@ -78,8 +79,12 @@ export type EntitySchema = {
   cdc: boolean;
 };
 
-/** The JSON-compatible value of a column, with exact representations (see docs/types.md). */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * The JSON-compatible value of a column, with exact representations (see docs/types.md). A large
+ * json value may be carried as its text (JsonText, json/json-text.ts): JSON.stringify gives its
+ * document, and a transform gets it parsed.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue } | JsonText;
 export type SourceRecord = Record<string, JsonValue>;
 
 export type ExtractOptions = {

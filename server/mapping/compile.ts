@@ -2,6 +2,7 @@
 // so the hot path does no interpretation per row. Preview uses the same compiled steps field by
 // field to report every failing field at once.
 import type { JsonValue, SourceRecord } from "../connectors/types.ts";
+import { JsonText, materialize } from "../json/json-text.ts";
 import { bareObject, own } from "../json/safe.ts";
 import { isSecretName } from "../secrets/redact.ts";
 import { transformChain, type TEntityMapping } from "./spec.ts";
@@ -48,19 +49,21 @@ export type CompiledMapping = {
   preview: (row: SourceRecord) => { context: MappedContext | null; errors: { field: string; message: string; category: "DATA" }[] };
 };
 
+// A large json value carried as text (json/json-text.ts) reaches a transform parsed; without a
+// transform it passes through to the store as text.
 function chainFn(steps: { name: string; fn: TransformFn }[]): TransformFn {
   if (steps.length === 1) {
     const [{ name, fn }] = steps as [{ name: string; fn: TransformFn }];
     return (v, row) => {
       try {
-        return fn(v, row);
+        return fn(materialize(v), row);
       } catch (e) {
         throw new StepFailure(0, name, e);
       }
     };
   }
   return (v, row) => {
-    let out = v;
+    let out: JsonValue = materialize(v);
     for (let i = 0; i < steps.length; i++) {
       try {
         out = steps[i]!.fn(out, row);
@@ -83,6 +86,7 @@ class StepFailure extends Error {
 }
 
 export function contextIdOf(value: JsonValue): string {
+  if (value instanceof JsonText) throw new TransformError("context_id must be text or a number, got a JSON document");
   if (typeof value === "string" && value !== "") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (value === null || value === undefined) throw new TransformError("context_id is NULL");

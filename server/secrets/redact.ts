@@ -4,6 +4,7 @@
 // reference (env://, file://, vault://, secret://), which is safe to show. Log lines are redacted
 // by path, in server/logger.ts.
 import { isSecretReference } from "./references.ts";
+import { JsonText } from "../json/json-text.ts";
 
 /**
  * Field names that hold secrets wherever they appear: the logger redacts them by path
@@ -58,6 +59,7 @@ export function redact(value: unknown, key = "", depth = 0): unknown {
   if (depth > MAX_DEPTH) return "[deep]";
   if (key && isSecretName(key) && value !== null && value !== undefined && !(typeof value === "string" && isSecretReference(value))) return "[redacted]";
   if (typeof value === "string") return value;
+  if (value instanceof JsonText) return redact(value.value(), key, depth);
   if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: string }).code };
   if (Array.isArray(value)) return value.map((v) => redact(v, key, depth + 1));
   if (value && typeof value === "object") {

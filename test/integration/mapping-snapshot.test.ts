@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
+import { JsonText } from "../../server/json/json-text.ts";
 import { InsertHint, writeContexts } from "../../server/store/contexts.ts";
 import { createRun } from "../../server/store/runs.ts";
 import { api } from "../support/http.ts";
@@ -279,5 +280,45 @@ describe("browsing contexts", () => {
     expect(one.body).toMatchObject({ context_type: "customer-context", context_id: "1", source_id: sourceId, entity: "customers", deleted: false, mapping_version: 1 });
     expect((await api("GET", "/contexts/customer-context/97", { token: viewer })).status).toBe(404);
     expect((await api("GET", "/contexts/customer-context/1")).status).toBe(401);
+  });
+});
+
+describe("a large value carried as its JSON text (json/json-text.ts)", () => {
+  // Longer than the writer's COPY slice, its emoji's surrogate pairs straddle every slice boundary,
+  // with escapes that COPY must double (backslashes) beside them.
+  const text = JSON.stringify({ s: "😀".repeat(700_000), esc: 'tab\t "quote" back\\slash', n: [1, 2.5, null] });
+  const other = JSON.stringify({ s: "a😀".repeat(500_000), changed: true });
+  const write = async (rows: object[], hint?: InsertHint) => {
+    const client = await pgPool().connect();
+    try {
+      await client.query("BEGIN");
+      const result = await writeContexts(client, sourceId, 1, rows as never, { generation: 0, snapshot: false, hint });
+      await client.query("COMMIT");
+      return result;
+    } finally {
+      client.release();
+    }
+  };
+  const row = (id: string, data: object | null, position: bigint, deleted = false) => ({ context_type: "large-probe", context_id: id, data, entity: "large_table", position, cursor: null, deleted });
+  const stored = async (id: string) => (await pgPool().query("SELECT data->'body' AS body, deleted FROM contexts WHERE context_type = 'large-probe' AND context_id = $1", [id])).rows[0];
+
+  it("is written exactly by the first load's COPY, then by the staged upsert, beside ordinary rows and a delete", async () => {
+    expect((await write([row("a", { body: new JsonText(text) }, 10n), row("b", { body: 1 }, 10n)], new InsertHint())).written).toBe(2);
+    expect((await stored("a")).body).toEqual(JSON.parse(text));
+    const result = await write([row("a", { body: new JsonText(other), kept: "x" }, 20n), row("b", null, 20n, true), row("c", { body: new JsonText(text) }, 20n)]);
+    expect(result.written).toBe(3);
+    expect((await stored("a")).body).toEqual(JSON.parse(other));
+    expect((await stored("b")).deleted).toBe(true);
+    expect((await stored("c")).body).toEqual(JSON.parse(text));
+    // Replayed: nothing newer, nothing written (the staged rows go through the same guarded upsert).
+    expect((await write([row("a", { body: new JsonText(text) }, 20n)])).written).toBe(0);
+    expect((await stored("a")).body).toEqual(JSON.parse(other));
+  });
+
+  it("holding U+0000 is refused as that record's DATA error, the rest of the batch written", async () => {
+    const result = await write([row("nul", { body: new JsonText('"a\\u0000b"') }, 30n), row("d", { body: new JsonText(text) }, 30n)]);
+    expect(result.rejected.map((r) => r.context_id)).toEqual(["nul"]);
+    expect(result.written).toBe(1);
+    expect((await stored("d")).body).toEqual(JSON.parse(text));
   });
 });

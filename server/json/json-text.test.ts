@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { cloneData, JsonText, materialize, serializeKeepingText } from "./json-text.ts";
+
+const big = new JsonText('{"items":[{"n":1,"text":"é \\" \\\\ 😀"}],"z":null}');
+
+describe("JsonText", () => {
+  it("is its document to JSON.stringify and to transforms, and its text to the store's writer", () => {
+    const data = { a: 1, body: big, list: [big, "x"] };
+    const expected = JSON.stringify({ a: 1, body: JSON.parse(big.text), list: [JSON.parse(big.text), "x"] });
+    expect(JSON.stringify(data)).toBe(expected);
+    expect(materialize(big)).toEqual(JSON.parse(big.text));
+    expect(materialize(5)).toBe(5);
+    const pieces = serializeKeepingText(data)!;
+    expect(pieces).toEqual(['{"a":1,"body":', big.text, ',"list":[', big.text, ',"x"]}']);
+    expect(JSON.parse(pieces.join(""))).toEqual(JSON.parse(expected));
+  });
+
+  it("gives one piece when nothing is carried as text", () => {
+    expect(serializeKeepingText({ a: [1, "b"] })).toEqual(['{"a":[1,"b"]}']);
+  });
+
+  it("refuses U+0000 anywhere (jsonb cannot hold it), a value that imitates a placeholder included", () => {
+    expect(serializeKeepingText({ a: "x\u0000y" })).toBeNull();
+    expect(serializeKeepingText({ a: new JsonText('"x\\u0000y"') })).toBeNull();
+    // A string shaped like the placeholder of the next text, before or after a real one.
+    expect(serializeKeepingText({ a: "\u0000ecm-json-text:0\u0000", b: big })).toBeNull();
+    expect(serializeKeepingText({ a: big, b: "\u0000ecm-json-text:1\u0000" })).toBeNull();
+  });
+
+  it("leaves JSON.stringify as it was after a serialisation that threw", () => {
+    expect(() => serializeKeepingText({ a: big, b: 1n })).toThrow();
+    expect(JSON.stringify({ body: big })).toBe(JSON.stringify({ body: JSON.parse(big.text) }));
+  });
+
+  it("is shared, not turned into a plain object, by a copy of the data", () => {
+    const data = { a: { b: big, c: [1] } };
+    const copy = cloneData(data);
+    expect(copy.a.b).toBe(big);
+    expect(copy.a).not.toBe(data.a);
+    expect(copy.a.c).not.toBe(data.a.c);
+    expect(copy).toEqual(data);
+  });
+});

@@ -1,0 +1,88 @@
+// A large json/jsonb value carried as the source's JSON text, never parsed on its way to the store.
+//
+// A 50 MB document parsed into objects and serialised again costs the worker its size several
+// times over (the objects, the new text, the statement around it, the protocol's buffer). Carried
+// as text, it costs its text: the mapping passes it through untouched unless a transform needs
+// the value (then it is parsed for that transform), and the store's writer copies the text into
+// its COPY stream in slices (store/contexts.ts). Anywhere else, JSON.stringify sees the value
+// through toJSON() and gets the parsed document, so every other consumer (dead letters, previews,
+// API responses) is correct without knowing about it.
+//
+// The source's text is valid JSON by construction (PostgreSQL checks json on input and prints
+// jsonb itself); U+0000, which jsonb cannot hold, is checked for by the writer as for any value.
+
+/** Values at least this long (characters of JSON text) are carried as text. */
+export const LARGE_JSON_CHARS = 1 << 20;
+
+/** While a serialisation keeps texts apart (serializeKeepingText), the texts it met, in order. */
+let keeping: string[] | null = null;
+
+// A placeholder cannot be confused with a value the store accepts: it holds U+0000, which jsonb
+// refuses anywhere (and the writer refuses a record whose text holds a stray one).
+const MARK = "\u0000ecm-json-text:";
+const PLACEHOLDER = /"\\u0000ecm-json-text:(\d+)\\u0000"/g;
+
+export class JsonText {
+  constructor(readonly text: string) {}
+
+  /** The parsed document (what a transform, a preview or a dead letter sees). */
+  value(): unknown {
+    return JSON.parse(this.text);
+  }
+
+  toJSON(): unknown {
+    if (keeping) return `${MARK}${keeping.push(this.text) - 1}\u0000`;
+    return this.value();
+  }
+}
+
+/** A value as a transform takes it: the parsed document for carried text, anything else as it is. */
+export function materialize<T>(value: T): Exclude<T, JsonText> {
+  return (value instanceof JsonText ? value.value() : value) as Exclude<T, JsonText>;
+}
+
+/** An object graph as JSON.stringify would serialise it, with every carried text left as its own piece. */
+export type JsonPieces = string[];
+
+/**
+ * Serialises `value` as JSON.stringify does, except that carried texts are not parsed: the result
+ * is the JSON as pieces (the serialisation's own text between the carried texts), which joined
+ * give the document. Null when the serialisation itself holds U+0000 (jsonb cannot store it).
+ */
+export function serializeKeepingText(value: unknown): JsonPieces | null {
+  keeping = [];
+  let json: string;
+  let texts: string[];
+  try {
+    json = JSON.stringify(value);
+    texts = keeping;
+  } finally {
+    keeping = null;
+  }
+  if (!texts.length) return json.includes("\\u0000") ? null : [json];
+  const pieces: string[] = [];
+  let at = 0;
+  let next = 0;
+  for (const m of json.matchAll(PLACEHOLDER)) {
+    // Placeholders appear in the order their texts were met; anything else is a value that only
+    // looks like one (it holds U+0000, so the store would refuse it anyway).
+    if (Number(m[1]) !== next) return null;
+    pieces.push(json.slice(at, m.index), texts[next++]!);
+    at = m.index + m[0].length;
+  }
+  if (next !== texts.length) return null;
+  pieces.push(json.slice(at));
+  return pieces.some((piece) => piece.includes("\\u0000")) ? null : pieces;
+}
+
+/**
+ * A deep copy of a context's data that shares carried texts (they are immutable) instead of
+ * turning them into plain objects as structuredClone would.
+ */
+export function cloneData<T>(value: T): T {
+  if (value === null || typeof value !== "object" || value instanceof JsonText) return value;
+  if (Array.isArray(value)) return value.map(cloneData) as T;
+  const out = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: cloneData(v), enumerable: true, writable: true, configurable: true });
+  return out as T;
+}
