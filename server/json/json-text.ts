@@ -44,22 +44,25 @@ export function materialize<T>(value: T): Exclude<T, JsonText> {
 /** An object graph as JSON.stringify would serialise it, with every carried text left as its own piece. */
 export type JsonPieces = string[];
 
+// Reused by every call (the hot path serialises millions of rows that carry no text).
+const met: string[] = [];
+
 /**
- * Serialises `value` as JSON.stringify does, except that carried texts are not parsed: the result
- * is the JSON as pieces (the serialisation's own text between the carried texts), which joined
- * give the document. Null when the serialisation itself holds U+0000 (jsonb cannot store it).
+ * Serialises `value` as JSON.stringify does, except that carried texts are not parsed: the JSON
+ * itself when it carries none, else the JSON as pieces (the serialisation's own text between the
+ * carried texts) which joined give the document. Null when it holds U+0000 (jsonb cannot store it).
  */
-export function serializeKeepingText(value: unknown): JsonPieces | null {
-  keeping = [];
+export function serializeKeepingText(value: unknown): string | JsonPieces | null {
+  met.length = 0;
+  keeping = met;
   let json: string;
-  let texts: string[];
   try {
     json = JSON.stringify(value);
-    texts = keeping;
   } finally {
     keeping = null;
   }
-  if (!texts.length) return json.includes("\\u0000") ? null : [json];
+  if (!met.length) return json.includes("\\u0000") ? null : json;
+  const texts = met.splice(0);
   const pieces: string[] = [];
   let at = 0;
   let next = 0;

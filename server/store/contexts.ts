@@ -124,10 +124,7 @@ type Row = ContextWrite & { json: string | JsonPieces | null };
 
 /** `data` as JSON, or undefined when jsonb cannot hold it (U+0000). */
 function serializeData(data: ContextWrite["data"]): Row["json"] | undefined {
-  if (data === null) return null;
-  const pieces = serializeKeepingText(data);
-  if (!pieces) return undefined;
-  return pieces.length === 1 ? pieces[0]! : pieces;
+  return data === null ? null : (serializeKeepingText(data) ?? undefined);
 }
 
 const CHUNK_CHARS = 1 << 20;
@@ -137,42 +134,49 @@ const CHUNK_CHARS = 1 << 20;
  * (both already COPY text). A large value is escaped slice by slice as the stream asks for it,
  * never copied whole; a slice never ends between the two halves of a surrogate pair.
  */
-function* copyLines(rows: Row[], line: (r: Row) => readonly [before: string, after: string], nullData: string): Generator<string> {
-  let chunk = "";
+function* copyLines(rows: Row[], before: (r: Row) => string, after: (r: Row) => string, nullData: string): Generator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  const add = (text: string) => {
+    parts.push(text);
+    size += text.length;
+  };
+  const full = () => size >= CHUNK_CHARS;
+  const take = () => {
+    const chunk = parts.join("");
+    parts = [];
+    size = 0;
+    return chunk;
+  };
   for (const r of rows) {
-    const [before, after] = line(r);
-    chunk += before;
-    if (r.json === null) chunk += nullData;
-    else if (typeof r.json === "string") chunk += copyText(r.json);
-    else
+    if (typeof r.json !== "object" || r.json === null) {
+      add(before(r) + (r.json === null ? nullData : copyText(r.json)) + after(r));
+    } else {
+      add(before(r));
       for (const piece of r.json)
         for (let at = 0; at < piece.length; ) {
           let end = Math.min(at + CHUNK_CHARS, piece.length);
           const last = piece.charCodeAt(end - 1);
           if (end < piece.length && last >= 0xd800 && last <= 0xdbff) end--;
-          chunk += copyText(piece.slice(at, end));
+          add(copyText(piece.slice(at, end)));
           at = end;
-          if (chunk.length >= CHUNK_CHARS) {
-            yield chunk;
-            chunk = "";
-          }
+          if (full()) yield take();
         }
-    chunk += after;
-    if (chunk.length >= CHUNK_CHARS) {
-      yield chunk;
-      chunk = "";
+      add(after(r));
     }
+    if (full()) yield take();
   }
-  if (chunk) yield chunk;
+  if (size) yield take();
 }
 
 async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, pass: bigint | null, batch: Row[]): Promise<boolean> {
   const stamp = pass === null ? "\\N" : pass.toString();
-  const line = (r: Row) => [`${copyText(r.context_type)}\t${copyText(r.context_id)}\t`, `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`] as const;
+  const before = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
+  const after = (r: Row) => `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`;
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
-      Readable.from(copyLines(batch, line, "{}")),
+      Readable.from(copyLines(batch, before, after, "{}")),
       client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version) FROM STDIN")),
     );
     await client.query("RELEASE SAVEPOINT ecm_copy_new");
@@ -248,8 +252,9 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   if (batch.some((r) => Array.isArray(r.json)) && !(client instanceof Pool)) {
     // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
     await client.query(STAGE_SQL);
-    const line = (r: Row) => [`${copyText(r.context_type)}\t${copyText(r.context_id)}\t`, `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\n`] as const;
-    await pipeline(Readable.from(copyLines(batch, line, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x) FROM STDIN")));
+    const before = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
+    const after = (r: Row) => `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\n`;
+    await pipeline(Readable.from(copyLines(batch, before, after, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);
   } else {
