@@ -11,6 +11,8 @@
 // The source's text is valid JSON by construction (PostgreSQL checks json on input and prints
 // jsonb itself); U+0000, which jsonb cannot hold, is checked for by the writer as for any value.
 
+import { holdsNulEscape } from "./safe.ts";
+
 /** Values at least this long (characters of JSON text) are carried as text. */
 export const LARGE_JSON_CHARS = 1 << 20;
 
@@ -34,6 +36,11 @@ export class JsonText {
     if (keeping) return `${MARK}${keeping.push(this.text) - 1}\u0000`;
     return this.value();
   }
+}
+
+/** A document from JSON text: carried as the text when it is large, else parsed. */
+export function jsonFromText(text: string): unknown {
+  return text.length >= LARGE_JSON_CHARS ? new JsonText(text) : JSON.parse(text);
 }
 
 /** A value as a transform takes it: the parsed document for carried text, anything else as it is. */
@@ -61,7 +68,7 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
   } finally {
     keeping = null;
   }
-  if (!met.length) return json.includes("\\u0000") ? null : json;
+  if (!met.length) return holdsNulEscape(json) ? null : json;
   const texts = met.splice(0);
   const pieces: string[] = [];
   let at = 0;
@@ -75,7 +82,7 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
   }
   if (next !== texts.length) return null;
   pieces.push(json.slice(at));
-  return pieces.some((piece) => piece.includes("\\u0000")) ? null : pieces;
+  return pieces.some(holdsNulEscape) ? null : pieces;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clientAddress, trustedProxiesFrom } from "../http/client-address.ts";
-import { controlCharacterPaths, inspectJson, own } from "./safe.ts";
+import { controlCharacterPaths, holdsNulEscape, inspectJson, neutralizeNulEscapes, own } from "./safe.ts";
 
 describe("inspectJson", () => {
   it("names the path of the first prototype key, at any depth and in arrays", () => {
@@ -46,5 +46,17 @@ describe("clientAddress", () => {
     expect(clientAddress("127.0.0.1", undefined, proxies)).toBe("127.0.0.1");
     expect(clientAddress("198.51.100.1", "6.6.6.6", proxies)).toBe("198.51.100.1");
     expect(() => trustedProxiesFrom("not-an-ip")).toThrow(/ECM_TRUSTED_PROXIES/);
+  });
+});
+
+describe("U+0000 in JSON text", () => {
+  it("is told apart from the six characters \\u0000 of a string (an escaped backslash before them)", () => {
+    expect(holdsNulEscape(JSON.stringify({ a: "x\u0000y" }))).toBe(true);
+    expect(holdsNulEscape(JSON.stringify({ a: "see \\u0000" }))).toBe(false); // text, as jsonb stores it
+    expect(holdsNulEscape(JSON.stringify({ a: "\\\u0000" }))).toBe(true); // a backslash, then U+0000
+    expect(holdsNulEscape(JSON.stringify({ a: "plain" }))).toBe(false);
+    const neutral = neutralizeNulEscapes(JSON.stringify({ a: "x\u0000y", b: "see \\u0000", c: "\\\u0000" }));
+    expect(holdsNulEscape(neutral)).toBe(false);
+    expect(JSON.parse(neutral)).toEqual({ a: "x\\u0000y", b: "see \\u0000", c: "\\\\u0000" });
   });
 });

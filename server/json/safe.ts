@@ -18,6 +18,22 @@ export function bareObject<T = unknown>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+// A \u0000 escape in JSON text: preceded by an even number of backslashes (an odd one makes it
+// the six characters `\u0000` of a string, which jsonb stores like any text).
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/** Whether JSON text holds U+0000 (as an escape), which jsonb cannot store. */
+export function holdsNulEscape(json: string): boolean {
+  if (!json.includes("\\u0000")) return false;
+  NUL_ESCAPE.lastIndex = 0;
+  return NUL_ESCAPE.test(json);
+}
+
+/** JSON text with every U+0000 turned into the text `\u0000` (so jsonb can store what held it). */
+export function neutralizeNulEscapes(json: string): string {
+  return json.includes("\\u0000") ? json.replace(NUL_ESCAPE, "$1\\\\u0000") : json;
+}
+
 // C0 controls and DEL. Tab, CR and LF are allowed only where a value is multi-line text.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;

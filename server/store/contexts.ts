@@ -18,7 +18,7 @@ import copyStreams from "pg-copy-streams";
 import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { own } from "../json/safe.ts";
-import { cloneData, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
+import { cloneData, jsonFromText, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
 
 const { Pool } = pg;
 
@@ -292,20 +292,27 @@ async function keepStoredFields(client: pg.ClientBase | pg.Pool, batch: Row[]) {
   if (!partial.length) return;
   // Every key of the batch is locked here, in the batch's (global) order, not only the partial
   // ones: the upsert that follows then takes no lock out of order (a deadlock otherwise).
-  const { rows } = await client.query<{ context_type: string; context_id: string; data: Record<string, JsonValue> }>(
-    `SELECT c.context_type, c.context_id, c.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(context_type, context_id, n)
+  await client.query(
+    `SELECT 1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(context_type, context_id, n)
      JOIN contexts c USING (context_type, context_id) ORDER BY k.n FOR UPDATE OF c`,
     [batch.map((r) => r.context_type), batch.map((r) => r.context_id)],
   );
-  const stored = new Map(rows.map((r) => [`${r.context_type}\u0000${r.context_id}`, r.data]));
-  for (const r of partial) {
-    const old = stored.get(`${r.context_type}\u0000${r.context_id}`);
+  // Only the kept fields' stored values, as JSON text: a large one (the unchanged TOAST value is
+  // typically the big one) is carried as text, never the whole stored document parsed.
+  const wanted = partial.flatMap((r, n) => r.keep!.map((path, j) => ({ n, j, t: r.context_type, i: r.context_id, path })));
+  const { rows } = await client.query<{ n: number; j: number; v: string | null }>(
+    `SELECT q.n, q.j, (c.data #> q.path)::text AS v FROM json_to_recordset($1::json) AS q(n int, j int, t text, i text, path text[])
+     JOIN contexts c ON c.context_type = q.t AND c.context_id = q.i`,
+    [JSON.stringify(wanted)],
+  );
+  const stored = new Map(rows.map((r) => [`${r.n}:${r.j}`, r.v]));
+  for (const [n, r] of partial.entries()) {
     const data = cloneData(r.data!);
-    for (const path of r.keep!) {
-      const value = old ? getPath(old, path) : undefined;
-      if (value === undefined) deletePath(data, path);
-      else setPath(data, path, value);
-    }
+    r.keep!.forEach((path, j) => {
+      const text = stored.get(`${n}:${j}`);
+      if (text === undefined || text === null) deletePath(data, path);
+      else setPath(data, path, jsonFromText(text) as JsonValue);
+    });
     r.data = data;
     r.json = serializeData(data) ?? JSON.stringify(data);
   }

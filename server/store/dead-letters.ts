@@ -1,6 +1,7 @@
 // Dead letters: records that failed with a DATA error, kept with their payload for replay.
 import type pg from "pg";
 import { pgPool } from "../db.ts";
+import { neutralizeNulEscapes } from "../json/safe.ts";
 import type { StoreOrder } from "./contexts.ts";
 
 export type NewDeadLetter = {
@@ -78,7 +79,7 @@ export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceI
       rows.map((r) => r.position.toString()),
       rows.map((r) => r.category),
       rows.map((r) => JSON.stringify(r.error)),
-      rows.map((r) => JSON.stringify(r.payload).replaceAll("\\u0000", "\\\\u0000")),
+      rows.map((r) => neutralizeNulEscapes(JSON.stringify(r.payload))),
       order.generation,
       order.snapshot,
       rows.map((r) => JSON.stringify(r.key_columns)),

@@ -284,9 +284,10 @@ describe("browsing contexts", () => {
 });
 
 describe("a large value carried as its JSON text (json/json-text.ts)", () => {
-  // Longer than the writer's COPY slice, its emoji's surrogate pairs straddle every slice boundary,
-  // with escapes that COPY must double (backslashes) beside them.
-  const text = JSON.stringify({ s: "😀".repeat(700_000), esc: 'tab\t "quote" back\\slash', n: [1, 2.5, null] });
+  // Longer than the writer's COPY slice (2^20 characters), with an emoji's surrogate pair across
+  // the slice boundary (`{"s":"x` is 7 characters: every high surrogate stands at an odd index,
+  // 2^20 − 1 among them), and escapes that COPY must double (backslashes) beside them.
+  const text = JSON.stringify({ s: "x" + "😀".repeat(700_000), esc: 'tab\t "quote" back\\slash', n: [1, 2.5, null] });
   const other = JSON.stringify({ s: "a😀".repeat(500_000), changed: true });
   const write = async (rows: object[], hint?: InsertHint) => {
     const client = await pgPool().connect();
@@ -315,10 +316,11 @@ describe("a large value carried as its JSON text (json/json-text.ts)", () => {
     expect((await stored("a")).body).toEqual(JSON.parse(other));
   });
 
-  it("holding U+0000 is refused as that record's DATA error, the rest of the batch written", async () => {
-    const result = await write([row("nul", { body: new JsonText('"a\\u0000b"') }, 30n), row("d", { body: new JsonText(text) }, 30n)]);
+  it("holding U+0000 is refused as that record's DATA error, the rest of the batch written (the text \\u0000 is not U+0000)", async () => {
+    const result = await write([row("nul", { body: new JsonText('"a\\u0000b"') }, 30n), row("d", { body: new JsonText(text) }, 30n), row("six-characters", { body: "see \\u0000" }, 30n)]);
     expect(result.rejected.map((r) => r.context_id)).toEqual(["nul"]);
-    expect(result.written).toBe(1);
+    expect(result.written).toBe(2);
+    expect((await stored("six-characters")).body).toBe("see \\u0000");
     expect((await stored("d")).body).toEqual(JSON.parse(text));
   });
 });

@@ -4,7 +4,7 @@
 // warning, never a crash. Session settings assumed (see connection.ts): TimeZone=UTC,
 // DateStyle=ISO, IntervalStyle=iso_8601, bytea_output=hex, extra_float_digits=3.
 import type { JsonValue } from "../types.ts";
-import { JsonText, LARGE_JSON_CHARS } from "../../json/json-text.ts";
+import { jsonFromText } from "../../json/json-text.ts";
 
 export type PgTypeInfo = {
   oid: number;
@@ -119,8 +119,8 @@ export function parseArray(text: string, element: ValueParser, delim = ","): Jso
 
 const identity: ValueParser = (t) => t;
 
-/** A large document stays its text on its way to the store (json/json-text.ts); others are parsed. */
-const parseJson = (t: string): JsonValue => (t.length >= LARGE_JSON_CHARS ? new JsonText(t) : (JSON.parse(t) as JsonValue));
+/** A large jsonb document stays its text on its way to the store (json/json-text.ts); others are parsed. */
+const parseJsonb = (t: string) => jsonFromText(t) as JsonValue;
 
 const BASE_PARSERS: Record<number, ValueParser> = {
   16: (t) => t === "t", // bool
@@ -131,8 +131,8 @@ const BASE_PARSERS: Record<number, ValueParser> = {
   26: Number, // oid
   700: parseFloat,
   701: parseFloat,
-  114: parseJson, // json
-  3802: parseJson, // jsonb
+  114: (t) => JSON.parse(t) as JsonValue, // json (its text may hold what jsonb refuses: always parsed)
+  3802: parseJsonb, // jsonb
   1082: parseDate,
   1114: parseTimestamp,
   1184: parseTimestamptz,
