@@ -11,6 +11,7 @@
 // The source's text is valid JSON by construction (PostgreSQL checks json on input and prints
 // jsonb itself); U+0000, which jsonb cannot hold, is checked for by the writer as for any value.
 
+import { collectAfterLargeValue } from "../memory/collect.ts";
 import { holdsNulEscape } from "./safe.ts";
 
 /** Values at least this long (characters of JSON text) are carried as text. */
@@ -40,7 +41,9 @@ export class JsonText {
 
 /** A document from JSON text: carried as the text when it is large, else parsed. */
 export function jsonFromText(text: string): unknown {
-  return text.length >= LARGE_JSON_CHARS ? new JsonText(text) : JSON.parse(text);
+  if (text.length < LARGE_JSON_CHARS) return JSON.parse(text);
+  collectAfterLargeValue(text.length);
+  return new JsonText(text);
 }
 
 /** A value as a transform takes it: the parsed document for carried text, anything else as it is. */
