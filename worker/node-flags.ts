@@ -9,6 +9,4 @@
 //   for ~70 MB live, worker RSS 320 MB on a 1M-row snapshot). Growing it by 30% at a time keeps
 //   the RSS near 200 MB for about 5% of the snapshot's speed; unlike --max-old-space-size it sets
 //   no limit a large value could hit.
-// - --expose-gc: one full collection right after a very large value arrives frees what carried it
-//   (server/memory/collect.ts; measured on a 50 MB jsonb value: see README, issue #25).
-export const WORKER_NODE_FLAGS = ["--max-semi-space-size=16", "--heap-growing-percent=30", "--expose-gc"];
+export const WORKER_NODE_FLAGS = ["--max-semi-space-size=16", "--heap-growing-percent=30"];

@@ -11,7 +11,6 @@
 // The source's text is valid JSON by construction (PostgreSQL checks json on input and prints
 // jsonb itself); U+0000, which jsonb cannot hold, is checked for by the writer as for any value.
 
-import { collectAfterLargeValue } from "../memory/collect.ts";
 import { holdsNulEscape } from "./safe.ts";
 
 /** Values at least this long (characters of JSON text) are carried as text. */
@@ -41,9 +40,7 @@ export class JsonText {
 
 /** A document from JSON text: carried as the text when it is large, else parsed. */
 export function jsonFromText(text: string): unknown {
-  if (text.length < LARGE_JSON_CHARS) return JSON.parse(text);
-  collectAfterLargeValue(text.length);
-  return new JsonText(text);
+  return text.length >= LARGE_JSON_CHARS ? new JsonText(text) : JSON.parse(text);
 }
 
 /** A value as a transform takes it: the parsed document for carried text, anything else as it is. */
