@@ -23,6 +23,11 @@ test("a fresh start comes alive: moving charts, contexts and an open dead letter
   await expect(page.getByTestId("demo-writer")).toHaveAttribute("data-on", "true");
   // The stream runs and its throughput chart moves (the demo writer changes rows every second).
   await expect(page.getByTestId("stream-status")).toHaveAttribute("data-state", "streaming", { timeout: 60_000 });
+  // The page header shows the one state the status API and the sources list give (it said "idle"
+  // while the stream was streaming).
+  const apiState = async () => (await (await page.request.get(`/api/v1/sources/${id}/status`, { headers: { authorization: `Bearer ${E2E.apiToken}` } })).json()).state;
+  await expect.poll(apiState, { timeout: 30_000 }).toBe("streaming");
+  await expect(page.getByTestId("source-state")).toHaveAttribute("data-state", "streaming");
   const chart = page.getByRole("img", { name: /^Throughput/ }).locator("polyline");
   await expect(chart).toBeVisible({ timeout: 30_000 });
   const before = await chart.getAttribute("points");

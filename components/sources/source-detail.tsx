@@ -20,6 +20,9 @@ import { HealthChecks } from "./health-panel.tsx";
 export function SourceDetail({ id }: { id: string }) {
   const trpc = useTRPC();
   const { data: source, error, isLoading } = useQuery({ ...trpc.sources.get.queryOptions({ id }), refetchInterval: 2000 });
+  // The state users see, derived in one place (server/streams/service.ts) as the list and the
+  // status API show it: the stream's own state while it runs, not the source row's last word.
+  const status = useQuery({ ...trpc.streams.status.queryOptions({ id }), refetchInterval: 1000 });
 
   if (isLoading) return <Skeleton className="h-64 w-full" />;
   if (error || !source) {
@@ -39,7 +42,10 @@ export function SourceDetail({ id }: { id: string }) {
       <PageHeader
         title={
           <span className="flex items-center gap-2">
-            {source.name} <StateBadge state={source.status} />
+            {source.name}
+            <span data-testid="source-state" data-state={status.data?.state ?? source.status}>
+              <StateBadge state={status.data?.state ?? source.status} />
+            </span>
           </span>
         }
         description={`${source.connector_type} · added ${new Date(source.created_at).toLocaleString()}`}
