@@ -87,7 +87,13 @@ export async function startWorker(): Promise<{ close: () => Promise<void> }> {
         : { concurrency: e.ECM_WORKER_CONCURRENCY, maxStalledCount: MAX_STALLS };
     // Named after this worker (host:pid, as its heartbeat): a job records which worker took it (processedBy).
     const w = new Worker(queue, process, { connection, name: me.id, ...options, autorun: true });
-    w.on("error", (error) => log.error({ queue, error }, "queue error"));
+    w.on("error", (error) => {
+      // A job whose lock lapsed (this worker stalled: SIGSTOP, a paused VM, a long GC) was taken by
+      // another worker; finishing it here is refused. Expected after a stall, and harmless: the
+      // stream's lease and the runs' checkpoints decide who owns the work, not the job lock.
+      if (/Lock mismatch|Missing lock/.test(error.message)) log.warn({ queue, error: error.message }, "a job this worker held was taken over by another worker after its lock lapsed");
+      else log.error({ queue, error }, "queue error");
+    });
     w.on("failed", (job, error) => log.warn({ queue, job: job?.name, job_id: job?.id, error }, "job failed"));
     return w;
   });
