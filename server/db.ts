@@ -23,6 +23,18 @@ const globalForPool = globalThis as unknown as { ecmPgPool?: pg.Pool };
 /** How long the store keeps one of our sessions idle inside a transaction before ending it. */
 export const IDLE_IN_TRANSACTION_MS = 30_000;
 
+/**
+ * A pool whose clients' connection errors are reported by the statement that meets them, never as
+ * an 'error' event nobody hears (an uncaught exception kills the process): an idle client's error
+ * reaches the pool, and a checked-out client has no pool listener, so the store (or a source)
+ * going away while a holder waits between statements would otherwise crash it. release() drops a
+ * client that is no longer queryable.
+ */
+export function reportErrorsByStatement(pool: pg.Pool) {
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
+}
+
 /** A plain pg pool on the metadata database, for bulk paths (context store writes) where Prisma's per-row overhead shows. */
 export function pgPool(): pg.Pool {
   if (!globalForPool.ecmPgPool) {
@@ -36,7 +48,7 @@ export function pgPool(): pg.Pool {
       max: Math.max(10, e.ECM_WORKER_CONCURRENCY * e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT + 4),
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     });
-    globalForPool.ecmPgPool.on("error", () => {}); // an idle client's error; the next query reports it
+    reportErrorsByStatement(globalForPool.ecmPgPool);
     markStoreErrors(globalForPool.ecmPgPool);
   }
   return globalForPool.ecmPgPool;
@@ -58,10 +70,6 @@ function markStoreErrors(pool: pg.Pool) {
   pool.query = mark(pool.query.bind(pool)) as typeof pool.query;
   pool.connect = mark(pool.connect.bind(pool)) as typeof pool.connect;
   pool.on("connect", (client) => {
-    // A checked-out client has no pool listener: the store going away while it waits between
-    // statements would emit an 'error' nobody hears (an uncaught exception kills the process).
-    // Its next statement reports the failure, and release() drops a client that is not queryable.
-    client.on("error", () => {});
     client.query = mark(client.query.bind(client)) as typeof client.query;
   });
 }

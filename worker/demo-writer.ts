@@ -12,7 +12,7 @@
 //   already broken gets another broken value (a DATA error, a dead letter).
 // The number of customers, of broken ones and of the writer's orders stays bounded.
 import pg from "pg";
-import { pgPool } from "../server/db.ts";
+import { pgPool, reportErrorsByStatement } from "../server/db.ts";
 import { logger } from "../server/logger.ts";
 import { DEMO_DATABASE, DEMO_ROLE } from "../scripts/lib/demo-source.ts";
 
@@ -24,8 +24,7 @@ export type DemoWriter = { stop: () => Promise<void> };
 
 export function startDemoWriter(databaseUrl: string, everyMs = 1000): DemoWriter {
   const demo = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "ecm-demo-writer", connectionTimeoutMillis: 5000 });
-  demo.on("error", () => {}); // surfaced by the failing tick
-  demo.on("connect", (client) => client.on("error", () => {})); // a checked-out client too (server/db.ts)
+  reportErrorsByStatement(demo); // surfaced by the failing tick
   let tick = 0;
   let running: Promise<void> | null = null;
   let lastProblem = "";

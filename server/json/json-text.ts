@@ -69,7 +69,7 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
     keeping = null;
   }
   if (!met.length) return holdsNulEscape(json) ? null : json;
-  const texts = met.splice(0);
+  const texts = met.splice(0); // the shared array keeps no text alive after the call
   const pieces: string[] = [];
   let at = 0;
   let next = 0;

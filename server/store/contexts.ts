@@ -129,12 +129,15 @@ function serializeData(data: ContextWrite["data"]): Row["json"] | undefined {
 
 const CHUNK_CHARS = 1 << 20;
 
+/** The COPY text of a row's first two columns (context_type, context_id), its data next. */
+const keyColumns = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
+
 /**
- * Rows as COPY text, in chunks of about a mebibyte: each line is `before`, the row's data, `after`
- * (both already COPY text). A large value is escaped slice by slice as the stream asks for it,
+ * Rows as COPY text, in chunks of about a mebibyte: each line is the key columns, the row's data,
+ * then `after` (already COPY text). A large value is escaped slice by slice as the stream asks for it,
  * never copied whole; a slice never ends between the two halves of a surrogate pair.
  */
-function* copyLines(rows: Row[], before: (r: Row) => string, after: (r: Row) => string, nullData: string): Generator<string> {
+function* copyLines(rows: Row[], after: (r: Row) => string, nullData: string): Generator<string> {
   let parts: string[] = [];
   let size = 0;
   const add = (text: string) => {
@@ -150,9 +153,9 @@ function* copyLines(rows: Row[], before: (r: Row) => string, after: (r: Row) => 
   };
   for (const r of rows) {
     if (typeof r.json !== "object" || r.json === null) {
-      add(before(r) + (r.json === null ? nullData : copyText(r.json)) + after(r));
+      add(keyColumns(r) + (r.json === null ? nullData : copyText(r.json)) + after(r));
     } else {
-      add(before(r));
+      add(keyColumns(r));
       for (const piece of r.json)
         for (let at = 0; at < piece.length; ) {
           let end = Math.min(at + CHUNK_CHARS, piece.length);
@@ -171,12 +174,11 @@ function* copyLines(rows: Row[], before: (r: Row) => string, after: (r: Row) => 
 
 async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, pass: bigint | null, batch: Row[]): Promise<boolean> {
   const stamp = pass === null ? "\\N" : pass.toString();
-  const before = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
   const after = (r: Row) => `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`;
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
-      Readable.from(copyLines(batch, before, after, "{}")),
+      Readable.from(copyLines(batch, after, "{}")),
       client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version) FROM STDIN")),
     );
     await client.query("RELEASE SAVEPOINT ecm_copy_new");
@@ -224,7 +226,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
         if (value === undefined) deletePath(data, path);
         else setPath(data, path, value);
       }
-      byKey.set(k, { ...r, data, keep: undefined, json: serializeData(data) ?? JSON.stringify(data) });
+      byKey.set(k, { ...r, data, keep: undefined, json: serializeData(data)! }); // both sides passed the U+0000 check
       continue;
     }
     // The caller's row itself carries its JSON on (no copy per row: a snapshot writes millions).
@@ -252,9 +254,8 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   if (batch.some((r) => Array.isArray(r.json)) && !(client instanceof Pool)) {
     // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
     await client.query(STAGE_SQL);
-    const before = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
     const after = (r: Row) => `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\n`;
-    await pipeline(Readable.from(copyLines(batch, before, after, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x) FROM STDIN")));
+    await pipeline(Readable.from(copyLines(batch, after, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);
   } else {
@@ -314,7 +315,7 @@ async function keepStoredFields(client: pg.ClientBase | pg.Pool, batch: Row[]) {
       else setPath(data, path, jsonFromText(text) as JsonValue);
     });
     r.data = data;
-    r.json = serializeData(data) ?? JSON.stringify(data);
+    r.json = serializeData(data)!; // the row passed the U+0000 check, and jsonb (the kept values' source) cannot hold one
   }
 }
 

@@ -7,7 +7,7 @@
 // both web processes in turn, as a load balancer would.
 import { spawn, type ChildProcess } from "node:child_process";
 import { isDeepStrictEqual } from "node:util";
-import { Queue } from "bullmq";
+import { Queue, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLsnCursor } from "../../server/connectors/postgresql/lsn.ts";
@@ -42,19 +42,24 @@ async function api(method: string, path: string, opts: { token?: string; body?: 
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-/** The workers (host:pid) holding this run's snapshot parts that are running now. */
-async function partHolders(runId: string): Promise<string[]> {
+/** This run's snapshot part jobs (one per table), as BullMQ holds them. */
+async function partJobs<T>(runId: string, fn: (jobs: (Job | undefined)[]) => Promise<T>): Promise<T> {
   const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new Queue(QUEUES.snapshots, { connection: redis });
   try {
-    const jobs = await Promise.all(TABLES.map((_, i) => queue.getJob(`snapshot-${runId}-part-${i}`)));
-    const active = await Promise.all(jobs.map(async (j) => (j && (await j.getState()) === "active" ? j.processedBy : undefined)));
-    return active.filter((id): id is string => !!id);
+    return await fn(await Promise.all(TABLES.map((_, i) => queue.getJob(`snapshot-${runId}-part-${i}`))));
   } finally {
     await queue.close();
     redis.disconnect();
   }
 }
+
+/** The workers (host:pid) holding this run's snapshot parts that are running now. */
+const partHolders = (runId: string) =>
+  partJobs(runId, async (jobs) => {
+    const active = await Promise.all(jobs.map(async (j) => (j && (await j.getState()) === "active" ? j.processedBy : undefined)));
+    return active.filter((id): id is string => !!id);
+  });
 
 function startWeb(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "test/support/children/api-server.ts"], { env: { ...process.env, ECM_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "inherit"] });
@@ -178,15 +183,8 @@ describe("two web processes and three workers", () => {
     expect(done.counters).toMatchObject({ read: ROWS * TABLES.length, written: ROWS * TABLES.length, dead_lettered: 0 });
     const passes = (await withDb((c) => c.query("SELECT entity, run_id, done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = ANY($2) ORDER BY entity", [sourceId, [...TABLES]]))).rows;
     expect(passes).toEqual(TABLES.map((entity) => ({ entity, run_id: runId, done: true })));
-    const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
-    const queue = new Queue(QUEUES.snapshots, { connection: redis });
-    try {
-      const states = await Promise.all(TABLES.map(async (_, i) => (await queue.getJob(`snapshot-${runId}-part-${i}`))?.getState()));
-      expect(states).toEqual(TABLES.map(() => "completed"));
-    } finally {
-      await queue.close();
-      redis.disconnect();
-    }
+    const states = await partJobs(runId, (jobs) => Promise.all(jobs.map((j) => j?.getState())));
+    expect(states).toEqual(TABLES.map(() => "completed"));
 
     // One owner at a time, and at the end the survivor.
     expect(ownership.violations).toEqual([]);
