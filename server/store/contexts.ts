@@ -18,7 +18,7 @@ import copyStreams from "pg-copy-streams";
 import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { own } from "../json/safe.ts";
-import { cloneData, jsonFromText, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
+import { cloneData, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
 
 const { Pool } = pg;
 
@@ -62,13 +62,19 @@ export type WriteResult = {
 // statement. A batch holding a large value carried as text (json/json-text.ts) is COPYed into a
 // staging table instead, its text in slices: as one statement parameter it would be copied whole
 // several times over (the document, the string flattened, the protocol's growing buffer).
-const DOC_ROWS = "json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean)";
+// `k`: the paths whose stored value is kept (fields built from unchanged TOAST columns), merged in
+// by the statement itself (ecm_keep_stored, a migration's function): the stored value, typically
+// the large one, never travels to the worker and back.
+const DOC_ROWS = "json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean, k jsonb)";
 const STAGED_ROWS = "pg_temp.ecm_stage AS r";
-const STAGE_SQL = "CREATE TEMP TABLE IF NOT EXISTS ecm_stage (t text, i text, d jsonb, e text, p numeric, c text, x boolean) ON COMMIT DROP; TRUNCATE pg_temp.ecm_stage";
+const STAGE_SQL = "CREATE TEMP TABLE IF NOT EXISTS ecm_stage (t text, i text, d jsonb, e text, p numeric, c text, x boolean, k jsonb) ON COMMIT DROP; TRUNCATE pg_temp.ecm_stage";
 // The statement's parameters after the rows ($p: source, then mapping version, generation, snapshot, pass).
 const upsertSql = (rows: string, p: number) => `
 INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version, created_at, updated_at)
-SELECT r.t, r.i, coalesce(r.d, '{}'::jsonb), $${p}::uuid, r.e, $${p + 2}::int, r.p, $${p + 4}::bigint, r.c, r.x, $${p + 1}::int, now(), now()
+SELECT r.t, r.i,
+  CASE WHEN r.k IS NULL THEN coalesce(r.d, '{}'::jsonb)
+       ELSE ecm_keep_stored(coalesce(r.d, '{}'::jsonb), (SELECT s.data FROM contexts s WHERE s.context_type = r.t AND s.context_id = r.i), r.k) END,
+  $${p}::uuid, r.e, $${p + 2}::int, r.p, $${p + 4}::bigint, r.c, r.x, $${p + 1}::int, now(), now()
 FROM ${rows}
 ON CONFLICT (context_type, context_id) DO UPDATE SET
   data = CASE WHEN EXCLUDED.deleted THEN c.data ELSE EXCLUDED.data END,
@@ -199,8 +205,8 @@ export async function holdsEntity(sourceId: string, entity: string): Promise<boo
 /**
  * Writes a batch with `client` (pass a transaction's client to commit it with a checkpoint), at
  * its place in the store's order. With a hint (and a transaction's client), rows that are all new
- * go in by COPY. The rows are taken over: each gets its serialised data as `json`, and kept fields
- * merged into its `data`.
+ * go in by COPY. The rows are taken over: each gets its serialised data as `json` (fields kept
+ * from the store are merged by the statement, never read into `data`).
  */
 export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: string, mappingVersion: number, rows: ContextWrite[], options: WriteOptions): Promise<WriteResult> {
   const { hint, generation, snapshot } = options;
@@ -219,14 +225,19 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     const k = `${r.context_type}\u0000${r.context_id}`;
     const earlier = byKey.get(k);
     if (r.keep?.length && r.data && earlier?.data && !earlier.deleted) {
-      // The kept fields' current value is the one this batch wrote just before, not the stored one.
+      // The kept fields' current value is the one this batch wrote just before, not the stored
+      // one; where that row kept the field too, the stored value still stands.
       const data = cloneData(r.data);
+      const stillKept: string[][] = [];
       for (const path of r.keep) {
-        const value = getPath(earlier.data, path);
-        if (value === undefined) deletePath(data, path);
-        else setPath(data, path, value);
+        if (earlier.keep?.some((p) => samePath(p, path))) stillKept.push(path);
+        else {
+          const value = getPath(earlier.data, path);
+          if (value === undefined) deletePath(data, path);
+          else setPath(data, path, value);
+        }
       }
-      byKey.set(k, { ...r, data, keep: undefined, json: serializeData(data)! }); // both sides passed the U+0000 check
+      byKey.set(k, { ...r, data, keep: stillKept.length ? stillKept : undefined, json: serializeData(data)! }); // both sides passed the U+0000 check
       continue;
     }
     // The caller's row itself carries its JSON on (no copy per row: a snapshot writes millions).
@@ -241,8 +252,9 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   if (!batch.length) return { written: 0, writtenByEntity: new Map(), collisions: [], rejected };
   const entity = batch[0]!.entity;
   const oneEntity = batch.every((r) => r.entity === entity);
-  await keepStoredFields(client, batch);
-  if (hint && !(client instanceof Pool) && batch.every((r) => !r.deleted) && hint.worthTrying) {
+  const keeps = batch.some((r) => r.keep?.length);
+  if (keeps) await lockKeys(client, batch);
+  if (hint && !(client instanceof Pool) && !keeps && batch.every((r) => !r.deleted) && hint.worthTrying) {
     if (await copyNew(client, sourceId, mappingVersion, generation, pass, batch)) return { written: batch.length, writtenByEntity: countByEntity(batch), collisions: [], rejected };
     hint.missed();
   }
@@ -254,14 +266,14 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   if (batch.some((r) => Array.isArray(r.json)) && !(client instanceof Pool)) {
     // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
     await client.query(STAGE_SQL);
-    const after = (r: Row) => `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\n`;
-    await pipeline(Readable.from(copyLines(batch, after, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x) FROM STDIN")));
+    const after = (r: Row, kept = keptJson(r)) => `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\t${kept === null ? "\\N" : copyText(kept)}\n`;
+    await pipeline(Readable.from(copyLines(batch, after, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);
   } else {
     // Each row's data was serialised once (above); the document is assembled around it.
     const doc = `[${batch
-      .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json === null ? "null" : typeof r.json === "string" ? r.json : r.json.join("")},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}}`)
+      .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json === null ? "null" : typeof r.json === "string" ? r.json : r.json.join("")},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}${r.keep?.length ? `,"k":${keptJson(r)}` : ""}}`)
       .join(",")}]`;
     result = await client.query<{ entity: string }>(UPSERT_SQL + returning, [doc, ...params]);
     collisionsOf = () => client.query<Collision>(COLLISIONS_SQL, [doc, sourceId]);
@@ -284,40 +296,25 @@ function byContextKey(a: { context_type: string; context_id: string }, b: { cont
   return a.context_id < b.context_id ? -1 : a.context_id > b.context_id ? 1 : 0;
 }
 
+/** A row's kept paths as JSON, or null when it keeps none. */
+const keptJson = (r: Row) => (r.keep?.length ? JSON.stringify(r.keep) : null);
+
 /**
  * An update that did not carry an unchanged TOAST value cannot recompute the fields built from
- * it: those keep what the store holds (locked in this transaction), never null.
+ * it: those keep what the store holds (ecm_keep_stored in the upsert). The stored rows are locked
+ * first, so the statement merges the value it then overwrites; every key of the batch is locked
+ * here, in the batch's (global) order, not only the partial ones: the upsert that follows then
+ * takes no lock out of order (a deadlock otherwise).
  */
-async function keepStoredFields(client: pg.ClientBase | pg.Pool, batch: Row[]) {
-  const partial = batch.filter((r) => r.keep?.length && r.data);
-  if (!partial.length) return;
-  // Every key of the batch is locked here, in the batch's (global) order, not only the partial
-  // ones: the upsert that follows then takes no lock out of order (a deadlock otherwise).
+async function lockKeys(client: pg.ClientBase | pg.Pool, batch: Row[]) {
   await client.query(
     `SELECT 1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(context_type, context_id, n)
      JOIN contexts c USING (context_type, context_id) ORDER BY k.n FOR UPDATE OF c`,
     [batch.map((r) => r.context_type), batch.map((r) => r.context_id)],
   );
-  // Only the kept fields' stored values, as JSON text: a large one (the unchanged TOAST value is
-  // typically the big one) is carried as text, never the whole stored document parsed.
-  const wanted = partial.flatMap((r, n) => r.keep!.map((path, j) => ({ n, j, t: r.context_type, i: r.context_id, path })));
-  const { rows } = await client.query<{ n: number; j: number; v: string | null }>(
-    `SELECT q.n, q.j, (c.data #> q.path)::text AS v FROM json_to_recordset($1::json) AS q(n int, j int, t text, i text, path text[])
-     JOIN contexts c ON c.context_type = q.t AND c.context_id = q.i`,
-    [JSON.stringify(wanted)],
-  );
-  const stored = new Map(rows.map((r) => [`${r.n}:${r.j}`, r.v]));
-  for (const [n, r] of partial.entries()) {
-    const data = cloneData(r.data!);
-    r.keep!.forEach((path, j) => {
-      const text = stored.get(`${n}:${j}`);
-      if (text === undefined || text === null) deletePath(data, path);
-      else setPath(data, path, jsonFromText(text) as JsonValue);
-    });
-    r.data = data;
-    r.json = serializeData(data)!; // the row passed the U+0000 check, and jsonb (the kept values' source) cannot hold one
-  }
 }
+
+const samePath = (a: string[], b: string[]) => a.length === b.length && a.every((segment, i) => segment === b[i]);
 
 function getPath(obj: Record<string, JsonValue>, path: string[]): JsonValue | undefined {
   let node: JsonValue | undefined = obj;
