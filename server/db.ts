@@ -4,6 +4,11 @@ import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
 import { env } from "./env.ts";
 import { withOrigin } from "./errors/origin.ts";
+import { sizeLargeMessagesExactly } from "./db/large-messages.ts";
+
+// Every PostgreSQL connection of the process (store, sources, replication) receives a large
+// message into one buffer of its size, not a doubling one (db/large-messages.ts).
+sizeLargeMessagesExactly();
 
 const globalForPrisma = globalThis as unknown as { ecmPrisma?: PrismaClient };
 

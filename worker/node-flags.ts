@@ -9,4 +9,6 @@
 //   for ~70 MB live, worker RSS 320 MB on a 1M-row snapshot). Growing it by 30% at a time keeps
 //   the RSS near 200 MB for about 5% of the snapshot's speed; unlike --max-old-space-size it sets
 //   no limit a large value could hit.
-export const WORKER_NODE_FLAGS = ["--max-semi-space-size=16", "--heap-growing-percent=30"];
+// - --expose-gc: while a large protocol message arrives, its socket reads are collected as they
+//   are copied (server/db/large-messages.ts), not left to pile up beside it.
+export const WORKER_NODE_FLAGS = ["--max-semi-space-size=16", "--heap-growing-percent=30", "--expose-gc"];

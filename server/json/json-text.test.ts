@@ -1,18 +1,31 @@
 import { describe, expect, it } from "vitest";
 import { cloneData, JsonText, materialize, serializeKeepingText } from "./json-text.ts";
 
-const big = new JsonText('{"items":[{"n":1,"text":"é \\" \\\\ 😀"}],"z":null}');
+const BIG_TEXT = '{"items":[{"n":1,"text":"é \\" \\\\ 😀"}],"z":null}';
+const big = new JsonText(BIG_TEXT);
 
 describe("JsonText", () => {
   it("is its document to JSON.stringify and to transforms, and its text to the store's writer", () => {
     const data = { a: 1, body: big, list: [big, "x"] };
-    const expected = JSON.stringify({ a: 1, body: JSON.parse(big.text), list: [JSON.parse(big.text), "x"] });
+    const expected = JSON.stringify({ a: 1, body: JSON.parse(BIG_TEXT), list: [JSON.parse(BIG_TEXT), "x"] });
     expect(JSON.stringify(data)).toBe(expected);
-    expect(materialize(big)).toEqual(JSON.parse(big.text));
+    expect(materialize(big)).toEqual(JSON.parse(BIG_TEXT));
     expect(materialize(5)).toBe(5);
     const pieces = serializeKeepingText(data) as string[];
-    expect(pieces).toEqual(['{"a":1,"body":', big.text, ',"list":[', big.text, ',"x"]}']);
+    expect(pieces).toEqual(['{"a":1,"body":', big.source, ',"list":[', big.source, ',"x"]}']);
     expect(JSON.parse(pieces.join(""))).toEqual(JSON.parse(expected));
+  });
+
+  it("carries UTF-8 bytes as they came: the same document, pieces that are the bytes themselves", () => {
+    const bytes = Buffer.from(BIG_TEXT);
+    const fromBytes = new JsonText(bytes);
+    expect(materialize(fromBytes)).toEqual(JSON.parse(BIG_TEXT));
+    expect(JSON.stringify({ body: fromBytes })).toBe(JSON.stringify({ body: JSON.parse(BIG_TEXT) }));
+    const pieces = serializeKeepingText({ a: 1, body: fromBytes }) as (string | Buffer)[];
+    expect(pieces[1]).toBe(bytes);
+    expect(pieces.map(String).join("")).toBe(`{"a":1,"body":${BIG_TEXT}}`);
+    expect(serializeKeepingText({ a: new JsonText(Buffer.from('"x\\u0000y"')) })).toBeNull();
+    expect(serializeKeepingText({ a: new JsonText(Buffer.from('"x\\\\u0000y"')) })).not.toBeNull(); // the text \u0000, not U+0000
   });
 
   it("gives the JSON itself when nothing is carried as text", () => {
@@ -29,7 +42,7 @@ describe("JsonText", () => {
 
   it("leaves JSON.stringify as it was after a serialisation that threw", () => {
     expect(() => serializeKeepingText({ a: big, b: 1n })).toThrow();
-    expect(JSON.stringify({ body: big })).toBe(JSON.stringify({ body: JSON.parse(big.text) }));
+    expect(JSON.stringify({ body: big })).toBe(JSON.stringify({ body: JSON.parse(BIG_TEXT) }));
   });
 
   it("is shared, not turned into a plain object, by a copy of the data", () => {

@@ -134,6 +134,8 @@ function serializeData(data: ContextWrite["data"]): Row["json"] | undefined {
 }
 
 const CHUNK_CHARS = 1 << 20;
+/** COPY text made ahead of the socket: two chunks (a stream's default, 16, holds 16 MiB of a large value). */
+const AHEAD = { highWaterMark: 2 };
 
 /** The COPY text of a row's first two columns (context_type, context_id), its data next. */
 const keyColumns = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
@@ -141,9 +143,10 @@ const keyColumns = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.contex
 /**
  * Rows as COPY text, in chunks of about a mebibyte: each line is the key columns, the row's data,
  * then `after` (already COPY text). A large value is escaped slice by slice as the stream asks for it,
- * never copied whole; a slice never ends between the two halves of a surrogate pair.
+ * never copied whole; a slice of a string never ends between the two halves of a surrogate pair,
+ * and a value carried as bytes goes out as views of them where nothing needs escaping.
  */
-function* copyLines(rows: Row[], after: (r: Row) => string, nullData: string): Generator<string> {
+function* copyLines(rows: Row[], after: (r: Row) => string, nullData: string): Generator<string | Buffer> {
   let parts: string[] = [];
   let size = 0;
   const add = (text: string) => {
@@ -162,7 +165,12 @@ function* copyLines(rows: Row[], after: (r: Row) => string, nullData: string): G
       add(keyColumns(r) + (r.json === null ? nullData : copyText(r.json)) + after(r));
     } else {
       add(keyColumns(r));
-      for (const piece of r.json)
+      for (const piece of r.json) {
+        if (typeof piece !== "string") {
+          if (size) yield take();
+          for (let at = 0; at < piece.length; at += CHUNK_CHARS) yield copyBytes(piece.subarray(at, at + CHUNK_CHARS));
+          continue;
+        }
         for (let at = 0; at < piece.length; ) {
           let end = Math.min(at + CHUNK_CHARS, piece.length);
           const last = piece.charCodeAt(end - 1);
@@ -171,11 +179,20 @@ function* copyLines(rows: Row[], after: (r: Row) => string, nullData: string): G
           at = end;
           if (full()) yield take();
         }
+      }
       add(after(r));
     }
     if (full()) yield take();
   }
   if (size) yield take();
+}
+
+// The bytes COPY's text format escapes: backslash, newline, carriage return, tab (all ASCII, so a
+// byte-wise escape never touches a UTF-8 sequence, and a slice may end anywhere).
+const COPY_SPECIAL = [0x5c, 0x0a, 0x0d, 0x09];
+function copyBytes(bytes: Buffer): Buffer {
+  if (COPY_SPECIAL.every((b) => !bytes.includes(b))) return bytes;
+  return Buffer.from(copyText(bytes.toString("latin1")), "latin1"); // latin1: one char per byte, both ways
 }
 
 async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, pass: bigint | null, batch: Row[]): Promise<boolean> {
@@ -184,7 +201,7 @@ async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: 
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
-      Readable.from(copyLines(batch, after, "{}")),
+      Readable.from(copyLines(batch, after, "{}"), AHEAD),
       client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version) FROM STDIN")),
     );
     await client.query("RELEASE SAVEPOINT ecm_copy_new");
@@ -267,7 +284,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
     await client.query(STAGE_SQL);
     const after = (r: Row, kept = keptJson(r)) => `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\t${kept === null ? "\\N" : copyText(kept)}\n`;
-    await pipeline(Readable.from(copyLines(batch, after, "\\N")), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k) FROM STDIN")));
+    await pipeline(Readable.from(copyLines(batch, after, "\\N"), AHEAD), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);
   } else {

@@ -316,6 +316,30 @@ describe("a large value carried as its JSON text (json/json-text.ts)", () => {
     expect((await stored("a")).body).toEqual(JSON.parse(other));
   });
 
+  it("as UTF-8 bytes (a change stream's): written exactly, raw tabs and newlines and a character split across slices included", async () => {
+    // json (not jsonb) keeps whitespace as typed: raw tab, CR and LF, which COPY must escape; 'é'
+    // is two bytes, so 1 MiB slices cut through some of them.
+    const typed = '{\n\t"s": "' + "é".repeat(600_000) + '",\r\n "path": "C:\\\\dir"}';
+    const result = await write([row("bytes-1", { body: new JsonText(Buffer.from(typed)) }, 40n)], new InsertHint());
+    expect(result.written).toBe(1);
+    expect((await stored("bytes-1")).body).toEqual(JSON.parse(typed));
+    const update = await write([row("bytes-1", { body: new JsonText(Buffer.from(text)) }, 41n)]);
+    expect(update.written).toBe(1);
+    expect((await stored("bytes-1")).body).toEqual(JSON.parse(text));
+  });
+
+  it("keeps stored fields (unchanged TOAST values) in a staged batch: merged by the store, removed where it holds none", async () => {
+    await write([row("kept-1", { body: new JsonText(other), label: "first" }, 50n)]);
+    const keepRow = (id: string, label: string) => ({ ...row(id, { body: null, label }, 51n), keep: [["body"]] });
+    // A large value in the same batch sends every row through the staging table.
+    const result = await write([keepRow("kept-1", "second"), keepRow("kept-none", "new"), row("kept-big", { body: new JsonText(Buffer.from(text)) }, 51n)]);
+    expect(result.written).toBe(3);
+    const full = async (id: string) => (await pgPool().query("SELECT data FROM contexts WHERE context_type = 'large-probe' AND context_id = $1", [id])).rows[0].data;
+    expect(await full("kept-1")).toEqual({ body: JSON.parse(other), label: "second" });
+    expect(await full("kept-none")).toEqual({ label: "new" });
+    expect((await full("kept-big")).body).toEqual(JSON.parse(text));
+  });
+
   it("holding U+0000 is refused as that record's DATA error, the rest of the batch written (the text \\u0000 is not U+0000)", async () => {
     const result = await write([row("nul", { body: new JsonText('"a\\u0000b"') }, 30n), row("d", { body: new JsonText(text) }, 30n), row("six-characters", { body: "see \\u0000" }, 30n)]);
     expect(result.rejected.map((r) => r.context_id)).toEqual(["nul"]);

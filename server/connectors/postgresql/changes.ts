@@ -160,5 +160,5 @@ export class PgChangeStream extends BufferedChangeStream {
 }
 
 function keyOf(info: RelationInfo, tuple: TextTuple): string[] {
-  return info.keyColumns.map((k) => tuple[k] ?? "");
+  return info.keyColumns.map((k) => String(tuple[k] ?? "")); // a value of a mebibyte or more arrives as its UTF-8 bytes (REPLICA IDENTITY FULL: every column is a key column)
 }

@@ -6,7 +6,9 @@
 //   - keepalives that ask for an answer get one, with the durable position;
 //   - flow control on: the socket pauses while the caller's async handler works (bounded memory);
 //   - column values stay PostgreSQL text: the caller parses them with the same catalog-driven
-//     parsers as snapshots, never pg's global ones (which lose microseconds, shift dates…);
+//     parsers as snapshots, never pg's global ones (which lose microseconds, shift dates…); a
+//     value of a mebibyte or more stays its UTF-8 bytes (a view of the message), so a large jsonb
+//     document reaches the store as it came, never decoded into a string (json/json-text.ts);
 //   - an unchanged TOAST value ('u') arrives as `undefined`, never null;
 //   - a handler that throws stops the session (the library would log it and go on to the next
 //     message, which would silently skip a change);
@@ -14,15 +16,20 @@
 //     own, so a socket silent for SILENCE_MS while not paused is a half-open connection (a cut the
 //     TCP stack has not noticed): the session ends TRANSIENT and the stream reconnects.
 import { rowFactory } from "../../json/safe.ts";
+import { jsonFromBytes, LARGE_VALUE_BYTES } from "../../json/json-text.ts";
+import { ownsMessageBuffer } from "../../db/large-messages.ts";
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import type pg from "pg";
 import type { Socket } from "node:net";
 import { AppError } from "../../errors/app-error.ts";
 import { formatLsn, parseLsn } from "./lsn.ts";
 import type { ValueParsers } from "./values.ts";
-import type { SourceRecord } from "../types.ts";
+import type { JsonValue, SourceRecord } from "../types.ts";
 
-export type TextTuple = Record<string, string | null | undefined>;
+const JSONB_OID = 3802;
+
+/** Column values as PostgreSQL text (its UTF-8 bytes when large: LARGE_VALUE_BYTES or more); undefined: unchanged TOAST. */
+export type TextTuple = Record<string, string | Buffer | null | undefined>;
 export type Relation = Pgoutput.MessageRelation;
 export type ReplicationMessage =
   | { tag: "begin"; commitLsn: bigint; commitTime: Date; xid: number }
@@ -46,7 +53,13 @@ function pgTime(value: bigint | BigInt): Date {
   return new Date(Number((value as bigint) / 1000n));
 }
 
+const UNPARSABLE = "ecm:unparsable";
+
 function toMessage(raw: Pgoutput.Message): ReplicationMessage {
+  if ((raw.tag as string) === UNPARSABLE) {
+    const { error } = raw as unknown as { error: unknown };
+    throw new AppError("INTERNAL_SERVER_ERROR", `a replication message could not be read: ${error instanceof Error ? error.message : String(error)}`, { category: "FATAL" });
+  }
   switch (raw.tag) {
     case "begin":
       return { tag: "begin", commitLsn: parseLsn(raw.commitLsn!), commitTime: pgTime(raw.commitTime), xid: raw.xid };
@@ -82,9 +95,37 @@ export function decodeTuple(parsers: ValueParsers, relation: Relation, tuple: Te
   for (const column of relation.columns) {
     const text = tuple[column.name];
     if (text === undefined) unchanged.add(column.name); // keep the stored value, never null
-    else record[column.name] = text === null ? null : parsers.parser(column.typeOid)(text);
+    else if (text === null) record[column.name] = null;
+    else if (typeof text === "string") record[column.name] = parsers.parser(column.typeOid)(text);
+    else record[column.name] = column.typeOid === JSONB_OID ? (jsonFromBytes(text) as JsonValue) : parsers.parser(column.typeOid)(text.toString("utf8"));
   }
   return { record, unchanged };
+}
+
+/** What readTextTuple uses of the library's BinaryReader. */
+type TupleReader = { readInt16(): number; readUint8(): number; readInt32(): number; read(n: number): Buffer };
+
+/**
+ * The library's readTuple, except that values are decoded as snapshots decode them (a leading
+ * U+FEFF kept), and a value of LARGE_VALUE_BYTES or more stays its bytes: a view of the message
+ * where the message has a buffer of its own that nothing writes into again
+ * (db/large-messages.ts), else a copy.
+ */
+export function readTextTuple(reader: TupleReader, relation: { columns: { name: string }[] }, unchangedToastFallback?: TextTuple | null): TextTuple {
+  const count = reader.readInt16();
+  const tuple: TextTuple = Object.create(null);
+  for (let i = 0; i < count; i++) {
+    const name = relation.columns[i]!.name;
+    const kind = reader.readUint8();
+    if (kind === 0x74) {
+      // 't': text
+      const bytes = reader.read(reader.readInt32());
+      tuple[name] = bytes.length < LARGE_VALUE_BYTES ? bytes.toString("utf8") : ownsMessageBuffer(bytes) ? bytes : Buffer.from(bytes);
+    } else if (kind === 0x6e) tuple[name] = null; // 'n': null
+    else if (kind === 0x75) tuple[name] = unchangedToastFallback?.[name]; // 'u': unchanged TOAST datum
+    else throw new AppError("INTERNAL_SERVER_ERROR", `unexpected pgoutput column kind ${String.fromCharCode(kind)} (the session asks for text values only)`, { category: "FATAL" });
+  }
+  return tuple;
 }
 
 type ServiceInternals = { _messageQueue: unknown[]; _processing: boolean; _connection?: { stream?: Socket } };
@@ -115,10 +156,18 @@ export class ReplicationSession {
   async run(from: bigint): Promise<void> {
     this.confirmed = this.options.readOnly ? 0n : from;
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.names.publication] });
-    // Keep every column as its text: values are parsed by the caller's catalog-driven parsers.
-    const parser = (plugin as unknown as { parser: { readRelationColumn: (reader: unknown) => { parser: (t: string) => unknown } } }).parser;
-    const readColumn = parser.readRelationColumn.bind(parser);
-    parser.readRelationColumn = (reader) => ({ ...readColumn(reader), parser: (text: string) => text });
+    // Column values as their text (readTextTuple): the caller parses them with the catalog's parsers.
+    (plugin as unknown as { parser: { readTuple: typeof readTextTuple } }).parser.readTuple = readTextTuple;
+    // The library parses a message inside the socket's data handler, where a throw would be an
+    // uncaught exception: a message it cannot parse becomes one that fails the session instead.
+    const parse = plugin.parse.bind(plugin);
+    plugin.parse = (buffer: Buffer) => {
+      try {
+        return parse(buffer);
+      } catch (error) {
+        return { tag: UNPARSABLE, error } as unknown as Pgoutput.Message;
+      }
+    };
 
     // Liveness: when the server was last heard from (data or keepalive). Silence is read-side only (a
     // socket's own timeout counts our pings as activity); a socket paused by flow control is waiting
