@@ -1,7 +1,8 @@
 // The supervisor: makes the queues match the desired state in PostgreSQL. Every enabled stream
 // has exactly one job (its fixed job id makes adding it idempotent); a Redis that lost its data,
 // a stream handed over by a worker that shut down, or a job removed by hand is put back within
-// one tick. Every worker runs it; they cannot conflict, for the same reason. Runs whose jobs are
+// one tick; so are schedules (server/schedules/service.ts). Every worker runs it; they cannot
+// conflict, for the same reason. Runs whose jobs are
 // gone are closed as failed, so nothing shows as pending forever. Alerts due for the webhook are
 // delivered from the outbox (alerts/outbox.ts).
 import { queue, queueStream } from "../server/jobs/queues.ts";
@@ -10,6 +11,7 @@ import { logger } from "../server/logger.ts";
 import { enabledStreams } from "../server/store/streams.ts";
 import { closeLostRun, setSourceState, unfinishedRuns } from "../server/store/runs.ts";
 import { deliverDue } from "../server/alerts/outbox.ts";
+import { reconcileSchedules } from "../server/schedules/service.ts";
 
 const log = logger("worker.supervisor");
 
@@ -65,7 +67,7 @@ export function startSupervisor(): { stop: () => void } {
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue()])
+    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue(), reconcileSchedules()])
       .catch((error) => log.warn({ error }, "reconcile failed"))
       .finally(() => (running = false));
   }, tickMs);

@@ -9,6 +9,7 @@ import { runsRouter } from "./routers/runs.ts";
 import { deadLettersRouter } from "./routers/dead-letters.ts";
 import { streamsRouter } from "./routers/streams.ts";
 import { alertsRouter } from "./routers/alerts.ts";
+import { schedulesRouter } from "./routers/schedules.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -22,6 +23,7 @@ export const appRouter = createTRPCRouter({
   deadLetters: deadLettersRouter,
   streams: streamsRouter,
   alerts: alertsRouter,
+  schedules: schedulesRouter,
   users: usersRouter,
   tokens: tokensRouter,
 });

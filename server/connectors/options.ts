@@ -1,10 +1,78 @@
 // The options every connector type shares (the spec's options block), one schema for all of them.
 import { z } from "zod";
+import { CronExpressionParser } from "cron-parser";
+
+/** What is wrong with a cron expression or its time zone (BullMQ reads it with the same parser), or null. */
+export function cronProblem(cron: string, timezone?: string): { field: "cron" | "timezone"; message: string } | null {
+  if (timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: timezone });
+    } catch {
+      return { field: "timezone", message: `unknown time zone "${timezone}": an IANA name such as Europe/Paris or UTC` };
+    }
+  }
+  try {
+    CronExpressionParser.parse(cron, { tz: timezone ?? "UTC" }).next();
+    return null;
+  } catch (e) {
+    return { field: "cron", message: `not a cron expression (${(e as Error).message}): five fields (minute hour day month weekday) or six (seconds first), e.g. */15 * * * *` };
+  }
+}
 
 export const ZSourceOptions = z
   .object({
     batch_size: z.number().int().min(1).max(100_000).default(1000).meta({ title: "Batch size", description: "Rows per snapshot chunk and changes per CDC batch" }),
-    change_tracking: z.enum(["cdc", "snapshot"]).default("cdc").meta({ title: "Change tracking", description: "cdc: snapshot, then stream changes; snapshot: snapshots only" }),
+    change_tracking: z
+      .enum(["cdc", "snapshot", "incremental"])
+      .default("cdc")
+      .meta({
+        title: "Change tracking",
+        description:
+          "cdc: snapshot, then stream changes; snapshot: snapshots only; incremental: runs that read the rows whose cursor column moved since the last run (mapping source.cursor; docs/incremental.md)",
+      }),
+    incremental: z
+      .object({
+        lag_seconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400)
+          .optional()
+          .meta({ title: "Lag (s)", description: "How far behind the source's clock a run's upper bound stays. Default: the age of the oldest transaction the source shows open at the run's start plus 60 s; 300 s when it shows none of other sessions'" }),
+        lookback_seconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(30 * 86_400)
+          .optional()
+          .meta({ title: "Look-back (s)", description: "How far before the last run's upper bound the next run starts reading again (default 60; a date cursor column reads at least one day back)" }),
+        full_every: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .optional()
+          .meta({ title: "Reconcile every N runs", description: "Every Nth scheduled run re-reads every row and tombstones contexts whose rows are gone (default 24); a cursor cannot see deletes" }),
+      })
+      .strict()
+      .optional()
+      .meta({ title: "Incremental sync", description: "How incremental runs bound what they read (change_tracking incremental)" }),
+    schedule: z
+      .union([
+        z.object({ every_seconds: z.number().int().min(60).max(31 * 86_400).meta({ title: "Every (s)", description: "Seconds between the starts of two runs (at least 60)" }) }).strict(),
+        z
+          .object({
+            cron: z.string().min(9).max(100).meta({ title: "Cron", description: "Five or six fields (minute hour day month weekday), e.g. */15 * * * *" }),
+            timezone: z.string().min(1).max(64).optional().meta({ title: "Time zone", description: "IANA name the cron expression is read in (default UTC)" }),
+          })
+          .strict()
+          .superRefine((s, ctx) => {
+            const problem = cronProblem(s.cron, s.timezone);
+            if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
+          }),
+      ])
+      .optional()
+      .meta({ title: "Schedule", description: "When runs start by themselves (change_tracking incremental or snapshot); paused and resumed like a stream" }),
     capture_lost: z
       .enum(["fail", "resnapshot"])
       .optional()

@@ -74,6 +74,11 @@ export function capturesChanges(config: { connector_type: string; options: { cha
   return !!connectorType(config.connector_type)?.capabilities.cdc && config.options.change_tracking === "cdc";
 }
 
+/** Whether a source syncs by incremental runs (its connector type can, and its config asks for it). */
+export function syncsIncrementally(config: { connector_type: string; options: { change_tracking?: string } }): boolean {
+  return !!connectorType(config.connector_type)?.capabilities.incremental && config.options.change_tracking === "incremental";
+}
+
 /** The cursor codec of a registered connector type (its cursors are opaque to everything else). */
 export function cursorCodec(name: string): CursorCodec {
   return connectorType(name)!.cursor;
@@ -81,7 +86,18 @@ export function cursorCodec(name: string): CursorCodec {
 
 /** The connection config accepted for any registered connector type, discriminated by connector_type (derived from the entries: a type added above is accepted here). */
 type ConfigSchema = (typeof CONNECTOR_TYPES)[ConnectorTypeName]["configSchema"];
-export const ZConnectorConfig = z.discriminatedUnion("connector_type", Object.values(CONNECTOR_TYPES).map((t) => t.configSchema) as unknown as [ConfigSchema, ...ConfigSchema[]]);
+export const ZConnectorConfig = z
+  .discriminatedUnion("connector_type", Object.values(CONNECTOR_TYPES).map((t) => t.configSchema) as unknown as [ConfigSchema, ...ConfigSchema[]])
+  .superRefine((config, ctx) => {
+    const { change_tracking, schedule } = config.options;
+    const capabilities = connectorType(config.connector_type)!.capabilities;
+    if (change_tracking === "incremental" && !capabilities.incremental) {
+      ctx.addIssue({ code: "custom", path: ["options", "change_tracking"], message: `${config.connector_type} sources cannot sync incrementally yet: use "snapshot" with a schedule, or "cdc"` });
+    }
+    if (schedule && change_tracking === "cdc") {
+      ctx.addIssue({ code: "custom", path: ["options", "schedule"], message: 'a schedule starts runs of a source without a change stream: set change_tracking to "incremental" (or "snapshot"), or remove the schedule' });
+    }
+  });
 export type TConnectorConfig = z.infer<typeof ZConnectorConfig>;
 
 export function configJsonSchema(name: string) {

@@ -125,6 +125,8 @@ export type ConnectorCapabilities = {
   connector_type: string;
   snapshot: boolean;
   cdc: boolean;
+  /** Incremental sync by a cursor column (incrementalBounds, readIncrementalChunks). */
+  incremental: boolean;
   cursor_format: string;
   operations: ChangeOperation[];
   composite_keys: boolean;
@@ -161,6 +163,18 @@ export interface ECMConnector {
 
   /** Resumable snapshot: chunks in a stable order, each with the position to resume after. */
   readSnapshotChunks?(type: string, options: SnapshotReadOptions): AsyncIterable<SnapshotChunk>;
+  /**
+   * Incremental sync (docs/incremental.md): the bounds of a run's read of an entity, computed by
+   * the source at the run's start. `upper` trails the source's clock by the lag; `lower` is the
+   * previous run's upper bound less the look-back (null: no previous run).
+   */
+  incrementalBounds?(type: string, options: IncrementalBoundsOptions): Promise<IncrementalBounds>;
+  /**
+   * The rows whose first cursor column lies in (lower, upper], in resumable chunks ordered by the
+   * cursor columns then the key, each page one statement (one consistent view of the table).
+   * `resume_after` holds the last row's cursor values, then its key.
+   */
+  readIncrementalChunks?(type: string, options: IncrementalReadOptions): AsyncIterable<SnapshotChunk>;
   /** The current rows for these keys (text form, as chunks and changes give them), keyed by JSON of the key; absent rows are missing. */
   rowsByKey?(type: string, keys: string[][]): Promise<Map<string, SourceRecord>>;
 
@@ -197,6 +211,36 @@ export type SnapshotReadOptions = {
   after?: string[] | null;
   /** Stop after this many rows (previews, paged API). */
   limit?: number;
+};
+
+export type IncrementalBoundsOptions = {
+  cursor: string[];
+  /** The configured lag (null: the connector decides it from the transactions the source shows open). */
+  lag_seconds: number | null;
+  /** Added to the oldest open transaction's age when the connector decides the lag. */
+  lag_margin_seconds: number;
+  lookback_seconds: number;
+  /** The previous completed run's upper bound (null: none). */
+  previous_upper: string | null;
+};
+
+export type IncrementalBounds = {
+  /** Inclusive, in the first cursor column's text form. */
+  upper: string;
+  /** Exclusive; null: from the first row. */
+  lower: string | null;
+  lag_seconds: number;
+  /** Where the lag came from: the option, the oldest open transaction the source showed, or the default (the source shows none of other sessions'). */
+  lag_from: "option" | "open_transactions" | "default";
+};
+
+export type IncrementalReadOptions = {
+  cursor: string[];
+  lower: string | null;
+  upper: string;
+  batch_size?: number;
+  /** Resume after this position (a chunk's `resume_after`; exclusive). */
+  after?: string[] | null;
 };
 
 export type SnapshotChunk = {

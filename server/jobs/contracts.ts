@@ -16,12 +16,17 @@ export const QUEUES = {
 export const JOBS = {
   "snapshot.run": {
     queue: QUEUES.snapshots,
-    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional() }).strict(),
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entities: z.array(z.string()).optional(), full: z.boolean().optional() }).strict(),
   },
   /** One mapped entity of a snapshot run (a run fans out into one of these per entity). */
   "snapshot.entity": {
     queue: QUEUES.snapshots,
-    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entity: z.string().min(1) }).strict(),
+    payload: z.object({ run_id: z.uuid(), source_id: z.uuid(), entity: z.string().min(1), full: z.boolean().optional() }).strict(),
+  },
+  /** A schedule's tick (a BullMQ job scheduler per scheduled source): queues a run unless one is still going. */
+  "schedule.tick": {
+    queue: QUEUES.snapshots,
+    payload: z.object({ source_id: z.uuid() }).strict(),
   },
   /** Runs once every entity of a snapshot run is done (the parent of their flow): closes the run. */
   "snapshot.finish": {

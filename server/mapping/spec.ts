@@ -38,7 +38,18 @@ export type TFieldMapping = z.infer<typeof ZFieldMapping>;
 
 export const ZEntityMapping = z
   .object({
-    source: z.object({ table: z.string().min(1).max(MAPPING_LIMITS.sourceLength) }).strict(),
+    source: z
+      .object({
+        table: z.string().min(1).max(MAPPING_LIMITS.sourceLength),
+        // Incremental sync (docs/incremental.md): the columns whose order says a row changed, a
+        // modification time first (ties broken by them, then by the key).
+        cursor: z
+          .array(z.string().min(1).max(MAPPING_LIMITS.sourceLength))
+          .min(1, "name at least one column, a modification time first")
+          .max(4, "at most 4 cursor columns")
+          .optional(),
+      })
+      .strict(),
     target: z.object({ context_type: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "letters, digits, _ . : - (at most 100)") }).strict(),
     fields: z.array(ZFieldMapping).min(1, "map at least context_id").max(MAPPING_LIMITS.fieldsPerMapping, `at most ${MAPPING_LIMITS.fieldsPerMapping} fields per mapping`),
   })

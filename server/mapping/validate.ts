@@ -13,6 +13,7 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
   let unlisted = 0;
   const add = (issue: FieldIssue) => void (issues.length < MAX_ISSUES ? issues.push(issue) : unlisted++);
   const seenPairs = new Map<string, number>();
+  const cursors = new Map<string, { cursor: string; index: number }>();
   doc.mappings.forEach((m, mi) => {
     const at = `mappings[${mi}]`;
     const entity = lookup(m.source.table);
@@ -28,6 +29,7 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
     seenPairs.set(pair, mi);
 
     const columns = new Map(entity.columns.map((c) => [c.name, c]));
+    checkCursor(m, at, columns, cursors, add);
     const targets = new Map<string, number>();
     const parents = new Map<string, { target: string; index: number }>();
     m.fields.forEach((f, fi) => {
@@ -101,6 +103,41 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
 }
 
 const MAX_ISSUES = 100;
+
+/**
+ * An incremental cursor: columns of the table, a modification time first (a run's upper bound
+ * trails the source's clock), the others orderable; every mapping of one table names the same.
+ */
+function checkCursor(
+  m: TMappingDocument["mappings"][number],
+  at: string,
+  columns: Map<string, EntitySchema["columns"][number]>,
+  cursors: Map<string, { cursor: string; index: number }>,
+  add: (issue: FieldIssue) => void,
+) {
+  const cursor = m.source.cursor ?? [];
+  const key = JSON.stringify(cursor);
+  const other = cursors.get(m.source.table);
+  const index = Number(at.slice("mappings[".length, -1));
+  if (other && other.cursor !== key) add({ path: `${at}.source.cursor`, message: `mappings[${other.index}] reads ${m.source.table} with another cursor: every mapping of a table names the same cursor columns` });
+  else if (!other) cursors.set(m.source.table, { cursor: key, index });
+  const seen = new Set<string>();
+  cursor.forEach((name, i) => {
+    const path = `${at}.source.cursor[${i}]`;
+    const col = columns.get(name);
+    if (seen.has(name)) return add({ path, message: `"${name}" is named twice` });
+    seen.add(name);
+    if (!col) return add({ path, message: `no column "${name}" in ${m.source.table}; columns: ${columnList(columns)}` });
+    if (i === 0 && col.kind !== "time") {
+      add({ path, message: `"${name}" is ${col.type}: the first cursor column must be a modification time (a timestamp or date the writer sets), since a run's upper bound trails the source's clock` });
+    } else if (!ORDERABLE_KINDS.has(col.kind) || col.is_array) {
+      add({ path, message: `"${name}" is ${col.type}, which cannot order rows: use a time, number, text or boolean column` });
+    } else if (i > 0 && col.nullable) {
+      add({ path, message: `"${name}" may be NULL: a cursor column after the first orders rows that share a time, so it must be NOT NULL (the key orders them anyway)` });
+    }
+  });
+}
+const ORDERABLE_KINDS = new Set(["time", "number", "text", "boolean"]);
 
 /** The columns a user could have meant, bounded (a table may have 1,600). */
 function columnList(columns: Map<string, unknown>): string {

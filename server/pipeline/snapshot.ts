@@ -14,13 +14,13 @@ import { AppError } from "../errors/app-error.ts";
 import { pgPool } from "../db.ts";
 import { env } from "../env.ts";
 import { logger } from "../logger.ts";
-import { cursorCodec } from "../connectors/registry.ts";
+import { cursorCodec, syncsIncrementally } from "../connectors/registry.ts";
 import { requireCapability, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
 import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
-import { advanceCheckpoint, loadCheckpoint, nextPassNumber, restartFromCheckpoint, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor } from "../store/checkpoints.ts";
+import { advanceCheckpoint, loadCheckpoint, nextPassNumber, restartFromCheckpoint, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor, type PassRange } from "../store/checkpoints.ts";
 import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
 import { commitBatch, MappingChangedError, type BatchResult } from "../store/unit-of-work.ts";
@@ -64,6 +64,8 @@ export type SnapshotOptions = {
   onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number }) => void | Promise<void>;
   /** Checked after each chunk is read: true stops the pass once the chunks in flight commit (SnapshotStopped). */
   shouldStop?: () => boolean;
+  /** Incremental sync: read every row (a reconcile), not only those whose cursor moved. */
+  full?: boolean;
 };
 
 /** The pass stopped on request (its worker is stopping) with every chunk it read committed: it resumes from its checkpoint. */
@@ -123,7 +125,7 @@ export async function runSnapshot(sourceId: string, opts: SnapshotOptions = {}):
     // Before the first read. A full snapshot is also the recovery from a broken capture.
     const capture = await captureForSnapshot(connector, source, entities, !opts.entities);
     for (const entity of entities) {
-      const stats = await snapshotEntity({ sourceId, entity, capture, codec, reader, opts, result });
+      const stats = await snapshotEntity({ sourceId, entity, capture, codec, reader, connector, source, opts, result });
       result.written += stats.written;
       result.entities.push(stats);
     }
@@ -138,9 +140,41 @@ type EntityPass = {
   capture: SnapshotCapture;
   codec: CursorCodec;
   reader: Required<Pick<ECMConnector, "readSnapshotChunks">>;
+  connector: ECMConnector;
+  source: Awaited<ReturnType<typeof getSource>>;
   opts: SnapshotOptions;
   result: SnapshotResult;
 };
+
+/** Passes of incremental sync between two full ones (a full pass sees deletes), unless the source says otherwise. */
+export const DEFAULT_FULL_EVERY = 24;
+export const DEFAULT_LOOKBACK_SECONDS = 60;
+
+/**
+ * What a new pass of an incremental source's entity reads, with its bounds computed by the source
+ * now (before its first read) and fixed for the pass: the rows whose cursor moved since the last
+ * completed pass (less the look-back), or every row (the first pass, a reconcile every
+ * `full_every` passes, a run asked to be full, a changed cursor or generation). Null: the source
+ * does not sync incrementally, or the entity's mapping names no cursor (every run reads it whole).
+ */
+async function passRange({ sourceId, entity, connector, source, capture, opts }: EntityPass, previous: Checkpoint | null): Promise<PassRange | null> {
+  if (!syncsIncrementally(source.config)) return null;
+  const cursor = (await getMappings(sourceId)).mappings.find((m) => m.source.table === entity)?.source.cursor;
+  if (!cursor) return null;
+  const bounds = requireCapability(connector, "incrementalBounds", "sync incrementally");
+  const settings = (source.config.options as { incremental?: { lag_seconds?: number; lookback_seconds?: number; full_every?: number } }).incremental ?? {};
+  const w = previous?.watermark;
+  const goOn = !!w && !opts.full && w.generation === capture.generation && JSON.stringify(w.cursor) === JSON.stringify(cursor) && w.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
+  const b = await bounds.incrementalBounds(entity, {
+    cursor,
+    lag_seconds: settings.lag_seconds ?? null,
+    lag_margin_seconds: env().ECM_INCREMENTAL_LAG_MARGIN_SECONDS,
+    lookback_seconds: settings.lookback_seconds ?? DEFAULT_LOOKBACK_SECONDS,
+    previous_upper: goOn ? w!.upper : null,
+  });
+  log.info({ source_id: sourceId, entity, mode: goOn ? "incremental" : "full", lower: goOn ? b.lower : null, upper: b.upper, lag_seconds: b.lag_seconds, lag_from: b.lag_from }, "incremental pass bounds");
+  return { mode: goOn ? "incremental" : "full", cursor, lower: goOn ? b.lower : null, upper: b.upper };
+}
 
 async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   const { sourceId, entity, capture, codec, opts } = pass;
@@ -154,11 +188,24 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   stats.resumed_after = from?.last_key ?? null;
   for (;;) {
     if (!from) {
+      const previous = await loadCheckpoint(sourceId, entity);
+      const range = await passRange(pass, previous);
       const floor = await passFloor(sourceId, capture, codec);
-      if (!(await takeOverCheckpoint(sourceId, entity, runId, floor))) {
+      if (!(await takeOverCheckpoint(sourceId, entity, runId, floor, range))) {
         return { ...stats, superseded_by: (await loadCheckpoint(sourceId, entity))?.run_id ?? null };
       }
-      from = { run_id: runId, pass: floor.pass, last_key: null, rows_done: 0, done: false, generation: floor.generation, floor_cursor: floor.cursor, floor_position: floor.position };
+      from = {
+        run_id: runId,
+        pass: floor.pass,
+        last_key: null,
+        rows_done: 0,
+        done: false,
+        generation: floor.generation,
+        floor_cursor: floor.cursor,
+        floor_position: floor.position,
+        pass_range: range,
+        watermark: previous?.watermark ?? null,
+      };
     }
     try {
       await readPass(pass, from, stats);
@@ -188,7 +235,7 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
 }
 
 /** Reads the pass from its checkpoint to the end, then finishes it. */
-async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, from: Checkpoint, stats: EntityStats) {
+async function readPass({ sourceId, entity, reader, connector, opts, result }: EntityPass, from: Checkpoint, stats: EntityStats) {
   const { version, mappers } = await mappersOf(sourceId, entity);
   if (!mappers.length) return; // no longer mapped: the mapping's save dealt with its contexts
   result.mapping_version = version;
@@ -233,7 +280,12 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
   let after = from.last_key;
   let reading = performance.now();
   try {
-    for await (const chunk of reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key })) {
+    const range = from.pass_range;
+    const chunks =
+      range?.mode === "incremental"
+        ? requireCapability(connector, "readIncrementalChunks", "sync incrementally").readIncrementalChunks(entity, { cursor: range.cursor, lower: range.lower, upper: range.upper, batch_size: opts.batchSize, after: from.last_key })
+        : reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key });
+    for await (const chunk of chunks) {
       const mapped: Mapped = { writes: [], deadLetters: [] };
       for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, key_columns: chunk.key_columns, position, cursor: null }, mapped);
       recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
@@ -262,7 +314,8 @@ async function readPass({ sourceId, entity, reader, opts, result }: EntityPass, 
  * deleted at the source meanwhile (changes skipped while paused, lost with a capture, a source
  * without capture), was written under an older generation, or has an id the mapping no longer
  * makes. Its commit waits for the WAL flush (the chunks' commits did not), so a done pass is
- * durable, every chunk of it included.
+ * durable, every chunk of it included. A pass of incremental sync that read only the rows whose
+ * cursor moved tombstones nothing; it moves the entity's watermark (advanceCheckpoint).
  */
 async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint, lastKey: string[] | null) {
   const client = await pgPool().connect();
@@ -272,7 +325,8 @@ async function finishPass(sourceId: string, entity: string, runId: string | null
     // The checkpoint must stand where the reader ended (else the store lost a chunk: CheckpointGapError).
     const { mapping_version } = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, { done: { last_key: lastKey } });
     if (mapping_version !== version) throw new MappingChangedError(sourceId, version, mapping_version);
-    const swept = await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
+    // An incremental pass read only the rows whose cursor moved: what it did not write still stands.
+    const swept = pass.pass_range?.mode === "incremental" ? 0 : await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
     await client.query("COMMIT");
     if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");
   } catch (e) {

@@ -57,20 +57,24 @@ export async function listRuns(input: { source_id?: string; limit: number; curso
   return { runs: page.map(toRunDto), next_cursor: rows.length > input.limit ? page[page.length - 1]!.id : null };
 }
 
-export async function startSnapshot(sourceId: string, entities: string[] | undefined, by: Principal) {
+export async function startSnapshot(sourceId: string, entities: string[] | undefined, by: Principal, options: RunOptions = {}) {
   await getSource(sourceId); // 404 for an unknown source
-  return queueSnapshot(sourceId, entities, by.name);
+  return queueSnapshot(sourceId, entities, by.name, options);
 }
 
+/** full: on a source with incremental sync, read every row (a reconcile) instead of what moved. */
+export type RunOptions = { full?: boolean };
+
 /** Queues a snapshot run (all mapped entities, or the ones named); `createdBy` names who asked. */
-export async function queueSnapshot(sourceId: string, entities: string[] | undefined, createdBy: string | null) {
+export async function queueSnapshot(sourceId: string, entities: string[] | undefined, createdBy: string | null, options: RunOptions = {}) {
   const { mappings } = await getMappings(sourceId);
   if (!mappings.length) throw new AppError("BAD_REQUEST", "save a mapping before running a snapshot", { category: "CONFIGURATION" });
   const mapped = new Set(mappings.map((m) => m.source.table));
   const unknown = (entities ?? []).filter((e) => !mapped.has(e));
   if (unknown.length) throw AppError.invalid([{ path: "entities", message: `not mapped: ${unknown.join(", ")}` }]);
-  const run = await store.createRun({ sourceId, kind: "snapshot", request: entities ? { entities } : {}, createdBy });
-  await enqueueRun(run.id, "snapshot.run", { run_id: run.id, source_id: sourceId, ...(entities ? { entities } : {}) }, `snapshot-${run.id}`);
+  const asked = { ...(entities ? { entities } : {}), ...(options.full ? { full: true } : {}) };
+  const run = await store.createRun({ sourceId, kind: "snapshot", request: asked, createdBy });
+  await enqueueRun(run.id, "snapshot.run", { run_id: run.id, source_id: sourceId, ...asked }, `snapshot-${run.id}`);
   return { run_id: run.id };
 }
 

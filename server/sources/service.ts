@@ -1,5 +1,6 @@
 // Registering, changing and removing sources. Called by tRPC, the public HTTP API and start-up
 // (the demo source) alike, so validation and secret handling live here once.
+import { syncSchedule } from "../schedules/service.ts";
 import { dropsCapture } from "./schemas.ts";
 import type { z } from "zod";
 import { AppError } from "../errors/app-error.ts";
@@ -150,6 +151,7 @@ export async function createSource(input: z.output<typeof ZCreateSourceInput>, o
     });
   });
   log.info({ source_id: row.id, name: row.name }, "source created");
+  await scheduleChanged(row);
   return toSourceDto(row);
 }
 
@@ -160,6 +162,14 @@ export async function listSources(input: z.output<typeof ZListInput>) {
     sources: page.map(toSourceDto),
     next_cursor: rows.length > input.limit ? page[page.length - 1]!.id : null,
   };
+}
+
+/**
+ * Its job scheduler follows a saved source at once; when Redis cannot be told now, the
+ * supervisor's next tick does it (the source itself is saved either way).
+ */
+async function scheduleChanged(source: { id: string; config: unknown; schedulePaused: boolean }) {
+  await syncSchedule(source).catch((error) => log.warn({ source_id: source.id, error }, "the schedule will be set by the supervisor's next tick (the queue did not answer)"));
 }
 
 export async function getSource(id: string) {
@@ -194,6 +204,7 @@ export async function updateSource(input: z.output<typeof ZUpdateSourceInput>, b
     return updated;
   });
   log.info({ source_id: row.id }, "source updated");
+  await scheduleChanged(row);
   return toSourceDto(row);
 }
 
@@ -204,4 +215,5 @@ export async function deleteSource(input: z.output<typeof ZDeleteSourceInput>) {
     await deleteSecrets(tx, secretIdsOf(deleted.config));
   });
   log.info({ source_id: input.id, drop_capture: dropsCapture(input) }, "source deleted");
+  await scheduleChanged({ id: input.id, config: {}, schedulePaused: true });
 }

@@ -16,11 +16,31 @@ export type Checkpoint = {
   generation: number;
   floor_cursor: string | null;
   floor_position: bigint;
+  /** Incremental sync: what this pass reads (null: a snapshot pass of a source without it). */
+  pass_range: PassRange | null;
+  /** Incremental sync: the last completed pass's bounds (kept when a pass is taken over). */
+  watermark: Watermark | null;
 };
 
+/** A pass of incremental sync: every row (full, the first or a reconcile) or the rows in (lower, upper]. */
+export type PassRange = { mode: "full" | "incremental"; cursor: string[]; lower: string | null; upper: string };
+/** Where the next incremental run starts: the last completed pass's upper bound, and how many passes since a full one. */
+export type Watermark = { cursor: string[]; upper: string; generation: number; since_full: number };
+
 export async function loadCheckpoint(sourceId: string, entity: string): Promise<Checkpoint | null> {
-  const { rows } = await pgPool().query<{ run_id: string | null; pass: string; last_key: string[] | null; rows_done: string; done: boolean; generation: number; floor_cursor: string | null; floor_position: string }>(
-    "SELECT run_id::text, pass::text, last_key, rows_done::text, done, generation, floor_cursor, floor_position::text FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2",
+  const { rows } = await pgPool().query<{
+    run_id: string | null;
+    pass: string;
+    last_key: string[] | null;
+    rows_done: string;
+    done: boolean;
+    generation: number;
+    floor_cursor: string | null;
+    floor_position: string;
+    pass_range: PassRange | null;
+    watermark: Watermark | null;
+  }>(
+    "SELECT run_id::text, pass::text, last_key, rows_done::text, done, generation, floor_cursor, floor_position::text, pass_range, watermark FROM snapshot_checkpoints WHERE source_id = $1 AND entity = $2",
     [sourceId, entity],
   );
   const r = rows[0];
@@ -35,18 +55,19 @@ export type PassFloor = { pass: bigint; generation: number; cursor: string | nul
  * queued or running keeps the pass (false), and so does a pass of a newer generation; an older run
  * loses it (its next commit is refused). A pass started without a run (a tool) always takes it.
  */
-export async function takeOverCheckpoint(sourceId: string, entity: string, runId: string | null, floor: PassFloor): Promise<boolean> {
+export async function takeOverCheckpoint(sourceId: string, entity: string, runId: string | null, floor: PassFloor, range: PassRange | null = null): Promise<boolean> {
   const r = await pgPool().query(
-    `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, pass, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, updated_at)
-     VALUES ($1, $2, $3::uuid, $7, NULL, 0, false, $4, $5, $6, NULL, now())
+    `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, pass, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, pass_range, updated_at)
+     VALUES ($1, $2, $3::uuid, $7, NULL, 0, false, $4, $5, $6, NULL, $8::jsonb, now())
      ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, written_done = 0, dead_done = 0, ahead = '[]', done = false,
-       generation = EXCLUDED.generation, floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL, updated_at = now()
+       generation = EXCLUDED.generation, floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL,
+       pass_range = EXCLUDED.pass_range, updated_at = now()
      WHERE k.generation <= EXCLUDED.generation
        AND ($3::uuid IS NULL OR k.run_id IS NULL OR k.run_id = $3::uuid
             OR NOT EXISTS (SELECT 1 FROM runs o WHERE o.id = k.run_id AND o.status IN ('queued', 'running')
                            AND o.created_at > coalesce((SELECT created_at FROM runs WHERE id = $3::uuid), now())))
      RETURNING 1`,
-    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString(), floor.pass.toString()],
+    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString(), floor.pass.toString(), range === null ? null : JSON.stringify(range)],
   );
   return r.rowCount === 1;
 }
@@ -175,7 +196,12 @@ export async function advanceCheckpoint(
   const next = done ? { ...stored, moved: { rows: 0, written: 0, dead: 0 } } : moveFrontier(stored, step.chunk);
   const r = await client.query<{ mapping_version: number }>(
     `UPDATE snapshot_checkpoints SET last_key = $3, rows_done = $4, ahead = $5::jsonb, done = $6,
-       written_done = written_done + $7, dead_done = dead_done + $8, updated_at = now()
+       written_done = written_done + $7, dead_done = dead_done + $8, updated_at = now(),
+       -- A completed pass of incremental sync is where the next run starts.
+       watermark = CASE WHEN $6 AND pass_range IS NOT NULL
+         THEN jsonb_build_object('cursor', pass_range->'cursor', 'upper', pass_range->'upper', 'generation', generation,
+                                 'since_full', CASE WHEN pass_range->>'mode' = 'full' THEN 0 ELSE coalesce((watermark->>'since_full')::int, 0) + 1 END)
+         ELSE watermark END
      WHERE source_id = $1 AND entity = $2
      RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
     [sourceId, entity, next.last_key, next.rows_done, JSON.stringify(next.ahead), done, done ? 0 : (step.chunk.written ?? 0), next.moved.dead],
@@ -199,4 +225,13 @@ export async function markTruncated(client: pg.ClientBase, sourceId: string, ent
 export async function nextPassNumber(sourceId: string): Promise<bigint> {
   const { rows } = await pgPool().query<{ n: string }>("UPDATE sources SET pass_seq = pass_seq + 1 WHERE id = $1 RETURNING pass_seq::text AS n", [sourceId]);
   return BigInt(rows[0]!.n);
+}
+
+/** Each entity's incremental sync: its current or last pass's range and where the next run starts. */
+export async function incrementalStates(sourceId: string): Promise<{ entity: string; done: boolean; pass_range: PassRange | null; watermark: Watermark | null }[]> {
+  const { rows } = await pgPool().query(
+    "SELECT entity, done, pass_range, watermark FROM snapshot_checkpoints WHERE source_id = $1 AND (pass_range IS NOT NULL OR watermark IS NOT NULL) ORDER BY entity",
+    [sourceId],
+  );
+  return rows;
 }

@@ -155,3 +155,18 @@ export async function anotherSnapshotRuns(sourceId: string, runId: string): Prom
   const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') AND id <> $2 LIMIT 1", [sourceId, runId]);
   return !!rowCount;
 }
+
+/** Whether any snapshot run of the source is queued or running. */
+export async function snapshotRunGoing(sourceId: string): Promise<boolean> {
+  const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') LIMIT 1", [sourceId]);
+  return !!rowCount;
+}
+
+/** The source's latest run created by `actor` (a schedule's, for its status). */
+export async function latestRunBy(sourceId: string, actor: string) {
+  const { rows } = await pgPool().query<{ id: string; status: string; created_at: Date; finished_at: Date | null }>(
+    "SELECT id::text, status, created_at, finished_at FROM runs WHERE source_id = $1 AND created_by = $2 ORDER BY created_at DESC LIMIT 1",
+    [sourceId, actor],
+  );
+  return rows[0] ?? null;
+}

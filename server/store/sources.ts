@@ -11,6 +11,7 @@ export const sourceSelect = {
   lastError: true,
   isDemo: true,
   demoWriter: true,
+  schedulePaused: true,
   createdAt: true,
   updatedAt: true,
 } satisfies Prisma.SourceSelect;
@@ -65,4 +66,20 @@ export function getSourceByName(name: string) {
 /** Sources whose config names this secret reference (password_secret). */
 export function sourcesUsingReference(reference: string): Promise<{ id: string; config: unknown }[]> {
   return prisma().source.findMany({ where: { config: { path: ["authentication", "password_secret"], equals: reference } }, select: { id: true, config: true } });
+}
+
+/** What a source's schedule needs: its config (options.schedule) and whether an operator paused it. */
+export type ScheduleState = { id: string; config: unknown; schedulePaused: boolean };
+const scheduleSelect = { id: true, config: true, schedulePaused: true } satisfies Prisma.SourceSelect;
+
+export function scheduleStates(): Promise<ScheduleState[]> {
+  return prisma().source.findMany({ select: scheduleSelect });
+}
+
+export function findScheduleState(id: string): Promise<ScheduleState | null> {
+  return prisma().source.findUnique({ where: { id }, select: scheduleSelect });
+}
+
+export function setSchedulePaused(id: string, paused: boolean): Promise<ScheduleState> {
+  return prisma().source.update({ where: { id }, data: { schedulePaused: paused }, select: scheduleSelect });
 }

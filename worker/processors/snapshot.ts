@@ -68,7 +68,7 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
       children: entities.map((entity, i) => ({
         name: "snapshot.entity",
         queueName: QUEUES.snapshots,
-        data: { run_id: runId, source_id: sourceId, entity },
+        data: { run_id: runId, source_id: sourceId, entity, ...(payload.full ? { full: true } : {}) },
         // A part that failed outright (its workers died MAX_STALLS times) fails the finish job, and
         // the supervisor closes the run, instead of leaving it waiting for that part forever.
         opts: { ...DEFAULT_JOB_OPTIONS, jobId: `snapshot-${runId}-part-${i}`, failParentOnFailure: true },
@@ -94,6 +94,7 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, att
     const result = await runSnapshot(sourceId, {
       entities: [entity],
       runId,
+      full: payload.full,
       shouldStop: isExiting,
       onChunk: async ({ total_read }) => {
         attempt.progressed ||= total_read > 0;

@@ -11,8 +11,16 @@ export const runsRouter = createTRPCRouter({
     .query(({ input }) => listRuns(input)),
   /** Queues a snapshot of a source (all mapped entities, or the ones named). */
   snapshot: editorProcedure
-    .meta(rest("POST", "/sources/{id}/snapshot", "runs", "Queue a snapshot of the mapped entities (or those named); a worker runs it", 202))
-    .input(z.object({ id: z.uuid(), entities: z.array(z.string().min(1)).min(1).optional() }))
+    .meta(
+      rest(
+        "POST",
+        "/sources/{id}/snapshot",
+        "runs",
+        "Queue a snapshot of the mapped entities (or those named); a worker runs it. On a source with incremental sync, a run reads the rows whose cursor moved since the last one; full: true reads every row and tombstones contexts whose rows are gone",
+        202,
+      ),
+    )
+    .input(z.object({ id: z.uuid(), entities: z.array(z.string().min(1).max(200)).min(1).max(200).optional(), full: z.boolean().optional() }))
     .output(z.object({ run_id: z.uuid() }))
-    .mutation(({ input, ctx }) => startSnapshot(input.id, input.entities, ctx.principal)),
+    .mutation(({ input, ctx }) => startSnapshot(input.id, input.entities, ctx.principal, { full: input.full })),
 });

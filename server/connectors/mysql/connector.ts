@@ -34,6 +34,7 @@ export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
   connector_type: "mysql",
   snapshot: true,
   cdc: true,
+  incremental: false,
   cursor_format: "mysql_binlog:<file>:<position>",
   operations: ["insert", "update", "delete"],
   composite_keys: true,

@@ -2,6 +2,9 @@
 import type pg from "pg";
 import { logger } from "../../logger.ts";
 import type {
+  IncrementalBounds,
+  IncrementalBoundsOptions,
+  IncrementalReadOptions,
   CaptureSetup,
   CaptureStatus,
   ChangeEvent,
@@ -26,7 +29,8 @@ import { PgChangeStream } from "./changes.ts";
 import { ReplicationSession, type ReplicationHandlers } from "./replication.ts";
 import { lsnCursor, parseLsn, parseLsnCursor } from "./lsn.ts";
 import { connectError, healthCheck } from "./health.ts";
-import { readByKeys, readSnapshot } from "./snapshot.ts";
+import { readByKeys, readSnapshot, requireKey } from "./snapshot.ts";
+import { incrementalBounds } from "./incremental.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
 
@@ -36,6 +40,7 @@ export const POSTGRES_CAPABILITIES: ConnectorCapabilities = {
   connector_type: "postgresql",
   snapshot: true,
   cdc: true,
+  incremental: true,
   cursor_format: "pg_lsn:X/Y",
   operations: ["insert", "update", "delete"],
   composite_keys: true,
@@ -193,6 +198,23 @@ export class PostgresConnector implements ECMConnector {
       batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
       afterKey: options.after ?? null,
       limit: options.limit,
+    });
+  }
+
+  /** Incremental sync's bounds for a run, computed by the server at its start (./incremental.ts). */
+  async incrementalBounds(type: string, options: IncrementalBoundsOptions): Promise<IncrementalBounds> {
+    return incrementalBounds(await this.connection(), await this.describe(type), options);
+  }
+
+  /** The rows whose first cursor column lies in (lower, upper], in cursor-then-key order, resumable after each chunk's last row. */
+  async *readIncrementalChunks(type: string, options: IncrementalReadOptions): AsyncGenerator<SnapshotChunk> {
+    const client = await this.connection();
+    const entity = await this.describe(type);
+    const order = [...options.cursor, ...requireKey(entity).filter((k) => !options.cursor.includes(k))];
+    yield* readSnapshot(client, entity, await this.valueParsers(), {
+      batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
+      afterKey: options.after ?? null,
+      plan: { order, range: { column: options.cursor[0]!, lower: options.lower, upper: options.upper } },
     });
   }
 

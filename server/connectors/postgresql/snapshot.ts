@@ -25,16 +25,28 @@ export function requireKey(entity: DescribedEntity): string[] {
   return entity.primary_key;
 }
 
-function chunkSql(client: pg.Client, entity: DescribedEntity, after: string[] | null, limit: number): string {
+/**
+ * What a chunked read returns, in which order: every row in key order (a snapshot), or the rows
+ * whose first cursor column lies in (lower, upper], in cursor-then-key order (incremental sync).
+ */
+export type ReadPlan = { order: string[]; range?: { column: string; lower: string | null; upper: string } };
+
+function chunkSql(client: pg.Client, entity: DescribedEntity, plan: ReadPlan, after: string[] | null, limit: number): string {
   const q = (id: string) => client.escapeIdentifier(id);
-  const key = requireKey(entity);
   const typeOf = new Map(entity.columns.map((c) => [c.name, c.type]));
+  // COPY takes no bind parameters: values are written as escaped literals cast to the column's
+  // own type (identifiers come from the catalog and are quoted).
+  const literal = (value: string, column: string) => `${client.escapeLiteral(value)}::${typeOf.get(column)}`;
   const cols = entity.columns.map((c) => q(c.name)).join(", ");
-  const keyList = key.map(q).join(", ");
-  // COPY takes no bind parameters: key values are written as escaped literals cast to the
-  // column's own type (identifiers come from the catalog and are quoted).
-  const where = after ? ` WHERE (${keyList}) > (${after.map((v, i) => `${client.escapeLiteral(v)}::${typeOf.get(key[i]!)}`).join(", ")})` : "";
-  return `COPY (SELECT ${cols} FROM ${q(entity.schema)}.${q(entity.table)}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`;
+  const orderList = plan.order.map(q).join(", ");
+  const where: string[] = [];
+  if (plan.range) {
+    const { column, lower, upper } = plan.range;
+    where.push(`${q(column)} <= ${literal(upper, column)}`);
+    if (lower !== null) where.push(`${q(column)} > ${literal(lower, column)}`);
+  }
+  if (after) where.push(`(${orderList}) > (${after.map((v, i) => literal(v, plan.order[i]!)).join(", ")})`);
+  return `COPY (SELECT ${cols} FROM ${q(entity.schema)}.${q(entity.table)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${orderList} LIMIT ${limit}) TO STDOUT`;
 }
 
 async function readChunk(client: pg.Client, sql: string): Promise<(string | null)[][]> {
@@ -50,17 +62,20 @@ export async function* readSnapshot(
   client: pg.Client,
   entity: DescribedEntity,
   parsers: ValueParsers,
-  opts: { batchSize: number; afterKey?: string[] | null; limit?: number },
+  opts: { batchSize: number; afterKey?: string[] | null; limit?: number; plan?: ReadPlan },
 ): AsyncGenerator<SnapshotChunk> {
   const key = requireKey(entity);
+  const plan = opts.plan ?? { order: key };
   const keyIndex = key.map((k) => entity.columns.findIndex((c) => c.name === k));
+  // Where a chunk resumes: its last row's values of the order's columns (the key, for a snapshot).
+  const orderIndex = plan.order.map((k) => entity.columns.findIndex((c) => c.name === k));
   const columnParsers = entity.columns.map((c) => parsers.parser(c.type_oid));
   const names = entity.columns.map((c) => c.name);
   const newRow = rowFactory<SourceRecord[string]>(names);
   let remaining = opts.limit ?? Infinity;
   const fetch = (after: string[] | null) => {
     const size = Math.min(opts.batchSize, remaining);
-    return { size, rows: prefetch(readChunk(client, chunkSql(client, entity, after, size))) };
+    return { size, rows: prefetch(readChunk(client, chunkSql(client, entity, plan, after, size))) };
   };
 
   // The next chunk is requested as soon as this one's last key is known, so the server produces
@@ -72,7 +87,7 @@ export async function* readSnapshot(
       const raw = await rows;
       pending = null;
       if (!raw.length) return;
-      const lastKey = keyIndex.map((i) => raw[raw.length - 1]![i]!);
+      const lastKey = orderIndex.map((i) => raw[raw.length - 1]![i]!);
       remaining -= raw.length;
       if (raw.length === size && remaining > 0) pending = fetch(lastKey);
 
@@ -90,7 +105,7 @@ export async function* readSnapshot(
         for (let k = 0; k < keyIndex.length; k++) key[k] = fields[keyIndex[k]!]!;
         keys[r] = key;
       }
-      yield { records, keys, key_columns: entity.primary_key, resume_after: lastKey }; // resume after the last key (its text form)
+      yield { records, keys, key_columns: entity.primary_key, resume_after: lastKey }; // resume after the last row's order values (their text form)
     }
   } finally {
     // A consumer that stops early must not leave a COPY running on the shared connection.

@@ -1,0 +1,216 @@
+// Incremental sync (docs/incremental.md) against a real PostgreSQL, through the public API and a
+// real worker: each run reads the rows whose cursor column moved since the last one, bounded by
+// a lag long enough that no transaction still open can commit below it, paged by (cursor, key),
+// checkpointed with its contexts; deletes are seen by a full pass (a reconcile); schedules start
+// runs that never overlap.
+process.env.ECM_INCREMENTAL_LAG_MARGIN_SECONDS = "1"; // the default 60 s would make every test wait a minute
+
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWorker } from "../../worker/runtime.ts";
+import { adminToken, api, createEditorToken } from "../support/http.ts";
+import { resetMetadata, withDb } from "../support/db.ts";
+import { createSourceDatabase } from "../support/source-db.ts";
+import { waitFor } from "../support/wait.ts";
+
+let src: Awaited<ReturnType<typeof createSourceDatabase>>;
+let sourceId: string;
+let editor: string;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+
+const MAPPING = {
+  mappings: [
+    {
+      source: { table: "items", cursor: ["updated_at"] },
+      target: { context_type: "item" },
+      fields: [
+        { source: "id", target: "context_id" },
+        { source: "name", target: "data.name" },
+        { source: "qty", target: "data.qty" },
+      ],
+    },
+  ],
+};
+
+/** Past the lag's margin (1 s here): what committed before is below the next run's upper bound. */
+const settle = () => new Promise((r) => setTimeout(r, 1500));
+
+async function runOnce(body: object = {}) {
+  const queued = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body });
+  expect(queued.status).toBe(202);
+  return waitFor(
+    "the run to finish",
+    async () => {
+      const r = (await api("GET", `/runs/${queued.body.run_id}`, { token: editor })).body;
+      return ["succeeded", "failed", "cancelled"].includes(r.status) ? r : undefined;
+    },
+    60_000,
+    100,
+  );
+}
+
+/** The store's live contexts of the entity, as {id: data}. */
+const stored = () =>
+  withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, data FROM contexts WHERE context_type = 'item' AND NOT deleted ORDER BY context_id")).rows.map((r) => [r.context_id, r.data])));
+/** The source's rows under the mapping. */
+const expected = async () => Object.fromEntries((await src.query("SELECT id, name, qty FROM items ORDER BY id")).rows.map((r) => [String(r.id), { name: r.name, qty: r.qty }]));
+const sync = async () => (await api("GET", `/sources/${sourceId}/schedule`, { token: editor })).body;
+
+async function configure(options: object) {
+  const r = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { batch_size: 7, change_tracking: "incremental", ...options } } } });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+}
+
+beforeAll(async () => {
+  await resetMetadata();
+  await withDb((c) => c.query("TRUNCATE contexts, mapping_versions, snapshot_checkpoints, runs, dead_letters"));
+  editor = await createEditorToken();
+  src = await createSourceDatabase(
+    "ecm_incremental",
+    `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), note jsonb);
+     INSERT INTO items (id, name, qty, updated_at) SELECT g, 'item ' || g, g, now() - interval '1 hour' FROM generate_series(1, 40) g;`,
+  );
+  const created = await api("POST", "/sources", { token: adminToken(), body: { name: "incremental", config: { ...src.config, options: { batch_size: 7, change_tracking: "incremental", incremental: { lookback_seconds: 0 } } } } });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  sourceId = created.body.id;
+  worker = await startWorker();
+});
+
+afterAll(async () => {
+  await worker?.close();
+});
+
+describe("incremental sync", () => {
+  it("checks the cursor against the live schema, at its field path", async () => {
+    const bad = (cursor: string[]) => api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: { mappings: [{ ...MAPPING.mappings[0], source: { table: "items", cursor } }] } });
+    const missing = await bad(["changed_at"]);
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.issues).toEqual([expect.objectContaining({ path: "mappings[0].source.cursor[0]", message: expect.stringMatching(/no column "changed_at"/) })]);
+    expect((await bad(["qty"])).body.error.issues[0].message).toMatch(/must be a modification time/);
+    expect((await bad(["updated_at", "note"])).body.error.issues[0].message).toMatch(/cannot order rows/);
+    expect((await bad(["updated_at", "updated_at"])).body.error.issues[0].message).toMatch(/named twice/);
+    expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: MAPPING })).status).toBe(200);
+  });
+
+  it("reads every row on the first run, then only the rows whose cursor moved", async () => {
+    const first = await runOnce();
+    expect(first.status).toBe("succeeded");
+    expect(first.counters.read).toBe(40);
+    expect(await stored()).toEqual(await expected());
+    const firstPass = (await sync()).entities[0];
+    expect(firstPass).toMatchObject({ entity: "items", cursor: ["updated_at"], passes_since_full: 0, pass: { mode: "full", done: true } });
+
+    await src.query("UPDATE items SET qty = qty + 100, updated_at = now() WHERE id IN (3, 4)");
+    await src.query("INSERT INTO items (id, name, qty) VALUES (41, 'new', 1)");
+    await settle();
+    const second = await runOnce();
+    expect(second.status).toBe("succeeded");
+    expect(second.counters.read).toBe(3); // only what moved
+    expect(await stored()).toEqual(await expected());
+    expect((await sync()).entities[0]).toMatchObject({ passes_since_full: 1, pass: { mode: "incremental", lower: firstPass.next_from, done: true } });
+  });
+
+  it("never loses nor repeats rows that share a cursor value across page boundaries", async () => {
+    // 30 rows with one timestamp, read 7 at a time: every page boundary falls inside the tie.
+    await src.query("UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN 5 AND 34");
+    await settle();
+    const run = await runOnce();
+    expect(run.counters.read).toBe(30);
+    expect(run.counters.written).toBe(30);
+    expect(await stored()).toEqual(await expected());
+  });
+
+  it("loses no row of two writers whose transactions commit out of cursor order", async () => {
+    const a = new pg.Client({ connectionString: src.url });
+    const b = new pg.Client({ connectionString: src.url });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      // A starts first (its now() is earlier) but commits last; a run meanwhile must not move past it.
+      await a.query("BEGIN");
+      await a.query("INSERT INTO items (id, name, qty) VALUES (101, 'early writer', 1)");
+      await new Promise((r) => setTimeout(r, 1100));
+      await b.query("BEGIN");
+      await b.query("INSERT INTO items (id, name, qty) VALUES (102, 'late writer', 2)");
+      await b.query("COMMIT");
+      await new Promise((r) => setTimeout(r, 1500));
+      const during = await runOnce();
+      expect(during.status).toBe("succeeded");
+      const bound = (await sync()).entities[0].next_from as string;
+      const started = (await src.query("SELECT updated_at::text AS t FROM items WHERE id = 102")).rows[0].t as string;
+      expect(new Date(bound).getTime()).toBeLessThan(new Date(started).getTime()); // the bound stayed below the open transaction
+      await a.query("COMMIT");
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+    await new Promise((r) => setTimeout(r, 1500)); // past the lag's margin
+    await runOnce();
+    expect(await stored()).toEqual(await expected()); // with look-back 0, only the lag kept row 101
+  });
+
+  it("sees deletes only in a full pass: asked for, or every full_every runs", async () => {
+    await src.query("DELETE FROM items WHERE id IN (1, 2)");
+    await runOnce();
+    expect(Object.keys(await stored())).toContain("1"); // a cursor cannot see a delete
+    const full = await runOnce({ full: true });
+    expect(full.status).toBe("succeeded");
+    expect(await stored()).toEqual(await expected());
+    expect((await sync()).entities[0]).toMatchObject({ passes_since_full: 0, pass: { mode: "full" } });
+
+    await configure({ incremental: { lookback_seconds: 0, full_every: 2 } });
+    await src.query("DELETE FROM items WHERE id = 3");
+    const modes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await runOnce();
+      modes.push((await sync()).entities[0].pass.mode);
+    }
+    expect(modes).toEqual(["incremental", "full"]);
+    expect(await stored()).toEqual(await expected());
+  });
+});
+
+describe("schedules", () => {
+  it("refuses a schedule on a change stream and a cron expression it cannot read", async () => {
+    const onCdc = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { change_tracking: "cdc", schedule: { every_seconds: 60 } } } } });
+    expect(onCdc.status).toBe(400);
+    expect(JSON.stringify(onCdc.body.error.issues)).toMatch(/options.schedule/);
+    const badCron = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { change_tracking: "incremental", schedule: { cron: "every minute" } } } } });
+    expect(badCron.status).toBe(400);
+    expect(JSON.stringify(badCron.body.error.issues)).toMatch(/not a cron expression/);
+  });
+
+  it("starts runs by itself, never two at once, shows the next and last run, and stops while paused", async () => {
+    await src.query("UPDATE items SET qty = qty + 1, updated_at = now() WHERE id = 10");
+    await configure({ incremental: { lookback_seconds: 0 }, schedule: { cron: "*/2 * * * * *" } });
+    const ran = await waitFor(
+      "two scheduled runs",
+      async () => {
+        const s = (await sync()).schedule;
+        const runs = (await api("GET", `/runs?source_id=${sourceId}&limit=50`, { token: editor })).body.runs.filter((r: { created_by: string | null }) => r.created_by === "schedule");
+        return runs.filter((r: { status: string }) => r.status === "succeeded").length >= 2 && s.next_run_at ? { s, runs } : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(ran.s).toMatchObject({ cron: "*/2 * * * * *", timezone: "UTC", paused: false, last_run: { status: expect.any(String) } });
+    expect(await stored()).toEqual(await expected());
+    // Never two at once: each run started after the previous one finished.
+    const spans = ran.runs
+      .filter((r: { started_at: string | null }) => r.started_at)
+      .map((r: { started_at: string; finished_at: string | null }) => [Date.parse(r.started_at), r.finished_at ? Date.parse(r.finished_at) : Infinity])
+      .sort((x: number[], y: number[]) => x[0]! - y[0]!);
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+
+    const paused = await api("POST", `/sources/${sourceId}/schedule`, { token: editor, body: { action: "pause" } });
+    expect(paused.status).toBe(200);
+    expect(paused.body).toMatchObject({ paused: true, next_run_at: null });
+    await new Promise((r) => setTimeout(r, 1000)); // a tick already queued may still start one run
+    const count = async () => (await api("GET", `/runs?source_id=${sourceId}&limit=200`, { token: editor })).body.runs.length;
+    const before = await count();
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(await count()).toBe(before);
+    expect((await api("POST", `/sources/${sourceId}/schedule`, { token: editor, body: { action: "resume" } })).body.paused).toBe(false);
+    await waitFor("a run after resuming", async () => (await count()) > before, 20_000, 200);
+    expect((await api("POST", `/sources/${sourceId}/schedule`, { token: (await api("POST", "/tokens", { token: adminToken(), body: { name: "viewer", role: "viewer" } })).body.token, body: { action: "pause" } })).status).toBe(403);
+    await configure({ incremental: { lookback_seconds: 0 } }); // no schedule: its scheduler is removed
+  });
+});
