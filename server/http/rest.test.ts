@@ -28,7 +28,7 @@ describe("public API routing from the procedures", () => {
       "POST /sources/{id}/health", "GET /sources/{id}/capabilities", "GET /sources/{id}/entities", "GET /sources/{id}/entities/{name}",
       "POST /sources/{id}/operations", "GET /sources/{id}/mappings", "PUT /sources/{id}/mappings", "GET /sources/{id}/mappings/coverage", "POST /sources/{id}/preview",
       "POST /sources/{id}/snapshot", "POST /sources/{id}/stream", "GET /sources/{id}/status", "GET /sources/{id}/cursor", "PUT /sources/{id}/cursor",
-      "POST /sources/{id}/stream/entities/{entity}", "GET /alerts", "POST /alerts/{id}/resolve", "GET /runs/{id}", "GET /runs",
+      "POST /sources/{id}/stream/entities/{entity}", "GET /sources/{id}/schedule", "POST /sources/{id}/schedule", "GET /alerts", "POST /alerts/{id}/resolve", "GET /runs/{id}", "GET /runs",
       "GET /dead-letters", "GET /dead-letters/{id}", "POST /dead-letters/replay", "POST /dead-letters/{id}/discard",
       "GET /contexts", "GET /contexts/{context_type}/{context_id}", "GET /connector-types", "GET /workers",
       "GET /users", "POST /users", "GET /tokens", "POST /tokens", "POST /tokens/{id}/revoke",
