@@ -4,6 +4,7 @@
 // server's own, nothing is set up on it (captureExists is not given).
 import path from "node:path";
 import { startMariadb, type MariadbServer } from "../../scripts/lib/mariadb-server.ts";
+import mysql from "mysql2/promise";
 import { createMysqlDatabase, mysqlExec } from "../support/mysql-db.ts";
 import { describeConformance } from "./kit.ts";
 
@@ -13,6 +14,16 @@ describeConformance({
   type: "mysql",
   async createSource(name) {
     return createMysqlDatabase(name);
+  },
+  incremental: {
+    cursorType: "TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)",
+    now: "NOW(6)",
+    dayAgo: "NOW(6) - INTERVAL 1 DAY",
+    async session(source) {
+      const c = await mysql.createConnection({ uri: source.url!, dateStrings: true });
+      c.on("error", () => {}); // reported by the next statement
+      return { exec: async (sql) => ((rows) => (Array.isArray(rows) ? (rows as Record<string, unknown>[]) : []))((await c.query(sql))[0]), close: () => c.end() };
+    },
   },
   entity: (table) => table,
   types: [

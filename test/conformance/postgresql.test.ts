@@ -17,7 +17,18 @@ describeConformance({
   type: "postgresql",
   async createSource(name) {
     const db = await createSourceDatabase(name);
-    return { config: db.config as unknown as Record<string, unknown>, exec: async (sql) => (await db.query(sql)).rows };
+    return { config: db.config as unknown as Record<string, unknown>, exec: async (sql) => (await db.query(sql)).rows, url: db.url };
+  },
+  incremental: {
+    cursorType: "timestamptz NOT NULL DEFAULT now()",
+    now: "now()",
+    dayAgo: "now() - interval '1 day'",
+    async session(source) {
+      const c = new pg.Client({ connectionString: source.url });
+      c.on("error", () => {}); // reported by the next statement
+      await c.connect();
+      return { exec: async (sql) => (await c.query(sql)).rows, close: () => c.end() };
+    },
   },
   entity: (table) => table,
   types: [

@@ -5,6 +5,9 @@ import crypto from "node:crypto";
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
 import type {
+  IncrementalBounds,
+  IncrementalBoundsOptions,
+  IncrementalReadOptions,
   CaptureSetup,
   CaptureStatus,
   ChangeEvent,
@@ -27,6 +30,7 @@ import { BinlogChangeStream } from "./changes.ts";
 import { ZMysqlConfig, type TMysqlConfig } from "./config.ts";
 import { binlogServerId, connect, connectionOptions } from "./connection.ts";
 import { connectError, healthCheck } from "./health.ts";
+import { incrementalBounds } from "./incremental.ts";
 import { readByKeys, readSnapshot } from "./snapshot.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 
@@ -34,7 +38,7 @@ export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
   connector_type: "mysql",
   snapshot: true,
   cdc: true,
-  incremental: false,
+  incremental: true,
   cursor_format: "mysql_binlog:<file>:<position>",
   operations: ["insert", "update", "delete"],
   composite_keys: true,
@@ -151,6 +155,23 @@ export class MysqlConnector implements ECMConnector {
     const c = await this.connection();
     const entity = await this.describe(type);
     yield* readSnapshot(c, this.database(), entity, { batchSize: options.batch_size ?? this.requireConfig().options.batch_size, afterKey: options.after ?? null, limit: options.limit });
+  }
+
+  /** Incremental sync's bounds for a run, computed by the server at its start (./incremental.ts). */
+  async incrementalBounds(type: string, options: IncrementalBoundsOptions): Promise<IncrementalBounds> {
+    return incrementalBounds(await this.connection(), await this.describe(type), options);
+  }
+
+  /** The rows whose first cursor column lies in (lower, upper], in cursor-then-key order, resumable after each chunk's last row. */
+  async *readIncrementalChunks(type: string, options: IncrementalReadOptions): AsyncGenerator<SnapshotChunk> {
+    const c = await this.connection();
+    const entity = await this.describe(type);
+    const order = [...options.cursor, ...entity.primary_key.filter((k) => !options.cursor.includes(k))];
+    yield* readSnapshot(c, this.database(), entity, {
+      batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
+      afterKey: options.after ?? null,
+      plan: { order, range: { column: options.cursor[0]!, lower: options.lower, upper: options.upper } },
+    });
   }
 
   async rowsByKey(type: string, keys: string[][]) {

@@ -35,7 +35,7 @@ function requireKey(entity: DescribedEntity): string[] {
   return entity.primary_key;
 }
 
-/** `(k1 > ?) OR (k1 = ? AND k2 > ?) …`: rows after `after` in key order (an index range on InnoDB's clustered key). */
+/** `(k1 > ?) OR (k1 = ? AND k2 > ?) …`: rows after `after` in that column order (an index range on InnoDB's clustered key, for the key). */
 function after(entity: DescribedEntity, key: string[], values: string[]) {
   const parts: string[] = [];
   const params: unknown[] = [];
@@ -56,16 +56,43 @@ export function decodeRow(entity: DescribedEntity, raw: (RowValue | null)[]): So
   return record;
 }
 
-export async function* readSnapshot(c: mysql.Connection, database: string, entity: DescribedEntity, opts: { batchSize: number; afterKey: string[] | null; limit?: number }): AsyncGenerator<SnapshotChunk> {
+/**
+ * What a chunked read returns, in which order: every row in key order (a snapshot), or the rows
+ * whose first cursor column lies in (lower, upper], in cursor-then-key order (incremental sync).
+ */
+export type ReadPlan = { order: string[]; range?: { column: string; lower: string | null; upper: string } };
+
+export async function* readSnapshot(
+  c: mysql.Connection,
+  database: string,
+  entity: DescribedEntity,
+  opts: { batchSize: number; afterKey: string[] | null; limit?: number; plan?: ReadPlan },
+): AsyncGenerator<SnapshotChunk> {
   const key = requireKey(entity);
+  const plan = opts.plan ?? { order: key };
   const cols = entity.columns.map((col) => q(col.name)).join(", ");
   const options = rowOptions(entity);
   let remaining = opts.limit ?? Infinity;
   const fetch = (last: string[] | null) => {
     const size = Math.min(opts.batchSize, remaining);
-    const where = last ? after(entity, key, last) : { sql: "", params: [] };
-    const sql = `SELECT ${cols} FROM ${q(database)}.${q(entity.table)}${where.sql ? ` WHERE ${where.sql}` : ""} ORDER BY ${key.map(q).join(", ")} LIMIT ${size}`;
-    return { size, rows: prefetch(c.query({ sql, values: where.params, ...options }).then(([rows]) => rows as unknown as (RowValue | null)[][])) };
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (plan.range) {
+      const { column, lower, upper } = plan.range;
+      where.push(`${q(column)} <= ?`);
+      values.push(bindKey(entity, column, upper));
+      if (lower !== null) {
+        where.push(`${q(column)} > ?`);
+        values.push(bindKey(entity, column, lower));
+      }
+    }
+    if (last) {
+      const rest = after(entity, plan.order, last);
+      where.push(`(${rest.sql})`);
+      values.push(...rest.params);
+    }
+    const sql = `SELECT ${cols} FROM ${q(database)}.${q(entity.table)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${plan.order.map(q).join(", ")} LIMIT ${size}`;
+    return { size, rows: prefetch(c.query({ sql, values, ...options }).then(([rows]) => rows as unknown as (RowValue | null)[][])) };
   };
   let pending: ReturnType<typeof fetch> | null = remaining > 0 ? fetch(opts.afterKey) : null;
   try {
@@ -78,9 +105,11 @@ export async function* readSnapshot(c: mysql.Connection, database: string, entit
       if (!records.length) return;
       remaining -= records.length;
       const keys = records.map((r) => key.map((k) => keyText(r[k] ?? null)));
-      const lastKey = keys[keys.length - 1]!;
-      if (records.length === size && remaining > 0) pending = fetch(lastKey);
-      yield { records, keys, key_columns: key, resume_after: lastKey };
+      // Where the next page starts: the last row's values of the order's columns (the key, for a snapshot).
+      const last = records[records.length - 1]!;
+      const resumeAfter = plan.order.map((k) => keyText(last[k] ?? null));
+      if (records.length === size && remaining > 0) pending = fetch(resumeAfter);
+      yield { records, keys, key_columns: key, resume_after: resumeAfter };
     }
   } finally {
     // A consumer that stops early leaves a prefetched page: wait it out so the connection is free.
