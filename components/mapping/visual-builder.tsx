@@ -11,7 +11,10 @@ import { Button } from "../ui/button.tsx";
 import { Input, Select } from "../ui/field.tsx";
 
 export type FieldDoc = { source?: string; target: string; transform?: unknown };
-export type EntryDoc = { source: { table: string }; target: { context_type: string }; fields: FieldDoc[] };
+export type EntryDoc = { source: { table: string; cursor?: string[] }; target: { context_type: string }; fields: FieldDoc[] };
+
+/** A column that looks like a modification time (suggested as the incremental cursor). */
+const MODIFIED = /(updated|modified|changed|last_?update|mtime)/i;
 export type TransformInfo = { name: string; summary: string; example: string; needs_source: boolean };
 
 const transformName = (t: unknown): string => (typeof t === "string" ? t : t && typeof t === "object" && "name" in t ? String((t as { name: unknown }).name) : "");
@@ -107,6 +110,7 @@ function EntryEditor(props: {
         <span className="font-mono text-xs">{entry.source.table}</span>
         <span className="text-muted">→ context type</span>
         <Input aria-label={`Context type for ${entry.source.table}`} value={entry.target.context_type} onChange={(e) => onChange({ ...entry, target: { context_type: e.target.value } })} disabled={disabled} className="w-56" />
+        <CursorSelect table={entry.source.table} columns={columns} value={entry.source.cursor} disabled={disabled} onChange={(cursor) => onChange({ ...entry, source: cursor ? { table: entry.source.table, cursor } : { table: entry.source.table } })} />
         <Button variant="ghost" className="ml-auto" disabled={disabled} onClick={props.onRemove}>
           Remove
         </Button>
@@ -208,5 +212,36 @@ function EntryEditor(props: {
         </div>
       </div>
     </section>
+  );
+}
+
+/**
+ * The entity's incremental cursor (docs/incremental.md): a modification-time column, the one
+ * that looks like one suggested first. Used when the source's change tracking is incremental.
+ */
+function CursorSelect(props: { table: string; columns: { name: string; kind: string; type: string }[]; value?: string[]; disabled: boolean; onChange: (cursor: string[] | undefined) => void }) {
+  const times = props.columns.filter((c) => c.kind === "time");
+  const suggested = times.find((c) => MODIFIED.test(c.name));
+  const current = props.value?.[0] ?? "";
+  return (
+    <label className="flex items-center gap-1 text-[13px] text-muted" title="Incremental sync reads the rows whose cursor moved since the last run (change tracking: incremental)">
+      cursor
+      <Select
+        aria-label={`Incremental cursor of ${props.table}`}
+        className="w-48 text-xs"
+        value={current}
+        disabled={props.disabled}
+        onChange={(e) => props.onChange(e.target.value ? [e.target.value] : undefined)}
+      >
+        <option value="">none (read whole)</option>
+        {times.map((c) => (
+          <option key={c.name} value={c.name}>
+            {c.name}
+            {c === suggested ? " (suggested)" : ""}
+          </option>
+        ))}
+        {current && !times.some((c) => c.name === current) ? <option value={current}>{current}</option> : null}
+      </Select>
+    </label>
   );
 }

@@ -15,6 +15,8 @@ export type JsonSchema = {
   maximum?: number;
   properties?: Record<string, JsonSchema>;
   required?: string[];
+  /** One of several objects (options.schedule: an interval or a cron expression). */
+  anyOf?: JsonSchema[];
 };
 type Obj = Record<string, unknown>;
 
@@ -110,6 +112,11 @@ function Fields({
             </fieldset>
           );
         }
+        if (prop.anyOf?.length) {
+          return (
+            <OneOf key={path} path={path} name={label(key, prop)} schema={prop} value={value[key] as Obj | undefined} onChange={(v) => set({ [key]: v })} errors={errors} secretFields={secretFields} disabled={disabled} />
+          );
+        }
         if (secretFields.includes(path)) {
           return (
             <SecretInput
@@ -158,6 +165,49 @@ function Fields({
         );
       })}
     </div>
+  );
+}
+
+/** A choice among objects (none, or one alternative and its fields), e.g. a schedule by interval or by cron. */
+function OneOf({
+  path,
+  name,
+  schema,
+  value,
+  onChange,
+  errors,
+  secretFields,
+  disabled,
+}: {
+  path: string;
+  name: string;
+  schema: JsonSchema;
+  value: Obj | undefined;
+  onChange: (v: Obj | undefined) => void;
+  errors: Record<string, string>;
+  secretFields: string[];
+  disabled?: boolean;
+}) {
+  const options = schema.anyOf!.filter((o) => o.type === "object");
+  // The chosen alternative: the first whose fields the value has.
+  const chosen = value ? options.findIndex((o) => Object.keys(o.properties ?? {}).some((k) => k in value)) : -1;
+  const id = `cfg-${path.replace(/\./g, "-")}`;
+  return (
+    <fieldset className="space-y-2 rounded-md border border-line p-3 md:col-span-2">
+      <legend className="px-1 text-sm font-medium">{name}</legend>
+      {schema.description ? <p className="text-xs text-muted">{schema.description}</p> : null}
+      <Field id={id} label={`${name}: kind`} error={errors[`config.${path}`]}>
+        <Select id={id} value={String(chosen)} disabled={disabled} onChange={(e) => onChange(Number(e.target.value) < 0 ? undefined : defaultsFor(options[Number(e.target.value)]!))}>
+          <option value="-1">None</option>
+          {options.map((o, i) => (
+            <option key={i} value={i}>
+              {o.title ?? Object.keys(o.properties ?? {}).join(", ")}
+            </option>
+          ))}
+        </Select>
+      </Field>
+      {chosen >= 0 ? <Fields path={path} schema={options[chosen]!} value={value ?? {}} onChange={onChange} errors={errors} secretFields={secretFields} disabled={disabled} /> : null}
+    </fieldset>
   );
 }
 

@@ -15,6 +15,7 @@ import { EntitiesPanel } from "./entities-panel.tsx";
 import { SnapshotCard } from "../runs/snapshot-card.tsx";
 import { RunsHistory } from "../runs/runs-history.tsx";
 import { StreamCard } from "../streams/stream-card.tsx";
+import { SyncCard } from "../schedules/sync-card.tsx";
 import { HealthChecks } from "./health-panel.tsx";
 
 export function SourceDetail({ id }: { id: string }) {
@@ -82,7 +83,7 @@ export function SourceDetail({ id }: { id: string }) {
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-2">
         <SnapshotCard sourceId={source.id} />
-        <StreamCard sourceId={source.id} cdc={c.options.change_tracking === "cdc"} />
+        {c.options.change_tracking === "cdc" ? <StreamCard sourceId={source.id} cdc /> : <SyncCard sourceId={source.id} incremental={c.options.change_tracking === "incremental"} />}
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-3">
         <div className="lg:col-span-2">

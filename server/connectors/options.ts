@@ -59,7 +59,10 @@ export const ZSourceOptions = z
       .meta({ title: "Incremental sync", description: "How incremental runs bound what they read (change_tracking incremental)" }),
     schedule: z
       .union([
-        z.object({ every_seconds: z.number().int().min(60).max(31 * 86_400).meta({ title: "Every (s)", description: "Seconds between the starts of two runs (at least 60)" }) }).strict(),
+        z
+          .object({ every_seconds: z.number().int().min(60).max(31 * 86_400).meta({ title: "Every (s)", description: "Seconds between the starts of two runs (at least 60)" }) })
+          .strict()
+          .meta({ title: "Every N seconds" }),
         z
           .object({
             cron: z.string().min(9).max(100).meta({ title: "Cron", description: "Five or six fields (minute hour day month weekday), e.g. */15 * * * *" }),
@@ -69,7 +72,8 @@ export const ZSourceOptions = z
           .superRefine((s, ctx) => {
             const problem = cronProblem(s.cron, s.timezone);
             if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
-          }),
+          })
+          .meta({ title: "Cron expression" }),
       ])
       .optional()
       .meta({ title: "Schedule", description: "When runs start by themselves (change_tracking incremental or snapshot); paused and resumed like a stream" }),

@@ -73,7 +73,13 @@ export async function scheduleTick(sourceId: string): Promise<{ run_id: string }
     log.info({ source_id: sourceId }, "scheduled run skipped: the previous run is still going");
     return { skipped: "the previous run is still going" };
   }
-  return queueSnapshot(sourceId, undefined, SCHEDULE_ACTOR);
+  try {
+    return await queueSnapshot(sourceId, undefined, SCHEDULE_ACTOR);
+  } catch (e) {
+    // Nothing mapped yet (or a mapping to fix): nothing to run until there is.
+    if (e instanceof AppError && e.category === "CONFIGURATION") return { skipped: e.message };
+    throw e;
+  }
 }
 
 export const ZScheduleStatus = z
