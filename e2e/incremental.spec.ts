@@ -44,8 +44,11 @@ test("an incremental source on a schedule, configured and watched in the console
 
     // The schedule is there before any mapping; its runs fail until one is saved, so map first.
     await page.getByRole("link", { name: /mapping/i }).first().click();
+    await expect(page.getByRole("tab", { name: "Visual" })).toHaveAttribute("aria-selected", "true");
     const entries = page.getByTestId("visual-entry");
+    await expect(entries.first()).toBeVisible(); // the editor's first draft (the first table) is in
     for (let n = await entries.count(); n > 0; n--) await entries.first().getByRole("button", { name: "Remove", exact: true }).click();
+    await expect(entries).toHaveCount(0);
     await page.getByLabel("Table to map").selectOption(TABLE);
     await page.getByRole("button", { name: "Add mapping" }).click();
     const entry = page.getByRole("region", { name: `Mapping of ${TABLE}` });
@@ -60,6 +63,7 @@ test("an incremental source on a schedule, configured and watched in the console
 
     // The source page: the schedule runs by itself, and says what each entity reads next.
     await page.getByRole("link", { name: SOURCE, exact: true }).click();
+    await expect(page.getByText(`Mapping version 1: ${TABLE} → ${TABLE}-context`, { exact: true })).toBeVisible();
     const schedule = page.getByTestId("schedule");
     await expect(schedule).toContainText("*/3 * * * * * (UTC)");
     await expect(page.getByTestId("schedule-last")).toContainText("succeeded", { timeout: 60_000 });

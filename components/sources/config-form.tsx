@@ -168,6 +168,9 @@ function Fields({
   );
 }
 
+/** An alternative's fields, unset but present (so it stays the chosen one), with its defaults. */
+const emptyOf = (schema: JsonSchema): Obj => ({ ...Object.fromEntries(Object.keys(schema.properties ?? {}).map((k) => [k, undefined])), ...defaultsFor(schema) });
+
 /** A choice among objects (none, or one alternative and its fields), e.g. a schedule by interval or by cron. */
 function OneOf({
   path,
@@ -197,7 +200,7 @@ function OneOf({
       <legend className="px-1 text-sm font-medium">{name}</legend>
       {schema.description ? <p className="text-xs text-muted">{schema.description}</p> : null}
       <Field id={id} label={`${name}: kind`} error={errors[`config.${path}`]}>
-        <Select id={id} value={String(chosen)} disabled={disabled} onChange={(e) => onChange(Number(e.target.value) < 0 ? undefined : defaultsFor(options[Number(e.target.value)]!))}>
+        <Select id={id} value={String(chosen)} disabled={disabled} onChange={(e) => onChange(Number(e.target.value) < 0 ? undefined : emptyOf(options[Number(e.target.value)]!))}>
           <option value="-1">None</option>
           {options.map((o, i) => (
             <option key={i} value={i}>
