@@ -24,6 +24,8 @@ export type ConnectorContext = {
   policies?: { hosts?: import("./host-policy.ts").HostPolicy; secrets?: import("../secrets/resolve.ts").SecretPolicy };
   /** Tables the source's mapping reads (health checks look at their privileges). */
   mappedTables?: string[];
+  /** The mapping's incremental cursors (health checks look for an index on each). */
+  incrementalCursors?: { table: string; cursor: string[] }[];
 };
 
 export type EntityKind = "table" | "partitioned_table" | "view" | "materialized_view";

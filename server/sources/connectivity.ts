@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { sourceBoundary } from "../connectors/boundary.ts";
 import { connectorType, type TConnectorConfig } from "../connectors/registry.ts";
-import { requireCapability, type ECMConnector, type HealthStatus, type JsonValue } from "../connectors/types.ts";
+import { requireCapability, type ConnectorContext, type ECMConnector, type HealthStatus, type JsonValue } from "../connectors/types.ts";
 import { decodeCursor, encodeCursor } from "../pagination.ts";
 import { getSource } from "./service.ts";
 import { latestMapping } from "../store/mappings.ts";
@@ -18,12 +18,15 @@ const DRAFT_SOURCE_ID = "00000000-0000-0000-0000-000000000000";
  * The connector comes through the source boundary: what it throws is marked as the source's and
  * classified once, by classify(), where it is handled.
  */
-export async function withConnector<T>(sourceId: string, fn: (connector: ECMConnector) => Promise<T>, mappedTables?: string[]): Promise<T> {
+/** What a health check looks at besides the connection: the mapping's tables and cursors. */
+type MappingContext = Pick<ConnectorContext, "mappedTables" | "incrementalCursors">;
+
+export async function withConnector<T>(sourceId: string, fn: (connector: ECMConnector) => Promise<T>, mapping: MappingContext = {}): Promise<T> {
   const source = await getSource(sourceId);
-  return withConfig(source.config, { sourceId, mappedTables }, fn);
+  return withConfig(source.config, { sourceId, ...mapping }, fn);
 }
 
-async function withConfig<T>(config: TConnectorConfig, context: { sourceId: string; mappedTables?: string[] }, fn: (connector: ECMConnector) => Promise<T>): Promise<T> {
+async function withConfig<T>(config: TConnectorConfig, context: ConnectorContext, fn: (connector: ECMConnector) => Promise<T>): Promise<T> {
   const type = connectorType(config.connector_type)!;
   const connector = sourceBoundary(type.create(context), type.classifyError);
   try {
@@ -38,8 +41,8 @@ async function withConfig<T>(config: TConnectorConfig, context: { sourceId: stri
  * The connector for an interactive call (the API, the console): one of the source's bounded
  * sessions in this process (sources/sessions.ts), else as withConnector.
  */
-export function withInteractiveConnector<T>(sourceId: string, fn: (connector: ECMConnector) => Promise<T>, mappedTables?: string[]): Promise<T> {
-  return withSourceSession(sourceId, () => withConnector(sourceId, fn, mappedTables));
+export function withInteractiveConnector<T>(sourceId: string, fn: (connector: ECMConnector) => Promise<T>, mapping: MappingContext = {}): Promise<T> {
+  return withSourceSession(sourceId, () => withConnector(sourceId, fn, mapping));
 }
 
 /**
@@ -50,11 +53,15 @@ export function testDraftConnection(config: TConnectorConfig, caller: string): P
   return withSourceSession(`draft:${caller}`, () => withConfig(config, { sourceId: DRAFT_SOURCE_ID, mappedTables: [] }, (c) => c.healthCheck()));
 }
 
-/** Health checks look at the mapped tables (SELECT privilege) once a mapping exists. */
+/** Health checks look at the mapped tables (SELECT privilege) and their incremental cursors (an index) once a mapping exists. */
 export async function sourceHealth(id: string) {
   const mapping = await latestMapping(id);
-  const tables = ((mapping?.document as { mappings?: { source: { table: string } }[] } | undefined)?.mappings ?? []).map((m) => m.source.table);
-  return withInteractiveConnector(id, (c) => c.healthCheck(), [...new Set(tables)]);
+  const entries = (mapping?.document as { mappings?: { source: { table: string; cursor?: string[] } }[] } | undefined)?.mappings ?? [];
+  const cursors = new Map(entries.filter((m) => m.source.cursor?.length).map((m) => [m.source.table, m.source.cursor!]));
+  return withInteractiveConnector(id, (c) => c.healthCheck(), {
+    mappedTables: [...new Set(entries.map((m) => m.source.table))],
+    incrementalCursors: [...cursors].map(([table, cursor]) => ({ table, cursor })),
+  });
 }
 export const sourceEntities = (id: string) => withInteractiveConnector(id, async (c) => ({ entities: await c.listEntities() }));
 export const sourceEntity = (id: string, name: string) => withInteractiveConnector(id, (c) => c.describeEntity(name));

@@ -107,6 +107,11 @@ describe("incremental sync", () => {
     expect(second.status).toBe("succeeded");
     expect(second.counters.read).toBe(3); // only what moved
     expect(await stored()).toEqual(await expected());
+    // Each run's rows stand above every earlier run's in the store's order (its pass number).
+    const passes = await withDb(async (c) => (await c.query("SELECT context_id, snapshot_pass::int AS pass FROM contexts WHERE context_type = 'item' AND context_id IN ('1', '3', '41')")).rows);
+    const passOf = new Map(passes.map((r) => [r.context_id, r.pass]));
+    expect(passOf.get("3")).toBe(passOf.get("41"));
+    expect(passOf.get("3")).toBeGreaterThan(passOf.get("1")!);
     expect((await sync()).entities[0]).toMatchObject({ passes_since_full: 1, pass: { mode: "incremental", lower: firstPass.next_from, done: true } });
   });
 
@@ -147,6 +152,26 @@ describe("incremental sync", () => {
     expect(await stored()).toEqual(await expected()); // with look-back 0, only the lag kept row 101
   });
 
+  it("with a fixed lag of 0, still reads a late commit again through the look-back window", async () => {
+    await configure({ incremental: { lag_seconds: 0, lookback_seconds: 30 } });
+    const late = new pg.Client({ connectionString: src.url });
+    await late.connect();
+    try {
+      await late.query("BEGIN");
+      await late.query("INSERT INTO items (id, name, qty) VALUES (103, 'inside the look-back', 3)");
+      await new Promise((r) => setTimeout(r, 500));
+      const during = await runOnce(); // its upper bound passes the open transaction's time (lag 0)
+      expect(new Date((await sync()).entities[0].next_from).getTime()).toBeGreaterThan(Date.parse((await late.query("SELECT now()::text AS t")).rows[0].t));
+      expect(during.status).toBe("succeeded");
+      await late.query("COMMIT");
+    } finally {
+      await late.end();
+    }
+    await runOnce();
+    expect((await stored())["103"]).toEqual({ name: "inside the look-back", qty: 3 });
+    await configure({ incremental: { lookback_seconds: 0 } });
+  });
+
   it("sees deletes only in a full pass: asked for, or every full_every runs", async () => {
     await src.query("DELETE FROM items WHERE id IN (1, 2)");
     await runOnce();
@@ -165,6 +190,42 @@ describe("incremental sync", () => {
     }
     expect(modes).toEqual(["incremental", "full"]);
     expect(await stored()).toEqual(await expected());
+  });
+});
+
+describe("incremental sync's health and fallbacks", () => {
+  const check = async (id: string, name: string) => ((await api("POST", `/sources/${id}/health`, { token: editor })).body.checks as { name: string; status: string; message: string; hint?: string }[]).find((c) => c.name === name);
+
+  it("warns when a cursor column leads no index (with the statement to run), and passes once one does", async () => {
+    const before = await check(sourceId, "cursor_index");
+    expect(before).toMatchObject({ status: "warn", hint: 'CREATE INDEX ON "public"."items" ("updated_at")' });
+    await src.query("CREATE INDEX items_updated_at ON items (updated_at)");
+    expect((await check(sourceId, "cursor_index"))?.status).toBe("pass");
+    expect((await check(sourceId, "incremental_lag"))?.status).toBe("pass"); // the test role is a superuser
+  });
+
+  it("keeps the documented default lag when the role cannot see other sessions' transactions, and says so", async () => {
+    await src.query("DROP ROLE IF EXISTS ecm_incremental_reader; CREATE ROLE ecm_incremental_reader LOGIN PASSWORD 'reader-password'; GRANT SELECT ON items TO ecm_incremental_reader");
+    process.env.ECM_SOURCE_INCREMENTAL_READER = "reader-password";
+    const config = {
+      ...src.config,
+      authentication: { type: "credentials", username: "ecm_incremental_reader", password_secret: "env://ECM_SOURCE_INCREMENTAL_READER" },
+      options: { batch_size: 7, change_tracking: "incremental" },
+    };
+    const limited = (await api("POST", "/sources", { token: adminToken(), body: { name: "incremental-limited", config } })).body.id as string;
+    expect((await api("PUT", `/sources/${limited}/mappings`, { token: editor, body: { mappings: [{ ...MAPPING.mappings[0], target: { context_type: "item-limited" } }] } })).status).toBe(200);
+    expect(await check(limited, "incremental_lag")).toMatchObject({ status: "warn", message: expect.stringMatching(/300 s lag/), hint: expect.stringMatching(/pg_read_all_stats/) });
+    // Two runs: the second is incremental, its upper bound 300 s behind the clock.
+    for (let i = 0; i < 2; i++) {
+      const run = (await api("POST", `/sources/${limited}/snapshot`, { token: editor, body: {} })).body.run_id;
+      await waitFor("the run", async () => (await api("GET", `/runs/${run}`, { token: editor })).body.status === "succeeded" || undefined, 60_000, 100);
+    }
+    const pass = (await api("GET", `/sources/${limited}/schedule`, { token: editor })).body.entities[0].pass;
+    expect(pass.mode).toBe("incremental");
+    const behind = (Date.now() - Date.parse(pass.upper)) / 1000;
+    expect(behind).toBeGreaterThanOrEqual(299);
+    expect(behind).toBeLessThan(400);
+    await api("DELETE", `/sources/${limited}`, { token: adminToken() });
   });
 });
 

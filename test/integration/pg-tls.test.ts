@@ -57,7 +57,7 @@ async function encrypted(cfg: TPostgresConfig): Promise<boolean> {
   }
 }
 
-const tlsCheck = async (cfg: TPostgresConfig) => (await healthCheck(cfg, { publication: "p", slot: "s", tables: [] })).checks[0];
+const tlsCheck = async (cfg: TPostgresConfig) => (await healthCheck(cfg, { publication: "p", slot: "s", tables: [], cursors: [] })).checks[0];
 
 describe("ssl_mode", () => {
   it("prefer and require encrypt without checking the certificate", async () => {

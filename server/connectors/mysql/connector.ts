@@ -75,7 +75,7 @@ export class MysqlConnector implements ECMConnector {
   }
 
   healthCheck(): Promise<HealthStatus> {
-    return healthCheck(this.requireConfig(), this.context.mappedTables ?? [], this.context.policies);
+    return healthCheck(this.requireConfig(), this.context.mappedTables ?? [], this.context.policies, this.context.incrementalCursors ?? []);
   }
 
   async listEntities(): Promise<EntityType[]> {

@@ -3,6 +3,7 @@
 // FULL, binlog_row_metadata FULL (column names in the log itself), REPLICATION SLAVE and
 // REPLICATION CLIENT (BINLOG MONITOR on MariaDB), binlogs kept long enough to resume, and no MySQL
 // transaction compression (the reader cannot decode it).
+import { DEFAULT_LAG_SECONDS, oldestOpenTransactionSeconds } from "./incremental.ts";
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
@@ -63,7 +64,7 @@ export function connectError(error: unknown, config: TMysqlConfig): unknown {
   return new AppError(c.category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, { category: c.category === "FATAL" ? "CONFIGURATION" : c.category, cause: error });
 }
 
-export async function healthCheck(config: TMysqlConfig, tables: string[], policies: ConnectPolicies = {}): Promise<HealthStatus> {
+export async function healthCheck(config: TMysqlConfig, tables: string[], policies: ConnectPolicies = {}, cursors: { table: string; cursor: string[] }[] = []): Promise<HealthStatus> {
   let c: mysql.Connection;
   try {
     c = await connect(config, policies);
@@ -73,6 +74,7 @@ export async function healthCheck(config: TMysqlConfig, tables: string[], polici
   }
   try {
     const checks = await checksAfterConnect(c, config, tables);
+    if (config.options.change_tracking === "incremental") checks.push(...(await incrementalChecks(c, config, cursors)));
     return { status: overallHealth(checks), checks };
   } finally {
     await c.end().catch(() => {});
@@ -181,5 +183,35 @@ async function checksAfterConnect(c: mysql.Connection, config: TMysqlConfig, map
       ? pass("select_privilege", `SELECT granted on ${tables.length} table${tables.length === 1 ? "" : "s"}`)
       : (mapped.length ? fail : warn)("select_privilege", `${user} cannot read ${denied.slice(0, 5).join(", ")}${denied.length > 5 ? ` and ${denied.length - 5} more` : ""}`, `GRANT SELECT ON \`${database}\`.* TO the user`),
   );
+  return checks;
+}
+
+/** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
+async function incrementalChecks(c: mysql.Connection, config: TMysqlConfig, cursors: { table: string; cursor: string[] }[]): Promise<HealthCheck[]> {
+  const checks: HealthCheck[] = [];
+  const user = config.authentication.username;
+  const seen = await oldestOpenTransactionSeconds(c);
+  checks.push(
+    seen === null
+      ? warn("incremental_lag", `${user} cannot see other sessions' transactions: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`, "GRANT PROCESS ON *.* TO the user, or set options.incremental.lag_seconds")
+      : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(seen)} s old now)`),
+  );
+  const unindexed: { table: string; column: string }[] = [];
+  for (const { table, cursor } of cursors) {
+    const rows = await textRows(c, "SELECT 1 AS found FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ? LIMIT 1", [config.connection.database, table, cursor[0]!]);
+    if (!rows.length) unindexed.push({ table, column: cursor[0]! });
+  }
+  if (cursors.length) {
+    const q = (id: string) => `\`${id.replaceAll("`", "``")}\``;
+    checks.push(
+      unindexed.length
+        ? warn(
+            "cursor_index",
+            `no index starts with the cursor of ${unindexed.map((u) => `${u.table} (${u.column})`).join(", ")}: each run reads the whole table to find what moved`,
+            unindexed.map((u) => `CREATE INDEX ${q(`${u.column}_idx`)} ON ${q(u.table)} (${q(u.column)})`).join("; "),
+          )
+        : pass("cursor_index", `every cursor column leads an index (${cursors.length} table${cursors.length === 1 ? "" : "s"})`),
+    );
+  }
   return checks;
 }

@@ -77,7 +77,7 @@ export class PostgresConnector implements ECMConnector {
 
   healthCheck(): Promise<HealthStatus> {
     const names = replicationNames(this.context.sourceId);
-    return healthCheck(this.requireConfig(), { ...names, tables: this.context.mappedTables ?? [] }, this.context.policies);
+    return healthCheck(this.requireConfig(), { ...names, tables: this.context.mappedTables ?? [], cursors: this.context.incrementalCursors ?? [] }, this.context.policies);
   }
 
   async listEntities(): Promise<EntityType[]> {

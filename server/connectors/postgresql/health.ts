@@ -1,6 +1,7 @@
 // healthCheck: named checks, each pass / warn / fail with a hint a user can act on. A check that
 // cannot run because an earlier one failed is not listed; the failing one says what to fix.
 import type pg from "pg";
+import { DEFAULT_LAG_SECONDS, oldestOpenTransactionSeconds } from "./incremental.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
@@ -59,7 +60,7 @@ export function connectError(error: unknown, config: TPostgresConfig): unknown {
   return new AppError(c.category === "TRANSIENT" ? "SERVICE_UNAVAILABLE" : "BAD_REQUEST", `${check.message}; ${check.hint ?? ""}`, { category: c.category, cause: error });
 }
 
-export type HealthContext = { publication: string; slot: string; tables: string[] };
+export type HealthContext = { publication: string; slot: string; tables: string[]; cursors: { table: string; cursor: string[] }[] };
 
 export async function healthCheck(config: TPostgresConfig, context: HealthContext, policies: ConnectPolicies = {}): Promise<HealthStatus> {
   let client: pg.Client;
@@ -177,6 +178,45 @@ async function checksAfterConnect(client: pg.Client, config: TPostgresConfig, ct
     const retained = Number(row.retained ?? 0);
     const text = `slot ${ctx.slot} ${row.active ? "active" : "inactive"}, wal_status ${row.wal_status}, ${formatBytes(retained)} of WAL retained`;
     checks.push(row.wal_status === "unreserved" ? warn("replication_slot", text, "the slot is about to lose WAL: resume streaming or raise max_slot_wal_keep_size") : pass("replication_slot", text));
+  }
+  if (config.options.change_tracking === "incremental") checks.push(...(await incrementalChecks(client, user, ctx.cursors)));
+  return checks;
+}
+
+/** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
+async function incrementalChecks(client: pg.Client, user: string, cursors: HealthContext["cursors"]): Promise<HealthCheck[]> {
+  const checks: HealthCheck[] = [];
+  const seen = await oldestOpenTransactionSeconds(client);
+  checks.push(
+    seen === null
+      ? warn(
+          "incremental_lag",
+          `${user} cannot see other sessions' transactions: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`,
+          `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
+        )
+      : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(seen)} s old now)`),
+  );
+  const unindexed: { table: string; schema: string; name: string; column: string }[] = [];
+  for (const { table, cursor } of cursors) {
+    const [schema, name] = (table.includes(".") ? table.split(".", 2) : ["public", table]) as [string, string];
+    const { rows } = await client.query<{ indexed: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+                      WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3) AS indexed`,
+      [schema, name, cursor[0]],
+    );
+    if (!rows[0]?.indexed) unindexed.push({ table, schema, name, column: cursor[0]! });
+  }
+  if (cursors.length) {
+    checks.push(
+      unindexed.length
+        ? warn(
+            "cursor_index",
+            `no index starts with the cursor of ${unindexed.map((u) => `${u.table} (${u.column})`).join(", ")}: each run reads the whole table to find what moved`,
+            unindexed.map((u) => `CREATE INDEX ON ${client.escapeIdentifier(u.schema)}.${client.escapeIdentifier(u.name)} (${client.escapeIdentifier(u.column)})`).join("; "),
+          )
+        : pass("cursor_index", `every cursor column leads an index (${cursors.length} table${cursors.length === 1 ? "" : "s"})`),
+    );
   }
   return checks;
 }
