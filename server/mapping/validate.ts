@@ -22,7 +22,13 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
       return;
     }
     if (entity.primary_key.length === 0) {
-      add({ path: `${at}.source.table`, message: `"${m.source.table}" has no primary key; snapshots and change capture need one` });
+      add({
+        path: `${at}.source.table`,
+        message:
+          entity.kind === "view" || entity.kind === "materialized_view"
+            ? `"${m.source.table}" is a ${entity.kind.replace("_", " ")}: it has no key to read it in resumable order by, or to match its changes with, so it cannot be snapshotted, streamed or synced incrementally. Map the tables it reads instead`
+            : `"${m.source.table}" has no primary key; snapshots, change capture and incremental sync read and match rows by it. Add one (ALTER TABLE … ADD PRIMARY KEY)`,
+      });
     }
     const pair = `${m.source.table}→${m.target.context_type}`;
     if (seenPairs.has(pair)) add({ path: `${at}.target.context_type`, message: `${pair} is already mapped by mappings[${seenPairs.get(pair)}]` });
