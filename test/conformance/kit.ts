@@ -11,7 +11,9 @@
 //   owner mid-stream · replay of a dead letter · the lifecycle of a source (docs/lifecycle.md): a
 //   mapping changed during a snapshot and re-mapped, the capture dropped by hand while stopped, the
 //   source pointed at a fresh server holding a restored copy, a TRUNCATE during a snapshot · the
-//   capture removed from the source on delete.
+//   capture removed from the source on delete · incremental sync, where the type has it: first run
+//   whole, then only moved rows, ties across pages, deletes by a full pass, a transaction open
+//   across a run, a pass killed part way.
 import { spawn, type ChildProcess } from "node:child_process";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -523,5 +525,25 @@ export function describeConformance(fixture: ConformanceFixture) {
       await runInc();
       expect(await storeRows()).toEqual(await sourceRows()); // with look-back 0: the lag alone kept row 101
     }, 120_000);
+
+    it("resumes a pass killed part way (kill -9) at its checkpoint with its bounds: every moved row counted once", async () => {
+      const inc = fixture.incremental!;
+      const patched = await api("PATCH", `/sources/${incId}`, { token: editor, body: { config: { ...src.config, options: { batch_size: 500, change_tracking: "incremental", incremental: { lookback_seconds: 0 } } } } });
+      expect(patched.status, patched.text).toBe(200);
+      for (const sql of insertRows("stamped", 1000, 20_999, (i) => `(${i}, ${i}, ${inc.now})`)) await src.exec(sql);
+      await settle();
+      const runId = (await api("POST", `/sources/${incId}/snapshot`, { token: editor, body: {} })).body.run_id;
+      const progress = async () =>
+        (await withDb(async (c) => (await c.query("SELECT rows_done::int AS n, pass_range FROM snapshot_checkpoints WHERE source_id = $1", [incId])).rows[0])) as { n: number; pass_range: { mode: string } } | undefined;
+      const atKill = await waitFor("part of the pass committed", async () => ((p) => (p?.pass_range.mode === "incremental" && p.n >= 2000 ? p : undefined))(await progress()), 60_000, 20);
+      await Promise.all([...workers].map(kill9));
+      expect(atKill.n).toBeLessThan(20_000);
+      spawnWorker();
+      const run = await runDone(runId, 180_000);
+      expect(run.status).toBe("succeeded");
+      expect(run.counters.read).toBe(20_000);
+      expect((await progress())!.pass_range).toEqual(atKill.pass_range);
+      expect(await storeRows()).toEqual(await sourceRows());
+    }, 300_000);
   });
 }
