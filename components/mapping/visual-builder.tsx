@@ -219,8 +219,8 @@ function EntryEditor(props: {
  * The entity's incremental cursor (docs/incremental.md): a modification-time column, the one
  * that looks like one suggested first. Used when the source's change tracking is incremental.
  */
-function CursorSelect(props: { table: string; columns: { name: string; kind: string; type: string }[]; value?: string[]; disabled: boolean; onChange: (cursor: string[] | undefined) => void }) {
-  const times = props.columns.filter((c) => c.kind === "time");
+function CursorSelect(props: { table: string; columns: { name: string; clock?: boolean; type: string }[]; value?: string[]; disabled: boolean; onChange: (cursor: string[] | undefined) => void }) {
+  const times = props.columns.filter((c) => c.clock);
   const suggested = times.find((c) => MODIFIED.test(c.name));
   const current = props.value?.[0] ?? "";
   return (
@@ -231,7 +231,8 @@ function CursorSelect(props: { table: string; columns: { name: string; kind: str
         className="w-48 text-xs"
         value={current}
         disabled={props.disabled}
-        onChange={(e) => props.onChange(e.target.value ? [e.target.value] : undefined)}
+        // The first column changes; tie-breaking columns set in the JSON editor stay.
+        onChange={(e) => props.onChange(e.target.value ? [e.target.value, ...(props.value ?? []).slice(1).filter((c) => c !== e.target.value)] : undefined)}
       >
         <option value="">none (read whole)</option>
         {times.map((c) => (

@@ -2,15 +2,18 @@
 import { z } from "zod";
 import { CronExpressionParser } from "cron-parser";
 
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What is wrong with a cron expression or its time zone (BullMQ reads it with the same parser), or null. */
 export function cronProblem(cron: string, timezone?: string): { field: "cron" | "timezone"; message: string } | null {
-  if (timezone !== undefined) {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: timezone });
-    } catch {
-      return { field: "timezone", message: `unknown time zone "${timezone}": an IANA name such as Europe/Paris or UTC` };
-    }
-  }
+  if (timezone !== undefined && !validTimeZone(timezone)) return { field: "timezone", message: `unknown time zone "${timezone}": an IANA name such as Europe/Paris or UTC` };
   try {
     CronExpressionParser.parse(cron, { tz: timezone ?? "UTC" }).next();
     return null;
@@ -46,15 +49,28 @@ export const ZSourceOptions = z
           .max(30 * 86_400)
           .optional()
           .meta({ title: "Look-back (s)", description: "How far before the last run's upper bound the next run starts reading again (default 60; a date cursor column reads at least one day back)" }),
+        time_zone: z
+          .string()
+          .min(1)
+          .max(64)
+          .optional()
+          .meta({
+            title: "Writers' time zone",
+            description:
+              "The zone a cursor without a time zone (PostgreSQL timestamp, MySQL DATETIME, a date) holds the wall clock of (default: UTC on PostgreSQL, the server's time zone on MySQL)",
+          }),
         full_every: z
           .number()
           .int()
           .min(1)
           .max(10_000)
           .optional()
-          .meta({ title: "Reconcile every N runs", description: "Every Nth scheduled run re-reads every row and tombstones contexts whose rows are gone (default 24); a cursor cannot see deletes" }),
+          .meta({ title: "Reconcile every N runs", description: "Every Nth run of an entity re-reads every row and tombstones contexts whose rows are gone (default 24); a cursor cannot see deletes" }),
       })
       .strict()
+      .superRefine((s, ctx) => {
+        if (s.time_zone !== undefined && !validTimeZone(s.time_zone)) ctx.addIssue({ code: "custom", path: ["time_zone"], message: `unknown time zone "${s.time_zone}": an IANA name such as Europe/Paris or UTC` });
+      })
       .optional()
       .meta({ title: "Incremental sync", description: "How incremental runs bound what they read (change_tracking incremental)" }),
     schedule: z

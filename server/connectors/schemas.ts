@@ -23,6 +23,7 @@ export const ZColumnSchema = z.object({
   primary_key_position: z.number().optional(),
   is_array: z.boolean(),
   is_enum: z.boolean(),
+  clock: z.boolean().optional().describe("A point in time the source's clock can bound: it may be an incremental cursor's first column"),
 });
 
 export const ZEntitySchema = ZEntityType.extend({

@@ -59,6 +59,8 @@ export type ColumnSchema = {
   primary_key_position?: number;
   is_array: boolean;
   is_enum: boolean;
+  /** A point in time the source's clock can bound: it may be an incremental cursor's first column (docs/incremental.md). */
+  clock?: boolean;
 };
 
 export type EntitySchema = {
@@ -222,6 +224,8 @@ export type IncrementalBoundsOptions = {
   /** Added to the oldest open transaction's age when the connector decides the lag. */
   lag_margin_seconds: number;
   lookback_seconds: number;
+  /** The zone a cursor without one holds the wall clock of (null: the type's documented default). */
+  time_zone: string | null;
   /** The previous completed run's upper bound (null: none). */
   previous_upper: string | null;
 };

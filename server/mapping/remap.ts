@@ -69,7 +69,8 @@ export async function saveAndRemap(sourceId: string, doc: TMappingDocument, opti
   if (!options.remap) return { ...saved, warnings, remap: null };
   const { changed, removed } = remapPlan(before, doc.mappings, await builtBy(sourceId, saved.version));
   const tombstoned = await tombstoneEntities(pgPool(), sourceId, removed);
-  const run = changed.length ? await queueSnapshot(sourceId, changed, by.name) : null;
+  // Full passes: an incremental source would otherwise rebuild only the rows that moved.
+  const run = changed.length ? await queueSnapshot(sourceId, changed, by.name, { full: true }) : null;
   log.info({ source_id: sourceId, version: saved.version, remapped: changed, removed, tombstoned, run_id: run?.run_id ?? null }, "mapping saved; re-mapping existing contexts");
   return { ...saved, warnings, remap: { run_id: run?.run_id ?? null, entities: changed, removed, tombstoned } };
 }

@@ -134,16 +134,17 @@ function checkCursor(
     if (seen.has(name)) return add({ path, message: `"${name}" is named twice` });
     seen.add(name);
     if (!col) return add({ path, message: `no column "${name}" in ${m.source.table}; columns: ${columnList(columns)}` });
-    if (i === 0 && col.kind !== "time") {
+    if (i === 0 && !col.clock) {
       add({ path, message: `"${name}" is ${col.type}: the first cursor column must be a modification time (a timestamp or date the writer sets), since a run's upper bound trails the source's clock` });
-    } else if (!ORDERABLE_KINDS.has(col.kind) || col.is_array) {
-      add({ path, message: `"${name}" is ${col.type}, which cannot order rows: use a time, number, text or boolean column` });
+    } else if (i > 0 && (!ORDERABLE_KINDS.has(col.kind) || col.is_array || col.is_enum)) {
+      add({ path, message: `"${name}" is ${col.type}, which cannot order rows the same way in the database and in a page's bound: use a time or number column` });
     } else if (i > 0 && col.nullable) {
       add({ path, message: `"${name}" may be NULL: a cursor column after the first orders rows that share a time, so it must be NOT NULL (the key orders them anyway)` });
     }
   });
 }
-const ORDERABLE_KINDS = new Set(["time", "number", "text", "boolean"]);
+// Text is left out: a collation (or MySQL's ENUM order) may order rows unlike the bound compares them.
+const ORDERABLE_KINDS = new Set(["time", "number"]);
 
 /** The columns a user could have meant, bounded (a table may have 1,600). */
 function columnList(columns: Map<string, unknown>): string {

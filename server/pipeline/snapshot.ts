@@ -1,4 +1,6 @@
-// A snapshot of a source through its mapping into the context store. Change capture is set up
+// A snapshot of a source through its mapping into the context store (and, for a source with
+// incremental sync, a run of it: each entity's pass reads only the rows whose cursor moved, see
+// passRange and docs/incremental.md). Change capture is set up
 // first (so nothing committed meanwhile is missed; pipeline/capture.ts decides whether a capture
 // may be made); then, per entity, a pass owned by the run reads chunks after its last checkpoint,
 // maps them, and commits each with its checkpoint in one unit of work (while the next chunks are
@@ -162,7 +164,7 @@ async function passRange({ sourceId, entity, connector, source, capture, opts }:
   const cursor = (await getMappings(sourceId)).mappings.find((m) => m.source.table === entity)?.source.cursor;
   if (!cursor) return null;
   const bounds = requireCapability(connector, "incrementalBounds", "sync incrementally");
-  const settings = (source.config.options as { incremental?: { lag_seconds?: number; lookback_seconds?: number; full_every?: number } }).incremental ?? {};
+  const settings = (source.config.options as { incremental?: { lag_seconds?: number; lookback_seconds?: number; full_every?: number; time_zone?: string } }).incremental ?? {};
   const w = previous?.watermark;
   const goOn = !!w && !opts.full && w.generation === capture.generation && JSON.stringify(w.cursor) === JSON.stringify(cursor) && w.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
   const b = await bounds.incrementalBounds(entity, {
@@ -170,6 +172,7 @@ async function passRange({ sourceId, entity, connector, source, capture, opts }:
     lag_seconds: settings.lag_seconds ?? null,
     lag_margin_seconds: env().ECM_INCREMENTAL_LAG_MARGIN_SECONDS,
     lookback_seconds: settings.lookback_seconds ?? DEFAULT_LOOKBACK_SECONDS,
+    time_zone: settings.time_zone ?? null,
     previous_upper: goOn ? w!.upper : null,
   });
   log.info({ source_id: sourceId, entity, mode: goOn ? "incremental" : "full", lower: goOn ? b.lower : null, upper: b.upper, lag_seconds: b.lag_seconds, lag_from: b.lag_from }, "incremental pass bounds");

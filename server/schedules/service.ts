@@ -52,16 +52,18 @@ export async function syncSchedule(source: ScheduleState): Promise<void> {
   });
 }
 
-/** Every source's scheduler as PostgreSQL says (the supervisor, each tick). */
+/**
+ * Every scheduler as PostgreSQL says (the supervisor, each tick): the scheduled sources' set or
+ * changed, the others' (paused, schedule removed, source deleted) removed. One source's failure is
+ * logged and the others still done.
+ */
 export async function reconcileSchedules(): Promise<void> {
-  const sources = await scheduleStates();
-  for (const s of sources) await syncSchedule(s);
-  // Schedulers of sources that are gone.
-  const known = new Set(sources.map((s) => scheduleJobId(s.id)));
+  const wanted = (await scheduleStates()).filter((s) => !s.schedulePaused && scheduleOf(s.config));
+  for (const s of wanted) await syncSchedule(s).catch((error) => log.warn({ source_id: s.id, error }, "could not set a source's schedule"));
+  const keep = new Set(wanted.map((s) => scheduleJobId(s.id)));
   const q = await queue(QUEUES.snapshots);
   for (const scheduler of await q.getJobSchedulers(0, -1)) {
-    const id = scheduler.key;
-    if (id.startsWith(SCHEDULER_PREFIX) && !known.has(id)) await q.removeJobScheduler(id);
+    if (scheduler.key.startsWith(SCHEDULER_PREFIX) && !keep.has(scheduler.key)) await q.removeJobScheduler(scheduler.key);
   }
 }
 

@@ -193,6 +193,47 @@ describe("incremental sync", () => {
   });
 });
 
+describe("incremental sync of a wall clock, and a re-map", () => {
+  it("bounds a timestamp without time zone in the writers' zone (daylight saving: at least an hour read again)", async () => {
+    // The writers' wall clock is New York's: written as now() there, five or four hours behind UTC.
+    await src.query(`CREATE TABLE local_items (id int PRIMARY KEY, v int NOT NULL, changed timestamp NOT NULL);
+      INSERT INTO local_items SELECT g, g, (now() AT TIME ZONE 'America/New_York') - interval '1 day' FROM generate_series(1, 10) g`);
+    const config = { ...src.config, options: { batch_size: 7, change_tracking: "incremental", incremental: { lookback_seconds: 0, time_zone: "America/New_York" } } };
+    const local = (await api("POST", "/sources", { token: adminToken(), body: { name: "incremental-local", config } })).body.id as string;
+    const mapping = { mappings: [{ source: { table: "local_items", cursor: ["changed"] }, target: { context_type: "local-item" }, fields: [{ source: "id", target: "context_id" }, { source: "v", target: "data.v" }] }] };
+    expect((await api("PUT", `/sources/${local}/mappings`, { token: editor, body: mapping })).status).toBe(200);
+    const runLocal = async () => {
+      const run = (await api("POST", `/sources/${local}/snapshot`, { token: editor, body: {} })).body.run_id;
+      return waitFor("the run", async () => ((r) => (r.status === "succeeded" ? r : undefined))((await api("GET", `/runs/${run}`, { token: editor })).body), 60_000, 100);
+    };
+    await runLocal();
+    const first = (await api("GET", `/sources/${local}/schedule`, { token: editor })).body.entities[0];
+    const nyNow = (await src.query("SELECT (now() AT TIME ZONE 'America/New_York')::text AS t")).rows[0].t as string;
+    expect(Math.abs(Date.parse(`${first.next_from}Z`) - Date.parse(`${nyNow}Z`))).toBeLessThan(10_000); // New York's wall clock, not UTC's
+    await src.query("UPDATE local_items SET v = 100, changed = now() AT TIME ZONE 'America/New_York' WHERE id = 3");
+    await settle();
+    expect((await runLocal()).counters.read).toBe(1);
+    const second = (await api("GET", `/sources/${local}/schedule`, { token: editor })).body.entities[0];
+    expect(Date.parse(`${first.next_from}Z`) - Date.parse(`${second.pass.lower}Z`)).toBe(3_600_000); // look-back raised to an hour (daylight saving)
+    const stored = await withDb(async (c) => (await c.query("SELECT data FROM contexts WHERE context_type = 'local-item' AND context_id = '3'")).rows[0].data);
+    expect(stored).toEqual({ v: 100 });
+    await api("DELETE", `/sources/${local}`, { token: adminToken() });
+  });
+
+  it("re-maps an incremental source's entity with a full pass: rows that did not move are rebuilt too", async () => {
+    const remapped = { mappings: [{ ...MAPPING.mappings[0], fields: [...MAPPING.mappings[0]!.fields, { source: "qty", target: "data.count" }] }], remap: true };
+    const saved = await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: remapped });
+    expect(saved.status).toBe(200);
+    const runId = saved.body.remap.run_id as string;
+    await waitFor("the re-map", async () => (await api("GET", `/runs/${runId}`, { token: editor })).body.status === "succeeded" || undefined, 60_000, 100);
+    expect((await sync()).entities[0].pass.mode).toBe("full");
+    const counts = await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE context_type = 'item' AND NOT deleted AND data ? 'count'")).rows[0].n);
+    expect(counts).toBe(Object.keys(await expected()).length);
+    expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: { ...MAPPING, remap: true } })).status).toBe(200);
+    await waitFor("back to the first mapping", async () => ((await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE context_type = 'item' AND data ? 'count'")).rows[0].n)) === 0 ? true : undefined), 60_000, 200);
+  });
+});
+
 describe("incremental sync's health and fallbacks", () => {
   const check = async (id: string, name: string) => ((await api("POST", `/sources/${id}/health`, { token: editor })).body.checks as { name: string; status: string; message: string; hint?: string }[]).find((c) => c.name === name);
 

@@ -14,6 +14,8 @@ import { getMappings } from "../../server/mapping/service.ts";
 import { prepareSnapshot, runSnapshot, SnapshotStopped } from "../../server/pipeline/snapshot.ts";
 import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
+import { getSource } from "../../server/sources/service.ts";
+import { syncsIncrementally } from "../../server/connectors/registry.ts";
 import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, refreshSnapshotProgress, setSourceState, startRun } from "../../server/store/runs.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
@@ -45,9 +47,12 @@ export async function snapshotRun(payload: JobPayload<"snapshot.run">) {
   let total: number | null = null;
   try {
     entities = payload.entities ?? [...new Set((await getMappings(sourceId)).mappings.map((m) => m.source.table))];
-    // Row estimates of the mapped tables: the total a progress bar fills towards.
-    const { entities: all } = await sourceEntities(sourceId).catch(() => ({ entities: [] as { name: string; row_estimate: number }[] }));
-    total = all.filter((e) => entities.includes(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
+    // Row estimates of the mapped tables: the total a progress bar fills towards (none for
+    // incremental runs, which read what moved, not the tables).
+    if (!syncsIncrementally((await getSource(sourceId)).config) || payload.full) {
+      const { entities: all } = await sourceEntities(sourceId).catch(() => ({ entities: [] as { name: string; row_estimate: number }[] }));
+      total = all.filter((e) => entities.includes(e.name)).reduce((n, e) => n + e.row_estimate, 0) || null;
+    }
   } catch (e) {
     return failUnlessTransient(e);
   }

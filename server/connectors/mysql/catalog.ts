@@ -7,6 +7,9 @@ import type { ColumnSchema, EntitySchema, EntityType } from "../types.ts";
 import { decoderFor, type Decoder, type MysqlColumn } from "./values.ts";
 
 /** A described entity with what the connector itself needs (decoders, row image). */
+/** The column types incremental sync can bound with the server's clock (incremental.ts); DATETIME and DATE hold a wall clock. */
+export const CLOCK_TYPES = new Set(["timestamp", "datetime", "date"]);
+
 export type DescribedEntity = EntitySchema & { decoders: Decoder[]; mysqlColumns: MysqlColumn[] };
 
 /** An identifier, quoted (names are checked against the catalog before they are used). */
@@ -80,6 +83,7 @@ export async function describeEntity(c: mysql.Connection, database: string, name
     ...(col.pk_position ? { primary_key_position: Number(col.pk_position) } : {}),
     is_array: col.data_type === "set",
     is_enum: col.data_type === "enum",
+    ...(CLOCK_TYPES.has(col.data_type!.toLowerCase()) ? { clock: true } : {}),
   }));
   const primary_key = schemaColumns.filter((s) => s.primary_key_position).sort((a, b) => a.primary_key_position! - b.primary_key_position!).map((s) => s.name);
   const kind = KIND.get(table.type ?? "") ?? "table";

@@ -31,6 +31,7 @@ import { ZMysqlConfig, type TMysqlConfig } from "./config.ts";
 import { binlogServerId, connect, connectionOptions } from "./connection.ts";
 import { connectError, healthCheck } from "./health.ts";
 import { incrementalBounds } from "./incremental.ts";
+import { incrementalOrder } from "../incremental.ts";
 import { readByKeys, readSnapshot } from "./snapshot.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 
@@ -166,7 +167,7 @@ export class MysqlConnector implements ECMConnector {
   async *readIncrementalChunks(type: string, options: IncrementalReadOptions): AsyncGenerator<SnapshotChunk> {
     const c = await this.connection();
     const entity = await this.describe(type);
-    const order = [...options.cursor, ...entity.primary_key.filter((k) => !options.cursor.includes(k))];
+    const order = incrementalOrder(options.cursor, entity.primary_key);
     yield* readSnapshot(c, this.database(), entity, {
       batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
       afterKey: options.after ?? null,

@@ -3,7 +3,8 @@
 // FULL, binlog_row_metadata FULL (column names in the log itself), REPLICATION SLAVE and
 // REPLICATION CLIENT (BINLOG MONITOR on MariaDB), binlogs kept long enough to resume, and no MySQL
 // transaction compression (the reader cannot decode it).
-import { DEFAULT_LAG_SECONDS, oldestOpenTransactionSeconds } from "./incremental.ts";
+import { hiddenTransactions, oldestOpenTransactionSeconds } from "./incremental.ts";
+import { DEFAULT_LAG_SECONDS } from "../incremental.ts";
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
@@ -73,8 +74,9 @@ export async function healthCheck(config: TMysqlConfig, tables: string[], polici
     return { status: overallHealth(checks), checks };
   }
   try {
-    const checks = await checksAfterConnect(c, config, tables);
-    if (config.options.change_tracking === "incremental") checks.push(...(await incrementalChecks(c, config, cursors)));
+    let checks = await checksAfterConnect(c, config, tables);
+    // A source kept by incremental runs reads no binlog: what change capture needs is not its concern.
+    if (config.options.change_tracking === "incremental") checks = [...checks.filter((k) => !CAPTURE_CHECKS.has(k.name)), ...(await incrementalChecks(c, config, cursors))];
     return { status: overallHealth(checks), checks };
   } finally {
     await c.end().catch(() => {});
@@ -186,14 +188,21 @@ async function checksAfterConnect(c: mysql.Connection, config: TMysqlConfig, map
   return checks;
 }
 
+const CAPTURE_CHECKS = new Set(["log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "binlog_retention", "binlog_compression", "replication_privilege"]);
+
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
 async function incrementalChecks(c: mysql.Connection, config: TMysqlConfig, cursors: { table: string; cursor: string[] }[]): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
   const user = config.authentication.username;
-  const seen = await oldestOpenTransactionSeconds(c);
+  const hidden = await hiddenTransactions(c);
+  const seen = hidden ? null : await oldestOpenTransactionSeconds(c);
   checks.push(
     seen === null
-      ? warn("incremental_lag", `${user} cannot see other sessions' transactions: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`, "GRANT PROCESS ON *.* TO the user, or set options.incremental.lag_seconds")
+      ? warn(
+          "incremental_lag",
+          `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`,
+          hidden?.includes("read-only") ? "set options.incremental.lag_seconds above the primary's longest transaction plus the replica's delay" : `GRANT PROCESS ON *.* TO ${user}, or set options.incremental.lag_seconds`,
+        )
       : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(seen)} s old now)`),
   );
   const unindexed: { table: string; column: string }[] = [];

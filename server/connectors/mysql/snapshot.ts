@@ -1,5 +1,6 @@
-// Keyset pagination over the primary key: `SELECT … WHERE key > last ORDER BY key LIMIT n`, the
-// next page asked for as soon as one arrives (the server reads it while this one is mapped).
+// Keyset pagination: `SELECT … WHERE order > last ORDER BY order LIMIT n` over the primary key (a
+// snapshot) or over (cursor, key) within a pass's bounds (incremental sync, ReadPlan), the next
+// page asked for as soon as one arrives (the server reads it while this one is mapped).
 // Every value comes as the server's text made into a string or an exact number (or as its bytes)
 // and is decoded by its column's rule (values.ts). A key is kept in its text form (keyText), which
 // binds back to the same value (bindKey).

@@ -77,6 +77,7 @@ export async function describeEntity(client: pg.Client, name: string): Promise<D
       is_array: c.category === "A",
       is_enum: c.typtype === "e",
       kind: kindOfType(c.base_type, c.category === "A"),
+      ...(CLOCK_TYPES.has(c.base_type) && c.category !== "A" ? { clock: true } : {}),
     };
   });
   const identity = IDENTITY[row.identity];
@@ -89,6 +90,9 @@ export async function describeEntity(client: pg.Client, name: string): Promise<D
     old_row_fix: `ALTER TABLE ${row.schema === "public" ? quoteIdent(row.table) : `${quoteIdent(row.schema)}.${quoteIdent(row.table)}`} REPLICA IDENTITY FULL`,
   };
 }
+
+/** The column types incremental sync can bound with the server's clock (incremental.ts); those without a zone hold a wall clock. */
+export const CLOCK_TYPES = new Set(["timestamp with time zone", "timestamp without time zone", "date"]);
 
 /** The kind of value a PostgreSQL type holds (its base type for domains, elements for arrays). */
 export function kindOfType(baseType: string, isArray: boolean): ColumnKind {

@@ -31,6 +31,7 @@ import { lsnCursor, parseLsn, parseLsnCursor } from "./lsn.ts";
 import { connectError, healthCheck } from "./health.ts";
 import { readByKeys, readSnapshot, requireKey } from "./snapshot.ts";
 import { incrementalBounds } from "./incremental.ts";
+import { incrementalOrder } from "../incremental.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
 
@@ -210,7 +211,7 @@ export class PostgresConnector implements ECMConnector {
   async *readIncrementalChunks(type: string, options: IncrementalReadOptions): AsyncGenerator<SnapshotChunk> {
     const client = await this.connection();
     const entity = await this.describe(type);
-    const order = [...options.cursor, ...requireKey(entity).filter((k) => !options.cursor.includes(k))];
+    const order = incrementalOrder(options.cursor, requireKey(entity));
     yield* readSnapshot(client, entity, await this.valueParsers(), {
       batchSize: options.batch_size ?? this.requireConfig().options.batch_size,
       afterKey: options.after ?? null,

@@ -1,7 +1,8 @@
 // healthCheck: named checks, each pass / warn / fail with a hint a user can act on. A check that
 // cannot run because an earlier one failed is not listed; the failing one says what to fix.
 import type pg from "pg";
-import { DEFAULT_LAG_SECONDS, oldestOpenTransactionSeconds } from "./incremental.ts";
+import { hiddenTransactions, oldestOpenTransactionSeconds } from "./incremental.ts";
+import { DEFAULT_LAG_SECONDS } from "../incremental.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
@@ -179,20 +180,26 @@ async function checksAfterConnect(client: pg.Client, config: TPostgresConfig, ct
     const text = `slot ${ctx.slot} ${row.active ? "active" : "inactive"}, wal_status ${row.wal_status}, ${formatBytes(retained)} of WAL retained`;
     checks.push(row.wal_status === "unreserved" ? warn("replication_slot", text, "the slot is about to lose WAL: resume streaming or raise max_slot_wal_keep_size") : pass("replication_slot", text));
   }
-  if (config.options.change_tracking === "incremental") checks.push(...(await incrementalChecks(client, user, ctx.cursors)));
+  // A source kept by incremental runs has no slot or publication: what change capture needs is not its concern.
+  if (config.options.change_tracking === "incremental") return [...checks.filter((k) => !CAPTURE_CHECKS.has(k.name)), ...(await incrementalChecks(client, user, ctx.cursors))];
   return checks;
 }
+
+const CAPTURE_CHECKS = new Set(["wal_level", "replication_privilege", "publication", "replication_slot"]);
 
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
 async function incrementalChecks(client: pg.Client, user: string, cursors: HealthContext["cursors"]): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
-  const seen = await oldestOpenTransactionSeconds(client);
+  const hidden = await hiddenTransactions(client);
+  const seen = hidden ? null : await oldestOpenTransactionSeconds(client);
   checks.push(
     seen === null
       ? warn(
           "incremental_lag",
-          `${user} cannot see other sessions' transactions: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`,
-          `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
+          `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`,
+          hidden?.startsWith("this is a hot standby")
+            ? "set options.incremental.lag_seconds above the primary's longest transaction plus the standby's replay delay"
+            : `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
         )
       : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(seen)} s old now)`),
   );

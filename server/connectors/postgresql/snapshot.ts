@@ -1,7 +1,9 @@
-// Snapshot extraction in primary-key order, one chunk (batch_size rows) at a time, each chunk one
-// `COPY (SELECT … WHERE key > last ORDER BY key LIMIT n) TO STDOUT`: keyset pagination keeps every
-// chunk an index range scan, COPY keeps the wire format cheap, and memory stays one chunk. The
-// last key of each chunk (its text form) is what a caller checkpoints to resume after a crash.
+// Chunked reads, one chunk (batch_size rows) at a time, each chunk one
+// `COPY (SELECT … WHERE order > last ORDER BY order LIMIT n) TO STDOUT`: a snapshot in primary-key
+// order, or an incremental pass in (cursor, key) order within its bounds (ReadPlan). Keyset
+// pagination keeps every chunk an index range scan, COPY keeps the wire format cheap, and memory
+// stays one chunk. Each chunk's last position (its text form) is what a caller checkpoints to
+// resume after a crash.
 import { rowFactory } from "../../json/safe.ts";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
