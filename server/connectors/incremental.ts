@@ -1,7 +1,9 @@
 // What incremental sync's bounds share across connector types (docs/incremental.md): how long the
 // lag is, how far back a run reads again, and in which order a pass pages. Each connector computes
 // the bounds with its own clock and catalog (postgresql/incremental.ts, mysql/incremental.ts).
-import type { IncrementalBounds, IncrementalBoundsOptions } from "./types.ts";
+import { AppError } from "../errors/app-error.ts";
+import { pass, warn } from "./checks.ts";
+import type { ColumnSchema, HealthCheck, IncrementalBounds, IncrementalBoundsOptions } from "./types.ts";
 
 /** The lag when the source shows no other session's transactions (or cannot: a replica). */
 export const DEFAULT_LAG_SECONDS = 300;
@@ -46,4 +48,26 @@ export function effectiveLookback(options: IncrementalBoundsOptions, cursor: { d
 /** A pass's page order: the cursor columns, then the key's columns not among them. */
 export function incrementalOrder(cursor: string[], key: string[]): string[] {
   return [...cursor, ...key.filter((k) => !cursor.includes(k))];
+}
+
+/** The cursor's first column, which must be one the source's clock can bound (`clock`, set by the connector's catalog). */
+export function clockColumn<C extends ColumnSchema>(entity: { name: string; columns: C[] }, name: string, accepted: string): C {
+  const column = entity.columns.find((c) => c.name === name);
+  if (!column) throw new AppError("BAD_REQUEST", `no column "${name}" in ${entity.name} (the mapping's cursor)`, { category: "CONFIGURATION" });
+  if (!column.clock) throw new AppError("BAD_REQUEST", `${entity.name}.${column.name} is ${column.type}: an incremental cursor's first column must be a ${accepted} the writer sets`, { category: "CONFIGURATION" });
+  return column;
+}
+
+/** The health check of the lag: following the oldest open transaction, or why it cannot and what to do. */
+export function lagCheck(hidden: string | null, oldestSeconds: number | null, hint: string): HealthCheck {
+  return oldestSeconds === null
+    ? warn("incremental_lag", `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`, hint)
+    : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(oldestSeconds)} s old now)`);
+}
+
+/** The health check of the cursors' indexes: each first cursor column should lead an index (`createIndex`: the statement that makes one). */
+export function cursorIndexCheck(cursors: number, unindexed: { table: string; column: string }[], createIndex: (u: { table: string; column: string }) => string): HealthCheck {
+  return unindexed.length
+    ? warn("cursor_index", `no index starts with the cursor of ${unindexed.map((u) => `${u.table} (${u.column})`).join(", ")}: each run reads the whole table to find what moved`, unindexed.map(createIndex).join("; "))
+    : pass("cursor_index", `every cursor column leads an index (${cursors} table${cursors === 1 ? "" : "s"})`);
 }

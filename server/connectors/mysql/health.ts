@@ -4,7 +4,7 @@
 // REPLICATION CLIENT (BINLOG MONITOR on MariaDB), binlogs kept long enough to resume, and no MySQL
 // transaction compression (the reader cannot decode it).
 import { hiddenTransactions, oldestOpenTransactionSeconds } from "./incremental.ts";
-import { DEFAULT_LAG_SECONDS } from "../incremental.ts";
+import { cursorIndexCheck, lagCheck } from "../incremental.ts";
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
@@ -192,35 +192,22 @@ const CAPTURE_CHECKS = new Set(["log_bin", "binlog_format", "binlog_row_image", 
 
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
 async function incrementalChecks(c: mysql.Connection, config: TMysqlConfig, cursors: { table: string; cursor: string[] }[]): Promise<HealthCheck[]> {
-  const checks: HealthCheck[] = [];
-  const user = config.authentication.username;
   const hidden = await hiddenTransactions(c);
-  const seen = hidden ? null : await oldestOpenTransactionSeconds(c);
-  checks.push(
-    seen === null
-      ? warn(
-          "incremental_lag",
-          `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`,
-          hidden?.includes("read-only") ? "set options.incremental.lag_seconds above the primary's longest transaction plus the replica's delay" : `GRANT PROCESS ON *.* TO ${user}, or set options.incremental.lag_seconds`,
-        )
-      : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(seen)} s old now)`),
-  );
+  const checks = [
+    lagCheck(
+      hidden,
+      hidden ? null : await oldestOpenTransactionSeconds(c),
+      hidden?.includes("read-only")
+        ? "set options.incremental.lag_seconds above the primary's longest transaction plus the replica's delay"
+        : `GRANT PROCESS ON *.* TO ${config.authentication.username}, or set options.incremental.lag_seconds`,
+    ),
+  ];
   const unindexed: { table: string; column: string }[] = [];
   for (const { table, cursor } of cursors) {
     const rows = await textRows(c, "SELECT 1 AS found FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ? LIMIT 1", [config.connection.database, table, cursor[0]!]);
     if (!rows.length) unindexed.push({ table, column: cursor[0]! });
   }
-  if (cursors.length) {
-    const q = (id: string) => `\`${id.replaceAll("`", "``")}\``;
-    checks.push(
-      unindexed.length
-        ? warn(
-            "cursor_index",
-            `no index starts with the cursor of ${unindexed.map((u) => `${u.table} (${u.column})`).join(", ")}: each run reads the whole table to find what moved`,
-            unindexed.map((u) => `CREATE INDEX ${q(`${u.column}_idx`)} ON ${q(u.table)} (${q(u.column)})`).join("; "),
-          )
-        : pass("cursor_index", `every cursor column leads an index (${cursors.length} table${cursors.length === 1 ? "" : "s"})`),
-    );
-  }
+  const q = (id: string) => `\`${id.replaceAll("`", "``")}\``;
+  if (cursors.length) checks.push(cursorIndexCheck(cursors.length, unindexed, (u) => `CREATE INDEX ${q(`${u.column}_idx`)} ON ${q(u.table)} (${q(u.column)})`));
   return checks;
 }

@@ -6,9 +6,9 @@
 // user with the PROCESS privilege; a read-only server, a replica, cannot see its primary's).
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
-import { decideLag, effectiveLookback } from "../incremental.ts";
+import { clockColumn, decideLag, effectiveLookback } from "../incremental.ts";
 import type { IncrementalBounds, IncrementalBoundsOptions } from "../types.ts";
-import { CLOCK_TYPES, type DescribedEntity } from "./catalog.ts";
+import type { DescribedEntity } from "./catalog.ts";
 
 const FORMAT = "'%Y-%m-%d %H:%i:%s.%f'";
 
@@ -37,11 +37,7 @@ export async function oldestOpenTransactionSeconds(c: mysql.Connection): Promise
 }
 
 export async function incrementalBounds(c: mysql.Connection, entity: DescribedEntity, options: IncrementalBoundsOptions): Promise<IncrementalBounds> {
-  const column = entity.columns.find((col) => col.name === options.cursor[0]);
-  if (!column) throw new AppError("BAD_REQUEST", `no column "${options.cursor[0]}" in ${entity.name} (the mapping's cursor)`, { category: "CONFIGURATION" });
-  if (!CLOCK_TYPES.has(column.base_type)) {
-    throw new AppError("BAD_REQUEST", `${entity.name}.${column.name} is ${column.type}: an incremental cursor's first column must be a TIMESTAMP, DATETIME or DATE the writer sets`, { category: "CONFIGURATION" });
-  }
+  const column = clockColumn(entity, options.cursor[0]!, "TIMESTAMP, DATETIME or DATE");
   const lag = decideLag(options, await oldestOpenTransactionSeconds(c));
   // A TIMESTAMP compares in this session's zone (UTC); a DATETIME or DATE holds its writers' wall
   // clock: "now" in their zone (the option, else the server's default, what a session's NOW() gives).

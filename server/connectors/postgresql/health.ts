@@ -2,7 +2,7 @@
 // cannot run because an earlier one failed is not listed; the failing one says what to fix.
 import type pg from "pg";
 import { hiddenTransactions, oldestOpenTransactionSeconds } from "./incremental.ts";
-import { DEFAULT_LAG_SECONDS } from "../incremental.ts";
+import { cursorIndexCheck, lagCheck } from "../incremental.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
 import { overallHealth, type HealthCheck, type HealthStatus } from "../types.ts";
@@ -189,21 +189,17 @@ const CAPTURE_CHECKS = new Set(["wal_level", "replication_privilege", "publicati
 
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
 async function incrementalChecks(client: pg.Client, user: string, cursors: HealthContext["cursors"]): Promise<HealthCheck[]> {
-  const checks: HealthCheck[] = [];
   const hidden = await hiddenTransactions(client);
-  const seen = hidden ? null : await oldestOpenTransactionSeconds(client);
-  checks.push(
-    seen === null
-      ? warn(
-          "incremental_lag",
-          `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`,
-          hidden?.startsWith("this is a hot standby")
-            ? "set options.incremental.lag_seconds above the primary's longest transaction plus the standby's replay delay"
-            : `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
-        )
-      : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(seen)} s old now)`),
-  );
-  const unindexed: { table: string; schema: string; name: string; column: string }[] = [];
+  const checks = [
+    lagCheck(
+      hidden,
+      hidden ? null : await oldestOpenTransactionSeconds(client),
+      hidden?.startsWith("this is a hot standby")
+        ? "set options.incremental.lag_seconds above the primary's longest transaction plus the standby's replay delay"
+        : `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
+    ),
+  ];
+  const unindexed: { table: string; column: string }[] = [];
   for (const { table, cursor } of cursors) {
     const [schema, name] = (table.includes(".") ? table.split(".", 2) : ["public", table]) as [string, string];
     const { rows } = await client.query<{ indexed: boolean }>(
@@ -212,19 +208,11 @@ async function incrementalChecks(client: pg.Client, user: string, cursors: Healt
                       WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3) AS indexed`,
       [schema, name, cursor[0]],
     );
-    if (!rows[0]?.indexed) unindexed.push({ table, schema, name, column: cursor[0]! });
+    if (!rows[0]?.indexed) unindexed.push({ table, column: cursor[0]! });
   }
-  if (cursors.length) {
-    checks.push(
-      unindexed.length
-        ? warn(
-            "cursor_index",
-            `no index starts with the cursor of ${unindexed.map((u) => `${u.table} (${u.column})`).join(", ")}: each run reads the whole table to find what moved`,
-            unindexed.map((u) => `CREATE INDEX ON ${client.escapeIdentifier(u.schema)}.${client.escapeIdentifier(u.name)} (${client.escapeIdentifier(u.column)})`).join("; "),
-          )
-        : pass("cursor_index", `every cursor column leads an index (${cursors.length} table${cursors.length === 1 ? "" : "s"})`),
-    );
-  }
+  const q = (id: string) => client.escapeIdentifier(id);
+  const qualified = (t: string) => (t.includes(".") ? t.split(".", 2).map(q).join(".") : `${q("public")}.${q(t)}`);
+  if (cursors.length) checks.push(cursorIndexCheck(cursors.length, unindexed, (u) => `CREATE INDEX ON ${qualified(u.table)} (${q(u.column)})`));
   return checks;
 }
 

@@ -6,10 +6,9 @@
 // see other sessions: a superuser or a member of pg_read_all_stats; never on a hot standby, which
 // cannot see its primary's transactions).
 import type pg from "pg";
-import { AppError } from "../../errors/app-error.ts";
-import { decideLag, effectiveLookback } from "../incremental.ts";
+import { clockColumn, decideLag, effectiveLookback } from "../incremental.ts";
 import type { IncrementalBounds, IncrementalBoundsOptions } from "../types.ts";
-import { CLOCK_TYPES, type DescribedEntity } from "./catalog.ts";
+import type { DescribedEntity } from "./catalog.ts";
 
 
 /** Why this session cannot see every transaction that may write the tables, or null when it can. */
@@ -32,11 +31,7 @@ export async function oldestOpenTransactionSeconds(client: pg.Client): Promise<n
 }
 
 export async function incrementalBounds(client: pg.Client, entity: DescribedEntity, options: IncrementalBoundsOptions): Promise<IncrementalBounds> {
-  const column = entity.columns.find((c) => c.name === options.cursor[0]);
-  if (!column) throw new AppError("BAD_REQUEST", `no column "${options.cursor[0]}" in ${entity.name} (the mapping's cursor)`, { category: "CONFIGURATION" });
-  if (!CLOCK_TYPES.has(column.base_type)) {
-    throw new AppError("BAD_REQUEST", `${entity.name}.${column.name} is ${column.type}: an incremental cursor's first column must be a timestamp, timestamptz or date the writer sets`, { category: "CONFIGURATION" });
-  }
+  const column = clockColumn(entity, options.cursor[0]!, "timestamp, timestamptz or date");
   const lag = decideLag(options, await oldestOpenTransactionSeconds(client));
   // A timestamp without time zone (or a date) holds its writers' wall clock: read "now" in their zone.
   const wallClockZone = column.base_type === "timestamp with time zone" ? null : (options.time_zone ?? "UTC");
