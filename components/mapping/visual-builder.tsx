@@ -11,7 +11,15 @@ import { Button } from "../ui/button.tsx";
 import { Input, Select } from "../ui/field.tsx";
 
 export type FieldDoc = { source?: string; target: string; transform?: unknown };
-export type EntryDoc = { source: { table: string; cursor?: string[] }; target: { context_type: string }; fields: FieldDoc[] };
+export type EntryDoc = { source: { table: string; cursor?: string[]; soft_delete?: string }; target: { context_type: string }; fields: FieldDoc[] };
+
+/** `source` with one optional part set (or removed when undefined), the others kept. */
+function withSource<K extends "cursor" | "soft_delete">(source: EntryDoc["source"], key: K, value: EntryDoc["source"][K] | undefined): EntryDoc["source"] {
+  const next = { ...source };
+  if (value === undefined) delete next[key];
+  else next[key] = value;
+  return next;
+}
 
 /** A column that looks like a modification time (suggested as the incremental cursor). */
 const MODIFIED = /(updated|modified|changed|last_?update|mtime)/i;
@@ -110,7 +118,18 @@ function EntryEditor(props: {
         <span className="font-mono text-xs">{entry.source.table}</span>
         <span className="text-muted">→ context type</span>
         <Input aria-label={`Context type for ${entry.source.table}`} value={entry.target.context_type} onChange={(e) => onChange({ ...entry, target: { context_type: e.target.value } })} disabled={disabled} className="w-56" />
-        <CursorSelect table={entry.source.table} columns={columns} value={entry.source.cursor} disabled={disabled} onChange={(cursor) => onChange({ ...entry, source: cursor ? { table: entry.source.table, cursor } : { table: entry.source.table } })} />
+        <CursorSelect table={entry.source.table} columns={columns} value={entry.source.cursor} disabled={disabled} onChange={(cursor) => onChange({ ...entry, source: withSource(entry.source, "cursor", cursor) })} />
+        <label className="flex items-center gap-1 text-[13px] text-muted" title="A row whose column is set (and not false) is deleted: its context becomes a tombstone">
+          deleted when
+          <Select aria-label={`Soft-delete column of ${entry.source.table}`} className="w-40 text-xs" value={entry.source.soft_delete ?? ""} disabled={disabled} onChange={(e) => onChange({ ...entry, source: withSource(entry.source, "soft_delete", e.target.value || undefined) })}>
+            <option value="">never (no column)</option>
+            {columns.map((c) => (
+              <option key={c.name} value={c.name}>
+                {c.name}
+              </option>
+            ))}
+          </Select>
+        </label>
         <Button variant="ghost" className="ml-auto" disabled={disabled} onClick={props.onRemove}>
           Remove
         </Button>

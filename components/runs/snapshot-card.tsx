@@ -11,7 +11,8 @@ import { runActive, runRetrying } from "./status.ts";
 
 const TONE = { queued: "neutral", running: "blue", succeeded: "green", failed: "red", cancelled: "neutral" } as const;
 
-export function SnapshotCard({ sourceId }: { sourceId: string }) {
+/** `incremental`: the source syncs by incremental runs (a run reads what moved; a full pass reads every row). */
+export function SnapshotCard({ sourceId, incremental = false }: { sourceId: string; incremental?: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const canEdit = useCan("editor");
@@ -29,21 +30,33 @@ export function SnapshotCard({ sourceId }: { sourceId: string }) {
   const rate = elapsed > 0 && latest ? Math.round(latest.progress.done / elapsed) : 0;
   const eta = latest?.status === "running" && rate > 0 && latest.progress.total ? Math.max(0, Math.round((latest.progress.total - latest.progress.done) / rate)) : null;
 
+  const runButton = (label: string, full: boolean, variant: "primary" | "secondary", hint?: string) => (
+    <Button
+      variant={variant}
+      disabled={!canEdit || !mapping.data?.version || start.isPending}
+      title={!canEdit ? needsRole("editor") : !mapping.data?.version ? "Save a mapping first" : hint}
+      onClick={() => start.mutate({ id: sourceId, ...(full ? { full: true } : {}) })}
+    >
+      {label}
+    </Button>
+  );
+
   return (
     <Card
-      title="Mapping and snapshot"
+      title={incremental ? "Mapping and runs" : "Mapping and snapshot"}
       actions={
         <>
           <Link href={`/sources/${sourceId}/mapping`} className="inline-flex h-8 items-center rounded-md border border-line bg-white px-3 text-[13px] font-medium hover:bg-zinc-50">
             {mapping.data?.version ? "Edit mapping" : "Create mapping"}
           </Link>
-          <Button
-            disabled={!canEdit || !mapping.data?.version || start.isPending}
-            title={!canEdit ? needsRole("editor") : !mapping.data?.version ? "Save a mapping first" : undefined}
-            onClick={() => start.mutate({ id: sourceId })}
-          >
-            Run snapshot
-          </Button>
+          {incremental ? (
+            <>
+              {runButton("Full pass", true, "secondary", "Read every row and tombstone contexts whose rows are gone")}
+              {runButton("Run now", false, "primary", "Read the rows whose cursor moved since the last run")}
+            </>
+          ) : (
+            runButton("Run snapshot", false, "primary")
+          )}
         </>
       }
     >

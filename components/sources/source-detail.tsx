@@ -82,7 +82,7 @@ export function SourceDetail({ id }: { id: string }) {
         </Card>
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-2">
-        <SnapshotCard sourceId={source.id} />
+        <SnapshotCard sourceId={source.id} incremental={c.options.change_tracking === "incremental"} />
         {c.options.change_tracking === "cdc" ? <StreamCard sourceId={source.id} cdc /> : <SyncCard sourceId={source.id} incremental={c.options.change_tracking === "incremental"} />}
       </div>
       <div className="mt-4 grid gap-4 lg:grid-cols-3">

@@ -160,3 +160,18 @@ describe("compiled mapper", () => {
     expect(message).not.toContain("SECRET");
   });
 });
+
+describe("a soft-delete column", () => {
+  const entry = { source: { table: "t", soft_delete: "deleted_at" }, target: { context_type: "t" }, fields: [{ source: "id", target: "context_id" }, { source: "v", target: "data.v" }] };
+
+  it("marks a row deleted when it is set and not false", async () => {
+    const mapper = compileMapping(entry);
+    const rows: Record<string, string | boolean | null>[] = [{ deleted_at: null }, { deleted_at: "2026-01-01T00:00:00Z" }, { deleted_at: false }, { deleted_at: true }, {}];
+    expect(rows.map((r) => mapper.softDeleted({ id: 1, v: 1, ...r }))).toEqual([false, true, false, true, false]);
+    expect(compileMapping({ ...entry, source: { table: "t" } }).softDeleted({ id: 1, deleted_at: "x" })).toBe(false);
+    const { mapRecord } = await import("../pipeline/records.ts");
+    const out = { writes: [], deadLetters: [] } as Parameters<typeof mapRecord>[3];
+    mapRecord([mapper], { id: 7, v: 1, deleted_at: "2026-01-01T00:00:00Z" }, { entity: "t", key: ["7"], key_columns: ["id"], position: 1n, cursor: null }, out);
+    expect(out.writes[0]).toMatchObject({ context_id: "7", deleted: true, data: null });
+  });
+});

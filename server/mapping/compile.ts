@@ -46,6 +46,8 @@ export type CompiledMapping = {
   idReads: string[];
   /** Whether context_id reads a secret-looking column (then a reported id is shown redacted). */
   secretId: boolean;
+  /** Whether the row is deleted by its soft-delete column (source.soft_delete: set, and not false). */
+  softDeleted: (row: SourceRecord) => boolean;
   preview: (row: SourceRecord) => { context: MappedContext | null; errors: { field: string; message: string; category: "DATA" }[] };
 };
 
@@ -192,7 +194,9 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
     }
   }
 
-  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads, secretId: idStep.reads.some(isSecretName) };
+  const softDelete = entry.source.soft_delete;
+  const softDeleted = softDelete === undefined ? () => false : (row: SourceRecord) => ((v) => v !== null && v !== undefined && v !== false)(own<SourceRecord[string]>(row, softDelete));
+  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads, secretId: idStep.reads.some(isSecretName), softDeleted };
 }
 
 function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {

@@ -48,6 +48,9 @@ export const ZEntityMapping = z
           .min(1, "name at least one column, a modification time first")
           .max(4, "at most 4 cursor columns")
           .optional(),
+        // A column that marks a row deleted (a deleted_at time, an is_deleted flag): set and not
+        // false, the row's context is a tombstone, as for a delete (how incremental sync sees deletes between full passes).
+        soft_delete: z.string().min(1).max(MAPPING_LIMITS.sourceLength).optional(),
       })
       .strict(),
     target: z.object({ context_type: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "letters, digits, _ . : - (at most 100)") }).strict(),

@@ -36,6 +36,9 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
 
     const columns = new Map(entity.columns.map((c) => [c.name, c]));
     checkCursor(m, at, columns, cursors, add);
+    if (m.source.soft_delete !== undefined && !columns.has(m.source.soft_delete)) {
+      add({ path: `${at}.source.soft_delete`, message: `no column "${m.source.soft_delete}" in ${m.source.table}; columns: ${columnList(columns)}` });
+    }
     const targets = new Map<string, number>();
     const parents = new Map<string, { target: string; index: number }>();
     m.fields.forEach((f, fi) => {

@@ -29,7 +29,9 @@ export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, orig
   for (const mapper of mappers) {
     try {
       const mapped = mapper.map(record);
-      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: mapped.data, entity, position, cursor, deleted: false, key, key_columns, payload: record, secret_id: mapper.secretId });
+      // A row its soft-delete column marks deleted is a tombstone (its data stays what the store holds).
+      const deleted = mapper.softDeleted(record);
+      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: deleted ? null : mapped.data, entity, position, cursor, deleted, key, key_columns, payload: record, secret_id: mapper.secretId });
     } catch (e) {
       out.deadLetters.push(mappingFailure(e, origin, mapper.contextType, record));
     }

@@ -193,6 +193,27 @@ describe("incremental sync", () => {
   });
 });
 
+describe("a soft-delete column", () => {
+  it("tombstones a row marked deleted by the run that reads it, between full passes", async () => {
+    await src.query("ALTER TABLE items ADD COLUMN deleted_at timestamptz");
+    const withSoftDelete = { mappings: [{ ...MAPPING.mappings[0], source: { table: "items", cursor: ["updated_at"], soft_delete: "deleted_at" } }] };
+    expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: withSoftDelete })).status).toBe(200);
+    await src.query("UPDATE items SET deleted_at = now(), updated_at = now() WHERE id = 6");
+    await settle();
+    const run = await runOnce();
+    expect((await sync()).entities[0].pass.mode).toBe("incremental");
+    expect(run.counters.read).toBe(1);
+    const six = await withDb(async (c) => (await c.query("SELECT deleted FROM contexts WHERE context_type = 'item' AND context_id = '6'")).rows[0]);
+    expect(six.deleted).toBe(true);
+    // Undeleted: live again.
+    await src.query("UPDATE items SET deleted_at = NULL, updated_at = now() WHERE id = 6");
+    await settle();
+    await runOnce();
+    expect((await stored())["6"]).toBeDefined();
+    expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: MAPPING })).status).toBe(200);
+  });
+});
+
 describe("incremental sync of a wall clock, and a re-map", () => {
   it("bounds a timestamp without time zone in the writers' zone (daylight saving: at least an hour read again)", async () => {
     // The writers' wall clock is New York's: written as now() there, five or four hours behind UTC.

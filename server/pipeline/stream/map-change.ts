@@ -50,7 +50,9 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
         const oldId = mapper.contextId(change.before);
         if (oldId !== mapped.context_id) out.writes.push(writeOf(change, mapper, mapper.contextType, oldId, null, change.before));
       }
-      out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, mapped.data, change.row, keep.length ? keep : undefined));
+      // A row its soft-delete column marks deleted is a tombstone, as for a delete.
+      if (mapper.softDeleted(change.row)) out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, null, change.row));
+      else out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, mapped.data, change.row, keep.length ? keep : undefined));
     } catch (e) {
       const { entity, order: position, cursor, key, key_columns } = change;
       out.deadLetters.push(mappingFailure(e, { entity, position, cursor, key, key_columns }, mapper.contextType, change.row));
