@@ -104,6 +104,9 @@ const PLAN: [string, Call[]][] = [
     } }],
   ],
   ["GET /sources/{id}/status", [{}]],
+  ["GET /sources/{id}/schedule", [{ then: (r) => expect(r.body).toEqual({ schedule: null, entities: [] }) }]],
+  // A source with a change stream has no schedule to pause: refused, with what to do.
+  ["POST /sources/{id}/schedule", [{ body: { action: "pause" }, status: 400 }]],
   [
     "POST /sources/{id}/stream/entities/{entity}",
     [
