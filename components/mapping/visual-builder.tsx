@@ -123,11 +123,14 @@ function EntryEditor(props: {
           deleted when
           <Select aria-label={`Soft-delete column of ${entry.source.table}`} className="w-40 text-xs" value={entry.source.soft_delete ?? ""} disabled={disabled} onChange={(e) => onChange({ ...entry, source: withSource(entry.source, "soft_delete", e.target.value || undefined) })}>
             <option value="">never (no column)</option>
-            {columns.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name}
-              </option>
-            ))}
+            {columns
+              .filter((c) => ["time", "boolean", "number", "text"].includes(c.kind) && !c.is_array)
+              .map((c) => (
+                <option key={c.name} value={c.name}>
+                  {c.name}
+                </option>
+              ))}
+            {entry.source.soft_delete && !columns.some((c) => c.name === entry.source.soft_delete) ? <option value={entry.source.soft_delete}>{entry.source.soft_delete}</option> : null}
           </Select>
         </label>
         <Button variant="ghost" className="ml-auto" disabled={disabled} onClick={props.onRemove}>

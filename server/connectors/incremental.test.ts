@@ -18,7 +18,8 @@ describe("incremental sync's bounds", () => {
     expect(effectiveLookback(options(), { date: false, wallClockZone: "Europe/Paris" })).toBe(3_600);
     expect(effectiveLookback(options(), { date: false, wallClockZone: "Asia/Tokyo" })).toBe(60);
     expect(effectiveLookback(options({ lookback_seconds: 7200 }), { date: false, wallClockZone: "America/New_York" })).toBe(7200);
-    expect([observesDst("UTC"), observesDst("+02:00"), observesDst("Europe/Paris"), observesDst("Not/AZone")]).toEqual([false, false, true, true]);
+    expect([observesDst("UTC"), observesDst("+02:00"), observesDst("Europe/Paris"), observesDst("Not/AZone"), observesDst("SYSTEM")]).toEqual([false, false, true, true, true]);
+    expect(observesDst("Africa/Casablanca")).toBe(true); // the same offset in January and July, another in spring
   });
 
   it("pages by the cursor columns, then the key's columns not among them", () => {

@@ -22,12 +22,13 @@ export function decideLag(options: IncrementalBoundsOptions, oldestOpenSeconds: 
   return { lag_seconds: Math.ceil(oldestOpenSeconds) + options.lag_margin_seconds, lag_from: "open_transactions" };
 }
 
-/** Whether a wall clock in `zone` can go back (daylight saving); an unknown name is taken as yes. */
+/** Whether a wall clock in `zone` can go back (its offset changes in the year); an unknown name is taken as yes. */
 export function observesDst(zone: string): boolean {
-  if (/^(utc|gmt|z|[+-]\d{1,2}:?\d{2})$/i.test(zone.trim())) return false;
+  if (/^(utc|etc\/utc|z|[+-]\d{1,2}:?\d{2})$/i.test(zone.trim())) return false;
   try {
-    const offset = (month: number) => new Intl.DateTimeFormat("en", { timeZone: zone, timeZoneName: "longOffset" }).formatToParts(new Date(Date.UTC(2026, month, 1))).find((p) => p.type === "timeZoneName")?.value;
-    return offset(0) !== offset(6);
+    const format = new Intl.DateTimeFormat("en", { timeZone: zone, timeZoneName: "longOffset" });
+    const offsets = new Set(Array.from({ length: 12 }, (_, month) => format.formatToParts(new Date(Date.UTC(2026, month, 15))).find((p) => p.type === "timeZoneName")?.value));
+    return offsets.size > 1;
   } catch {
     return true;
   }
@@ -59,7 +60,8 @@ export function clockColumn<C extends ColumnSchema>(entity: { name: string; colu
 }
 
 /** The health check of the lag: following the oldest open transaction, or why it cannot and what to do. */
-export function lagCheck(hidden: string | null, oldestSeconds: number | null, hint: string): HealthCheck {
+export function lagCheck(hidden: string | null, oldestSeconds: number | null, hint: string, configured?: number): HealthCheck {
+  if (configured !== undefined) return pass("incremental_lag", `the lag is set: ${configured} s (options.incremental.lag_seconds)`);
   return oldestSeconds === null
     ? warn("incremental_lag", `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`, hint)
     : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(oldestSeconds)} s old now)`);

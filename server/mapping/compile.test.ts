@@ -166,12 +166,32 @@ describe("a soft-delete column", () => {
 
   it("marks a row deleted when it is set and not false", async () => {
     const mapper = compileMapping(entry);
-    const rows: Record<string, string | boolean | null>[] = [{ deleted_at: null }, { deleted_at: "2026-01-01T00:00:00Z" }, { deleted_at: false }, { deleted_at: true }, {}];
+    const rows: Record<string, string | boolean | number | null>[] = [{ deleted_at: null }, { deleted_at: "2026-01-01T00:00:00Z" }, { deleted_at: false }, { deleted_at: true }, {}];
     expect(rows.map((r) => mapper.softDeleted({ id: 1, v: 1, ...r }))).toEqual([false, true, false, true, false]);
+    // Flags as MySQL decodes them: BOOLEAN as 0/1, BIT(1) as "0"/"1"; and text flags.
+    const flags: (number | string)[] = [0, 1, "0", "1", "f", "t", "false", "no", "yes", 2];
+    expect(flags.map((f) => mapper.softDeleted({ id: 1, deleted_at: f }))).toEqual([false, true, false, true, false, true, false, false, true, true]);
     expect(compileMapping({ ...entry, source: { table: "t" } }).softDeleted({ id: 1, deleted_at: "x" })).toBe(false);
     const { mapRecord } = await import("../pipeline/records.ts");
     const out = { writes: [], deadLetters: [] } as Parameters<typeof mapRecord>[3];
     mapRecord([mapper], { id: 7, v: 1, deleted_at: "2026-01-01T00:00:00Z" }, { entity: "t", key: ["7"], key_columns: ["id"], position: 1n, cursor: null }, out);
     expect(out.writes[0]).toMatchObject({ context_id: "7", deleted: true, data: null });
+  });
+});
+
+describe("a soft-deleted row", () => {
+  it("becomes a tombstone under its context_id even when its other fields cannot be mapped, in snapshots and streams", async () => {
+    const mapper = compileMapping({ source: { table: "t", soft_delete: "gone" }, target: { context_type: "t" }, fields: [{ source: "id", target: "context_id" }, { source: "doc", target: "data.doc", transform: "json_parse" }] });
+    const { mapRecord } = await import("../pipeline/records.ts");
+    const { mapChange } = await import("../pipeline/stream/map-change.ts");
+    const snapshot = { writes: [], deadLetters: [] } as Parameters<typeof mapRecord>[3];
+    mapRecord([mapper], { id: 1, doc: "{not json", gone: true }, { entity: "t", key: ["1"], key_columns: ["id"], position: 1n, cursor: null }, snapshot);
+    expect(snapshot).toMatchObject({ writes: [{ context_id: "1", deleted: true, data: null }], deadLetters: [] });
+    const stream = { writes: [], deadLetters: [] } as Parameters<typeof mapChange>[2];
+    const change = { kind: "update", entity: "t", key: ["2"], key_columns: ["id"], row: { id: 2, doc: "{not json", gone: 1 }, before: { id: 1, doc: "{}", gone: 0 }, unchanged: null, order: 5n, cursor: "c" };
+    mapChange([mapper], change as unknown as Parameters<typeof mapChange>[1], stream);
+    // The key moved: the old id's context is gone too.
+    expect(stream.writes.map((w) => [w.context_id, w.deleted])).toEqual([["1", true], ["2", true]]);
+    expect(stream.deadLetters).toEqual([]);
   });
 });

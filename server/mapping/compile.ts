@@ -35,6 +35,16 @@ type Step = {
   reads: string[];
 };
 
+/**
+ * Whether a soft-delete column's value marks its row deleted: a time or any other value set, a
+ * true flag; not NULL, false, 0 or its text forms (MySQL's BOOLEAN is 0/1, BIT(1) "0"/"1").
+ */
+export function marksDeleted(value: unknown): boolean {
+  if (value === null || value === undefined || value === false || value === 0) return false;
+  if (typeof value === "string") return !["", "0", "f", "false", "n", "no"].includes(value.trim().toLowerCase());
+  return true;
+}
+
 export type CompiledMapping = {
   entity: string;
   contextType: string;
@@ -46,7 +56,9 @@ export type CompiledMapping = {
   idReads: string[];
   /** Whether context_id reads a secret-looking column (then a reported id is shown redacted). */
   secretId: boolean;
-  /** Whether the row is deleted by its soft-delete column (source.soft_delete: set, and not false). */
+  /** The soft-delete column (source.soft_delete), if any. */
+  softDeleteColumn: string | null;
+  /** Whether the row is deleted by its soft-delete column (marksDeleted). */
   softDeleted: (row: SourceRecord) => boolean;
   preview: (row: SourceRecord) => { context: MappedContext | null; errors: { field: string; message: string; category: "DATA" }[] };
 };
@@ -195,8 +207,8 @@ export function compileMapping(entry: TEntityMapping, env: TransformEnv = {}): C
   }
 
   const softDelete = entry.source.soft_delete;
-  const softDeleted = softDelete === undefined ? () => false : (row: SourceRecord) => ((v) => v !== null && v !== undefined && v !== false)(own<SourceRecord[string]>(row, softDelete));
-  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads, secretId: idStep.reads.some(isSecretName), softDeleted };
+  const softDeleted = softDelete === undefined ? () => false : (row: SourceRecord) => marksDeleted(own<SourceRecord[string]>(row, softDelete));
+  return { entity: entry.source.table, contextType: entry.target.context_type, steps, map, preview, contextId, idReads: idStep.reads, secretId: idStep.reads.some(isSecretName), softDeleteColumn: softDelete ?? null, softDeleted };
 }
 
 function setPath(obj: Record<string, JsonValue>, path: string[], value: JsonValue) {

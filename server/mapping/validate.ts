@@ -36,8 +36,12 @@ export function validateMapping(doc: TMappingDocument, lookup: SchemaLookup, env
 
     const columns = new Map(entity.columns.map((c) => [c.name, c]));
     checkCursor(m, at, columns, cursors, add);
-    if (m.source.soft_delete !== undefined && !columns.has(m.source.soft_delete)) {
-      add({ path: `${at}.source.soft_delete`, message: `no column "${m.source.soft_delete}" in ${m.source.table}; columns: ${columnList(columns)}` });
+    if (m.source.soft_delete !== undefined) {
+      const col = columns.get(m.source.soft_delete);
+      if (!col) add({ path: `${at}.source.soft_delete`, message: `no column "${m.source.soft_delete}" in ${m.source.table}; columns: ${columnList(columns)}` });
+      else if (!["time", "boolean", "number", "text"].includes(col.kind) || col.is_array) {
+        add({ path: `${at}.source.soft_delete`, message: `"${col.name}" is ${col.type}: a soft-delete column is a time (deleted_at), a flag (is_deleted) or a number or text flag` });
+      }
     }
     const targets = new Map<string, number>();
     const parents = new Map<string, { target: string; index: number }>();

@@ -28,10 +28,14 @@ export function mapRecord(mappers: CompiledMapping[], record: SourceRecord, orig
   const { entity, key, key_columns, position, cursor } = origin;
   for (const mapper of mappers) {
     try {
+      // A row its soft-delete column marks deleted is a tombstone under its context_id (what the
+      // store holds stays, as for a delete), whatever its other fields would map to.
+      if (mapper.softDeleted(record)) {
+        out.writes.push({ context_type: mapper.contextType, context_id: mapper.contextId(record), data: null, entity, position, cursor, deleted: true, key, key_columns, payload: record, secret_id: mapper.secretId });
+        continue;
+      }
       const mapped = mapper.map(record);
-      // A row its soft-delete column marks deleted is a tombstone (its data stays what the store holds).
-      const deleted = mapper.softDeleted(record);
-      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: deleted ? null : mapped.data, entity, position, cursor, deleted, key, key_columns, payload: record, secret_id: mapper.secretId });
+      out.writes.push({ context_type: mapped.context_type, context_id: mapped.context_id, data: mapped.data, entity, position, cursor, deleted: false, key, key_columns, payload: record, secret_id: mapper.secretId });
     } catch (e) {
       out.deadLetters.push(mappingFailure(e, origin, mapper.contextType, record));
     }

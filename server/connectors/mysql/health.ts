@@ -200,6 +200,7 @@ async function incrementalChecks(c: mysql.Connection, config: TMysqlConfig, curs
       hidden?.includes("read-only")
         ? "set options.incremental.lag_seconds above the primary's longest transaction plus the replica's delay"
         : `GRANT PROCESS ON *.* TO ${config.authentication.username}, or set options.incremental.lag_seconds`,
+      config.options.incremental?.lag_seconds,
     ),
   ];
   const unindexed: { table: string; column: string }[] = [];

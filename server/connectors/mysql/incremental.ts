@@ -46,6 +46,9 @@ export async function incrementalBounds(c: mysql.Connection, entity: DescribedEn
     const [zones] = await c.query("SELECT @@global.time_zone AS g, @@system_time_zone AS s");
     const z = (zones as { g: string; s: string }[])[0]!;
     wallClockZone = options.time_zone ?? (z.g === "SYSTEM" ? z.s : z.g);
+    // The system zone is an abbreviation fixed at start-up (a London server started in winter says
+    // "GMT"): unless it is UTC, take it to have daylight saving.
+    if (!options.time_zone && z.g === "SYSTEM" && z.s !== "UTC") wallClockZone = "SYSTEM";
   }
   const lookback = effectiveLookback(options, { date: column.base_type === "date", wallClockZone });
   const now = wallClockZone === null ? "UTC_TIMESTAMP(6)" : `CONVERT_TZ(UTC_TIMESTAMP(6), '+00:00', ${options.time_zone ? "?" : "@@global.time_zone"})`;
@@ -57,7 +60,7 @@ export async function incrementalBounds(c: mysql.Connection, entity: DescribedEn
   );
   const row = (rows as { upper: string | null; lower: string | null }[])[0]!;
   if (row.upper === null) {
-    throw new AppError("BAD_REQUEST", `the server cannot convert to the time zone "${wallClockZone}": load its time zone tables (mysql_tzinfo_to_sql) or set options.incremental.time_zone to an offset such as +02:00`, { category: "CONFIGURATION" });
+    throw new AppError("BAD_REQUEST", `the server cannot convert to the time zone "${wallClockZone}": load its time zone tables (mysql_tzinfo_to_sql), or use a TIMESTAMP cursor (an instant)`, { category: "CONFIGURATION" });
   }
   return { upper: String(row.upper), lower: row.lower === null ? null : String(row.lower), ...lag };
 }

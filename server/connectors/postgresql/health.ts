@@ -181,14 +181,14 @@ async function checksAfterConnect(client: pg.Client, config: TPostgresConfig, ct
     checks.push(row.wal_status === "unreserved" ? warn("replication_slot", text, "the slot is about to lose WAL: resume streaming or raise max_slot_wal_keep_size") : pass("replication_slot", text));
   }
   // A source kept by incremental runs has no slot or publication: what change capture needs is not its concern.
-  if (config.options.change_tracking === "incremental") return [...checks.filter((k) => !CAPTURE_CHECKS.has(k.name)), ...(await incrementalChecks(client, user, ctx.cursors))];
+  if (config.options.change_tracking === "incremental") return [...checks.filter((k) => !CAPTURE_CHECKS.has(k.name)), ...(await incrementalChecks(client, user, ctx.cursors, config.options.incremental?.lag_seconds))];
   return checks;
 }
 
 const CAPTURE_CHECKS = new Set(["wal_level", "replication_privilege", "publication", "replication_slot"]);
 
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
-async function incrementalChecks(client: pg.Client, user: string, cursors: HealthContext["cursors"]): Promise<HealthCheck[]> {
+async function incrementalChecks(client: pg.Client, user: string, cursors: HealthContext["cursors"], lagSeconds: number | undefined): Promise<HealthCheck[]> {
   const hidden = await hiddenTransactions(client);
   const checks = [
     lagCheck(
@@ -197,6 +197,7 @@ async function incrementalChecks(client: pg.Client, user: string, cursors: Healt
       hidden?.startsWith("this is a hot standby")
         ? "set options.incremental.lag_seconds above the primary's longest transaction plus the standby's replay delay"
         : `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
+      lagSeconds,
     ),
   ];
   const unindexed: { table: string; column: string }[] = [];

@@ -43,6 +43,20 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
       if (unchanged && mapper.idReads.some((c) => unchanged.has(c))) {
         throw new MappingDataError("context_id is built from a TOASTed column the change did not carry; set REPLICA IDENTITY FULL on the table", "context_id", 0);
       }
+      if (unchanged && mapper.softDeleteColumn && unchanged.has(mapper.softDeleteColumn)) {
+        throw new MappingDataError("the soft-delete column is a TOASTed value the change did not carry; set REPLICA IDENTITY FULL on the table", mapper.softDeleteColumn, 0);
+      }
+      if (mapper.softDeleted(change.row)) {
+        // Soft-deleted: a tombstone under its context_id, whatever its other fields would map to
+        // (the context under an old id, when the key moved, is gone too).
+        const id = mapper.contextId(change.row);
+        if (change.before) {
+          const oldId = mapper.contextId(change.before);
+          if (oldId !== id) out.writes.push(writeOf(change, mapper, mapper.contextType, oldId, null, change.before));
+        }
+        out.writes.push(writeOf(change, mapper, mapper.contextType, id, null, change.row));
+        continue;
+      }
       const keep = unchanged ? keptPaths(mapper, unchanged) : [];
       const mapped = mapper.map(change.row);
       if (change.before) {
@@ -50,9 +64,7 @@ export function mapChange(mappers: CompiledMapping[], change: RowChange, out: Ma
         const oldId = mapper.contextId(change.before);
         if (oldId !== mapped.context_id) out.writes.push(writeOf(change, mapper, mapper.contextType, oldId, null, change.before));
       }
-      // A row its soft-delete column marks deleted is a tombstone, as for a delete.
-      if (mapper.softDeleted(change.row)) out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, null, change.row));
-      else out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, mapped.data, change.row, keep.length ? keep : undefined));
+      out.writes.push(writeOf(change, mapper, mapped.context_type, mapped.context_id, mapped.data, change.row, keep.length ? keep : undefined));
     } catch (e) {
       const { entity, order: position, cursor, key, key_columns } = change;
       out.deadLetters.push(mappingFailure(e, { entity, position, cursor, key, key_columns }, mapper.contextType, change.row));

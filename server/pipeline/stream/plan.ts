@@ -16,6 +16,7 @@ export async function planEntities(connector: ECMConnector, mappings: TEntityMap
     const mapper = compileMapping(m, transformEnv());
     plan.mappers.push(mapper);
     for (const step of mapper.steps) for (const c of step.reads) plan.mappedColumns.add(c);
+    if (m.source.soft_delete) plan.mappedColumns.add(m.source.soft_delete); // a schema change to it pauses like any mapped column
   }
   for (const plan of plans.values()) checkDeletesMappable(plan);
   return plans;
