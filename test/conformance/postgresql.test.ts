@@ -105,6 +105,7 @@ describeConformance({
     await admin.end();
     const url = moved.url(name);
     return {
+      url,
       config: { connector_type: "postgresql", connection: { host: "127.0.0.1", port: moved.port, database: name, ssl_mode: "disable" }, authentication: { type: "credentials", username: moved.user, password_secret: "env://ECM_SOURCE_TEST_PASSWORD" }, options: { batch_size: 1000, change_tracking: "cdc" } },
       exec: async (sql) => {
         const c = new pg.Client({ connectionString: url });
