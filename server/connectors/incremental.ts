@@ -12,6 +12,9 @@ const DAY_SECONDS = 86_400;
 /** A wall clock in a zone with daylight saving goes back an hour once a year: read at least that again. */
 const DST_SECONDS = 3_600;
 
+/** The open transactions a source shows: the oldest one's age (seconds), or null with why it cannot show them all. */
+export type OpenTransactions = { hidden: null; oldest: number } | { hidden: string; oldest: null };
+
 /**
  * The lag: the configured one, else the oldest open transaction's age plus the margin, else (the
  * source hides other sessions' transactions, or is a replica whose primary's it cannot see) the default.
@@ -60,11 +63,11 @@ export function clockColumn<C extends ColumnSchema>(entity: { name: string; colu
 }
 
 /** The health check of the lag: following the oldest open transaction, or why it cannot and what to do. */
-export function lagCheck(hidden: string | null, oldestSeconds: number | null, hint: string, configured?: number): HealthCheck {
+export function lagCheck(open: OpenTransactions, hint: string, configured?: number): HealthCheck {
   if (configured !== undefined) return pass("incremental_lag", `the lag is set: ${configured} s (options.incremental.lag_seconds)`);
-  return oldestSeconds === null
-    ? warn("incremental_lag", `${hidden ?? "open transactions cannot be seen"}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`, hint)
-    : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(oldestSeconds)} s old now)`);
+  return open.hidden !== null
+    ? warn("incremental_lag", `${open.hidden}: runs keep a ${DEFAULT_LAG_SECONDS} s lag behind the clock instead of following the oldest open transaction`, hint)
+    : pass("incremental_lag", `the lag follows the oldest open transaction (${Math.round(open.oldest)} s old now)`);
 }
 
 /** The health check of the cursors' indexes: each first cursor column should lead an index (`createIndex`: the statement that makes one). */

@@ -164,7 +164,7 @@ async function passRange({ sourceId, entity, connector, source, capture, opts }:
   const cursor = (await getMappings(sourceId)).mappings.find((m) => m.source.table === entity)?.source.cursor;
   if (!cursor) return null;
   const bounds = requireCapability(connector, "incrementalBounds", "sync incrementally");
-  const settings = (source.config.options as { incremental?: { lag_seconds?: number; lookback_seconds?: number; full_every?: number; time_zone?: string } }).incremental ?? {};
+  const settings = source.config.options.incremental ?? {};
   const w = previous?.watermark;
   const goOn = !!w && !opts.full && w.generation === capture.generation && JSON.stringify(w.cursor) === JSON.stringify(cursor) && w.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
   const b = await bounds.incrementalBounds(entity, {

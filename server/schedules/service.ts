@@ -33,12 +33,15 @@ export function scheduleOf(config: unknown): ScheduleOption | null {
   return options.schedule;
 }
 
+/** The schedule that should be running now: configured and not paused. */
+const runningSchedule = (source: ScheduleState) => (source.schedulePaused ? null : scheduleOf(source.config));
+
 const repeatOf = (s: ScheduleOption) => ("every_seconds" in s ? { every: s.every_seconds * 1000 } : { pattern: s.cron, tz: s.timezone ?? "UTC" });
 
 /** Makes the source's job scheduler match its config and paused flag (created, changed or removed). */
 export async function syncSchedule(source: ScheduleState): Promise<void> {
   const q = await queue(QUEUES.snapshots);
-  const wanted = source.schedulePaused ? null : scheduleOf(source.config);
+  const wanted = runningSchedule(source);
   await within("queue", async () => {
     if (!wanted) {
       if (await q.removeJobScheduler(scheduleJobId(source.id))) log.info({ source_id: source.id }, "schedule removed");
@@ -58,7 +61,7 @@ export async function syncSchedule(source: ScheduleState): Promise<void> {
  * logged and the others still done.
  */
 export async function reconcileSchedules(): Promise<void> {
-  const wanted = (await scheduleStates()).filter((s) => !s.schedulePaused && scheduleOf(s.config));
+  const wanted = (await scheduleStates()).filter(runningSchedule);
   for (const s of wanted) await syncSchedule(s).catch((error) => log.warn({ source_id: s.id, error }, "could not set a source's schedule"));
   const keep = new Set(wanted.map((s) => scheduleJobId(s.id)));
   const q = await queue(QUEUES.snapshots);
@@ -70,7 +73,7 @@ export async function reconcileSchedules(): Promise<void> {
 /** A tick: queues a run of the source unless one is still queued or running (runs never overlap). */
 export async function scheduleTick(sourceId: string): Promise<{ run_id: string } | { skipped: string }> {
   const row = await findScheduleState(sourceId);
-  if (!row || row.schedulePaused || !scheduleOf(row.config)) return { skipped: "no schedule (removed or paused)" };
+  if (!row || !runningSchedule(row)) return { skipped: "no schedule (removed or paused)" };
   if (await snapshotRunGoing(sourceId)) {
     log.info({ source_id: sourceId }, "scheduled run skipped: the previous run is still going");
     return { skipped: "the previous run is still going" };

@@ -150,15 +150,9 @@ export async function refreshSnapshotProgress(id: string) {
   );
 }
 
-/** Whether another snapshot run of the source is queued or running (the source stays "snapshotting"). */
-export async function anotherSnapshotRuns(sourceId: string, runId: string): Promise<boolean> {
-  const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') AND id <> $2 LIMIT 1", [sourceId, runId]);
-  return !!rowCount;
-}
-
-/** Whether any snapshot run of the source is queued or running. */
-export async function snapshotRunGoing(sourceId: string): Promise<boolean> {
-  const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') LIMIT 1", [sourceId]);
+/** Whether a snapshot run of the source is queued or running (other than `except`: the source stays "snapshotting"). */
+export async function snapshotRunGoing(sourceId: string, except: string | null = null): Promise<boolean> {
+  const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') AND id IS DISTINCT FROM $2::uuid LIMIT 1", [sourceId, except]);
   return !!rowCount;
 }
 

@@ -16,7 +16,7 @@ import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
 import { getSource } from "../../server/sources/service.ts";
 import { syncsIncrementally } from "../../server/connectors/registry.ts";
-import { addRunProgress, anotherSnapshotRuns, findRun, finishRun, refreshSnapshotProgress, setSourceState, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, snapshotRunGoing, findRun, finishRun, refreshSnapshotProgress, setSourceState, startRun } from "../../server/store/runs.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.snapshot");
@@ -144,13 +144,13 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
   if (superseded.length) {
     const message = `superseded: ${superseded.map((p) => `${p.entity} by ${p.superseded_by ? `run ${p.superseded_by}` : "a newer snapshot"}`).join(", ")}`;
     await finishRun(runId, { status: "cancelled", counters, error: message, errorCategory: null, progressDone: counters.read });
-    if (!(await anotherSnapshotRuns(sourceId, runId))) await setSourceState(sourceId, "idle");
+    if (!(await snapshotRunGoing(sourceId, runId))) await setSourceState(sourceId, "idle");
     log.info({ parts: parts.length, ...counters }, message);
     return { ...counters, superseded: superseded.map((p) => p.entity) };
   }
   // Row estimates only approximate the total; a finished run has read exactly what there was.
   await finishRun(runId, { status: "succeeded", counters, mappingVersion: done[0]?.mapping_version ?? run?.mappingVersion ?? undefined, progressDone: counters.read, progressTotal: counters.read });
-  if (!(await anotherSnapshotRuns(sourceId, runId))) await setSourceState(sourceId, "idle");
+  if (!(await snapshotRunGoing(sourceId, runId))) await setSourceState(sourceId, "idle");
   // Hard deletes: the tombstones that guarded rows during the snapshot can go now.
   const purged = await purgeTombstonesOf(sourceId);
   log.info({ parts: parts.length, ...counters, ...(purged ? { tombstones_purged: purged } : {}) }, "snapshot run succeeded");

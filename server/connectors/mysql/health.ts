@@ -3,7 +3,7 @@
 // FULL, binlog_row_metadata FULL (column names in the log itself), REPLICATION SLAVE and
 // REPLICATION CLIENT (BINLOG MONITOR on MariaDB), binlogs kept long enough to resume, and no MySQL
 // transaction compression (the reader cannot decode it).
-import { hiddenTransactions, oldestOpenTransactionSeconds } from "./incremental.ts";
+import { openTransactions } from "./incremental.ts";
 import { cursorIndexCheck, lagCheck } from "../incremental.ts";
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
@@ -192,12 +192,11 @@ const CAPTURE_CHECKS = new Set(["log_bin", "binlog_format", "binlog_row_image", 
 
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
 async function incrementalChecks(c: mysql.Connection, config: TMysqlConfig, cursors: { table: string; cursor: string[] }[]): Promise<HealthCheck[]> {
-  const hidden = await hiddenTransactions(c);
+  const open = await openTransactions(c);
   const checks = [
     lagCheck(
-      hidden,
-      hidden ? null : await oldestOpenTransactionSeconds(c),
-      hidden?.includes("read-only")
+      open,
+      open.hidden?.includes("read-only")
         ? "set options.incremental.lag_seconds above the primary's longest transaction plus the replica's delay"
         : `GRANT PROCESS ON *.* TO ${config.authentication.username}, or set options.incremental.lag_seconds`,
       config.options.incremental?.lag_seconds,

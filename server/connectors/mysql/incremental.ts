@@ -6,39 +6,35 @@
 // user with the PROCESS privilege; a read-only server, a replica, cannot see its primary's).
 import type mysql from "mysql2/promise";
 import { AppError } from "../../errors/app-error.ts";
-import { clockColumn, decideLag, effectiveLookback } from "../incremental.ts";
+import { clockColumn, decideLag, effectiveLookback, type OpenTransactions } from "../incremental.ts";
 import type { IncrementalBounds, IncrementalBoundsOptions } from "../types.ts";
 import type { DescribedEntity } from "./catalog.ts";
 
 const FORMAT = "'%Y-%m-%d %H:%i:%s.%f'";
 
-/** Why this session cannot see every transaction that may write the tables, or null when it can. */
-export async function hiddenTransactions(c: mysql.Connection): Promise<string | null> {
-  const [rows] = await c.query("SELECT @@global.read_only AS ro");
-  if (Number((rows as { ro: number | string }[])[0]?.ro) === 1) return "the server is read-only (a replica): its primary's open transactions cannot be seen";
+/**
+ * The open transactions this session can judge the lag by: the oldest one's age in seconds, or
+ * null with why every transaction that may write the tables cannot be seen.
+ */
+export async function openTransactions(c: mysql.Connection): Promise<OpenTransactions> {
+  const [ro] = await c.query("SELECT @@global.read_only AS ro");
+  if (Number((ro as { ro: number | string }[])[0]?.ro) === 1) return { hidden: "the server is read-only (a replica): its primary's open transactions cannot be seen", oldest: null };
   try {
-    await c.query("SELECT 1 FROM information_schema.INNODB_TRX LIMIT 0");
-    return null;
+    // trx_started is the server's system (OS) clock; this session's NOW() is UTC.
+    const [rows] = await c.query(
+      "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(trx_started), CONVERT_TZ(UTC_TIMESTAMP(6), '+00:00', 'SYSTEM')) / 1000000 AS age FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()",
+    );
+    return { hidden: null, oldest: Math.max(0, Number((rows as { age: string | number | null }[])[0]?.age ?? 0)) };
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === "ER_SPECIFIC_ACCESS_DENIED_ERROR" || code === "ER_TABLEACCESS_DENIED_ERROR") return "the user cannot see other sessions' transactions (no PROCESS privilege)";
+    if (code === "ER_SPECIFIC_ACCESS_DENIED_ERROR" || code === "ER_TABLEACCESS_DENIED_ERROR") return { hidden: "the user cannot see other sessions' transactions (no PROCESS privilege)", oldest: null };
     throw e;
   }
 }
 
-/** The age in seconds of the oldest transaction open on the server, or null when they cannot all be seen. */
-export async function oldestOpenTransactionSeconds(c: mysql.Connection): Promise<number | null> {
-  if (await hiddenTransactions(c)) return null;
-  // trx_started is the server's system (OS) clock; this session's NOW() is UTC.
-  const [rows] = await c.query(
-    "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(trx_started), CONVERT_TZ(UTC_TIMESTAMP(6), '+00:00', 'SYSTEM')) / 1000000 AS age FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()",
-  );
-  return Math.max(0, Number((rows as { age: string | number | null }[])[0]?.age ?? 0));
-}
-
 export async function incrementalBounds(c: mysql.Connection, entity: DescribedEntity, options: IncrementalBoundsOptions): Promise<IncrementalBounds> {
   const column = clockColumn(entity, options.cursor[0]!, "TIMESTAMP, DATETIME or DATE");
-  const lag = decideLag(options, await oldestOpenTransactionSeconds(c));
+  const lag = decideLag(options, options.lag_seconds === null ? (await openTransactions(c)).oldest : null);
   // A TIMESTAMP compares in this session's zone (UTC); a DATETIME or DATE holds its writers' wall
   // clock: "now" in their zone (the option, else the server's default, what a session's NOW() gives).
   let wallClockZone: string | null = null;

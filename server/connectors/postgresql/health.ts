@@ -1,7 +1,7 @@
 // healthCheck: named checks, each pass / warn / fail with a hint a user can act on. A check that
 // cannot run because an earlier one failed is not listed; the failing one says what to fix.
 import type pg from "pg";
-import { hiddenTransactions, oldestOpenTransactionSeconds } from "./incremental.ts";
+import { openTransactions } from "./incremental.ts";
 import { cursorIndexCheck, lagCheck } from "../incremental.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { classify } from "../../errors/classify.ts";
@@ -189,12 +189,11 @@ const CAPTURE_CHECKS = new Set(["wal_level", "replication_privilege", "publicati
 
 /** Incremental sync (docs/incremental.md): whether the lag can follow open transactions, and an index on each cursor. */
 async function incrementalChecks(client: pg.Client, user: string, cursors: HealthContext["cursors"], lagSeconds: number | undefined): Promise<HealthCheck[]> {
-  const hidden = await hiddenTransactions(client);
+  const open = await openTransactions(client);
   const checks = [
     lagCheck(
-      hidden,
-      hidden ? null : await oldestOpenTransactionSeconds(client),
-      hidden?.startsWith("this is a hot standby")
+      open,
+      open.hidden?.startsWith("this is a hot standby")
         ? "set options.incremental.lag_seconds above the primary's longest transaction plus the standby's replay delay"
         : `GRANT pg_read_all_stats TO ${client.escapeIdentifier(user)}, or set options.incremental.lag_seconds`,
       lagSeconds,

@@ -6,33 +6,31 @@
 // see other sessions: a superuser or a member of pg_read_all_stats; never on a hot standby, which
 // cannot see its primary's transactions).
 import type pg from "pg";
-import { clockColumn, decideLag, effectiveLookback } from "../incremental.ts";
+import { clockColumn, decideLag, effectiveLookback, type OpenTransactions } from "../incremental.ts";
 import type { IncrementalBounds, IncrementalBoundsOptions } from "../types.ts";
 import type { DescribedEntity } from "./catalog.ts";
 
 
-/** Why this session cannot see every transaction that may write the tables, or null when it can. */
-export async function hiddenTransactions(client: pg.Client): Promise<string | null> {
+/**
+ * The open transactions this session can judge the lag by: the oldest one's age in seconds, or
+ * null with why every transaction that may write the tables cannot be seen.
+ */
+export async function openTransactions(client: pg.Client): Promise<OpenTransactions> {
   const { rows } = await client.query<{ sees: boolean; standby: boolean }>(
     "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS sees, pg_is_in_recovery() AS standby",
   );
-  if (rows[0]!.standby) return "this is a hot standby: its primary's open transactions cannot be seen";
-  return rows[0]!.sees ? null : "the role cannot see other sessions' transactions";
-}
-
-/** The age in seconds of the oldest transaction open in this database, or null when they cannot all be seen. */
-export async function oldestOpenTransactionSeconds(client: pg.Client): Promise<number | null> {
-  if (await hiddenTransactions(client)) return null;
-  const { rows } = await client.query<{ age: number | null }>(
+  if (rows[0]!.standby) return { hidden: "this is a hot standby: its primary's open transactions cannot be seen", oldest: null };
+  if (!rows[0]!.sees) return { hidden: "the role cannot see other sessions' transactions", oldest: null };
+  const age = await client.query<{ age: number | null }>(
     `SELECT extract(epoch FROM now() - min(xact_start))::float8 AS age FROM pg_stat_activity
      WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
   );
-  return Math.max(0, rows[0]!.age ?? 0);
+  return { hidden: null, oldest: Math.max(0, age.rows[0]!.age ?? 0) };
 }
 
 export async function incrementalBounds(client: pg.Client, entity: DescribedEntity, options: IncrementalBoundsOptions): Promise<IncrementalBounds> {
   const column = clockColumn(entity, options.cursor[0]!, "timestamp, timestamptz or date");
-  const lag = decideLag(options, await oldestOpenTransactionSeconds(client));
+  const lag = decideLag(options, options.lag_seconds === null ? (await openTransactions(client)).oldest : null);
   // A timestamp without time zone (or a date) holds its writers' wall clock: read "now" in their zone.
   const wallClockZone = column.base_type === "timestamp with time zone" ? null : (options.time_zone ?? "UTC");
   const lookback = effectiveLookback(options, { date: column.base_type === "date", wallClockZone });
