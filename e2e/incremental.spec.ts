@@ -81,6 +81,11 @@ test("an incremental source on a schedule, configured and watched in the console
     }).toPass({ timeout: 60_000 });
     await expect(table.locator("tr", { hasText: TABLE })).toContainText("incremental", { timeout: 30_000 });
 
+    // A row deleted at the source: the run's reconcile (keys only) tombstones its context.
+    await db.query(`DELETE FROM ${TABLE} WHERE order_id = 8`);
+    await expect(async () => expect((await api.get(`/contexts/${TABLE}-context/8`)).status()).toBe(404)).toPass({ timeout: 60_000 });
+    await expect(table.locator("tr", { hasText: TABLE })).toContainText("deletes checked");
+
     // Paused: no run starts by itself.
     await page.getByRole("button", { name: "Pause schedule" }).click();
     await expect(page.getByTestId("schedule-next")).toContainText("paused");

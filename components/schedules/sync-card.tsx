@@ -59,7 +59,7 @@ export function SyncCard({ sourceId, incremental }: { sourceId: string; incremen
                   <td className="py-1 font-mono">{e.entity}</td>
                   <td className="font-mono">{e.cursor?.join(", ") ?? "—"}</td>
                   <td className="font-mono">{e.next_from ?? "the first row (a full pass)"}</td>
-                  <td>{e.pass ? `${e.pass.mode}${e.pass.done ? "" : " (running)"}` : "—"}</td>
+                  <td>{e.pass ? `${PASS_SHOWN[e.pass.mode]}${e.pass.done ? "" : " (running)"}` : "—"}</td>
                 </tr>
               ))}
             </tbody>
@@ -71,6 +71,9 @@ export function SyncCard({ sourceId, incremental }: { sourceId: string; incremen
     </Card>
   );
 }
+
+/** What each pass mode did, in the table (a reconcile follows the run's incremental pass). */
+const PASS_SHOWN = { full: "full", incremental: "incremental", reconcile: "incremental, deletes checked" } as const;
 
 function ScheduleToggle({ paused, disabled, onToggle }: { paused: boolean; disabled: boolean; onToggle: () => void }) {
   return (

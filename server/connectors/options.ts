@@ -65,7 +65,20 @@ export const ZSourceOptions = z
           .min(1)
           .max(10_000)
           .optional()
-          .meta({ title: "Reconcile every N runs", description: "Every Nth run of an entity re-reads every row and tombstones contexts whose rows are gone (default 24); a cursor cannot see deletes" }),
+          .meta({
+            title: "Full re-read every N runs",
+            description: "Every Nth run of an entity re-reads every row (default 24): it sees updates that did not move the cursor, and tombstones contexts whose rows are gone",
+          }),
+        reconcile_every: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .optional()
+          .meta({
+            title: "Check deletes every N runs",
+            description: "Every Nth run of an entity also checks each of its contexts' rows still exists, reading keys only, and tombstones those whose rows are gone (default 1: every run); a cursor cannot see deletes",
+          }),
       })
       .strict()
       .superRefine((s, ctx) => {

@@ -181,6 +181,12 @@ export interface ECMConnector {
   readIncrementalChunks?(type: string, options: IncrementalReadOptions): AsyncIterable<SnapshotChunk>;
   /** The current rows for these keys (text form, as chunks and changes give them), keyed by JSON of the key; absent rows are missing. */
   rowsByKey?(type: string, keys: string[][]): Promise<Map<string, SourceRecord>>;
+  /**
+   * Which of these keys (text form, as chunks give them) still name a row, as the JSON of each
+   * that does; reads key columns only. A key matches when the row's key has exactly that text form
+   * now (a key whose text changed, such as a case-insensitive key re-cased, names another context).
+   */
+  existingKeys?(type: string, keys: string[][]): Promise<Set<string>>;
 
   /**
    * Sets change capture up for these entities so that every change committing from now on will be

@@ -23,9 +23,9 @@ import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
 import { advanceCheckpoint, loadCheckpoint, nextPassNumber, restartFromCheckpoint, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor, type PassRange } from "../store/checkpoints.ts";
-import { holdsEntity, InsertHint, tombstoneEntity } from "../store/contexts.ts";
+import { holdsEntity, InsertHint, keyedContexts, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
-import { commitBatch, MappingChangedError, type BatchResult } from "../store/unit-of-work.ts";
+import { commitBatch, MappingChangedError, type BatchResult, type RecordWrite } from "../store/unit-of-work.ts";
 import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
 import { captureForSnapshot, type SnapshotCapture } from "./capture.ts";
 import { mapRecord, type Mapped } from "./records.ts";
@@ -151,22 +151,33 @@ type EntityPass = {
 /** Passes of incremental sync between two full ones (a full pass sees deletes), unless the source says otherwise. */
 export const DEFAULT_FULL_EVERY = 24;
 export const DEFAULT_LOOKBACK_SECONDS = 60;
+/** Incremental passes between two reconciles (keys only, deletes): every run. */
+export const DEFAULT_RECONCILE_EVERY = 1;
 
 /**
  * What a new pass of an incremental source's entity reads, with its bounds computed by the source
  * now (before its first read) and fixed for the pass: the rows whose cursor moved since the last
- * completed pass (less the look-back), or every row (the first pass, a reconcile every
- * `full_every` passes, a run asked to be full, a changed cursor or generation). Null: the source
- * does not sync incrementally, or the entity's mapping names no cursor (every run reads it whole).
+ * completed pass (less the look-back), or every row (the first pass, every `full_every` passes, a
+ * run asked to be full, a changed cursor, key or generation). After an incremental pass, `reconcile`
+ * asks for the pass that checks the entity's contexts against the source's keys (the bounds stay
+ * the last pass's). Null: the source does not sync incrementally, or the entity's mapping names no
+ * cursor (every run reads it whole).
  */
-async function passRange({ sourceId, entity, connector, source, capture, opts }: EntityPass, previous: Checkpoint | null): Promise<PassRange | null> {
+async function passRange({ sourceId, entity, connector, source, capture, opts }: EntityPass, previous: Checkpoint | null, reconcile = false): Promise<PassRange | null> {
   if (!syncsIncrementally(source.config)) return null;
   const cursor = (await getMappings(sourceId)).mappings.find((m) => m.source.table === entity)?.source.cursor;
   if (!cursor) return null;
   const bounds = requireCapability(connector, "incrementalBounds", "sync incrementally");
   const settings = source.config.options.incremental ?? {};
   const w = previous?.watermark;
-  const goOn = !!w && !opts.full && w.generation === capture.generation && JSON.stringify(w.cursor) === JSON.stringify(cursor) && w.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
+  // The contexts' keys are the ones a reconcile asks about: a key whose columns changed starts over with a full pass.
+  const key = (await connector.describeEntity(entity)).primary_key;
+  const sameKey = JSON.stringify(w?.key ?? null) === JSON.stringify(key);
+  if (reconcile && w && sameKey && JSON.stringify(w.cursor) === JSON.stringify(cursor)) {
+    log.info({ source_id: sourceId, entity, mode: "reconcile" }, "incremental pass bounds");
+    return { mode: "reconcile", cursor, lower: null, upper: w.upper, key };
+  }
+  const goOn = !reconcile && !!w && !opts.full && sameKey && w.generation === capture.generation && JSON.stringify(w.cursor) === JSON.stringify(cursor) && w.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
   const b = await bounds.incrementalBounds(entity, {
     cursor,
     lag_seconds: settings.lag_seconds ?? null,
@@ -176,7 +187,13 @@ async function passRange({ sourceId, entity, connector, source, capture, opts }:
     previous_upper: goOn ? w!.upper : null,
   });
   log.info({ source_id: sourceId, entity, mode: goOn ? "incremental" : "full", lower: goOn ? b.lower : null, upper: b.upper, lag_seconds: b.lag_seconds, lag_from: b.lag_from }, "incremental pass bounds");
-  return { mode: goOn ? "incremental" : "full", cursor, lower: goOn ? b.lower : null, upper: b.upper };
+  return { mode: goOn ? "incremental" : "full", cursor, lower: goOn ? b.lower : null, upper: b.upper, key };
+}
+
+/** Whether the run, its incremental pass of the entity done, checks the entity's deletes now (every `reconcile_every` passes). */
+function reconcileDue({ connector, source, opts }: EntityPass, done: Checkpoint | null): boolean {
+  if (!done?.done || done.run_id !== (opts.runId ?? null) || done.pass_range?.mode !== "incremental" || !done.watermark || !connector.existingKeys) return false;
+  return (done.watermark.since_reconcile ?? Infinity) >= (source.config.options.incremental?.reconcile_every ?? DEFAULT_RECONCILE_EVERY);
 }
 
 async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
@@ -186,15 +203,17 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   // A run resumes only its own pass (its worker died), in the same generation.
   const own = (c: Checkpoint | null) => (c && runId !== null && c.run_id === runId && c.generation === capture.generation ? c : null);
   const found = own(await loadCheckpoint(sourceId, entity));
-  if (found?.done) return stats; // this run finished the entity already (its job ran again)
-  let from: Checkpoint | null = found;
+  // This run finished the entity's pass already (its job ran again), unless a reconcile follows it.
+  if (found?.done && !reconcileDue(pass, found)) return stats;
+  let from: Checkpoint | null = found?.done ? null : found;
+  let reconcile = !!found?.done;
   stats.resumed_after = from?.last_key ?? null;
   for (;;) {
     if (!from) {
       const previous = await loadCheckpoint(sourceId, entity);
-      const range = await passRange(pass, previous);
+      const range = await passRange(pass, previous, reconcile);
       const floor = await passFloor(sourceId, capture, codec);
-      if (!(await takeOverCheckpoint(sourceId, entity, runId, floor, range))) {
+      if (!(await takeOverCheckpoint(sourceId, entity, runId, floor, range, range?.mode === "reconcile"))) {
         return { ...stats, superseded_by: (await loadCheckpoint(sourceId, entity))?.run_id ?? null };
       }
       from = {
@@ -211,8 +230,12 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
       };
     }
     try {
-      await readPass(pass, from, stats);
-      return stats;
+      if (from.pass_range?.mode === "reconcile") await reconcilePass(pass, from, stats);
+      else await readPass(pass, from, stats);
+      // An incremental pass is followed, every reconcile_every passes, by a check of the entity's deletes.
+      if (from.pass_range?.mode !== "incremental" || !reconcileDue(pass, await loadCheckpoint(sourceId, entity))) return stats;
+      from = null;
+      reconcile = true;
     } catch (e) {
       if (e instanceof SupersededError) {
         // Another copy of this run's part (its job taken again while this one still ran) finished it.
@@ -311,6 +334,43 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
 }
 
 /**
+ * A reconcile (incremental sync's deletes, docs/incremental.md): the entity's contexts below the
+ * pass's floor, in id order, a chunk at a time; the source says which of their rows' keys still
+ * name a row (it reads keys only), and the contexts of the others become tombstones at the pass's
+ * floor, committed with the checkpoint (the last context checked). Rows are never read: an update
+ * the cursor did not see stays for a full pass. A crash resumes after the last committed chunk.
+ */
+async function reconcilePass({ sourceId, entity, connector, source, opts, result }: EntityPass, from: Checkpoint, stats: EntityStats) {
+  const { version, mappers } = await mappersOf(sourceId, entity);
+  if (!mappers.length) return;
+  result.mapping_version = version;
+  const check = requireCapability(connector, "existingKeys", "check which rows still exist (a reconcile)");
+  const floor = { generation: from.generation, position: from.floor_position };
+  const limit = opts.batchSize ?? source.config.options.batch_size; // contexts checked per chunk (one commit each)
+  await restartFromCheckpoint(sourceId, entity, opts.runId ?? null, from.pass);
+  let after = from.last_key;
+  for (;;) {
+    const contexts = await keyedContexts(sourceId, entity, floor, after, limit);
+    if (!contexts.length) break;
+    const keys = [...new Set(contexts.map((c) => c.source_key))];
+    const present = await check.existingKeys(entity, keys.map((k) => JSON.parse(k) as string[]));
+    const gone: RecordWrite[] = contexts
+      .filter((c) => !present.has(c.source_key))
+      .map((c) => ({ context_type: c.context_type, context_id: c.context_id, data: null, entity, position: floor.position, cursor: null, deleted: true, key: JSON.parse(c.source_key) as string[], key_columns: from.pass_range?.key ?? [], payload: Object.create(null) }));
+    const last = contexts[contexts.length - 1]!;
+    // No rows are read: the run's `read` counts none of the contexts checked, its `written` the tombstones.
+    const span: ChunkSpan = { after, last: [last.context_type, last.context_id], rows: 0 };
+    const w = await commitBatch({ sourceId, mappingVersion: version, order: { generation: floor.generation, snapshot: true }, runId: opts.runId ?? null, writes: gone, deadLetters: [], completion: { kind: "checkpoint", entity, pass: from.pass, chunk: span } });
+    stats.written += w.written;
+    if (w.written) log.info({ source_id: sourceId, entity, removed: w.written }, "reconcile tombstoned contexts whose rows are gone");
+    await opts.onChunk?.({ entity, rows: contexts.length, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.dead_lettered });
+    after = span.last;
+    if (opts.shouldStop?.()) throw new SnapshotStopped(entity);
+  }
+  await finishPass(sourceId, entity, opts.runId ?? null, version, from, after);
+}
+
+/**
  * The pass is done, and in the same transaction (while the run still owns it, under the same
  * mapping, with no TRUNCATE above its floor): the entity's contexts the pass did not write are
  * tombstoned. Every row the pass saw now stands at or above its floor; what stands below was
@@ -328,8 +388,9 @@ async function finishPass(sourceId: string, entity: string, runId: string | null
     // The checkpoint must stand where the reader ended (else the store lost a chunk: CheckpointGapError).
     const { mapping_version } = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, { done: { last_key: lastKey } });
     if (mapping_version !== version) throw new MappingChangedError(sourceId, version, mapping_version);
-    // An incremental pass read only the rows whose cursor moved: what it did not write still stands.
-    const swept = pass.pass_range?.mode === "incremental" ? 0 : await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
+    // An incremental pass read only the rows whose cursor moved: what it did not write still stands
+    // (a reconcile tombstoned the contexts whose rows are gone chunk by chunk).
+    const swept = pass.pass_range?.mode === "incremental" || pass.pass_range?.mode === "reconcile" ? 0 : await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
     await client.query("COMMIT");
     if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");
   } catch (e) {

@@ -6,6 +6,8 @@ import { enqueue } from "../jobs/queues.ts";
 import type { JobName, JobPayload } from "../jobs/contracts.ts";
 import { getMappings } from "../mapping/service.ts";
 import { getSource } from "../sources/service.ts";
+import { syncsIncrementally } from "../connectors/registry.ts";
+import { scheduleOf } from "../schedules/schedule-of.ts";
 import * as store from "../store/runs.ts";
 
 export const ZRun = z.object({
@@ -57,13 +59,28 @@ export async function listRuns(input: { source_id?: string; limit: number; curso
   return { runs: page.map(toRunDto), next_cursor: rows.length > input.limit ? page[page.length - 1]!.id : null };
 }
 
+/**
+ * A run asked for by a user. On a source that syncs incrementally or on a schedule, runs never
+ * overlap: one asked for while another is queued or running is refused (RunGoingError, 409).
+ */
 export async function startSnapshot(sourceId: string, entities: string[] | undefined, by: Principal, options: RunOptions = {}) {
-  await getSource(sourceId); // 404 for an unknown source
-  return queueSnapshot(sourceId, entities, by.name, options);
+  const source = await getSource(sourceId); // 404 for an unknown source
+  const exclusive = syncsIncrementally(source.config) || scheduleOf(source.config) !== null;
+  return queueSnapshot(sourceId, entities, by.name, { ...options, exclusive });
 }
 
-/** full: on a source with incremental sync, read every row (a reconcile) instead of what moved. */
-export type RunOptions = { full?: boolean };
+/**
+ * full: on a source with incremental sync, read every row instead of what moved. exclusive: not
+ * while another of the source's runs is queued or running (RunGoingError).
+ */
+export type RunOptions = { full?: boolean; exclusive?: boolean };
+
+/** Another of the source's runs is still queued or running, and this one may not overlap it. */
+export class RunGoingError extends AppError {
+  constructor(readonly runId: string) {
+    super("CONFLICT", `run ${runId} of this source is still going: a source that syncs incrementally or on a schedule runs one run at a time. Wait for it to finish (GET /api/v1/runs/${runId}), then ask again`);
+  }
+}
 
 /** Queues a snapshot run (all mapped entities, or the ones named); `createdBy` names who asked. */
 export async function queueSnapshot(sourceId: string, entities: string[] | undefined, createdBy: string | null, options: RunOptions = {}) {
@@ -73,7 +90,9 @@ export async function queueSnapshot(sourceId: string, entities: string[] | undef
   const unknown = (entities ?? []).filter((e) => !mapped.has(e));
   if (unknown.length) throw AppError.invalid([{ path: "entities", message: `not mapped: ${unknown.join(", ")}` }]);
   const asked = { ...(entities ? { entities } : {}), ...(options.full ? { full: true } : {}) };
-  const run = await store.createRun({ sourceId, kind: "snapshot", request: asked, createdBy });
+  const created = options.exclusive ? await store.createRunUnlessGoing({ sourceId, kind: "snapshot", request: asked, createdBy }) : { run: await store.createRun({ sourceId, kind: "snapshot", request: asked, createdBy }) };
+  if ("going" in created) throw new RunGoingError(created.going);
+  const { run } = created;
   await enqueueRun(run.id, "snapshot.run", { run_id: run.id, source_id: sourceId, ...asked }, `snapshot-${run.id}`);
   return { run_id: run.id };
 }

@@ -12,7 +12,8 @@ import { within } from "../errors/origin.ts";
 import { DEFAULT_JOB_OPTIONS, QUEUES } from "../jobs/contracts.ts";
 import { queue } from "../jobs/queues.ts";
 import { logger } from "../logger.ts";
-import { queueSnapshot } from "../runs/service.ts";
+import { queueSnapshot, RunGoingError } from "../runs/service.ts";
+import { scheduleOf, type ScheduleOption } from "./schedule-of.ts";
 import { findScheduleState, scheduleStates, setSchedulePaused as storePaused, type ScheduleState } from "../store/sources.ts";
 import { latestRunBy, snapshotRunGoing } from "../store/runs.ts";
 import { incrementalStates } from "../store/checkpoints.ts";
@@ -24,14 +25,6 @@ const SCHEDULER_PREFIX = "schedule-";
 /** Who a scheduled run was created by (runs.created_by). */
 export const SCHEDULE_ACTOR = "schedule";
 
-type ScheduleOption = { every_seconds: number } | { cron: string; timezone?: string };
-
-/** The schedule a source's config asks for, when it may have one (no change stream), else null. */
-export function scheduleOf(config: unknown): ScheduleOption | null {
-  const options = (config as { options?: { change_tracking?: string; schedule?: ScheduleOption } }).options;
-  if (!options?.schedule || options.change_tracking === "cdc" || options.change_tracking === undefined) return null;
-  return options.schedule;
-}
 
 /** The schedule that should be running now: configured and not paused. */
 const runningSchedule = (source: ScheduleState) => (source.schedulePaused ? null : scheduleOf(source.config));
@@ -79,10 +72,12 @@ export async function scheduleTick(sourceId: string): Promise<{ run_id: string }
     return { skipped: "the previous run is still going" };
   }
   try {
-    return await queueSnapshot(sourceId, undefined, SCHEDULE_ACTOR);
+    return await queueSnapshot(sourceId, undefined, SCHEDULE_ACTOR, { exclusive: true });
   } catch (e) {
     // Nothing mapped yet (or a mapping to fix): nothing to run until there is.
     if (e instanceof AppError && e.category === "CONFIGURATION") return { skipped: e.message };
+    // A run started by hand between the check above and this one.
+    if (e instanceof RunGoingError) return { skipped: "the previous run is still going" };
     throw e;
   }
 }
@@ -133,11 +128,12 @@ export const ZSyncStatus = z.object({
         entity: z.string(),
         cursor: z.array(z.string()).nullable().describe("The mapping's cursor columns the last pass read by"),
         next_from: z.string().nullable().describe("The next run reads rows whose cursor is above this, less the look-back (null: it reads every row)"),
-        passes_since_full: z.number().int().nullable().describe("Incremental passes since the last full one (a full pass tombstones what is gone)"),
+        passes_since_full: z.number().int().nullable().describe("Incremental passes since the last full one (a full pass re-reads every row)"),
+        passes_since_reconcile: z.number().int().nullable().describe("Incremental passes since deletes were last checked (by a full or reconcile pass)"),
         pass: z
-          .object({ mode: z.enum(["full", "incremental"]), lower: z.string().nullable(), upper: z.string(), done: z.boolean() })
+          .object({ mode: z.enum(["full", "incremental", "reconcile"]), lower: z.string().nullable(), upper: z.string(), done: z.boolean() })
           .nullable()
-          .describe("The latest pass: what it reads ((lower, upper] of the first cursor column) and whether it is done"),
+          .describe("The latest pass: what it reads ((lower, upper] of the first cursor column; reconcile: the contexts' keys, checked at the source) and whether it is done"),
       }),
     )
     .describe("Incremental sync per mapped entity (empty: the source does not sync incrementally, or no run yet)"),
@@ -152,6 +148,7 @@ export async function syncStatus(sourceId: string): Promise<z.infer<typeof ZSync
     cursor: e.watermark?.cursor ?? e.pass_range?.cursor ?? null,
     next_from: e.watermark?.upper ?? null,
     passes_since_full: e.watermark?.since_full ?? null,
+    passes_since_reconcile: e.watermark?.since_reconcile ?? null,
     pass: e.pass_range ? { mode: e.pass_range.mode, lower: e.pass_range.lower, upper: e.pass_range.upper, done: e.done } : null,
   }));
   return { schedule: await scheduleStatus(source), entities };

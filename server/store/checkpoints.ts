@@ -22,10 +22,19 @@ export type Checkpoint = {
   watermark: Watermark | null;
 };
 
-/** A pass of incremental sync: every row (full, the first or a reconcile) or the rows in (lower, upper]. */
-export type PassRange = { mode: "full" | "incremental"; cursor: string[]; lower: string | null; upper: string };
-/** Where the next incremental run starts: the last completed pass's upper bound, and how many passes since a full one. */
-export type Watermark = { cursor: string[]; upper: string; generation: number; since_full: number };
+/**
+ * A pass of incremental sync: every row (full: the first, every full_every, or asked for), the rows
+ * in (lower, upper] (incremental), or the entity's contexts checked against the source's keys
+ * (reconcile: reads no rows, tombstones the contexts whose rows are gone; its bounds are the last
+ * pass's, unchanged). `key`: the entity's primary key when the pass started.
+ */
+export type PassRange = { mode: "full" | "incremental" | "reconcile"; cursor: string[]; lower: string | null; upper: string; key?: string[] };
+/**
+ * Where the next incremental run starts: the last completed pass's upper bound, the key its
+ * contexts were written by, and how many incremental passes since a full one and since a full or
+ * reconcile one.
+ */
+export type Watermark = { cursor: string[]; upper: string; generation: number; since_full: number; since_reconcile?: number; key?: string[] | null };
 
 export async function loadCheckpoint(sourceId: string, entity: string): Promise<Checkpoint | null> {
   const { rows } = await pgPool().query<{
@@ -54,12 +63,17 @@ export type PassFloor = { pass: bigint; generation: number; cursor: string | nul
  * Starts a pass of the entity for `runId` from its first key, at this floor. A newer run still
  * queued or running keeps the pass (false), and so does a pass of a newer generation; an older run
  * loses it (its next commit is refused). A pass started without a run (a tool) always takes it.
+ * `continues`: the pass follows the run's own previous pass of the entity (a reconcile after its
+ * incremental pass), whose counts (the run's counters are summed from them) it goes on from.
  */
-export async function takeOverCheckpoint(sourceId: string, entity: string, runId: string | null, floor: PassFloor, range: PassRange | null = null): Promise<boolean> {
+export async function takeOverCheckpoint(sourceId: string, entity: string, runId: string | null, floor: PassFloor, range: PassRange | null = null, continues = false): Promise<boolean> {
   const r = await pgPool().query(
     `INSERT INTO snapshot_checkpoints AS k (source_id, entity, run_id, pass, last_key, rows_done, done, generation, floor_cursor, floor_position, truncated_position, pass_range, updated_at)
      VALUES ($1, $2, $3::uuid, $7, NULL, 0, false, $4, $5, $6, NULL, $8::jsonb, now())
-     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, rows_done = 0, written_done = 0, dead_done = 0, ahead = '[]', done = false,
+     ON CONFLICT (source_id, entity) DO UPDATE SET run_id = EXCLUDED.run_id, pass = EXCLUDED.pass, last_key = NULL, ahead = '[]', done = false,
+       rows_done = CASE WHEN $9 AND k.run_id = $3::uuid THEN k.rows_done ELSE 0 END,
+       written_done = CASE WHEN $9 AND k.run_id = $3::uuid THEN k.written_done ELSE 0 END,
+       dead_done = CASE WHEN $9 AND k.run_id = $3::uuid THEN k.dead_done ELSE 0 END,
        generation = EXCLUDED.generation, floor_cursor = EXCLUDED.floor_cursor, floor_position = EXCLUDED.floor_position, truncated_position = NULL,
        pass_range = EXCLUDED.pass_range, updated_at = now()
      WHERE k.generation <= EXCLUDED.generation
@@ -67,7 +81,7 @@ export async function takeOverCheckpoint(sourceId: string, entity: string, runId
             OR NOT EXISTS (SELECT 1 FROM runs o WHERE o.id = k.run_id AND o.status IN ('queued', 'running')
                            AND o.created_at > coalesce((SELECT created_at FROM runs WHERE id = $3::uuid), now())))
      RETURNING 1`,
-    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString(), floor.pass.toString(), range === null ? null : JSON.stringify(range)],
+    [sourceId, entity, runId, floor.generation, floor.cursor, floor.position.toString(), floor.pass.toString(), range === null ? null : JSON.stringify(range), continues],
   );
   return r.rowCount === 1;
 }
@@ -199,8 +213,10 @@ export async function advanceCheckpoint(
        written_done = written_done + $7, dead_done = dead_done + $8, updated_at = now(),
        -- A completed pass of incremental sync is where the next run starts.
        watermark = CASE WHEN $6 AND pass_range IS NOT NULL
-         THEN jsonb_build_object('cursor', pass_range->'cursor', 'upper', pass_range->'upper', 'generation', generation,
-                                 'since_full', CASE WHEN pass_range->>'mode' = 'full' THEN 0 ELSE coalesce((watermark->>'since_full')::int, 0) + 1 END)
+         THEN jsonb_build_object('cursor', pass_range->'cursor', 'upper', pass_range->'upper', 'generation', generation, 'key', pass_range->'key',
+                                 'since_full', CASE pass_range->>'mode' WHEN 'full' THEN 0 WHEN 'reconcile' THEN coalesce((watermark->>'since_full')::int, 0)
+                                                   ELSE coalesce((watermark->>'since_full')::int, 0) + 1 END,
+                                 'since_reconcile', CASE WHEN pass_range->>'mode' IN ('full', 'reconcile') THEN 0 ELSE coalesce((watermark->>'since_reconcile')::int, 0) + 1 END)
          ELSE watermark END
      WHERE source_id = $1 AND entity = $2
      RETURNING coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,

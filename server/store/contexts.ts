@@ -31,6 +31,8 @@ export type ContextWrite = {
   position: bigint;
   cursor: string | null;
   deleted: boolean;
+  /** The source row's key (text form): kept with the context, so a reconcile can ask whether its row still exists. */
+  key?: string[] | null;
   /** Paths in `data` whose stored value is kept (fields built from unchanged TOAST columns). */
   keep?: string[][];
 };
@@ -65,22 +67,22 @@ export type WriteResult = {
 // `k`: the paths whose stored value is kept (fields built from unchanged TOAST columns), merged in
 // by the statement itself (ecm_keep_stored, a migration's function): the stored value, typically
 // the large one, never travels to the worker and back.
-const DOC_ROWS = "json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean, k jsonb)";
+const DOC_ROWS = "json_to_recordset($1::json) AS r(t text, i text, d jsonb, e text, p numeric, c text, x boolean, k jsonb, y text)";
 const STAGED_ROWS = "pg_temp.ecm_stage AS r";
-const STAGE_SQL = "CREATE TEMP TABLE IF NOT EXISTS ecm_stage (t text, i text, d jsonb, e text, p numeric, c text, x boolean, k jsonb) ON COMMIT DROP; TRUNCATE pg_temp.ecm_stage";
+const STAGE_SQL = "CREATE TEMP TABLE IF NOT EXISTS ecm_stage (t text, i text, d jsonb, e text, p numeric, c text, x boolean, k jsonb, y text) ON COMMIT DROP; TRUNCATE pg_temp.ecm_stage";
 // The statement's parameters after the rows ($p: source, then mapping version, generation, snapshot, pass).
 const upsertSql = (rows: string, p: number) => `
-INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version, created_at, updated_at)
+INSERT INTO contexts AS c (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, source_key, deleted, mapping_version, created_at, updated_at)
 SELECT r.t, r.i,
   CASE WHEN r.k IS NULL THEN coalesce(r.d, '{}'::jsonb)
        ELSE ecm_keep_stored(coalesce(r.d, '{}'::jsonb), (SELECT s.data FROM contexts s WHERE s.context_type = r.t AND s.context_id = r.i), r.k) END,
-  $${p}::uuid, r.e, $${p + 2}::int, r.p, $${p + 4}::bigint, r.c, r.x, $${p + 1}::int, now(), now()
+  $${p}::uuid, r.e, $${p + 2}::int, r.p, $${p + 4}::bigint, r.c, r.y, r.x, $${p + 1}::int, now(), now()
 FROM ${rows}
 ON CONFLICT (context_type, context_id) DO UPDATE SET
   data = CASE WHEN EXCLUDED.deleted THEN c.data ELSE EXCLUDED.data END,
   source_id = EXCLUDED.source_id, entity = EXCLUDED.entity,
   generation = EXCLUDED.generation, position = EXCLUDED.position, snapshot_pass = EXCLUDED.snapshot_pass, cursor = EXCLUDED.cursor,
-  deleted = EXCLUDED.deleted, mapping_version = EXCLUDED.mapping_version, updated_at = now()
+  source_key = EXCLUDED.source_key, deleted = EXCLUDED.deleted, mapping_version = EXCLUDED.mapping_version, updated_at = now()
 WHERE (c.entity = EXCLUDED.entity AND c.source_id = EXCLUDED.source_id
        AND (c.generation < EXCLUDED.generation
             OR (c.generation = EXCLUDED.generation
@@ -127,6 +129,10 @@ const copyText = (s: string) => (/[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g,
 
 /** A row as written: its data serialised (pieces when it carries a large text; null: no data). */
 type Row = ContextWrite & { json: string | JsonPieces | null };
+
+/** The source key as stored (JSON of its text form), or null when the row has none. */
+const sourceKey = (r: ContextWrite) => (r.key ? JSON.stringify(r.key) : null);
+const copyNullable = (s: string | null) => (s === null ? "\\N" : copyText(s));
 
 /** `data` as JSON, or undefined when jsonb cannot hold it (U+0000). */
 function serializeData(data: ContextWrite["data"]): Row["json"] | undefined {
@@ -197,12 +203,12 @@ function copyBytes(bytes: Buffer): Buffer {
 
 async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, pass: bigint | null, batch: Row[]): Promise<boolean> {
   const stamp = pass === null ? "\\N" : pass.toString();
-  const after = (r: Row) => `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\tf\t${mappingVersion}\n`;
+  const after = (r: Row) => `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${copyNullable(r.cursor)}\t${copyNullable(sourceKey(r))}\tf\t${mappingVersion}\n`;
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
       Readable.from(copyLines(batch, after, "{}"), AHEAD),
-      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, deleted, mapping_version) FROM STDIN")),
+      client.query(copyStreams.from("COPY contexts (context_type, context_id, data, source_id, entity, generation, position, snapshot_pass, cursor, source_key, deleted, mapping_version) FROM STDIN")),
     );
     await client.query("RELEASE SAVEPOINT ecm_copy_new");
     return true;
@@ -283,14 +289,14 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   if (batch.some((r) => Array.isArray(r.json)) && !(client instanceof Pool)) {
     // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
     await client.query(STAGE_SQL);
-    const after = (r: Row, kept = keptJson(r)) => `\t${copyText(r.entity)}\t${r.position}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t${r.deleted ? "t" : "f"}\t${kept === null ? "\\N" : copyText(kept)}\n`;
-    await pipeline(Readable.from(copyLines(batch, after, "\\N"), AHEAD), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k) FROM STDIN")));
+    const after = (r: Row) => `\t${copyText(r.entity)}\t${r.position}\t${copyNullable(r.cursor)}\t${r.deleted ? "t" : "f"}\t${copyNullable(keptJson(r))}\t${copyNullable(sourceKey(r))}\n`;
+    await pipeline(Readable.from(copyLines(batch, after, "\\N"), AHEAD), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k, y) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);
   } else {
     // Each row's data was serialised once (above); the document is assembled around it.
     const doc = `[${batch
-      .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json === null ? "null" : typeof r.json === "string" ? r.json : r.json.join("")},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}${r.keep?.length ? `,"k":${keptJson(r)}` : ""}}`)
+      .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json === null ? "null" : typeof r.json === "string" ? r.json : r.json.join("")},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}${r.keep?.length ? `,"k":${keptJson(r)}` : ""}${r.key ? `,"y":${JSON.stringify(sourceKey(r))}` : ""}}`)
       .join(",")}]`;
     result = await client.query<{ entity: string }>(UPSERT_SQL + returning, [doc, ...params]);
     collisionsOf = () => client.query<Collision>(COLLISIONS_SQL, [doc, sourceId]);
@@ -379,6 +385,25 @@ export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId:
     [sourceId, entity, generation, position.toString(), cursor, exceptPass === null ? null : exceptPass.toString()],
   );
   return r.rowCount ?? 0;
+}
+
+/** A context a reconcile checks: its id and the key of the source row that wrote it (JSON of its text form). */
+export type KeyedContext = { context_type: string; context_id: string; source_key: string };
+
+/**
+ * A reconcile's next chunk: the entity's live contexts after `after` in id order that stand below
+ * the pass's floor and know their row's key (one written before keys were kept is left to full
+ * passes). An index range scan (contexts_source_id_entity_context_type_context_id_idx).
+ */
+export async function keyedContexts(sourceId: string, entity: string, floor: { generation: number; position: bigint }, after: string[] | null, limit: number): Promise<KeyedContext[]> {
+  const { rows } = await pgPool().query<KeyedContext>(
+    `SELECT context_type, context_id, source_key FROM contexts
+     WHERE source_id = $1 AND entity = $2 ${after ? "AND (context_type, context_id) > ($6, $7)" : ""}
+       AND NOT deleted AND source_key IS NOT NULL AND (generation < $3 OR (generation = $3 AND position < $4::numeric))
+     ORDER BY context_type, context_id LIMIT $5`,
+    [sourceId, entity, floor.generation, floor.position.toString(), limit, ...(after ? [after[0], after[1]] : [])],
+  );
+  return rows;
 }
 
 /**

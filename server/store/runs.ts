@@ -27,6 +27,18 @@ export function createRun(data: { sourceId: string; kind: string; request: objec
   return prisma().run.create({ data, select: runSelect });
 }
 
+/**
+ * Creates a snapshot run unless one of the source's is still queued or running (then names it).
+ * The check and the insert hold the source's run lock: two callers at once never both start one.
+ */
+export function createRunUnlessGoing(data: { sourceId: string; kind: "snapshot"; request: object; createdBy: string | null }): Promise<{ run: RunRow } | { going: string }> {
+  return prisma().$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${data.sourceId}`}, 0))`;
+    const going = await tx.run.findFirst({ where: { sourceId: data.sourceId, kind: "snapshot", status: { in: ["queued", "running"] } }, select: { id: true } });
+    return going ? { going: going.id } : { run: await tx.run.create({ data, select: runSelect }) };
+  });
+}
+
 export function findRun(id: string) {
   return prisma().run.findUnique({ where: { id }, select: runSelect });
 }

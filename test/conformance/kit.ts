@@ -465,7 +465,8 @@ export function describeConformance(fixture: ConformanceFixture) {
 
   // Incremental sync (docs/incremental.md), on a source of its own reading a table with a
   // modification time: what each run reads, ties on the cursor across pages, a transaction open
-  // across a run that commits after it, and deletes seen by a full pass.
+  // across a run that commits after it, deletes seen by a reconcile that reads keys only (and a
+  // full pass), a pass and a reconcile killed part way.
   describe.skipIf(!fixture.incremental)(`incremental sync: ${fixture.type}`, () => {
     let incId: string;
     const stamped = () => fixture.entity("stamped");
@@ -475,7 +476,7 @@ export function describeConformance(fixture: ConformanceFixture) {
       withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, data FROM contexts WHERE context_type = 'stamped' AND source_id = $1 AND NOT deleted", [incId])).rows.map((r) => [r.context_id, r.data])));
     const runInc = async (body: object = {}) => runDone((await api("POST", `/sources/${incId}/snapshot`, { token: editor, body })).body.run_id, 60_000);
 
-    it("reads every row first, then only those whose cursor moved, ties across pages included; a full pass sees deletes", async () => {
+    it("reads every row first, then only those whose cursor moved, ties across pages included; a reconcile (keys only) sees deletes", async () => {
       const inc = fixture.incremental!;
       await src.exec(`CREATE TABLE stamped (id integer PRIMARY KEY, v integer NOT NULL, updated_at ${inc.cursorType})`);
       await src.exec(`INSERT INTO stamped (id, v, updated_at) VALUES ${Array.from({ length: 30 }, (_, i) => `(${i + 1}, ${i + 1}, ${inc.dayAgo})`).join(", ")}`);
@@ -499,10 +500,17 @@ export function describeConformance(fixture: ConformanceFixture) {
       expect(moved.counters.read).toBe(20);
       expect(await storeRows()).toEqual(await sourceRows());
 
+      // A delete, and an update that does not move the cursor (seen by a full pass only).
+      const before = await storeRows();
       await src.exec("DELETE FROM stamped WHERE id = 30");
+      await src.exec("UPDATE stamped SET v = -1, updated_at = updated_at WHERE id = 29");
       await settle();
-      expect((await runInc()).counters.read).toBe(0);
-      expect(Object.keys(await storeRows())).toContain("30"); // a cursor cannot see a delete
+      const checked = await runInc();
+      expect(checked.counters).toMatchObject({ read: 0, written: 1 }); // no row read; one tombstone
+      const live = await storeRows();
+      expect(live["30"]).toBeUndefined();
+      expect(live["29"]).toEqual(before["29"]);
+      expect((await api("GET", `/sources/${incId}/schedule`, { token: editor })).body.entities[0].pass).toMatchObject({ mode: "reconcile", done: true });
       expect((await runInc({ full: true })).status).toBe("succeeded");
       expect(await storeRows()).toEqual(await sourceRows());
     }, 120_000);
@@ -534,7 +542,9 @@ export function describeConformance(fixture: ConformanceFixture) {
       await settle();
       const runId = (await api("POST", `/sources/${incId}/snapshot`, { token: editor, body: {} })).body.run_id;
       const progress = async () =>
-        (await withDb(async (c) => (await c.query("SELECT rows_done::int AS n, pass_range FROM snapshot_checkpoints WHERE source_id = $1", [incId])).rows[0])) as { n: number; pass_range: { mode: string } } | undefined;
+        (await withDb(async (c) => (await c.query("SELECT run_id::text, done, rows_done::int AS n, last_key, pass_range, watermark FROM snapshot_checkpoints WHERE source_id = $1", [incId])).rows[0])) as
+          | { run_id: string; done: boolean; n: number; last_key: string[] | null; pass_range: { mode: string; upper: string }; watermark: { upper: string } }
+          | undefined;
       const atKill = await waitFor("part of the pass committed", async () => ((p) => (p?.pass_range.mode === "incremental" && p.n >= 2000 ? p : undefined))(await progress()), 60_000, 20);
       await Promise.all([...workers].map(kill9));
       expect(atKill.n).toBeLessThan(20_000);
@@ -542,7 +552,23 @@ export function describeConformance(fixture: ConformanceFixture) {
       const run = await runDone(runId, 180_000);
       expect(run.status).toBe("succeeded");
       expect(run.counters.read).toBe(20_000);
-      expect((await progress())!.pass_range).toEqual(atKill.pass_range);
+      expect((await progress())!.watermark.upper).toBe(atKill.pass_range.upper); // the bounds it started with
+      expect(await storeRows()).toEqual(await sourceRows());
+
+      // The reconcile that follows a run, killed part way: it resumes after its last chunk, and
+      // every deleted row's context is tombstoned exactly once.
+      const small = await api("PATCH", `/sources/${incId}`, { token: editor, body: { config: { ...src.config, options: { batch_size: 100, change_tracking: "incremental", incremental: { lookback_seconds: 0 } } } } });
+      expect(small.status, small.text).toBe(200);
+      await src.exec("DELETE FROM stamped WHERE id >= 1000 AND id % 2 = 0");
+      const reconcileRun = (await api("POST", `/sources/${incId}/snapshot`, { token: editor, body: {} })).body.run_id;
+      await waitFor("part of the reconcile committed", async () => ((p) => (p && p.run_id === reconcileRun && p.pass_range.mode === "reconcile" && p.last_key && !p.done ? p : undefined))(await progress()), 60_000, 10);
+      await Promise.all([...workers].map(kill9));
+      const tombstonedAtKill = await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE source_id = $1 AND deleted", [incId])).rows[0].n);
+      spawnWorker();
+      const reconciled = await runDone(reconcileRun, 180_000);
+      expect(reconciled.status).toBe("succeeded");
+      expect(reconciled.counters).toMatchObject({ read: 0, written: 10_000 });
+      expect(tombstonedAtKill).toBeLessThan(10_000 + 1); // the kill came before the end (30 was tombstoned earlier)
       expect(await storeRows()).toEqual(await sourceRows());
     }, 300_000);
   });

@@ -1,8 +1,8 @@
 // Incremental sync (docs/incremental.md) against a real PostgreSQL, through the public API and a
 // real worker: each run reads the rows whose cursor column moved since the last one, bounded by
 // a lag long enough that no transaction still open can commit below it, paged by (cursor, key),
-// checkpointed with its contexts; deletes are seen by a full pass (a reconcile); schedules start
-// runs that never overlap.
+// checkpointed with its contexts; deletes are seen by a reconcile (keys only) or a full pass;
+// schedules start runs that never overlap.
 process.env.ECM_INCREMENTAL_LAG_MARGIN_SECONDS = "1"; // the default 60 s would make every test wait a minute
 
 import pg from "pg";
@@ -56,8 +56,13 @@ const stored = () =>
 const expected = async () => Object.fromEntries((await src.query("SELECT id, name, qty FROM items ORDER BY id")).rows.map((r) => [String(r.id), { name: r.name, qty: r.qty }]));
 const sync = async () => (await api("GET", `/sources/${sourceId}/schedule`, { token: editor })).body;
 
-async function configure(options: object) {
-  const r = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { batch_size: 7, change_tracking: "incremental", ...options } } } });
+/**
+ * The source's options; deletes are checked only where a test asks (reconcile_every: 1, the
+ * default), so the others see each pass as it read.
+ */
+async function configure(options: { incremental?: object; schedule?: object }) {
+  const incremental = { reconcile_every: 10_000, ...options.incremental };
+  const r = await api("PATCH", `/sources/${sourceId}`, { token: editor, body: { config: { ...src.config, options: { batch_size: 7, change_tracking: "incremental", ...options, incremental } } } });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
 }
 
@@ -70,7 +75,7 @@ beforeAll(async () => {
     `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), note jsonb);
      INSERT INTO items (id, name, qty, updated_at) SELECT g, 'item ' || g, g, now() - interval '1 hour' FROM generate_series(1, 40) g;`,
   );
-  const created = await api("POST", "/sources", { token: adminToken(), body: { name: "incremental", config: { ...src.config, options: { batch_size: 7, change_tracking: "incremental", incremental: { lookback_seconds: 0 } } } } });
+  const created = await api("POST", "/sources", { token: adminToken(), body: { name: "incremental", config: { ...src.config, options: { batch_size: 7, change_tracking: "incremental", incremental: { lookback_seconds: 0, reconcile_every: 10_000 } } } } });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   sourceId = created.body.id;
   worker = await startWorker();
@@ -172,15 +177,47 @@ describe("incremental sync", () => {
     await configure({ incremental: { lookback_seconds: 0 } });
   });
 
-  it("sees deletes only in a full pass: asked for, or every full_every runs", async () => {
+  it("sees deletes by a reconcile that reads keys only (every reconcile_every runs), and re-reads rows in a full pass", async () => {
     await src.query("DELETE FROM items WHERE id IN (1, 2)");
     await runOnce();
     expect(Object.keys(await stored())).toContain("1"); // a cursor cannot see a delete
+
+    await configure({ incremental: { lookback_seconds: 0, reconcile_every: 1 } });
+    const eight = (await stored())["8"];
+    await src.query("DELETE FROM items WHERE id = 7");
+    await src.query("UPDATE items SET qty = -1 WHERE id = 8"); // the cursor does not move: not seen but by a full pass
+    await src.query("INSERT INTO items (id, name, qty) VALUES (200, 'moved', 1)");
+    await settle();
+    const checked = await runOnce();
+    expect(checked.status).toBe("succeeded");
+    expect(checked.counters).toMatchObject({ read: 1, written: 4 }); // the inserted row; it and three tombstones
+    const live = await stored();
+    expect(["1", "2", "7"].filter((id) => id in live)).toEqual([]);
+    expect(live["200"]).toEqual({ name: "moved", qty: 1 });
+    expect(live["8"]).toEqual(eight); // keys only: the row itself was not read
+    expect((await sync()).entities[0]).toMatchObject({ passes_since_reconcile: 0, passes_since_full: expect.any(Number), pass: { mode: "reconcile", lower: null, done: true } });
+    // A reconcile leaves where the next run starts where its incremental pass put it.
+    const next = (await sync()).entities[0].next_from;
+    await runOnce();
+    expect((await sync()).entities[0].pass).toMatchObject({ mode: "reconcile", done: true });
+    expect(new Date((await sync()).entities[0].next_from).getTime()).toBeGreaterThanOrEqual(new Date(next).getTime());
+
     const full = await runOnce({ full: true });
     expect(full.status).toBe("succeeded");
     expect(await stored()).toEqual(await expected());
-    expect((await sync()).entities[0]).toMatchObject({ passes_since_full: 0, pass: { mode: "full" } });
+    expect((await sync()).entities[0]).toMatchObject({ passes_since_full: 0, passes_since_reconcile: 0, pass: { mode: "full" } });
 
+    await configure({ incremental: { lookback_seconds: 0, reconcile_every: 3 } });
+    await src.query("DELETE FROM items WHERE id = 9");
+    const every: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await runOnce();
+      every.push((await sync()).entities[0].pass.mode);
+    }
+    expect(every).toEqual(["incremental", "incremental", "reconcile"]);
+    expect(await stored()).toEqual(await expected());
+
+    await runOnce({ full: true }); // full_every counts from here
     await configure({ incremental: { lookback_seconds: 0, full_every: 2 } });
     await src.query("DELETE FROM items WHERE id = 3");
     const modes: string[] = [];
@@ -190,6 +227,43 @@ describe("incremental sync", () => {
     }
     expect(modes).toEqual(["incremental", "full"]);
     expect(await stored()).toEqual(await expected());
+  });
+
+  it("makes contexts stored without their row's key (before keys were kept) whole again with a full pass, then reconciles them", async () => {
+    await withDb((c) => c.query("UPDATE contexts SET source_key = NULL WHERE source_id = $1", [sourceId]));
+    await withDb((c) => c.query("UPDATE snapshot_checkpoints SET watermark = watermark - 'key' WHERE source_id = $1", [sourceId]));
+    await configure({ incremental: { lookback_seconds: 0, reconcile_every: 1 } });
+    await src.query("DELETE FROM items WHERE id = 10");
+    await runOnce();
+    expect((await sync()).entities[0].pass.mode).toBe("full");
+    expect(await stored()).toEqual(await expected());
+    const keyless = await withDb(async (c) => (await c.query("SELECT count(*)::int AS n FROM contexts WHERE source_id = $1 AND NOT deleted AND source_key IS NULL", [sourceId])).rows[0].n);
+    expect(keyless).toBe(0);
+    await src.query("DELETE FROM items WHERE id = 11");
+    await runOnce();
+    expect((await sync()).entities[0].pass.mode).toBe("reconcile");
+    expect(await stored()).toEqual(await expected());
+    await configure({ incremental: { lookback_seconds: 0 } });
+  });
+
+  it("refuses a run asked for while another of the source's runs goes (runs never overlap), naming it", async () => {
+    const blocker = new pg.Client({ connectionString: src.url });
+    await blocker.connect();
+    try {
+      // The first run waits on this lock, so it is certainly still going when the second is asked for.
+      await blocker.query("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE");
+      const first = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} });
+      expect(first.status).toBe(202);
+      const second = await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: { full: true } });
+      expect(second.status).toBe(409);
+      expect(second.body.error.message).toContain(first.body.run_id);
+      await blocker.query("COMMIT");
+      await waitFor("the first run", async () => (await api("GET", `/runs/${first.body.run_id}`, { token: editor })).body.status === "succeeded" || undefined, 60_000, 100);
+      expect((await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: {} })).status).toBe(202); // once it is done
+      await waitFor("no run going", async () => !(await api("GET", `/runs?source_id=${sourceId}&limit=5`, { token: editor })).body.runs.some((r: { status: string }) => ["queued", "running"].includes(r.status)) || undefined, 60_000, 100);
+    } finally {
+      await blocker.end();
+    }
   });
 });
 
@@ -219,7 +293,7 @@ describe("incremental sync of a wall clock, and a re-map", () => {
     // The writers' wall clock is New York's: written as now() there, five or four hours behind UTC.
     await src.query(`CREATE TABLE local_items (id int PRIMARY KEY, v int NOT NULL, changed timestamp NOT NULL);
       INSERT INTO local_items SELECT g, g, (now() AT TIME ZONE 'America/New_York') - interval '1 day' FROM generate_series(1, 10) g`);
-    const config = { ...src.config, options: { batch_size: 7, change_tracking: "incremental", incremental: { lookback_seconds: 0, time_zone: "America/New_York" } } };
+    const config = { ...src.config, options: { batch_size: 7, change_tracking: "incremental", incremental: { lookback_seconds: 0, time_zone: "America/New_York", reconcile_every: 10_000 } } };
     const local = (await api("POST", "/sources", { token: adminToken(), body: { name: "incremental-local", config } })).body.id as string;
     const mapping = { mappings: [{ source: { table: "local_items", cursor: ["changed"] }, target: { context_type: "local-item" }, fields: [{ source: "id", target: "context_id" }, { source: "v", target: "data.v" }] }] };
     expect((await api("PUT", `/sources/${local}/mappings`, { token: editor, body: mapping })).status).toBe(200);
@@ -277,13 +351,14 @@ describe("incremental sync's health and fallbacks", () => {
     const limited = (await api("POST", "/sources", { token: adminToken(), body: { name: "incremental-limited", config } })).body.id as string;
     expect((await api("PUT", `/sources/${limited}/mappings`, { token: editor, body: { mappings: [{ ...MAPPING.mappings[0], target: { context_type: "item-limited" } }] } })).status).toBe(200);
     expect(await check(limited, "incremental_lag")).toMatchObject({ status: "warn", message: expect.stringMatching(/300 s lag/), hint: expect.stringMatching(/pg_read_all_stats/) });
-    // Two runs: the second is incremental, its upper bound 300 s behind the clock.
+    // Two runs: the second is incremental, its upper bound 300 s behind the clock, then a reconcile
+    // (the role reads keys with SELECT alone) that keeps that bound.
     for (let i = 0; i < 2; i++) {
       const run = (await api("POST", `/sources/${limited}/snapshot`, { token: editor, body: {} })).body.run_id;
       await waitFor("the run", async () => (await api("GET", `/runs/${run}`, { token: editor })).body.status === "succeeded" || undefined, 60_000, 100);
     }
     const pass = (await api("GET", `/sources/${limited}/schedule`, { token: editor })).body.entities[0].pass;
-    expect(pass.mode).toBe("incremental");
+    expect(pass.mode).toBe("reconcile");
     const behind = (Date.now() - Date.parse(pass.upper)) / 1000;
     expect(behind).toBeGreaterThanOrEqual(299);
     expect(behind).toBeLessThan(400);

@@ -32,7 +32,7 @@ import { binlogServerId, connect, connectionOptions } from "./connection.ts";
 import { connectError, healthCheck } from "./health.ts";
 import { incrementalBounds } from "./incremental.ts";
 import { incrementalOrder } from "../incremental.ts";
-import { readByKeys, readSnapshot } from "./snapshot.ts";
+import { existingKeys, readByKeys, readSnapshot } from "./snapshot.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
 
 export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
@@ -177,6 +177,11 @@ export class MysqlConnector implements ECMConnector {
 
   async rowsByKey(type: string, keys: string[][]) {
     return readByKeys(await this.connection(), this.database(), await this.describe(type), keys);
+  }
+
+  /** Which of these keys still name a row (a reconcile's check, keys only). */
+  async existingKeys(type: string, keys: string[][]) {
+    return existingKeys(await this.connection(), this.database(), await this.describe(type), keys);
   }
 
   /** The spec's extractSnapshot: every row as a Context mapped to itself (reads only; capture is the pipeline's). */

@@ -135,3 +135,21 @@ export async function readByKeys(c: mysql.Connection, database: string, entity: 
   }
   return out;
 }
+
+/** Which of these keys (text form) name a row now, as the JSON of each; reads the key columns only. */
+export async function existingKeys(c: mysql.Connection, database: string, entity: DescribedEntity, keys: string[][]): Promise<Set<string>> {
+  const key = requireKey(entity);
+  const at = key.map((k) => entity.columns.findIndex((col) => col.name === k));
+  const keyOnly: DescribedEntity = { ...entity, columns: at.map((i) => entity.columns[i]!), decoders: at.map((i) => entity.decoders[i]!), mysqlColumns: at.map((i) => entity.mysqlColumns[i]!) };
+  const found = new Set<string>();
+  for (let start = 0; start < keys.length; start += 500) {
+    const params: unknown[] = [];
+    const tuples = keys.slice(start, start + 500).map((k) => `(${key.map((col, i) => (params.push(bindKey(entity, col, k[i] ?? "")), "?")).join(", ")})`);
+    const [rows] = await c.query({ sql: `SELECT ${key.map(q).join(", ")} FROM ${q(database)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples.join(", ")})`, values: params, ...rowOptions(keyOnly) });
+    for (const raw of rows as unknown as (RowValue | null)[][]) {
+      const record = decodeRow(keyOnly, raw);
+      found.add(JSON.stringify(key.map((k) => keyText(record[k] ?? null))));
+    }
+  }
+  return found;
+}

@@ -29,7 +29,7 @@ import { PgChangeStream } from "./changes.ts";
 import { ReplicationSession, type ReplicationHandlers } from "./replication.ts";
 import { lsnCursor, parseLsn, parseLsnCursor } from "./lsn.ts";
 import { connectError, healthCheck } from "./health.ts";
-import { readByKeys, readSnapshot, requireKey } from "./snapshot.ts";
+import { existingKeys, readByKeys, readSnapshot, requireKey } from "./snapshot.ts";
 import { incrementalBounds } from "./incremental.ts";
 import { incrementalOrder } from "../incremental.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
@@ -222,6 +222,11 @@ export class PostgresConnector implements ECMConnector {
   /** The current rows of an entity for these keys (text form), keyed by the key's JSON text. */
   async rowsByKey(type: string, keys: string[][]) {
     return readByKeys(await this.connection(), await this.describe(type), await this.valueParsers(), keys);
+  }
+
+  /** Which of these keys still name a row (a reconcile's check, keys only). */
+  async existingKeys(type: string, keys: string[][]) {
+    return existingKeys(await this.connection(), await this.describe(type), keys);
   }
 
   /**
