@@ -182,11 +182,12 @@ export interface ECMConnector {
   /** The current rows for these keys (text form, as chunks and changes give them), keyed by JSON of the key; absent rows are missing. */
   rowsByKey?(type: string, keys: string[][]): Promise<Map<string, SourceRecord>>;
   /**
-   * Which of these keys (text form, as chunks give them) still name a row, as the JSON of each
-   * that does; reads key columns only. A key matches when the row's key has exactly that text form
-   * now (a key whose text changed, such as a case-insensitive key re-cased, names another context).
+   * Which of these keys (text form, as chunks give them) still name a row, matched by value in the
+   * key columns' own types (reads key columns only), as the JSON of each asked key that does. Null:
+   * this entity's keys cannot be matched by value (such as floating-point keys); an empty list
+   * asks only that. A reconcile of deletes calls it (docs/incremental.md).
    */
-  existingKeys?(type: string, keys: string[][]): Promise<Set<string>>;
+  existingKeys?(type: string, keys: string[][]): Promise<Set<string> | null>;
 
   /**
    * Sets change capture up for these entities so that every change committing from now on will be

@@ -66,7 +66,7 @@ export type SnapshotOptions = {
   onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number }) => void | Promise<void>;
   /** Checked after each chunk is read: true stops the pass once the chunks in flight commit (SnapshotStopped). */
   shouldStop?: () => boolean;
-  /** Incremental sync: read every row (a reconcile), not only those whose cursor moved. */
+  /** Incremental sync: read every row (a full pass), not only those whose cursor moved. */
   full?: boolean;
 };
 
@@ -154,31 +154,42 @@ export const DEFAULT_LOOKBACK_SECONDS = 60;
 /** Incremental passes between two reconciles (keys only, deletes): every run. */
 export const DEFAULT_RECONCILE_EVERY = 1;
 
+/** What the next pass of an entity is asked to be: what the rules decide, the run's reconcile of deletes, or a full one. */
+type PassWanted = "next" | "reconcile" | "full";
+
+/**
+ * The entity's key as the contexts keep it: each key column with its type. A reconcile matches
+ * stored keys against the source's rows, so a key whose columns or types changed starts over with
+ * a full pass (which rewrites every context's key).
+ */
+async function keyShape(connector: ECMConnector, entity: string): Promise<string[]> {
+  const schema = await connector.describeEntity(entity);
+  return schema.primary_key.map((k) => `${k} ${schema.columns.find((c) => c.name === k)?.type ?? "?"}`);
+}
+
 /**
  * What a new pass of an incremental source's entity reads, with its bounds computed by the source
  * now (before its first read) and fixed for the pass: the rows whose cursor moved since the last
  * completed pass (less the look-back), or every row (the first pass, every `full_every` passes, a
- * run asked to be full, a changed cursor, key or generation). After an incremental pass, `reconcile`
- * asks for the pass that checks the entity's contexts against the source's keys (the bounds stay
- * the last pass's). Null: the source does not sync incrementally, or the entity's mapping names no
- * cursor (every run reads it whole).
+ * run asked to be full, a changed cursor, key or generation, `want` full). `want` reconcile: the
+ * pass that checks the entity's contexts against the source's keys (its bounds stay the last
+ * pass's), unless the cursor or key changed (then a full pass). Null: the source does not sync
+ * incrementally, or the entity's mapping names no cursor (every run reads it whole).
  */
-async function passRange({ sourceId, entity, connector, source, capture, opts }: EntityPass, previous: Checkpoint | null, reconcile = false): Promise<PassRange | null> {
+async function passRange({ sourceId, entity, connector, source, capture, opts }: EntityPass, previous: Checkpoint | null, want: PassWanted): Promise<PassRange | null> {
   if (!syncsIncrementally(source.config)) return null;
   const cursor = (await getMappings(sourceId)).mappings.find((m) => m.source.table === entity)?.source.cursor;
   if (!cursor) return null;
-  const bounds = requireCapability(connector, "incrementalBounds", "sync incrementally");
   const settings = source.config.options.incremental ?? {};
   const w = previous?.watermark;
-  // The contexts' keys are the ones a reconcile asks about: a key whose columns changed starts over with a full pass.
-  const key = (await connector.describeEntity(entity)).primary_key;
-  const sameKey = JSON.stringify(w?.key ?? null) === JSON.stringify(key);
-  if (reconcile && w && sameKey && JSON.stringify(w.cursor) === JSON.stringify(cursor)) {
+  const key = await keyShape(connector, entity);
+  const same = !!w && JSON.stringify(w.key ?? null) === JSON.stringify(key) && JSON.stringify(w.cursor) === JSON.stringify(cursor);
+  if (want === "reconcile" && same) {
     log.info({ source_id: sourceId, entity, mode: "reconcile" }, "incremental pass bounds");
-    return { mode: "reconcile", cursor, lower: null, upper: w.upper, key };
+    return { mode: "reconcile", cursor, lower: null, upper: w!.upper, key };
   }
-  const goOn = !reconcile && !!w && !opts.full && sameKey && w.generation === capture.generation && JSON.stringify(w.cursor) === JSON.stringify(cursor) && w.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
-  const b = await bounds.incrementalBounds(entity, {
+  const goOn = want === "next" && same && !opts.full && w!.generation === capture.generation && w!.since_full + 1 < (settings.full_every ?? DEFAULT_FULL_EVERY);
+  const b = await requireCapability(connector, "incrementalBounds", "sync incrementally").incrementalBounds(entity, {
     cursor,
     lag_seconds: settings.lag_seconds ?? null,
     lag_margin_seconds: env().ECM_INCREMENTAL_LAG_MARGIN_SECONDS,
@@ -190,11 +201,39 @@ async function passRange({ sourceId, entity, connector, source, capture, opts }:
   return { mode: goOn ? "incremental" : "full", cursor, lower: goOn ? b.lower : null, upper: b.upper, key };
 }
 
-/** Whether the run, its incremental pass of the entity done, checks the entity's deletes now (every `reconcile_every` passes). */
-function reconcileDue({ connector, source, opts }: EntityPass, done: Checkpoint | null): boolean {
+/**
+ * Whether the run, its incremental pass of the entity done, checks the entity's deletes now (every
+ * `reconcile_every` passes). Only where a context's row is named by its key alone: every mapping of
+ * the entity builds context_id from exactly the key's columns (else several rows may make one
+ * context, and one row's delete says nothing of it), and the source can match the key's values.
+ * Elsewhere deletes are seen by full passes.
+ */
+async function reconcileDue({ sourceId, entity, connector, source, opts }: EntityPass, done: Checkpoint | null): Promise<boolean> {
   if (!done?.done || done.run_id !== (opts.runId ?? null) || done.pass_range?.mode !== "incremental" || !done.watermark || !connector.existingKeys) return false;
-  return (done.watermark.since_reconcile ?? Infinity) >= (source.config.options.incremental?.reconcile_every ?? DEFAULT_RECONCILE_EVERY);
+  if ((done.watermark.since_reconcile ?? Infinity) < (source.config.options.incremental?.reconcile_every ?? DEFAULT_RECONCILE_EVERY)) return false;
+  const key = new Set((await connector.describeEntity(entity)).primary_key);
+  const { mappers } = await mappersOf(sourceId, entity);
+  // context_id read from exactly the key's columns: one row, one context.
+  if (!mappers.length || mappers.some((m) => m.idReads.length !== key.size || m.idReads.some((c) => !key.has(c)))) {
+    log.info({ source_id: sourceId, entity }, "deletes are left to full passes: a context_id is built from more than the key");
+    return false;
+  }
+  if ((await connector.existingKeys(entity, [])) === null) {
+    log.info({ source_id: sourceId, entity }, "deletes are left to full passes: the source cannot match this key's values");
+    return false;
+  }
+  return true;
 }
+
+/** A reconcile found none of a whole chunk's rows: a mass delete, or keys the source no longer matches. A full pass decides instead. */
+class ReconcileInDoubt extends Error {
+  constructor(readonly entity: string) {
+    super(`the reconcile of ${entity} found none of a chunk's rows; a full pass decides instead`);
+    this.name = "ReconcileInDoubt";
+  }
+}
+/** A chunk at least this large whose rows are all gone puts a reconcile in doubt. */
+const DOUBTFUL_CHUNK = 50;
 
 async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   const { sourceId, entity, capture, codec, opts } = pass;
@@ -204,14 +243,14 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   const own = (c: Checkpoint | null) => (c && runId !== null && c.run_id === runId && c.generation === capture.generation ? c : null);
   const found = own(await loadCheckpoint(sourceId, entity));
   // This run finished the entity's pass already (its job ran again), unless a reconcile follows it.
-  if (found?.done && !reconcileDue(pass, found)) return stats;
+  if (found?.done && !(await reconcileDue(pass, found))) return stats;
   let from: Checkpoint | null = found?.done ? null : found;
-  let reconcile = !!found?.done;
+  let want: PassWanted = found?.done ? "reconcile" : "next";
   stats.resumed_after = from?.last_key ?? null;
   for (;;) {
     if (!from) {
       const previous = await loadCheckpoint(sourceId, entity);
-      const range = await passRange(pass, previous, reconcile);
+      const range = await passRange(pass, previous, want);
       const floor = await passFloor(sourceId, capture, codec);
       if (!(await takeOverCheckpoint(sourceId, entity, runId, floor, range, range?.mode === "reconcile"))) {
         return { ...stats, superseded_by: (await loadCheckpoint(sourceId, entity))?.run_id ?? null };
@@ -233,10 +272,16 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
       if (from.pass_range?.mode === "reconcile") await reconcilePass(pass, from, stats);
       else await readPass(pass, from, stats);
       // An incremental pass is followed, every reconcile_every passes, by a check of the entity's deletes.
-      if (from.pass_range?.mode !== "incremental" || !reconcileDue(pass, await loadCheckpoint(sourceId, entity))) return stats;
+      if (from.pass_range?.mode !== "incremental" || !(await reconcileDue(pass, await loadCheckpoint(sourceId, entity)))) return stats;
       from = null;
-      reconcile = true;
+      want = "reconcile";
     } catch (e) {
+      if (e instanceof ReconcileInDoubt) {
+        log.warn({ source_id: sourceId, entity }, e.message);
+        from = null;
+        want = "full";
+        continue;
+      }
       if (e instanceof SupersededError) {
         // Another copy of this run's part (its job taken again while this one still ran) finished it.
         if (runId !== null && e.by === runId && (await loadCheckpoint(sourceId, entity))?.done) return stats;
@@ -347,6 +392,7 @@ async function reconcilePass({ sourceId, entity, connector, source, opts, result
   const check = requireCapability(connector, "existingKeys", "check which rows still exist (a reconcile)");
   const floor = { generation: from.generation, position: from.floor_position };
   const limit = opts.batchSize ?? source.config.options.batch_size; // contexts checked per chunk (one commit each)
+  const keyColumns = (await connector.describeEntity(entity)).primary_key;
   await restartFromCheckpoint(sourceId, entity, opts.runId ?? null, from.pass);
   let after = from.last_key;
   for (;;) {
@@ -354,9 +400,10 @@ async function reconcilePass({ sourceId, entity, connector, source, opts, result
     if (!contexts.length) break;
     const keys = [...new Set(contexts.map((c) => c.source_key))];
     const present = await check.existingKeys(entity, keys.map((k) => JSON.parse(k) as string[]));
+    if (present === null || (keys.length >= DOUBTFUL_CHUNK && present.size === 0)) throw new ReconcileInDoubt(entity);
     const gone: RecordWrite[] = contexts
       .filter((c) => !present.has(c.source_key))
-      .map((c) => ({ context_type: c.context_type, context_id: c.context_id, data: null, entity, position: floor.position, cursor: null, deleted: true, key: JSON.parse(c.source_key) as string[], key_columns: from.pass_range?.key ?? [], payload: Object.create(null) }));
+      .map((c) => ({ context_type: c.context_type, context_id: c.context_id, data: null, entity, position: floor.position, cursor: null, deleted: true, key: JSON.parse(c.source_key) as string[], key_columns: keyColumns, payload: Object.create(null) }));
     const last = contexts[contexts.length - 1]!;
     // No rows are read: the run's `read` counts none of the contexts checked, its `written` the tombstones.
     const span: ChunkSpan = { after, last: [last.context_type, last.context_id], rows: 0 };

@@ -246,6 +246,51 @@ describe("incremental sync", () => {
     await configure({ incremental: { lookback_seconds: 0 } });
   });
 
+  it("reconciles a composite key of other types by value; a key whose type changes, a mass delete, or an id built from more than the key go to full passes", async () => {
+    await src.query(`CREATE TABLE keyed (at timestamptz, amount numeric(10,2), name text, v int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (at, amount, name));
+      INSERT INTO keyed (at, amount, name, v, updated_at) SELECT timestamptz '2026-01-01 00:00+02' + g * interval '1 minute', g / 4.0, 'n' || g, g, now() - interval '1 hour' FROM generate_series(1, 120) g`);
+    const config = { ...src.config, options: { batch_size: 60, change_tracking: "incremental", incremental: { lookback_seconds: 0 } } };
+    const keyed = (await api("POST", "/sources", { token: adminToken(), body: { name: "incremental-keyed", config } })).body.id as string;
+    const mapping = (id: string) => ({ mappings: [{ source: { table: "keyed", cursor: ["updated_at"] }, target: { context_type: "keyed" }, fields: [{ target: "context_id", transform: { name: "template", template: id } }, { source: "v", target: "data.v" }] }] });
+    expect((await api("PUT", `/sources/${keyed}/mappings`, { token: editor, body: mapping("{at}|{amount}|{name}") })).status).toBe(200);
+    const run = async () => {
+      const id = (await api("POST", `/sources/${keyed}/snapshot`, { token: editor, body: {} })).body.run_id;
+      const done = await waitFor("the run", async () => ((r) => (["succeeded", "failed"].includes(r.status) ? r : undefined))((await api("GET", `/runs/${id}`, { token: editor })).body), 60_000, 100);
+      expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
+      return { run: done, mode: (await api("GET", `/sources/${keyed}/schedule`, { token: editor })).body.entities[0].pass.mode as string };
+    };
+    const live = () => withDb(async (c) => (await c.query("SELECT data->>'v' AS v FROM contexts WHERE source_id = $1 AND NOT deleted ORDER BY (data->>'v')::int", [keyed])).rows.map((r) => Number(r.v)));
+    const rows = async () => (await src.query("SELECT v FROM keyed ORDER BY v")).rows.map((r) => r.v);
+    expect((await run()).mode).toBe("full");
+
+    await src.query("DELETE FROM keyed WHERE v IN (5, 77)");
+    const checked = await run();
+    expect(checked.mode).toBe("reconcile"); // timestamptz, numeric and text keys matched by value
+    expect(checked.run.counters.written).toBe(2);
+    expect(await live()).toEqual(await rows());
+
+    // The key's type changes (its text form with it): a full pass rewrites every context's key.
+    await src.query("ALTER TABLE keyed ALTER COLUMN amount TYPE numeric(10,3)");
+    expect((await run()).mode).toBe("full");
+    expect(await live()).toEqual(await rows());
+    await src.query("DELETE FROM keyed WHERE v = 9");
+    expect((await run()).mode).toBe("reconcile");
+    expect(await live()).toEqual(await rows());
+
+    // A whole chunk gone at once: the reconcile is in doubt and a full pass decides, in the same run.
+    await src.query("DELETE FROM keyed WHERE v > 40");
+    expect((await run()).mode).toBe("full");
+    expect(await live()).toEqual(await rows());
+
+    // An id built from a column that is not the key: one row's delete says nothing of a context.
+    expect((await api("PUT", `/sources/${keyed}/mappings`, { token: editor, body: { ...mapping("{name}-{v}"), remap: true } })).status).toBe(200);
+    await waitFor("the re-map", async () => !(await api("GET", `/runs?source_id=${keyed}&limit=5`, { token: editor })).body.runs.some((r: { status: string }) => ["queued", "running"].includes(r.status)) || undefined, 60_000, 100);
+    await src.query("DELETE FROM keyed WHERE v = 10");
+    expect((await run()).mode).toBe("incremental"); // no reconcile: deletes wait for a full pass
+    expect(await live()).toContain(10);
+    await api("DELETE", `/sources/${keyed}`, { token: adminToken() });
+  });
+
   it("refuses a run asked for while another of the source's runs goes (runs never overlap), naming it", async () => {
     const blocker = new pg.Client({ connectionString: src.url });
     await blocker.connect();

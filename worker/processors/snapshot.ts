@@ -101,8 +101,9 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, att
       runId,
       full: payload.full,
       shouldStop: isExiting,
-      onChunk: async ({ total_read }) => {
-        attempt.progressed ||= total_read > 0;
+      onChunk: async ({ total_read, rows }) => {
+        // A committed chunk is progress (a reconcile's read no rows, but checked `rows` contexts).
+        attempt.progressed ||= total_read > 0 || rows > 0;
         if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
           lastReport = Date.now();
           // Only a display: a failure here must not fail a chunk that committed.

@@ -136,20 +136,26 @@ export async function readByKeys(c: mysql.Connection, database: string, entity: 
   return out;
 }
 
-/** Which of these keys (text form) name a row now, as the JSON of each; reads the key columns only. */
-export async function existingKeys(c: mysql.Connection, database: string, entity: DescribedEntity, keys: string[][]): Promise<Set<string>> {
+/** Key column types whose text form does not bind back to the stored value (a float's decimal digits, BIT's bits). */
+const UNMATCHABLE_KEY_TYPES = /^(float|double|real|bit)\b/i;
+
+/**
+ * Which of these keys (text form) name a row now, matched by value (bound as parameters, compared
+ * in the key columns' types and collations), as the JSON of each asked key that does; reads the
+ * key columns only. Null for a key whose values cannot be matched (floating point, BIT).
+ */
+export async function existingKeys(c: mysql.Connection, database: string, entity: DescribedEntity, keys: string[][]): Promise<Set<string> | null> {
   const key = requireKey(entity);
-  const at = key.map((k) => entity.columns.findIndex((col) => col.name === k));
-  const keyOnly: DescribedEntity = { ...entity, columns: at.map((i) => entity.columns[i]!), decoders: at.map((i) => entity.decoders[i]!), mysqlColumns: at.map((i) => entity.mysqlColumns[i]!) };
+  if (key.some((k) => UNMATCHABLE_KEY_TYPES.test(entity.columns.find((col) => col.name === k)?.type ?? ""))) return null;
   const found = new Set<string>();
   for (let start = 0; start < keys.length; start += 500) {
+    const part = keys.slice(start, start + 500);
     const params: unknown[] = [];
-    const tuples = keys.slice(start, start + 500).map((k) => `(${key.map((col, i) => (params.push(bindKey(entity, col, k[i] ?? "")), "?")).join(", ")})`);
-    const [rows] = await c.query({ sql: `SELECT ${key.map(q).join(", ")} FROM ${q(database)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples.join(", ")})`, values: params, ...rowOptions(keyOnly) });
-    for (const raw of rows as unknown as (RowValue | null)[][]) {
-      const record = decodeRow(keyOnly, raw);
-      found.add(JSON.stringify(key.map((k) => keyText(record[k] ?? null))));
-    }
+    // The asked keys as a derived table (n: their place in `part`), each kept where a row has its values.
+    const asked = part.map((k, n) => `SELECT ${n} AS n, ${key.map((col, i) => (params.push(bindKey(entity, col, k[i] ?? "")), `? AS c${i}`)).join(", ")}`).join(" UNION ALL ");
+    const match = key.map((col, i) => `t.${q(col)} = k.c${i}`).join(" AND ");
+    const [rows] = await c.query({ sql: `SELECT k.n FROM (${asked}) AS k WHERE EXISTS (SELECT 1 FROM ${q(database)}.${q(entity.table)} AS t WHERE ${match})`, values: params });
+    for (const row of rows as { n: number | string }[]) found.add(JSON.stringify(part[Number(row.n)]));
   }
   return found;
 }

@@ -140,22 +140,23 @@ export async function readByKeys(client: pg.Client, entity: DescribedEntity, par
   return out;
 }
 
-/** Which of these keys (text form) name a row now, as the JSON of each; reads the key columns only, the keys bound as parameters. */
+/**
+ * Which of these keys (text form) name a row now, matched by value (each text cast to its key
+ * column's type, bound as parameters), as the JSON of each asked key that does; reads the key
+ * columns only.
+ */
 export async function existingKeys(client: pg.Client, entity: DescribedEntity, keys: string[][]): Promise<Set<string>> {
   const key = requireKey(entity);
   const q = (id: string) => client.escapeIdentifier(id);
   const typeOf = new Map(entity.columns.map((c) => [c.name, c.type]));
   const found = new Set<string>();
-  // Each key column's values as one text[] parameter, cast back to the column's type.
   const asked = key.map((_, i) => `$${i + 1}::text[]`).join(", ");
   const sql =
-    `SELECT ${key.map((k) => `t.${q(k)}`).join(", ")} FROM ${q(entity.schema)}.${q(entity.table)} t ` +
-    `WHERE (${key.map((k) => `t.${q(k)}`).join(", ")}) IN (SELECT ${key.map((k, i) => `k.c${i}::${typeOf.get(k)}`).join(", ")} FROM unnest(${asked}) AS k(${key.map((_, i) => `c${i}`).join(", ")}))`;
+    `SELECT ${key.map((_, i) => `k.c${i}`).join(", ")} FROM unnest(${asked}) AS k(${key.map((_, i) => `c${i}`).join(", ")}) ` +
+    `WHERE EXISTS (SELECT 1 FROM ${q(entity.schema)}.${q(entity.table)} t WHERE ${key.map((k, i) => `t.${q(k)} = k.c${i}::${typeOf.get(k)}`).join(" AND ")})`;
   for (let start = 0; start < keys.length; start += 1000) {
     const part = keys.slice(start, start + 1000);
-    // Each value in the type's output form, as COPY gives it to chunks (`::text` differs for some
-    // types: boolean, inet, char(n)).
-    const { rows } = await client.query<string[]>({ text: sql, values: key.map((_, i) => part.map((k) => k[i] ?? null)), rowMode: "array", types: { getTypeParser: () => (text: string) => text } });
+    const { rows } = await client.query<string[]>({ text: sql, values: key.map((_, i) => part.map((k) => k[i] ?? null)), rowMode: "array" });
     for (const row of rows) found.add(JSON.stringify(row));
   }
   return found;
