@@ -22,6 +22,8 @@ export const ZEnv = z.object({
   ECM_SNAPSHOT_COMMITS_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(2),
   // Incremental sync: added to the oldest open transaction's age when a run decides its lag (docs/incremental.md).
   ECM_INCREMENTAL_LAG_MARGIN_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  // The audit trail keeps entries this many days (docs/audit.md); the supervisor removes older ones.
+  ECM_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(400),
   // Secret salt of the sha256 mapping transform (PII hashing). Unset: sha256 mappings are refused.
   ECM_HASH_SALT: z.string().min(16, "must be at least 16 characters").optional(),
   // Rate limit for sign-in: attempts per minute per client address.

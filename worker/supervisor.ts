@@ -12,6 +12,7 @@ import { enabledStreams } from "../server/store/streams.ts";
 import { closeLostRun, setSourceState, unfinishedRuns } from "../server/store/runs.ts";
 import { deliverDue } from "../server/alerts/outbox.ts";
 import { reconcileSchedules } from "../server/schedules/service.ts";
+import { purgeExpiredAudit } from "../server/audit/service.ts";
 
 const log = logger("worker.supervisor");
 
@@ -61,13 +62,22 @@ export async function reconcileRuns(graceMs = 60_000): Promise<string[]> {
   return closed;
 }
 
+/** The audit trail's retention is enforced at most once an hour per supervisor. */
+const AUDIT_PURGE_EVERY_MS = 3_600_000;
+
 export function startSupervisor(): { stop: () => void } {
   let running = false;
+  let lastPurge = 0;
+  const purgeAudit = async () => {
+    if (Date.now() - lastPurge < AUDIT_PURGE_EVERY_MS) return;
+    lastPurge = Date.now();
+    await purgeExpiredAudit();
+  };
   const tickMs = Number(process.env.ECM_SUPERVISOR_MS ?? 5000); // tests shorten it
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue(), reconcileSchedules()])
+    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue(), reconcileSchedules(), purgeAudit()])
       .catch((error) => log.warn({ error }, "reconcile failed"))
       .finally(() => (running = false));
   }, tickMs);

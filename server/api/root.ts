@@ -10,6 +10,7 @@ import { deadLettersRouter } from "./routers/dead-letters.ts";
 import { streamsRouter } from "./routers/streams.ts";
 import { alertsRouter } from "./routers/alerts.ts";
 import { schedulesRouter } from "./routers/schedules.ts";
+import { auditRouter } from "./routers/audit.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -24,6 +25,7 @@ export const appRouter = createTRPCRouter({
   streams: streamsRouter,
   alerts: alertsRouter,
   schedules: schedulesRouter,
+  audit: auditRouter,
   users: usersRouter,
   tokens: tokensRouter,
 });

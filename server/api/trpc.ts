@@ -4,6 +4,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import type { OpenApiMeta, OpenApiMethod } from "trpc-to-openapi";
 import { ZodError } from "zod";
+import { actingAs, actorOf } from "../audit/trail.ts";
 import { principalFromHeaders } from "../auth/principal.ts";
 import { hasRole, type Principal, type Role } from "../auth/roles.ts";
 import { AppError, fieldIssues, type ErrorCategory, type FieldIssue } from "../errors/app-error.ts";
@@ -101,7 +102,9 @@ function requireRole(role: Role) {
     if (!hasRole(ctx.principal.role, role)) {
       throw new TRPCError({ code: "FORBIDDEN", message: `this needs the ${role} role; you are ${ctx.principal.role}` });
     }
-    return next({ ctx: { ...ctx, principal: ctx.principal } });
+    // Every change this request makes is recorded under its principal (server/audit/trail.ts).
+    const principal = ctx.principal;
+    return actingAs(actorOf(principal, ctx.headers), () => next({ ctx: { ...ctx, principal } }));
   });
 }
 

@@ -1,4 +1,5 @@
 // API tokens for automation. The token is returned once, at creation; only its hash is kept.
+import { recordIn } from "../audit/trail.ts";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
@@ -55,13 +56,13 @@ export async function createToken(input: z.output<typeof ZCreateTokenInput>, by:
     role: input.role,
     createdById: owner.kind === "user" ? owner.id : null,
     ownerEnvHash: owner.kind === "env" ? envTokenDigest(envToken!) : null,
-  });
+  }, (tx, created) => recordIn(tx, { action: "token.create", target: { kind: "token", id: created.id }, details: { name: created.name, role: created.role, prefix: created.prefix, owner: owner.kind === "user" ? owner.id : "ECM_API_TOKEN" } }));
   log.info({ token_id: row.id, role: row.role, by: by.name, owner: owner.kind === "user" ? owner.id : "ECM_API_TOKEN" }, "api token created");
   return { token, api_token: toDto(row) };
 }
 
 export async function revokeToken(id: string) {
-  const row = await store.revokeApiToken(id);
+  const row = await store.revokeApiToken(id, (tx, revoked) => recordIn(tx, { action: "token.revoke", target: { kind: "token", id }, details: { name: revoked.name, prefix: revoked.prefix } }));
   if (!row) throw AppError.notFound(`active api token ${id}`);
   return toDto(row);
 }

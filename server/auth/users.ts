@@ -1,6 +1,7 @@
 // Console users. Public sign-up is off; admins create users here (and start-up creates the first).
 import crypto from "node:crypto";
 import { z } from "zod";
+import { recordAfter, recordIn } from "../audit/trail.ts";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
 import * as store from "../store/users.ts";
@@ -54,6 +55,8 @@ export async function createUser(input: z.output<typeof ZCreateUserInput>): Prom
   await auth().api.createUser({ body: { email: input.email, password: input.password, name: input.name, role: input.role } });
   const row = await store.findUserByEmail(input.email);
   log.info({ email: input.email, role: input.role }, "user created");
+  // The sign-in library wrote the user: recorded once it did (never the password).
+  await recordAfter({ action: "user.create", target: { kind: "user", id: row!.id }, details: { email: input.email, name: input.name, role: input.role } });
   return toDto(row!);
 }
 
@@ -63,14 +66,14 @@ async function assertAnotherAdminRemains(id: string) {
 
 export async function setRole(id: string, role: Role): Promise<TUser> {
   if (role !== "admin") await assertAnotherAdminRemains(id);
-  const row = await store.setUserRole(id, role);
+  const row = await store.setUserRole(id, role, (tx, before) => recordIn(tx, { action: "user.role", target: { kind: "user", id }, details: { before, after: role } }));
   if (!row) throw AppError.notFound(`user ${id}`);
   return toDto(row);
 }
 
 export async function setDisabled(id: string, disabled: boolean): Promise<TUser> {
   if (disabled) await assertAnotherAdminRemains(id);
-  const row = await store.setUserDisabled(id, disabled);
+  const row = await store.setUserDisabled(id, disabled, (tx) => recordIn(tx, { action: disabled ? "user.disable" : "user.enable", target: { kind: "user", id } }));
   if (!row) throw AppError.notFound(`user ${id}`);
   return toDto(row);
 }

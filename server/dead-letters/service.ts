@@ -1,6 +1,7 @@
 // Dead letters as the API shows them; discarding; and replay, which re-reads each record from
 // the source (so a fixed row is picked up) and maps it with the mapping in force now (so a fixed
 // mapping is too). Replay is idempotent: only open dead letters are replayed.
+import { auditedSql, recordAfter } from "../audit/trail.ts";
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -77,8 +78,11 @@ export async function getDeadLetter(id: string) {
 }
 
 export async function discardDeadLetter(id: string) {
-  await getDeadLetter(id);
-  await store.resolveDeadLetter(pgPool(), id, "discarded", "discarded by a user");
+  const letter = await getDeadLetter(id);
+  await auditedSql(
+    (client) => store.resolveDeadLetter(client, id, "discarded", "discarded by a user"),
+    (changed) => (changed ? { action: "dead_letter.discard", source_id: letter.source_id, target: { kind: "dead_letter", id }, details: { entity: letter.entity, context_type: letter.context_type } } : null),
+  );
   return getDeadLetter(id);
 }
 
@@ -94,6 +98,12 @@ export async function startReplay(input: z.output<typeof ZReplayInput>, by: Prin
   if (sources.size > 1) throw AppError.invalid([{ path: input.ids ? "ids" : "filter.source_id", message: "replay one source at a time" }]);
   const run = await createRun({ sourceId: rows[0]!.source_id, kind: "replay", request: { count: rows.length }, createdBy: by.name });
   await enqueueRun(run.id, "dead_letters.replay", { run_id: run.id, ids: rows.map((r) => r.id) }, `replay-${run.id}`);
+  await recordAfter({
+    action: "dead_letter.replay",
+    source_id: rows[0]!.source_id,
+    target: { kind: "run", id: run.id },
+    details: { count: rows.length, ...(input.filter ? { filter: input.filter } : { ids: rows.slice(0, 100).map((r) => r.id) }) },
+  });
   return { run_id: run.id };
 }
 

@@ -31,7 +31,7 @@ describe("public API routing from the procedures", () => {
       "POST /sources/{id}/stream/entities/{entity}", "GET /sources/{id}/schedule", "POST /sources/{id}/schedule", "GET /alerts", "POST /alerts/{id}/resolve", "GET /runs/{id}", "GET /runs",
       "GET /dead-letters", "GET /dead-letters/{id}", "POST /dead-letters/replay", "POST /dead-letters/{id}/discard",
       "GET /contexts", "GET /contexts/{context_type}/{context_id}", "GET /connector-types", "GET /workers",
-      "GET /users", "POST /users", "GET /tokens", "POST /tokens", "POST /tokens/{id}/revoke",
+      "GET /users", "POST /users", "GET /tokens", "POST /tokens", "POST /tokens/{id}/revoke", "GET /audit",
     ];
     const served = restRoutes().map((r) => `${r.method} ${r.path}`);
     expect(served.sort()).toEqual([...documented].sort());

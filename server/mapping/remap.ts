@@ -8,6 +8,7 @@
 //   - tombstones the contexts of entities the mapping no longer reads.
 // Either way the answer warns (with the field path) about context types other sources already
 // write: their ids would collide (a collision is a dead letter, never a silent overwrite).
+import { recordAfter } from "../audit/trail.ts";
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
@@ -71,6 +72,7 @@ export async function saveAndRemap(sourceId: string, doc: TMappingDocument, opti
   const tombstoned = await tombstoneEntities(pgPool(), sourceId, removed);
   // Full passes: an incremental source would otherwise rebuild only the rows that moved.
   const run = changed.length ? await queueSnapshot(sourceId, changed, by.name, { full: true }) : null;
+  if (run) await recordAfter({ action: "snapshot.request", source_id: sourceId, target: { kind: "run", id: run.run_id }, details: { entities: changed, full: true, reason: `re-map to mapping version ${saved.version}` } });
   log.info({ source_id: sourceId, version: saved.version, remapped: changed, removed, tombstoned, run_id: run?.run_id ?? null }, "mapping saved; re-mapping existing contexts");
   return { ...saved, warnings, remap: { run_id: run?.run_id ?? null, entities: changed, removed, tombstoned } };
 }

@@ -3,6 +3,8 @@
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import type { EntitySchema, SourceRecord } from "../connectors/types.ts";
+import { jsonDiff } from "../audit/diff.ts";
+import { recordIn } from "../audit/trail.ts";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
 import { requireCapability } from "../connectors/types.ts";
@@ -63,7 +65,15 @@ export async function checkMappings(sourceId: string, doc: TMappingDocument, pre
 
 export async function saveMappings(sourceId: string, doc: TMappingDocument, by: Principal) {
   await checkMappings(sourceId, doc);
-  const version = await store.saveMappingVersion(sourceId, ZMappingDocument.parse(doc), by.name);
+  const document = ZMappingDocument.parse(doc);
+  const version = await store.saveMappingVersion(sourceId, document, by.name, (tx, saved) =>
+    recordIn(tx, {
+      action: "mapping.save",
+      source_id: sourceId,
+      target: { kind: "mapping_version", id: String(saved.version) },
+      details: { version: saved.version, previous_version: saved.previous?.version ?? null, changes: jsonDiff(saved.previous?.document ?? { mappings: [] }, document) },
+    }),
+  );
   log.info({ source_id: sourceId, version, by: by.name }, "mapping saved");
   return { version, mappings: doc.mappings };
 }

@@ -1,4 +1,5 @@
 // Runs as the API shows them, and starting a snapshot run (a job the worker executes).
+import { recordAfter } from "../audit/trail.ts";
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -66,7 +67,9 @@ export async function listRuns(input: { source_id?: string; limit: number; curso
 export async function startSnapshot(sourceId: string, entities: string[] | undefined, by: Principal, options: RunOptions = {}) {
   const source = await getSource(sourceId); // 404 for an unknown source
   const exclusive = syncsIncrementally(source.config) || scheduleOf(source.config) !== null;
-  return queueSnapshot(sourceId, entities, by.name, { ...options, exclusive });
+  const queued = await queueSnapshot(sourceId, entities, by.name, { ...options, exclusive });
+  await recordAfter({ action: "snapshot.request", source_id: sourceId, target: { kind: "run", id: queued.run_id }, details: { entities: entities ?? "all mapped", full: options.full ?? false } });
+  return queued;
 }
 
 /**

@@ -5,6 +5,7 @@
 // schedule lives in PostgreSQL (the source's config and its paused flag): syncSchedule makes
 // Redis match it after every change, and the supervisor does for every source on each tick (a
 // Redis that lost its data gets its schedulers back).
+import { recordIn } from "../audit/trail.ts";
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -14,7 +15,7 @@ import { queue } from "../jobs/queues.ts";
 import { logger } from "../logger.ts";
 import { queueSnapshot, RunGoingError } from "../runs/service.ts";
 import { scheduleOf, type ScheduleOption } from "./schedule-of.ts";
-import { findScheduleState, scheduleStates, setSchedulePaused as storePaused, type ScheduleState } from "../store/sources.ts";
+import { findScheduleState, inTransaction, scheduleStates, setSchedulePaused as storePaused, type ScheduleState } from "../store/sources.ts";
 import { latestRunBy, snapshotRunGoing } from "../store/runs.ts";
 import { incrementalStates } from "../store/checkpoints.ts";
 
@@ -114,7 +115,11 @@ export async function setSchedulePaused(sourceId: string, paused: boolean, by: P
   const row = await findScheduleState(sourceId);
   if (!row) throw AppError.notFound(`source ${sourceId}`);
   if (!scheduleOf(row.config)) throw AppError.invalid([{ path: "config.options.schedule", message: "this source has no schedule: set options.schedule (change_tracking incremental or snapshot)" }], "Nothing to pause or resume");
-  const updated = await storePaused(sourceId, paused);
+  const updated = await inTransaction(async (tx) => {
+    const row = await storePaused(sourceId, paused, tx);
+    await recordIn(tx, { action: paused ? "schedule.pause" : "schedule.resume", source_id: sourceId, target: { kind: "source", id: sourceId } });
+    return row;
+  });
   await syncSchedule(updated);
   log.info({ source_id: sourceId, paused, by: by.name }, paused ? "schedule paused" : "schedule resumed");
   return scheduleStatus(updated);

@@ -3,6 +3,9 @@
 import { syncSchedule } from "../schedules/service.ts";
 import { dropsCapture } from "./schemas.ts";
 import type { z } from "zod";
+import { jsonDiff } from "../audit/diff.ts";
+import { recordIn } from "../audit/trail.ts";
+import { redact } from "../secrets/redact.ts";
 import { AppError } from "../errors/app-error.ts";
 import { logger } from "../logger.ts";
 import type { Principal } from "../auth/roles.ts";
@@ -143,12 +146,14 @@ export async function createSource(input: z.output<typeof ZCreateSourceInput>, o
   const row = await store.inTransaction(async (tx) => {
     await assertNameFree(tx, input.name);
     const config = await sealSecrets(tx, input.config, null, opts.by);
-    return store.insertSource(tx, {
+    const created = await store.insertSource(tx, {
       name: input.name,
       connectorType: config.connector_type,
       config,
       isDemo: opts.isDemo ?? false,
     });
+    await recordIn(tx, { action: "source.create", source_id: created.id, target: { kind: "source", id: created.id }, details: { name: created.name, config } });
+    return created;
   });
   log.info({ source_id: row.id, name: row.name }, "source created");
   await scheduleChanged(row);
@@ -182,7 +187,11 @@ export async function getSource(id: string) {
 export async function setDemoWriter(id: string, enabled: boolean, by: Principal) {
   const source = await getSource(id);
   if (!source.is_demo) throw AppError.invalid([{ path: "id", message: "only the demo source has a demo writer" }]);
-  const row = await store.inTransaction((tx) => store.updateSource(tx, id, { demoWriter: enabled }));
+  const row = await store.inTransaction(async (tx) => {
+    const updated = await store.updateSource(tx, id, { demoWriter: enabled });
+    await recordIn(tx, { action: "source.demo_writer", source_id: id, target: { kind: "source", id }, details: { enabled } });
+    return updated;
+  });
   log.info({ source_id: id, enabled, by: by.name }, "demo writer switched");
   return toSourceDto(row);
 }
@@ -201,6 +210,9 @@ export async function updateSource(input: z.output<typeof ZUpdateSourceInput>, b
       const kept = new Set(secretIdsOf(config));
       await deleteSecrets(tx, secretIdsOf(current.config).filter((id) => !kept.has(id)));
     }
+    // Secrets are references here (sealed above), and redacted by name besides.
+    const changes = jsonDiff({ name: current.name, config: redact(current.config) }, { name: updated.name, config: redact(updated.config) });
+    await recordIn(tx, { action: "source.update", source_id: input.id, target: { kind: "source", id: input.id }, details: { name: updated.name, changes } });
     return updated;
   });
   log.info({ source_id: row.id }, "source updated");
@@ -210,9 +222,11 @@ export async function updateSource(input: z.output<typeof ZUpdateSourceInput>, b
 
 export async function deleteSource(input: z.output<typeof ZDeleteSourceInput>) {
   await store.inTransaction(async (tx) => {
-    if (!(await store.findSourceForUpdate(tx, input.id))) throw AppError.notFound(`source ${input.id}`);
+    const current = await store.findSourceForUpdate(tx, input.id);
+    if (!current) throw AppError.notFound(`source ${input.id}`);
     const deleted = await store.deleteSource(tx, input.id);
     await deleteSecrets(tx, secretIdsOf(deleted.config));
+    await recordIn(tx, { action: "source.delete", source_id: input.id, target: { kind: "source", id: input.id }, details: { name: current.name, drop_capture: dropsCapture(input) } });
   });
   log.info({ source_id: input.id, drop_capture: dropsCapture(input) }, "source deleted");
   await scheduleChanged({ id: input.id, config: {}, schedulePaused: true });

@@ -1,5 +1,6 @@
 // Alerts: CONFIGURATION and FATAL conditions an operator must act on. One open alert per source
 // and message (raising the same one again does not pile up); resolved when the stream runs again.
+import type pg from "pg";
 import { pgPool } from "../db.ts";
 
 export type AlertRow = {
@@ -51,9 +52,12 @@ export async function resolveAlerts(sourceId: string) {
   await pgPool().query("UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE source_id = $1 AND status = 'open'", [sourceId]);
 }
 
-export async function resolveAlert(id: string): Promise<AlertRow | null> {
-  const { rows } = await pgPool().query<AlertRow>(`UPDATE alerts SET status = 'resolved', resolved_at = coalesce(resolved_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`, [id]);
-  return rows[0] ?? null;
+/** Resolves an alert (null: no such alert); `changed` is false when it was resolved already. Locks it: call inside a transaction. */
+export async function resolveAlert(id: string, db: pg.ClientBase | pg.Pool = pgPool()): Promise<(AlertRow & { changed: boolean }) | null> {
+  const before = await db.query<{ open: boolean }>("SELECT status = 'open' AS open FROM alerts WHERE id = $1 FOR UPDATE", [id]);
+  if (!before.rows[0]) return null;
+  const { rows } = await db.query<AlertRow>(`UPDATE alerts SET status = 'resolved', resolved_at = coalesce(resolved_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`, [id]);
+  return rows[0] ? { ...rows[0], changed: before.rows[0].open } : null;
 }
 
 export async function listAlerts(opts: { status?: string; sourceId?: string; limit: number; before?: [string, string] | null }) {

@@ -30,11 +30,13 @@ export function envTokenDigest(value: string): string {
   return crypto.createHmac("sha256", secretKey()).update(`ecm-env-token:${value}`).digest("hex");
 }
 
-export async function createApiToken(data: { name: string; role: string; createdById: string | null; ownerEnvHash: string | null }) {
+/** `within` runs in the creation's transaction (the audit entry; never the token itself). */
+export async function createApiToken(data: { name: string; role: string; createdById: string | null; ownerEnvHash: string | null }, within?: (tx: Prisma.TransactionClient, row: ApiTokenRow) => Promise<void>) {
   const token = `ecm_${crypto.randomBytes(32).toString("base64url")}`;
-  const row = await prisma().apiToken.create({
-    data: { ...data, tokenHash: hashToken(token), prefix: token.slice(0, 10) },
-    select: apiTokenSelect,
+  const row = await prisma().$transaction(async (tx) => {
+    const created = await tx.apiToken.create({ data: { ...data, tokenHash: hashToken(token), prefix: token.slice(0, 10) }, select: apiTokenSelect });
+    await within?.(tx, created);
+    return created;
   });
   return { token, row };
 }
@@ -58,7 +60,12 @@ export function listApiTokens() {
 }
 
 /** Revokes an active token; null when there is no active token with this id. */
-export async function revokeApiToken(id: string): Promise<ApiTokenRow | null> {
-  const result = await prisma().apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
-  return result.count ? prisma().apiToken.findUnique({ where: { id }, select: apiTokenSelect }) : null;
+export async function revokeApiToken(id: string, within?: (tx: Prisma.TransactionClient, row: ApiTokenRow) => Promise<void>): Promise<ApiTokenRow | null> {
+  return prisma().$transaction(async (tx) => {
+    const result = await tx.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+    if (!result.count) return null;
+    const row = await tx.apiToken.findUniqueOrThrow({ where: { id }, select: apiTokenSelect });
+    await within?.(tx, row);
+    return row;
+  });
 }

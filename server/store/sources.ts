@@ -17,7 +17,7 @@ export const sourceSelect = {
 } satisfies Prisma.SourceSelect;
 
 export type SourceRow = Prisma.SourceGetPayload<{ select: typeof sourceSelect }>;
-type Tx = Prisma.TransactionClient;
+export type Tx = Prisma.TransactionClient;
 
 export function listSources(opts: { limit: number; cursor?: string }): Promise<SourceRow[]> {
   return prisma().source.findMany({
@@ -37,8 +37,8 @@ export function findSourceByName(tx: Tx, name: string) {
 }
 
 /** Locks the source row for the rest of the transaction (concurrent edits serialize). */
-export async function findSourceForUpdate(tx: Tx, id: string): Promise<{ id: string; config: unknown } | null> {
-  const rows = await tx.$queryRaw<{ id: string; config: unknown }[]>`SELECT id::text, config FROM sources WHERE id = ${id}::uuid FOR UPDATE`;
+export async function findSourceForUpdate(tx: Tx, id: string): Promise<{ id: string; name: string; config: unknown } | null> {
+  const rows = await tx.$queryRaw<{ id: string; name: string; config: unknown }[]>`SELECT id::text, name, config FROM sources WHERE id = ${id}::uuid FOR UPDATE`;
   return rows[0] ?? null;
 }
 
@@ -80,6 +80,6 @@ export function findScheduleState(id: string): Promise<ScheduleState | null> {
   return prisma().source.findUnique({ where: { id }, select: scheduleSelect });
 }
 
-export function setSchedulePaused(id: string, paused: boolean): Promise<ScheduleState> {
-  return prisma().source.update({ where: { id }, data: { schedulePaused: paused }, select: scheduleSelect });
+export function setSchedulePaused(id: string, paused: boolean, db: Tx = prisma()): Promise<ScheduleState> {
+  return db.source.update({ where: { id }, data: { schedulePaused: paused }, select: scheduleSelect });
 }

@@ -24,19 +24,26 @@ export function findUserByEmail(email: string) {
   return prisma().user.findUnique({ where: { email: email.toLowerCase() }, select: userSelect });
 }
 
-export async function setUserRole(id: string, role: string): Promise<UserRow | null> {
-  const found = await prisma().user.findUnique({ where: { id }, select: { id: true } });
-  if (!found) return null;
-  return prisma().user.update({ where: { id }, data: { role }, select: userSelect });
+/** `within` runs in the change's transaction with the role before (the audit entry). */
+export async function setUserRole(id: string, role: string, within?: (tx: Prisma.TransactionClient, before: string | null) => Promise<void>): Promise<UserRow | null> {
+  return prisma().$transaction(async (tx) => {
+    const found = await tx.user.findUnique({ where: { id }, select: { role: true } });
+    if (!found) return null;
+    const row = await tx.user.update({ where: { id }, data: { role }, select: userSelect });
+    await within?.(tx, found.role ?? null);
+    return row;
+  });
 }
 
 /** Disabling signs the user out everywhere: their sessions are deleted. */
-export async function setUserDisabled(id: string, disabled: boolean): Promise<UserRow | null> {
-  const found = await prisma().user.findUnique({ where: { id }, select: { id: true } });
-  if (!found) return null;
+export async function setUserDisabled(id: string, disabled: boolean, within?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<UserRow | null> {
   return prisma().$transaction(async (tx) => {
+    const found = await tx.user.findUnique({ where: { id }, select: { id: true } });
+    if (!found) return null;
     if (disabled) await tx.session.deleteMany({ where: { userId: id } });
-    return tx.user.update({ where: { id }, data: { banned: disabled }, select: userSelect });
+    const row = await tx.user.update({ where: { id }, data: { banned: disabled }, select: userSelect });
+    await within?.(tx);
+    return row;
   });
 }
 

@@ -2,6 +2,7 @@
 // reset (checked against the slot), per-entity pause/resume/re-snapshot, schema-change approval.
 // The worker does the streaming (worker/processors/stream.ts); this module only changes the
 // desired state in PostgreSQL and queues the stream's one job.
+import { auditedSql, recordAfter } from "../audit/trail.ts";
 import { z } from "zod";
 import type { Principal } from "../auth/roles.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -177,7 +178,15 @@ async function requireStreamable(sourceId: string) {
   if (!mappings.length) throw new AppError("BAD_REQUEST", "save a mapping before starting the stream: it decides which tables are published", { category: "CONFIGURATION" });
 }
 
+/** A stream action, recorded once it is done (a start queues the stream's job). */
 export async function streamAction(sourceId: string, input: TStreamAction, by: Principal): Promise<{ run_id: string | null }> {
+  const result = await applyStreamAction(sourceId, input, by);
+  const { action, ...request } = input;
+  await recordAfter({ action: `stream.${action}`, source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { run_id: result.run_id, ...request } });
+  return result;
+}
+
+async function applyStreamAction(sourceId: string, input: TStreamAction, by: Principal): Promise<{ run_id: string | null }> {
   switch (input.action) {
     case "start":
       return startStream(sourceId, input, by);
@@ -260,7 +269,10 @@ export async function putCursor(sourceId: string, cursor: string) {
   const s = await ensureStream(sourceId);
   if (s.enabled || leaseHeld(s)) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
   const checked = await checkCursor(sourceId, cursor, "cursor");
-  await pgPool().query("UPDATE streams SET cursor = $2, cursor_updated_at = now(), updated_at = now() WHERE source_id = $1 AND NOT enabled", [sourceId, checked]);
+  await auditedSql(
+    async (client) => (await client.query<{ before: string | null }>("UPDATE streams n SET cursor = $2, cursor_updated_at = now(), updated_at = now() FROM streams o WHERE n.source_id = $1 AND o.source_id = n.source_id AND NOT n.enabled RETURNING o.cursor AS before", [sourceId, checked])).rows[0],
+    (moved) => (moved ? { action: "stream.cursor", source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { before: moved.before, after: checked } } : null),
+  );
   return { cursor: checked };
 }
 
@@ -270,15 +282,27 @@ export async function entityAction(sourceId: string, entity: string, action: z.i
   const s = await ensureStream(sourceId);
   switch (action) {
     case "pause":
-      await pgPool().query("UPDATE streams SET paused_entities = array_append(array_remove(paused_entities, $2), $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]);
+      await auditedSql(
+        (client) => client.query("UPDATE streams SET paused_entities = array_append(array_remove(paused_entities, $2), $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]),
+        () => ({ action: "entity.pause", source_id: sourceId, target: { kind: "entity", id: entity } }),
+      );
       return { run_id: null };
-    case "resume":
-      await pgPool().query("UPDATE streams SET paused_entities = array_remove(paused_entities, $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]);
+    case "resume": {
+      await auditedSql(
+        (client) => client.query("UPDATE streams SET paused_entities = array_remove(paused_entities, $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]),
+        () => ({ action: "entity.resume", source_id: sourceId, target: { kind: "entity", id: entity } }),
+      );
       // A running stream re-snapshots the entity itself once it applies its changes again;
       // without one, the snapshot can run now (the stream applies later changes when started).
-      if (s.paused_entities.includes(entity) && !leaseHeld(s)) return queueSnapshot(sourceId, [entity], by.name);
-      return { run_id: null };
-    case "resnapshot":
-      return queueSnapshot(sourceId, [entity], by.name);
+      if (!s.paused_entities.includes(entity) || leaseHeld(s)) return { run_id: null };
+      const queued = await queueSnapshot(sourceId, [entity], by.name);
+      await recordAfter({ action: "snapshot.request", source_id: sourceId, target: { kind: "run", id: queued.run_id }, details: { entities: [entity], reason: "entity resumed" } });
+      return queued;
+    }
+    case "resnapshot": {
+      const queued = await queueSnapshot(sourceId, [entity], by.name);
+      await recordAfter({ action: "entity.resnapshot", source_id: sourceId, target: { kind: "run", id: queued.run_id }, details: { entity } });
+      return queued;
+    }
   }
 }

@@ -133,6 +133,7 @@ const PLAN: [string, Call[]][] = [
   ["GET /tokens", [{}]],
   ["POST /tokens", [{ body: { name: "conformance", role: "viewer" }, status: 201, then: (r) => void (state.token = r.body.api_token.id) }]],
   ["POST /tokens/{id}/revoke", [{ params: { id: "{token}" } }]],
+  ["GET /audit", []], // below, after the changes
   ["DELETE /sources/{id}", []], // last of all
 ];
 
@@ -147,6 +148,8 @@ const LATER: [string, Call[]][] = [
   ],
   ["GET /alerts", [{ query: { status: "open", limit: "10" }, then: (r) => void (state.alert = r.body.alerts[0].id) }]],
   ["POST /alerts/{id}/resolve", [{ params: { id: "{alert}" } }]],
+  // Every change above left an entry (the conformance of each is audit.test.ts's).
+  ["GET /audit", [{ query: { source_id: "{source}", limit: "100" }, then: (r) => expect(r.body.entries.length).toBeGreaterThan(5) }]],
   ["DELETE /sources/{id}", [{ status: 204 }]],
 ];
 

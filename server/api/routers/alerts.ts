@@ -1,3 +1,4 @@
+import { auditedSql } from "../../audit/trail.ts";
 import { z } from "zod";
 import { AppError } from "../../errors/app-error.ts";
 import { decodeCursor, encodeCursor } from "../../pagination.ts";
@@ -43,8 +44,11 @@ export const alertsRouter = createTRPCRouter({
     .input(z.object({ id: z.uuid() }))
     .output(ZAlert)
     .mutation(async ({ input }) => {
-      const row = await resolveAlert(input.id);
-      if (!row) throw AppError.notFound(`alert ${input.id}`);
-      return row;
+      const row = await auditedSql(
+        async (client) => (await resolveAlert(input.id, client)) ?? Promise.reject(AppError.notFound(`alert ${input.id}`)),
+        (r) => (r.changed ? { action: "alert.resolve", source_id: r.source_id, target: { kind: "alert", id: r.id }, details: { category: r.category, message: r.message } } : null),
+      );
+      const { changed: _, ...alert } = row;
+      return alert;
     }),
 });

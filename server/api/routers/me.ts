@@ -1,3 +1,4 @@
+import { recordAfter } from "../../audit/trail.ts";
 import { z } from "zod";
 import { auth } from "../../auth/auth.ts";
 import { ZRole } from "../../auth/roles.ts";
@@ -38,6 +39,7 @@ export const meRouter = createTRPCRouter({
       // Every other session of this account ends; this one stays signed in.
       const current = await auth().api.getSession({ headers: ctx.headers });
       await passwordChanged(ctx.principal.id, current?.session.id);
+      await recordAfter({ action: "user.password", target: { kind: "user", id: ctx.principal.id } });
       await attempt?.clear().catch(() => {});
       return { changed: true as const };
     }),
