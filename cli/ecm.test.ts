@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { clean, connectionChanges, EXIT, parse } from "./ecm.ts";
+import { auditTable, clean, connectionChanges, EXIT, parse } from "./ecm.ts";
 
 const env = { ECM_TOKEN: "ecm_from_env" };
 const refusal = (f: () => unknown) => {
@@ -52,5 +52,20 @@ describe("ecm's output", () => {
     const lines = connectionChanges(before, typed);
     expect(lines.join("\n")).not.toContain("hunter2");
     expect(lines).toContain("authentication.password: — → (a value, not shown)");
+  });
+});
+
+describe("ecm audit", () => {
+  it("shows who (and for whom a token acts), from where and what, one line each", () => {
+    const text = auditTable([
+      { at: "2026-12-07T01:00:00.000Z", actor: { name: "ci", owner: { name: "ana@example.com" } }, client_address: "198.51.100.7", action: "mapping.save", target: { kind: "mapping_version", id: "3" } },
+      { at: "2026-12-07T00:59:00.000Z", actor: { name: "ana@example.com", owner: null }, client_address: null, action: "token.create", target: { kind: "token", id: "t1" } },
+    ]);
+    expect(text.split("\n")).toEqual([
+      expect.stringMatching(/^AT\s+WHO\s+FROM\s+ACTION\s+TARGET$/),
+      expect.stringMatching(/ci \(for ana@example.com\)\s+198\.51\.100\.7\s+mapping\.save\s+mapping_version 3$/),
+      expect.stringMatching(/ana@example.com\s+—\s+token\.create\s+token t1$/),
+    ]);
+    expect(auditTable([])).toBe("no audit entries");
   });
 });

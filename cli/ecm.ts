@@ -26,6 +26,8 @@ const USAGE = `usage: ecm [--url URL] [--token-file FILE | --token-stdin] [--jso
   stream start|stop|status NAME|ID
   dead-letters list [--source NAME|ID] [--status open|replayed|discarded] [--limit N]
   dead-letters replay (--source NAME|ID | ID…) [--wait]
+  audit [--source NAME|ID] [--actor WHO] [--action KIND] [--since ISO-TIME] [--limit N]
+                                        who changed what, newest first (admin tokens)
   export [NAME|ID…]                     the sources' configs and mappings as JSON (secrets as references)
   import FILE [--yes]                   apply every source of an export (--yes: also change the
                                         connection of an existing source; without it, shown and refused)
@@ -55,7 +57,7 @@ export function parse(argv: string[], input: { env?: Record<string, string | und
   let url = environment.ECM_URL ?? "http://localhost:3000";
   let token = environment.ECM_TOKEN ?? "";
   let json = false;
-  const takesValue = new Set(["--url", "--token-file", "--entity", "--source", "--status", "--limit"]);
+  const takesValue = new Set(["--url", "--token-file", "--entity", "--source", "--status", "--limit", "--actor", "--action", "--since"]);
   const switches = new Set(["--wait", "--keep-capture", "--keep-slot", "--remap", "--yes", "--token-stdin"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -238,6 +240,13 @@ function print(o: Options, value: unknown, text: () => string) {
   process.stdout.write(o.json ? `${JSON.stringify(value, null, 2)}\n` : `${clean(text())}\n`);
 }
 
+/** Audit entries as a table: when, who (and for whom a token acts), from where, what. */
+export function auditTable(entries: { at: string; actor: { name: string; owner: { name: string } | null }; client_address: string | null; action: string; target: { kind: string; id: string | null } }[]): string {
+  if (!entries.length) return "no audit entries";
+  const who = (e: (typeof entries)[number]) => (e.actor.owner && e.actor.owner.name !== e.actor.name ? `${e.actor.name} (for ${e.actor.owner.name})` : e.actor.name);
+  return table([["AT", "WHO", "FROM", "ACTION", "TARGET"], ...entries.map((e) => [e.at, who(e), e.client_address ?? "—", e.action, `${e.target.kind} ${e.target.id ?? ""}`.trim()])]);
+}
+
 /** A table whose cells are one line each (a newline from the source is shown, not obeyed). */
 const table = (rows: string[][]) => {
   const cells = rows.map((r) => r.map((c) => clean(c).replaceAll("\n", "\\n")));
@@ -315,6 +324,18 @@ export async function run(argv: string[]): Promise<number> {
       params.set("limit", o.flags.get("--limit")?.[0] ?? "50");
       const page = await api("GET", `/dead-letters?${params}`);
       print(o, page, () => (page.dead_letters.length ? table([["ID", "ENTITY", "KEY", "ERROR"], ...page.dead_letters.map((d: any) => [d.id, d.entity, d.key.join(","), d.error.message.slice(0, 80)])]) : "no dead letters"));
+      return EXIT.ok;
+    }
+    case "audit": {
+      const params = new URLSearchParams({ limit: o.flags.get("--limit")?.[0] ?? "50" });
+      const source = o.flags.get("--source")?.[0];
+      if (source) params.set("source_id", (await resolveSource(api, source)).id);
+      for (const [flag, name] of [["--actor", "actor"], ["--action", "action"], ["--since", "since"]] as const) {
+        const v = o.flags.get(flag)?.[0];
+        if (v) params.set(name, v);
+      }
+      const page = await api("GET", `/audit?${params}`);
+      print(o, page, () => auditTable(page.entries));
       return EXIT.ok;
     }
     case "dead-letters replay": {

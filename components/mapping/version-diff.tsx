@@ -2,6 +2,7 @@
 // Compare two saved mapping versions field by field: tables and context types added or removed,
 // and per table the target fields added, removed or changed (source column or transform).
 import { useQuery } from "@tanstack/react-query";
+import { useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badge.tsx";
@@ -13,9 +14,12 @@ export function VersionDiff({ sourceId }: { sourceId: string }) {
   const trpc = useTRPC();
   const versions = useQuery(trpc.mappings.versions.queryOptions({ id: sourceId }));
   const list = versions.data?.versions.map((v) => v.version).sort((x, y) => y - x) ?? [];
-  // Until the user picks, compare the newest version with the one before it.
-  const [pickedA, setA] = useState(0);
-  const [pickedB, setB] = useState(0);
+  // Until the user picks: the versions the link asked for (?from=&to=, the Audit page's), else the
+  // newest version against the one before it.
+  const params = useSearchParams();
+  const asked = (name: string) => ((n) => (Number.isInteger(n) && n > 0 && n < 1_000_000 ? n : 0))(Number(params.get(name)));
+  const [pickedA, setA] = useState(() => asked("from"));
+  const [pickedB, setB] = useState(() => asked("to"));
   const a = pickedA || list[1] || 0;
   const b = pickedB || list[0] || 0;
   const va = useQuery({ ...trpc.mappings.version.queryOptions({ id: sourceId, version: a || 1 }), enabled: a > 0 });
@@ -23,7 +27,7 @@ export function VersionDiff({ sourceId }: { sourceId: string }) {
   const lines = va.data && vb.data ? diffMappings(va.data.mappings as Entry[], vb.data.mappings as Entry[]) : null;
   const tone = { added: "green", removed: "red", changed: "amber" } as const;
   return (
-    <Card title="Compare versions">
+    <Card title="Compare versions" id="versions">
       {list.length < 2 ? (
         <p className="text-[13px] text-muted">Save a second version to compare versions.</p>
       ) : (

@@ -14,6 +14,7 @@ const NAV: { href: string; label: string; admin?: boolean; badge?: boolean }[] =
   { href: "/dead-letters", label: "Dead letters", badge: true },
   { href: "/alerts", label: "Alerts" },
   { href: "/contexts", label: "Contexts" },
+  { href: "/audit", label: "Audit", admin: true },
   { href: "/settings", label: "Settings", admin: true },
 ];
 

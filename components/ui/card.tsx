@@ -1,11 +1,11 @@
 import type { ReactNode } from "react";
 import { cn } from "./cn.ts";
 
-export function Card({ title, actions, children, className }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string }) {
+export function Card({ title, actions, children, className, id }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; id?: string }) {
   return (
     // min-w-0: a card in a grid or flex row shrinks to its track; wide content (a table) scrolls
     // inside the card's body instead of pushing the page sideways.
-    <section className={cn("min-w-0 rounded-lg border border-line bg-surface", className)}>
+    <section id={id} className={cn("min-w-0 rounded-lg border border-line bg-surface", className)}>
       {title || actions ? (
         <header className="flex items-center justify-between border-b border-line px-4 py-2.5">
           <h2 className="text-[13px] font-semibold">{title}</h2>

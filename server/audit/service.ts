@@ -34,8 +34,7 @@ export const ZAuditFilter = z
     until: z.iso.datetime({ offset: true }).optional(),
     limit: z.number().int().min(1).max(200).default(50),
     cursor: z.string().regex(/^\d{1,19}$/, "a next_cursor from an earlier page").optional(),
-  })
-  .strict();
+  });
 
 type Row = {
   id: string;

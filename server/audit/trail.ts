@@ -14,6 +14,9 @@ import type { Principal } from "../auth/roles.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
 import { redact } from "../secrets/redact.ts";
+import type { AuditAction } from "./actions.ts";
+
+export { AUDIT_ACTIONS, type AuditAction } from "./actions.ts";
 
 const log = logger("audit");
 
@@ -26,35 +29,6 @@ export type Actor = {
   address: string | null;
 };
 
-/** The kinds of change (the `action` of an entry; the Audit page's and the API's filter). */
-export const AUDIT_ACTIONS = [
-  "source.create",
-  "source.update",
-  "source.delete",
-  "source.demo_writer",
-  "mapping.save",
-  "snapshot.request",
-  "schedule.pause",
-  "schedule.resume",
-  "stream.start",
-  "stream.stop",
-  "stream.approve_schema",
-  "stream.cursor",
-  "entity.pause",
-  "entity.resume",
-  "entity.resnapshot",
-  "dead_letter.replay",
-  "dead_letter.discard",
-  "alert.resolve",
-  "user.create",
-  "user.role",
-  "user.disable",
-  "user.enable",
-  "user.password",
-  "token.create",
-  "token.revoke",
-] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export type AuditWrite = {
   action: AuditAction;

@@ -1,0 +1,30 @@
+// The kinds of change the audit trail records (shared with the console, which filters by them).
+/** The `action` of an entry: the Audit page's and the API's filter. */
+export const AUDIT_ACTIONS = [
+  "source.create",
+  "source.update",
+  "source.delete",
+  "source.demo_writer",
+  "mapping.save",
+  "snapshot.request",
+  "schedule.pause",
+  "schedule.resume",
+  "stream.start",
+  "stream.stop",
+  "stream.approve_schema",
+  "stream.cursor",
+  "entity.pause",
+  "entity.resume",
+  "entity.resnapshot",
+  "dead_letter.replay",
+  "dead_letter.discard",
+  "alert.resolve",
+  "user.create",
+  "user.role",
+  "user.disable",
+  "user.enable",
+  "user.password",
+  "token.create",
+  "token.revoke",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
