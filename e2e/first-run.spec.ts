@@ -113,11 +113,33 @@ async function inspect(page: Page, where: string): Promise<Problem[]> {
   }, where);
 }
 
+/**
+ * The navigation column, scrolled to the page's end: beside the page from top to bottom of the
+ * window on a desktop (it once ended partway down, its "workers online" line floating mid-page),
+ * across the whole width on a phone.
+ */
+async function inspectNavigation(page: Page, where: string): Promise<Problem[]> {
+  return page.evaluate(async (where) => {
+    window.scrollTo(0, document.documentElement.scrollHeight);
+    await new Promise((r) => requestAnimationFrame(() => r(null)));
+    const nav = document.querySelector("aside")?.getBoundingClientRect();
+    const workers = document.querySelector("[data-testid=workers]")?.getBoundingClientRect();
+    window.scrollTo(0, 0);
+    if (!nav) return [`${where}: no navigation column`];
+    const out: string[] = [];
+    if (window.innerWidth >= 768) {
+      if (nav.top > 1 || nav.bottom < window.innerHeight - 1) out.push(`${where}: the navigation column spans ${Math.round(nav.top)}–${Math.round(nav.bottom)} of a ${window.innerHeight} px window at the page's end`);
+      if (workers && workers.bottom < window.innerHeight - 80) out.push(`${where}: the workers line floats at ${Math.round(workers.bottom)} px, not at the column's foot`);
+    } else if (nav.width < window.innerWidth - 1) out.push(`${where}: the navigation bar is ${Math.round(nav.width)} px of a ${window.innerWidth} px window`);
+    return out;
+  }, where);
+}
+
 async function visit(page: Page, testInfo: TestInfo, label: string, url: string | null, problems: Problem[], ready: () => Promise<void>) {
   if (url) await page.goto(url);
   await ready();
   await page.waitForLoadState("networkidle").catch(() => {}); // polls never go fully idle
-  problems.push(...(await inspect(page, label)));
+  problems.push(...(await inspect(page, label)), ...(await inspectNavigation(page, label)));
   await screenshot(page, testInfo, label);
 }
 
@@ -132,6 +154,9 @@ for (const vp of VIEWPORTS) {
       const heading = (name: RegExp) => () => expect(page.getByRole("heading", { name }).first()).toBeVisible();
       await visit(page, testInfo, at("sources"), "/sources", problems, () => expect(page.getByRole("link", { name: "demo-shop" })).toBeVisible());
       await visit(page, testInfo, at("source"), `/sources/${id}`, problems, () => expect(page.getByTestId("stream-status")).toBeVisible());
+      // The state the page shows is the status API's (polled: both follow the stream).
+      const apiState = async () => (await (await page.request.get(`/api/v1/sources/${id}/status`, { headers: { authorization: `Bearer ${E2E.apiToken}` } })).json()).state as string;
+      await expect.poll(async () => ((await page.getByTestId("source-state").getAttribute("data-state")) === (await apiState()) ? "same" : "different"), { timeout: 15_000 }).toBe("same");
       await page.getByRole("button", { name: "Test connection" }).click();
       await visit(page, testInfo, at("source-health"), null, problems, () => expect(page.getByTestId("health-checks").locator('[data-check="reachable"]')).toBeVisible());
       await visit(page, testInfo, at("source-edit"), `/sources/${id}/edit`, problems, () => expect(page.getByLabel("Name", { exact: true })).toHaveValue("demo-shop"));
@@ -150,6 +175,7 @@ for (const vp of VIEWPORTS) {
       await visit(page, testInfo, at("dead-letter-detail"), null, problems, () => expect(page.getByTestId("dead-letter-detail")).toBeVisible());
       await visit(page, testInfo, at("alerts"), "/alerts", problems, heading(/Alerts/));
       await visit(page, testInfo, at("settings"), "/settings", problems, heading(/Settings/));
+      await visit(page, testInfo, at("audit"), "/audit", problems, heading(/Audit/));
       expect(problems, problems.join("\n")).toEqual([]);
     });
   });

@@ -9,7 +9,7 @@ export function WorkersIndicator() {
   const count = data?.workers.length ?? 0;
   const ok = !isError && count > 0;
   return (
-    <div className="flex items-center gap-2 text-xs text-muted" title={data?.workers.map((w) => w.id).join("\n")}>
+    <div data-testid="workers" className="flex items-center gap-2 text-xs text-muted" title={data?.workers.map((w) => w.id).join("\n")}>
       <span aria-hidden className={cn("h-2 w-2 rounded-full", data === undefined ? "bg-zinc-300" : ok ? "bg-emerald-500" : "bg-red-500")} />
       {data === undefined ? "Checking workers…" : ok ? `${count} worker${count === 1 ? "" : "s"} online` : "No worker online"}
     </div>
