@@ -62,24 +62,27 @@ export async function reconcileRuns(graceMs = 60_000): Promise<string[]> {
   return closed;
 }
 
-/** The audit trail's retention is enforced at most once an hour per supervisor. */
+/** The audit trail's retention is enforced a minute after start, then hourly, on its own timer (a long purge never delays the tick). */
 const AUDIT_PURGE_EVERY_MS = 3_600_000;
 
 export function startSupervisor(): { stop: () => void } {
   let running = false;
-  let lastPurge = 0;
-  const purgeAudit = async () => {
-    if (Date.now() - lastPurge < AUDIT_PURGE_EVERY_MS) return;
-    lastPurge = Date.now();
-    await purgeExpiredAudit();
-  };
+  const purgeAudit = () => void purgeExpiredAudit().catch((error) => log.warn({ error }, "the audit trail's retention could not be enforced; next hour again"));
+  const firstPurge = setTimeout(purgeAudit, 60_000);
+  const purgeTimer = setInterval(purgeAudit, AUDIT_PURGE_EVERY_MS);
   const tickMs = Number(process.env.ECM_SUPERVISOR_MS ?? 5000); // tests shorten it
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue(), reconcileSchedules(), purgeAudit()])
+    Promise.all([reconcileStreams(), reconcileRuns(), deliverDue(), reconcileSchedules()])
       .catch((error) => log.warn({ error }, "reconcile failed"))
       .finally(() => (running = false));
   }, tickMs);
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      clearTimeout(firstPurge);
+      clearInterval(purgeTimer);
+    },
+  };
 }

@@ -6,6 +6,7 @@ export const AUDIT_ACTIONS = [
   "source.delete",
   "source.demo_writer",
   "mapping.save",
+  "mapping.remap",
   "snapshot.request",
   "schedule.pause",
   "schedule.resume",

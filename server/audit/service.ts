@@ -33,7 +33,7 @@ export const ZAuditFilter = z
     since: z.iso.datetime({ offset: true }).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
     limit: z.number().int().min(1).max(200).default(50),
-    cursor: z.string().regex(/^\d{1,19}$/, "a next_cursor from an earlier page").optional(),
+    cursor: z.string().regex(/^\d{1,18}$/, "a next_cursor from an earlier page").optional(),
   });
 
 type Row = {
@@ -80,7 +80,7 @@ export async function listAudit(filter: z.output<typeof ZAuditFilter>) {
   if (filter.cursor) where.push(`id < ${p(filter.cursor)}::bigint`);
   const { rows } = await pgPool().query<Row>(
     `SELECT id::text, at, actor_kind, actor_id, actor_name, owner_kind, owner_id, owner_name, client_address, action, source_id::text, target_kind, target_id, details
-     FROM audit_entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ${p(filter.limit + 1)}`,
+     FROM audit_entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY audit_entries.id DESC LIMIT ${p(filter.limit + 1)}`,
     params,
   );
   const page = rows.slice(0, filter.limit);
@@ -93,7 +93,7 @@ const PURGE_CHUNK = 10_000;
  * Removes the entries older than the retention, a chunk per transaction (the only deletes the
  * append-only trigger lets through: this transaction says so with ecm.audit_retention). Returns how many.
  */
-export async function purgeExpiredAudit(retentionDays = env().ECM_AUDIT_RETENTION_DAYS): Promise<number> {
+export async function purgeExpiredAudit(retentionDays = env().ECM_AUDIT_RETENTION_DAYS, chunk = PURGE_CHUNK): Promise<number> {
   let removed = 0;
   for (;;) {
     const client = await pgPool().connect();
@@ -102,11 +102,11 @@ export async function purgeExpiredAudit(retentionDays = env().ECM_AUDIT_RETENTIO
       await client.query("SET LOCAL ecm.audit_retention = 'on'");
       const r = await client.query(
         "DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < now() - make_interval(days => $1) ORDER BY id LIMIT $2)",
-        [retentionDays, PURGE_CHUNK],
+        [retentionDays, chunk],
       );
       await client.query("COMMIT");
       removed += r.rowCount ?? 0;
-      if ((r.rowCount ?? 0) < PURGE_CHUNK) break;
+      if ((r.rowCount ?? 0) < chunk) break;
     } catch (e) {
       await client.query("ROLLBACK").catch(() => {});
       throw e;

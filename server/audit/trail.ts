@@ -54,11 +54,24 @@ export function actorOf(principal: Principal, headers: Headers): Actor {
   return { kind: principal.kind, id: principal.id, name: principal.name.slice(0, 200), owner, address };
 }
 
-/** Details as stored: secret-looking fields redacted, and bounded (an entry is a record, not a copy). */
+/**
+ * Details as stored: secret-looking fields redacted, and bounded (an entry is a record, not a
+ * copy). Past the bound, each field that is small on its own stays (a version, an id, a name) and
+ * the large ones (a long diff) are dropped, named in `truncated`.
+ */
 const MAX_DETAILS_CHARS = 64 * 1024;
+const MAX_FIELD_CHARS = 4 * 1024;
 function storedDetails(details: Record<string, unknown> | undefined): string {
-  const json = JSON.stringify(redact(details ?? {}));
-  return json.length <= MAX_DETAILS_CHARS ? json : JSON.stringify({ truncated: true, size: json.length });
+  const safe = redact(details ?? {}) as Record<string, unknown>;
+  const json = JSON.stringify(safe);
+  if (json.length <= MAX_DETAILS_CHARS) return json;
+  const kept: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  for (const [k, v] of Object.entries(safe)) {
+    if ((JSON.stringify(v) ?? "").length <= MAX_FIELD_CHARS) kept[k] = v;
+    else dropped.push(k);
+  }
+  return JSON.stringify({ ...kept, truncated: { fields: dropped, size: json.length } });
 }
 
 const INSERT_SQL = `INSERT INTO audit_entries (actor_kind, actor_id, actor_name, owner_kind, owner_id, owner_name, client_address, action, source_id, target_kind, target_id, details)

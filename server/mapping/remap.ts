@@ -72,7 +72,9 @@ export async function saveAndRemap(sourceId: string, doc: TMappingDocument, opti
   const tombstoned = await tombstoneEntities(pgPool(), sourceId, removed);
   // Full passes: an incremental source would otherwise rebuild only the rows that moved.
   const run = changed.length ? await queueSnapshot(sourceId, changed, by.name, { full: true }) : null;
-  if (run) await recordAfter({ action: "snapshot.request", source_id: sourceId, target: { kind: "run", id: run.run_id }, details: { entities: changed, full: true, reason: `re-map to mapping version ${saved.version}` } });
+  // What the re-map did to the store: the entities re-snapshotted (a queued run) and those
+  // tombstoned whole (no longer mapped).
+  await recordAfter({ action: "mapping.remap", source_id: sourceId, target: { kind: "mapping_version", id: String(saved.version) }, details: { version: saved.version, entities: changed, run_id: run?.run_id ?? null, removed, tombstoned } });
   log.info({ source_id: sourceId, version: saved.version, remapped: changed, removed, tombstoned, run_id: run?.run_id ?? null }, "mapping saved; re-mapping existing contexts");
   return { ...saved, warnings, remap: { run_id: run?.run_id ?? null, entities: changed, removed, tombstoned } };
 }

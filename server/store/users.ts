@@ -30,7 +30,7 @@ export async function setUserRole(id: string, role: string, within?: (tx: Prisma
     const found = await tx.user.findUnique({ where: { id }, select: { role: true } });
     if (!found) return null;
     const row = await tx.user.update({ where: { id }, data: { role }, select: userSelect });
-    await within?.(tx, found.role ?? null);
+    if (found.role !== role) await within?.(tx, found.role ?? null); // the same role again changes nothing
     return row;
   });
 }
@@ -38,11 +38,11 @@ export async function setUserRole(id: string, role: string, within?: (tx: Prisma
 /** Disabling signs the user out everywhere: their sessions are deleted. */
 export async function setUserDisabled(id: string, disabled: boolean, within?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<UserRow | null> {
   return prisma().$transaction(async (tx) => {
-    const found = await tx.user.findUnique({ where: { id }, select: { id: true } });
+    const found = await tx.user.findUnique({ where: { id }, select: { banned: true } });
     if (!found) return null;
     if (disabled) await tx.session.deleteMany({ where: { userId: id } });
     const row = await tx.user.update({ where: { id }, data: { banned: disabled }, select: userSelect });
-    await within?.(tx);
+    if ((found.banned === true) !== disabled) await within?.(tx);
     return row;
   });
 }

@@ -178,22 +178,23 @@ async function requireStreamable(sourceId: string) {
   if (!mappings.length) throw new AppError("BAD_REQUEST", "save a mapping before starting the stream: it decides which tables are published", { category: "CONFIGURATION" });
 }
 
-/** A stream action, recorded once it is done (a start queues the stream's job). */
+/**
+ * A stream action. Recorded in the audit trail only when it changed something: a stop and a
+ * schema approval in their own transaction; a start once its job is queued (with the cursor
+ * before and after, when it moves it).
+ */
 export async function streamAction(sourceId: string, input: TStreamAction, by: Principal): Promise<{ run_id: string | null }> {
-  const result = await applyStreamAction(sourceId, input, by);
-  const { action, ...request } = input;
-  await recordAfter({ action: `stream.${action}`, source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { run_id: result.run_id, ...request } });
-  return result;
-}
-
-async function applyStreamAction(sourceId: string, input: TStreamAction, by: Principal): Promise<{ run_id: string | null }> {
   switch (input.action) {
     case "start":
       return startStream(sourceId, input, by);
     case "stop": {
       await getSource(sourceId);
       const s = await ensureStream(sourceId);
-      await updateStream(sourceId, { enabled: false });
+      if (!s.enabled) return { run_id: s.run_id }; // stopped already: nothing changes
+      await auditedSql(
+        (client) => updateStream(sourceId, { enabled: false }, client),
+        () => ({ action: "stream.stop", source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { run_id: s.run_id } }),
+      );
       // Never picked up (no worker ran it yet): nothing else will close the run.
       if (!leaseHeld(s) && s.run_id && s.status === "starting") {
         await finishRun(s.run_id, { status: "cancelled" }).catch(() => {});
@@ -206,9 +207,13 @@ async function applyStreamAction(sourceId: string, input: TStreamAction, by: Pri
       if (!s.pending_schema) throw new AppError("CONFLICT", "there is no schema change waiting for approval");
       // The approved columns become the known ones: the stream resumes at the change that paused it.
       const known = Object.assign(bareObject<string[]>(), s.known_schemas);
-      if (s.pending_schema.columns) known[s.pending_schema.entity] = s.pending_schema.columns;
-      else delete known[s.pending_schema.entity]; // paused before the columns were kept: the stream re-reads them
-      await updateStream(sourceId, { known_schemas: JSON.stringify(known), pending_schema: null, error: null, error_category: null });
+      const pending = s.pending_schema;
+      if (pending.columns) known[pending.entity] = pending.columns;
+      else delete known[pending.entity]; // paused before the columns were kept: the stream re-reads them
+      await auditedSql(
+        (client) => updateStream(sourceId, { known_schemas: JSON.stringify(known), pending_schema: null, error: null, error_category: null }, client),
+        () => ({ action: "stream.approve_schema", source_id: sourceId, target: { kind: "entity", id: pending.entity }, details: { columns: pending.columns ?? null } }),
+      );
       return startStream(sourceId, { action: "start" }, by);
     }
   }
@@ -223,6 +228,7 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
   }
   const cursor = input.cursor ? await checkCursor(sourceId, input.cursor, "cursor") : null;
   const run = await createRun({ sourceId, kind: "stream", request: { batch_size: input.batch_size, include_operations: input.include_operations, cursor: input.cursor }, createdBy: by.name });
+  const cursorBefore = s.cursor;
   await updateStream(sourceId, {
     enabled: true,
     status: "starting",
@@ -238,6 +244,8 @@ async function startStream(sourceId: string, input: Extract<TStreamAction, { act
   });
   // If Redis does not answer, the supervisor queues it once it does: the desired state is saved.
   await queueStream(sourceId).catch(() => {});
+  const { action: _, ...request } = input;
+  await recordAfter({ action: "stream.start", source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { run_id: run.id, ...request, ...(cursor ? { cursor: { before: cursorBefore, after: cursor } } : {}) } });
   return { run_id: run.id };
 }
 
@@ -270,8 +278,13 @@ export async function putCursor(sourceId: string, cursor: string) {
   if (s.enabled || leaseHeld(s)) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
   const checked = await checkCursor(sourceId, cursor, "cursor");
   await auditedSql(
-    async (client) => (await client.query<{ before: string | null }>("UPDATE streams n SET cursor = $2, cursor_updated_at = now(), updated_at = now() FROM streams o WHERE n.source_id = $1 AND o.source_id = n.source_id AND NOT n.enabled RETURNING o.cursor AS before", [sourceId, checked])).rows[0],
-    (moved) => (moved ? { action: "stream.cursor", source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { before: moved.before, after: checked } } : null),
+    async (client) => {
+      const moved = (await client.query<{ before: string | null }>("UPDATE streams n SET cursor = $2, cursor_updated_at = now(), updated_at = now() FROM streams o WHERE n.source_id = $1 AND o.source_id = n.source_id AND NOT n.enabled RETURNING o.cursor AS before", [sourceId, checked])).rows[0];
+      // The stream started between the check above and this update.
+      if (!moved) throw new AppError("CONFLICT", "stop the stream before moving its cursor (POST …/stream {\"action\":\"stop\"})");
+      return moved;
+    },
+    (moved) => ({ action: "stream.cursor", source_id: sourceId, target: { kind: "stream", id: sourceId }, details: { before: moved.before, after: checked } }),
   );
   return { cursor: checked };
 }
@@ -282,22 +295,22 @@ export async function entityAction(sourceId: string, entity: string, action: z.i
   const s = await ensureStream(sourceId);
   switch (action) {
     case "pause":
+      // Recorded when it changed something (an entity paused already is not paused again).
       await auditedSql(
-        (client) => client.query("UPDATE streams SET paused_entities = array_append(array_remove(paused_entities, $2), $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]),
-        () => ({ action: "entity.pause", source_id: sourceId, target: { kind: "entity", id: entity } }),
+        async (client) => (await client.query("UPDATE streams SET paused_entities = array_append(paused_entities, $2), updated_at = now() WHERE source_id = $1 AND NOT ($2 = ANY(paused_entities))", [sourceId, entity])).rowCount === 1,
+        (changed) => (changed ? { action: "entity.pause", source_id: sourceId, target: { kind: "entity", id: entity } } : null),
       );
       return { run_id: null };
     case "resume": {
-      await auditedSql(
-        (client) => client.query("UPDATE streams SET paused_entities = array_remove(paused_entities, $2), updated_at = now() WHERE source_id = $1", [sourceId, entity]),
-        () => ({ action: "entity.resume", source_id: sourceId, target: { kind: "entity", id: entity } }),
-      );
       // A running stream re-snapshots the entity itself once it applies its changes again;
-      // without one, the snapshot can run now (the stream applies later changes when started).
-      if (!s.paused_entities.includes(entity) || leaseHeld(s)) return { run_id: null };
-      const queued = await queueSnapshot(sourceId, [entity], by.name);
-      await recordAfter({ action: "snapshot.request", source_id: sourceId, target: { kind: "run", id: queued.run_id }, details: { entities: [entity], reason: "entity resumed" } });
-      return queued;
+      // without one, the snapshot runs now (the stream applies later changes when started): the
+      // entry says so, and the run names who asked.
+      const snapshotNow = s.paused_entities.includes(entity) && !leaseHeld(s);
+      await auditedSql(
+        async (client) => (await client.query("UPDATE streams SET paused_entities = array_remove(paused_entities, $2), updated_at = now() WHERE source_id = $1 AND $2 = ANY(paused_entities)", [sourceId, entity])).rowCount === 1,
+        (changed) => (changed ? { action: "entity.resume", source_id: sourceId, target: { kind: "entity", id: entity }, details: { resnapshot: snapshotNow } } : null),
+      );
+      return snapshotNow ? queueSnapshot(sourceId, [entity], by.name) : { run_id: null };
     }
     case "resnapshot": {
       const queued = await queueSnapshot(sourceId, [entity], by.name);

@@ -113,6 +113,27 @@ describe("the audit trail", () => {
     const cursor = (await api("GET", `/sources/${sourceId}/cursor`, { token: editor })).body.cursor as string;
     const moved = await onlyEntry(async () => expect((await api("PUT", `/sources/${sourceId}/cursor`, { token: editor, body: { cursor } })).status).toBe(200), "stream.cursor");
     expect(moved.details).toEqual({ before: cursor, after: cursor });
+    const stoppedAgain = await lastId();
+    await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "stop" } }); // stopped already
+    expect(await entriesAfter(stoppedAgain)).toEqual([]);
+
+    // Paused twice, changed once; resumed with no stream running: the entity is re-snapshotted now,
+    // and the one entry says so.
+    await onlyEntry(() => api("POST", `/sources/${sourceId}/stream/entities/customers`, { token: editor, body: { action: "pause" } }), "entity.pause");
+    const pausedAgain = await lastId();
+    await api("POST", `/sources/${sourceId}/stream/entities/customers`, { token: editor, body: { action: "pause" } });
+    expect(await entriesAfter(pausedAgain)).toEqual([]);
+    let resumedRun = "";
+    const resumed = await onlyEntry(async () => void (resumedRun = (await api("POST", `/sources/${sourceId}/stream/entities/customers`, { token: editor, body: { action: "resume" } })).body.run_id), "entity.resume");
+    expect(resumed.details).toEqual({ resnapshot: true });
+    expect((await runDone(resumedRun)).status).toBe("succeeded");
+
+    // A save that re-maps: the version, then what the re-map did to the store.
+    const before = await lastId();
+    expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: { ...second, remap: true } })).status).toBe(200);
+    const remapped = await entriesAfter(before);
+    expect(remapped.map((e) => e.action)).toEqual(["mapping.save", "mapping.remap"]);
+    expect(remapped[1]!.details).toMatchObject({ version: 3, removed: [], tombstoned: 0 });
 
     // The demo writer (a console procedure): on a source marked as the demo.
     await withDb((c) => c.query("UPDATE sources SET is_demo = true WHERE id = $1", [sourceId]));
@@ -154,6 +175,9 @@ describe("the audit trail", () => {
     secrets.push("keeper-password-1");
     const role = await onlyEntry(() => asAdmin.users.setRole({ id: userId, role: "viewer" }), "user.role");
     expect(role.details).toEqual({ before: "editor", after: "viewer" });
+    const sameRole = await lastId();
+    await asAdmin.users.setRole({ id: userId, role: "viewer" }); // the same role: nothing changes
+    expect(await entriesAfter(sameRole)).toEqual([]);
     await onlyEntry(() => asAdmin.users.setDisabled({ id: userId, disabled: true }), "user.disable");
     await onlyEntry(() => asAdmin.users.setDisabled({ id: userId, disabled: false }), "user.enable");
 
@@ -181,7 +205,7 @@ describe("the audit trail", () => {
     const next = await api("GET", `/audit?source_id=${sourceId}&limit=3&cursor=${page.body.next_cursor}`, { token: adminToken() });
     expect(BigInt(next.body.entries[0].id)).toBeLessThan(BigInt(page.body.entries[2].id));
     const saves = (await api("GET", `/audit?action=mapping.save&actor=ECM_API_TOKEN`, { token: adminToken() })).body.entries;
-    expect(saves.map((e: { details: { version: number } }) => e.details.version)).toEqual([2, 1]); // the editor's token is ECM_API_TOKEN's
+    expect(saves.map((e: { details: { version: number } }) => e.details.version)).toEqual([3, 2, 1]); // the editor's token is ECM_API_TOKEN's
     expect((await api("GET", "/audit?action=nothing.like.this", { token: adminToken() })).status).toBe(400);
   });
 
@@ -189,6 +213,9 @@ describe("the audit trail", () => {
     const before = await lastId();
     const clash = await api("POST", "/sources", { token: editor, body: { name: "audited-renamed", config: src.config } });
     expect(clash.status).toBe(409);
+    // Changes recorded once they succeed (a queued run, a stream start) are not when they fail.
+    expect((await api("POST", `/sources/${sourceId}/snapshot`, { token: editor, body: { entities: ["not_mapped"] } })).status).toBe(400);
+    expect((await api("POST", "/dead-letters/replay", { token: editor, body: { ids: ["00000000-0000-4000-8000-000000000000"] } })).status).toBe(400);
     expect(await entriesAfter(before)).toEqual([]);
     // The store refuses this kind of entry for a moment: the rename it records must not happen.
     await withDb((c) => c.query("ALTER TABLE audit_entries ADD CONSTRAINT audit_test_refuse CHECK (action <> 'source.update') NOT VALID"));
@@ -212,10 +239,13 @@ describe("the audit trail", () => {
 
   it("keeps entries for the retention and no longer: the job removes only what is past it", async () => {
     await withDb((c) =>
-      c.query("INSERT INTO audit_entries (at, actor_kind, actor_id, actor_name, action, target_kind) VALUES (now() - interval '401 days', 'user', 'old', 'old', 'source.create', 'source'), (now() - interval '399 days', 'user', 'kept', 'kept', 'source.create', 'source')"),
+      c.query(`INSERT INTO audit_entries (at, actor_kind, actor_id, actor_name, action, target_kind)
+        SELECT now() - interval '401 days', 'user', 'old', 'old', 'source.create', 'source' FROM generate_series(1, 5)
+        UNION ALL SELECT now() - interval '399 days', 'user', 'kept', 'kept', 'source.create', 'source'`),
     );
-    expect(await purgeExpiredAudit(400)).toBe(1);
+    expect(await purgeExpiredAudit(400, 2)).toBe(5); // in chunks of 2: three transactions
     const left = await withDb(async (c) => (await c.query("SELECT actor_id FROM audit_entries WHERE actor_id IN ('old', 'kept')")).rows.map((r) => r.actor_id));
     expect(left).toEqual(["kept"]);
+    expect(await purgeExpiredAudit(400)).toBe(0);
   });
 });
