@@ -204,7 +204,7 @@ describe("the audit trail", () => {
     expect(page.body.entries.every((e: { source_id: string }) => e.source_id === sourceId)).toBe(true);
     const next = await api("GET", `/audit?source_id=${sourceId}&limit=3&cursor=${page.body.next_cursor}`, { token: adminToken() });
     expect(BigInt(next.body.entries[0].id)).toBeLessThan(BigInt(page.body.entries[2].id));
-    const saves = (await api("GET", `/audit?action=mapping.save&actor=ECM_API_TOKEN`, { token: adminToken() })).body.entries;
+    const saves = (await api("GET", `/audit?action=mapping.save&actor=ECM_API_TOKEN&source_id=${sourceId}`, { token: adminToken() })).body.entries;
     expect(saves.map((e: { details: { version: number } }) => e.details.version)).toEqual([3, 2, 1]); // the editor's token is ECM_API_TOKEN's
     expect((await api("GET", "/audit?action=nothing.like.this", { token: adminToken() })).status).toBe(400);
   });

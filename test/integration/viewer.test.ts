@@ -18,9 +18,9 @@ import { api } from "../support/http.ts";
 // Changing one's own password is every signed-in user's.
 const READ_ONLY_MUTATIONS = new Set(["sources.health", "mappings.preview", "sources.operation", "me.changePassword"]);
 const READ_ONLY_POSTS = new Set(["/sources/{id}/health", "/sources/{id}/preview", "/sources/{id}/operations"]);
-// Reads that are for admins only: who the users are and which API tokens exist.
-const ADMIN_READS = new Set(["users.list", "tokens.list"]);
-const ADMIN_GETS = new Set(["/users", "/tokens"]);
+// Reads that are for admins only: who the users are, which API tokens exist, and the audit trail.
+const ADMIN_READS = new Set(["users.list", "tokens.list", "audit.list"]);
+const ADMIN_GETS = new Set(["/users", "/tokens", "/audit"]);
 
 const viewerPrincipal = { kind: "token" as const, id: "viewer-token", name: "viewer", role: "viewer" as const };
 type Procedure = { _def: { type: "query" | "mutation" | "subscription" } };
@@ -55,7 +55,7 @@ describe("a viewer", () => {
     }
   });
 
-  it("may call every tRPC query except the admin-only lists of users and tokens", async () => {
+  it("may call every tRPC query except the admin-only lists of users, tokens and audit entries", async () => {
     const queries = procedures.filter(([, p]) => p._def.type === "query").map(([path]) => path);
     expect(queries.length).toBeGreaterThan(15);
     for (const path of queries) {
