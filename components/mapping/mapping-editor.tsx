@@ -10,7 +10,6 @@ import { byPath, issuesFrom } from "../sources/issues.ts";
 import { useTRPC } from "../trpc.ts";
 import { Breadcrumbs } from "../ui/breadcrumbs.tsx";
 import { IssueList } from "../ui/issue-list.tsx";
-import { Badge } from "../ui/badge.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
 import { Field, Select, Textarea } from "../ui/field.tsx";
@@ -18,6 +17,7 @@ import { downloadJson } from "../ui/download.ts";
 import { ImportJsonButton } from "../ui/import-json.tsx";
 import { VisualBuilder, type EntryDoc } from "./visual-builder.tsx";
 import { VersionDiff } from "./version-diff.tsx";
+import { LivePreview } from "./live-preview.tsx";
 
 type Doc = { mappings: { source: { table: string }; target: { context_type: string }; fields: unknown[] }[] };
 
@@ -172,6 +172,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
                 tables={entities.data?.entities.map((e) => e.name) ?? []}
                 transforms={transforms.data?.transforms ?? []}
                 failing={erroredFields}
+                sample={preview.data?.records[0] ? { entity: previewEntity, context: preview.data.records[0].context, errors: preview.data.records[0].errors } : null}
                 focus={focus}
                 disabled={!canEdit}
                 onChange={(mappings) => setText(JSON.stringify({ mappings }, null, 2))}
@@ -212,43 +213,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
             </ul>
           </details>
         </Card>
-        <Card
-          title="Live preview"
-          actions={
-            tables.length > 1 ? (
-              <Select aria-label="Entity to preview" value={previewEntity} onChange={(e) => setEntity(e.target.value)} className="w-48">
-                {tables.map((t) => (
-                  <option key={t}>{t}</option>
-                ))}
-              </Select>
-            ) : (
-              <span className="font-mono text-xs text-muted">{previewEntity}</span>
-            )
-          }
-        >
-          {preview.isPending && !preview.data ? <Skeleton className="h-40 w-full" /> : null}
-          {preview.error && !previewIssues.length ? <ErrorBox>{preview.error.message}</ErrorBox> : null}
-          {preview.data ? (
-            <ul className="max-h-[640px] space-y-2 overflow-auto" data-testid="preview">
-              {preview.data.records.map((r, i) => (
-                <li key={i} className={`rounded-md border p-2 ${r.errors.length ? "border-red-300 bg-red-50/40" : "border-line"}`} data-testid="preview-record" data-failed={r.errors.length ? "true" : "false"}>
-                  {/* Long values wrap inside the card instead of running past its edge. */}
-                  <div className="grid min-w-0 grid-cols-1 gap-2 sm:grid-cols-2">
-                    <pre className="min-w-0 whitespace-pre-wrap break-all font-mono text-[11px] text-muted">{JSON.stringify(r.source, null, 1)}</pre>
-                    <pre className="min-w-0 whitespace-pre-wrap break-all font-mono text-[11px]">{r.context ? JSON.stringify(r.context, null, 1) : "—"}</pre>
-                  </div>
-                  {r.errors.map((e) => (
-                    <p key={e.field} className="mt-1 flex items-center gap-2 text-xs text-red-800">
-                      <Badge tone="red">{e.category}</Badge>
-                      <code className="font-mono">{e.field}</code> {e.message}
-                    </p>
-                  ))}
-                </li>
-              ))}
-            </ul>
-          ) : null}
-          {erroredFields.size ? <p className="mt-2 text-xs text-red-800">Failing fields in these rows: {[...erroredFields].join(", ")}</p> : null}
-        </Card>
+        <LivePreview tables={tables} entity={previewEntity} onEntity={setEntity} preview={preview} showError={!previewIssues.length} failing={erroredFields} />
       </div>
       <div className="mt-4">
         <VersionDiff sourceId={sourceId} />

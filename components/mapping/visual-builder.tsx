@@ -1,8 +1,8 @@
 "use client";
-// The visual form of a mapping document: per mapped table, its source columns on the left (drag
-// one onto the target fields, or press Map), the context's target fields on the right as a tree of
-// paths, each with its source column and a transform picker that shows the transform's
-// documentation. Every edit produces the same spec document the JSON tab shows.
+// The visual form of a mapping document: per mapped table (each can be collapsed), its source
+// columns on the left (drag one onto the target fields, or press Map), the context's fields on the
+// right, one row each: source column → transform → target path, with the value the first preview
+// row gives it (or its error). Every edit produces the same spec document the JSON tab shows.
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { useTRPC } from "../trpc.ts";
@@ -24,6 +24,20 @@ function withSource<K extends "cursor" | "soft_delete">(source: EntryDoc["source
 /** A column that looks like a modification time (suggested as the incremental cursor). */
 const MODIFIED = /(updated|modified|changed|last_?update|mtime)/i;
 export type TransformInfo = { name: string; summary: string; example: string; needs_source: boolean };
+/** The first preview row of an entity through the draft: each field shows the value it gets (or its error). */
+export type FieldSample = { entity: string; context: { context_id: string; data: Record<string, unknown> } | null; errors: { field: string | null; message: string }[] };
+
+/** The value the sample gives a target path (undefined: none). */
+function sampleValue(sample: FieldSample, target: string): unknown {
+  if (!sample.context) return undefined;
+  if (target === "context_id") return sample.context.context_id;
+  let node: unknown = sample.context.data;
+  for (const part of target.split(".").slice(1)) {
+    if (node === null || typeof node !== "object" || Array.isArray(node) || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
 
 const transformName = (t: unknown): string => (typeof t === "string" ? t : t && typeof t === "object" && "name" in t ? String((t as { name: unknown }).name) : "");
 const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_").replace(/^([^A-Za-z_])/, "_$1");
@@ -34,6 +48,8 @@ export function VisualBuilder(props: {
   tables: string[];
   transforms: TransformInfo[];
   failing: Set<string>;
+  /** The first preview row of the previewed entity, for each field's value. */
+  sample?: FieldSample | null;
   /** A field to point at (opened from a dead letter): highlighted and scrolled into view. */
   focus?: { entity: string; field: string | null } | null;
   disabled: boolean;
@@ -84,12 +100,15 @@ function EntryEditor(props: {
   entry: EntryDoc;
   transforms: TransformInfo[];
   failing: Set<string>;
+  sample?: FieldSample | null;
   focus?: { entity: string; field: string | null } | null;
   disabled: boolean;
   onChange: (entry: EntryDoc) => void;
   onRemove: () => void;
 }) {
   const { entry, onChange, disabled } = props;
+  const [collapsed, setCollapsed] = useState(false);
+  const sample = props.sample?.entity === entry.source.table ? props.sample : null;
   const trpc = useTRPC();
   const schema = useQuery(trpc.sources.entity.queryOptions({ id: props.sourceId, name: entry.source.table }));
   const [over, setOver] = useState(false);
@@ -114,8 +133,18 @@ function EntryEditor(props: {
 
   return (
     <section className="rounded-md border border-line" aria-label={`Mapping of ${entry.source.table}`} data-testid="visual-entry">
-      <header className="flex flex-wrap items-center gap-2 border-b border-line px-3 py-2 text-[13px]">
+      <header className={`flex flex-wrap items-center gap-2 px-3 py-2 text-[13px] ${collapsed ? "" : "border-b border-line"}`}>
+        <button
+          type="button"
+          className="rounded px-1 text-muted hover:bg-zinc-100 hover:text-ink"
+          aria-expanded={!collapsed}
+          aria-label={`${collapsed ? "Expand" : "Collapse"} ${entry.source.table}`}
+          onClick={() => setCollapsed(!collapsed)}
+        >
+          {collapsed ? "▸" : "▾"}
+        </button>
         <span className="font-mono text-xs">{entry.source.table}</span>
+        {collapsed ? <span className="text-xs text-muted">{entry.fields.length} field{entry.fields.length === 1 ? "" : "s"}</span> : null}
         <span className="text-muted">→ context type</span>
         <Input aria-label={`Context type for ${entry.source.table}`} value={entry.target.context_type} onChange={(e) => onChange({ ...entry, target: { context_type: e.target.value } })} disabled={disabled} className="w-56" />
         <CursorSelect table={entry.source.table} columns={columns} value={entry.source.cursor} disabled={disabled} onChange={(cursor) => onChange({ ...entry, source: withSource(entry.source, "cursor", cursor) })} />
@@ -137,7 +166,7 @@ function EntryEditor(props: {
           Remove
         </Button>
       </header>
-      <div className="grid gap-3 p-3 lg:grid-cols-[13rem_1fr]">
+      <div className="grid gap-3 p-3 lg:grid-cols-[13rem_1fr]" hidden={collapsed}>
         <div>
           <h3 className="mb-1 text-xs font-medium text-muted">Source columns</h3>
           <ul className="space-y-1" aria-label={`Columns of ${entry.source.table}`}>
@@ -174,40 +203,51 @@ function EntryEditor(props: {
         >
           <h3 className="mb-1 text-xs font-medium text-muted">Target fields (drop a column here)</h3>
           {!entry.fields.length ? <p className="text-xs text-muted">No fields yet: map the key column first, it becomes context_id.</p> : null}
-          <ul className="space-y-1.5" aria-label={`Fields of ${entry.target.context_type}`}>
+          <div className="hidden grid-cols-[minmax(6rem,1fr)_minmax(6rem,1fr)_minmax(7rem,1.3fr)_minmax(5rem,1fr)_1.75rem] gap-1.5 px-1 pb-1 text-[11px] text-muted sm:grid" aria-hidden>
+            <span>Column</span>
+            <span>Transform</span>
+            <span>Target path</span>
+            <span>{sample ? "Preview (first row)" : ""}</span>
+            <span />
+          </div>
+          <ul className="space-y-1" aria-label={`Fields of ${entry.target.context_type}`}>
             {order.map(({ f, i }) => {
-              const depth = f.target === "context_id" ? 0 : f.target.split(".").length - 2;
+              const depth = f.target === "context_id" ? 0 : Math.max(0, f.target.split(".").length - 2);
               const chosen = props.transforms.find((t) => t.name === transformName(Array.isArray(f.transform) ? f.transform[0] : f.transform));
               const chain = Array.isArray(f.transform) && f.transform.length > 1;
               const setField = (next: FieldDoc) => setFields(entry.fields.map((x, j) => (j === i ? next : x)));
+              const failed = props.failing.has(f.target);
+              const error = sample?.errors.find((e) => e.field === f.target);
+              const value = sample ? sampleValue(sample, f.target) : undefined;
               return (
                 <li
                   key={i}
                   ref={focusedField === f.target ? focusRef : undefined}
-                  style={{ marginLeft: `${depth * 1.25}rem` }}
-                  className={`rounded border px-2 py-1.5 text-xs ${props.failing.has(f.target) ? "border-red-300 bg-red-50/50" : "border-line"} ${focusedField === f.target ? "ring-2 ring-accent" : ""}`}
+                  className={`rounded border px-1 py-1 text-xs ${failed ? "border-red-300 bg-red-50/50" : "border-line"} ${focusedField === f.target ? "ring-2 ring-accent" : ""}`}
                   data-testid="visual-field"
+                  data-failed={failed ? "true" : undefined}
                   data-focused={focusedField === f.target ? "true" : undefined}
                   aria-current={focusedField === f.target ? "location" : undefined}
                 >
-                  <div className="flex flex-wrap items-center gap-2">
-                    <Input aria-label={`Target path of field ${i + 1}`} value={f.target} onChange={(e) => setField({ ...f, target: e.target.value })} disabled={disabled} className="w-48 font-mono text-xs" />
-                    <span className="text-muted">←</span>
-                    <Select aria-label={`Source column of ${f.target}`} value={f.source ?? ""} onChange={(e) => setField({ ...f, source: e.target.value || undefined })} disabled={disabled} className="w-40">
+                  <div className="grid grid-cols-2 items-center gap-1.5 sm:grid-cols-[minmax(6rem,1fr)_minmax(6rem,1fr)_minmax(7rem,1.3fr)_minmax(5rem,1fr)_1.75rem]">
+                    <Select aria-label={`Source column of ${f.target}`} value={f.source ?? ""} onChange={(e) => setField({ ...f, source: e.target.value || undefined })} disabled={disabled} className="h-7 min-w-0 text-xs">
                       <option value="">(no column)</option>
                       {columns.map((c) => (
                         <option key={c.name}>{c.name}</option>
                       ))}
                     </Select>
                     {chain ? (
-                      <span className="font-mono text-muted">{(f.transform as unknown[]).map(transformName).join(" → ")} (edit in JSON)</span>
+                      <span className="truncate font-mono text-muted" title="A chain of transforms: edit it in the JSON tab">
+                        {(f.transform as unknown[]).map(transformName).join(" → ")}
+                      </span>
                     ) : (
                       <Select
                         aria-label={`Transform of ${f.target}`}
                         value={transformName(f.transform)}
                         onChange={(e) => setField({ ...f, transform: e.target.value || undefined })}
                         disabled={disabled || (typeof f.transform === "object" && f.transform !== null)}
-                        className="w-40"
+                        className="h-7 min-w-0 text-xs"
+                        title={chosen ? `${chosen.summary} ${chosen.example}` : "no transform: the column's value as it is"}
                       >
                         <option value="">no transform</option>
                         {props.transforms.map((t) => (
@@ -215,12 +255,23 @@ function EntryEditor(props: {
                         ))}
                       </Select>
                     )}
-                    <Button variant="ghost" className="h-6 px-2" disabled={disabled} aria-label={`Remove ${f.target}`} onClick={() => setFields(entry.fields.filter((_, j) => j !== i))}>
+                    <Input
+                      aria-label={`Target path of field ${i + 1}`}
+                      value={f.target}
+                      onChange={(e) => setField({ ...f, target: e.target.value })}
+                      disabled={disabled}
+                      className="h-7 min-w-0 font-mono text-xs"
+                      style={{ paddingLeft: `${0.5 + depth * 0.75}rem` }}
+                    />
+                    <span className={`min-w-0 truncate font-mono text-[11px] ${error ? "text-red-800" : "text-muted"}`} data-testid="field-preview" title={error ? error.message : value === undefined ? undefined : JSON.stringify(value)}>
+                      {error ? `✕ ${error.message}` : value === undefined ? "" : JSON.stringify(value)}
+                    </span>
+                    <Button variant="ghost" className="h-6 px-1" disabled={disabled} aria-label={`Remove ${f.target}`} onClick={() => setFields(entry.fields.filter((_, j) => j !== i))}>
                       ✕
                     </Button>
                   </div>
                   {chosen ? (
-                    <p className="mt-1 text-[11px] text-muted">
+                    <p className="mt-0.5 truncate px-1 text-[11px] text-muted" title={`${chosen.summary} ${chosen.example}`}>
                       <code className="font-mono">{chosen.name}</code>: {chosen.summary} <span className="font-mono">{chosen.example}</span>
                     </p>
                   ) : null}
