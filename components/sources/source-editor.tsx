@@ -115,29 +115,19 @@ function SourceForm({
           submit();
         }}
       >
-        <Card>
-          <Field id="source-name" label="Name" hint="Unique; shown in lists and alerts." error={errors.name}>
-            <Input id="source-name" value={name} onChange={(e) => setName(e.target.value)} invalid={!!errors.name} placeholder="orders-db" disabled={!canEdit} />
-          </Field>
-          <Field id="source-type" label="Connector" hint={sourceId ? "A source keeps its type; add another source for another database." : "The connector that reads it: its form below."}>
-            <Select
-              id="source-type"
-              value={type}
-              disabled={!canEdit || !!sourceId}
-              onChange={(e) => {
-                const next = connectors.find((c) => c.type === e.target.value);
-                setType(e.target.value);
-                if (next) setConfig(defaultsFor(next.config_schema as JsonSchema));
-              }}
-            >
-              {connectors.map((c) => (
-                <option key={c.type} value={c.type}>
-                  {c.label}
-                </option>
-              ))}
-            </Select>
-          </Field>
-        </Card>
+        <IdentityFields
+          name={name}
+          onName={setName}
+          nameError={errors.name}
+          type={type}
+          connectors={connectors}
+          typeFixed={!!sourceId}
+          disabled={!canEdit}
+          onType={(next) => {
+            setType(next.type);
+            setConfig(defaultsFor(next.config_schema as JsonSchema));
+          }}
+        />
         <Card>
           <Tabs.Root value={tab} onValueChange={setTab}>
             <Tabs.List aria-label="How to enter the connection" className="-mt-2 mb-4 flex gap-1 border-b border-line">
@@ -199,18 +189,7 @@ function SourceForm({
             </Tabs.Content>
           </Tabs.Root>
         </Card>
-        {issues.length ? (
-          <IssueList title="The configuration is not valid; nothing was saved" issues={issues} testId="issues" />
-        ) : save.error ? (
-          <ErrorBox title={sourceId ? "Could not save the source" : "Could not add the source"}>{save.error.message}</ErrorBox>
-        ) : test.error ? (
-          <ErrorBox title="Could not test the connection">{test.error.message}</ErrorBox>
-        ) : null}
-        {test.data ? (
-          <Card title={`Connection test: ${test.data.status}`}>
-            <HealthChecks checks={test.data.checks} />
-          </Card>
-        ) : null}
+        <FormOutcome issues={issues} saveError={save.error?.message ?? null} testError={test.error?.message ?? null} test={test.data ?? null} editing={!!sourceId} />
         <div className="flex justify-end gap-2">
           <Button type="button" variant="secondary" onClick={() => router.push(sourceId ? `/sources/${sourceId}` : "/sources")}>
             Cancel
@@ -231,6 +210,54 @@ function SourceForm({
           </Button>
         </div>
       </form>
+    </>
+  );
+}
+
+/** The source's name, and the connector type whose form follows (fixed once the source exists). */
+function IdentityFields(props: { name: string; onName: (name: string) => void; nameError?: string; type: string; connectors: ConnectorInfo[]; typeFixed: boolean; disabled: boolean; onType: (connector: ConnectorInfo) => void }) {
+  return (
+    <Card>
+      <Field id="source-name" label="Name" hint="Unique; shown in lists and alerts." error={props.nameError}>
+        <Input id="source-name" value={props.name} onChange={(e) => props.onName(e.target.value)} invalid={!!props.nameError} placeholder="orders-db" disabled={props.disabled} />
+      </Field>
+      <Field id="source-type" label="Connector" hint={props.typeFixed ? "A source keeps its type; add another source for another database." : "The connector that reads it: its form below."}>
+        <Select
+          id="source-type"
+          value={props.type}
+          disabled={props.disabled || props.typeFixed}
+          onChange={(e) => {
+            const next = props.connectors.find((c) => c.type === e.target.value);
+            if (next) props.onType(next);
+          }}
+        >
+          {props.connectors.map((c) => (
+            <option key={c.type} value={c.type}>
+              {c.label}
+            </option>
+          ))}
+        </Select>
+      </Field>
+    </Card>
+  );
+}
+
+/** What the last save or connection test said: the problems by field path, an error, or the health checks. */
+function FormOutcome(props: { issues: ReturnType<typeof issuesFrom>; saveError: string | null; testError: string | null; test: { status: string; checks: Parameters<typeof HealthChecks>[0]["checks"] } | null; editing: boolean }) {
+  return (
+    <>
+      {props.issues.length ? (
+        <IssueList title="The configuration is not valid; nothing was saved" issues={props.issues} testId="issues" />
+      ) : props.saveError ? (
+        <ErrorBox title={props.editing ? "Could not save the source" : "Could not add the source"}>{props.saveError}</ErrorBox>
+      ) : props.testError ? (
+        <ErrorBox title="Could not test the connection">{props.testError}</ErrorBox>
+      ) : null}
+      {props.test ? (
+        <Card title={`Connection test: ${props.test.status}`}>
+          <HealthChecks checks={props.test.checks} />
+        </Card>
+      ) : null}
     </>
   );
 }
