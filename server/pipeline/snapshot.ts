@@ -63,7 +63,7 @@ export type SnapshotOptions = {
   /** The run this snapshot belongs to: it owns the entities' passes, and its dead letters name it. */
   runId?: string | null;
   /** After each committed chunk: rows read, contexts written and records dead-lettered so far (committed). */
-  onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number }) => void | Promise<void>;
+  onChunk?: (progress: { entity: string; rows: number; total_read: number; total_written: number; total_dead_lettered: number; checkpoint_moved: boolean }) => void | Promise<void>;
   /** Checked after each chunk is read: true stops the pass once the chunks in flight commit (SnapshotStopped). */
   shouldStop?: () => boolean;
   /** Incremental sync: read every row (a full pass), not only those whose cursor moved. */
@@ -341,7 +341,8 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
     for (const f of w.dead_lettered) {
       result.errors.push({ entity, context_type: f.context_type, key: shownKey(f.key, f.key_columns), field: f.error.field ?? null, transform: f.error.transform ?? null, message: f.error.message, category: "DATA" });
     }
-    await opts.onChunk?.({ entity, rows: chunk.rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.dead_lettered });
+    // The checkpoint moves only over chunks all committed: one committed ahead of a gap is not progress yet.
+    await opts.onChunk?.({ entity, rows: chunk.rows, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.dead_lettered, checkpoint_moved: moved.rows > 0 });
   };
 
   // Chunks commit while the next ones are read and mapped, several at once on their own store
@@ -410,7 +411,7 @@ async function reconcilePass({ sourceId, entity, connector, source, opts, result
     const w = await commitBatch({ sourceId, mappingVersion: version, order: { generation: floor.generation, snapshot: true }, runId: opts.runId ?? null, writes: gone, deadLetters: [], completion: { kind: "checkpoint", entity, pass: from.pass, chunk: span } });
     stats.written += w.written;
     if (w.written) log.info({ source_id: sourceId, entity, removed: w.written }, "reconcile tombstoned contexts whose rows are gone");
-    await opts.onChunk?.({ entity, rows: contexts.length, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.dead_lettered });
+    await opts.onChunk?.({ entity, rows: contexts.length, total_read: result.read, total_written: result.written + stats.written, total_dead_lettered: result.dead_lettered, checkpoint_moved: true });
     after = span.last;
     if (opts.shouldStop?.()) throw new SnapshotStopped(entity);
   }

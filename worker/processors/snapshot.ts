@@ -101,9 +101,10 @@ export async function snapshotEntity(payload: JobPayload<"snapshot.entity">, att
       runId,
       full: payload.full,
       shouldStop: isExiting,
-      onChunk: async ({ total_read, rows }) => {
-        // A committed chunk is progress (a reconcile's read no rows, but checked `rows` contexts).
-        attempt.progressed ||= total_read > 0 || rows > 0;
+      onChunk: async ({ checkpoint_moved }) => {
+        // Progress is a checkpoint that moved (a reconcile's chunks read no rows, yet move it; a
+        // chunk committed ahead of one the store refuses does not).
+        attempt.progressed ||= checkpoint_moved;
         if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
           lastReport = Date.now();
           // Only a display: a failure here must not fail a chunk that committed.
