@@ -77,6 +77,10 @@ function serverEnv(port: number, dataDir: string) {
     ECM_ADMIN_EMAIL: E2E.adminEmail,
     ECM_ADMIN_PASSWORD: E2E.adminPassword,
     ECM_API_TOKEN: E2E.apiToken,
+    // Every spec signs in from this machine's one address, a dozen times within minutes: the
+    // sign-in rate limit (10 a minute by default, tested in test/integration/auth.test.ts) would
+    // refuse the later ones.
+    ECM_LOGIN_RATE_LIMIT: "120",
     DATABASE_URL: "",
     REDIS_URL: "",
     ECM_SECRET_KEY: "",

@@ -166,21 +166,23 @@ function EntryEditor(props: {
           Remove
         </Button>
       </header>
-      <div className="grid gap-3 p-3 lg:grid-cols-[13rem_1fr]" hidden={collapsed}>
+      {/* The source's columns as a row of chips above the fields (the fields get the card's whole
+          width); minmax(0, …): a field's one-line texts (truncated) never widen the entry. */}
+      <div className="grid grid-cols-1 gap-2 p-3" hidden={collapsed}>
         <div>
-          <h3 className="mb-1 text-xs font-medium text-muted">Source columns</h3>
-          <ul className="space-y-1" aria-label={`Columns of ${entry.source.table}`}>
+          <h3 className="mb-1 text-xs font-medium text-muted">Source columns (press Map, or drag one onto the fields)</h3>
+          <ul className="flex flex-wrap gap-1" aria-label={`Columns of ${entry.source.table}`}>
             {columns.map((c) => (
               <li
                 key={c.name}
                 draggable={!disabled}
                 onDragStart={(e) => e.dataTransfer.setData("text/plain", c.name)}
-                className="flex items-center justify-between gap-2 rounded border border-line px-2 py-1 text-xs"
+                className={`flex max-w-full items-center gap-1 rounded border px-1.5 py-0.5 text-xs ${used.has(c.name) ? "border-line bg-zinc-50" : "border-line"}`}
+                title={c.type}
               >
-                <span>
-                  <span className="font-mono">{c.name}</span> <span className="text-muted">{c.type}</span> {key.includes(c.name) ? <Badge>key</Badge> : null}
-                </span>
-                <Button variant="ghost" className="h-6 px-2" disabled={disabled} aria-label={`Map ${c.name}`} onClick={() => mapColumn(c.name)} title={used.has(c.name) ? "Already mapped; map it again to a second field" : "Add a field from this column"}>
+                <span className="truncate font-mono">{c.name}</span>
+                {key.includes(c.name) ? <Badge>key</Badge> : null}
+                <Button variant="ghost" className="h-5 px-1" disabled={disabled} aria-label={`Map ${c.name}`} onClick={() => mapColumn(c.name)} title={used.has(c.name) ? "Already mapped; map it again to a second field" : `Add a field from this column (${c.type})`}>
                   Map →
                 </Button>
               </li>
@@ -203,7 +205,7 @@ function EntryEditor(props: {
         >
           <h3 className="mb-1 text-xs font-medium text-muted">Target fields (drop a column here)</h3>
           {!entry.fields.length ? <p className="text-xs text-muted">No fields yet: map the key column first, it becomes context_id.</p> : null}
-          <div className="hidden grid-cols-[minmax(6rem,1fr)_minmax(6rem,1fr)_minmax(7rem,1.3fr)_minmax(5rem,1fr)_1.75rem] gap-1.5 px-1 pb-1 text-[11px] text-muted sm:grid" aria-hidden>
+          <div className="hidden grid-cols-[minmax(0,1fr)_minmax(0,1fr)_minmax(0,1.3fr)_minmax(0,1fr)_1.5rem] gap-1.5 px-1 pb-1 text-[11px] text-muted sm:grid" aria-hidden>
             <span>Column</span>
             <span>Transform</span>
             <span>Target path</span>
@@ -229,8 +231,8 @@ function EntryEditor(props: {
                   data-focused={focusedField === f.target ? "true" : undefined}
                   aria-current={focusedField === f.target ? "location" : undefined}
                 >
-                  <div className="grid grid-cols-2 items-center gap-1.5 sm:grid-cols-[minmax(6rem,1fr)_minmax(6rem,1fr)_minmax(7rem,1.3fr)_minmax(5rem,1fr)_1.75rem]">
-                    <Select aria-label={`Source column of ${f.target}`} value={f.source ?? ""} onChange={(e) => setField({ ...f, source: e.target.value || undefined })} disabled={disabled} className="h-7 min-w-0 text-xs">
+                  <div className="grid grid-cols-2 items-center gap-1.5 sm:grid-cols-[minmax(0,1fr)_minmax(0,1fr)_minmax(0,1.3fr)_minmax(0,1fr)_1.5rem]">
+                    <Select aria-label={`Source column of ${f.target}`} value={f.source ?? ""} onChange={(e) => setField({ ...f, source: e.target.value || undefined })} disabled={disabled} className="h-7 w-full min-w-0 text-xs">
                       <option value="">(no column)</option>
                       {columns.map((c) => (
                         <option key={c.name}>{c.name}</option>
@@ -246,7 +248,7 @@ function EntryEditor(props: {
                         value={transformName(f.transform)}
                         onChange={(e) => setField({ ...f, transform: e.target.value || undefined })}
                         disabled={disabled || (typeof f.transform === "object" && f.transform !== null)}
-                        className="h-7 min-w-0 text-xs"
+                        className="h-7 w-full min-w-0 text-xs"
                         title={chosen ? `${chosen.summary} ${chosen.example}` : "no transform: the column's value as it is"}
                       >
                         <option value="">no transform</option>
@@ -260,7 +262,7 @@ function EntryEditor(props: {
                       value={f.target}
                       onChange={(e) => setField({ ...f, target: e.target.value })}
                       disabled={disabled}
-                      className="h-7 min-w-0 font-mono text-xs"
+                      className="h-7 w-full min-w-0 font-mono text-xs"
                       style={{ paddingLeft: `${0.5 + depth * 0.75}rem` }}
                     />
                     <span className={`min-w-0 truncate font-mono text-[11px] ${error ? "text-red-800" : "text-muted"}`} data-testid="field-preview" title={error ? error.message : value === undefined ? undefined : JSON.stringify(value)}>
