@@ -33,10 +33,10 @@ export function DeadLetterDetail({ open, letter, canEdit, onReplay, onDiscard }:
           </div>
           {letter.outcome ? <p className="text-xs text-muted">Outcome: {letter.outcome}</p> : null}
           <div className="flex gap-2">
-            <Button variant="secondary" disabled={!canEdit || letter.status !== "open"} onClick={() => onReplay(letter!.id)}>
+            <Button variant="secondary" disabled={!canEdit || letter.status !== "open"} onClick={() => onReplay(letter.id)}>
               Replay
             </Button>
-            <Button variant="danger" disabled={!canEdit || letter.status !== "open"} onClick={() => onDiscard(letter!.id)}>
+            <Button variant="danger" disabled={!canEdit || letter.status !== "open"} onClick={() => onDiscard(letter.id)}>
               Discard
             </Button>
           </div>

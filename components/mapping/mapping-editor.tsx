@@ -12,7 +12,7 @@ import { Breadcrumbs } from "../ui/breadcrumbs.tsx";
 import { IssueList } from "../ui/issue-list.tsx";
 import { Button } from "../ui/button.tsx";
 import { Card, ErrorBox, PageHeader, Skeleton } from "../ui/card.tsx";
-import { Field, Select, Textarea } from "../ui/field.tsx";
+import { Field, Textarea } from "../ui/field.tsx";
 import { downloadJson } from "../ui/download.ts";
 import { ImportJsonButton } from "../ui/import-json.tsx";
 import { VisualBuilder, type EntryDoc } from "./visual-builder.tsx";
@@ -172,7 +172,7 @@ export function MappingEditor({ sourceId }: { sourceId: string }) {
                 tables={entities.data?.entities.map((e) => e.name) ?? []}
                 transforms={transforms.data?.transforms ?? []}
                 failing={erroredFields}
-                sample={preview.data?.records[0] ? { entity: previewEntity, context: preview.data.records[0].context, errors: preview.data.records[0].errors } : null}
+                sample={preview.data?.records[0] && preview.variables ? { entity: preview.variables.entity, context: preview.data.records[0].context, errors: preview.data.records[0].errors } : null}
                 focus={focus}
                 disabled={!canEdit}
                 onChange={(mappings) => setText(JSON.stringify({ mappings }, null, 2))}

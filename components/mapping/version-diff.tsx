@@ -20,8 +20,8 @@ export function VersionDiff({ sourceId }: { sourceId: string }) {
   const asked = (name: string) => ((n) => (Number.isInteger(n) && n > 0 && n < 1_000_000 ? n : 0))(Number(params.get(name)));
   const [pickedA, setA] = useState(() => asked("from"));
   const [pickedB, setB] = useState(() => asked("to"));
-  const a = pickedA || list[1] || 0;
-  const b = pickedB || list[0] || 0;
+  const a = (list.includes(pickedA) ? pickedA : 0) || list[1] || 0;
+  const b = (list.includes(pickedB) ? pickedB : 0) || list[0] || 0;
   const va = useQuery({ ...trpc.mappings.version.queryOptions({ id: sourceId, version: a || 1 }), enabled: a > 0 });
   const vb = useQuery({ ...trpc.mappings.version.queryOptions({ id: sourceId, version: b || 1 }), enabled: b > 0 });
   const lines = va.data && vb.data ? diffMappings(va.data.mappings as Entry[], vb.data.mappings as Entry[]) : null;

@@ -31,8 +31,10 @@ export type FieldSample = { entity: string; context: { context_id: string; data:
 function sampleValue(sample: FieldSample, target: string): unknown {
   if (!sample.context) return undefined;
   if (target === "context_id") return sample.context.context_id;
+  const parts = target.split(".");
+  if (parts[0] !== "data" || parts.length < 2) return undefined; // not a path the mapping accepts
   let node: unknown = sample.context.data;
-  for (const part of target.split(".").slice(1)) {
+  for (const part of parts.slice(1)) {
     if (node === null || typeof node !== "object" || Array.isArray(node) || !Object.hasOwn(node, part)) return undefined;
     node = (node as Record<string, unknown>)[part];
   }
@@ -138,7 +140,7 @@ function EntryEditor(props: {
           type="button"
           className="rounded px-1 text-muted hover:bg-zinc-100 hover:text-ink"
           aria-expanded={!collapsed}
-          aria-label={`${collapsed ? "Expand" : "Collapse"} ${entry.source.table}`}
+          aria-label={`Show the fields of ${entry.source.table}`}
           onClick={() => setCollapsed(!collapsed)}
         >
           {collapsed ? "▸" : "▾"}
@@ -181,6 +183,7 @@ function EntryEditor(props: {
                 title={c.type}
               >
                 <span className="truncate font-mono">{c.name}</span>
+                <span className="sr-only">{c.type}</span>
                 {key.includes(c.name) ? <Badge>key</Badge> : null}
                 <Button variant="ghost" className="h-5 px-1" disabled={disabled} aria-label={`Map ${c.name}`} onClick={() => mapColumn(c.name)} title={used.has(c.name) ? "Already mapped; map it again to a second field" : `Add a field from this column (${c.type})`}>
                   Map →
@@ -221,6 +224,7 @@ function EntryEditor(props: {
               const failed = props.failing.has(f.target);
               const error = sample?.errors.find((e) => e.field === f.target);
               const value = sample ? sampleValue(sample, f.target) : undefined;
+              const shown = value === undefined ? undefined : JSON.stringify(value);
               return (
                 <li
                   key={i}
@@ -265,8 +269,13 @@ function EntryEditor(props: {
                       className="h-7 w-full min-w-0 font-mono text-xs"
                       style={{ paddingLeft: `${0.5 + depth * 0.75}rem` }}
                     />
-                    <span className={`min-w-0 truncate font-mono text-[11px] ${error ? "text-red-800" : "text-muted"}`} data-testid="field-preview" title={error ? error.message : value === undefined ? undefined : JSON.stringify(value)}>
-                      {error ? `✕ ${error.message}` : value === undefined ? "" : JSON.stringify(value)}
+                    <span
+                      className={`min-w-0 truncate font-mono text-[11px] ${error ? "text-red-800" : "text-muted"}`}
+                      data-testid="field-preview"
+                      aria-label={`Preview of ${f.target}`}
+                      title={error ? error.message : shown?.slice(0, 200)}
+                    >
+                      {error ? `✕ ${error.message}` : (shown ?? "")}
                     </span>
                     <Button variant="ghost" className="h-6 px-1" disabled={disabled} aria-label={`Remove ${f.target}`} onClick={() => setFields(entry.fields.filter((_, j) => j !== i))}>
                       ✕
