@@ -78,3 +78,22 @@ function markStoreErrors(pool: pg.Pool) {
     client.query = mark(client.query.bind(client)) as typeof client.query;
   });
 }
+
+/**
+ * Runs `work` in one transaction on a pooled session: committed when it returns, rolled back when
+ * it throws. `begin` may set the transaction up (`BEGIN; SET LOCAL …`).
+ */
+export async function inPgTransaction<T>(work: (client: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  const client = await pgPool().connect();
+  try {
+    await client.query(begin);
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}

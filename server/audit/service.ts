@@ -1,7 +1,7 @@
 // Reading the audit trail (admins: the Audit page, GET /api/v1/audit, `ecm audit`) and keeping it
 // to its retention (ECM_AUDIT_RETENTION_DAYS), which the supervisor enforces (purgeExpiredAudit).
 import { z } from "zod";
-import { pgPool } from "../db.ts";
+import { inPgTransaction, pgPool } from "../db.ts";
 import { env } from "../env.ts";
 import { logger } from "../logger.ts";
 import { AUDIT_ACTIONS } from "./trail.ts";
@@ -96,23 +96,13 @@ const PURGE_CHUNK = 10_000;
 export async function purgeExpiredAudit(retentionDays = env().ECM_AUDIT_RETENTION_DAYS, chunk = PURGE_CHUNK): Promise<number> {
   let removed = 0;
   for (;;) {
-    const client = await pgPool().connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SET LOCAL ecm.audit_retention = 'on'");
-      const r = await client.query(
-        "DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < now() - make_interval(days => $1) ORDER BY id LIMIT $2)",
-        [retentionDays, chunk],
-      );
-      await client.query("COMMIT");
-      removed += r.rowCount ?? 0;
-      if ((r.rowCount ?? 0) < chunk) break;
-    } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
+    const deleted = await inPgTransaction(
+      async (client) =>
+        (await client.query("DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < now() - make_interval(days => $1) ORDER BY id LIMIT $2)", [retentionDays, chunk])).rowCount ?? 0,
+      "BEGIN; SET LOCAL ecm.audit_retention = 'on'",
+    );
+    removed += deleted;
+    if (deleted < chunk) break;
   }
   if (removed) log.info({ removed, retention_days: retentionDays }, "audit entries past their retention removed");
   return removed;

@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type pg from "pg";
 import type { Prisma } from "../../generated/prisma/client.ts";
 import type { Principal } from "../auth/roles.ts";
-import { pgPool } from "../db.ts";
+import { inPgTransaction, pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
 import { redact } from "../secrets/redact.ts";
 import type { AuditAction } from "./actions.ts";
@@ -107,19 +107,11 @@ export async function recordAfter(entry: AuditWrite): Promise<void> {
  * Runs `change` in one transaction of the store (a pg client) and records it there: both commit or
  * neither. `entry` null: nothing changed (an alert already resolved), nothing recorded.
  */
-export async function auditedSql<T>(change: (client: pg.ClientBase) => Promise<T>, entry: (result: T) => AuditWrite | null): Promise<T> {
-  const client = await pgPool().connect();
-  try {
-    await client.query("BEGIN");
+export function auditedSql<T>(change: (client: pg.ClientBase) => Promise<T>, entry: (result: T) => AuditWrite | null): Promise<T> {
+  return inPgTransaction(async (client) => {
     const result = await change(client);
     const made = entry(result);
     if (made) await recordIn(client, made);
-    await client.query("COMMIT");
     return result;
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -11,6 +11,9 @@ function validTimeZone(zone: string): boolean {
   }
 }
 
+/** How many runs of an entity apart something happens (incremental sync's full passes, its reconciles). */
+const everyNRuns = (title: string, description: string) => z.number().int().min(1).max(10_000).optional().meta({ title, description });
+
 /** What is wrong with a cron expression or its time zone (BullMQ reads it with the same parser), or null. */
 export function cronProblem(cron: string, timezone?: string): { field: "cron" | "timezone"; message: string } | null {
   if (timezone !== undefined && !validTimeZone(timezone)) return { field: "timezone", message: `unknown time zone "${timezone}": an IANA name such as Europe/Paris or UTC` };
@@ -59,26 +62,14 @@ export const ZSourceOptions = z
             description:
               "The zone a cursor without a time zone (PostgreSQL timestamp, MySQL DATETIME, a date) holds the wall clock of (default: UTC on PostgreSQL, the server's time zone on MySQL)",
           }),
-        full_every: z
-          .number()
-          .int()
-          .min(1)
-          .max(10_000)
-          .optional()
-          .meta({
-            title: "Full re-read every N runs",
-            description: "Every Nth run of an entity re-reads every row (default 24): it sees updates that did not move the cursor, and tombstones contexts whose rows are gone",
-          }),
-        reconcile_every: z
-          .number()
-          .int()
-          .min(1)
-          .max(10_000)
-          .optional()
-          .meta({
-            title: "Check deletes every N runs",
-            description: "Every Nth run of an entity also checks each of its contexts' rows still exists, reading keys only, and tombstones those whose rows are gone (default 1: every run); a cursor cannot see deletes",
-          }),
+        full_every: everyNRuns(
+          "Full re-read every N runs",
+          "Every Nth run of an entity re-reads every row (default 24): it sees updates that did not move the cursor, and tombstones contexts whose rows are gone",
+        ),
+        reconcile_every: everyNRuns(
+          "Check deletes every N runs",
+          "Every Nth run of an entity also checks each of its contexts' rows still exists, reading keys only, and tombstones those whose rows are gone (default 1: every run); a cursor cannot see deletes",
+        ),
       })
       .strict()
       .superRefine((s, ctx) => {

@@ -13,7 +13,7 @@
 // "superseded"); a chunk commits only under the latest mapping (else the pass reloads it and goes
 // on from its checkpoint) and only if no TRUNCATE landed above its floor (else the pass starts over).
 import { AppError } from "../errors/app-error.ts";
-import { pgPool } from "../db.ts";
+import { inPgTransaction } from "../db.ts";
 import { env } from "../env.ts";
 import { logger } from "../logger.ts";
 import { cursorCodec, syncsIncrementally } from "../connectors/registry.ts";
@@ -429,22 +429,15 @@ async function reconcilePass({ sourceId, entity, connector, source, opts, result
  * cursor moved tombstones nothing; it moves the entity's watermark (advanceCheckpoint).
  */
 async function finishPass(sourceId: string, entity: string, runId: string | null, version: number, pass: Checkpoint, lastKey: string[] | null) {
-  const client = await pgPool().connect();
-  try {
-    // Flushed whatever the server's default: this commit makes the pass's chunks durable.
-    await client.query("BEGIN; SET LOCAL synchronous_commit = on");
+  // Flushed whatever the server's default: this commit makes the pass's chunks durable.
+  const swept = await inPgTransaction(async (client) => {
     // The checkpoint must stand where the reader ended (else the store lost a chunk: CheckpointGapError).
     const { mapping_version } = await advanceCheckpoint(client, sourceId, entity, runId, pass.pass, { done: { last_key: lastKey } });
     if (mapping_version !== version) throw new MappingChangedError(sourceId, version, mapping_version);
     // An incremental pass read only the rows whose cursor moved: what it did not write still stands
     // (a reconcile tombstoned the contexts whose rows are gone chunk by chunk).
-    const swept = pass.pass_range?.mode === "incremental" || pass.pass_range?.mode === "reconcile" ? 0 : await tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
-    await client.query("COMMIT");
-    if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+    if (pass.pass_range?.mode === "incremental" || pass.pass_range?.mode === "reconcile") return 0;
+    return tombstoneEntity(client, sourceId, entity, pass.generation, pass.floor_position, null, pass.pass);
+  }, "BEGIN; SET LOCAL synchronous_commit = on");
+  if (swept) log.info({ source_id: sourceId, entity, removed: swept }, "snapshot tombstoned contexts it no longer made (rows deleted, ids changed, older generation)");
 }

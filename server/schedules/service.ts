@@ -16,7 +16,7 @@ import { logger } from "../logger.ts";
 import { queueSnapshot, RunGoingError } from "../runs/service.ts";
 import { scheduleOf, type ScheduleOption } from "./schedule-of.ts";
 import { findScheduleState, inTransaction, scheduleStates, setSchedulePaused as storePaused, type ScheduleState } from "../store/sources.ts";
-import { latestRunBy, snapshotRunGoing } from "../store/runs.ts";
+import { latestRunBy } from "../store/runs.ts";
 import { incrementalStates } from "../store/checkpoints.ts";
 
 const log = logger("schedules");
@@ -64,21 +64,22 @@ export async function reconcileSchedules(): Promise<void> {
   }
 }
 
-/** A tick: queues a run of the source unless one is still queued or running (runs never overlap). */
+/**
+ * A tick: queues a run of the source unless one is still queued or running (runs never overlap:
+ * the run is created only under the source's run lock, RunGoingError otherwise).
+ */
 export async function scheduleTick(sourceId: string): Promise<{ run_id: string } | { skipped: string }> {
   const row = await findScheduleState(sourceId);
   if (!row || !runningSchedule(row)) return { skipped: "no schedule (removed or paused)" };
-  if (await snapshotRunGoing(sourceId)) {
-    log.info({ source_id: sourceId }, "scheduled run skipped: the previous run is still going");
-    return { skipped: "the previous run is still going" };
-  }
   try {
     return await queueSnapshot(sourceId, undefined, SCHEDULE_ACTOR, { exclusive: true });
   } catch (e) {
     // Nothing mapped yet (or a mapping to fix): nothing to run until there is.
     if (e instanceof AppError && e.category === "CONFIGURATION") return { skipped: e.message };
-    // A run started by hand between the check above and this one.
-    if (e instanceof RunGoingError) return { skipped: "the previous run is still going" };
+    if (e instanceof RunGoingError) {
+      log.info({ source_id: sourceId, run_id: e.runId }, "scheduled run skipped: the previous run is still going");
+      return { skipped: "the previous run is still going" };
+    }
     throw e;
   }
 }

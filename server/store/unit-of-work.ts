@@ -7,7 +7,7 @@
 // batch: it becomes a dead letter in the same transaction, and the caller hears which and why.
 import type pg from "pg";
 import type { SourceRecord } from "../connectors/types.ts";
-import { pgPool } from "../db.ts";
+import { inPgTransaction } from "../db.ts";
 import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
 import { redact, shownKey } from "../secrets/redact.ts";
@@ -86,23 +86,13 @@ const KIND = { checkpoint: "snapshot", cursor: "stream", replay: "replay" } as c
 export function commitBatch(batch: Batch): Promise<BatchResult> {
   return within("store", async () => {
     const started = performance.now();
-    const client = await pgPool().connect();
-    try {
-      // A snapshot chunk does not wait for its WAL flush: its contexts and checkpoint are one
-      // transaction, so a store crash loses both together and the pass redoes the chunk. The
-      // pass's last transaction (pipeline/snapshot.ts, finishPass) is flushed, and every chunk
-      // before it with it, before the run may call the entity done.
-      await client.query(batch.completion.kind === "checkpoint" ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
-      const result = await writeBatch(client, batch);
-      await client.query("COMMIT");
-      recordCommit(KIND[batch.completion.kind], batch.sourceId, (performance.now() - started) / 1000, result.writtenByEntity, result.dead_lettered);
-      return result;
-    } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
+    // A snapshot chunk does not wait for its WAL flush: its contexts and checkpoint are one
+    // transaction, so a store crash loses both together and the pass redoes the chunk. The
+    // pass's last transaction (pipeline/snapshot.ts, finishPass) is flushed, and every chunk
+    // before it with it, before the run may call the entity done.
+    const result = await inPgTransaction((client) => writeBatch(client, batch), batch.completion.kind === "checkpoint" ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
+    recordCommit(KIND[batch.completion.kind], batch.sourceId, (performance.now() - started) / 1000, result.writtenByEntity, result.dead_lettered);
+    return result;
   });
 }
 
