@@ -22,6 +22,7 @@ import type { Mapped } from "./records.ts";
 import { Batcher } from "./stream/batcher.ts";
 import { StreamLease } from "./stream/lease.ts";
 import { mapChange } from "./stream/map-change.ts";
+import { footprintOf, OrderedCommits } from "./stream/ordered-commits.ts";
 import { recordCaptureStatus } from "./stream/observer.ts";
 import { planEntities } from "./stream/plan.ts";
 import { SchemaGuard, SchemaPause } from "./stream/schema-guard.ts";
@@ -131,6 +132,9 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   // only then is that cursor acknowledged. Callers already inside `serial` call flushNow.
   // Changes read per entity since the last batch (reported to the metrics once a batch, not per change).
   const readSinceFlush = new Map<string, number>();
+  // Batches commit in stream order, the next one writing while the one before commits
+  // (stream/ordered-commits.ts); a failed one stops the stream, and nothing after it commits.
+  const commits = new OrderedCommits();
   const flushNow = async () => {
     if (failure) throw failure;
     const builtSeconds = batcher.age() / 1000;
@@ -140,38 +144,43 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     for (const [entity, n] of readSinceFlush) recordRead("stream", sourceId, entity, n);
     readSinceFlush.clear();
     if (batch.writes.length) recordBatchBuilt("stream", builtSeconds);
-    writesInFlight++;
-    try {
-      const result = await commitBatch({
-        sourceId,
-        mappingVersion: version,
-        order,
-        runId: ctx.runId,
-        writes: batch.writes,
-        truncates: batch.truncates,
-        deadLetters: batch.deadLetters,
-        completion: { kind: "cursor", token: ctx.token, cursor: batch.target?.cursor ?? null, committed_at: batch.target?.committed_at ?? null, skipped_entities: [...paused], known_schemas: known },
-        hardDeletes,
-        insertHint: batch.allInserts ? insertHint : undefined,
-      });
-      if (knownSchemas === known) knownSchemas = null;
-      ctx.onCommitted?.();
-      counters.written += result.written;
-      counters.collisions += result.collisions.length;
-      counters.dead_lettered += result.dead_lettered.length;
-    } catch (e) {
-      failure ??= e;
-      throw e;
-    } finally {
-      writesInFlight--;
-    }
-    if (batch.target) {
-      lastAppliedAt = batch.target.committed_at ?? lastAppliedAt;
-      await changes.ack(batch.target.cursor); // only now: the store holds everything before it
-    }
+    const skipped = [...paused];
+    await commits.submit(footprintOf(batch), async (sequence) => {
+      writesInFlight++;
+      try {
+        const result = await commitBatch({
+          sourceId,
+          mappingVersion: version,
+          order,
+          runId: ctx.runId,
+          writes: batch.writes,
+          truncates: batch.truncates,
+          deadLetters: batch.deadLetters,
+          completion: { kind: "cursor", token: ctx.token, cursor: batch.target?.cursor ?? null, committed_at: batch.target?.committed_at ?? null, skipped_entities: skipped, known_schemas: known },
+          hardDeletes,
+          insertHint: batch.allInserts ? insertHint : undefined,
+          sequence,
+        });
+        if (knownSchemas === known) knownSchemas = null;
+        ctx.onCommitted?.();
+        counters.written += result.written;
+        counters.collisions += result.collisions.length;
+        counters.dead_lettered += result.dead_lettered.length;
+        if (batch.target) {
+          lastAppliedAt = batch.target.committed_at ?? lastAppliedAt;
+          await changes.ack(batch.target.cursor); // only now: the store holds everything before it
+        }
+      } catch (e) {
+        fail(e);
+        throw e;
+      } finally {
+        writesInFlight--;
+      }
+    });
   };
   const flush = () => serial(flushNow);
-  // Batches are written behind the reading (one in flight); a write that fails stops the stream.
+  // Batches are written behind the reading (a flush returns once the batch before it committed,
+  // stream/ordered-commits.ts); a write that fails stops the stream.
   const behind = new WriteBehind({ onError: fail });
   const flushBehind = () => behind.submit(flush);
 
@@ -199,6 +208,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
       if (e instanceof SchemaPause && !failure) {
         await behind.quiesce();
         if (!failure) await flush();
+        if (!failure) await commits.drain();
       }
       throw e;
     }
@@ -219,7 +229,11 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         // commit) only once that snapshot is queued; if queuing fails, the stream stops first.
         if (resumed.length) await ctx.onResumed?.(resumed);
         paused = new Set(now.paused_entities);
-        if (resumed.length) await ownerUpdate(sourceId, ctx.token, { skipped_entities: [...paused] });
+        if (resumed.length) {
+          // A batch in flight records the entities skipped before this tick: it commits first.
+          await commits.drain();
+          await ownerUpdate(sourceId, ctx.token, { skipped_entities: [...paused] });
+        }
         // A heartbeat's cursor (idle tables on a busy server) is written here, once a tick: each
         // write makes WAL of its own, which must not turn into a heartbeat of its own every time.
         if (waiting && !inTransaction && !batcher.empty) await flushNow();
@@ -279,6 +293,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     await behind.quiesce();
     if (failure) throw failure;
     await flush();
+    await commits.drain();
     return end ?? "stopped";
   } catch (e) {
     // Nothing decoded under the old mapping was committed: reload it and resume from the cursor.
@@ -294,5 +309,6 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     await changes.close().catch((e) => log.warn({ source_id: sourceId, error: e }, "could not close the change stream"));
     await behind.quiesce();
     await chain.catch(() => {});
+    await commits.drain().catch(() => {});
   }
 }

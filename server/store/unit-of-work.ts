@@ -61,7 +61,27 @@ export type Batch = {
   hardDeletes?: boolean;
   /** Rows likely new to the store go in by COPY (see InsertHint). */
   insertHint?: InsertHint;
+  /** Stream batches: committed in order while the next one writes (pipeline/stream/ordered-commits.ts). */
+  sequence?: CommitSequence;
 };
+
+/**
+ * A batch's place in its stream's commit order. Each batch's transaction takes an order lock of
+ * its own as it begins; the next batch writes meanwhile, then waits for that lock in the store
+ * (never only in the worker: a wait the store sees is one its deadlock detector can break, say
+ * against a snapshot chunk holding keys of both batches), and commits only if the batch before it
+ * committed. So cursors still commit in stream order.
+ */
+export type CommitSequence = {
+  lock: number;
+  /** Called once this batch's transaction holds its order lock. */
+  onLocked: () => void;
+  /** The batch before it (null: none in flight). */
+  previous: { lock: number; done: Promise<void> } | null;
+};
+
+/** The store's advisory locks of stream commit order: the two-key form, this class, the batch's lock (the one-key form other locks use is a separate space). */
+export const COMMIT_ORDER_LOCK = 0x45434d43; // "ECMC"
 
 export type Refused = { entity: string; context_type: string; context_id: string; key: string[]; message: string };
 
@@ -90,7 +110,15 @@ export function commitBatch(batch: Batch): Promise<BatchResult> {
     // transaction, so a store crash loses both together and the pass redoes the chunk. The
     // pass's last transaction (pipeline/snapshot.ts, finishPass) is flushed, and every chunk
     // before it with it, before the run may call the entity done.
-    const result = await inPgTransaction((client) => writeBatch(client, batch), batch.completion.kind === "checkpoint" ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
+    const begin = batch.completion.kind === "checkpoint" ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
+    const sequence = batch.sequence;
+    const result = await inPgTransaction(
+      async (client) => {
+        sequence?.onLocked();
+        return writeBatch(client, batch);
+      },
+      sequence ? `${begin}; SELECT pg_advisory_xact_lock(${COMMIT_ORDER_LOCK}, ${sequence.lock | 0})` : begin,
+    );
     recordCommit(KIND[batch.completion.kind], batch.sourceId, (performance.now() - started) / 1000, result.writtenByEntity, result.dead_lettered);
     return result;
   });
@@ -158,6 +186,13 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
     await purgeTombstones(client, sourceId, truncated ? undefined : deleted);
   }
   await recordDeadLetters(client, sourceId, batch.runId, mappingVersion, batch.order, result.dead_lettered);
+  const previous = batch.sequence?.previous;
+  if (previous) {
+    // Written; now in order: the batch before ends first (waited for in the store, see
+    // CommitSequence), and this one commits only if that one did.
+    await client.query("SELECT pg_advisory_xact_lock($1, $2)", [COMMIT_ORDER_LOCK, previous.lock | 0]);
+    await previous.done;
+  }
   await complete(client, batch, result);
   return result;
 }
