@@ -62,9 +62,11 @@ export async function productInProcess(server: BenchServer, name: string): Promi
 export function psqlShell(serverUrl: string) {
   const u = new URL(serverUrl);
   const psql = (db: string, sql: string) => `psql -X -q -h ${u.hostname} -p ${u.port} -U ${decodeURIComponent(u.username)} -d ${db} -c "${sql}"`;
-  const sh = (cmd: string) => {
+  /** Runs a shell command line; returns what it printed. */
+  const sh = (cmd: string): string => {
     const r = spawnSync("sh", ["-c", cmd], { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    return r.stdout;
   };
   return { psql, sh };
 }

@@ -62,6 +62,27 @@ export async function run(args: string[]): Promise<BenchResult> {
   // psql into an empty table shaped like contexts (its indexes, jsonb), no mapping, no checks.
   sh(psql("ecm_bench_meta", "DROP TABLE IF EXISTS contexts_ceiling; CREATE TABLE contexts_ceiling (LIKE contexts INCLUDING ALL)"));
   const ceiling = await timed(async () => sh(`${psql("ecm_bench_meta", "COPY contexts TO STDOUT")} | ${psql("ecm_bench_meta", "COPY contexts_ceiling FROM STDIN")}`));
+  // The best a pipeline could do here with no worker at all: the same finished contexts piped by
+  // two psql pairs at once (halves of the ids), the way the product commits two chunks at once.
+  const middle = sh(psql("ecm_bench_meta", "COPY (SELECT context_id FROM contexts ORDER BY context_id OFFSET (SELECT count(*) / 2 FROM contexts) LIMIT 1) TO STDOUT")).trim();
+  if (!/^[0-9]+$/.test(middle)) throw new Error(`unexpected middle id ${JSON.stringify(middle)}`);
+  sh(psql("ecm_bench_meta", "TRUNCATE contexts_ceiling; CHECKPOINT"));
+  const half = (where: string) => `${psql("ecm_bench_meta", `COPY (SELECT * FROM contexts WHERE ${where}) TO STDOUT`)} | ${psql("ecm_bench_meta", "COPY contexts_ceiling FROM STDIN")}`;
+  const bothHalves = `(${half(`context_id < '${middle}'`)}) & a=$!; (${half(`context_id >= '${middle}'`)}) & b=$!; wait $a && wait $b`;
+  const ceilingTwo = await timed(async () => sh(bothHalves));
+  // And a first load that bypasses per-row index maintenance: the same two pipes into the table
+  // without its indexes, which are built after (what a load into a fresh partition would cost).
+  sh(psql("ecm_bench_meta", "DROP TABLE contexts_ceiling; CREATE TABLE contexts_ceiling (LIKE contexts INCLUDING DEFAULTS); CHECKPOINT"));
+  // contexts' own indexes, whatever they are today, recreated on the copy.
+  const indexes = sh(psql("ecm_bench_meta", "COPY (SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'contexts') TO STDOUT"))
+    .trim()
+    .split("\n")
+    .map((def) => def.replace(/INDEX (\S+) ON public\.contexts /, "INDEX $1_ceiling ON public.contexts_ceiling "));
+  if (!indexes.length || indexes.some((d) => !d.includes("contexts_ceiling"))) throw new Error(`unexpected index definitions: ${indexes.join("; ")}`);
+  const ceilingIndexAfter = await timed(async () => {
+    sh(bothHalves);
+    sh(psql("ecm_bench_meta", indexes.join("; ")));
+  });
   await server.stop();
 
   return {
@@ -87,6 +108,18 @@ export async function run(args: string[]): Promise<BenchResult> {
         value: rows / ceiling.seconds,
         unit: "rows/s",
         baseline: { name: "psql COPY TO | psql COPY FROM (plain table)", value: rows / pipe.seconds },
+      },
+      {
+        name: "ceiling, two sessions: the same, by two psql pairs at once (halves of the ids), no worker at all",
+        value: rows / ceilingTwo.seconds,
+        unit: "rows/s",
+        baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
+      },
+      {
+        name: "ceiling, two sessions into the table without indexes, its indexes built after (a first load into a fresh partition)",
+        value: rows / ceilingIndexAfter.seconds,
+        unit: "rows/s",
+        baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
       },
     ],
     extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), batch_size: batch, commits_in_flight: Number(process.env.ECM_SNAPSHOT_COMMITS_IN_FLIGHT ?? 2) },
