@@ -43,14 +43,15 @@ export function reportErrorsByStatement(pool: pg.Pool) {
 /** A plain pg pool on the metadata database, for bulk paths (context store writes) where Prisma's per-row overhead shows. */
 export function pgPool(): pg.Pool {
   if (!globalForPool.ecmPgPool) {
-    // Room for every snapshot chunk a worker may have committing at once, and the rest beside them.
+    // Room for every snapshot chunk or stream batch a worker may have committing at once (a stream
+    // commits two batches at once: pipeline/stream/ordered-commits.ts), and the rest beside them.
     const e = env();
     // A transaction left open by a stalled process (SIGSTOP, a paused VM) would hold its rows'
     // locks, and the stream's row with them, from the worker that took its lease over: the store
     // ends such a session (its transaction rolls back; every statement of ours runs back to back).
     globalForPool.ecmPgPool = new pg.Pool({
       connectionString: e.DATABASE_URL,
-      max: Math.max(10, e.ECM_WORKER_CONCURRENCY * e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT + 4),
+      max: Math.max(10, e.ECM_WORKER_CONCURRENCY * Math.max(2, e.ECM_SNAPSHOT_COMMITS_IN_FLIGHT) + 4),
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     });
     reportErrorsByStatement(globalForPool.ecmPgPool);

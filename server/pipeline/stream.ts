@@ -8,6 +8,7 @@
 // at a time (stream/lease.ts); column changes are judged by the schema guard before anything is
 // applied under them (stream/schema-guard.ts).
 import { AppError } from "../errors/app-error.ts";
+import { bareObject } from "../json/safe.ts";
 import { pgPool } from "../db.ts";
 import { logger } from "../logger.ts";
 import { capturesChanges, cursorCodec } from "../connectors/registry.ts";
@@ -108,7 +109,8 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
   let writesInFlight = 0;
   const idle = () => waiting && !inTransaction && batcher.empty && writesInFlight === 0;
 
-  // Every store write of this loop goes through one queue: cursor writes never reorder.
+  // The loop's control writes (lease, controls, a heartbeat's flush) go through one queue, batches
+  // through `commits` (below): cursor writes never reorder.
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = chain.then(fn);
@@ -128,24 +130,31 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
     void changes.close();
   };
 
-  // Writes what is waiting and moves the cursor to the last whole commit, in one unit of work;
-  // only then is that cursor acknowledged. Callers already inside `serial` call flushNow.
   // Changes read per entity since the last batch (reported to the metrics once a batch, not per change).
   const readSinceFlush = new Map<string, number>();
   // Batches commit in stream order, the next one writing while the one before commits
   // (stream/ordered-commits.ts); a failed one stops the stream, and nothing after it commits.
+  // While a snapshot or replay of the source writes too, one batch at a time: its chunks hold keys
+  // of both batches, and two in flight would meet it in deadlocks (broken by the store, but each
+  // one a stream restart).
   const commits = new OrderedCommits();
+  let othersWriting = true; // until the first control tick says otherwise
+  // Writes what is waiting and moves the cursor to the last whole commit, in one unit of work;
+  // only then is that cursor acknowledged. Callers already inside `serial` call flushNow.
   const flushNow = async () => {
     if (failure) throw failure;
     const builtSeconds = batcher.age() / 1000;
     const batch = batcher.take();
     if (!batch) return;
-    const known = knownSchemas;
+    // The columns judged so far, as they stand now (the guard's map changes as later changes are
+    // read): a batch records only what the changes before it were judged against.
+    const known = knownSchemas && Object.assign(bareObject<string[]>(), knownSchemas);
+    knownSchemas = null;
     for (const [entity, n] of readSinceFlush) recordRead("stream", sourceId, entity, n);
     readSinceFlush.clear();
     if (batch.writes.length) recordBatchBuilt("stream", builtSeconds);
     const skipped = [...paused];
-    await commits.submit(footprintOf(batch), async (sequence) => {
+    await commits.submit(othersWriting ? null : footprintOf(batch), async (sequence) => {
       writesInFlight++;
       try {
         const result = await commitBatch({
@@ -161,7 +170,6 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
           insertHint: batch.allInserts ? insertHint : undefined,
           sequence,
         });
-        if (knownSchemas === known) knownSchemas = null;
         ctx.onCommitted?.();
         counters.written += result.written;
         counters.collisions += result.collisions.length;
@@ -222,6 +230,7 @@ export async function runStream(ctx: StreamContext): Promise<StreamEnd> {
         const now = await lease.renew();
         if (!now) return fail(new LeaseLostError(sourceId));
         if (!now.enabled || ctx.shouldExit?.()) return stopWith("stopped");
+        othersWriting = now.others_writing;
         if (now.mapping_version !== version) return stopWith("restart");
         const resumed = [...paused].filter((e) => !now.paused_entities.includes(e) && plans.has(e));
         // Changes skipped while paused are recovered by a snapshot that starts after this point:

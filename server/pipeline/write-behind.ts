@@ -2,10 +2,11 @@
 // store's work overlaps the pipeline's. At most `depth` writes are in flight (bounded memory and
 // store sessions); a submit waits for the oldest one when the window is full.
 //
-// Depth 1 (streams): each write starts after the previous one ended, so commits (and the cursors
-// in them) keep their order. Depth > 1 (snapshot chunks): writes run at once on their own store
-// sessions and may commit out of order; the caller's completion must cope (a snapshot checkpoint
-// moves only over contiguous committed chunks, store/checkpoints.ts).
+// Depth 1 (streams): each write starts after the previous one ended (a stream's write returns once
+// the batch before it committed and its own is under way: its order is OrderedCommits', in
+// pipeline/stream/ordered-commits.ts). Depth > 1 (snapshot chunks): writes run at once on their
+// own store sessions and may commit out of order; the caller's completion must cope (a snapshot
+// checkpoint moves only over contiguous committed chunks, store/checkpoints.ts).
 export class WriteBehind {
   private readonly inFlight: Promise<void>[] = [];
   private failure: { error: unknown } | null = null;

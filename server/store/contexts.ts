@@ -270,7 +270,9 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   }
   // Every writer (snapshot chunks, stream batches, replays) takes its row locks in one global
   // order, (context_type, context_id): two batches touching the same hot keys then wait for each
-  // other instead of deadlocking (key order against change order).
+  // other instead of deadlocking (key order against change order). The one wait outside that
+  // order, a stream batch's for the batch before it (store/unit-of-work.ts, CommitSequence), is
+  // taken in the store, where a cycle through it is a deadlock PostgreSQL breaks.
   const batch = [...byKey.values()].sort(byContextKey);
   if (!batch.length) return { written: 0, writtenByEntity: new Map(), collisions: [], rejected };
   const entity = batch[0]!.entity;

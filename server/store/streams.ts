@@ -100,7 +100,11 @@ export async function acquireLease(sourceId: string, owner: string, ttlSeconds: 
 }
 
 /** What the owner checks every second: the operator's switches and the mapping version in force. */
-export type StreamControls = { enabled: boolean; paused_entities: string[]; mapping_version: number };
+/**
+ * `others_writing`: a snapshot or replay of the source is queued or running (its chunks write the
+ * stream's contexts too: the stream then keeps one batch in flight, pipeline/stream/ordered-commits.ts).
+ */
+export type StreamControls = { enabled: boolean; paused_entities: string[]; mapping_version: number; others_writing: boolean };
 
 /**
  * Extends the lease and returns the controls in the same statement; null when the lease was
@@ -109,7 +113,8 @@ export type StreamControls = { enabled: boolean; paused_entities: string[]; mapp
 export async function renewLease(sourceId: string, token: bigint, ttlSeconds: number): Promise<StreamControls | null> {
   const { rows } = await pgPool().query<StreamControls>(
     `UPDATE streams SET lease_expires_at = now() + make_interval(secs => $3) WHERE source_id = $1 AND lease_token = $2
-     RETURNING enabled, paused_entities, coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version`,
+     RETURNING enabled, paused_entities, coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version,
+       EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1 AND runs.kind IN ('snapshot', 'replay') AND runs.status IN ('queued', 'running')) AS others_writing`,
     [sourceId, token.toString(), ttlSeconds],
   );
   return rows[0] ?? null;

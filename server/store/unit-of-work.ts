@@ -76,7 +76,10 @@ export type CommitSequence = {
   lock: number;
   /** Called once this batch's transaction holds its order lock. */
   onLocked: () => void;
-  /** The batch before it (null: none in flight). */
+  /**
+   * The batch before it (null: none in flight); `done` settles once that batch committed and was
+   * acknowledged to the source (so acknowledgements keep their order too), or failed.
+   */
   previous: { lock: number; done: Promise<void> } | null;
 };
 
@@ -117,7 +120,7 @@ export function commitBatch(batch: Batch): Promise<BatchResult> {
         sequence?.onLocked();
         return writeBatch(client, batch);
       },
-      sequence ? `${begin}; SELECT pg_advisory_xact_lock(${COMMIT_ORDER_LOCK}, ${sequence.lock | 0})` : begin,
+      sequence ? `${begin}; SELECT pg_advisory_xact_lock(${COMMIT_ORDER_LOCK}, ${sequence.lock})` : begin,
     );
     recordCommit(KIND[batch.completion.kind], batch.sourceId, (performance.now() - started) / 1000, result.writtenByEntity, result.dead_lettered);
     return result;
@@ -190,7 +193,7 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
   if (previous) {
     // Written; now in order: the batch before ends first (waited for in the store, see
     // CommitSequence), and this one commits only if that one did.
-    await client.query("SELECT pg_advisory_xact_lock($1, $2)", [COMMIT_ORDER_LOCK, previous.lock | 0]);
+    await client.query("SELECT pg_advisory_xact_lock($1, $2)", [COMMIT_ORDER_LOCK, previous.lock]);
     await previous.done;
   }
   await complete(client, batch, result);

@@ -82,7 +82,7 @@ export class Batcher {
     this.startedAt = this.now();
     const target = this.pendingCursor ? { cursor: this.lastCommit!.cursor, committed_at: this.lastCommit!.committed_at } : null;
     if (!this.writes.length && !this.deadLetters.length && !target) return null;
-    // Batches commit in order (one write in flight, then the next): a later batch starts from here.
+    // Batches commit in order (stream/ordered-commits.ts): a later batch starts from here.
     if (target) this.durable = this.lastCommit!.order;
     this.firstAt = null;
     const taken = { writes: this.writes, truncates: this.truncates, deadLetters: this.deadLetters, target, allInserts: this.allInserts && this.writes.length > 0 };

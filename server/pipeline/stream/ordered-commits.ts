@@ -3,7 +3,8 @@
 //   - A batch starts once the one before holds its store session and order lock (so it never
 //     waits, holding a session, for one that has none yet), or, when the two touch a common
 //     context or source record (or either holds a TRUNCATE), once the one before has committed:
-//     two transactions in flight never wait on each other's rows.
+//     two transactions in flight never wait on each other's rows. The caller passes no footprint
+//     (null: overlaps everything) while other writers of the source run (pipeline/stream.ts).
 //   - It commits after the one before, and only if that one committed (store/unit-of-work.ts,
 //     CommitSequence): the durable cursor moves in order, and a crash or a failed batch leaves the
 //     cursor where the last whole batch put it.
