@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { auditTable, clean, connectionChanges, EXIT, parse } from "./ecm.ts";
+import { auditTable, clean, connectionChanges, EXIT, morePages, parse } from "./ecm.ts";
 
 const env = { ECM_TOKEN: "ecm_from_env" };
 const refusal = (f: () => unknown) => {
@@ -67,5 +67,11 @@ describe("ecm audit", () => {
       expect.stringMatching(/ana@example.com\s+—\s+token\.create\s+token t1$/),
     ]);
     expect(auditTable([])).toBe("no audit entries");
+  });
+
+  it("says how to read the next page, and nothing on the last one", () => {
+    expect(morePages("1234")).toBe("\nmore: the same command with --cursor 1234");
+    expect(morePages(null)).toBe("");
+    expect(parse(["audit", "--cursor", "1234"], { env: { ECM_TOKEN: "t" } }).flags.get("--cursor")).toEqual(["1234"]);
   });
 });

@@ -24,9 +24,9 @@ const USAGE = `usage: ecm [--url URL] [--token-file FILE | --token-stdin] [--jso
   mapping diff NAME|ID FILE             compare FILE with the mapping in force (exit 1 when different)
   snapshot NAME|ID [--entity E]… [--wait]
   stream start|stop|status NAME|ID
-  dead-letters list [--source NAME|ID] [--status open|replayed|discarded] [--limit N]
+  dead-letters list [--source NAME|ID] [--status open|replayed|discarded] [--limit N] [--cursor C]
   dead-letters replay (--source NAME|ID | ID…) [--wait]
-  audit [--source NAME|ID] [--actor WHO] [--action KIND] [--since ISO-TIME] [--limit N]
+  audit [--source NAME|ID] [--actor WHO] [--action KIND] [--since ISO-TIME] [--limit N] [--cursor C]
                                         who changed what, newest first (admin tokens)
   export [NAME|ID…]                     the sources' configs and mappings as JSON (secrets as references)
   import FILE [--yes]                   apply every source of an export (--yes: also change the
@@ -57,7 +57,7 @@ export function parse(argv: string[], input: { env?: Record<string, string | und
   let url = environment.ECM_URL ?? "http://localhost:3000";
   let token = environment.ECM_TOKEN ?? "";
   let json = false;
-  const takesValue = new Set(["--url", "--token-file", "--entity", "--source", "--status", "--limit", "--actor", "--action", "--since"]);
+  const takesValue = new Set(["--url", "--token-file", "--entity", "--source", "--status", "--limit", "--actor", "--action", "--since", "--cursor"]);
   const switches = new Set(["--wait", "--keep-capture", "--keep-slot", "--remap", "--yes", "--token-stdin"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -241,6 +241,11 @@ function print(o: Options, value: unknown, text: () => string) {
 }
 
 /** Audit entries as a table: when, who (and for whom a token acts), from where, what. */
+/** The line that says how to read the next page of a list (nothing on its last page). */
+export function morePages(nextCursor: string | null | undefined): string {
+  return nextCursor ? `\nmore: the same command with --cursor ${nextCursor}` : "";
+}
+
 export function auditTable(entries: { at: string; actor: { name: string; owner: { name: string } | null }; client_address: string | null; action: string; target: { kind: string; id: string | null } }[]): string {
   if (!entries.length) return "no audit entries";
   const who = (e: (typeof entries)[number]) => (e.actor.owner && e.actor.owner.name !== e.actor.name ? `${e.actor.name} (for ${e.actor.owner.name})` : e.actor.name);
@@ -322,20 +327,22 @@ export async function run(argv: string[]): Promise<number> {
       if (source) params.set("source_id", (await resolveSource(api, source)).id);
       params.set("status", o.flags.get("--status")?.[0] ?? "open");
       params.set("limit", o.flags.get("--limit")?.[0] ?? "50");
+      const cursor = o.flags.get("--cursor")?.[0];
+      if (cursor) params.set("cursor", cursor);
       const page = await api("GET", `/dead-letters?${params}`);
-      print(o, page, () => (page.dead_letters.length ? table([["ID", "ENTITY", "KEY", "ERROR"], ...page.dead_letters.map((d: any) => [d.id, d.entity, d.key.join(","), d.error.message.slice(0, 80)])]) : "no dead letters"));
+      print(o, page, () => (page.dead_letters.length ? table([["ID", "ENTITY", "KEY", "ERROR"], ...page.dead_letters.map((d: any) => [d.id, d.entity, d.key.join(","), d.error.message.slice(0, 80)])]) : "no dead letters") + morePages(page.next_cursor));
       return EXIT.ok;
     }
     case "audit": {
       const params = new URLSearchParams({ limit: o.flags.get("--limit")?.[0] ?? "50" });
       const source = o.flags.get("--source")?.[0];
       if (source) params.set("source_id", (await resolveSource(api, source)).id);
-      for (const [flag, name] of [["--actor", "actor"], ["--action", "action"], ["--since", "since"]] as const) {
+      for (const [flag, name] of [["--actor", "actor"], ["--action", "action"], ["--since", "since"], ["--cursor", "cursor"]] as const) {
         const v = o.flags.get(flag)?.[0];
         if (v) params.set(name, v);
       }
       const page = await api("GET", `/audit?${params}`);
-      print(o, page, () => auditTable(page.entries));
+      print(o, page, () => auditTable(page.entries) + morePages(page.next_cursor));
       return EXIT.ok;
     }
     case "dead-letters replay": {
