@@ -1,6 +1,7 @@
 // What a MySQL / MariaDB source does that the conformance kit does not: savepoints inside a
 // transaction, binlog rotation under a running stream and across a restart, a TRUNCATE written
-// with a comment, and a session logging minimal row images. Each ends with store = source.
+// with a comment, and a session logging minimal row images. Each ends with store = source. The
+// stream's cursor carries the server's GTID set at its position, as the server itself computes it.
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
@@ -31,6 +32,17 @@ const converged = () => waitFor("the store to equal the source", async () => ((a
   throw new Error(`${(e as Error).message}: ${await storeEquals()}`);
 });
 const status = async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body;
+
+/**
+ * A cursor's GTID set names the same point as its binlog position: what the server itself says
+ * of that position (MariaDB's BINLOG_GTID_POS), transactions of other databases included.
+ */
+async function expectGtidOfPosition(cursor: string) {
+  const m = /^mysql_binlog:(.+):(\d+);gtid=(.*)$/.exec(cursor);
+  expect(m, cursor).not.toBeNull();
+  const [row] = await src.exec(`SELECT BINLOG_GTID_POS('${m![1]}', ${Number(m![2])}) AS gtid`);
+  expect(m![3]).toBe(String(row!.gtid));
+}
 
 /** Runs statements on one session (savepoints and session settings need one). */
 async function session(statements: string[]) {
@@ -65,8 +77,9 @@ describe("a MySQL source's stream", () => {
     await session(["BEGIN", "INSERT INTO notes VALUES (10, 10, 'kept')", "SAVEPOINT s1", "INSERT INTO notes VALUES (11, 11, 'rolled back')", "ROLLBACK TO s1", "UPDATE notes SET v = 100 WHERE id = 1", "COMMIT"]);
     await converged();
     const cursor = (await status()).cursor as string;
-    expect(cursor).toMatch(/^mysql_binlog:.+:\d+$/);
-    expect(cursor).not.toMatch(/:0$/);
+    expect(cursor).toMatch(/^mysql_binlog:.+:\d+;gtid=[\d,-]+$/);
+    expect(cursor).not.toMatch(/:0;/);
+    await expectGtidOfPosition(cursor);
   });
 
   it("applies an XA transaction, and DDL after it still moves the cursor", async () => {
@@ -75,6 +88,7 @@ describe("a MySQL source's stream", () => {
     const before = (await status()).cursor as string;
     await src.exec("CREATE TABLE unrelated (id int PRIMARY KEY)");
     await waitFor("the cursor to move past the DDL", async () => ((await status()).cursor !== before ? true : undefined), 30_000);
+    await expectGtidOfPosition((await status()).cursor as string); // XA PREPARE, XA COMMIT and DDL are event groups of their own
   });
 
   it("goes on across binlog files, and resumes after a restart from a cursor in the new file", async () => {
@@ -92,6 +106,8 @@ describe("a MySQL source's stream", () => {
     await api("POST", `/sources/${sourceId}/stream`, { token: editor, body: { action: "start" } });
     await converged();
     expect((await status()).state).toBe("streaming");
+    // The GTID set went on from the restart's cursor.
+    await expectGtidOfPosition((await status()).cursor as string);
   });
 
   it("empties the entity on a TRUNCATE written with comments and quotes", async () => {

@@ -25,7 +25,8 @@ import ZongJi from "@vlasky/zongji";
 import type mysql from "mysql2/promise";
 import { BufferedChangeStream } from "../buffered-changes.ts";
 import type { SourceRecord } from "../types.ts";
-import { binlogCursor, changeOrder, type BinlogPosition } from "./binlog-cursor.ts";
+import { binlogCursor, changeOrder, type BinlogPoint, type BinlogPosition } from "./binlog-cursor.ts";
+import { GtidState, type Gtid } from "./gtid.ts";
 import type { DescribedEntity } from "./catalog.ts";
 import { keyText } from "./snapshot.ts";
 import { readStatement } from "./statements.ts";
@@ -50,6 +51,12 @@ type BinlogEvent = {
   columns_present_bitmap?: Buffer;
   /** An update's columns-present bitmap of the new row. */
   columns_present_bitmap2?: Buffer;
+  /** MySQL's GTID event: the transaction's `uuid:gno`. */
+  gtid?: string;
+  /** MariaDB's GTID event. */
+  domainId?: number;
+  serverId?: number;
+  seqNo?: number | string;
 };
 
 /** Names of the table map's columns whose bit is clear in `bitmap` (left out of the row image). */
@@ -83,15 +90,20 @@ export class BinlogChangeStream extends BufferedChangeStream {
   private readonly columnsSeen = new Map<string, string>();
   /** Work that must finish, in order, before later events are handled (a re-description). */
   private chain: Promise<void> = Promise.resolve();
+  /** The server's GTID state at `txStart` (null: unknown, or the server has none). */
+  private readonly gtids: GtidState | null;
+  /** The GTID of the event group being read, added to `gtids` once it ends. */
+  private pendingGtid: Gtid | null = null;
 
   constructor(
     private readonly database: string,
     private readonly entities: Map<string, DescribedEntity>,
-    from: BinlogPosition,
+    from: BinlogPoint,
     private readonly redescribe: Redescribe,
   ) {
     super();
-    this.txStart = from;
+    this.txStart = { file: from.file, position: from.position };
+    this.gtids = from.gtid === null || from.gtid === undefined ? null : GtidState.parse(from.gtid);
     for (const [entity, described] of entities) {
       this.columnsSeen.set(entity, described.columns.map((c) => c.name).join("\0"));
       this.buffer.push({ kind: "schema", entity, columns: described.columns.map((c) => ({ name: c.name, type: c.type })), seed: true });
@@ -124,7 +136,7 @@ export class BinlogChangeStream extends BufferedChangeStream {
       serverId,
       filename: this.txStart.file,
       position: this.txStart.position,
-      includeEvents: ["rotate", "tablemap", "writerows", "updaterows", "deleterows", "xid", "xaprepare", "query"],
+      includeEvents: ["rotate", "tablemap", "writerows", "updaterows", "deleterows", "xid", "xaprepare", "query", "gtid", "mariadbgtid"],
       includeSchema: { [this.database]: true },
     });
   }
@@ -150,7 +162,19 @@ export class BinlogChangeStream extends BufferedChangeStream {
         return this.commit(event);
       case "query":
         return this.onQuery(event);
+      case "gtid":
+      case "mariadbgtid":
+        // A new event group: the one before ended, whether or not its end reached us (another
+        // database's DDL is filtered out, and is still part of the server's state past it).
+        this.foldGtid();
+        this.pendingGtid = event.getEventName() === "gtid" ? (event.gtid ?? null) : { domainId: event.domainId!, serverId: event.serverId!, seqNo: event.seqNo! };
+        return;
     }
+  }
+
+  private foldGtid() {
+    if (this.pendingGtid !== null) this.gtids?.add(this.pendingGtid);
+    this.pendingGtid = null;
   }
 
   private entityOf(event: BinlogEvent): string | null {
@@ -268,7 +292,8 @@ export class BinlogChangeStream extends BufferedChangeStream {
     this.txStart = end;
     this.index = 0;
     this.wanted = false;
-    this.push({ kind: "commit", cursor: binlogCursor(end), committed_at: wanted ? new Date(event.timestamp) : null, more: true });
+    this.foldGtid();
+    this.push({ kind: "commit", cursor: binlogCursor({ ...end, gtid: this.gtids?.toString() || null }), committed_at: wanted ? new Date(event.timestamp) : null, more: true });
   }
 
   /** Backpressure on the socket, not mysql2's pause (zongji uses that itself while it looks a table up). */

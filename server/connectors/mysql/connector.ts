@@ -24,7 +24,8 @@ import type {
   SnapshotChunk,
   SnapshotReadOptions,
 } from "../types.ts";
-import { binlogCursor, parseBinlogCursor, type BinlogPosition } from "./binlog-cursor.ts";
+import { binlogCursor, parseBinlogCursor, type BinlogPoint } from "./binlog-cursor.ts";
+import { gtidAt } from "./gtid.ts";
 import { describeEntity, listEntities, textRows, type DescribedEntity } from "./catalog.ts";
 import { BinlogChangeStream } from "./changes.ts";
 import { ZMysqlConfig, type TMysqlConfig } from "./config.ts";
@@ -47,7 +48,7 @@ export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
   max_batch_size: 100_000,
 };
 
-type Binlogs = { current: BinlogPosition; files: { name: string; size: number }[] };
+type Binlogs = { current: BinlogPoint; files: { name: string; size: number }[] };
 
 export class MysqlConnector implements ECMConnector {
   private config?: TMysqlConfig;
@@ -99,14 +100,16 @@ export class MysqlConnector implements ECMConnector {
       throw new AppError("BAD_REQUEST", "the server's binary log is off: changes cannot be captured. Start it with log_bin and a server_id (see the health check)", { category: "CONFIGURATION" });
     }
     const files = (await textRows(c, "SHOW BINARY LOGS")).map((r) => ({ name: r.Log_name!, size: Number(r.File_size ?? 0) }));
-    return { current: { file: status.File!, position: Number(status.Position) }, files };
+    // MySQL says its GTID set at this end in the same row (empty with gtid_mode OFF).
+    return { current: { file: status.File!, position: Number(status.Position), gtid: status.Executed_Gtid_Set?.replace(/\s+/g, "") || null }, files };
   }
 
   /** The capture is the binlog: it starts where the binlog ends now (before the snapshot's first read). */
   async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
     await Promise.all(types.map((t) => this.describe(t)));
     const { current } = await this.binlogs();
-    return { created: options.replace, start: binlogCursor(current), server: await this.serverIdentity() };
+    const gtid = current.gtid ?? (await gtidAt(await this.connection(), current));
+    return { created: options.replace, start: binlogCursor({ ...current, gtid }), server: await this.serverIdentity() };
   }
 
   /** Every table is in the binlog: nothing to include or leave out on the server. */
@@ -126,7 +129,7 @@ export class MysqlConnector implements ECMConnector {
       lost: false,
       state: logs ? `${logs.files.length} binlog file${logs.files.length === 1 ? "" : "s"}` : "binary log off",
       confirmed_cursor: null,
-      current_cursor: logs ? binlogCursor(logs.current) : "mysql_binlog:none.000000:0",
+      current_cursor: logs ? binlogCursor({ ...logs.current, gtid: null }) : "mysql_binlog:none.000000:0",
       oldest_cursor: first ? binlogCursor({ file: first.name, position: 4 }) : null,
       retained_bytes: logs ? logs.files.reduce((n, f) => n + f.size, 0) : null,
       lag_bytes: null,
@@ -140,7 +143,10 @@ export class MysqlConnector implements ECMConnector {
   private async open(types: string[], from: string | null, serverId: number): Promise<BinlogChangeStream> {
     const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
     const start = from ? parseBinlogCursor(from) : (await this.binlogs()).current;
-    const changes = new BinlogChangeStream(this.database(), entities, { file: start.file, position: start.position }, async (entity) => {
+    // The GTID set the stream's cursors carry, from the cursor's own, else what the server says
+    // of that position (MariaDB); none on MySQL without one in the cursor.
+    const gtid = start.gtid ?? (await gtidAt(await this.connection(), start));
+    const changes = new BinlogChangeStream(this.database(), entities, { file: start.file, position: start.position, gtid }, async (entity) => {
       this.entities.delete(entity);
       return this.describe(entity);
     });
