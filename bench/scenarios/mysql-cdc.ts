@@ -25,7 +25,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src)], { env: childEnv, encoding: "utf8" });
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
   const [sourceId, start] = setup.stdout.trim().split("\n").pop()!.split(" ") as [string, string];
-  const [, file, position] = /^mysql_binlog:(.+):(\d+)$/.exec(start)!;
+  const [, file, position] = /^mysql_binlog:([A-Za-z0-9_.-]+):(\d+)(?:;gtid=[\d,-]*)?$/.exec(start) ?? [];
+  if (!file || !position) throw new Error(`unexpected capture start ${JSON.stringify(start)}`);
 
   // The backlog: inserts then updates, 1000 rows per transaction; the last change is a marker.
   const txs = Math.max(2, Math.round(changes / 1000));

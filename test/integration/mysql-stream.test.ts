@@ -40,8 +40,9 @@ const status = async () => (await api("GET", `/sources/${sourceId}/status`, { to
 async function expectGtidOfPosition(cursor: string) {
   const m = /^mysql_binlog:(.+):(\d+);gtid=(.*)$/.exec(cursor);
   expect(m, cursor).not.toBeNull();
-  const [row] = await src.exec(`SELECT BINLOG_GTID_POS('${m![1]}', ${Number(m![2])}) AS gtid`);
-  expect(m![3]).toBe(String(row!.gtid));
+  const [row] = await src.exec("SELECT BINLOG_GTID_POS(?, ?) AS gtid", [m![1], Number(m![2])]);
+  const domains = (text: string) => text.split(",").sort(); // one entry per domain, in any order
+  expect(domains(m![3]!)).toEqual(domains(String(row!.gtid)));
 }
 
 /** Runs statements on one session (savepoints and session settings need one). */

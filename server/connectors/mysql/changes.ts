@@ -26,7 +26,8 @@ import type mysql from "mysql2/promise";
 import { BufferedChangeStream } from "../buffered-changes.ts";
 import type { SourceRecord } from "../types.ts";
 import { binlogCursor, changeOrder, type BinlogPoint, type BinlogPosition } from "./binlog-cursor.ts";
-import { GtidState, type Gtid } from "./gtid.ts";
+import { parseGtidPosition, type Gtid } from "./gtid.ts";
+import type { MariadbGtidPosition } from "@vlasky/zongji";
 import type { DescribedEntity } from "./catalog.ts";
 import { keyText } from "./snapshot.ts";
 import { readStatement } from "./statements.ts";
@@ -51,8 +52,6 @@ type BinlogEvent = {
   columns_present_bitmap?: Buffer;
   /** An update's columns-present bitmap of the new row. */
   columns_present_bitmap2?: Buffer;
-  /** MySQL's GTID event: the transaction's `uuid:gno`. */
-  gtid?: string;
   /** MariaDB's GTID event. */
   domainId?: number;
   serverId?: number;
@@ -90,8 +89,11 @@ export class BinlogChangeStream extends BufferedChangeStream {
   private readonly columnsSeen = new Map<string, string>();
   /** Work that must finish, in order, before later events are handled (a re-description). */
   private chain: Promise<void> = Promise.resolve();
-  /** The server's GTID state at `txStart` (null: unknown, or the server has none). */
-  private readonly gtids: GtidState | null;
+  /**
+   * MariaDB's GTID position at `txStart` (null: a MySQL server, or unknown). Kept here rather than
+   * read from zongji, which tracks it only from a dump started at a file's start or by GTID.
+   */
+  private readonly gtids: MariadbGtidPosition | null;
   /** The GTID of the event group being read, added to `gtids` once it ends. */
   private pendingGtid: Gtid | null = null;
 
@@ -103,7 +105,7 @@ export class BinlogChangeStream extends BufferedChangeStream {
   ) {
     super();
     this.txStart = { file: from.file, position: from.position };
-    this.gtids = from.gtid === null || from.gtid === undefined ? null : GtidState.parse(from.gtid);
+    this.gtids = from.gtid === null ? null : parseGtidPosition(from.gtid);
     for (const [entity, described] of entities) {
       this.columnsSeen.set(entity, described.columns.map((c) => c.name).join("\0"));
       this.buffer.push({ kind: "schema", entity, columns: described.columns.map((c) => ({ name: c.name, type: c.type })), seed: true });
@@ -136,7 +138,7 @@ export class BinlogChangeStream extends BufferedChangeStream {
       serverId,
       filename: this.txStart.file,
       position: this.txStart.position,
-      includeEvents: ["rotate", "tablemap", "writerows", "updaterows", "deleterows", "xid", "xaprepare", "query", "gtid", "mariadbgtid"],
+      includeEvents: ["rotate", "tablemap", "writerows", "updaterows", "deleterows", "xid", "xaprepare", "query", "mariadbgtid"],
       includeSchema: { [this.database]: true },
     });
   }
@@ -162,12 +164,13 @@ export class BinlogChangeStream extends BufferedChangeStream {
         return this.commit(event);
       case "query":
         return this.onQuery(event);
-      case "gtid":
       case "mariadbgtid":
-        // A new event group: the one before ended, whether or not its end reached us (another
-        // database's DDL is filtered out, and is still part of the server's state past it).
+        // A group starts (every database's: zongji filters only table maps and rows by schema).
+        // Its GTID joins the position when the group ends (commit below), or at the latest when
+        // the next group starts. An XA PREPARE ends a group of its own: unlike zongji, which
+        // counts what a reader has processed, the position here is the server's state.
         this.foldGtid();
-        this.pendingGtid = event.getEventName() === "gtid" ? (event.gtid ?? null) : { domainId: event.domainId!, serverId: event.serverId!, seqNo: event.seqNo! };
+        this.pendingGtid = { domainId: event.domainId!, serverId: event.serverId!, seqNo: event.seqNo! };
         return;
     }
   }

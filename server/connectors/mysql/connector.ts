@@ -24,8 +24,7 @@ import type {
   SnapshotChunk,
   SnapshotReadOptions,
 } from "../types.ts";
-import { binlogCursor, parseBinlogCursor, type BinlogPoint } from "./binlog-cursor.ts";
-import { gtidAt } from "./gtid.ts";
+import { binlogCursor, MYSQL_CURSOR, parseBinlogCursor, type BinlogPosition } from "./binlog-cursor.ts";
 import { describeEntity, listEntities, textRows, type DescribedEntity } from "./catalog.ts";
 import { BinlogChangeStream } from "./changes.ts";
 import { ZMysqlConfig, type TMysqlConfig } from "./config.ts";
@@ -41,14 +40,14 @@ export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
   snapshot: true,
   cdc: true,
   incremental: true,
-  cursor_format: "mysql_binlog:<file>:<position>",
+  cursor_format: MYSQL_CURSOR.format,
   operations: ["insert", "update", "delete"],
   composite_keys: true,
   resumable_snapshot: true,
   max_batch_size: 100_000,
 };
 
-type Binlogs = { current: BinlogPoint; files: { name: string; size: number }[] };
+type Binlogs = { current: BinlogPosition; files: { name: string; size: number }[] };
 
 export class MysqlConnector implements ECMConnector {
   private config?: TMysqlConfig;
@@ -100,22 +99,34 @@ export class MysqlConnector implements ECMConnector {
       throw new AppError("BAD_REQUEST", "the server's binary log is off: changes cannot be captured. Start it with log_bin and a server_id (see the health check)", { category: "CONFIGURATION" });
     }
     const files = (await textRows(c, "SHOW BINARY LOGS")).map((r) => ({ name: r.Log_name!, size: Number(r.File_size ?? 0) }));
-    // MySQL says its GTID set at this end in the same row (empty with gtid_mode OFF).
-    return { current: { file: status.File!, position: Number(status.Position), gtid: status.Executed_Gtid_Set?.replace(/\s+/g, "") || null }, files };
+    return { current: { file: status.File!, position: Number(status.Position) }, files };
   }
 
   /** The capture is the binlog: it starts where the binlog ends now (before the snapshot's first read). */
   async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
     await Promise.all(types.map((t) => this.describe(t)));
     const { current } = await this.binlogs();
-    const gtid = current.gtid ?? (await gtidAt(await this.connection(), current));
-    return { created: options.replace, start: binlogCursor({ ...current, gtid }), server: await this.serverIdentity() };
+    return { created: options.replace, start: binlogCursor(current), server: await this.serverIdentity() };
   }
 
   /** Every table is in the binlog: nothing to include or leave out on the server. */
   async attachCapture(types: string[]) {
     await Promise.all(types.map((t) => this.describe(t)));
     return { added: [], removed: [] };
+  }
+
+  /**
+   * MariaDB's GTID position at a binlog position (BINLOG_GTID_POS: the server reads its binlog up
+   * to there, so only a stream's start asks); null on MySQL, which has no such function.
+   */
+  private async gtidAt(at: BinlogPosition): Promise<string | null> {
+    try {
+      const [row] = await textRows(await this.connection(), "SELECT BINLOG_GTID_POS(?, ?) AS gtid", [at.file, at.position]);
+      return row?.gtid ?? null;
+    } catch (e) {
+      if ((e as { code?: string }).code === "ER_SP_DOES_NOT_EXIST") return null;
+      throw e;
+    }
   }
 
   async captureStatus(): Promise<CaptureStatus> {
@@ -129,7 +140,7 @@ export class MysqlConnector implements ECMConnector {
       lost: false,
       state: logs ? `${logs.files.length} binlog file${logs.files.length === 1 ? "" : "s"}` : "binary log off",
       confirmed_cursor: null,
-      current_cursor: logs ? binlogCursor({ ...logs.current, gtid: null }) : "mysql_binlog:none.000000:0",
+      current_cursor: logs ? binlogCursor(logs.current) : "mysql_binlog:none.000000:0",
       oldest_cursor: first ? binlogCursor({ file: first.name, position: 4 }) : null,
       retained_bytes: logs ? logs.files.reduce((n, f) => n + f.size, 0) : null,
       lag_bytes: null,
@@ -143,9 +154,9 @@ export class MysqlConnector implements ECMConnector {
   private async open(types: string[], from: string | null, serverId: number): Promise<BinlogChangeStream> {
     const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
     const start = from ? parseBinlogCursor(from) : (await this.binlogs()).current;
-    // The GTID set the stream's cursors carry, from the cursor's own, else what the server says
-    // of that position (MariaDB); none on MySQL without one in the cursor.
-    const gtid = start.gtid ?? (await gtidAt(await this.connection(), start));
+    // The GTID position the stream's cursors carry starts as the server's own answer for this
+    // position (a cursor's ;gtid= is never taken on trust), MariaDB only.
+    const gtid = await this.gtidAt(start);
     const changes = new BinlogChangeStream(this.database(), entities, { file: start.file, position: start.position, gtid }, async (entity) => {
       this.entities.delete(entity);
       return this.describe(entity);

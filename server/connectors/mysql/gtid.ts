@@ -1,51 +1,23 @@
-// A server's GTID state, as it writes it: MariaDB's position (the last transaction per replication
-// domain, `0-1-1234,1-2-45`) or MySQL's set (the transactions per source, `3E11FA47-…:1-5,…`).
-// @vlasky/zongji parses both; a stream adds each transaction as its commit is read (./changes.ts),
-// so a cursor names the same point as its binlog position, in a form another server of the same
-// topology also knows.
-import { GtidSet, MariadbGtidPosition } from "@vlasky/zongji";
-import type mysql from "mysql2/promise";
+// MariaDB's GTID state as the server writes it: the last event group per replication domain
+// (`0-1-1234,1-2-45`), parsed and folded by @vlasky/zongji's MariadbGtidPosition. A stream adds each
+// event group as it ends (./changes.ts), so each cursor names the same point as its binlog
+// position, in the form the other servers of its replication topology know too.
+//
+// MySQL's GTID sets are not carried: MySQL says its set only at the binlog's end (SHOW MASTER
+// STATUS), read apart from the position (a transaction in group commit is in the binlog before it
+// is in gtid_executed), so a stream started mid-file has no exact set to start from
+// (docs/connectors.md).
+import { MariadbGtidPosition } from "@vlasky/zongji";
 import { AppError } from "../../errors/app-error.ts";
-import type { BinlogPosition } from "./binlog-cursor.ts";
-import { textRows } from "./catalog.ts";
 
-/** A transaction's GTID as the binlog gives it (MariaDB's GTID event fields, or MySQL's `uuid:gno`). */
-export type Gtid = { domainId: number; serverId: number; seqNo: number | string } | string;
+/** A MariaDB event group's GTID, as its GTID event gives it. */
+export type Gtid = { domainId: number; serverId: number; seqNo: number | string };
 
-export class GtidState {
-  private constructor(private readonly state: MariadbGtidPosition | GtidSet) {}
-
-  /** Throws a field-path error for what is not a GTID set or position. */
-  static parse(text: string, field = "cursor"): GtidState {
-    try {
-      // A MySQL set always holds ':' (uuid:interval), a MariaDB position never does.
-      return new GtidState(text.includes(":") ? GtidSet.parse(text) : MariadbGtidPosition.parse(text));
-    } catch (e) {
-      throw AppError.invalid([{ path: field, message: `the GTID set after ;gtid= is not one a server writes: ${(e as Error).message.slice(0, 120)}` }]);
-    }
-  }
-
-  add(gtid: Gtid) {
-    if (typeof gtid === "string") {
-      if (this.state instanceof GtidSet) this.state.add(gtid);
-    } else if (this.state instanceof MariadbGtidPosition) this.state.add(gtid);
-  }
-
-  toString(): string {
-    return this.state.toString();
-  }
-}
-
-/**
- * MariaDB's GTID position at a binlog position (BINLOG_GTID_POS); null where the server cannot say
- * (MySQL has no such function: its set is known only at the binlog's end, SHOW MASTER STATUS).
- */
-export async function gtidAt(c: mysql.Connection, at: BinlogPosition): Promise<string | null> {
+/** Throws a field-path error for what is not a MariaDB GTID position. */
+export function parseGtidPosition(text: string, field = "cursor"): MariadbGtidPosition {
   try {
-    const [row] = await textRows(c, "SELECT BINLOG_GTID_POS(?, ?) AS gtid", [at.file, at.position]);
-    return row?.gtid ?? null;
+    return MariadbGtidPosition.parse(text);
   } catch (e) {
-    if ((e as { code?: string }).code === "ER_SP_DOES_NOT_EXIST") return null;
-    throw e;
+    throw AppError.invalid([{ path: field, message: `the GTID position after ;gtid= is not one MariaDB writes (domain-server-sequence, comma-separated): ${(e as Error).message.slice(0, 120)}` }]);
   }
 }

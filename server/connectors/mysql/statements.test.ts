@@ -13,6 +13,9 @@ describe("statements in the binlog", () => {
     expect(readStatement("ROLLBACK WORK TO SAVEPOINT s1")).toEqual({ kind: "inside" });
     expect(readStatement("XA END 'x'")).toEqual({ kind: "inside" });
     expect(readStatement("ALTER TABLE t ADD COLUMN z int")).toEqual({ kind: "other" });
+    // MySQL 8.0.21+: CREATE TABLE … SELECT opens a transaction its rows and commit follow.
+    expect(readStatement("CREATE TABLE `t2` (\n  `id` int NOT NULL\n) START TRANSACTION")).toEqual({ kind: "begin" });
+    expect(readStatement("CREATE TABLE t3 (id int)")).toEqual({ kind: "other" });
   });
 
   it("reads the table a TRUNCATE empties: quoted, qualified, after comments, in any script", () => {

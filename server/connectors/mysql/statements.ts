@@ -75,9 +75,19 @@ const isEnd = (t: Token | undefined) => !t || ("punct" in t && t.punct === ";");
 /** The end of a TRUNCATE: nothing more, or MariaDB's `WAIT n` / `NOWAIT`. */
 const truncateEnds = (t: Token[], at: number) => isEnd(t[at]) || (kw(t[at], "NOWAIT") && isEnd(t[at + 1])) || (kw(t[at], "WAIT") && !!name(t[at + 1]) && isEnd(t[at + 2]));
 
+/** Whether a statement's last two words are START TRANSACTION (read backwards over its last few characters, not parsed). */
+function endsStartingTransaction(sql: string): boolean {
+  const tail = sql.slice(-64).replace(/[\s;]+$/, "");
+  const words = tail.split(/\s+/);
+  return words.length >= 2 && words[words.length - 2]!.toUpperCase() === "START" && words[words.length - 1]!.toUpperCase() === "TRANSACTION";
+}
+
 export function readStatement(sql: string): Statement {
   const t = tokens(sql);
   if (kw(t[0], "BEGIN") || (kw(t[0], "START") && kw(t[1], "TRANSACTION"))) return { kind: "begin" };
+  // MySQL 8.0.21+ logs CREATE TABLE … SELECT as `CREATE TABLE … START TRANSACTION`, its rows and a
+  // commit: one transaction that the statement opens.
+  if (kw(t[0], "CREATE") && endsStartingTransaction(sql)) return { kind: "begin" };
   if (kw(t[0], "XA")) {
     if (kw(t[1], "START") || kw(t[1], "BEGIN")) return { kind: "begin" };
     if (kw(t[1], "COMMIT") || kw(t[1], "ROLLBACK")) return { kind: "end" };
