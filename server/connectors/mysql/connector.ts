@@ -115,10 +115,7 @@ export class MysqlConnector implements ECMConnector {
     return { added: [], removed: [] };
   }
 
-  /**
-   * MariaDB's GTID position at a binlog position (BINLOG_GTID_POS: the server reads its binlog up
-   * to there, so only a stream's start asks); null on MySQL, which has no such function.
-   */
+  /** MariaDB's GTID position at a binlog position (BINLOG_GTID_POS); null on MySQL, which has no such function. */
   private async gtidAt(at: BinlogPosition): Promise<string | null> {
     try {
       const [row] = await textRows(await this.connection(), "SELECT BINLOG_GTID_POS(?, ?) AS gtid", [at.file, at.position]);
@@ -148,15 +145,19 @@ export class MysqlConnector implements ECMConnector {
   }
 
   openChanges(types: string[], from: string | null): Promise<BinlogChangeStream> {
-    return this.open(types, from, binlogServerId(this.context.sourceId));
+    return this.open(types, from, binlogServerId(this.context.sourceId), { gtids: true });
   }
 
-  private async open(types: string[], from: string | null, serverId: number): Promise<BinlogChangeStream> {
+  /**
+   * A binlog reader from `from`. `gtids`: its commit cursors carry MariaDB's GTID position, started
+   * from the server's own answer for this position (a cursor's ;gtid= is never taken on trust);
+   * the product's stream asks for it, the spec's pages of changes do not (the server reads its
+   * binlog up to the position to answer, too much for every page).
+   */
+  private async open(types: string[], from: string | null, serverId: number, reader: { gtids: boolean }): Promise<BinlogChangeStream> {
     const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
     const start = from ? parseBinlogCursor(from) : (await this.binlogs()).current;
-    // The GTID position the stream's cursors carry starts as the server's own answer for this
-    // position (a cursor's ;gtid= is never taken on trust), MariaDB only.
-    const gtid = await this.gtidAt(start);
+    const gtid = reader.gtids ? await this.gtidAt(start) : null;
     const changes = new BinlogChangeStream(this.database(), entities, { file: start.file, position: start.position, gtid }, async (entity) => {
       this.entities.delete(entity);
       return this.describe(entity);
@@ -212,7 +213,7 @@ export class MysqlConnector implements ECMConnector {
    * own (its own server id), so the product's stream is never cut off by it.
    */
   streamChanges(types: string[], cursor: string, options: { include?: ChangeOperation[]; signal?: AbortSignal } = {}): AsyncIterator<ChangeEvent> {
-    return changeEventsOf(() => this.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000)), new Set(options.include ?? MYSQL_CAPABILITIES.operations), (e) => this.entities.get(e)?.primary_key, options.signal);
+    return changeEventsOf(() => this.open(types, cursor, 2_100_000_000 + crypto.randomInt(40_000_000), { gtids: false }), new Set(options.include ?? MYSQL_CAPABILITIES.operations), (e) => this.entities.get(e)?.primary_key, options.signal);
   }
 
   /**
