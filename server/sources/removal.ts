@@ -14,6 +14,7 @@ import { AppError } from "../errors/app-error.ts";
 import { queueStream } from "../jobs/queues.ts";
 import { logger } from "../logger.ts";
 import { withCaptureLock } from "../store/capture-lock.ts";
+import { CONTEXT_WRITING_RUN } from "../store/runs.ts";
 import { getStream, leaseHeld, updateStream } from "../store/streams.ts";
 import { withConnector } from "./connectivity.ts";
 import type { ZDeleteSourceInput } from "./schemas.ts";
@@ -25,7 +26,7 @@ export async function removeSource(input: z.output<typeof ZDeleteSourceInput>) {
   const source = await getSource(input.id); // 404 before anything else
   if (!dropsCapture(input)) return deleteSource(input);
 
-  const { rows: busy } = await pgPool().query("SELECT kind FROM runs WHERE source_id = $1 AND kind IN ('snapshot', 'replay') AND status IN ('queued', 'running') LIMIT 1", [input.id]);
+  const { rows: busy } = await pgPool().query(`SELECT kind FROM runs WHERE source_id = $1 AND ${CONTEXT_WRITING_RUN} LIMIT 1`, [input.id]);
   if (busy.length) {
     throw new AppError("CONFLICT", `a ${busy[0].kind} of this source is running: wait for it to finish (it would set change capture up again), then delete`, { category: "CONFIGURATION" });
   }

@@ -19,6 +19,7 @@ import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { own } from "../json/safe.ts";
 import { cloneData, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
+import { CONTEXT_WRITING_RUN } from "./runs.ts";
 
 const { Pool } = pg;
 
@@ -454,7 +455,7 @@ export async function otherWritersOf(contextType: string, sourceId: string): Pro
  */
 export async function purgeTombstones(client: pg.ClientBase | pg.Pool, sourceId: string, keys?: { context_type: string; context_id: string }[]): Promise<number> {
   if (keys && !keys.length) return 0;
-  const noSnapshot = "NOT EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1::uuid AND runs.kind IN ('snapshot', 'replay') AND runs.status IN ('queued', 'running'))";
+  const noSnapshot = `NOT EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1::uuid AND ${CONTEXT_WRITING_RUN})`;
   const r = keys
     ? await client.query(
         `DELETE FROM contexts c USING unnest($2::text[], $3::text[]) AS k(t, i)

@@ -2,6 +2,13 @@
 import type { Prisma } from "../../generated/prisma/client.ts";
 import { pgPool, prisma } from "../db.ts";
 
+/**
+ * A run (SQL over `runs`) that writes a source's contexts besides its stream: a snapshot or a
+ * dead-letter replay, queued or running. One definition for everything that must know of one
+ * (hard-delete purges, a stream's batches in flight, removing a source's capture).
+ */
+export const CONTEXT_WRITING_RUN = "runs.kind IN ('snapshot', 'replay') AND runs.status IN ('queued', 'running')";
+
 export const runSelect = {
   id: true,
   sourceId: true,

@@ -4,6 +4,7 @@
 // lease (paused, partitioned, presumed dead) has its writes refused instead of interleaved.
 import type pg from "pg";
 import { pgPool } from "../db.ts";
+import { CONTEXT_WRITING_RUN } from "./runs.ts";
 
 export type StreamRow = {
   source_id: string;
@@ -114,7 +115,7 @@ export async function renewLease(sourceId: string, token: bigint, ttlSeconds: nu
   const { rows } = await pgPool().query<StreamControls>(
     `UPDATE streams SET lease_expires_at = now() + make_interval(secs => $3) WHERE source_id = $1 AND lease_token = $2
      RETURNING enabled, paused_entities, coalesce((SELECT max(version) FROM mapping_versions WHERE source_id = $1), 0) AS mapping_version,
-       EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1 AND runs.kind IN ('snapshot', 'replay') AND runs.status IN ('queued', 'running')) AS others_writing`,
+       EXISTS (SELECT 1 FROM runs WHERE runs.source_id = $1 AND ${CONTEXT_WRITING_RUN}) AS others_writing`,
     [sourceId, token.toString(), ttlSeconds],
   );
   return rows[0] ?? null;
