@@ -1,6 +1,7 @@
 // Benchmark harness: `npm run bench <scenario>`. Every figure is printed beside a baseline
 // measured in the same run on the same machine, with the ratio; the run ends with one JSON line.
 import os from "node:os";
+import { DEFAULT_SNAPSHOT_COMMIT_ROWS } from "../server/env.ts";
 
 export type Figure = { name: string; value: number; unit: string; baseline: { name: string; value: number }; higherIsBetter?: boolean; target?: number };
 export type BenchResult = { scenario: string; machine: string; started_at: string; figures: Figure[]; extra?: Record<string, unknown> };
@@ -49,3 +50,15 @@ export function numberArg(args: string[], name: string, fallback: number): numbe
 export function childNodeFlags(workerFlags: string[]): string[] {
   return [...workerFlags, ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])];
 }
+
+/**
+ * The worker's CPU over its run as a share of one core (user and system): near 1, its one thread
+ * is the pipeline's bound; well below, the worker waits for the source or the store.
+ */
+export function workerShare(child: { seconds: number; cpu_user_s: number; cpu_system_s: number }) {
+  const share = (s: number) => Math.round((100 * s) / child.seconds) / 100;
+  return { user: share(child.cpu_user_s), system: share(child.cpu_system_s), total: share(child.cpu_user_s + child.cpu_system_s) };
+}
+
+/** Rows a snapshot commits at once in the child (its ECM_SNAPSHOT_COMMIT_ROWS, as the worker reads it). */
+export const commitRows = () => Number(process.env.ECM_SNAPSHOT_COMMIT_ROWS ?? DEFAULT_SNAPSHOT_COMMIT_ROWS);

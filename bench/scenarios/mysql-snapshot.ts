@@ -1,12 +1,12 @@
 // A whole MySQL/MariaDB snapshot: 1M source rows → connector → compiled mapping → context store
-// (PostgreSQL), checkpoint per chunk, in a worker-like process of its own. Baseline, same run:
+// (PostgreSQL), checkpoint per commit, in a worker-like process of its own. Baseline, same run:
 // `mysqldump | mysql` of the same table into a plain table of the same server.
 //   npm run bench mysql-snapshot [-- --rows 1000000 --batch 1000]
 import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import mysql from "mysql2/promise";
 import { benchMariadb, benchPostgres, mariadbShell, productDatabase } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, workerShare, commitRows, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 export const MYSQL_BENCH_TABLE = `CREATE TABLE items (id bigint PRIMARY KEY, a int, b int, name varchar(100), email varchar(200), doc json, at timestamp(6) NULL, amount decimal(12,2))`;
@@ -47,7 +47,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const sourceId = setup.stdout.trim().split("\n").pop()!;
   const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], { env: childEnv, encoding: "utf8" });
   if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
-  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number };
+  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number };
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
   await pgServer.stop();
   await source.stop();
@@ -57,14 +57,14 @@ export async function run(args: string[]): Promise<BenchResult> {
     started_at: new Date().toISOString(),
     figures: [
       {
-        name: `MariaDB snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, batch ${batch}, checkpoint per chunk`,
+        name: `MariaDB snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${commitRows()} rows`,
         value: rows / ours.seconds,
         unit: "rows/s",
         baseline: { name: "mysqldump | mysql (plain table, same server)", value: rows / pipe.seconds },
         target: 0.5,
       },
     ],
-    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), batch_size: batch },
+    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), batch_size: batch },
   };
 }
 

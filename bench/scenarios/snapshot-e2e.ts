@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres, productDatabase, psqlShell } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, workerShare, commitRows, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
 
@@ -55,7 +55,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     encoding: "utf8",
   });
   if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
-  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number };
+  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number };
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
 
   // The store's own ceiling on this machine: the same mapped contexts, already built, piped by
@@ -91,7 +91,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     started_at: new Date().toISOString(),
     figures: [
       {
-        name: `snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, batch ${batch}, checkpoint per chunk`,
+        name: `snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${commitRows()} rows`,
         value: rows / ours.seconds,
         unit: "rows/s",
         baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
@@ -122,7 +122,7 @@ export async function run(args: string[]): Promise<BenchResult> {
         baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
       },
     ],
-    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), batch_size: batch, commits_in_flight: Number(process.env.ECM_SNAPSHOT_COMMITS_IN_FLIGHT ?? 2) },
+    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), batch_size: batch, commits_in_flight: Number(process.env.ECM_SNAPSHOT_COMMITS_IN_FLIGHT ?? 2) },
   };
 }
 

@@ -23,7 +23,7 @@ import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
 import { advanceCheckpoint, loadCheckpoint, nextPassNumber, restartFromCheckpoint, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor, type PassRange } from "../store/checkpoints.ts";
-import { holdsEntity, InsertHint, keyedContexts, tombstoneEntity } from "../store/contexts.ts";
+import { holdsEntity, InsertHint, keyedContexts, serializeAhead, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
 import { commitBatch, MappingChangedError, type BatchResult, type RecordWrite } from "../store/unit-of-work.ts";
 import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
@@ -305,6 +305,11 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   }
 }
 
+/** A commit holds the pages read within this long of its first (a slow source still shows progress). */
+const COMMIT_WAIT_MS = 250;
+/** A commit holds pages up to this many characters of contexts' JSON (pages of large rows commit one by one). */
+const COMMIT_CHARS = 8 << 20;
+
 /** Reads the pass from its checkpoint to the end, then finishes it. */
 async function readPass({ sourceId, entity, reader, connector, opts, result }: EntityPass, from: Checkpoint, stats: EntityStats) {
   const { version, mappers } = await mappersOf(sourceId, entity);
@@ -357,19 +362,36 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
       range?.mode === "incremental"
         ? requireCapability(connector, "readIncrementalChunks", "sync incrementally").readIncrementalChunks(entity, { cursor: range.cursor, lower: range.lower, upper: range.upper, batch_size: opts.batchSize, after: from.last_key })
         : reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key });
-    for await (const chunk of chunks) {
-      const mapped: Mapped = { writes: [], deadLetters: [] };
-      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, key_columns: chunk.key_columns, position, cursor: null }, mapped);
-      recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
-      const span: ChunkSpan = { after, last: chunk.resume_after, rows: chunk.records.length };
-      after = chunk.resume_after;
+    // Pages read are committed together, up to ECM_SNAPSHOT_COMMIT_ROWS rows or COMMIT_WAIT_MS
+    // after the first was read: each commit costs the store and the worker a handful of round
+    // trips whatever its size, so a commit per 1000-row page spent them several times over.
+    let group: { mapped: Mapped; span: ChunkSpan; since: number; chars: number } | null = null;
+    const commitGroup = async () => {
+      if (!group) return;
+      const { mapped, span } = group;
+      group = null;
       await behind.submit(() => commit(mapped, span));
+    };
+    const commitRows = env().ECM_SNAPSHOT_COMMIT_ROWS;
+    for await (const chunk of chunks) {
+      group ??= { mapped: { writes: [], deadLetters: [] }, span: { after, last: chunk.resume_after, rows: 0 }, since: reading, chars: 0 };
+      const first = group.mapped.writes.length;
+      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, key_columns: chunk.key_columns, position, cursor: null }, group.mapped);
+      // Serialised now, which also tells the group's size (a page of large rows commits alone).
+      for (let i = first; i < group.mapped.writes.length; i++) group.chars += serializeAhead(group.mapped.writes[i]!);
+      recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
+      group.span.last = chunk.resume_after;
+      group.span.rows += chunk.records.length;
+      after = chunk.resume_after;
+      if (group.span.rows >= commitRows || group.chars >= COMMIT_CHARS || performance.now() - group.since >= COMMIT_WAIT_MS) await commitGroup();
       if (opts.shouldStop?.()) {
+        await commitGroup();
         await behind.settle();
         throw new SnapshotStopped(entity);
       }
       reading = performance.now();
     }
+    await commitGroup();
     await behind.settle();
   } finally {
     // A read or mapping failure must not leave a chunk committing behind the run's end (the run

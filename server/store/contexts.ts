@@ -19,6 +19,7 @@ import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
 import { own } from "../json/safe.ts";
 import { cloneData, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
+import { CopyOut, copyText } from "./copy-out.ts";
 import { CONTEXT_WRITING_RUN } from "./runs.ts";
 
 const { Pool } = pg;
@@ -36,6 +37,8 @@ export type ContextWrite = {
   key?: string[] | null;
   /** Paths in `data` whose stored value is kept (fields built from unchanged TOAST columns). */
   keep?: string[][];
+  /** `data` serialised ahead of its batch (serializeAhead): written as it is, `data` is not read again. */
+  json?: string | JsonPieces | null;
 };
 
 export type Collision = { context_type: string; context_id: string; held_by: string; held_by_source: string | null };
@@ -125,86 +128,93 @@ export class InsertHint {
   }
 }
 
-// COPY text format: backslash, newline, carriage return and tab are escaped; \N is NULL.
-const copyText = (s: string) => (/[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t")) : s);
-
 /** A row as written: its data serialised (pieces when it carries a large text; null: no data). */
 type Row = ContextWrite & { json: string | JsonPieces | null };
 
 /** The source key as stored (JSON of its text form), or null when the row has none. */
 const sourceKey = (r: ContextWrite) => (r.key ? JSON.stringify(r.key) : null);
-const copyNullable = (s: string | null) => (s === null ? "\\N" : copyText(s));
 
 /** `data` as JSON, or undefined when jsonb cannot hold it (U+0000). */
 function serializeData(data: ContextWrite["data"]): Row["json"] | undefined {
   return data === null ? null : (serializeKeepingText(data) ?? undefined);
 }
 
+/**
+ * Serialises a write's data ahead of its batch (a snapshot page as soon as it is mapped), and
+ * says how large it is: the characters of its JSON (a carried text's own size), so a caller can
+ * bound the bytes it holds. A write whose data jsonb cannot hold is left to writeContexts, which
+ * refuses it.
+ */
+export function serializeAhead(w: ContextWrite): number {
+  if (w.data === null || w.keep?.length) return 0;
+  const json = serializeData(w.data);
+  if (json === undefined || json === null) return 0;
+  w.json = json;
+  return typeof json === "string" ? json.length : json.reduce((n, piece) => n + piece.length, 0);
+}
+
+/** Characters of a large value's text escaped at a time. */
 const CHUNK_CHARS = 1 << 20;
-/** COPY text made ahead of the socket: two chunks (a stream's default, 16, holds 16 MiB of a large value). */
+/** COPY buffers made ahead of the socket: two (a stream's default, 16, holds 16 MiB of a large value). */
 const AHEAD = { highWaterMark: 2 };
 
-/** The COPY text of a row's first two columns (context_type, context_id), its data next. */
-const keyColumns = (r: Row) => `${copyText(r.context_type)}\t${copyText(r.context_id)}\t`;
-
 /**
- * Rows as COPY text, in chunks of about a mebibyte: each line is the key columns, the row's data,
- * then `after` (already COPY text). A large value is escaped slice by slice as the stream asks for it,
+ * Rows as COPY text, in buffers of about a mebibyte: each line is the key columns, the row's data,
+ * then what `after` writes. A large value is escaped slice by slice as the stream asks for it,
  * never copied whole; a slice of a string never ends between the two halves of a surrogate pair,
  * and a value carried as bytes goes out as views of them where nothing needs escaping.
  */
-function* copyLines(rows: Row[], after: (r: Row) => string, nullData: string): Generator<string | Buffer> {
-  let parts: string[] = [];
-  let size = 0;
-  const add = (text: string) => {
-    parts.push(text);
-    size += text.length;
-  };
-  const full = () => size >= CHUNK_CHARS;
-  const take = () => {
-    const chunk = parts.join("");
-    parts = [];
-    size = 0;
-    return chunk;
-  };
+function* copyLines(rows: Row[], after: (out: CopyOut, r: Row) => void, nullData: string): Generator<Buffer> {
+  const out = new CopyOut();
   for (const r of rows) {
-    if (typeof r.json !== "object" || r.json === null) {
-      add(keyColumns(r) + (r.json === null ? nullData : copyText(r.json)) + after(r));
-    } else {
-      add(keyColumns(r));
+    out.text(r.context_type);
+    out.raw("\t");
+    out.text(r.context_id);
+    out.raw("\t");
+    if (r.json === null) out.raw(nullData);
+    else if (typeof r.json === "string") out.text(r.json);
+    else {
       for (const piece of r.json) {
         if (typeof piece !== "string") {
-          if (size) yield take();
-          for (let at = 0; at < piece.length; at += CHUNK_CHARS) yield copyBytes(piece.subarray(at, at + CHUNK_CHARS));
+          for (let at = 0; at < piece.length; at += CHUNK_CHARS) {
+            out.bytes(piece.subarray(at, at + CHUNK_CHARS));
+            yield* out.ready.splice(0);
+          }
           continue;
         }
         for (let at = 0; at < piece.length; ) {
           let end = Math.min(at + CHUNK_CHARS, piece.length);
           const last = piece.charCodeAt(end - 1);
           if (end < piece.length && last >= 0xd800 && last <= 0xdbff) end--;
-          add(copyText(piece.slice(at, end)));
+          out.text(piece.slice(at, end));
           at = end;
-          if (full()) yield take();
+          if (out.ready.length) yield* out.ready.splice(0);
         }
       }
-      add(after(r));
     }
-    if (full()) yield take();
+    after(out, r);
+    if (out.ready.length) yield* out.ready.splice(0);
   }
-  if (size) yield take();
-}
-
-// The bytes COPY's text format escapes: backslash, newline, carriage return, tab (all ASCII, so a
-// byte-wise escape never touches a UTF-8 sequence, and a slice may end anywhere).
-const COPY_SPECIAL = [0x5c, 0x0a, 0x0d, 0x09];
-function copyBytes(bytes: Buffer): Buffer {
-  if (COPY_SPECIAL.every((b) => !bytes.includes(b))) return bytes;
-  return Buffer.from(copyText(bytes.toString("latin1")), "latin1"); // latin1: one char per byte, both ways
+  out.flush();
+  yield* out.ready;
 }
 
 async function copyNew(client: pg.ClientBase, sourceId: string, mappingVersion: number, generation: number, pass: bigint | null, batch: Row[]): Promise<boolean> {
   const stamp = pass === null ? "\\N" : pass.toString();
-  const after = (r: Row) => `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${copyNullable(r.cursor)}\t${copyNullable(sourceKey(r))}\tf\t${mappingVersion}\n`;
+  // The columns between the data and the source key are the same for a whole snapshot chunk (its
+  // entity, position, no cursor): made once per run of rows that share them.
+  let middle = "";
+  let of: Row | null = null;
+  const end = `\tf\t${mappingVersion}\n`;
+  const after = (out: CopyOut, r: Row) => {
+    if (!of || r.entity !== of.entity || r.position !== of.position || r.cursor !== of.cursor) {
+      middle = `\t${sourceId}\t${copyText(r.entity)}\t${generation}\t${r.position}\t${stamp}\t${r.cursor === null ? "\\N" : copyText(r.cursor)}\t`;
+      of = r;
+    }
+    out.raw(middle);
+    out.nullable(sourceKey(r));
+    out.raw(end);
+  };
   await client.query("SAVEPOINT ecm_copy_new");
   try {
     await pipeline(
@@ -240,7 +250,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   // as it would have if written one after another.
   const byKey = new Map<string, Row>();
   for (const r of rows) {
-    const json = serializeData(r.data);
+    const json = r.json !== undefined ? r.json : serializeData(r.data);
     // jsonb cannot hold U+0000 (json text from the source can): refuse that record, not the batch.
     if (json === undefined || r.context_id.includes("\u0000")) {
       rejected.push({ context_type: r.context_type, context_id: r.context_id.replaceAll("\u0000", "\\u0000"), message: "contains \\u0000, which PostgreSQL jsonb cannot store" });
@@ -292,7 +302,17 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   if (batch.some((r) => Array.isArray(r.json)) && !(client instanceof Pool)) {
     // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
     await client.query(STAGE_SQL);
-    const after = (r: Row) => `\t${copyText(r.entity)}\t${r.position}\t${copyNullable(r.cursor)}\t${r.deleted ? "t" : "f"}\t${copyNullable(keptJson(r))}\t${copyNullable(sourceKey(r))}\n`;
+    const after = (out: CopyOut, r: Row) => {
+      out.raw("\t");
+      out.text(r.entity);
+      out.raw(`\t${r.position}\t`);
+      out.nullable(r.cursor);
+      out.raw(r.deleted ? "\tt\t" : "\tf\t");
+      out.nullable(keptJson(r));
+      out.raw("\t");
+      out.nullable(sourceKey(r));
+      out.raw("\n");
+    };
     await pipeline(Readable.from(copyLines(batch, after, "\\N"), AHEAD), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k, y) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);

@@ -129,7 +129,8 @@ describe("dead letters", () => {
 
 describe("a mapping saved while a snapshot runs", () => {
   it("stops the snapshot writing under the old version: the pass goes on from its checkpoint under the new one", async () => {
-    const s = await source("life-midway", { change_tracking: "snapshot", batch_size: 500 });
+    // Pages of 5000 rows, each its own commit (ECM_SNAPSHOT_COMMIT_ROWS's default): chunks 1–5000, 5001–10000, …
+    const s = await source("life-midway", { change_tracking: "snapshot", batch_size: 5000 });
     await s.db.query(rows(1, 20_000));
     const v1 = { mappings: [{ ...SPEC_EXAMPLE_MAPPING.mappings[0]!, target: { context_type: "midway-customer" } }] };
     await api("PUT", `/sources/${s.id}/mappings`, { token: editor, body: v1 });
@@ -143,7 +144,7 @@ describe("a mapping saved while a snapshot runs", () => {
       runId = (await api("POST", `/sources/${s.id}/snapshot`, { token: editor, body: {} })).body.run_id;
       await waitFor("the pass to reach the held chunk", async () => {
         const k = await withDb(async (c) => (await c.query("SELECT rows_done::int AS n FROM snapshot_checkpoints WHERE source_id = $1 AND run_id = $2", [s.id, runId])).rows[0]);
-        return k?.n === 9500 ? true : undefined;
+        return k?.n === 5000 ? true : undefined;
       }, 60_000, 20);
       const v2 = structuredClone(v1);
       v2.mappings[0]!.fields.push({ source: "country", target: "data.country_code" });
@@ -156,11 +157,11 @@ describe("a mapping saved while a snapshot runs", () => {
     const byVersion = await withDb(async (c) => (await c.query("SELECT mapping_version, min(context_id::int) AS lo, max(context_id::int) AS hi, count(*)::int AS n FROM contexts WHERE source_id = $1 AND NOT deleted GROUP BY 1 ORDER BY 1", [s.id])).rows);
     // Everything before the held chunk was committed under version 1; nothing after the save was.
     expect(byVersion).toEqual([
-      { mapping_version: 1, lo: 1, hi: 9500, n: 9500 },
-      { mapping_version: 2, lo: 9501, hi: 20000, n: 10500 },
+      { mapping_version: 1, lo: 1, hi: 5000, n: 5000 },
+      { mapping_version: 2, lo: 5001, hi: 20000, n: 15000 },
     ]);
     expect((await live(s.id)).filter((c) => c.mapping_version === 2).every((c) => c.data.country_code === "NL")).toBe(true);
-    expect((await api("GET", `/sources/${s.id}/mappings/coverage`, { token: editor })).body.older).toBe(9500);
+    expect((await api("GET", `/sources/${s.id}/mappings/coverage`, { token: editor })).body.older).toBe(5000);
     // The recovery the console offers: save (the same document) with re-map; the contexts built by
     // version 1 are rebuilt.
     const again = await api("PUT", `/sources/${s.id}/mappings`, { token: editor, body: { mappings: (await api("GET", `/sources/${s.id}/mappings`, { token: editor })).body.mappings, remap: true } });
