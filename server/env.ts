@@ -24,7 +24,7 @@ export const ZEnv = z.object({
   // absorbs more in two sessions than in one: docs/operations.md, "Performance").
   ECM_SNAPSHOT_COMMITS_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(2),
   // Rows of a snapshot committed in one transaction (pages of batch_size rows read are grouped up
-  // to this; a crash redoes at most one commit's rows per pass).
+  // to this; a crash redoes the chunks in flight and the one being read, docs/lifecycle.md).
   ECM_SNAPSHOT_COMMIT_ROWS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_SNAPSHOT_COMMIT_ROWS),
   // Incremental sync: added to the oldest open transaction's age when a run decides its lag (docs/incremental.md).
   ECM_INCREMENTAL_LAG_MARGIN_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),

@@ -17,7 +17,7 @@ import { inPgTransaction } from "../db.ts";
 import { env } from "../env.ts";
 import { logger } from "../logger.ts";
 import { cursorCodec, syncsIncrementally } from "../connectors/registry.ts";
-import { requireCapability, type CursorCodec, type ECMConnector } from "../connectors/types.ts";
+import { requireCapability, type CursorCodec, type ECMConnector, type SnapshotChunk } from "../connectors/types.ts";
 import { compileMapping } from "../mapping/compile.ts";
 import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
@@ -60,6 +60,8 @@ export type SnapshotResult = {
 export type SnapshotOptions = {
   entities?: string[];
   batchSize?: number;
+  /** Rows committed at once (pages grouped up to this): ECM_SNAPSHOT_COMMIT_ROWS unless given. */
+  commitRows?: number;
   /** The run this snapshot belongs to: it owns the entities' passes, and its dead letters name it. */
   runId?: string | null;
   /** After each committed chunk: rows read, contexts written and records dead-lettered so far (committed). */
@@ -305,10 +307,21 @@ async function snapshotEntity(pass: EntityPass): Promise<EntityStats> {
   }
 }
 
-/** A commit holds the pages read within this long of its first (a slow source still shows progress). */
+/** A chunk commits at the latest this long after its first page was read (a slow source still shows progress). */
 const COMMIT_WAIT_MS = 250;
-/** A commit holds pages up to this many characters of contexts' JSON (pages of large rows commit one by one). */
+/** A chunk holds pages up to this many characters of contexts' JSON (pages of large rows commit one by one). */
 const COMMIT_CHARS = 8 << 20;
+
+/** Whether `p` settles (either way) within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms <= 0) return false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.then(() => true, () => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Reads the pass from its checkpoint to the end, then finishes it. */
 async function readPass({ sourceId, entity, reader, connector, opts, result }: EntityPass, from: Checkpoint, stats: EntityStats) {
@@ -358,40 +371,56 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
   let reading = performance.now();
   try {
     const range = from.pass_range;
-    const chunks =
+    const pages = (
       range?.mode === "incremental"
         ? requireCapability(connector, "readIncrementalChunks", "sync incrementally").readIncrementalChunks(entity, { cursor: range.cursor, lower: range.lower, upper: range.upper, batch_size: opts.batchSize, after: from.last_key })
-        : reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key });
-    // Pages read are committed together, up to ECM_SNAPSHOT_COMMIT_ROWS rows or COMMIT_WAIT_MS
-    // after the first was read: each commit costs the store and the worker a handful of round
-    // trips whatever its size, so a commit per 1000-row page spent them several times over.
-    let group: { mapped: Mapped; span: ChunkSpan; since: number; chars: number } | null = null;
-    const commitGroup = async () => {
-      if (!group) return;
-      const { mapped, span } = group;
-      group = null;
+        : reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key })
+    )[Symbol.asyncIterator]();
+    // The source's pages of batch_size rows are committed in chunks of several (docs/lifecycle.md,
+    // "Chunks"): up to commitRows rows or COMMIT_CHARS characters of JSON, or COMMIT_WAIT_MS after
+    // the chunk's first page was read. Each commit costs the store and the worker a handful of
+    // round trips whatever its size, so a commit per 1000-row page spent them several times over.
+    const commitRows = opts.commitRows ?? env().ECM_SNAPSHOT_COMMIT_ROWS;
+    let chunk: { mapped: Mapped; span: ChunkSpan; since: number; chars: number } | null = null;
+    const submitChunk = async () => {
+      if (!chunk) return;
+      const { mapped, span } = chunk;
+      chunk = null;
       await behind.submit(() => commit(mapped, span));
     };
-    const commitRows = env().ECM_SNAPSHOT_COMMIT_ROWS;
-    for await (const chunk of chunks) {
-      group ??= { mapped: { writes: [], deadLetters: [] }, span: { after, last: chunk.resume_after, rows: 0 }, since: reading, chars: 0 };
-      const first = group.mapped.writes.length;
-      for (let i = 0; i < chunk.records.length; i++) mapRecord(mappers, chunk.records[i]!, { entity, key: chunk.keys[i]!, key_columns: chunk.key_columns, position, cursor: null }, group.mapped);
-      // Serialised now, which also tells the group's size (a page of large rows commits alone).
-      for (let i = first; i < group.mapped.writes.length; i++) group.chars += serializeAhead(group.mapped.writes[i]!);
+    for (;;) {
+      const next = pages.next();
+      let page: IteratorResult<SnapshotChunk>;
+      try {
+        // A source that goes slow after a few pages does not hold them back.
+        if (chunk && !(await settlesWithin(next, COMMIT_WAIT_MS - (performance.now() - chunk.since)))) await submitChunk();
+        page = await next;
+      } catch (e) {
+        // What was read before the source failed is good: committed, a retry goes on after it.
+        await submitChunk();
+        await behind.settle();
+        throw e;
+      }
+      if (page.done) break;
+      const { records, keys, key_columns, resume_after } = page.value;
+      chunk ??= { mapped: { writes: [], deadLetters: [] }, span: { after, last: resume_after, rows: 0 }, since: reading, chars: 0 };
+      const first = chunk.mapped.writes.length;
+      for (let i = 0; i < records.length; i++) mapRecord(mappers, records[i]!, { entity, key: keys[i]!, key_columns, position, cursor: null }, chunk.mapped);
+      // Serialised now, which also tells the chunk's size (a page of large rows commits alone).
+      for (let i = first; i < chunk.mapped.writes.length; i++) chunk.chars += serializeAhead(chunk.mapped.writes[i]!);
       recordBatchBuilt("snapshot", (performance.now() - reading) / 1000);
-      group.span.last = chunk.resume_after;
-      group.span.rows += chunk.records.length;
-      after = chunk.resume_after;
-      if (group.span.rows >= commitRows || group.chars >= COMMIT_CHARS || performance.now() - group.since >= COMMIT_WAIT_MS) await commitGroup();
+      chunk.span.last = resume_after;
+      chunk.span.rows += records.length;
+      after = resume_after;
+      if (chunk.span.rows >= commitRows || chunk.chars >= COMMIT_CHARS || performance.now() - chunk.since >= COMMIT_WAIT_MS) await submitChunk();
       if (opts.shouldStop?.()) {
-        await commitGroup();
+        await submitChunk();
         await behind.settle();
         throw new SnapshotStopped(entity);
       }
       reading = performance.now();
     }
-    await commitGroup();
+    await submitChunk();
     await behind.settle();
   } finally {
     // A read or mapping failure must not leave a chunk committing behind the run's end (the run

@@ -37,7 +37,7 @@ export type ContextWrite = {
   key?: string[] | null;
   /** Paths in `data` whose stored value is kept (fields built from unchanged TOAST columns). */
   keep?: string[][];
-  /** `data` serialised ahead of its batch (serializeAhead): written as it is, `data` is not read again. */
+  /** `data` serialised ahead of its batch (serializeAhead): written as it is (`data` stays, unchanged: a merge of kept fields reads it). */
   json?: string | JsonPieces | null;
 };
 

@@ -37,8 +37,8 @@ describe("CopyOut (COPY text into buffers)", () => {
     out.text(big);
     out.raw("\n");
     out.flush();
-    // What came before goes first, alone; the large value starts a buffer large enough for it.
-    expect(out.ready.map((b) => b.length)).toEqual([5, 4 * COPY_BUFFER_BYTES + 1]);
+    // What came before goes first, alone; the large value gets a buffer of exactly its size.
+    expect(out.ready.map((b) => b.length)).toEqual([5, 4 * COPY_BUFFER_BYTES, 1]);
     expect(Buffer.concat(out.ready).toString("utf8")).toBe(`head\t${"ab\\\\".repeat(COPY_BUFFER_BYTES)}\n`);
   });
 
@@ -50,6 +50,18 @@ describe("CopyOut (COPY text into buffers)", () => {
     out.bytes(Buffer.from('{"k":"a\\nb é"}'));
     out.raw("\n");
     expect(sent(out)).toBe('x\t{"k":"a\\\\nb é"}\n');
+  });
+
+  it("never changes a buffer it handed out when it writes on in the rest of it", () => {
+    const out = new CopyOut();
+    out.raw("first\t");
+    out.flush();
+    const handed = out.ready.splice(0);
+    out.raw("second\n");
+    out.bytes(Buffer.from("third"));
+    out.raw("fourth");
+    expect(handed.map((b) => b.toString())).toEqual(["first\t"]);
+    expect(sent(out)).toBe("second\nthirdfourth");
   });
 
   it("keeps the order of text and bytes, and sends nothing for nothing written", () => {

@@ -25,8 +25,13 @@ export function copyBytes(bytes: Buffer): Buffer {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Strings at least this long are measured (Buffer.byteLength) rather than given 3 bytes per unit. */
+const MEASURED = 1 << 16;
+
 export class CopyOut {
   private buf = EMPTY;
+  /** Where the bytes not yet handed out start, and where the next write goes. */
+  private start = 0;
   private at = 0;
   /** Buffers filled, in the order they are to be sent (the caller takes them as it goes). */
   readonly ready: Buffer[] = [];
@@ -34,7 +39,7 @@ export class CopyOut {
   /** Text that is COPY text already (no value's text: use `text`). */
   raw(s: string): void {
     // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair, 4 for two).
-    this.room(3 * s.length);
+    this.room(s.length < MEASURED ? 3 * s.length : Buffer.byteLength(s));
     this.at += this.buf.write(s, this.at);
   }
 
@@ -54,18 +59,19 @@ export class CopyOut {
     this.ready.push(copyBytes(b));
   }
 
-  /** What is written so far joins the ready buffers. */
+  /** What is written so far joins the ready buffers (later writes go on in the rest of the buffer). */
   flush(): void {
-    if (!this.at) return;
-    this.ready.push(this.buf.subarray(0, this.at));
-    this.buf = EMPTY;
-    this.at = 0;
+    if (this.at === this.start) return;
+    this.ready.push(this.buf.subarray(this.start, this.at));
+    this.start = this.at;
   }
 
   private room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
     this.flush();
-    // A fresh buffer each time: one handed to the socket may still be queued there.
+    // A fresh buffer: the one handed out may still be queued at the socket (only its written part
+    // was handed out, so writing on in the rest of it, as flush allows, is safe).
     this.buf = Buffer.allocUnsafe(Math.max(COPY_BUFFER_BYTES, bytes));
+    this.start = this.at = 0;
   }
 }

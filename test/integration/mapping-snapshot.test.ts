@@ -152,6 +152,7 @@ describe("snapshot into the context store", () => {
         runId: interruptedRun,
         entities: ["order_items"],
         batchSize: 1000,
+        commitRows: 1000, // a commit per page: the third commit is the third page
         onChunk: () => {
           if (++chunks === 3) throw new Error("worker died");
         },
@@ -187,7 +188,7 @@ describe("snapshot into the context store", () => {
         await pgPool().query("UPDATE snapshot_checkpoints SET last_key = $2, rows_done = $3, ahead = '[]' WHERE source_id = $1 AND entity = 'order_items'", [sourceId, first!.last_key, first!.rows_done]);
       }
     };
-    await expect(runSnapshot(sourceId, { runId: run, entities: ["order_items"], batchSize: 500, onChunk: loseCommits })).rejects.toThrow(/read further than its checkpoint/);
+    await expect(runSnapshot(sourceId, { runId: run, entities: ["order_items"], batchSize: 500, commitRows: 500, onChunk: loseCommits })).rejects.toThrow(/read further than its checkpoint/);
     expect((await pgPool().query("SELECT done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'order_items'", [sourceId])).rows[0].done).toBe(false);
     // Taken up again, the run reads from the checkpoint (chunks committed past the gap forgotten) and the store equals the source.
     const resumed = await runSnapshot(sourceId, { runId: run, entities: ["order_items"], batchSize: 500 });

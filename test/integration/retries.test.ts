@@ -14,6 +14,7 @@ import { isDeepStrictEqual } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reloadEnv } from "../../server/env.ts";
 import { QUEUES } from "../../server/jobs/contracts.ts";
 import { startWorker } from "../../worker/runtime.ts";
 import { adminToken, api, createEditorToken } from "../support/http.ts";
@@ -81,6 +82,9 @@ beforeAll(async () => {
   expect(created.status).toBe(201);
   sourceId = created.body.id;
   expect((await api("PUT", `/sources/${sourceId}/mappings`, { token: editor, body: itemsMapping() })).status).toBe(200);
+  // A commit per 20-row page (grouped, the 200 rows would be one commit): a refused chunk leaves those before it committed.
+  process.env.ECM_SNAPSHOT_COMMIT_ROWS = "20";
+  reloadEnv();
   worker = await startWorker();
 });
 afterAll(async () => {
