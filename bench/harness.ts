@@ -1,7 +1,7 @@
 // Benchmark harness: `npm run bench <scenario>`. Every figure is printed beside a baseline
 // measured in the same run on the same machine, with the ratio; the run ends with one JSON line.
 import os from "node:os";
-import { DEFAULT_SNAPSHOT_COMMIT_ROWS } from "../server/env.ts";
+import { ZEnv } from "../server/env.ts";
 
 export type Figure = { name: string; value: number; unit: string; baseline: { name: string; value: number }; higherIsBetter?: boolean; target?: number };
 export type BenchResult = { scenario: string; machine: string; started_at: string; figures: Figure[]; extra?: Record<string, unknown> };
@@ -60,5 +60,5 @@ export function workerShare(child: { seconds: number; cpu_user_s: number; cpu_sy
   return { user: share(child.cpu_user_s), system: share(child.cpu_system_s), total: share(child.cpu_user_s + child.cpu_system_s) };
 }
 
-/** Rows a snapshot commits at once in the child (its ECM_SNAPSHOT_COMMIT_ROWS, as the worker reads it). */
-export const commitRows = () => Number(process.env.ECM_SNAPSHOT_COMMIT_ROWS ?? DEFAULT_SNAPSHOT_COMMIT_ROWS);
+/** A worker setting as the bench's child reads it: the variable from this environment, or its default. */
+export const childSetting = <K extends keyof typeof ZEnv.shape>(name: K) => ZEnv.shape[name].parse(process.env[name] || undefined); // empty is unset, as parseEnv has it

@@ -2,9 +2,6 @@
 // .env.example. A bad value is a message naming the variable and what to do, not a stack trace.
 import { z } from "zod";
 
-/** Rows of a snapshot committed in one transaction unless ECM_SNAPSHOT_COMMIT_ROWS says otherwise (docs/operations.md). */
-export const DEFAULT_SNAPSHOT_COMMIT_ROWS = 5000;
-
 const ZUrl = (what: string) =>
   z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//i, `must be a URL (${what})`);
 
@@ -25,7 +22,7 @@ export const ZEnv = z.object({
   ECM_SNAPSHOT_COMMITS_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(2),
   // Rows of a snapshot committed in one transaction (pages of batch_size rows read are grouped up
   // to this; a crash redoes the chunks in flight and the one being read, docs/lifecycle.md).
-  ECM_SNAPSHOT_COMMIT_ROWS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_SNAPSHOT_COMMIT_ROWS),
+  ECM_SNAPSHOT_COMMIT_ROWS: z.coerce.number().int().min(1).max(100_000).default(5000),
   // Incremental sync: added to the oldest open transaction's age when a run decides its lag (docs/incremental.md).
   ECM_INCREMENTAL_LAG_MARGIN_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   // The audit trail keeps entries this many days (docs/audit.md); the supervisor removes older ones.

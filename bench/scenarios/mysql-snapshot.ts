@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import mysql from "mysql2/promise";
 import { benchMariadb, benchPostgres, mariadbShell, productDatabase } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, workerShare, commitRows, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, workerShare, childSetting, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 export const MYSQL_BENCH_TABLE = `CREATE TABLE items (id bigint PRIMARY KEY, a int, b int, name varchar(100), email varchar(200), doc json, at timestamp(6) NULL, amount decimal(12,2))`;
@@ -57,7 +57,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     started_at: new Date().toISOString(),
     figures: [
       {
-        name: `MariaDB snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${commitRows()} rows`,
+        name: `MariaDB snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${childSetting("ECM_SNAPSHOT_COMMIT_ROWS")} rows`,
         value: rows / ours.seconds,
         unit: "rows/s",
         baseline: { name: "mysqldump | mysql (plain table, same server)", value: rows / pipe.seconds },

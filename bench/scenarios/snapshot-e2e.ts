@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres, productDatabase, psqlShell } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, workerShare, commitRows, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, workerShare, childSetting, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
 
@@ -91,7 +91,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     started_at: new Date().toISOString(),
     figures: [
       {
-        name: `snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${commitRows()} rows`,
+        name: `snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${childSetting("ECM_SNAPSHOT_COMMIT_ROWS")} rows`,
         value: rows / ours.seconds,
         unit: "rows/s",
         baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
@@ -122,7 +122,7 @@ export async function run(args: string[]): Promise<BenchResult> {
         baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
       },
     ],
-    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), batch_size: batch, commits_in_flight: Number(process.env.ECM_SNAPSHOT_COMMITS_IN_FLIGHT ?? 2) },
+    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), batch_size: batch, commits_in_flight: childSetting("ECM_SNAPSHOT_COMMITS_IN_FLIGHT") },
   };
 }
 

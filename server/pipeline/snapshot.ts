@@ -392,7 +392,7 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
       const next = pages.next();
       let page: IteratorResult<SnapshotChunk>;
       try {
-        // A source that goes slow after a few pages does not hold them back.
+        // A chunk whose time is up commits; so does one whose next page is slower than its time left.
         if (chunk && !(await settlesWithin(next, COMMIT_WAIT_MS - (performance.now() - chunk.since)))) await submitChunk();
         page = await next;
       } catch (e) {
@@ -412,7 +412,8 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
       chunk.span.last = resume_after;
       chunk.span.rows += records.length;
       after = resume_after;
-      if (chunk.span.rows >= commitRows || chunk.chars >= COMMIT_CHARS || performance.now() - chunk.since >= COMMIT_WAIT_MS) await submitChunk();
+      // (One whose time is up commits as the next page is asked for, above.)
+      if (chunk.span.rows >= commitRows || chunk.chars >= COMMIT_CHARS) await submitChunk();
       if (opts.shouldStop?.()) {
         await submitChunk();
         await behind.settle();

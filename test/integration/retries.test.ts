@@ -10,7 +10,6 @@
 process.env.ECM_SUPERVISOR_MS = "300";
 process.env.ECM_STREAM_LEASE_SECONDS = "5";
 
-import { isDeepStrictEqual } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +18,7 @@ import { QUEUES } from "../../server/jobs/contracts.ts";
 import { startWorker } from "../../worker/runtime.ts";
 import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
-import { createSourceDatabase } from "../support/source-db.ts";
+import { createSourceDatabase, storeEqualsItems } from "../support/source-db.ts";
 import { tcpProxy } from "../support/tcp-proxy.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -56,11 +55,7 @@ const itemsMapping = (...more: { source: string; target: string; transform?: str
   mappings: [{ source: { table: "items" }, target: { context_type: "items" }, fields: [{ source: "id", target: "context_id" }, { source: "v", target: "data.v" }, ...more] }],
 });
 
-async function storeEqualsSource(): Promise<boolean> {
-  const source = Object.fromEntries((await src.query("SELECT id, v FROM items")).rows.map((r) => [String(r.id), r.v]));
-  const stored = await withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, data FROM contexts WHERE context_type = 'items' AND NOT deleted")).rows.map((r) => [r.context_id, r.data.v])));
-  return isDeepStrictEqual(source, stored);
-}
+const storeEqualsSource = () => storeEqualsItems(src, "items");
 
 beforeAll(async () => {
   await resetMetadata();

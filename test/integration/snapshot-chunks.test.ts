@@ -3,13 +3,12 @@
 //   - a quarter of a second after its first page, while the source is quiet (the next page awaited);
 //   - before the error, when the source fails part way (what was read is good: a retry goes on after it).
 // The source is reached through a TCP proxy the test stalls and takes down after the third page.
-import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { createRun } from "../../server/store/runs.ts";
 import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
-import { createSourceDatabase } from "../support/source-db.ts";
+import { createSourceDatabase, storeEqualsItems } from "../support/source-db.ts";
 import { tcpProxy } from "../support/tcp-proxy.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -22,11 +21,7 @@ let sourceId: string;
 const checkpoint = async () => (await withDb((c) => c.query("SELECT rows_done::int AS rows, done FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 'items'", [sourceId]))).rows[0] as { rows: number; done: boolean } | undefined;
 const newRun = async () => (await createRun({ sourceId, kind: "snapshot", request: {}, createdBy: "test" })).id;
 
-async function storeEqualsSource(): Promise<boolean> {
-  const source = Object.fromEntries((await src.query("SELECT id, v FROM items")).rows.map((r) => [String(r.id), r.v]));
-  const stored = await withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, data FROM contexts WHERE context_type = 'chunk-items' AND NOT deleted")).rows.map((r) => [r.context_id, r.data.v])));
-  return isDeepStrictEqual(source, stored);
-}
+const storeEqualsSource = () => storeEqualsItems(src, "chunk-items");
 
 beforeAll(async () => {
   await resetMetadata();

@@ -5,14 +5,13 @@
 //     worker takes the stream over at once (not after the lease runs out); nothing lost;
 //   - SIGSTOP of a stream's owner past its lease: another worker takes the stream over; after
 //     SIGCONT the stalled one is refused by the fencing token and stops writing; nothing lost.
-import { isDeepStrictEqual } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUES } from "../../server/jobs/contracts.ts";
 import { adminToken, api, createEditorToken } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
-import { createSourceDatabase } from "../support/source-db.ts";
+import { createSourceDatabase, storeEqualsItems } from "../support/source-db.ts";
 import { waitFor } from "../support/wait.ts";
 import { killWorkers, spawnWorker, type WorkerProcess } from "../support/worker-process.ts";
 import { repeatUntilStopped } from "../support/workload.ts";
@@ -24,11 +23,7 @@ let editor: string;
 
 const run = async (id: string) => (await api("GET", `/runs/${id}`, { token: editor })).body;
 const status = async () => (await api("GET", `/sources/${sourceId}/status`, { token: editor })).body;
-async function storeEqualsSource(): Promise<boolean> {
-  const rows = Object.fromEntries((await src.query("SELECT id, v FROM items")).rows.map((r) => [String(r.id), r.v]));
-  const stored = await withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, (data->>'v')::int AS v FROM contexts WHERE context_type = 'items' AND NOT deleted")).rows.map((r) => [r.context_id, r.v])));
-  return isDeepStrictEqual(rows, stored);
-}
+const storeEqualsSource = () => storeEqualsItems(src, "items");
 /** The stream's owner among `workers` (its lease names host:pid). */
 const ownerOf = async (workers: WorkerProcess[]) => {
   const owner = (await status()).stream.owner as string | null;

@@ -1,6 +1,8 @@
 // A source database on the test PostgreSQL (wal_level=logical), created fresh for a test file.
+import { isDeepStrictEqual } from "node:util";
 import pg from "pg";
 import type { TPostgresConfig } from "../../server/connectors/postgresql/config.ts";
+import { withDb } from "./db.ts";
 
 export async function createSourceDatabase(name: string, setupSql = ""): Promise<{ url: string; config: TPostgresConfig; query: (sql: string, params?: unknown[]) => Promise<pg.QueryResult> }> {
   const server = new URL(process.env.TEST_SERVER_URL!);
@@ -50,4 +52,14 @@ export function serverSourceConfig(opts: { port: number; database: string; passw
     authentication: { type: "credentials", username: "postgres", password_secret: `env://${opts.secretEnv}` },
     options: { batch_size: 500, change_tracking: "cdc", ...opts.options },
   };
+}
+
+/**
+ * Whether the store's live contexts of `contextType` are exactly the source's `items (id, v)`
+ * table under the tests' usual mapping (context_id the id, data.v the v).
+ */
+export async function storeEqualsItems(source: { query: (sql: string) => Promise<pg.QueryResult> }, contextType: string): Promise<boolean> {
+  const rows = Object.fromEntries((await source.query("SELECT id, v FROM items")).rows.map((r) => [String(r.id), r.v]));
+  const stored = await withDb(async (c) => Object.fromEntries((await c.query("SELECT context_id, data FROM contexts WHERE context_type = $1 AND NOT deleted", [contextType])).rows.map((r) => [r.context_id, r.data.v])));
+  return isDeepStrictEqual(rows, stored);
 }
