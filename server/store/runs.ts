@@ -91,24 +91,43 @@ export function updateRunProgress(id: string, done: number, counters: object) {
   return prisma().run.update({ where: { id }, data: { progressDone: BigInt(done), counters } });
 }
 
-export function finishRun(
-  id: string,
-  data: { status: "succeeded" | "failed" | "cancelled"; counters?: object; error?: string | null; errorCategory?: string | null; mappingVersion?: number; progressDone?: number; progressTotal?: number },
-) {
-  return prisma().run.update({
-    where: { id },
-    data: {
-      status: data.status,
-      finishedAt: new Date(),
-      nextRetryAt: null,
-      ...(data.counters ? { counters: data.counters } : {}),
-      error: data.error ?? null,
-      errorCategory: data.errorCategory ?? null,
-      ...(data.mappingVersion !== undefined ? { mappingVersion: data.mappingVersion } : {}),
-      ...(data.progressDone !== undefined ? { progressDone: BigInt(data.progressDone) } : {}),
-      ...(data.progressTotal !== undefined ? { progressTotal: BigInt(data.progressTotal) } : {}),
-    },
+type RunOutcome = { status: "succeeded" | "failed" | "cancelled"; counters?: object; error?: string | null; errorCategory?: string | null; mappingVersion?: number; progressDone?: number; progressTotal?: number };
+
+export function finishRun(id: string, data: RunOutcome) {
+  return prisma().run.update({ where: { id }, data: finishedRunData(data) });
+}
+
+/**
+ * Closes a snapshot run and takes its source out of "snapshotting" in one transaction, so that no
+ * reader sees the run finished while its source still snapshots. A failed run fails the source
+ * with its error; otherwise the source goes idle unless another of its snapshot runs is queued or
+ * running (checked under the source's run lock, which createRunUnlessGoing holds to create one).
+ */
+export function closeSnapshotRun(id: string, sourceId: string, data: RunOutcome) {
+  return prisma().$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${sourceId}`}, 0))`;
+    await tx.run.update({ where: { id }, data: finishedRunData(data), select: { id: true } });
+    if (data.status === "failed") {
+      await tx.source.update({ where: { id: sourceId }, data: { state: "failed", lastError: data.error ?? null }, select: { id: true } });
+      return;
+    }
+    const going = await tx.run.findFirst({ where: { sourceId, kind: "snapshot", status: { in: ["queued", "running"] }, id: { not: id } }, select: { id: true } });
+    if (!going) await tx.source.update({ where: { id: sourceId }, data: { state: "idle", lastError: null }, select: { id: true } });
   });
+}
+
+function finishedRunData(data: RunOutcome) {
+  return {
+    status: data.status,
+    finishedAt: new Date(),
+    nextRetryAt: null,
+    ...(data.counters ? { counters: data.counters } : {}),
+    error: data.error ?? null,
+    errorCategory: data.errorCategory ?? null,
+    ...(data.mappingVersion !== undefined ? { mappingVersion: data.mappingVersion } : {}),
+    ...(data.progressDone !== undefined ? { progressDone: BigInt(data.progressDone) } : {}),
+    ...(data.progressTotal !== undefined ? { progressTotal: BigInt(data.progressTotal) } : {}),
+  } satisfies Prisma.RunUpdateInput;
 }
 
 export function setSourceState(id: string, state: string, lastError: string | null = null) {
@@ -167,12 +186,6 @@ export async function refreshSnapshotProgress(id: string) {
      WHERE r.id = $1 AND r.kind = 'snapshot' AND r.status IN ('queued', 'running')`,
     [id],
   );
-}
-
-/** Whether a snapshot run of the source is queued or running (other than `except`: the source stays "snapshotting"). */
-export async function snapshotRunGoing(sourceId: string, except: string | null = null): Promise<boolean> {
-  const { rowCount } = await pgPool().query("SELECT 1 FROM runs WHERE source_id = $1 AND kind = 'snapshot' AND status IN ('queued', 'running') AND id IS DISTINCT FROM $2::uuid LIMIT 1", [sourceId, except]);
-  return !!rowCount;
 }
 
 /** The source's latest run created by `actor` (a schedule's, for its status). */

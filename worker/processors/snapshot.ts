@@ -16,7 +16,7 @@ import { purgeTombstonesOf } from "../../server/pipeline/tombstones.ts";
 import { sourceEntities } from "../../server/sources/connectivity.ts";
 import { getSource } from "../../server/sources/service.ts";
 import { syncsIncrementally } from "../../server/connectors/registry.ts";
-import { addRunProgress, snapshotRunGoing, findRun, finishRun, refreshSnapshotProgress, setSourceState, startRun } from "../../server/store/runs.ts";
+import { addRunProgress, closeSnapshotRun, findRun, refreshSnapshotProgress, setSourceState, startRun } from "../../server/store/runs.ts";
 
 // Its lines carry the job's run and source ids from the job's log context (worker/runtime.ts).
 const log = logger("worker.snapshot");
@@ -30,8 +30,7 @@ type PartResult =
 async function fail(runId: string, sourceId: string, e: unknown) {
   const { category } = classify(e);
   const message = (e as Error).message ?? String(e);
-  await finishRun(runId, { status: "failed", error: message, errorCategory: category });
-  await setSourceState(sourceId, "failed", message);
+  await closeSnapshotRun(runId, sourceId, { status: "failed", error: message, errorCategory: category });
   log.error({ category, error: e }, "snapshot run failed");
   return { failed: message };
 }
@@ -137,22 +136,19 @@ export async function snapshotFinish(payload: JobPayload<"snapshot.finish">, job
   const c = (run?.counters ?? {}) as Record<string, number>;
   const counters = { read: c.read ?? 0, written: c.written ?? 0, dead_lettered: c.dead_lettered ?? 0, retried: c.retried ?? 0, collisions: c.collisions ?? 0 };
   if (failed) {
-    await finishRun(runId, { status: "failed", counters, error: `${failed.entity}: ${failed.failed}`, errorCategory: failed.category });
-    await setSourceState(sourceId, "failed", `${failed.entity}: ${failed.failed}`);
+    await closeSnapshotRun(runId, sourceId, { status: "failed", counters, error: `${failed.entity}: ${failed.failed}`, errorCategory: failed.category });
     return { failed: failed.failed };
   }
   // A newer run took some entities over: this one stopped writing them and says by whom.
   const superseded = done.filter((p) => "superseded_by" in p);
   if (superseded.length) {
     const message = `superseded: ${superseded.map((p) => `${p.entity} by ${p.superseded_by ? `run ${p.superseded_by}` : "a newer snapshot"}`).join(", ")}`;
-    await finishRun(runId, { status: "cancelled", counters, error: message, errorCategory: null, progressDone: counters.read });
-    if (!(await snapshotRunGoing(sourceId, runId))) await setSourceState(sourceId, "idle");
+    await closeSnapshotRun(runId, sourceId, { status: "cancelled", counters, error: message, errorCategory: null, progressDone: counters.read });
     log.info({ parts: parts.length, ...counters }, message);
     return { ...counters, superseded: superseded.map((p) => p.entity) };
   }
   // Row estimates only approximate the total; a finished run has read exactly what there was.
-  await finishRun(runId, { status: "succeeded", counters, mappingVersion: done[0]?.mapping_version ?? run?.mappingVersion ?? undefined, progressDone: counters.read, progressTotal: counters.read });
-  if (!(await snapshotRunGoing(sourceId, runId))) await setSourceState(sourceId, "idle");
+  await closeSnapshotRun(runId, sourceId, { status: "succeeded", counters, mappingVersion: done[0]?.mapping_version ?? run?.mappingVersion ?? undefined, progressDone: counters.read, progressTotal: counters.read });
   // Hard deletes: the tombstones that guarded rows during the snapshot can go now.
   const purged = await purgeTombstonesOf(sourceId);
   log.info({ parts: parts.length, ...counters, ...(purged ? { tombstones_purged: purged } : {}) }, "snapshot run succeeded");
