@@ -9,7 +9,7 @@ import { queue, queueStream } from "../server/jobs/queues.ts";
 import { QUEUES, streamJobId } from "../server/jobs/contracts.ts";
 import { logger } from "../server/logger.ts";
 import { enabledStreams } from "../server/store/streams.ts";
-import { closeLostRun, setSourceState, unfinishedRuns } from "../server/store/runs.ts";
+import { closeLostRun, unfinishedRuns } from "../server/store/runs.ts";
 import { deliverDue } from "../server/alerts/outbox.ts";
 import { reconcileSchedules } from "../server/schedules/service.ts";
 import { purgeExpiredAudit } from "../server/audit/service.ts";
@@ -54,8 +54,7 @@ export async function reconcileRuns(graceMs = 60_000): Promise<string[]> {
     }
     if (alive) continue;
     const message = "its job was lost (queue data gone, or its worker died with no retries left); start it again";
-    if (!(await closeLostRun(run.id, message))) continue; // it finished meanwhile
-    if (run.kind === "snapshot") await setSourceState(run.sourceId, "failed", `snapshot ${message}`);
+    if (!(await closeLostRun(run, message))) continue; // it finished meanwhile
     closed.push(run.id);
   }
   if (closed.length) log.warn({ runs: closed }, "runs without a job closed as failed");

@@ -59,13 +59,21 @@ export function unfinishedRuns(kinds: string[], before: Date) {
   });
 }
 
-/** Closes a run as failed unless it finished meanwhile; true when it was still open. */
-export async function closeLostRun(id: string, error: string) {
-  const r = await prisma().run.updateMany({
-    where: { id, status: { in: ["queued", "running"] } },
-    data: { status: "failed", finishedAt: new Date(), error, errorCategory: "TRANSIENT" },
+/**
+ * Closes a run as failed unless it finished meanwhile; true when it was still open. A snapshot
+ * run's source fails with it, in the same transaction (as closeSnapshotRun).
+ */
+export function closeLostRun(run: { id: string; kind: string; sourceId: string | null }, error: string) {
+  return prisma().$transaction(async (tx) => {
+    const r = await tx.run.updateMany({
+      where: { id: run.id, status: { in: ["queued", "running"] } },
+      data: { status: "failed", finishedAt: new Date(), error, errorCategory: "TRANSIENT" },
+    });
+    if (r.count && run.kind === "snapshot" && run.sourceId) {
+      await tx.source.update({ where: { id: run.sourceId }, data: { state: "failed", lastError: `snapshot ${error}` }, select: { id: true } });
+    }
+    return r.count > 0;
   });
-  return r.count > 0;
 }
 
 export function listRuns(sourceId: string | undefined, limit: number, cursor?: string) {

@@ -120,6 +120,8 @@ describe("runs whose jobs are gone", () => {
     const insertRun = async (kind: string, ageSeconds: number) =>
       withDb(async (c) => (await c.query("INSERT INTO runs (id, source_id, kind, status, created_at) VALUES (gen_random_uuid(), $1, $2, 'running', now() - make_interval(secs => $3)) RETURNING id", [sourceId, kind, ageSeconds])).rows[0].id as string);
     const lost = await insertRun("replay", 120); // no job anywhere (a flushed Redis, a dead worker)
+    const lostSnapshot = await insertRun("snapshot", 120);
+    await withDb((c) => c.query("UPDATE sources SET state = 'snapshotting', last_error = NULL WHERE id = $1", [sourceId]));
     const young = await insertRun("snapshot", 5); // its job may still be on its way
     const waiting = await insertRun("replay", 120);
     const redis = new Redis(process.env.REDIS_URL!);
@@ -131,6 +133,9 @@ describe("runs whose jobs are gone", () => {
       expect(closed).not.toContain(waiting);
       const status = async (id: string) => (await api("GET", `/runs/${id}`, { token: viewer })).body;
       expect(await status(lost)).toMatchObject({ status: "failed", error: { category: "TRANSIENT", message: expect.stringMatching(/job was lost/) } });
+      // A lost snapshot run fails its source with it (one transaction: never a failed run beside a source still snapshotting).
+      expect(await status(lostSnapshot)).toMatchObject({ status: "failed", error: { category: "TRANSIENT" } });
+      expect((await api("GET", `/sources/${sourceId}`, { token: viewer })).body).toMatchObject({ status: "failed", last_error: expect.stringMatching(/^snapshot its job was lost/) });
       expect((await status(young)).status).toBe("running");
       expect((await status(waiting)).status).toBe("running");
       expect(await reconcileRuns(60_000)).not.toContain(lost); // closed once
