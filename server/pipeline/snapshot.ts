@@ -369,9 +369,10 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
   const behind = new WriteBehind({ depth: env().ECM_SNAPSHOT_COMMITS_IN_FLIGHT });
   let after = from.last_key;
   let reading = performance.now();
+  let pages: AsyncIterator<SnapshotChunk> | undefined;
   try {
     const range = from.pass_range;
-    const pages = (
+    pages = (
       range?.mode === "incremental"
         ? requireCapability(connector, "readIncrementalChunks", "sync incrementally").readIncrementalChunks(entity, { cursor: range.cursor, lower: range.lower, upper: range.upper, batch_size: opts.batchSize, after: from.last_key })
         : reader.readSnapshotChunks(entity, { batch_size: opts.batchSize, after: from.last_key })
@@ -390,6 +391,9 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
     };
     for (;;) {
       const next = pages.next();
+      // Handled here too: a pass that ends before awaiting it (a commit failed, the run stopped)
+      // must not leave its rejection unhandled (the worker would exit); return() below waits it out.
+      next.catch(() => {});
       let page: IteratorResult<SnapshotChunk>;
       try {
         // A chunk whose time is up commits; so does one whose next page is slower than its time left.
@@ -427,6 +431,8 @@ async function readPass({ sourceId, entity, reader, connector, opts, result }: E
     // A read or mapping failure must not leave a chunk committing behind the run's end (the run
     // would be closed while its contexts and checkpoint still land).
     await behind.quiesce();
+    // The reader's own cleanup (it waits out a page asked for ahead, so its connection is free).
+    await pages?.return?.(undefined).catch(() => {});
   }
   await finishPass(sourceId, entity, opts.runId ?? null, version, from, after);
 }

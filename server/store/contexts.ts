@@ -154,6 +154,22 @@ export function serializeAhead(w: ContextWrite): number {
   return typeof json === "string" ? json.length : json.reduce((n, piece) => n + piece.length, 0);
 }
 
+/**
+ * The largest document of rows sent as one jsonb value. PostgreSQL caps a jsonb value at 256 MiB
+ * (a batch of large text columns can reach it); larger batches go through the staging table.
+ */
+const DOC_MAX_CHARS = 64 << 20;
+
+/** About the characters of a batch's document (its rows' JSON and keys; the rest is small). */
+function documentChars(batch: Row[]): number {
+  let n = 0;
+  for (const r of batch) {
+    n += 120 + r.context_type.length + r.context_id.length + r.entity.length + (r.cursor?.length ?? 0) + (r.key ? 4 * r.key.reduce((k, part) => k + part.length + 3, 0) : 0);
+    if (typeof r.json === "string") n += r.json.length;
+  }
+  return n;
+}
+
 /** Characters of a large value's text escaped at a time. */
 const CHUNK_CHARS = 1 << 20;
 /** COPY buffers made ahead of the socket: two (a stream's default, 16, holds 16 MiB of a large value). */
@@ -300,8 +316,9 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const returning = oneEntity ? "" : " RETURNING c.entity";
   let result: pg.QueryResult<{ entity: string }>;
   let collisionsOf: () => Promise<pg.QueryResult<Collision>>;
-  if (batch.some((r) => Array.isArray(r.json)) && !(client instanceof Pool)) {
-    // A large value: the rows go to a staging table by COPY (in the batch's transaction, gone at its end).
+  if ((batch.some((r) => Array.isArray(r.json)) || documentChars(batch) > DOC_MAX_CHARS) && !(client instanceof Pool)) {
+    // A large value, or a large batch: the rows go to a staging table by COPY (in the batch's
+    // transaction, gone at its end).
     await client.query(STAGE_SQL);
     const after = (out: CopyOut, r: Row) => {
       out.raw("\t");

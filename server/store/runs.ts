@@ -59,21 +59,25 @@ export function unfinishedRuns(kinds: string[], before: Date) {
   });
 }
 
+/** A closing transaction waits its turn for a connection and the run lock like any statement, not Prisma's 2 s / 5 s defaults. */
+const CLOSING = { maxWait: 30_000, timeout: 30_000 };
+
 /**
  * Closes a run as failed unless it finished meanwhile; true when it was still open. A snapshot
  * run's source fails with it, in the same transaction (as closeSnapshotRun).
  */
-export function closeLostRun(run: { id: string; kind: string; sourceId: string | null }, error: string) {
+export function closeLostRun(run: { id: string; kind: string; sourceId: string }, error: string) {
   return prisma().$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${run.sourceId}`}, 0))`;
     const r = await tx.run.updateMany({
       where: { id: run.id, status: { in: ["queued", "running"] } },
       data: { status: "failed", finishedAt: new Date(), error, errorCategory: "TRANSIENT" },
     });
-    if (r.count && run.kind === "snapshot" && run.sourceId) {
+    if (r.count && run.kind === "snapshot") {
       await tx.source.update({ where: { id: run.sourceId }, data: { state: "failed", lastError: `snapshot ${error}` }, select: { id: true } });
     }
     return r.count > 0;
-  });
+  }, CLOSING);
 }
 
 export function listRuns(sourceId: string | undefined, limit: number, cursor?: string) {
@@ -121,7 +125,7 @@ export function closeSnapshotRun(id: string, sourceId: string, data: RunOutcome)
     }
     const going = await tx.run.findFirst({ where: { sourceId, kind: "snapshot", status: { in: ["queued", "running"] }, id: { not: id } }, select: { id: true } });
     if (!going) await tx.source.update({ where: { id: sourceId }, data: { state: "idle", lastError: null }, select: { id: true } });
-  });
+  }, CLOSING);
 }
 
 function finishedRunData(data: RunOutcome) {

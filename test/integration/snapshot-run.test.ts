@@ -8,6 +8,7 @@ import { createToken } from "../../server/auth/tokens.ts";
 import { pgPool } from "../../server/db.ts";
 import { startWorker } from "../../worker/runtime.ts";
 import { reconcileRuns } from "../../worker/supervisor.ts";
+import { closeSnapshotRun } from "../../server/store/runs.ts";
 import { api } from "../support/http.ts";
 import { resetMetadata, withDb } from "../support/db.ts";
 import { registerDemoSource } from "../support/demo.ts";
@@ -145,5 +146,19 @@ describe("runs whose jobs are gone", () => {
       await replays.close();
       redis.disconnect();
     }
+  });
+});
+
+describe("closing a snapshot run", () => {
+  it("leaves its source snapshotting while another of its snapshot runs is going, and idle after the last", async () => {
+    const insertRun = async () =>
+      withDb(async (c) => (await c.query("INSERT INTO runs (id, source_id, kind, status) VALUES (gen_random_uuid(), $1, 'snapshot', 'running') RETURNING id", [sourceId])).rows[0].id as string);
+    const [first, second] = [await insertRun(), await insertRun()];
+    await withDb((c) => c.query("UPDATE sources SET state = 'snapshotting', last_error = NULL WHERE id = $1", [sourceId]));
+    const state = async () => (await api("GET", `/sources/${sourceId}`, { token: viewer })).body.status;
+    await closeSnapshotRun(first, sourceId, { status: "succeeded" });
+    expect(await state()).toBe("snapshotting");
+    await closeSnapshotRun(second, sourceId, { status: "cancelled", error: "superseded" });
+    expect(await state()).toBe("idle");
   });
 });
