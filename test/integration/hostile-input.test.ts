@@ -123,7 +123,9 @@ const counts = () =>
     const { rows } = await c.query<{ t: string }>(
       "SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('_prisma_migrations', 'session', 'rate_limit', 'verification') ORDER BY 1",
     );
-    return Promise.all(rows.map(async ({ t }) => `${t}=${(await c.query(`SELECT count(*) FROM ${t}`)).rows[0].count}`));
+    const counts: string[] = [];
+    for (const { t } of rows) counts.push(`${t}=${(await c.query(`SELECT count(*) FROM ${t}`)).rows[0].count}`); // one query at a time on one client
+    return counts;
   });
 
 type Procedure = { _def: { type: "query" | "mutation"; inputs: z.ZodType[] } };

@@ -12,6 +12,7 @@ import { hostPolicyFromEnv } from "../../server/connectors/host-policy.ts";
 import { secretPolicyFromEnv } from "../../server/secrets/resolve.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { createSourceDatabase } from "../support/source-db.ts";
+import { waitFor } from "../support/wait.ts";
 
 const SOURCE_ID = "00000000-0000-0000-0000-00000000c0de";
 const SETUP = `
@@ -48,6 +49,17 @@ afterAll(async () => {
 });
 
 describe("discovery", () => {
+  it("opens one connection when several entities are described at once on a fresh connector", async () => {
+    const sessions = async () => Number((await source.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")).rows[0].n);
+    const before = await sessions();
+    const c = await connector(source.config);
+    await Promise.all(["customers", "events", "sales.order_lines"].map((t) => c.describeEntity(t)));
+    expect(await sessions()).toBe(before + 1);
+    await c.shutdown();
+    // (The server ends a closed session as it reads the client's goodbye.)
+    await waitFor("the connector's session to end", async () => ((await sessions()) === before ? true : undefined), 5_000, 50);
+  });
+
   it("lists tables, partitioned tables and views across schemas with keys, estimates and CDC eligibility", async () => {
     const entities = await (await connector(source.config)).listEntities();
     const byName = Object.fromEntries(entities.map((e) => [e.name, e]));

@@ -51,7 +51,8 @@ type Binlogs = { current: BinlogPosition; files: { name: string; size: number }[
 
 export class MysqlConnector implements ECMConnector {
   private config?: TMysqlConfig;
-  private conn?: mysql.Connection;
+  /** The connection, or its opening: callers at once (entities described together) share one. */
+  private conn?: Promise<mysql.Connection>;
   private identity?: Promise<string>;
   private rowImage?: Promise<string>;
   private readonly entities = new Map<string, DescribedEntity>();
@@ -68,7 +69,7 @@ export class MysqlConnector implements ECMConnector {
     this.identity = undefined;
     this.rowImage = undefined;
     this.entities.clear();
-    await c?.end().catch(() => {});
+    await c?.then((open) => open.end()).catch(() => {}); // (one that failed to open has nothing to end)
   }
 
   getCapabilities(): ConnectorCapabilities {
@@ -104,14 +105,14 @@ export class MysqlConnector implements ECMConnector {
 
   /** The capture is the binlog: it starts where the binlog ends now (before the snapshot's first read). */
   async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
-    await Promise.all(types.map((t) => this.describe(t)));
+    await this.describeAll(types);
     const { current } = await this.binlogs();
     return { created: options.replace, start: binlogCursor(current), server: await this.serverIdentity() };
   }
 
   /** Every table is in the binlog: nothing to include or leave out on the server. */
   async attachCapture(types: string[]) {
-    await Promise.all(types.map((t) => this.describe(t)));
+    await this.describeAll(types);
     return { added: [], removed: [] };
   }
 
@@ -155,7 +156,7 @@ export class MysqlConnector implements ECMConnector {
    * binlog up to the position to answer, too much for every page).
    */
   private async open(types: string[], from: string | null, serverId: number, reader: { gtids: boolean }): Promise<BinlogChangeStream> {
-    const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
+    const entities = new Map((await this.describeAll(types)).map((e, i) => [types[i]!, e] as const));
     const start = from ? parseBinlogCursor(from) : (await this.binlogs()).current;
     const gtid = reader.gtids ? await this.gtidAt(start) : null;
     const changes = new BinlogChangeStream(this.database(), entities, { file: start.file, position: start.position, gtid }, async (entity) => {
@@ -246,12 +247,19 @@ export class MysqlConnector implements ECMConnector {
   private async connection(): Promise<mysql.Connection> {
     if (this.conn) return this.conn;
     const config = this.requireConfig();
-    try {
-      this.conn = await connect(config, this.context.policies);
-    } catch (error) {
+    const opening = connect(config, this.context.policies).catch((error: unknown) => {
+      if (this.conn === opening) this.conn = undefined; // the next use tries again
       throw connectError(error, config);
-    }
-    return this.conn;
+    });
+    this.conn = opening;
+    return opening;
+  }
+
+  /** One after another: one connection runs one statement at a time. */
+  private async describeAll(types: string[]): Promise<DescribedEntity[]> {
+    const described: DescribedEntity[] = [];
+    for (const t of types) described.push(await this.describe(t));
+    return described;
   }
 
   private async describe(type: string): Promise<DescribedEntity> {

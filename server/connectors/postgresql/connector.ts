@@ -51,7 +51,8 @@ export const POSTGRES_CAPABILITIES: ConnectorCapabilities = {
 
 export class PostgresConnector implements ECMConnector {
   private config?: TPostgresConfig;
-  private client?: pg.Client;
+  /** The connection, or its opening: callers at once (entities described together) share one. */
+  private client?: Promise<pg.Client>;
   /** The server's identity, asked once per connection (serverIdentity). */
   private identity?: Promise<string>;
   private parsers?: ValueParsers;
@@ -69,7 +70,7 @@ export class PostgresConnector implements ECMConnector {
     this.client = undefined;
     this.identity = undefined;
     this.entities.clear();
-    await client?.end().catch(() => {});
+    await client?.then((open) => open.end()).catch(() => {}); // (one that failed to open has nothing to end)
   }
 
   getCapabilities(): ConnectorCapabilities {
@@ -92,7 +93,7 @@ export class PostgresConnector implements ECMConnector {
 
   /** Publication, then slot (its start is where the stream will deliver every later commit from). */
   async prepareCapture(types: string[], options: { replace: boolean }): Promise<CaptureSetup> {
-    const entities = await Promise.all(types.map((t) => this.describe(t)));
+    const entities = await this.describeAll(types);
     const client = await this.connection();
     const state = await ensureCapture(client, this.names(), entities, { replace: options.replace });
     if (state.slot_created) log.info({ source_id: this.context.sourceId, lsn: state.slot_lsn }, "replication slot created");
@@ -117,7 +118,7 @@ export class PostgresConnector implements ECMConnector {
         slot = await slotInfo(client, names.slot);
       }
     }
-    const entities = await Promise.all(types.map((t) => this.describe(t)));
+    const entities = await this.describeAll(types);
     return syncPublication(client, names, entities);
   }
 
@@ -174,7 +175,7 @@ export class PostgresConnector implements ECMConnector {
 
   /** `readOnly`: a page reader's session, which confirms nothing at all (not even its start). */
   private async open(types: string[], from: string | null, options: { readOnly: boolean }): Promise<PgChangeStream> {
-    const entities = new Map(await Promise.all(types.map(async (t) => [t, await this.describe(t)] as const)));
+    const entities = new Map((await this.describeAll(types)).map((e, i) => [types[i]!, e] as const));
     const changes = new PgChangeStream(entities, await this.valueParsers(), from ? parseLsnCursor(from) : 0n);
     const session = await this.replicationSession({ onMessage: changes.onMessage, onKeepalive: changes.onKeepalive }, options);
     changes.start(session);
@@ -262,16 +263,23 @@ export class PostgresConnector implements ECMConnector {
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
     const config = this.requireConfig();
-    try {
-      this.client = await connect(config, this.context.policies);
-    } catch (error) {
+    const opening = connect(config, this.context.policies).catch((error: unknown) => {
+      if (this.client === opening) this.client = undefined; // the next use tries again
       throw connectError(error, config);
-    }
-    return this.client;
+    });
+    this.client = opening;
+    return opening;
   }
 
   private names() {
     return replicationNames(this.context.sourceId);
+  }
+
+  /** One after another: one connection runs one statement at a time. */
+  private async describeAll(types: string[]): Promise<DescribedEntity[]> {
+    const described: DescribedEntity[] = [];
+    for (const t of types) described.push(await this.describe(t));
+    return described;
   }
 
   private async describe(type: string): Promise<DescribedEntity> {
