@@ -66,9 +66,10 @@ export type WriteResult = {
 // Rows travel as one JSON document (jsonb_to_recordset): far cheaper for both sides than nine
 // escaped text arrays. Measured on 2 cores: ~2.5× the rate of the earlier unnest + collisions-CTE
 // statement. The document is parsed as jsonb, not json: json_to_recordset builds a hash table
-// per row and parses each `d` again, 25 ms per 1000 rows of the cdc bench against 8.5 ms. A batch holding a large value carried as text (json/json-text.ts) is COPYed into a
-// staging table instead, its text in slices: as one statement parameter it would be copied whole
-// several times over (the document, the string flattened, the protocol's growing buffer).
+// per row and parses each `d` again, 25 ms per 1000 rows of the cdc bench against 8.5 ms.
+// A batch holding a large value carried as text (json/json-text.ts) is COPYed into a staging
+// table instead, its text in slices: as one statement parameter it would be copied whole several
+// times over (the document, the string flattened, the protocol's growing buffer).
 // `k`: the paths whose stored value is kept (fields built from unchanged TOAST columns), merged in
 // by the statement itself (ecm_keep_stored, a migration's function): the stored value, typically
 // the large one, never travels to the worker and back.
@@ -155,19 +156,16 @@ export function serializeAhead(w: ContextWrite): number {
 }
 
 /**
- * The largest document of rows sent as one jsonb value. PostgreSQL caps a jsonb value at 256 MiB
- * (a batch of large text columns can reach it); larger batches go through the staging table.
+ * The largest document of rows sent as one jsonb value (characters). PostgreSQL caps a jsonb value
+ * at 256 MiB (a batch of large text columns can reach it); larger batches go through the staging table.
  */
 const DOC_MAX_CHARS = 64 << 20;
 
-/** About the characters of a batch's document (its rows' JSON and keys; the rest is small). */
-function documentChars(batch: Row[]): number {
-  let n = 0;
-  for (const r of batch) {
-    n += 120 + r.context_type.length + r.context_id.length + r.entity.length + (r.cursor?.length ?? 0) + (r.key ? 4 * r.key.reduce((k, part) => k + part.length + 3, 0) : 0);
-    if (typeof r.json === "string") n += r.json.length;
-  }
-  return n;
+/** The rows as one JSON document: each row's data serialised once (writeContexts), assembled around. */
+function rowsDocument(batch: Row[]): string {
+  return `[${batch
+    .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json === null ? "null" : typeof r.json === "string" ? r.json : r.json.join("")},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}${r.keep?.length ? `,"k":${keptJson(r)}` : ""}${r.key ? `,"y":${JSON.stringify(sourceKey(r))}` : ""}}`)
+    .join(",")}]`;
 }
 
 /** Characters of a large value's text escaped at a time. */
@@ -316,9 +314,14 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const returning = oneEntity ? "" : " RETURNING c.entity";
   let result: pg.QueryResult<{ entity: string }>;
   let collisionsOf: () => Promise<pg.QueryResult<Collision>>;
-  if ((batch.some((r) => Array.isArray(r.json)) || documentChars(batch) > DOC_MAX_CHARS) && !(client instanceof Pool)) {
-    // A large value, or a large batch: the rows go to a staging table by COPY (in the batch's
-    // transaction, gone at its end).
+  // A large value, or a document too large for one jsonb value: the rows go to a staging table by
+  // COPY instead (in the batch's transaction, gone at its end).
+  const inTransaction = !(client instanceof Pool);
+  const doc = inTransaction && batch.some((r) => Array.isArray(r.json)) ? null : rowsDocument(batch);
+  if (doc !== null && (!inTransaction || doc.length <= DOC_MAX_CHARS)) {
+    result = await client.query<{ entity: string }>(UPSERT_SQL + returning, [doc, ...params]);
+    collisionsOf = () => client.query<Collision>(COLLISIONS_SQL, [doc, sourceId]);
+  } else {
     await client.query(STAGE_SQL);
     const after = (out: CopyOut, r: Row) => {
       out.raw("\t");
@@ -334,13 +337,6 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     await pipeline(Readable.from(copyLines(batch, after, "\\N"), AHEAD), client.query(copyStreams.from("COPY pg_temp.ecm_stage (t, i, d, e, p, c, x, k, y) FROM STDIN")));
     result = await client.query<{ entity: string }>(UPSERT_STAGED_SQL + returning, params);
     collisionsOf = () => client.query<Collision>(COLLISIONS_STAGED_SQL, [sourceId]);
-  } else {
-    // Each row's data was serialised once (above); the document is assembled around it.
-    const doc = `[${batch
-      .map((r) => `{"t":${JSON.stringify(r.context_type)},"i":${JSON.stringify(r.context_id)},"d":${r.json === null ? "null" : typeof r.json === "string" ? r.json : r.json.join("")},"e":${JSON.stringify(r.entity)},"p":"${r.position}","c":${JSON.stringify(r.cursor)},"x":${r.deleted}${r.keep?.length ? `,"k":${keptJson(r)}` : ""}${r.key ? `,"y":${JSON.stringify(sourceKey(r))}` : ""}}`)
-      .join(",")}]`;
-    result = await client.query<{ entity: string }>(UPSERT_SQL + returning, [doc, ...params]);
-    collisionsOf = () => client.query<Collision>(COLLISIONS_SQL, [doc, sourceId]);
   }
   const written = result.rowCount ?? 0;
   const writtenByEntity = oneEntity ? new Map([[entity, written]]) : countByEntity(result.rows);

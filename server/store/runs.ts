@@ -34,14 +34,29 @@ export function createRun(data: { sourceId: string; kind: string; request: objec
   return prisma().run.create({ data, select: runSelect });
 }
 
+type Tx = Prisma.TransactionClient;
+
+/**
+ * The source's run lock, held to the end of the transaction: whoever starts a snapshot run of the
+ * source or closes one holds it, so "is another one going?" is answered once at a time.
+ */
+async function lockSourceRuns(tx: Tx, sourceId: string) {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${sourceId}`}, 0))`;
+}
+
+/** A snapshot run of the source still queued or running, other than `except` (under the run lock). */
+function snapshotGoing(tx: Tx, sourceId: string, except?: string) {
+  return tx.run.findFirst({ where: { sourceId, kind: "snapshot", status: { in: ["queued", "running"] }, ...(except ? { id: { not: except } } : {}) }, select: { id: true } });
+}
+
 /**
  * Creates a snapshot run unless one of the source's is still queued or running (then names it).
  * The check and the insert hold the source's run lock: two callers at once never both start one.
  */
 export function createRunUnlessGoing(data: { sourceId: string; kind: "snapshot"; request: object; createdBy: string | null }): Promise<{ run: RunRow } | { going: string }> {
   return prisma().$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${data.sourceId}`}, 0))`;
-    const going = await tx.run.findFirst({ where: { sourceId: data.sourceId, kind: "snapshot", status: { in: ["queued", "running"] } }, select: { id: true } });
+    await lockSourceRuns(tx, data.sourceId);
+    const going = await snapshotGoing(tx, data.sourceId);
     return going ? { going: going.id } : { run: await tx.run.create({ data, select: runSelect }) };
   });
 }
@@ -68,14 +83,12 @@ const CLOSING = { maxWait: 30_000, timeout: 30_000 };
  */
 export function closeLostRun(run: { id: string; kind: string; sourceId: string }, error: string) {
   return prisma().$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${run.sourceId}`}, 0))`;
+    await lockSourceRuns(tx, run.sourceId);
     const r = await tx.run.updateMany({
       where: { id: run.id, status: { in: ["queued", "running"] } },
       data: { status: "failed", finishedAt: new Date(), error, errorCategory: "TRANSIENT" },
     });
-    if (r.count && run.kind === "snapshot") {
-      await tx.source.update({ where: { id: run.sourceId }, data: { state: "failed", lastError: `snapshot ${error}` }, select: { id: true } });
-    }
+    if (r.count && run.kind === "snapshot") await settleSnapshotSource(tx, run.id, run.sourceId, "failed", `snapshot ${error}`);
     return r.count > 0;
   }, CLOSING);
 }
@@ -117,15 +130,16 @@ export function finishRun(id: string, data: RunOutcome) {
  */
 export function closeSnapshotRun(id: string, sourceId: string, data: RunOutcome) {
   return prisma().$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`ecm-runs:${sourceId}`}, 0))`;
+    await lockSourceRuns(tx, sourceId);
     await tx.run.update({ where: { id }, data: finishedRunData(data), select: { id: true } });
-    if (data.status === "failed") {
-      await tx.source.update({ where: { id: sourceId }, data: { state: "failed", lastError: data.error ?? null }, select: { id: true } });
-      return;
-    }
-    const going = await tx.run.findFirst({ where: { sourceId, kind: "snapshot", status: { in: ["queued", "running"] }, id: { not: id } }, select: { id: true } });
-    if (!going) await tx.source.update({ where: { id: sourceId }, data: { state: "idle", lastError: null }, select: { id: true } });
+    await settleSnapshotSource(tx, id, sourceId, data.status, data.error ?? null);
   }, CLOSING);
+}
+
+/** The source's state once snapshot run `id` closed (under the run lock): failed with it, else idle unless another one goes. */
+async function settleSnapshotSource(tx: Tx, id: string, sourceId: string, status: RunOutcome["status"], error: string | null) {
+  if (status === "failed") await tx.source.update({ where: { id: sourceId }, data: { state: "failed", lastError: error }, select: { id: true } });
+  else if (!(await snapshotGoing(tx, sourceId, id))) await tx.source.update({ where: { id: sourceId }, data: { state: "idle", lastError: null }, select: { id: true } });
 }
 
 function finishedRunData(data: RunOutcome) {

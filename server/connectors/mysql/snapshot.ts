@@ -49,20 +49,22 @@ function after(entity: DescribedEntity, key: string[], values: string[]) {
   return { sql: parts.join(" OR "), params };
 }
 
-// Rows are plain objects where no column is called __proto__ (rowFactory): V8 keeps them in its
-// fast shape, where a null-prototype object starts as a dictionary, several times the memory
-// for the collector to walk while a chunk of thousands waits to commit.
-const rowFactories = new WeakMap<DescribedEntity, () => SourceRecord>();
-
-export function decodeRow(entity: DescribedEntity, raw: (RowValue | null)[]): SourceRecord {
-  let newRow = rowFactories.get(entity);
-  if (!newRow) rowFactories.set(entity, (newRow = rowFactory<SourceRecord[string]>(entity.columns.map((c) => c.name))));
-  const record = newRow();
-  for (let i = 0; i < raw.length; i++) {
-    const v = raw[i];
-    record[entity.columns[i]!.name] = v === null || v === undefined ? null : entity.decoders[i]!.fromText(v);
-  }
-  return record;
+/**
+ * Decodes the entity's rows (arrays in column order) into records. Rows are plain objects where no
+ * column is called __proto__ (rowFactory): V8 keeps them in its fast shape, where a null-prototype
+ * object starts as a dictionary, several times the memory for the collector to walk while a chunk
+ * of thousands waits to commit. Made once per read, not per row.
+ */
+export function rowDecoder(entity: DescribedEntity): (raw: (RowValue | null)[]) => SourceRecord {
+  const newRow = rowFactory<SourceRecord[string]>(entity.columns.map((c) => c.name));
+  return (raw) => {
+    const record = newRow();
+    for (let i = 0; i < raw.length; i++) {
+      const v = raw[i];
+      record[entity.columns[i]!.name] = v === null || v === undefined ? null : entity.decoders[i]!.fromText(v);
+    }
+    return record;
+  };
 }
 
 /**
@@ -77,6 +79,7 @@ export async function* readSnapshot(
   entity: DescribedEntity,
   opts: { batchSize: number; afterKey: string[] | null; limit?: number; plan?: ReadPlan },
 ): AsyncGenerator<SnapshotChunk> {
+  const decode = rowDecoder(entity);
   const key = requireKey(entity);
   const plan = opts.plan ?? { order: key };
   const cols = entity.columns.map((col) => q(col.name)).join(", ");
@@ -109,7 +112,7 @@ export async function* readSnapshot(
       const { size, rows: next } = pending;
       // The page's buffers are garbage once decoded (not held across the yield, so a page being
       // mapped or written does not keep them alive into the old generation).
-      const records = (await next).map((r) => decodeRow(entity, r));
+      const records = (await next).map(decode);
       pending = null;
       if (!records.length) return;
       remaining -= records.length;
@@ -129,6 +132,7 @@ export async function* readSnapshot(
 /** Current rows for these keys (text form), keyed by JSON of the key; absent keys are missing from the map. */
 export async function readByKeys(c: mysql.Connection, database: string, entity: DescribedEntity, keys: string[][]): Promise<Map<string, SourceRecord>> {
   const key = requireKey(entity);
+  const decode = rowDecoder(entity);
   const cols = entity.columns.map((col) => q(col.name)).join(", ");
   const out = new Map<string, SourceRecord>();
   for (let start = 0; start < keys.length; start += 500) {
@@ -137,7 +141,7 @@ export async function readByKeys(c: mysql.Connection, database: string, entity: 
     const tuples = part.map((k) => `(${key.map((col, i) => (params.push(bindKey(entity, col, k[i] ?? "")), "?")).join(", ")})`);
     const [rows] = await c.query({ sql: `SELECT ${cols} FROM ${q(database)}.${q(entity.table)} WHERE (${key.map(q).join(", ")}) IN (${tuples.join(", ")})`, values: params, ...rowOptions(entity) });
     for (const raw of rows as unknown as (RowValue | null)[][]) {
-      const record = decodeRow(entity, raw);
+      const record = decode(raw);
       out.set(JSON.stringify(key.map((k) => keyText(record[k] ?? null))), record);
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bigint, bits, datetime, decoderFor, float32, setMembers, timestamp, type MysqlColumn } from "./values.ts";
-import { decodeRow } from "./snapshot.ts";
+import { rowDecoder } from "./snapshot.ts";
 import type { DescribedEntity } from "./catalog.ts";
 
 const col = (dataType: string, over: Partial<MysqlColumn> = {}): MysqlColumn => ({ name: "c", dataType, columnType: dataType, json: false, bits: 1, ...over });
@@ -75,20 +75,20 @@ describe("MySQL 8 and MariaDB differences", () => {
   });
 });
 
-describe("decodeRow (rows keyed by the table's column names)", () => {
+describe("rowDecoder (rows keyed by the table's column names)", () => {
   const entity = (names: string[]) => {
     const mysqlColumns = names.map((name) => ({ name, dataType: "int", columnType: "int(11)", json: false, bits: 0 }));
     return { name: "t", columns: mysqlColumns.map((c) => ({ name: c.name })), decoders: mysqlColumns.map(decoderFor), mysqlColumns } as unknown as DescribedEntity;
   };
 
   it("keeps every column an own property, a column called __proto__ or constructor included, and never sets a row's prototype", () => {
-    const row = decodeRow(entity(["__proto__", "constructor", "id"]), ["1", null, "3"]);
+    const row = rowDecoder(entity(["__proto__", "constructor", "id"]))(["1", null, "3"]);
     expect(Object.getPrototypeOf(row)).toBeNull();
     expect(Object.entries(row)).toEqual([["__proto__", 1], ["constructor", null], ["id", 3]]);
   });
 
   it("makes plain rows where no column is called __proto__, each column its own property (null too)", () => {
-    const row = decodeRow(entity(["id", "toString", "hasOwnProperty"]), ["7", null, "9"]);
+    const row = rowDecoder(entity(["id", "toString", "hasOwnProperty"]))(["7", null, "9"]);
     expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
     expect(Object.entries(row)).toEqual([["id", 7], ["toString", null], ["hasOwnProperty", 9]]);
     expect(row.toString).toBeNull();
