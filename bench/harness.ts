@@ -1,5 +1,6 @@
 // Benchmark harness: `npm run bench <scenario>`. Every figure is printed beside a baseline
 // measured in the same run on the same machine, with the ratio; the run ends with one JSON line.
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { ZEnv } from "../server/env.ts";
 
@@ -35,6 +36,30 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number;
   const t0 = process.hrtime.bigint();
   const result = await fn();
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, result };
+}
+
+/**
+ * How busy the whole machine was (every core, every process: 0..1) while `fn` ran, from
+ * /proc/stat (null where there is none). Near 1, the run was bound by the machine's CPU: a faster
+ * figure then needs less CPU per row somewhere (worker, store or source), not more parallelism.
+ */
+export async function withMachineBusy<T>(fn: () => Promise<T>): Promise<{ result: T; busy: number | null }> {
+  const before = cpuTimes();
+  const result = await fn();
+  const after = cpuTimes();
+  if (!before || !after) return { result, busy: null };
+  const total = after.total - before.total;
+  return { result, busy: total > 0 ? Math.round((1000 * (total - (after.idle - before.idle))) / total) / 1000 : null };
+}
+
+function cpuTimes(): { total: number; idle: number } | null {
+  try {
+    // "cpu  user nice system idle iowait irq softirq steal …" (jiffies since boot, all cores).
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), idle: f[3]! + (f[4] ?? 0) };
+  } catch {
+    return null;
+  }
 }
 
 /** A numeric command-line option of a scenario (`npm run bench x -- --rows 1000`). */

@@ -7,6 +7,7 @@ import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts"
 import { withConnector } from "../../server/sources/connectivity.ts";
 import { pgPool } from "../../server/db.ts";
 import { acquireLease, ensureStream, releaseLease, updateStream } from "../../server/store/streams.ts";
+import { withMachineBusy } from "../harness.ts";
 
 const [sourceId, markerType, markerId] = process.argv.slice(2) as [string, string, string];
 await ensureStream(sourceId);
@@ -31,18 +32,21 @@ const sampler = setInterval(() => {
   peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
   peak.rss = Math.max(peak.rss, m.rss);
 }, 50);
-for (;;) {
-  const { rowCount } = await pgPool().query("SELECT 1 FROM contexts WHERE context_type = $1 AND context_id = $2", [markerType, markerId]);
-  if (rowCount) {
-    seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    break;
+// How busy the whole machine was until the marker landed (0..1, all cores).
+const { busy } = await withMachineBusy(async () => {
+  for (;;) {
+    const { rowCount } = await pgPool().query("SELECT 1 FROM contexts WHERE context_type = $1 AND context_id = $2", [markerType, markerId]);
+    if (rowCount) {
+      seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 5));
   }
-  await new Promise((r) => setTimeout(r, 5));
-}
+});
 done = true;
 await streaming;
 await releaseLease(sourceId, token);
 clearInterval(sampler);
 if (process.env.BENCH_MEMORY) console.error("memory peaks (MB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])));
-process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024 }) + "\n");
+process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024, machine_busy: busy }) + "\n");
 process.exit(0);

@@ -6,13 +6,14 @@
 //            backlogs), and a second anchor: PostgreSQL's native subscription applying it;
 //   latency: commit-to-store p50/p99 at a steady 1,000 changes/s for 60 s (targets 50 / 250 ms).
 // Peak worker RSS is reported for both (target < 300 MB). A third figure bounds what any pipeline
-// writing the store can reach on this machine: the same writes as bare SQL.
+// writing the store can reach on this machine: the same writes as bare SQL, and the same again
+// while pg_recvlogical decodes the backlog (the decoding any drain needs), no worker at all.
 //   npm run bench cdc [-- --changes 300000 --rate 1000 --seconds 60]
 import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
@@ -39,6 +40,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
   const [sourceId, publication, quietBefore, loud, quietAfter] = setup.stdout.trim().split("\n").pop()!.split(" ") as [string, string, string, string, string];
   await src.query("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')");
+  // A second copy for the ceiling below: the slot decoded while the store takes the same writes.
+  await src.query("SELECT pg_create_logical_replication_slot('bench_recv_ceiling', 'pgoutput')");
   // The second anchor: PostgreSQL's own logical replication applying the same backlog into a
   // table shaped like the source, in another database of the same server (its slot made now, so
   // it holds the backlog; a subscription in the same cluster must not create its slot itself).
@@ -69,12 +72,11 @@ export async function run(args: string[]): Promise<BenchResult> {
 
   // Baseline: pg_recvlogical (pgoutput) drains the same backlog to /dev/null, half by half.
   const conn = ["-h", srcUrl.hostname, "-p", srcUrl.port, "-U", decodeURIComponent(srcUrl.username), "-d", "ecm_bench_cdc"];
+  const recvArgs = (slot: string, lsn: string) => [...conn, "--slot", slot, "--start", "-o", "proto_version=1", "-o", `publication_names=${publication}`, "--endpos", lsn, "-f", "/dev/null"];
+  const recvEnv = { ...process.env, PGPASSWORD: decodeURIComponent(srcUrl.password) };
   const recvUntil = (lsn: string) =>
     timed(async () => {
-      const r = spawnSync("pg_recvlogical", [...conn, "--slot", "bench_recv", "--start", "-o", "proto_version=1", "-o", `publication_names=${publication}`, "--endpos", lsn, "-f", "/dev/null"], {
-        env: { ...process.env, PGPASSWORD: decodeURIComponent(srcUrl.password) },
-        encoding: "utf8",
-      });
+      const r = spawnSync("pg_recvlogical", recvArgs("bench_recv", lsn), { env: recvEnv, encoding: "utf8" });
       if (r.status !== 0) throw new Error(`pg_recvlogical: ${r.stderr}`);
     });
   const recvInserts = await recvUntil(insertsEnd);
@@ -109,10 +111,29 @@ export async function run(args: string[]): Promise<BenchResult> {
   const { psql, sh } = psqlShell(metaUrl);
   const metaDb = "ecm_bench_cdc_meta";
   sh(psql(metaDb, "DROP TABLE IF EXISTS contexts_ceiling; CREATE TABLE contexts_ceiling (LIKE contexts INCLUDING ALL)"));
-  const ceiling = await timed(async () => {
+  const ceilingWrites = () => {
     sh(`${psql(metaDb, "COPY (SELECT * FROM contexts WHERE context_type = 'bench') TO STDOUT")} | ${psql(metaDb, "COPY contexts_ceiling FROM STDIN")}`);
     sh(psql(metaDb, "UPDATE contexts_ceiling SET data = data || '{\\\"a\\\": 1}', position = position + 1, updated_at = now()"));
-  });
+  };
+  const ceiling = await timed(async () => ceilingWrites());
+  // The same with the decoding any drain needs, at once: pg_recvlogical drains a second slot of
+  // the backlog while the store takes the same writes as bare SQL. No worker at all: what no
+  // design of a drain on this machine can beat (timed until both are done).
+  sh(psql(metaDb, "TRUNCATE contexts_ceiling; CHECKPOINT"));
+  const { result: ceilingDecoding, busy: ceilingDecodingBusy } = await withMachineBusy(() =>
+    timed(async () => {
+      const recv = new Promise<void>((resolve, reject) => {
+        const p = spawn("pg_recvlogical", recvArgs("bench_recv_ceiling", endpos), { env: recvEnv, stdio: ["ignore", "ignore", "pipe"] });
+        let err = "";
+        p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical: ${err}`))));
+      });
+      await new Promise((r) => setImmediate(r));
+      ceilingWrites();
+      await recv;
+    }),
+  );
+  await src.query("SELECT pg_drop_replication_slot('bench_recv_ceiling')");
 
   // Steady load: `rate` changes/s in 20-row transactions for `steadySeconds`, then latency from the store.
   await src.query("SELECT pg_drop_replication_slot('bench_recv')");
@@ -171,11 +192,20 @@ export async function run(args: string[]): Promise<BenchResult> {
         unit: "changes/s",
         baseline: { name: "pg_recvlogical pgoutput → /dev/null", value: total / recv.seconds },
       },
+      {
+        name: "ceiling with decoding: the same bare SQL while pg_recvlogical decodes the backlog from a second slot, no worker at all",
+        value: total / ceilingDecoding.seconds,
+        unit: "changes/s",
+        baseline: { name: "pg_recvlogical pgoutput → /dev/null", value: total / recv.seconds },
+      },
     ],
     extra: {
       // The peak of a worker draining the whole backlog (the timed drain is two processes, a half each).
       drain_worker_peak_rss_mb: Math.round(Math.max(quiet1.max_rss_mb, withMetrics.max_rss_mb, quiet2.max_rss_mb)),
       drain_seconds: { inserts: drainInserts.seconds, updates: drainUpdates.seconds },
+      // The whole machine's CPU in use (0..1, all cores) while each half drained, and during the
+      // ceiling with decoding: near 1, the drain is bound by the machine's CPU.
+      machine_busy: { inserts: drainInserts.machine_busy, updates: drainUpdates.machine_busy, ceiling_with_decoding: ceilingDecodingBusy },
       // The two drains with metrics off, before and after the measured one (changes/s): their
       // spread is the noise the metrics figure sits in.
       metrics_off_drains: [Math.round(total / quiet1.seconds), Math.round(total / quiet2.seconds)],
@@ -226,7 +256,7 @@ async function nativeSubscription(server: Awaited<ReturnType<typeof benchPostgre
   }
 }
 
-function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number }> {
+function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number; machine_busy: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc.ts", sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

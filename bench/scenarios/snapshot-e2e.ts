@@ -4,12 +4,14 @@
 // (the target's baseline), and into a plain table, of the same server.
 // A second figure shows the store's own ceiling: the finished contexts piped the same way into an
 // empty table shaped like `contexts`, i.e. what no pipeline writing that table can beat here.
+// Then the same rows as two tables of half the size, snapshotted by two worker-like processes at
+// once (a run's entities go to any free worker), and how busy the machine was during each run.
 //   npm run bench snapshot-e2e [-- --rows 1000000 --batch 1000]
 import crypto from "node:crypto";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres, productDatabase, psqlShell } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, workerShare, childSetting, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, withMachineBusy, workerShare, childSetting, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
 
@@ -37,7 +39,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const pipe = await pipeInto("LIKE snapshot_read");
   // The same pipe into a table with the source's primary key (the target's baseline: a store
   // maintains a unique index too).
-  const pipeKeyed = await pipeInto("LIKE snapshot_read INCLUDING INDEXES");
+  const { result: pipeKeyed, busy: pipeKeyedBusy } = await withMachineBusy(() => pipeInto("LIKE snapshot_read INCLUDING INDEXES"));
 
   // The product: a source, a mapping, one snapshot run.
   const childEnv = {
@@ -47,15 +49,13 @@ export async function run(args: string[]): Promise<BenchResult> {
     ECM_SOURCE_BENCH_PASSWORD: decodeURIComponent(src.password),
     ECM_LOG_LEVEL: "warn",
   };
-  const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src, batch)], { env: childEnv, encoding: "utf8" });
-  if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
-  const sourceId = setup.stdout.trim().split("\n").pop()!;
-  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], {
-    env: childEnv,
-    encoding: "utf8",
-  });
-  if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
-  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number };
+  const setup = (tables: string[]) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src, batch, tables)], { env: childEnv, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`setup failed: ${r.stderr}`);
+    return r.stdout.trim().split("\n").pop()!;
+  };
+  const sourceId = setup(["snapshot_read"]);
+  const ours = await snapshotChild(childEnv, sourceId, batch);
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
 
   // The store's own ceiling on this machine: the same mapped contexts, already built, piped by
@@ -83,6 +83,17 @@ export async function run(args: string[]): Promise<BenchResult> {
     sh(bothHalves);
     sh(psql("ecm_bench_meta", indexes.join("; ")));
   });
+
+  // Two worker processes: the same rows as two tables of half the size, one per worker, into an
+  // empty store (a run's entities are read in parallel by whichever workers are free; the run's
+  // capture is prepared once before, as snapshot.run does). Timed from the first start to the last end.
+  await ensureHalves(src.toString(), rows);
+  sh(psql("ecm_bench_meta", "DROP TABLE contexts_ceiling; TRUNCATE contexts, snapshot_checkpoints; CHECKPOINT"));
+  const halvesId = setup(HALVES);
+  const parts = await Promise.all(HALVES.map((table) => snapshotChild(childEnv, halvesId, batch, table)));
+  const partsRead = parts.reduce((n, p) => n + p.rows, 0);
+  if (partsRead !== rows || parts.reduce((n, p) => n + p.written, 0) !== rows) throw new Error(`two workers read ${partsRead}, expected ${rows}`);
+  const twoWorkers = { seconds: (Math.max(...parts.map((p) => p.ended_at_ms)) - Math.min(...parts.map((p) => p.started_at_ms))) / 1000 };
   await server.stop();
 
   return {
@@ -93,6 +104,13 @@ export async function run(args: string[]): Promise<BenchResult> {
       {
         name: `snapshot → mapping → context store, ${rows.toLocaleString("en-US")} rows, pages of ${batch}, checkpoint per commit of ${childSetting("ECM_SNAPSHOT_COMMIT_ROWS")} rows`,
         value: rows / ours.seconds,
+        unit: "rows/s",
+        baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
+        target: 0.5,
+      },
+      {
+        name: `the same rows as two tables of half the size, snapshotted by two worker processes at once`,
+        value: rows / twoWorkers.seconds,
         unit: "rows/s",
         baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
         target: 0.5,
@@ -122,22 +140,70 @@ export async function run(args: string[]): Promise<BenchResult> {
         baseline: { name: "psql COPY TO | psql COPY FROM (table with a primary key)", value: rows / pipeKeyed.seconds },
       },
     ],
-    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), batch_size: batch, commits_in_flight: childSetting("ECM_SNAPSHOT_COMMITS_IN_FLIGHT") },
+    extra: {
+      worker_peak_rss_mb: Math.round(ours.max_rss_mb),
+      two_workers_peak_rss_mb: parts.map((p) => Math.round(p.max_rss_mb)),
+      worker_cpu_share: workerShare(ours),
+      two_workers_cpu_share: parts.map(workerShare),
+      // The whole machine's CPU in use (0..1, all cores) during each run: near 1, the run was bound
+      // by the machine, and only less CPU per row (anywhere) makes it faster.
+      machine_busy: { ours: ours.machine_busy, two_workers: parts.map((p) => p.machine_busy), keyed_pipe: pipeKeyedBusy },
+      batch_size: batch,
+      commits_in_flight: childSetting("ECM_SNAPSHOT_COMMITS_IN_FLIGHT"),
+    },
   };
 }
 
-const SETUP_SCRIPT = (src: URL, batch: number) => `
+type ChildResult = { rows: number; written: number; seconds: number; started_at_ms: number; ended_at_ms: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number; machine_busy: number | null };
+
+/** A worker-like process snapshotting the source (or one entity of it). */
+function snapshotChild(env: NodeJS.ProcessEnv, sourceId: string, batch: number, entity?: string): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch), ...(entity ? [entity] : [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!) as ChildResult) : reject(new Error(`snapshot failed (${code}): ${err}`))));
+  });
+}
+
+const HALVES = ["snapshot_read_1", "snapshot_read_2"];
+
+/** snapshot_read's rows as two tables of half the size (made once, reused while their sizes match). */
+async function ensureHalves(url: string, rows: number) {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const first = Math.floor(rows / 2);
+    const sizes = [first, rows - first];
+    const { rows: have } = await db.query<{ relname: string; n: number }>("SELECT relname, reltuples::bigint::int AS n FROM pg_class WHERE relname = ANY($1)", [HALVES]);
+    if (HALVES.every((t, i) => have.some((h) => h.relname === t && h.n === sizes[i]))) return;
+    for (const [i, table] of HALVES.entries()) {
+      await db.query(`DROP TABLE IF EXISTS ${table}`);
+      await db.query(`CREATE TABLE ${table} (LIKE snapshot_read INCLUDING ALL)`);
+      await db.query(`INSERT INTO ${table} SELECT * FROM snapshot_read WHERE ${i === 0 ? `id <= ${first}` : `id > ${first}`}`);
+      await db.query(`VACUUM ANALYZE ${table}`);
+    }
+  } finally {
+    await db.end();
+  }
+}
+
+const SETUP_SCRIPT = (src: URL, batch: number, tables: string[]) => `
 const { createSource } = await import("./server/sources/service.ts");
 const { saveMappingVersion } = await import("./server/store/mappings.ts");
-const s = await createSource({ name: "bench", config: {
+const s = await createSource({ name: ${JSON.stringify(tables.length > 1 ? "bench-halves" : "bench")}, config: {
   connector_type: "postgresql",
   connection: { host: "${src.hostname}", port: ${Number(src.port)}, database: "ecm_bench_src", ssl_mode: "disable" },
   authentication: { type: "credentials", username: "${decodeURIComponent(src.username)}", password_secret: "env://ECM_SOURCE_BENCH_PASSWORD" },
   options: { batch_size: ${batch}, change_tracking: "cdc" } } });
-await saveMappingVersion(s.id, { mappings: [{ source: { table: "snapshot_read" }, target: { context_type: "bench" }, fields: [
+await saveMappingVersion(s.id, { mappings: ${JSON.stringify(tables)}.map((table) => ({ source: { table }, target: { context_type: "bench" }, fields: [
   { source: "id", target: "context_id" }, { source: "a", target: "data.a" }, { source: "b", target: "data.b" },
   { source: "name", target: "data.name" }, { source: "email", target: "data.email", transform: "lowercase" },
-  { source: "doc", target: "data.doc" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
+  { source: "doc", target: "data.doc" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] })) }, "bench");
+${tables.length > 1 ? `const { prepareSnapshot } = await import("./server/pipeline/snapshot.ts");
+await prepareSnapshot(s.id, { full: true });` : ""}
 console.log(s.id);
 process.exit(0);
 `;
