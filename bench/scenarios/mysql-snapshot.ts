@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import mysql from "mysql2/promise";
 import { benchMariadb, benchPostgres, mariadbShell, productDatabase } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, workerShare, childSetting, type BenchResult } from "../harness.ts";
+import { childNodeFlags, machine, numberArg, timed, workerShare, childSetting, type BenchResult, withMachineBusy } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 export const MYSQL_BENCH_TABLE = `CREATE TABLE items (id bigint PRIMARY KEY, a int, b int, name varchar(100), email varchar(200), doc json, at timestamp(6) NULL, amount decimal(12,2))`;
@@ -38,7 +38,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   // Baseline: mysqldump of the table piped into mysql, into a plain table of another database.
   const { conn, sh } = mariadbShell(source.url());
   sh(`mariadb ${conn} -e "DROP DATABASE IF EXISTS ecm_bench_copy; CREATE DATABASE ecm_bench_copy"`);
-  const pipe = await timed(async () => sh(`mariadb-dump ${conn} --single-transaction --quick ecm_bench_src items | mariadb ${conn} ecm_bench_copy`));
+  const { result: pipe, busy: pipeBusy } = await withMachineBusy(() => timed(async () => sh(`mariadb-dump ${conn} --single-transaction --quick ecm_bench_src items | mariadb ${conn} ecm_bench_copy`)));
 
   const src = new URL(source.url("ecm_bench_src"));
   const childEnv = { ...process.env, DATABASE_URL: metaUrl, ECM_SECRET_KEY: crypto.randomBytes(32).toString("base64"), ECM_SOURCE_BENCH_PASSWORD: decodeURIComponent(src.password), ECM_LOG_LEVEL: "warn" };
@@ -47,7 +47,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const sourceId = setup.stdout.trim().split("\n").pop()!;
   const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], { env: childEnv, encoding: "utf8" });
   if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
-  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number };
+  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number; machine_busy: number | null };
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
   await pgServer.stop();
   await source.stop();
@@ -64,7 +64,8 @@ export async function run(args: string[]): Promise<BenchResult> {
         target: 0.5,
       },
     ],
-    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), batch_size: batch },
+    // machine_busy: the whole machine's CPU in use (0..1, all cores) during each run.
+    extra: { worker_peak_rss_mb: Math.round(ours.max_rss_mb), worker_cpu_share: workerShare(ours), machine_busy: { ours: ours.machine_busy, baseline: pipeBusy }, batch_size: batch },
   };
 }
 
