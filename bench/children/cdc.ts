@@ -16,6 +16,7 @@ const token = (await acquireLease(sourceId, `${os.hostname()}:${process.pid}`, 6
 const counters: StreamCounters = { read: 0, written: 0, dead_lettered: 0, skipped: 0, transactions: 0, collisions: 0 };
 let done = false;
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 let seconds = 0;
 const streaming = withConnector(sourceId, (connector) =>
   runStream({ sourceId, connector, token, leaseSeconds: 60, runId: null, counters, shouldExit: () => done, timing: { controlMs: 200 }, onStreaming: () => void process.stdout.write("ready\n") }),
@@ -43,10 +44,12 @@ const { busy } = await withMachineBusy(async () => {
     await new Promise((r) => setTimeout(r, 5));
   }
 });
+// The worker's own CPU until the marker landed (user + system seconds).
+const cpu = process.cpuUsage(cpu0);
 done = true;
 await streaming;
 await releaseLease(sourceId, token);
 clearInterval(sampler);
 if (process.env.BENCH_MEMORY) console.error("memory peaks (MB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])));
-process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024, machine_busy: busy }) + "\n");
+process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024, machine_busy: busy, cpu_s: (cpu.user + cpu.system) / 1e6 }) + "\n");
 process.exit(0);

@@ -38,7 +38,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   };
   const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(srcUrl)], { env: childEnv, encoding: "utf8" });
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
-  const [sourceId, publication, quietBefore, loud, quietAfter] = setup.stdout.trim().split("\n").pop()!.split(" ") as [string, string, string, string, string];
+  const [sourceId, publication, quietBefore, loud, quietAfter, readOnly, readFrom] = setup.stdout.trim().split("\n").pop()!.split(" ") as [string, string, string, string, string, string, string];
   await src.query("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')");
   // A second copy for the ceiling below: the slot decoded while the store takes the same writes.
   await src.query("SELECT pg_create_logical_replication_slot('bench_recv_ceiling', 'pgoutput')");
@@ -103,6 +103,12 @@ export async function run(args: string[]): Promise<BenchResult> {
   const withMetrics = await extraDrain(loud, "bench-loud", "on");
   const quiet2 = await extraDrain(quietAfter, "bench-quiet-2", "off");
   const quietSeconds = (quiet1.seconds + quiet2.seconds) / 2;
+  // Reading alone: the connector's change stream over the same backlog, nothing mapped or written.
+  const reading = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc-read.ts", readOnly, readFrom, "cdc_items", "-1"], { env: childEnv, encoding: "utf8" });
+  if (reading.status !== 0) throw new Error(`cdc-read failed: ${reading.stderr}`);
+  const readAlone = JSON.parse(reading.stdout.trim().split("\n").pop()!) as { seconds: number; read: number; cpu_s: number };
+  await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [`ecm_slot_${readOnly.replaceAll("-", "")}`]);
+  if (readAlone.read < inserts + updates) throw new Error(`the change stream read ${readAlone.read} changes, expected ${inserts + updates}`);
   if (drain.read < inserts + updates) throw new Error(`read ${drain.read} changes, expected ${inserts + updates}`);
 
   // The store's own ceiling for the same writes, as favourable as it gets: the drained contexts
@@ -187,6 +193,12 @@ export async function run(args: string[]): Promise<BenchResult> {
         baseline: { name: "drain with metrics off", value: total / quietSeconds },
       },
       {
+        name: "reading alone: the connector's change stream over the same backlog (values decoded, nothing mapped or written)",
+        value: total / readAlone.seconds,
+        unit: "changes/s",
+        baseline: { name: "pg_recvlogical pgoutput → /dev/null", value: total / recv.seconds },
+      },
+      {
         name: "ceiling: the same inserts and updates as bare SQL into a table like contexts (psql COPY, one UPDATE)",
         value: total / ceiling.seconds,
         unit: "changes/s",
@@ -203,6 +215,15 @@ export async function run(args: string[]): Promise<BenchResult> {
       // The peak of a worker draining the whole backlog (the timed drain is two processes, a half each).
       drain_worker_peak_rss_mb: Math.round(Math.max(quiet1.max_rss_mb, withMetrics.max_rss_mb, quiet2.max_rss_mb)),
       drain_seconds: { inserts: drainInserts.seconds, updates: drainUpdates.seconds },
+      // The worker's own CPU per change drained (µs, user + system): what the drain costs the
+      // worker whatever else the machine was doing (a steadier figure than changes/s to compare).
+      worker_cpu_us_per_change: {
+        inserts: Math.round((1e6 * drainInserts.cpu_s) / inserts),
+        updates: Math.round((1e6 * drainUpdates.cpu_s) / updates),
+        metrics_off: [quiet1, quiet2].map((d) => Math.round((1e6 * d.cpu_s) / total)),
+        metrics_on: Math.round((1e6 * withMetrics.cpu_s) / total),
+        reading_alone: Math.round((1e6 * readAlone.cpu_s) / total),
+      },
       // The whole machine's CPU in use (0..1, all cores) while each half drained, and during the
       // ceiling with decoding: near 1, the drain is bound by the machine's CPU.
       machine_busy: { inserts: drainInserts.machine_busy, updates: drainUpdates.machine_busy, ceiling_with_decoding: ceilingDecodingBusy },
@@ -256,7 +277,7 @@ async function nativeSubscription(server: Awaited<ReturnType<typeof benchPostgre
   }
 }
 
-function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number; machine_busy: number | null }> {
+function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number; machine_busy: number | null; cpu_s: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc.ts", sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -325,7 +346,7 @@ await saveMappingVersion(s.id, { mappings: [{ source: { table: "cdc_items" }, ta
   { source: "name", target: "data.name" }, { source: "email", target: "data.email", transform: "lowercase" },
   { source: "doc", target: "data.doc", transform: "json_parse" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
 const quiet = [];
-for (const type of ["bench-quiet-1", "bench-loud", "bench-quiet-2"]) {
+for (const type of ["bench-quiet-1", "bench-loud", "bench-quiet-2", "bench-read"]) {
   const q = await createSource({ name: type, config: s.config });
   await saveMappingVersion(q.id, { mappings: [{ source: { table: "cdc_items" }, target: { context_type: type }, fields: [
     { source: "id", target: "context_id" }, { source: "a", target: "data.a" }, { source: "b", target: "data.b" },
@@ -333,7 +354,8 @@ for (const type of ["bench-quiet-1", "bench-loud", "bench-quiet-2"]) {
     { source: "doc", target: "data.doc", transform: "json_parse" }, { source: "at", target: "data.at" }, { source: "amount", target: "data.amount" } ] }] }, "bench");
   quiet.push(q.id);
 }
-for (const id of [s.id, ...quiet]) await withConnector(id, (c) => c.prepareCapture(["cdc_items"], { replace: false }));
-console.log(s.id + " " + replicationNames(s.id).publication + " " + quiet.join(" "));
+const starts = [];
+for (const id of [s.id, ...quiet]) starts.push((await withConnector(id, (c) => c.prepareCapture(["cdc_items"], { replace: false }))).start);
+console.log(s.id + " " + replicationNames(s.id).publication + " " + quiet.join(" ") + " " + starts[starts.length - 1]);
 process.exit(0);
 `;
