@@ -54,8 +54,10 @@ export async function withMachineBusy<T>(fn: () => Promise<T>): Promise<{ result
 
 function cpuTimes(): { total: number; idle: number } | null {
   try {
-    // "cpu  user nice system idle iowait irq softirq steal …" (jiffies since boot, all cores).
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (jiffies since boot,
+    // all cores). Guest time is already counted in user and nice; steal (a hypervisor running
+    // something else) counts as busy. In a container this is the host's CPU, not the container's.
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
     return { total: f.reduce((a, b) => a + b, 0), idle: f[3]! + (f[4] ?? 0) };
   } catch {
     return null;

@@ -50,6 +50,6 @@ done = true;
 await streaming;
 await releaseLease(sourceId, token);
 clearInterval(sampler);
-if (process.env.BENCH_MEMORY) console.error("memory peaks (MB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1e6)])));
+if (process.env.BENCH_MEMORY) console.error("memory peaks (MiB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])));
 process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024, machine_busy: busy, cpu_s: (cpu.user + cpu.system) / 1e6 }) + "\n");
 process.exit(0);

@@ -1,6 +1,6 @@
 // Child process of the snapshot-e2e benchmark: one full snapshot of a source through its mapping
 // into the context store (chunk checkpoints included), or one entity of it (a worker's part of a
-// run: the run's capture is prepared before); reports rows, seconds, peak RSS, its own CPU and how
+// run, whose capture the caller prepared before); reports rows, seconds, peak RSS, its own CPU and how
 // busy the whole machine was meanwhile.
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
 import { withMachineBusy } from "../harness.ts";

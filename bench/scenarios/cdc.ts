@@ -121,6 +121,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     sh(`${psql(metaDb, "COPY (SELECT * FROM contexts WHERE context_type = 'bench') TO STDOUT")} | ${psql(metaDb, "COPY contexts_ceiling FROM STDIN")}`);
     sh(psql(metaDb, "UPDATE contexts_ceiling SET data = data || '{\\\"a\\\": 1}', position = position + 1, updated_at = now()"));
   };
+  sh(psql(metaDb, "CHECKPOINT"));
   const ceiling = await timed(async () => ceilingWrites());
   // The same with the decoding any drain needs, at once: pg_recvlogical drains a second slot of
   // the backlog while the store takes the same writes as bare SQL. No worker at all: what no
@@ -132,8 +133,10 @@ export async function run(args: string[]): Promise<BenchResult> {
         const p = spawn("pg_recvlogical", recvArgs("bench_recv_ceiling", endpos), { env: recvEnv, stdio: ["ignore", "ignore", "pipe"] });
         let err = "";
         p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        p.on("error", reject);
         p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical: ${err}`))));
       });
+      recv.catch(() => {}); // awaited below; handled here too should the writes throw first
       await new Promise((r) => setImmediate(r));
       ceilingWrites();
       await recv;

@@ -47,6 +47,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const sourceId = setup.stdout.trim().split("\n").pop()!;
   const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], { env: childEnv, encoding: "utf8" });
   if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
+  if (process.env.BENCH_MEMORY) process.stderr.write(child.stderr.split("\n").filter((l) => l.includes("memory peaks")).map((l) => `${l}\n`).join(""));
   const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number; machine_busy: number | null };
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
   await pgServer.stop();
