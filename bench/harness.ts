@@ -64,6 +64,26 @@ function cpuTimes(): { total: number; idle: number } | null {
   }
 }
 
+/**
+ * BENCH_MEMORY=1: a child's peak heap, external buffers and RSS, sampled every 50 ms; the returned
+ * function stops sampling and prints them (MiB) on stderr. Nothing is sampled otherwise.
+ */
+export function memoryPeaks(): () => void {
+  if (!process.env.BENCH_MEMORY) return () => {};
+  const peak = { heap: 0, external: 0, arrayBuffers: 0, rss: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peak.heap = Math.max(peak.heap, m.heapUsed);
+    peak.external = Math.max(peak.external, m.external);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+    peak.rss = Math.max(peak.rss, m.rss);
+  }, 50);
+  return () => {
+    clearInterval(sampler);
+    console.error("memory peaks (MiB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])));
+  };
+}
+
 /** A numeric command-line option of a scenario (`npm run bench x -- --rows 1000`). */
 export function numberArg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);

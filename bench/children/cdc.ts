@@ -7,7 +7,7 @@ import { runStream, type StreamCounters } from "../../server/pipeline/stream.ts"
 import { withConnector } from "../../server/sources/connectivity.ts";
 import { pgPool } from "../../server/db.ts";
 import { acquireLease, ensureStream, releaseLease, updateStream } from "../../server/store/streams.ts";
-import { withMachineBusy } from "../harness.ts";
+import { memoryPeaks, withMachineBusy } from "../harness.ts";
 
 const [sourceId, markerType, markerId] = process.argv.slice(2) as [string, string, string];
 await ensureStream(sourceId);
@@ -25,14 +25,7 @@ streaming.catch((e) => {
   console.error(e);
   process.exit(1);
 });
-const peak = { heap: 0, external: 0, arrayBuffers: 0, rss: 0 };
-const sampler = setInterval(() => {
-  const m = process.memoryUsage();
-  peak.heap = Math.max(peak.heap, m.heapUsed);
-  peak.external = Math.max(peak.external, m.external);
-  peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
-  peak.rss = Math.max(peak.rss, m.rss);
-}, 50);
+const printMemoryPeaks = memoryPeaks();
 // How busy the whole machine was until the marker landed (0..1, all cores).
 const { busy } = await withMachineBusy(async () => {
   for (;;) {
@@ -49,7 +42,6 @@ const cpu = process.cpuUsage(cpu0);
 done = true;
 await streaming;
 await releaseLease(sourceId, token);
-clearInterval(sampler);
-if (process.env.BENCH_MEMORY) console.error("memory peaks (MiB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])));
+printMemoryPeaks();
 process.stdout.write(JSON.stringify({ seconds, read: counters.read, written: counters.written, max_rss_mb: process.resourceUsage().maxRSS / 1024, machine_busy: busy, cpu_s: (cpu.user + cpu.system) / 1e6 }) + "\n");
 process.exit(0);

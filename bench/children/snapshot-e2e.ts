@@ -3,20 +3,10 @@
 // run, whose capture the caller prepared before); reports rows, seconds, peak RSS, its own CPU and how
 // busy the whole machine was meanwhile.
 import { runSnapshot } from "../../server/pipeline/snapshot.ts";
-import { withMachineBusy } from "../harness.ts";
+import { memoryPeaks, withMachineBusy } from "../harness.ts";
 
 const [sourceId, batch, entity] = process.argv.slice(2) as [string, string, string | undefined];
-// BENCH_MEMORY=1: where the peak RSS comes from (heap, external buffers), sampled every 50 ms.
-const peak = { heap: 0, external: 0, arrayBuffers: 0, rss: 0 };
-const sampler = process.env.BENCH_MEMORY
-  ? setInterval(() => {
-      const m = process.memoryUsage();
-      peak.heap = Math.max(peak.heap, m.heapUsed);
-      peak.external = Math.max(peak.external, m.external);
-      peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
-      peak.rss = Math.max(peak.rss, m.rss);
-    }, 50)
-  : null;
+const printMemoryPeaks = memoryPeaks();
 const startedAt = Date.now();
 const t0 = process.hrtime.bigint();
 const cpu0 = process.cpuUsage();
@@ -24,10 +14,7 @@ const { result, busy } = await withMachineBusy(() => runSnapshot(sourceId, { bat
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 // The worker's own CPU over the snapshot: which side of the pipeline is busy (a worker near one core is the bound).
 const cpu = process.cpuUsage(cpu0);
-if (sampler) {
-  clearInterval(sampler);
-  console.error("memory peaks (MiB)", Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])));
-}
+printMemoryPeaks();
 process.stdout.write(
   JSON.stringify({
     rows: result.read,

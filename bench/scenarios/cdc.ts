@@ -15,6 +15,7 @@ import pg from "pg";
 import { benchPostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
 import { childNodeFlags, machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { replicationNames } from "../../server/connectors/postgresql/connection.ts";
 
 const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
 
@@ -96,7 +97,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   // of its two neighbours.
   const extraDrain = async (id: string, type: string, metrics: "on" | "off") => {
     const r = await streamUntilMarker(id, { ...childEnv, ECM_METRICS: metrics }, type, "-1");
-    await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [`ecm_slot_${id.replaceAll("-", "")}`]);
+    await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [replicationNames(id).slot]);
     return r;
   };
   const quiet1 = await extraDrain(quietBefore, "bench-quiet-1", "off");
@@ -107,7 +108,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const reading = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc-read.ts", readOnly, readFrom, "cdc_items", "-1"], { env: childEnv, encoding: "utf8" });
   if (reading.status !== 0) throw new Error(`cdc-read failed: ${reading.stderr}`);
   const readAlone = JSON.parse(reading.stdout.trim().split("\n").pop()!) as { seconds: number; read: number; cpu_s: number };
-  await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [`ecm_slot_${readOnly.replaceAll("-", "")}`]);
+  await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [replicationNames(readOnly).slot]);
   if (readAlone.read < inserts + updates) throw new Error(`the change stream read ${readAlone.read} changes, expected ${inserts + updates}`);
   if (drain.read < inserts + updates) throw new Error(`read ${drain.read} changes, expected ${inserts + updates}`);
 

@@ -6,8 +6,8 @@ import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import mysql from "mysql2/promise";
 import { benchMariadb, benchPostgres, mariadbShell, productDatabase } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, workerShare, childSetting, type BenchResult, withMachineBusy } from "../harness.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { machine, numberArg, timed, workerShare, childSetting, type BenchResult, withMachineBusy } from "../harness.ts";
+import { snapshotChild } from "./snapshot-e2e.ts";
 
 export const MYSQL_BENCH_TABLE = `CREATE TABLE items (id bigint PRIMARY KEY, a int, b int, name varchar(100), email varchar(200), doc json, at timestamp(6) NULL, amount decimal(12,2))`;
 
@@ -45,10 +45,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const setup = spawnSync(process.execPath, ["--import", "tsx", "-e", SETUP_SCRIPT(src, batch)], { env: childEnv, encoding: "utf8" });
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
   const sourceId = setup.stdout.trim().split("\n").pop()!;
-  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch)], { env: childEnv, encoding: "utf8" });
-  if (child.status !== 0) throw new Error(`snapshot failed: ${child.stderr}`);
-  if (process.env.BENCH_MEMORY) process.stderr.write(child.stderr.split("\n").filter((l) => l.includes("memory peaks")).map((l) => `${l}\n`).join(""));
-  const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { rows: number; written: number; seconds: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number; machine_busy: number | null };
+  const ours = await snapshotChild(childEnv, sourceId, batch);
   if (ours.rows !== rows || ours.written !== rows) throw new Error(`read ${ours.rows}, wrote ${ours.written}, expected ${rows}`);
   await pgServer.stop();
   await source.stop();

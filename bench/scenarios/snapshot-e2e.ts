@@ -154,10 +154,13 @@ export async function run(args: string[]): Promise<BenchResult> {
   };
 }
 
-type ChildResult = { rows: number; written: number; seconds: number; started_at_ms: number; ended_at_ms: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number; machine_busy: number | null };
+export type SnapshotChildResult = { rows: number; written: number; seconds: number; started_at_ms: number; ended_at_ms: number; max_rss_mb: number; cpu_user_s: number; cpu_system_s: number; machine_busy: number | null };
 
-/** A worker-like process snapshotting the source (or one entity of it). */
-function snapshotChild(env: NodeJS.ProcessEnv, sourceId: string, batch: number, entity?: string): Promise<ChildResult> {
+/**
+ * A worker-like process (bench/children/snapshot-e2e.ts) snapshotting the source, or one entity of
+ * it; BENCH_MEMORY=1 shows its memory peaks.
+ */
+export function snapshotChild(env: NodeJS.ProcessEnv, sourceId: string, batch: number, entity?: string): Promise<SnapshotChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch), ...(entity ? [entity] : [])], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -168,7 +171,7 @@ function snapshotChild(env: NodeJS.ProcessEnv, sourceId: string, batch: number, 
       if (code !== 0) return reject(new Error(`snapshot failed (${code}): ${err}`));
       // BENCH_MEMORY=1: the child's memory peaks, shown as it printed them.
       if (process.env.BENCH_MEMORY) process.stderr.write(err.split("\n").filter((l) => l.includes("memory peaks")).map((l) => `[${entity ?? "snapshot"}] ${l}\n`).join(""));
-      resolve(JSON.parse(out.trim().split("\n").pop()!) as ChildResult);
+      resolve(JSON.parse(out.trim().split("\n").pop()!) as SnapshotChildResult);
     });
   });
 }

@@ -34,6 +34,7 @@ import { incrementalBounds } from "./incremental.ts";
 import { incrementalOrder } from "../incremental.ts";
 import { existingKeys, readByKeys, readSnapshot } from "./snapshot.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
+import { SharedConnection } from "../shared-connection.ts";
 
 export const MYSQL_CAPABILITIES: ConnectorCapabilities = {
   connector_type: "mysql",
@@ -51,8 +52,14 @@ type Binlogs = { current: BinlogPosition; files: { name: string; size: number }[
 
 export class MysqlConnector implements ECMConnector {
   private config?: TMysqlConfig;
-  /** The connection, or its opening: callers at once (entities described together) share one. */
-  private conn?: Promise<mysql.Connection>;
+  private readonly conn = new SharedConnection<mysql.Connection>(async () => {
+    const config = this.requireConfig();
+    try {
+      return await connect(config, this.context.policies);
+    } catch (error) {
+      throw connectError(error, config);
+    }
+  });
   private identity?: Promise<string>;
   private rowImage?: Promise<string>;
   private readonly entities = new Map<string, DescribedEntity>();
@@ -64,12 +71,10 @@ export class MysqlConnector implements ECMConnector {
   }
 
   async shutdown(): Promise<void> {
-    const c = this.conn;
-    this.conn = undefined;
     this.identity = undefined;
     this.rowImage = undefined;
     this.entities.clear();
-    await c?.then((open) => open.end()).catch(() => {}); // (one that failed to open has nothing to end)
+    await this.conn.close();
   }
 
   getCapabilities(): ConnectorCapabilities {
@@ -244,15 +249,8 @@ export class MysqlConnector implements ECMConnector {
     return this.config;
   }
 
-  private async connection(): Promise<mysql.Connection> {
-    if (this.conn) return this.conn;
-    const config = this.requireConfig();
-    const opening = connect(config, this.context.policies).catch((error: unknown) => {
-      if (this.conn === opening) this.conn = undefined; // the next use tries again
-      throw connectError(error, config);
-    });
-    this.conn = opening;
-    return opening;
+  private connection(): Promise<mysql.Connection> {
+    return this.conn.get();
   }
 
   /** One after another: one connection runs one statement at a time. */

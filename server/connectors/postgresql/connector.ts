@@ -33,6 +33,7 @@ import { existingKeys, readByKeys, readSnapshot, requireKey } from "./snapshot.t
 import { incrementalBounds } from "./incremental.ts";
 import { incrementalOrder } from "../incremental.ts";
 import { changeEventsOf, contextsOf } from "../spec-adapters.ts";
+import { SharedConnection } from "../shared-connection.ts";
 import { TYPE_CATALOG_SQL, ValueParsers, typeMap, type PgTypeInfo } from "./values.ts";
 
 const log = logger("connector.postgresql");
@@ -51,8 +52,18 @@ export const POSTGRES_CAPABILITIES: ConnectorCapabilities = {
 
 export class PostgresConnector implements ECMConnector {
   private config?: TPostgresConfig;
-  /** The connection, or its opening: callers at once (entities described together) share one. */
-  private client?: Promise<pg.Client>;
+  /**
+   * The connection, opened on first use. A failure to connect is said the way the health check
+   * says it (which check fails, and what to do), with its category.
+   */
+  private readonly client = new SharedConnection<pg.Client>(async () => {
+    const config = this.requireConfig();
+    try {
+      return await connect(config, this.context.policies);
+    } catch (error) {
+      throw connectError(error, config);
+    }
+  });
   /** The server's identity, asked once per connection (serverIdentity). */
   private identity?: Promise<string>;
   private parsers?: ValueParsers;
@@ -66,11 +77,9 @@ export class PostgresConnector implements ECMConnector {
   }
 
   async shutdown(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
     this.identity = undefined;
     this.entities.clear();
-    await client?.then((open) => open.end()).catch(() => {}); // (one that failed to open has nothing to end)
+    await this.client.close();
   }
 
   getCapabilities(): ConnectorCapabilities {
@@ -256,19 +265,8 @@ export class PostgresConnector implements ECMConnector {
     return this.config;
   }
 
-  /**
-   * The connection, opened on first use. A failure to connect is said the way the health check
-   * says it (which check fails, and what to do), with its category.
-   */
-  private async connection(): Promise<pg.Client> {
-    if (this.client) return this.client;
-    const config = this.requireConfig();
-    const opening = connect(config, this.context.policies).catch((error: unknown) => {
-      if (this.client === opening) this.client = undefined; // the next use tries again
-      throw connectError(error, config);
-    });
-    this.client = opening;
-    return opening;
+  private connection(): Promise<pg.Client> {
+    return this.client.get();
   }
 
   private names() {
