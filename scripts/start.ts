@@ -12,7 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "./lib/embedded-pos
 import { ensureRedis, evictionPolicy, redactUrl, type RedisHandle } from "./lib/redis-server.ts";
 import { loadOrCreateSecretKey, loadState, saveState } from "./lib/data-dir.ts";
 import { createDemoDatabase, DEMO_DATABASE, ensureDemoWriterLogin } from "./lib/demo-source.ts";
-import { WORKER_NODE_FLAGS } from "../worker/node-flags.ts";
+import { buildWorker, workerNodeArgs } from "../worker/build.ts";
 
 const dev = process.argv.includes("--dev");
 const dataDir = path.resolve(process.env.ECM_DATA_DIR || ".data");
@@ -86,7 +86,8 @@ async function main() {
     saveState(dataDir, state);
     demoEnv = { ECM_DEMO_DATABASE_URL: await ensureDemoWriterLogin(embedded.url("postgres"), state.demoWriterPassword) };
   }
-  startChild("worker", process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], "production", demoEnv);
+  // The worker runs from its bundle (worker/build.ts), rebuilt at every start: under a second.
+  startChild("worker", process.execPath, workerNodeArgs(await buildWorker()), "production", demoEnv);
 
   const url = env.ECM_BASE_URL ?? `http://localhost:${env.PORT}`;
   say(`ECM Connect is starting at ${url}`);

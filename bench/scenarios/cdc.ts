@@ -13,8 +13,8 @@ import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
+import { workerChild } from "../children.ts";
 import { replicationNames } from "../../server/connectors/postgresql/connection.ts";
 
 const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
@@ -105,7 +105,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const quiet2 = await extraDrain(quietAfter, "bench-quiet-2", "off");
   const quietSeconds = (quiet1.seconds + quiet2.seconds) / 2;
   // Reading alone: the connector's change stream over the same backlog, nothing mapped or written.
-  const reading = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc-read.ts", readOnly, readFrom, "cdc_items", "-1"], { env: childEnv, encoding: "utf8" });
+  const reading = spawnSync(process.execPath, [...workerChild("cdc-read"), readOnly, readFrom, "cdc_items", "-1"], { env: childEnv, encoding: "utf8" });
   if (reading.status !== 0) throw new Error(`cdc-read failed: ${reading.stderr}`);
   const readAlone = JSON.parse(reading.stdout.trim().split("\n").pop()!) as { seconds: number; read: number; cpu_s: number };
   await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [replicationNames(readOnly).slot]);
@@ -283,7 +283,7 @@ async function nativeSubscription(server: Awaited<ReturnType<typeof benchPostgre
 
 function streamUntilMarker(sourceId: string, env: NodeJS.ProcessEnv, type: string, id: string, onReady?: () => void): Promise<{ seconds: number; read: number; max_rss_mb: number; machine_busy: number | null; cpu_s: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc.ts", sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...workerChild("cdc"), sourceId, type, id], { env, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();

@@ -7,8 +7,8 @@ import crypto from "node:crypto";
 import { spawnSync } from "node:child_process";
 import mysql from "mysql2/promise";
 import { benchMariadb, benchPostgres, mariadbShell, productDatabase } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { workerChild } from "../children.ts";
 import { MYSQL_BENCH_FIELDS, MYSQL_BENCH_TABLE, MYSQL_SOURCE_CONFIG } from "./mysql-snapshot.ts";
 
 export async function run(args: string[]): Promise<BenchResult> {
@@ -45,7 +45,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const { conn, sh } = mariadbShell(source.url());
   const decode = await timed(async () => sh(`mariadb-binlog ${conn} --read-from-remote-server --to-last-log --verbose --start-position=${position} ${file} > /dev/null`));
 
-  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/cdc.ts", sourceId, "bench", "-1"], { env: childEnv, encoding: "utf8" });
+  const child = spawnSync(process.execPath, [...workerChild("cdc"), sourceId, "bench", "-1"], { env: childEnv, encoding: "utf8" });
   if (child.status !== 0) throw new Error(`stream failed: ${child.stderr}`);
   const ours = JSON.parse(child.stdout.trim().split("\n").pop()!) as { seconds: number; read: number; written: number; max_rss_mb: number };
   await pgServer.stop();

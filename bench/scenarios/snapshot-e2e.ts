@@ -11,8 +11,8 @@ import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres, productDatabase, psqlShell } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, withMachineBusy, workerShare, childSetting, type BenchResult } from "../harness.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { machine, numberArg, timed, withMachineBusy, workerShare, childSetting, type BenchResult } from "../harness.ts";
+import { workerChild } from "../children.ts";
 import { ensureSnapshotReadTable } from "./snapshot-read.ts";
 
 
@@ -162,7 +162,7 @@ export type SnapshotChildResult = { rows: number; written: number; seconds: numb
  */
 export function snapshotChild(env: NodeJS.ProcessEnv, sourceId: string, batch: number, entity?: string): Promise<SnapshotChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-e2e.ts", sourceId, String(batch), ...(entity ? [entity] : [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...workerChild("snapshot-e2e"), sourceId, String(batch), ...(entity ? [entity] : [])], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));

@@ -5,8 +5,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import pg from "pg";
 import { benchPostgres } from "../env.ts";
-import { childNodeFlags, machine, numberArg, timed, type BenchResult } from "../harness.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
+import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
+import { workerChild } from "../children.ts";
 
 
 export async function run(args: string[]): Promise<BenchResult> {
@@ -31,7 +31,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     authentication: { type: "credentials", username: decodeURIComponent(url.username), password_secret: "env://ECM_SOURCE_BENCH_PASSWORD" },
     options: { batch_size: batch, change_tracking: "snapshot" },
   };
-  const child = spawnSync(process.execPath, [...childNodeFlags(WORKER_NODE_FLAGS), "--import", "tsx", "bench/children/snapshot-read.ts", JSON.stringify(config), "snapshot_read", String(batch)], {
+  const child = spawnSync(process.execPath, [...workerChild("snapshot-read"), JSON.stringify(config), "snapshot_read", String(batch)], {
     env: { ...process.env, ECM_SECRET_KEY: Buffer.alloc(32).toString("base64"), DATABASE_URL: "postgresql://unused/unused", ECM_LOG_LEVEL: "warn" },
     encoding: "utf8",
     maxBuffer: 1 << 20,

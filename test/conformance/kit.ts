@@ -15,6 +15,7 @@
 //   whole, then only moved rows, ties across pages, deletes by a full pass, a transaction open
 //   across a run, a pass killed part way.
 import { spawn, type ChildProcess } from "node:child_process";
+import { workerNodeArgs } from "../../worker/build.ts";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
@@ -73,7 +74,7 @@ function insertRows(table: string, from: number, to: number, row: (i: number) =>
 export function describeConformance(fixture: ConformanceFixture) {
   const workers = new Set<ChildProcess>();
   const spawnWorker = () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+    const child = spawn(process.execPath, workerNodeArgs(), {
       // A 1 s margin over the oldest open transaction (the incremental section would wait a minute with the default 60).
       env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn", ECM_INCREMENTAL_LAG_MARGIN_SECONDS: "1" },
       stdio: ["ignore", "inherit", "inherit"],

@@ -3,6 +3,7 @@
 // a stream, and stop being counted when the worker is killed; readiness fails while a stream that
 // should run has no owner.
 import { spawn, type ChildProcess } from "node:child_process";
+import { workerNodeArgs } from "../../worker/build.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
 import { handleMetricsRequest, handleReadyRequest } from "../../server/metrics/scrape.ts";
@@ -18,7 +19,7 @@ let editor: string;
 let worker: ChildProcess | null = null;
 
 function spawnWorker(): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+  const child = spawn(process.execPath, workerNodeArgs(), {
     env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -4,6 +4,7 @@
 // source row by row. A sampler checks throughout that the slot's confirmed_flush_lsn is never
 // ahead of the stored cursor. Fencing: a stale owner's batch is refused and rolled back.
 import { spawn, type ChildProcess } from "node:child_process";
+import { workerNodeArgs } from "../../worker/build.ts";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../server/auth/tokens.ts";
@@ -25,7 +26,7 @@ let editor: string;
 const children = new Set<ChildProcess>();
 
 function spawnWorker(): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+  const child = spawn(process.execPath, workerNodeArgs(), {
     env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
   });

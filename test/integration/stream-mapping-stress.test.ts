@@ -5,6 +5,7 @@
 // ECM_STRESS_ROUNDS sets the rounds (2 in `npm test`; `ECM_STRESS_ROUNDS=20 npx vitest run
 // --project integration test/integration/stream-mapping-stress.test.ts` for the full form).
 import { spawn, type ChildProcess } from "node:child_process";
+import { workerNodeArgs } from "../../worker/build.ts";
 import { isDeepStrictEqual } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,7 +23,7 @@ let editor: string;
 const workers = new Set<ChildProcess>();
 
 function spawnWorker(): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
+  const child = spawn(process.execPath, workerNodeArgs(), {
     env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn", ECM_RETRY_INITIAL_MS: "200", ECM_RETRY_MAX_MS: "2000" },
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -9,12 +9,15 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../scripts/lib/
 import { ensureRedis, type RedisHandle } from "../../scripts/lib/redis-server.ts";
 import { startMariadb, type MariadbServer } from "../../scripts/lib/mariadb-server.ts";
 import { applyMigrations } from "../../server/db/migrations.ts";
+import { buildWorker } from "../../worker/build.ts";
 
 let embedded: EmbeddedPostgres | undefined;
 let redis: RedisHandle | undefined;
 let mariadb: MariadbServer | undefined;
 
 export async function setup() {
+  // Worker processes the tests start run the bundle the product runs (worker/build.ts).
+  await buildWorker();
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     embedded = await startEmbeddedPostgres({ dir: path.resolve(".data/test/pg"), port: 54339, password: "ecm-test" });

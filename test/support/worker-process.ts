@@ -1,9 +1,9 @@
-// Real worker processes for tests that signal them (SIGKILL, SIGTERM, SIGSTOP): `worker/main.ts`
-// as `npm run worker` starts it (the same Node flags), with short leases and ticks, its log lines
+// Real worker processes for tests that signal them (SIGKILL, SIGTERM, SIGSTOP): the worker
+// bundle as `npm run worker` starts it (worker/build.ts: the same bundle and flags), with short leases and ticks, its log lines
 // kept for assertions.
 import { spawn, type ChildProcess } from "node:child_process";
+import { workerNodeArgs } from "../../worker/build.ts";
 import fs from "node:fs";
-import { WORKER_NODE_FLAGS } from "../../worker/node-flags.ts";
 
 export type WorkerProcess = {
   child: ChildProcess;
@@ -17,7 +17,7 @@ export type WorkerProcess = {
 const running = new Set<ChildProcess>();
 
 export function spawnWorker(env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, "--import", "tsx", "worker/main.ts"], {
+  const child = spawn(process.execPath, workerNodeArgs(), {
     env: { ...process.env, ECM_STREAM_LEASE_SECONDS: "4", ECM_SUPERVISOR_MS: "500", ECM_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
