@@ -8,11 +8,11 @@ import { buildBundles, bundlePath, workerNodeArgs } from "../worker/build.ts";
 /**
  * Node's arguments for a bench child (bench/children/<name>.ts) run as a worker process runs:
  * its bundle (worker/build.ts; bench/run.ts builds them first) with the worker's flags, plus
- * BENCH_NODE_FLAGS (a profile, say).
+ * BENCH_NODE_FLAGS (for example "--cpu-prof --cpu-prof-dir=/tmp/prof", which NODE_OPTIONS does
+ * not accept).
  */
 export function workerChild(name: string): string[] {
-  const [bundle, ...rest] = workerNodeArgs(bundlePath(`bench/children/${name}`)).reverse();
-  return [...rest.reverse(), ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), bundle!];
+  return workerNodeArgs(bundlePath(`bench/children/${name}`), process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean));
 }
 
 /** Builds every bench child's bundle (the project's code as worker processes run it). */

@@ -91,11 +91,6 @@ export function numberArg(args: string[], name: string, fallback: number): numbe
 }
 
 /**
- * Node flags of a benchmark's worker-like child: the workers' own, plus BENCH_NODE_FLAGS (for
- * example "--cpu-prof --cpu-prof-dir=/tmp/prof", which NODE_OPTIONS does not accept).
- */
-
-/**
  * The worker's CPU over its run as a share of one core (user and system): near 1, its one thread
  * is the pipeline's bound; well below, the worker waits for the source or the store.
  */

@@ -13,6 +13,7 @@ import { ensureRedis, evictionPolicy, redactUrl, type RedisHandle } from "./lib/
 import { loadOrCreateSecretKey, loadState, saveState } from "./lib/data-dir.ts";
 import { createDemoDatabase, DEMO_DATABASE, ensureDemoWriterLogin } from "./lib/demo-source.ts";
 import { buildWorker, workerNodeArgs } from "../worker/build.ts";
+import { isProductChild } from "./lib/product-children.ts";
 
 const dev = process.argv.includes("--dev");
 const dataDir = path.resolve(process.env.ECM_DATA_DIR || ".data");
@@ -75,6 +76,8 @@ async function main() {
   }
 
   await stopLeftoverChildren();
+  // The worker's bundle first: an error in its code stops the start before the console's longer build.
+  const workerBundle = await buildWorker();
   if (!dev) await buildIfNeeded();
   startChild("web", process.execPath, ["--import", "tsx", "scripts/web-server.ts", ...(dev ? ["--dev"] : [])], dev ? "development" : "production");
   // The demo writer (worker/demo-writer.ts) writes to the embedded demo database, and only there,
@@ -87,7 +90,7 @@ async function main() {
     demoEnv = { ECM_DEMO_DATABASE_URL: await ensureDemoWriterLogin(embedded.url("postgres"), state.demoWriterPassword) };
   }
   // The worker runs from its bundle (worker/build.ts), rebuilt at every start: under a second.
-  startChild("worker", process.execPath, workerNodeArgs(await buildWorker()), "production", demoEnv);
+  startChild("worker", process.execPath, workerNodeArgs(workerBundle), "production", demoEnv);
 
   const url = env.ECM_BASE_URL ?? `http://localhost:${env.PORT}`;
   say(`ECM Connect is starting at ${url}`);
@@ -175,7 +178,7 @@ async function stopLeftoverChildren() {
   for (const pid of pids) {
     try {
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!/next|web-server\.ts|worker\/main\.ts/.test(cmdline)) continue; // the pid was reused by something else
+      if (!isProductChild(cmdline)) continue; // the pid was reused by something else
       process.kill(-pid, "SIGTERM");
       say(`stopped a leftover process from an earlier start (pid ${pid})`);
     } catch {

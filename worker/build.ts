@@ -1,8 +1,8 @@
 // Worker processes run as one JavaScript bundle of the project's own code (npm packages stay in
 // node_modules and load as they are), not through the TypeScript loader: tsx's hooks run in a
 // thread of their own with its own heap, about 40 MiB of every worker's resident memory for
-// nothing it does after start (measured, docs/performance.md: a worker with the pipeline loaded
-// holds ~104 MiB bundled against ~148 MiB under tsx). `npm start`, `npm run worker`, the tests'
+// nothing it does after start (measured, docs/performance.md: a process with the pipeline loaded
+// held 103–116 MiB bundled against 144–151 MiB under tsx). `npm start`, `npm run worker`, the tests'
 // worker processes and the benchmarks' children all run what buildBundles() made, so what is
 // tested and measured is what ships.
 //
@@ -23,24 +23,28 @@ export const bundlePath = (name: string) => path.join(BUILD_DIR, `${name}.mjs`);
 
 /**
  * Bundles each entry (name → TypeScript file, relative to the project) with the project's code
- * inside and every package external. Files are replaced whole (written aside, then renamed): a
- * process starting meanwhile loads the old bundle or the new one, never half of one.
+ * inside and every package external, into `outDir`. Each file is replaced whole (written aside,
+ * then renamed): a process starting meanwhile loads a whole bundle, the old one or the new one
+ * (between the two renames, its map may already be the new one: only a stack trace's line
+ * numbers would be off). Warnings are printed; an error throws with esbuild's message (file, line).
  */
-export async function buildBundles(entries: Record<string, string>): Promise<void> {
+export async function buildBundles(entries: Record<string, string>, outDir = BUILD_DIR): Promise<void> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: entries,
-    outdir: BUILD_DIR,
+    outdir: outDir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",
     target: "node20",
     packages: "external",
-    // Stack traces in logs name the TypeScript lines (the worker runs with --enable-source-maps).
+    // Stack traces in logs name the TypeScript lines (the worker runs with --enable-source-maps);
+    // the sources' text is left out of the map (Node parses it into every worker's heap).
     sourcemap: "linked",
+    sourcesContent: false,
     write: false,
-    logLevel: "silent",
+    logLevel: "warning",
   });
   // Maps first: a bundle never points at a map older than itself.
   const files = [...result.outputFiles].sort((a, b) => Number(b.path.endsWith(".map")) - Number(a.path.endsWith(".map")));
@@ -52,13 +56,16 @@ export async function buildBundles(entries: Record<string, string>): Promise<voi
   }
 }
 
-/** Builds the worker's bundle; returns its path. */
-export async function buildWorker(): Promise<string> {
-  await buildBundles(WORKER_ENTRY);
-  return bundlePath("worker/main");
+/** Builds the worker's bundle (into `outDir`, .build by default); returns its path. */
+export async function buildWorker(outDir = BUILD_DIR): Promise<string> {
+  await buildBundles(WORKER_ENTRY, outDir);
+  return path.join(outDir, "worker/main.mjs");
 }
 
-/** Node's arguments for a worker process running `bundle` (the worker's by default): its flags, source maps, the bundle. */
-export function workerNodeArgs(bundle = bundlePath("worker/main")): string[] {
-  return [...WORKER_NODE_FLAGS, "--enable-source-maps", bundle];
+/**
+ * Node's arguments for a worker process running `bundle` (the worker's by default): its flags,
+ * source maps, `extraFlags` (a benchmark's profile, say), the bundle.
+ */
+export function workerNodeArgs(bundle = bundlePath("worker/main"), extraFlags: string[] = []): string[] {
+  return [...WORKER_NODE_FLAGS, "--enable-source-maps", ...extraFlags, bundle];
 }

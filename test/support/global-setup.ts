@@ -16,7 +16,8 @@ let redis: RedisHandle | undefined;
 let mariadb: MariadbServer | undefined;
 
 export async function setup() {
-  // Worker processes the tests start run the bundle the product runs (worker/build.ts).
+  // Worker processes the tests start run the bundle the product runs (worker/build.ts), built
+  // once per run (under `vitest --watch`, a later edit reaches them at the next run, not before).
   await buildWorker();
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {

@@ -1,6 +1,6 @@
-// Real worker processes for tests that signal them (SIGKILL, SIGTERM, SIGSTOP): the worker
-// bundle as `npm run worker` starts it (worker/build.ts: the same bundle and flags), with short leases and ticks, its log lines
-// kept for assertions.
+// Real worker processes for tests that signal them (SIGKILL, SIGTERM, SIGSTOP): the worker's
+// bundle as `npm run worker` starts it (worker/build.ts: the same bundle and flags), with short
+// leases and ticks, its log lines kept for assertions.
 import { spawn, type ChildProcess } from "node:child_process";
 import { workerNodeArgs } from "../../worker/build.ts";
 import fs from "node:fs";
