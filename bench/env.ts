@@ -20,6 +20,20 @@ export async function benchPostgres(): Promise<{ url: (db?: string) => string; s
   return { url: embedded.url, stop: embedded.stop, embedded };
 }
 
+/**
+ * A second server for a source of its own (BENCH_SOURCE_DATABASE_URL, else an embedded one under
+ * .data/bench/pg-source): a deployment's source and store are two servers, and a walsender of a
+ * server that also holds the store reads the store's WAL too.
+ */
+export async function benchSourcePostgres(): Promise<BenchServer> {
+  if (process.env.BENCH_SOURCE_DATABASE_URL) {
+    const base = new URL(process.env.BENCH_SOURCE_DATABASE_URL);
+    return { url: (db = base.pathname.slice(1) || "postgres") => Object.assign(new URL(base), { pathname: `/${db}` }).toString(), stop: async () => {} };
+  }
+  const embedded = await startEmbeddedPostgres({ dir: path.resolve(".data/bench/pg-source"), port: 54350, password: "ecm-bench", log: (l) => console.error(`[pg-source] ${l}`) });
+  return { url: embedded.url, stop: embedded.stop, embedded };
+}
+
 type BenchServer = Awaited<ReturnType<typeof benchPostgres>>;
 
 /** Drops a database (and any replication slot in it) and creates it empty; returns its URL. */

@@ -8,11 +8,13 @@
 // Peak worker RSS is reported for both (target < 300 MB). A third figure bounds what any pipeline
 // writing the store can reach on this machine: the same writes as bare SQL, and the same again
 // while pg_recvlogical decodes the backlog (the decoding any drain needs), no worker at all.
-//   npm run bench cdc [-- --changes 300000 --rate 1000 --seconds 60]
+// The source and the store share one server unless --separate-source gives the source its own
+// (a second embedded PostgreSQL on the same cores, or BENCH_SOURCE_DATABASE_URL).
+//   npm run bench cdc [-- --changes 300000 --rate 1000 --seconds 60 --separate-source]
 import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
-import { benchPostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
+import { benchPostgres, benchSourcePostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
 import { machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
 import { workerChild } from "../children.ts";
 import { replicationNames } from "../../server/connectors/postgresql/connection.ts";
@@ -23,8 +25,12 @@ export async function run(args: string[]): Promise<BenchResult> {
   const changes = numberArg(args, "--changes", 300_000);
   const rate = numberArg(args, "--rate", 1000);
   const steadySeconds = numberArg(args, "--seconds", 60);
+  // --separate-source: the source on a server of its own, as deployed (by default one server holds
+  // both, and its walsender reads the store's WAL as well as the source's).
+  const separate = args.includes("--separate-source");
   const server = await benchPostgres();
-  const srcUrl = new URL(await freshDatabase(server, "ecm_bench_cdc"));
+  const sourceServer = separate ? await benchSourcePostgres() : server;
+  const srcUrl = new URL(await freshDatabase(sourceServer, "ecm_bench_cdc"));
   const metaUrl = await productDatabase(server, "ecm_bench_cdc_meta");
   const src = new pg.Client({ connectionString: srcUrl.toString() });
   await src.connect();
@@ -150,6 +156,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const steady = await steadyLatency(src, sourceId, childEnv, rate, steadySeconds, metaUrl);
   await src.end();
   await server.stop();
+  if (separate) await sourceServer.stop();
 
   const total = inserts + updates;
   return {
@@ -158,7 +165,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     started_at: new Date().toISOString(),
     figures: [
       {
-        name: `drain ${total.toLocaleString("en-US")} changes (1000-row transactions) → mapping → context store, cursor per batch`,
+        name: `drain ${total.toLocaleString("en-US")} changes (1000-row transactions) → mapping → context store, cursor per batch${separate ? ", the source on a server of its own" : ""}`,
         value: total / drain.seconds,
         unit: "changes/s",
         baseline: { name: "pg_recvlogical pgoutput → /dev/null", value: total / recv.seconds },
@@ -216,6 +223,7 @@ export async function run(args: string[]): Promise<BenchResult> {
       },
     ],
     extra: {
+      source_server: separate ? "separate" : "shared with the store",
       // The peak of a worker draining the whole backlog (the timed drain is two processes, a half each).
       drain_worker_peak_rss_mb: Math.round(Math.max(quiet1.max_rss_mb, withMetrics.max_rss_mb, quiet2.max_rss_mb)),
       drain_seconds: { inserts: drainInserts.seconds, updates: drainUpdates.seconds },
