@@ -22,8 +22,11 @@ export async function benchPostgres(): Promise<{ url: (db?: string) => string; s
 
 /**
  * A second server for a source of its own (BENCH_SOURCE_DATABASE_URL, else an embedded one under
- * .data/bench/pg-source): a deployment's source and store are two servers, and a walsender of a
- * server that also holds the store reads the store's WAL too.
+ * .data/bench/pg-source, on the same cores): a deployment's source and store are two servers, and
+ * a walsender of a server that also holds the store reads the store's WAL too. The URL must name
+ * a superuser, an explicit port and a host the store's server reaches (the native anchor
+ * subscribes from there), on a server with wal_level=logical; the bench drops and recreates its
+ * database there (the URL's database is ignored). Latency then spans two clocks.
  */
 export async function benchSourcePostgres(): Promise<BenchServer> {
   if (process.env.BENCH_SOURCE_DATABASE_URL) {
@@ -38,16 +41,21 @@ type BenchServer = Awaited<ReturnType<typeof benchPostgres>>;
 
 /** Drops a database (and any replication slot in it) and creates it empty; returns its URL. */
 export async function freshDatabase(server: BenchServer, name: string): Promise<string> {
+  await dropDatabase(server, name, true);
+  return server.url(name);
+}
+
+/** Drops a database and its replication slots (an inactive slot left by a run holds the server's WAL); `recreate`: then creates it empty. */
+export async function dropDatabase(server: BenchServer, name: string, recreate = false): Promise<void> {
   const admin = new pg.Client({ connectionString: server.url("postgres") });
   await admin.connect();
   try {
     await admin.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", [name]);
     await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+    if (recreate) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
   } finally {
     await admin.end();
   }
-  return server.url(name);
 }
 
 /** A fresh product database with the migrations applied; returns its URL. */

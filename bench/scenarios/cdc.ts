@@ -14,22 +14,38 @@
 import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
-import { benchPostgres, benchSourcePostgres, freshDatabase, productDatabase, psqlShell } from "../env.ts";
+import { benchPostgres, benchSourcePostgres, dropDatabase, freshDatabase, productDatabase, psqlShell } from "../env.ts";
 import { machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
 import { workerChild } from "../children.ts";
 import { replicationNames } from "../../server/connectors/postgresql/connection.ts";
 
 const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
 
+type Server = Awaited<ReturnType<typeof benchPostgres>>;
+
 export async function run(args: string[]): Promise<BenchResult> {
+  // --separate-source: the source on a server of its own, as deployed but on the same cores (by
+  // default one server holds both, and its walsender reads the store's WAL as well as the source's).
+  const separate = args.includes("--separate-source");
+  const server = await benchPostgres();
+  let sourceServer = server;
+  try {
+    if (separate) {
+      sourceServer = await benchSourcePostgres();
+      // A source database left on the store's server by a run without the option holds a slot,
+      // which would keep the store's WAL through this run.
+      await dropDatabase(server, "ecm_bench_cdc");
+    }
+    return await measure(args, server, sourceServer, separate);
+  } finally {
+    await Promise.allSettled([server.stop(), ...(separate ? [sourceServer.stop()] : [])]);
+  }
+}
+
+async function measure(args: string[], server: Server, sourceServer: Server, separate: boolean): Promise<BenchResult> {
   const changes = numberArg(args, "--changes", 300_000);
   const rate = numberArg(args, "--rate", 1000);
   const steadySeconds = numberArg(args, "--seconds", 60);
-  // --separate-source: the source on a server of its own, as deployed (by default one server holds
-  // both, and its walsender reads the store's WAL as well as the source's).
-  const separate = args.includes("--separate-source");
-  const server = await benchPostgres();
-  const sourceServer = separate ? await benchSourcePostgres() : server;
   const srcUrl = new URL(await freshDatabase(sourceServer, "ecm_bench_cdc"));
   const metaUrl = await productDatabase(server, "ecm_bench_cdc_meta");
   const src = new pg.Client({ connectionString: srcUrl.toString() });
@@ -50,8 +66,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   // A second copy for the ceiling below: the slot decoded while the store takes the same writes.
   await src.query("SELECT pg_create_logical_replication_slot('bench_recv_ceiling', 'pgoutput')");
   // The second anchor: PostgreSQL's own logical replication applying the same backlog into a
-  // table shaped like the source, in another database of the same server (its slot made now, so
-  // it holds the backlog; a subscription in the same cluster must not create its slot itself).
+  // table shaped like the source, in a database of the store's server (its slot made now, so it
+  // holds the backlog; a subscription in the source's own cluster must not create its slot itself).
   await src.query("CREATE PUBLICATION bench_native FOR TABLE cdc_items");
   await src.query("SELECT pg_create_logical_replication_slot('bench_native', 'pgoutput')");
 
@@ -155,8 +171,6 @@ export async function run(args: string[]): Promise<BenchResult> {
   await src.query("SELECT pg_drop_replication_slot('bench_recv')");
   const steady = await steadyLatency(src, sourceId, childEnv, rate, steadySeconds, metaUrl);
   await src.end();
-  await server.stop();
-  if (separate) await sourceServer.stop();
 
   const total = inserts + updates;
   return {
