@@ -8,17 +8,20 @@ import { applyMigrations } from "../server/db/migrations.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
 import { startMariadb, type MariadbServer } from "../scripts/lib/mariadb-server.ts";
 
-export async function benchPostgres(): Promise<{ url: (db?: string) => string; stop: () => Promise<void>; embedded?: EmbeddedPostgres }> {
-  if (process.env.BENCH_DATABASE_URL) {
-    const base = new URL(process.env.BENCH_DATABASE_URL);
-    return {
-      url: (db = base.pathname.slice(1) || "postgres") => Object.assign(new URL(base), { pathname: `/${db}` }).toString(),
-      stop: async () => {},
-    };
+/** A PostgreSQL a benchmark runs against: URLs of its databases, and how to stop it (nothing to stop for a given one). */
+export type BenchServer = { url: (db?: string) => string; stop: () => Promise<void>; embedded?: EmbeddedPostgres };
+
+/** The server at `givenUrl` when one is given, else an embedded one in `dir` on `port`. */
+async function benchServer(givenUrl: string | undefined, dir: string, port: number, tag: string): Promise<BenchServer> {
+  if (givenUrl) {
+    const base = new URL(givenUrl);
+    return { url: (db = base.pathname.slice(1) || "postgres") => Object.assign(new URL(base), { pathname: `/${db}` }).toString(), stop: async () => {} };
   }
-  const embedded = await startEmbeddedPostgres({ dir: path.resolve(".data/bench/pg"), port: 54349, password: "ecm-bench", log: (l) => console.error(`[pg] ${l}`) });
+  const embedded = await startEmbeddedPostgres({ dir: path.resolve(dir), port, password: "ecm-bench", log: (l) => console.error(`[${tag}] ${l}`) });
   return { url: embedded.url, stop: embedded.stop, embedded };
 }
+
+export const benchPostgres = () => benchServer(process.env.BENCH_DATABASE_URL, ".data/bench/pg", 54349, "pg");
 
 /**
  * A second server for a source of its own (BENCH_SOURCE_DATABASE_URL, else an embedded one under
@@ -28,16 +31,7 @@ export async function benchPostgres(): Promise<{ url: (db?: string) => string; s
  * subscribes from there), on a server with wal_level=logical; the bench drops and recreates its
  * database there (the URL's database is ignored). Latency then spans two clocks.
  */
-export async function benchSourcePostgres(): Promise<BenchServer> {
-  if (process.env.BENCH_SOURCE_DATABASE_URL) {
-    const base = new URL(process.env.BENCH_SOURCE_DATABASE_URL);
-    return { url: (db = base.pathname.slice(1) || "postgres") => Object.assign(new URL(base), { pathname: `/${db}` }).toString(), stop: async () => {} };
-  }
-  const embedded = await startEmbeddedPostgres({ dir: path.resolve(".data/bench/pg-source"), port: 54350, password: "ecm-bench", log: (l) => console.error(`[pg-source] ${l}`) });
-  return { url: embedded.url, stop: embedded.stop, embedded };
-}
-
-type BenchServer = Awaited<ReturnType<typeof benchPostgres>>;
+export const benchSourcePostgres = () => benchServer(process.env.BENCH_SOURCE_DATABASE_URL, ".data/bench/pg-source", 54350, "pg-source");
 
 /** Drops a database (and any replication slot in it) and creates it empty; returns its URL. */
 export async function freshDatabase(server: BenchServer, name: string): Promise<string> {

@@ -18,8 +18,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUILD_DIR = path.join(ROOT, ".build");
 const WORKER_ENTRY = { "worker/main": "worker/main.ts" };
 
-/** The bundle of an entry (`worker/main`, `bench/children/cdc`, …). */
-export const bundlePath = (name: string) => path.join(BUILD_DIR, `${name}.mjs`);
+/** The bundle of an entry (`worker/main`, `bench/children/cdc`, …) built into `outDir`. */
+export const bundlePath = (name: string, outDir = BUILD_DIR) => path.join(outDir, `${name}.mjs`);
 
 /**
  * Bundles each entry (name → TypeScript file, relative to the project) with the project's code
@@ -59,7 +59,7 @@ export async function buildBundles(entries: Record<string, string>, outDir = BUI
 /** Builds the worker's bundle (into `outDir`, .build by default); returns its path. */
 export async function buildWorker(outDir = BUILD_DIR): Promise<string> {
   await buildBundles(WORKER_ENTRY, outDir);
-  return path.join(outDir, "worker/main.mjs");
+  return bundlePath("worker/main", outDir);
 }
 
 /**

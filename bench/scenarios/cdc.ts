@@ -14,14 +14,12 @@
 import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
-import { benchPostgres, benchSourcePostgres, dropDatabase, freshDatabase, productDatabase, psqlShell } from "../env.ts";
+import { benchPostgres, benchSourcePostgres, dropDatabase, freshDatabase, productDatabase, psqlShell, type BenchServer } from "../env.ts";
 import { machine, numberArg, timed, withMachineBusy, type BenchResult } from "../harness.ts";
 import { workerChild } from "../children.ts";
 import { replicationNames } from "../../server/connectors/postgresql/connection.ts";
 
 const TABLE = `CREATE TABLE cdc_items (id bigint PRIMARY KEY, a int, b int, name text, email text, doc text, at timestamptz, amount numeric(12,2))`;
-
-type Server = Awaited<ReturnType<typeof benchPostgres>>;
 
 export async function run(args: string[]): Promise<BenchResult> {
   // --separate-source: the source on a server of its own, as deployed but on the same cores (by
@@ -42,7 +40,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   }
 }
 
-async function measure(args: string[], server: Server, sourceServer: Server, separate: boolean): Promise<BenchResult> {
+async function measure(args: string[], server: BenchServer, sourceServer: BenchServer, separate: boolean): Promise<BenchResult> {
   const changes = numberArg(args, "--changes", 300_000);
   const rate = numberArg(args, "--rate", 1000);
   const steadySeconds = numberArg(args, "--seconds", 60);
@@ -276,7 +274,7 @@ async function measure(args: string[], server: Server, sourceServer: Server, sep
  * It is favoured: its apply worker commits without waiting for the WAL flush (the subscription's
  * synchronous_commit defaults to off), where our stream batches wait for it.
  */
-async function nativeSubscription(server: Awaited<ReturnType<typeof benchPostgres>>, srcUrl: URL): Promise<{ seconds: number }> {
+async function nativeSubscription(server: BenchServer, srcUrl: URL): Promise<{ seconds: number }> {
   const target = new pg.Client({ connectionString: await freshDatabase(server, "ecm_bench_cdc_native") });
   await target.connect();
   try {

@@ -4,7 +4,7 @@
 //   npm run bench snapshot-read [-- --rows 1000000 --batch 1000]
 import { execFileSync, spawnSync } from "node:child_process";
 import pg from "pg";
-import { benchPostgres } from "../env.ts";
+import { benchPostgres, type BenchServer } from "../env.ts";
 import { machine, numberArg, timed, type BenchResult } from "../harness.ts";
 import { workerChild } from "../children.ts";
 
@@ -59,7 +59,7 @@ export async function run(args: string[]): Promise<BenchResult> {
 }
 
 /** The 1M-row, 8-column table both snapshot benchmarks read (made once, reused while its size matches). */
-export async function ensureSnapshotReadTable(server: Awaited<ReturnType<typeof benchPostgres>>, rows: number): Promise<string> {
+export async function ensureSnapshotReadTable(server: BenchServer, rows: number): Promise<string> {
   const admin = new pg.Client({ connectionString: server.url("postgres") });
   await admin.connect();
   if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'ecm_bench_src'")).rowCount) await admin.query("CREATE DATABASE ecm_bench_src");
