@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["server/**/*.test.ts", "worker/**/*.test.ts", "components/**/*.test.ts", "cli/**/*.test.ts"],
+          include: ["server/**/*.test.ts", "worker/**/*.test.ts", "components/**/*.test.ts", "cli/**/*.test.ts", "bench/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -28,6 +28,50 @@ export function report(result: BenchResult) {
   console.log(JSON.stringify({ ...result, figures: result.figures.map((f) => ({ ...f, ratio: Number(ratio(f).toFixed(3)) })) }));
 }
 
+export type RoundsSummary = { name: string; unit: string; values: number[]; ratios: number[]; median_ratio: number; target?: number; met_in: number };
+
+/**
+ * Several rounds of one scenario (`--rounds N`), figure by figure: each round's ratio (each against
+ * the baseline of its own round), their median, and in how many rounds a target was met. Runs on
+ * a shared machine vary by a third; one round's ratio decides nothing.
+ */
+export function summarizeRounds(results: BenchResult[]): RoundsSummary[] {
+  const first = results[0]?.figures ?? [];
+  return first.map((f) => {
+    const same = results.map((r) => r.figures.find((g) => g.name === f.name)).filter((g): g is Figure => !!g);
+    const ratios = same.map((g) => Number(ratio(g).toFixed(3)));
+    return {
+      name: f.name,
+      unit: f.unit,
+      values: same.map((g) => Math.round(g.value * 100) / 100),
+      ratios,
+      median_ratio: median(ratios),
+      ...(f.target !== undefined ? { target: f.target } : {}),
+      met_in: f.target === undefined ? 0 : ratios.filter((r) => r >= f.target!).length,
+    };
+  });
+}
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function reportRounds(scenario: string, summary: RoundsSummary[], rounds: number) {
+  console.log(`\n${scenario}: ${rounds} rounds, each figure against its own round's baseline`);
+  const rows = summary.map((f) => [
+    f.name,
+    f.ratios.map((r) => `${r.toFixed(2)}×`).join(" · "),
+    `median ${f.median_ratio.toFixed(2)}×`,
+    f.target === undefined ? "" : `target ≥ ${f.target}×: met in ${f.met_in} of ${f.ratios.length}${f.median_ratio >= f.target ? "" : " (median NOT met)"}`,
+  ]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("   "));
+  console.log(JSON.stringify({ scenario, rounds, summary }));
+}
+
 function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2);
 }

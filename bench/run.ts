@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { buildChildren } from "./children.ts";
-import { report, type BenchResult } from "./harness.ts";
+import { numberArg, report, reportRounds, summarizeRounds, type BenchResult } from "./harness.ts";
 
 const scenarios = fs
   .readdirSync(path.resolve("bench/scenarios"))
@@ -16,8 +16,27 @@ if (!name || !scenarios.includes(name)) {
 // The children run as worker processes do: from bundles (worker/build.ts), built now.
 await buildChildren();
 const mod = (await import(`./scenarios/${name}.ts`)) as { run: (args: string[]) => Promise<BenchResult> };
-const result = await mod.run(process.argv.slice(3));
+// `--rounds N`: the whole scenario N times over (each round with its own baseline), then each
+// figure's ratios side by side with their median.
+const argv = process.argv.slice(3);
+const rounds = numberArg(argv, "--rounds", 1);
+if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+  console.error("--rounds takes a whole number from 1 to 20");
+  process.exit(64);
+}
+const args = argv.filter((a, i) => a !== "--rounds" && argv[i - 1] !== "--rounds");
+const results: BenchResult[] = [];
 fs.mkdirSync("bench/results", { recursive: true });
-fs.writeFileSync(`bench/results/${name}.json`, JSON.stringify(result, null, 2) + "\n");
-report(result);
+for (let round = 1; round <= rounds; round++) {
+  if (rounds > 1) console.log(`\nround ${round} of ${rounds}`);
+  const result = await mod.run(args);
+  results.push(result);
+  report(result);
+}
+if (rounds === 1) fs.writeFileSync(`bench/results/${name}.json`, JSON.stringify(results[0], null, 2) + "\n");
+else {
+  const summary = summarizeRounds(results);
+  fs.writeFileSync(`bench/results/${name}.json`, JSON.stringify({ scenario: name, rounds: results, summary }, null, 2) + "\n");
+  reportRounds(name, summary, rounds);
+}
 process.exit(0);
