@@ -1,4 +1,5 @@
 // npm run bench <scenario> [-- options]. Scenarios live in bench/scenarios/<name>.ts and export run().
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { buildChildren } from "./children.ts";
@@ -13,11 +14,9 @@ if (!name || !scenarios.includes(name)) {
   console.error(`usage: npm run bench <scenario>\nscenarios: ${scenarios.join(", ")}`);
   process.exit(64);
 }
-// The children run as worker processes do: from bundles (worker/build.ts), built now.
-await buildChildren();
-const mod = (await import(`./scenarios/${name}.ts`)) as { run: (args: string[]) => Promise<BenchResult> };
-// `--rounds N`: the whole scenario N times over (each round with its own baseline), then each
-// figure's ratios side by side with their median.
+// `--rounds N`: the whole scenario N times over, each round a fresh process of its own (as one run
+// is: the product's modules hold state) with its own baseline, then each figure's ratios side by
+// side with their median.
 const argv = process.argv.slice(3);
 const rounds = numberArg(argv, "--rounds", 1);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
@@ -25,18 +24,31 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
   process.exit(64);
 }
 const args = argv.filter((a, i) => a !== "--rounds" && argv[i - 1] !== "--rounds");
-const results: BenchResult[] = [];
+const resultFile = `bench/results/${name}.json`;
 fs.mkdirSync("bench/results", { recursive: true });
-for (let round = 1; round <= rounds; round++) {
-  if (rounds > 1) console.log(`\nround ${round} of ${rounds}`);
+// The children run as worker processes do: from bundles (worker/build.ts), built once.
+if (!process.env.BENCH_CHILDREN_BUILT) await buildChildren();
+
+if (rounds === 1) {
+  const mod = (await import(`./scenarios/${name}.ts`)) as { run: (args: string[]) => Promise<BenchResult> };
   const result = await mod.run(args);
-  results.push(result);
+  fs.writeFileSync(resultFile, JSON.stringify(result, null, 2) + "\n");
   report(result);
+  process.exit(0);
 }
-if (rounds === 1) fs.writeFileSync(`bench/results/${name}.json`, JSON.stringify(results[0], null, 2) + "\n");
-else {
-  const summary = summarizeRounds(results);
-  fs.writeFileSync(`bench/results/${name}.json`, JSON.stringify({ scenario: name, rounds: results, summary }, null, 2) + "\n");
-  reportRounds(name, summary, rounds);
+
+const results: BenchResult[] = [];
+for (let round = 1; round <= rounds; round++) {
+  console.log(`\nround ${round} of ${rounds}`);
+  fs.rmSync(resultFile, { force: true });
+  const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, name, ...args], { stdio: "inherit", env: { ...process.env, BENCH_CHILDREN_BUILT: "1" } });
+  if (child.status !== 0) {
+    console.error(`round ${round} failed (${child.signal ?? `exit code ${child.status}`})`);
+    process.exit(1);
+  }
+  results.push(JSON.parse(fs.readFileSync(resultFile, "utf8")) as BenchResult);
 }
+const summary = summarizeRounds(results);
+fs.writeFileSync(resultFile, JSON.stringify({ scenario: name, rounds: results, summary }, null, 2) + "\n");
+reportRounds(name, summary, rounds);
 process.exit(0);
