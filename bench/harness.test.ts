@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { median, summarizeRounds, type BenchResult } from "./harness.ts";
+import { median, metInEveryRound, summarizeRounds, type BenchResult } from "./harness.ts";
 
 const round = (drain: number, baseline: number, steady?: number): BenchResult => ({
   scenario: "cdc",
@@ -21,13 +21,20 @@ describe("bench rounds", () => {
   it("puts each figure's ratios side by side, each against its own round's baseline, and counts the rounds that met its target", () => {
     const summary = summarizeRounds([round(30, 100, 25), round(60, 100, 10), round(20, 50, 100)]);
     expect(summary[0]).toEqual({ name: "drain", unit: "changes/s", values: [30, 60, 20], ratios: [0.3, 0.6, 0.4], median_ratio: 0.4, target: 0.5, met_in: 1 });
+    expect(metInEveryRound(summary[0]!)).toBe(false);
+    expect(metInEveryRound(summarizeRounds([round(50, 100), round(60, 100)])[0]!)).toBe(true);
     // Lower is better: the ratio is the baseline over the value.
     expect(summary[1]!.ratios).toEqual([2, 5, 0.5]);
-    expect(summary[1]!.target).toBeUndefined();
+    expect(summary[1]!).not.toHaveProperty("target");
+    expect(summary[1]!).not.toHaveProperty("met_in");
   });
 
-  it("matches figures by name, leaving out a round that lacks one", () => {
-    const summary = summarizeRounds([round(30, 100, 25), round(60, 100)]);
-    expect(summary.map((f) => f.ratios)).toEqual([[0.3, 0.6], [2]]);
+  it("keeps each ratio in its round: a figure missing from a round is null there, and never met there", () => {
+    const summary = summarizeRounds([round(30, 100), round(60, 100, 10), round(50, 100)]);
+    expect(summary.map((f) => f.ratios)).toEqual([[0.3, 0.6, 0.5], [null, 5, null]]);
+    expect(summary[1]!.values).toEqual([null, 10, null]);
+    const sometimes = summarizeRounds([round(60, 100), { ...round(0, 1), figures: [] }]);
+    expect(sometimes[0]!.ratios).toEqual([0.6, null]);
+    expect(metInEveryRound(sometimes[0]!)).toBe(false);
   });
 });

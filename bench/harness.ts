@@ -28,26 +28,29 @@ export function report(result: BenchResult) {
   console.log(JSON.stringify({ ...result, figures: result.figures.map((f) => ({ ...f, ratio: Number(ratio(f).toFixed(3)) })) }));
 }
 
-export type RoundsSummary = { name: string; unit: string; values: number[]; ratios: number[]; median_ratio: number; target?: number; met_in: number };
+/** A figure over the rounds, in round order (null: the figure is missing from that round). */
+export type RoundsSummary = { name: string; unit: string; values: (number | null)[]; ratios: (number | null)[]; median_ratio: number; target?: number; met_in?: number };
 
 /**
  * Several rounds of one scenario (`--rounds N`), figure by figure: each round's ratio (each against
  * the baseline of its own round), their median, and in how many rounds a target was met. Runs on
- * a shared machine vary by a third; one round's ratio decides nothing.
+ * a shared machine vary by a third; one round's ratio decides nothing, and a target counts as met
+ * only when every round met it.
  */
 export function summarizeRounds(results: BenchResult[]): RoundsSummary[] {
-  const first = results[0]?.figures ?? [];
-  return first.map((f) => {
-    const same = results.map((r) => r.figures.find((g) => g.name === f.name)).filter((g): g is Figure => !!g);
-    const ratios = same.map((g) => Number(ratio(g).toFixed(3)));
+  const names = [...new Set(results.flatMap((r) => r.figures.map((f) => f.name)))];
+  return names.map((name) => {
+    const same = results.map((r) => r.figures.find((g) => g.name === name) ?? null);
+    const f = same.find((g): g is Figure => g !== null)!;
+    const ratios = same.map((g) => (g ? Number(ratio(g).toFixed(3)) : null));
+    const present = ratios.filter((r): r is number => r !== null);
     return {
-      name: f.name,
+      name,
       unit: f.unit,
-      values: same.map((g) => Math.round(g.value * 100) / 100),
+      values: same.map((g) => (g ? Math.round(g.value * 100) / 100 : null)),
       ratios,
-      median_ratio: median(ratios),
-      ...(f.target !== undefined ? { target: f.target } : {}),
-      met_in: f.target === undefined ? 0 : ratios.filter((r) => r >= f.target!).length,
+      median_ratio: median(present),
+      ...(f.target !== undefined ? { target: f.target, met_in: present.filter((r) => r >= f.target!).length } : {}),
     };
   });
 }
@@ -59,13 +62,16 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Whether a figure met its target in every round (a missing round is not a met one). */
+export const metInEveryRound = (f: RoundsSummary) => f.target !== undefined && f.met_in === f.ratios.length;
+
 export function reportRounds(scenario: string, summary: RoundsSummary[], rounds: number) {
-  console.log(`\n${scenario}: ${rounds} rounds, each figure against its own round's baseline`);
+  console.log(`\n${scenario}: ${rounds} rounds, each figure against its own round's baseline (ratios to 3 places)`);
   const rows = summary.map((f) => [
     f.name,
-    f.ratios.map((r) => `${r.toFixed(2)}×`).join(" · "),
-    `median ${f.median_ratio.toFixed(2)}×`,
-    f.target === undefined ? "" : `target ≥ ${f.target}×: met in ${f.met_in} of ${f.ratios.length}${f.median_ratio >= f.target ? "" : " (median NOT met)"}`,
+    f.ratios.map((r) => (r === null ? "—" : `${r.toFixed(3)}×`)).join(" · "),
+    `median ${f.median_ratio.toFixed(3)}×`,
+    f.target === undefined ? "" : `target ≥ ${f.target}×: met in ${f.met_in} of ${f.ratios.length} rounds${metInEveryRound(f) ? " (met)" : " (NOT met)"}`,
   ]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("   "));
