@@ -23,8 +23,7 @@ export function report(result: BenchResult) {
     `${f.baseline.name}: ${fmt(f.baseline.value)} ${f.unit}`,
     `${ratio(f).toFixed(2)}×${f.target !== undefined ? (ratio(f) >= f.target ? ` (target ≥ ${f.target}× met)` : ` (target ≥ ${f.target}× NOT met)`) : ""}`,
   ]);
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("   "));
+  printTable(rows);
   console.log(JSON.stringify({ ...result, figures: result.figures.map((f) => ({ ...f, ratio: Number(ratio(f).toFixed(3)) })) }));
 }
 
@@ -73,9 +72,14 @@ export function reportRounds(scenario: string, summary: RoundsSummary[], rounds:
     `median ${f.median_ratio.toFixed(3)}×`,
     f.target === undefined ? "" : `target ≥ ${f.target}×: met in ${f.met_in} of ${f.ratios.length} rounds${metInEveryRound(f) ? " (met)" : " (NOT met)"}`,
   ]);
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("   "));
+  printTable(rows);
   console.log(JSON.stringify({ scenario, rounds, summary }));
+}
+
+/** Rows of cells, each column padded to its widest cell. */
+function printTable(rows: string[][]) {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("   "));
 }
 
 function fmt(n: number): string {

@@ -10,10 +10,7 @@ const scenarios = fs
   .filter((f) => f.endsWith(".ts"))
   .map((f) => f.replace(/\.ts$/, ""));
 const name = process.argv[2];
-if (!name || !scenarios.includes(name)) {
-  console.error(`usage: npm run bench <scenario>\nscenarios: ${scenarios.join(", ")}`);
-  process.exit(64);
-}
+if (!name || !scenarios.includes(name)) usage(`scenarios: ${scenarios.join(", ")}`);
 // `--rounds N`: the whole scenario N times over, each round a fresh process of its own (as one run
 // is: the product's modules hold state) with its own baseline, then each figure's ratios side by
 // side with their median. Each round's result is kept in a file of its own as it ends, so a round
@@ -45,8 +42,8 @@ for (let round = 1; round <= rounds && !failed; round++) {
   fs.rmSync(resultFile, { force: true });
   const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, name, ...args, CHILDREN_BUILT], { stdio: "inherit" });
   if (child.status === 0 && fs.existsSync(resultFile)) {
+    results.push(JSON.parse(fs.readFileSync(resultFile, "utf8")) as BenchResult);
     fs.renameSync(resultFile, `bench/results/${name}.round-${round}.json`);
-    results.push(JSON.parse(fs.readFileSync(`bench/results/${name}.round-${round}.json`, "utf8")) as BenchResult);
   } else failed = `round ${round} failed (${child.error?.message ?? child.signal ?? `exit code ${child.status}`})`;
 }
 if (results.length) {
@@ -62,6 +59,6 @@ if (failed) {
 process.exit(0);
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: npm run bench <scenario> [-- --rounds N] [scenario options]`);
+  console.error(`usage: npm run bench <scenario> [-- --rounds N] [scenario options]\n${message}`);
   process.exit(64);
 }
