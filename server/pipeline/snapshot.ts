@@ -23,7 +23,7 @@ import { getMappings, transformEnv } from "../mapping/service.ts";
 import { withConnector } from "../sources/connectivity.ts";
 import { getSource } from "../sources/service.ts";
 import { advanceCheckpoint, loadCheckpoint, nextPassNumber, restartFromCheckpoint, SupersededError, takeOverCheckpoint, TruncatedDuringSnapshotError, type Checkpoint, type ChunkSpan, type PassFloor, type PassRange } from "../store/checkpoints.ts";
-import { holdsEntity, InsertHint, keyedContexts, serializeAhead, tombstoneEntity } from "../store/contexts.ts";
+import { entityContextTypes, holdsEntity, InsertHint, keyedContexts, serializeAhead, tombstoneEntity } from "../store/contexts.ts";
 import { getStream } from "../store/streams.ts";
 import { commitBatch, MappingChangedError, type BatchResult, type RecordWrite } from "../store/unit-of-work.ts";
 import { recordBatchBuilt, recordRead } from "../metrics/record.ts";
@@ -454,8 +454,9 @@ async function reconcilePass({ sourceId, entity, connector, source, opts, result
   const keyColumns = (await connector.describeEntity(entity)).primary_key;
   await restartFromCheckpoint(sourceId, entity, opts.runId ?? null, from.pass);
   let after = from.last_key;
+  const types = await entityContextTypes(sourceId, entity, after?.[0] ?? null);
   for (;;) {
-    const contexts = await keyedContexts(sourceId, entity, floor, after, limit);
+    const contexts = await keyedContexts(sourceId, entity, floor, after, limit, types);
     if (!contexts.length) break;
     const keys = [...new Set(contexts.map((c) => c.source_key))];
     const present = await check.existingKeys(entity, keys.map((k) => JSON.parse(k) as string[]));

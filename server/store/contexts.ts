@@ -443,19 +443,45 @@ export async function tombstoneEntity(client: pg.ClientBase | pg.Pool, sourceId:
 export type KeyedContext = { context_type: string; context_id: string; source_key: string };
 
 /**
- * A reconcile's next chunk: the entity's live contexts after `after` in id order that stand below
- * the pass's floor and know their row's key (one written before keys were kept is left to full
- * passes). An index range scan (contexts_source_id_entity_context_type_context_id_idx).
+ * The context types an entity's contexts have, from `from` on (null: all), in the store's order
+ * of context_type: what a reconcile walks, one type after another. Read once per pass (it visits
+ * every context of the entity, as the walk itself does); a type added while the pass runs belongs
+ * to contexts written above its floor, which the walk skips anyway.
  */
-export async function keyedContexts(sourceId: string, entity: string, floor: { generation: number; position: bigint }, after: string[] | null, limit: number): Promise<KeyedContext[]> {
-  const { rows } = await pgPool().query<KeyedContext>(
-    `SELECT context_type, context_id, source_key FROM contexts
-     WHERE source_id = $1 AND entity = $2 ${after ? "AND (context_type, context_id) > ($6, $7)" : ""}
-       AND NOT deleted AND source_key IS NOT NULL AND (generation < $3 OR (generation = $3 AND position < $4::numeric))
-     ORDER BY context_type, context_id LIMIT $5`,
-    [sourceId, entity, floor.generation, floor.position.toString(), limit, ...(after ? [after[0], after[1]] : [])],
+export async function entityContextTypes(sourceId: string, entity: string, from: string | null): Promise<string[]> {
+  const { rows } = await pgPool().query<{ context_type: string }>(
+    "SELECT DISTINCT context_type FROM contexts WHERE source_id = $1 AND entity = $2 AND ($3::text IS NULL OR context_type >= $3) ORDER BY context_type",
+    [sourceId, entity, from],
   );
-  return rows;
+  return rows.map((r) => r.context_type);
+}
+
+/**
+ * A reconcile's next chunk: the entity's live contexts after `after` in id order, (context_type,
+ * context_id), that stand below the pass's floor and know their row's key (one written before keys
+ * were kept is left to full passes). `types`: the entity's context types in order
+ * (entityContextTypes, from the pass's first `after` on). Each type is a range of the primary key,
+ * read in id order from where the walk stands.
+ */
+export async function keyedContexts(sourceId: string, entity: string, floor: { generation: number; position: bigint }, after: string[] | null, limit: number, types: readonly string[]): Promise<KeyedContext[]> {
+  const out: KeyedContext[] = [];
+  // Where the walk stands: after's own type (types come in the store's order, so nothing is
+  // compared here). A type not listed is the pass's first `after` whose contexts are all gone
+  // since (hard deletes): every listed type then comes after it.
+  let first = after ? types.indexOf(after[0]!) : 0;
+  let from = after && first >= 0 ? after[1]! : null;
+  if (first < 0) first = 0;
+  for (let t = first; t < types.length && out.length < limit; t++, from = null) {
+    const { rows } = await pgPool().query<KeyedContext>(
+      `SELECT context_type, context_id, source_key FROM contexts
+       WHERE context_type = $1 ${from !== null ? "AND context_id > $7" : ""} AND source_id = $2 AND entity = $3
+         AND NOT deleted AND source_key IS NOT NULL AND (generation < $4 OR (generation = $4 AND position < $5::numeric))
+       ORDER BY context_id LIMIT $6`,
+      [types[t], sourceId, entity, floor.generation, floor.position.toString(), limit - out.length, ...(from !== null ? [from] : [])],
+    );
+    out.push(...rows);
+  }
+  return out;
 }
 
 /**
