@@ -32,6 +32,17 @@ describe("JsonText", () => {
     expect(serializeKeepingText({ a: [1, "b"] })).toBe('{"a":[1,"b"]}');
   });
 
+  it("refuses a lone surrogate in the serialisation's own text (jsonb refuses its escape), not a pair nor the text of an escape", () => {
+    expect(serializeKeepingText({ a: "x\ud800y" })).toBeNull();
+    expect(serializeKeepingText({ a: ["ok", { b: "\udc00" }] })).toBeNull();
+    expect(serializeKeepingText({ a: "\\\ud800" })).toBeNull(); // a backslash, then the lone surrogate
+    expect(serializeKeepingText({ a: "😀 𝄞" })).toBe('{"a":"😀 𝄞"}');
+    expect(serializeKeepingText({ a: "\\ud800" })).toBe('{"a":"\\\\ud800"}'); // the six characters \ud800
+    expect(serializeKeepingText({ a: big, b: "\ud800" })).toBeNull();
+    // A carried text's own escapes are the source's JSON (a pair escaped as two halves is valid).
+    expect(serializeKeepingText({ a: new JsonText('"\\ud83d\\ude00"') })).not.toBeNull();
+  });
+
   it("refuses U+0000 anywhere (jsonb cannot hold it), a value that imitates a placeholder included", () => {
     expect(serializeKeepingText({ a: "x\u0000y" })).toBeNull();
     expect(serializeKeepingText({ a: new JsonText('"x\\u0000y"') })).toBeNull();

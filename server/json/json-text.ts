@@ -15,7 +15,7 @@
 // the bytes, then the string made from them), and decoded only where a value is needed.
 
 import { isUtf8 } from "node:buffer";
-import { holdsNulEscape } from "./safe.ts";
+import { holdsLoneSurrogateEscape, holdsNulEscape } from "./safe.ts";
 
 /** Values at least this long (characters of JSON text) are carried as text. */
 export const LARGE_JSON_CHARS = 1 << 20;
@@ -89,7 +89,8 @@ const met: JsonSource[] = [];
 /**
  * Serialises `value` as JSON.stringify does, except that carried texts are not parsed: the JSON
  * itself when it carries none, else the JSON as pieces (the serialisation's own text between the
- * carried texts) which joined give the document. Null when it holds U+0000 (jsonb cannot store it).
+ * carried texts) which joined give the document. Null when it holds U+0000 or a lone surrogate
+ * (jsonb can store neither).
  */
 export function serializeKeepingText(value: unknown): string | JsonPieces | null {
   met.length = 0;
@@ -100,7 +101,7 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
   } finally {
     keeping = null;
   }
-  if (!met.length) return holdsNulEscape(json) ? null : json;
+  if (!met.length) return holdsNulEscape(json) || holdsLoneSurrogateEscape(json) ? null : json;
   const texts = met.splice(0); // the shared array keeps no text alive after the call
   const pieces: JsonSource[] = [];
   let at = 0;
@@ -114,6 +115,8 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
   }
   if (next !== texts.length) return null;
   pieces.push(json.slice(at));
+  // The serialisation's own text (not the source's carried texts, whose escapes jsonb reads as pairs).
+  if (pieces.some((piece, i) => i % 2 === 0 && holdsLoneSurrogateEscape(piece as string))) return null;
   return pieces.some(holdsNul) ? null : pieces;
 }
 

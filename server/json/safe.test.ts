@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clientAddress, trustedProxiesFrom } from "../http/client-address.ts";
-import { controlCharacterPaths, holdsNulEscape, inspectJson, neutralizeNulEscapes, own } from "./safe.ts";
+import { controlCharacterPaths, holdsNulEscape, inspectJson, neutralizeUnstorableEscapes, own } from "./safe.ts";
 
 describe("inspectJson", () => {
   it("names the path of the first prototype key, at any depth and in arrays", () => {
@@ -55,8 +55,13 @@ describe("U+0000 in JSON text", () => {
     expect(holdsNulEscape(JSON.stringify({ a: "see \\u0000" }))).toBe(false); // text, as jsonb stores it
     expect(holdsNulEscape(JSON.stringify({ a: "\\\u0000" }))).toBe(true); // a backslash, then U+0000
     expect(holdsNulEscape(JSON.stringify({ a: "plain" }))).toBe(false);
-    const neutral = neutralizeNulEscapes(JSON.stringify({ a: "x\u0000y", b: "see \\u0000", c: "\\\u0000" }));
+    const neutral = neutralizeUnstorableEscapes(JSON.stringify({ a: "x\u0000y", b: "see \\u0000", c: "\\\u0000" }));
     expect(holdsNulEscape(neutral)).toBe(false);
     expect(JSON.parse(neutral)).toEqual({ a: "x\\u0000y", b: "see \\u0000", c: "\\\\u0000" });
+  });
+
+  it("a lone surrogate is turned into the text of its escape too (jsonb refuses it), a pair is left as it is", () => {
+    const neutral = neutralizeUnstorableEscapes(JSON.stringify({ a: "half \ud800", b: ["\udc00"], c: "😀", d: "see \\ud800" }));
+    expect(JSON.parse(neutral)).toEqual({ a: "half \\ud800", b: ["\\udc00"], c: "😀", d: "see \\ud800" });
   });
 });

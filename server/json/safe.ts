@@ -29,9 +29,30 @@ export function holdsNulEscape(json: string): boolean {
   return NUL_ESCAPE.test(json);
 }
 
-/** JSON text with every U+0000 turned into the text `\u0000` (so jsonb can store what held it). */
-export function neutralizeNulEscapes(json: string): string {
-  return json.includes("\\u0000") ? json.replace(NUL_ESCAPE, "$1\\\\u0000") : json;
+// JSON.stringify writes a lone surrogate (never a pair) as an escape; one not itself escaped.
+const LONE_SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
+
+/**
+ * Whether JSON text written by JSON.stringify holds a lone surrogate (as its escape), which jsonb
+ * refuses ("Unicode low surrogate must follow a high surrogate"): the record is refused instead
+ * of the whole batch.
+ */
+export function holdsLoneSurrogateEscape(json: string): boolean {
+  return json.includes("\\ud") && LONE_SURROGATE_ESCAPE.test(json);
+}
+
+/** Whether a string holds a lone surrogate (no UTF-8 form: it would be stored as U+FFFD). */
+export const holdsLoneSurrogate = (s: string): boolean => /\p{Cs}/u.test(s);
+
+// U+0000 or a lone surrogate as an escape JSON.stringify wrote (not itself escaped).
+const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\(u0000|ud[89a-f][0-9a-f]{2})/g;
+
+/**
+ * JSON text written by JSON.stringify with every U+0000 and lone surrogate turned into the text of
+ * its escape (`\u0000`, `\ud800`), so jsonb can store what held it (a dead letter's payload).
+ */
+export function neutralizeUnstorableEscapes(json: string): string {
+  return json.includes("\\u") ? json.replace(UNSTORABLE_ESCAPE, "$1\\\\$2") : json;
 }
 
 // C0 controls and DEL. Tab, CR and LF are allowed only where a value is multi-line text.

@@ -17,7 +17,7 @@ import { pipeline } from "node:stream/promises";
 import copyStreams from "pg-copy-streams";
 import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
-import { own } from "../json/safe.ts";
+import { holdsLoneSurrogate, own } from "../json/safe.ts";
 import { cloneData, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
 import { boolArray, jsonbArray, textArray } from "../db/binary-arrays.ts";
 import { CopyOut, copyText } from "./copy-out.ts";
@@ -133,6 +133,9 @@ export class InsertHint {
 
 /** A row as written: its data serialised (pieces when it carries a large text; null: no data). */
 type Row = ContextWrite & { json: string | JsonPieces | null };
+
+/** An id as a refusal shows it: U+0000 and lone surrogates as their escapes (the store could hold neither). */
+export const shownContextId = (id: string) => id.replaceAll("\u0000", "\\u0000").replace(/\p{Cs}/gu, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 
 /** The source key as stored (JSON of its text form), or null when the row has none. */
 const sourceKey = (r: ContextWrite) => (r.key ? JSON.stringify(r.key) : null);
@@ -278,9 +281,10 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   const byKey = new Map<string, Row>();
   for (const r of rows) {
     const json = r.json !== undefined ? r.json : serializeData(r.data);
-    // jsonb cannot hold U+0000 (json text from the source can): refuse that record, not the batch.
-    if (json === undefined || r.context_id.includes("\u0000")) {
-      rejected.push({ context_type: r.context_type, context_id: r.context_id.replaceAll("\u0000", "\\u0000"), message: "contains \\u0000, which PostgreSQL jsonb cannot store" });
+    // jsonb cannot hold U+0000 (json text from the source can), nor text a lone surrogate (a JS
+    // string can; UTF-8 has no form for it, so it would be stored altered): refuse that record, not the batch.
+    if (json === undefined || r.context_id.includes("\u0000") || holdsLoneSurrogate(r.context_id)) {
+      rejected.push({ context_type: r.context_type, context_id: shownContextId(r.context_id), message: "contains \\u0000 or a lone surrogate (half of a UTF-16 pair), which PostgreSQL cannot store exactly" });
       continue;
     }
     const k = `${r.context_type}\u0000${r.context_id}`;

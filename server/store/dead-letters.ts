@@ -1,7 +1,7 @@
 // Dead letters: records that failed with a DATA error, kept with their payload for replay.
 import type pg from "pg";
 import { pgPool } from "../db.ts";
-import { neutralizeNulEscapes } from "../json/safe.ts";
+import { neutralizeUnstorableEscapes } from "../json/safe.ts";
 import type { StoreOrder } from "./contexts.ts";
 
 export type NewDeadLetter = {
@@ -74,12 +74,12 @@ export async function recordDeadLetters(client: pg.ClientBase | pg.Pool, sourceI
       mappingVersion,
       rows.map((r) => r.entity),
       rows.map((r) => r.context_type),
-      rows.map((r) => JSON.stringify(r.key)),
+      rows.map((r) => neutralizeUnstorableEscapes(JSON.stringify(r.key))),
       rows.map((r) => r.cursor),
       rows.map((r) => r.position.toString()),
       rows.map((r) => r.category),
       rows.map((r) => JSON.stringify(r.error)),
-      rows.map((r) => neutralizeNulEscapes(JSON.stringify(r.payload))),
+      rows.map((r) => neutralizeUnstorableEscapes(JSON.stringify(r.payload))),
       order.generation,
       order.snapshot,
       rows.map((r) => JSON.stringify(r.key_columns)),

@@ -12,7 +12,7 @@ import { within } from "../errors/origin.ts";
 import { recordCommit } from "../metrics/record.ts";
 import { redact, shownKey } from "../secrets/redact.ts";
 import { advanceCheckpoint, markTruncated, type ChunkSpan, type Moved } from "./checkpoints.ts";
-import { purgeTombstones, tombstoneEntity, writeContexts, type Collision, type ContextWrite, type InsertHint, type StoreOrder } from "./contexts.ts";
+import { purgeTombstones, shownContextId, tombstoneEntity, writeContexts, type Collision, type ContextWrite, type InsertHint, type StoreOrder } from "./contexts.ts";
 import { recordDeadLetters, resolveDeadLetter, type NewDeadLetter } from "./dead-letters.ts";
 import { commitCursor, MappingChangedError } from "./streams.ts";
 
@@ -151,7 +151,7 @@ async function writeBatch(client: pg.PoolClient, batch: Batch): Promise<BatchRes
       })),
     ];
     for (const r of refusals) {
-      const write = writes.findLast((x) => x.context_type === r.context_type && x.context_id.replaceAll("\u0000", "\\u0000") === r.context_id);
+      const write = writes.findLast((x) => x.context_type === r.context_type && shownContextId(x.context_id) === r.context_id);
       const shownId = write?.secret_id ? "[redacted]" : r.context_id;
       if (r.collision) result.collisions.push({ ...r.collision, context_id: shownId });
       if (!write) continue;

@@ -55,18 +55,27 @@ describe("commitBatch", () => {
       mappingVersion: 0, // no mapping saved: version 0 is the latest
       order: { generation: 0, snapshot: true },
       runId: null,
-      writes: [write("1", { v: "fine" }), write("2", { v: "nul \u0000 inside" })],
+      // U+0000 in data; lone surrogates (which UTF-8 cannot encode) in data and in an id.
+      writes: [write("1", { v: "fine" }), write("2", { v: "nul \u0000 inside" }), write("3", { v: "half \ud800 a pair" }), write("4\udc00", { v: "id" })],
       deadLetters: [],
-      completion: { kind: "checkpoint", entity: "t", pass: 1n, chunk: { after: null, last: ["2"], rows: 2 } },
+      completion: { kind: "checkpoint", entity: "t", pass: 1n, chunk: { after: null, last: ["4"], rows: 4 } },
     });
     expect(result.written).toBe(1);
-    expect(result.refused).toEqual([expect.objectContaining({ context_id: "2", key: ["2"], message: expect.stringMatching(/\\u0000/) })]);
+    expect(result.refused).toEqual([
+      expect.objectContaining({ context_id: "2", key: ["2"], message: expect.stringMatching(/\\u0000/) }),
+      expect.objectContaining({ context_id: "3", key: ["3"], message: expect.stringMatching(/lone surrogate/) }),
+      expect.objectContaining({ context_id: "4\\udc00", key: ["4\udc00"], message: expect.stringMatching(/lone surrogate/) }),
+    ]);
     const stored = await withDb(async (c) => (await c.query("SELECT context_id FROM contexts WHERE source_id = $1 AND context_type = 'uow'", [sourceId])).rows);
     expect(stored).toEqual([{ context_id: "1" }]);
     const letters = await withDb(async (c) => (await c.query("SELECT key, error->>'code' AS code FROM dead_letters WHERE source_id = $1 AND entity = 't'", [sourceId])).rows);
-    expect(letters).toEqual([{ key: ["2"], code: "STORE_REJECTED" }]);
+    expect(letters.sort((a, b) => (a.key[0] < b.key[0] ? -1 : 1))).toEqual([
+      { key: ["2"], code: "STORE_REJECTED" },
+      { key: ["3"], code: "STORE_REJECTED" },
+      { key: ["4\\udc00"], code: "STORE_REJECTED" }, // the key as the store can hold it: the text of the escape
+    ]);
     const checkpoint = await withDb(async (c) => (await c.query("SELECT last_key FROM snapshot_checkpoints WHERE source_id = $1 AND entity = 't'", [sourceId])).rows);
-    expect(checkpoint).toEqual([{ last_key: ["2"] }]);
+    expect(checkpoint).toEqual([{ last_key: ["4"] }]);
   });
 
   const chunk = (entity: string, runId: string | null, ids: string[], pass: bigint) =>
