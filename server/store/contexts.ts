@@ -73,6 +73,9 @@ export type WriteResult = {
 // A batch holding a large value carried as text (json/json-text.ts) is COPYed into a staging
 // table instead, its text in slices: as a parameter it would be copied whole several times over
 // (the string flattened, the array, the protocol's growing buffer).
+// `k`: the paths whose stored value is kept (fields built from unchanged TOAST columns), merged in
+// by the statement itself (ecm_keep_stored, a migration's function): the stored value, typically
+// the large one, never travels to the worker and back.
 const ARRAY_ROWS = `(SELECT u.t, u.i, u.d, u.e, u.p::numeric AS p, u.c, u.x, u.k, u.y
   FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::jsonb[], $9::text[]) AS u(t, i, d, e, p, c, x, k, y)) AS r`;
 const STAGED_ROWS = "pg_temp.ecm_stage AS r";
