@@ -13,8 +13,12 @@ const HEADER_BYTES = 20;
 /** jsonb's binary input: a format version byte, then the JSON text. */
 const JSONB_VERSION = 1;
 
-/** Strings up to this long are given 3 bytes of UTF-8 per UTF-16 unit (an upper bound) instead of measured. */
-const MEASURED = 1 << 16;
+/**
+ * Arrays whose strings could take more than this are measured exactly (Buffer.byteLength); smaller
+ * ones get 3 bytes of UTF-8 per UTF-16 unit, an upper bound that costs no pass over the text but
+ * would hold up to three times a large batch's bytes.
+ */
+const BOUNDED_BYTES = 4 << 20;
 
 function header(buf: Buffer, oid: number, length: number, nulls: boolean): void {
   buf.writeInt32BE(1, 0);
@@ -33,8 +37,11 @@ function empty(oid: number): Buffer {
 
 function strings(oid: number, values: readonly (string | null)[], prefix: number | null): Buffer {
   if (!values.length) return empty(oid);
+  let units = 0;
+  for (const v of values) if (v !== null) units += v.length;
+  const exact = 3 * units > BOUNDED_BYTES;
   let room = HEADER_BYTES;
-  for (const v of values) room += 4 + (v === null ? 0 : (prefix === null ? 0 : 1) + (v.length < MEASURED ? 3 * v.length : Buffer.byteLength(v)));
+  for (const v of values) room += 4 + (v === null ? 0 : (prefix === null ? 0 : 1) + (exact ? Buffer.byteLength(v) : 3 * v.length));
   const buf = Buffer.allocUnsafe(room);
   let at = HEADER_BYTES;
   let nulls = false;

@@ -13,6 +13,12 @@ describe("binary array parameters", () => {
     expect(rows.map((r) => r.v)).toEqual(TEXTS);
   });
 
+  it("text[] large enough to be measured exactly rather than bounded: the same values back", async () => {
+    const large = ["é".repeat(1_000_000), "😀".repeat(300_000), "", null, "x"];
+    const { rows } = await withDb((c) => c.query<{ v: string | null }>("SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [textArray(large)]));
+    expect(rows.map((r) => r.v)).toEqual(large);
+  });
+
   it("jsonb[]: each text parsed by the server as jsonb input", async () => {
     const docs = ['{"a": 1, "b": [true, null, "😀"]}', '"just a string"', "12.50", null, '{"nested": {"deep": {"x": "tab\\there"}}}'];
     const { rows } = await withDb((c) => c.query<{ v: unknown; t: string | null }>("SELECT v, jsonb_typeof(v) AS t FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [jsonbArray(docs)]));
