@@ -6,7 +6,10 @@
 // Run it on this machine's embedded server: `npm run bench store-writes [-- --rows N]`.
 import crypto from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type pg from "pg";
+import copyStreams from "pg-copy-streams";
 import { benchPostgres, productInProcess } from "../env.ts";
 import { machine, numberArg, type BenchResult } from "../harness.ts";
 
@@ -63,9 +66,6 @@ export async function run(args: string[]): Promise<BenchResult> {
     await client.query("COMMIT");
     spent[key] += backendCpuUs(pid) - before;
   };
-  const { default: copyStreams } = await import("pg-copy-streams");
-  const { pipeline } = await import("node:stream/promises");
-  const { Readable } = await import("node:stream");
   const copyRaw = (c: pg.PoolClient, lines: string) => pipeline(Readable.from([lines]), c.query(copyStreams.from("COPY bench_raw FROM STDIN")));
 
   for (let start = 1; start <= rows; start += BATCH) {

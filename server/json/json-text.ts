@@ -15,7 +15,7 @@
 // the bytes, then the string made from them), and decoded only where a value is needed.
 
 import { isUtf8 } from "node:buffer";
-import { holdsLoneSurrogateEscape, holdsNulEscape } from "./safe.ts";
+import { holdsNulEscape, holdsUnstorableEscape } from "./safe.ts";
 
 /** Values at least this long (characters of JSON text) are carried as text. */
 export const LARGE_JSON_CHARS = 1 << 20;
@@ -101,7 +101,7 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
   } finally {
     keeping = null;
   }
-  if (!met.length) return holdsNulEscape(json) || holdsLoneSurrogateEscape(json) ? null : json;
+  if (!met.length) return holdsUnstorableEscape(json) ? null : json;
   const texts = met.splice(0); // the shared array keeps no text alive after the call
   const pieces: JsonSource[] = [];
   let at = 0;
@@ -115,9 +115,9 @@ export function serializeKeepingText(value: unknown): string | JsonPieces | null
   }
   if (next !== texts.length) return null;
   pieces.push(json.slice(at));
-  // The serialisation's own text (not the source's carried texts, whose escapes jsonb reads as pairs).
-  if (pieces.some((piece, i) => i % 2 === 0 && holdsLoneSurrogateEscape(piece as string))) return null;
-  return pieces.some(holdsNul) ? null : pieces;
+  // The serialisation's own text (even pieces) is JSON.stringify's; a carried text is the source's
+  // JSON, where a pair may be written as two escapes: only its U+0000 is looked for.
+  return pieces.some((piece, i) => (i % 2 === 0 ? holdsUnstorableEscape(piece as string) : holdsNul(piece))) ? null : pieces;
 }
 
 /**

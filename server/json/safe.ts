@@ -29,23 +29,22 @@ export function holdsNulEscape(json: string): boolean {
   return NUL_ESCAPE.test(json);
 }
 
-// JSON.stringify writes a lone surrogate (never a pair) as an escape; one not itself escaped.
-const LONE_SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
+// U+0000 or a lone surrogate as the escape JSON.stringify writes for it (JSON.stringify writes a
+// pair as itself, never as escapes), not itself escaped: jsonb can store neither.
+const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\(u0000|ud[89a-f][0-9a-f]{2})/g;
 
 /**
- * Whether JSON text written by JSON.stringify holds a lone surrogate (as its escape), which jsonb
- * refuses ("Unicode low surrogate must follow a high surrogate"): the record is refused instead
- * of the whole batch.
+ * Whether JSON text written by JSON.stringify holds U+0000 or a lone surrogate (as its escape),
+ * which jsonb refuses: the record is refused instead of the whole batch.
  */
-export function holdsLoneSurrogateEscape(json: string): boolean {
-  return json.includes("\\ud") && LONE_SURROGATE_ESCAPE.test(json);
+export function holdsUnstorableEscape(json: string): boolean {
+  if (!json.includes("\\u0000") && !json.includes("\\ud")) return false;
+  UNSTORABLE_ESCAPE.lastIndex = 0;
+  return UNSTORABLE_ESCAPE.test(json);
 }
 
-/** Whether a string holds a lone surrogate (no UTF-8 form: it would be stored as U+FFFD). */
-export const holdsLoneSurrogate = (s: string): boolean => /\p{Cs}/u.test(s);
-
-// U+0000 or a lone surrogate as an escape JSON.stringify wrote (not itself escaped).
-const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\(u0000|ud[89a-f][0-9a-f]{2})/g;
+/** Whether text holds U+0000 or a lone surrogate, which the store's text cannot hold as they are. */
+export const holdsUnstorable = (s: string): boolean => /[\u0000\p{Cs}]/u.test(s);
 
 /**
  * JSON text written by JSON.stringify with every U+0000 and lone surrogate turned into the text of

@@ -17,7 +17,7 @@ import { pipeline } from "node:stream/promises";
 import copyStreams from "pg-copy-streams";
 import type { JsonValue } from "../connectors/types.ts";
 import { pgPool } from "../db.ts";
-import { holdsLoneSurrogate, own } from "../json/safe.ts";
+import { holdsUnstorable, own } from "../json/safe.ts";
 import { cloneData, JsonText, serializeKeepingText, type JsonPieces } from "../json/json-text.ts";
 import { boolArray, jsonbArray, textArray } from "../db/binary-arrays.ts";
 import { CopyOut, copyText } from "./copy-out.ts";
@@ -159,7 +159,7 @@ export function serializeAhead(w: ContextWrite): number {
   const json = serializeData(w.data);
   if (json === undefined || json === null) return 0;
   w.json = json;
-  return typeof json === "string" ? json.length : json.reduce((n, piece) => n + piece.length, 0);
+  return jsonChars(json);
 }
 
 /**
@@ -183,8 +183,8 @@ function rowArrays(batch: Row[]): Buffer[] {
   ];
 }
 
-/** Characters of a row's data as written. */
-const dataChars = (r: Row) => (r.json === null ? 0 : typeof r.json === "string" ? r.json.length : r.json.reduce((n, piece) => n + piece.length, 0));
+/** Characters of serialised data (a carried text's own size). */
+const jsonChars = (json: Row["json"]) => (json === null ? 0 : typeof json === "string" ? json.length : json.reduce((n, piece) => n + piece.length, 0));
 
 /** Characters of a large value's text escaped at a time. */
 const CHUNK_CHARS = 1 << 20;
@@ -286,7 +286,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
     const json = r.json !== undefined ? r.json : serializeData(r.data);
     // jsonb cannot hold U+0000 (json text from the source can), nor text a lone surrogate (a JS
     // string can; UTF-8 has no form for it, so it would be stored altered): refuse that record, not the batch.
-    if (json === undefined || r.context_id.includes("\u0000") || holdsLoneSurrogate(r.context_id)) {
+    if (json === undefined || holdsUnstorable(r.context_id)) {
       rejected.push({ context_type: r.context_type, context_id: shownContextId(r.context_id), message: "contains \\u0000 or a lone surrogate (half of a UTF-16 pair), which PostgreSQL cannot store exactly" });
       continue;
     }
@@ -337,7 +337,7 @@ export async function writeContexts(client: pg.ClientBase | pg.Pool, sourceId: s
   // COPY instead (in the batch's transaction, gone at its end).
   const inTransaction = !(client instanceof Pool);
   let chars = 0;
-  for (const r of batch) chars += dataChars(r);
+  for (const r of batch) chars += jsonChars(r.json);
   const staged = inTransaction && (batch.some((r) => Array.isArray(r.json)) || chars > ARRAYS_MAX_CHARS);
   if (!staged) {
     const arrays = rowArrays(batch);
